@@ -1,0 +1,164 @@
+//! Plugin data: JSON documents with revisions, kept per (tenant, plugin) namespace.
+//!
+//! The trait is what the `igor:plugin/store` and `secrets` imports are built on;
+//! backends (embedded SQLite, a real Igor over REST) implement it. Paths are
+//! validated here, once, before any backend sees them.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+/// Whose data: both parts come from the host's routing, never from a guest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Namespace {
+    pub tenant: String,
+    pub plugin: String,
+}
+
+impl Namespace {
+    pub fn new(tenant: impl Into<String>, plugin: impl Into<String>) -> Self {
+        Self {
+            tenant: tenant.into(),
+            plugin: plugin.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.tenant, self.plugin)
+    }
+}
+
+/// A stored document and its revision (never 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub json: String,
+    pub revision: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("revision conflict: the path is at revision {0}")]
+    Conflict(u64),
+    #[error("invalid path: {0}")]
+    InvalidPath(String),
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A backend for plugin documents.
+///
+/// `expected` follows the WIT contract: `None` writes unconditionally,
+/// `Some(0)` only if absent, `Some(n)` only at revision `n`; otherwise
+/// `Err(Conflict(current))` and nothing changes.
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError>;
+    async fn put(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError>;
+    async fn delete(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Host-held secrets, written by plugins but read only by the host.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn set(&self, ns: &Namespace, name: &str, value: &str) -> Result<(), StoreError>;
+    async fn get(&self, ns: &Namespace, name: &str) -> Result<Option<String>, StoreError>;
+    async fn delete(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError>;
+}
+
+/// Longest path accepted, in bytes.
+pub const MAX_PATH_LEN: usize = 512;
+/// Deepest path accepted, in segments.
+pub const MAX_PATH_DEPTH: usize = 16;
+
+/// Checks a guest-given path: relative, `/`-separated, no empty, `.` or `..`
+/// segments, no control characters, bounded length and depth.
+pub fn validate_path(path: &str) -> Result<(), StoreError> {
+    let bad = |why: &str| Err(StoreError::InvalidPath(format!("{path:?}: {why}")));
+    if path.is_empty() {
+        return bad("empty");
+    }
+    if path.len() > MAX_PATH_LEN {
+        return bad("too long");
+    }
+    if path.starts_with('/') {
+        return bad("absolute paths are not allowed");
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    if segments.len() > MAX_PATH_DEPTH {
+        return bad("too deep");
+    }
+    for segment in segments {
+        match segment {
+            "" => return bad("empty segment"),
+            "." | ".." => return bad("relative segment"),
+            s if s.chars().any(|c| c.is_control() || c == '\\') => {
+                return bad("control character or backslash");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks a secret name: a short identifier.
+pub fn validate_secret_name(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidPath(format!(
+            "{name:?}: secret names are 1-64 letters, digits, '_', '-' or '.'"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_igor_paths() {
+        for p in [
+            "plugindata/fitbit",
+            "identities/jack/plugindata/fitbit/token",
+            "sensors/fitbit/jack",
+        ] {
+            assert_eq!(validate_path(p), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn rejects_escapes_and_oddities() {
+        let deep = vec!["a"; MAX_PATH_DEPTH + 1].join("/");
+        let long = "a".repeat(MAX_PATH_LEN + 1);
+        for p in [
+            "", "/abs", "a//b", "a/../b", "..", "./a", "a/", "a\\b", "a\nb", &deep, &long,
+        ] {
+            assert!(
+                matches!(validate_path(p), Err(StoreError::InvalidPath(_))),
+                "{p:?}"
+            );
+        }
+    }
+}
