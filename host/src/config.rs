@@ -1,0 +1,254 @@
+//! The host's TOML configuration, with documented defaults.
+//!
+//! Every field is optional: an empty file (or none at all) runs the built-in
+//! fitbit plugin on an embedded SQLite store under `./data`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::limits::Limits;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store, secrets and the compiled-component cache live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Limits every plugin gets unless its own `limits` table overrides them.
+    #[serde(default)]
+    pub limits: Limits,
+    /// The plugins to load; default: the built-in `fitbit`.
+    #[serde(default = "default_plugins", rename = "plugin")]
+    pub plugins: Vec<PluginConfig>,
+    /// Scheduled calls, like Igor's `<action>` elements.
+    #[serde(default, rename = "action")]
+    pub actions: Vec<ActionConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The URL browsers use to reach this host (OAuth redirect URIs derive
+    /// from it). Default: `http://<listen>`.
+    pub base_url: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            base_url: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, tag = "backend", rename_all = "lowercase")]
+pub enum StoreConfig {
+    /// Embedded SQLite file (default `<data_dir>/store.sqlite`).
+    #[default]
+    #[serde(skip)]
+    Default,
+    Sqlite {
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// The install name: `/plugin/<name>/...`, and the root of its data paths.
+    pub name: String,
+    /// The component file; default: the built-in fitbit component.
+    pub component: Option<PathBuf>,
+    /// Non-secret settings handed to the plugin with every request.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub egress: Option<EgressConfig>,
+    /// Overrides of the global limits for this plugin.
+    #[serde(default)]
+    pub limits: Option<Limits>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// Destinations the plugin may fetch from, as `scheme://host[:port]`
+    /// (a host may start with `*.`). Empty: no outbound HTTP at all.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Exact URLs (no query) that may receive the plugin's secrets, e.g. an
+    /// OAuth token endpoint. Each must also be allowed by `allow`.
+    #[serde(default)]
+    pub secret_urls: Vec<String>,
+    /// Let allowed destinations resolve to loopback addresses. For tests
+    /// against local fakes only; private and special ranges stay blocked.
+    #[serde(default)]
+    pub allow_loopback: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionConfig {
+    /// Seconds between runs; the first run is right after start.
+    pub interval: u64,
+    /// A host-relative URL such as `/plugin/fitbit?user=jack`.
+    pub url: String,
+    /// Where to record the outcome: `status/<representing>`.
+    pub representing: Option<String>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9333))
+}
+
+fn default_plugins() -> Vec<PluginConfig> {
+    vec![PluginConfig {
+        name: "fitbit".into(),
+        component: None,
+        config: BTreeMap::new(),
+        egress: None,
+        limits: None,
+    }]
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        toml::from_str("").expect("the empty config is valid")
+    }
+}
+
+impl Config {
+    /// Reads `path`, or the defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let config: Config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing config {}", path.display()))?
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let mut seen = std::collections::BTreeSet::new();
+        for plugin in &self.plugins {
+            validate_plugin_name(&plugin.name)?;
+            if !seen.insert(&plugin.name) {
+                bail!("plugin {:?} is configured twice", plugin.name);
+            }
+        }
+        for action in &self.actions {
+            if action.interval == 0 {
+                bail!("action {}: interval must be at least 1 second", action.url);
+            }
+            if !action.url.starts_with("/plugin/") {
+                bail!(
+                    "action {}: url must be a host-relative /plugin/... URL",
+                    action.url
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        match &self.store {
+            StoreConfig::Sqlite { path: Some(path) } => path.clone(),
+            _ => self.data_dir.join("store.sqlite"),
+        }
+    }
+}
+
+/// Plugin names become URL segments and data-path roots.
+pub fn validate_plugin_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        bail!("plugin name {name:?}: use 1-64 letters, digits, '_' or '-', starting with a letter");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_runs_builtin_fitbit() {
+        let config = Config::default();
+        assert_eq!(config.plugins.len(), 1);
+        assert_eq!(config.plugins[0].name, "fitbit");
+        assert_eq!(config.server.base_url(), "http://127.0.0.1:9333");
+        assert_eq!(config.store_path(), PathBuf::from("data/store.sqlite"));
+    }
+
+    #[test]
+    fn parses_a_full_config() {
+        let config: Config = toml::from_str(
+            r#"
+            data_dir = "/var/lib/igor-host"
+            [server]
+            listen = "0.0.0.0:8080"
+            base_url = "https://igor.example/"
+            [store]
+            backend = "sqlite"
+            path = "/tmp/x.sqlite"
+            [[plugin]]
+            name = "fitbit"
+            config = { fitbit_api_url = "http://127.0.0.1:1234" }
+            egress = { allow = ["http://127.0.0.1:1234"], allow_loopback = true }
+            [[action]]
+            interval = 36000
+            url = "/plugin/fitbit?user=jack"
+            representing = "sensors/fitbit"
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.server.base_url(), "https://igor.example");
+        assert_eq!(config.store_path(), PathBuf::from("/tmp/x.sqlite"));
+        assert_eq!(config.actions[0].interval, 36000);
+        assert!(config.plugins[0].egress.as_ref().unwrap().allow_loopback);
+    }
+
+    #[test]
+    fn rejects_bad_names_and_unknown_keys() {
+        assert!(validate_plugin_name("../x").is_err());
+        assert!(validate_plugin_name("_host").is_err());
+        assert!(toml::from_str::<Config>("nonsense = 1").is_err());
+    }
+}

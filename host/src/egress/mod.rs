@@ -1,0 +1,8 @@
+//! Outbound HTTP for plugins: policy (what may be reached) separated from
+//! transport (how it is reached).
+
+mod client;
+pub mod policy;
+
+pub use client::{EgressClient, FetchError, FetchRequest, FetchResponse, SecretUse};
+pub use policy::EgressPolicy;

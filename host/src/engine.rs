@@ -1,0 +1,211 @@
+//! The wasmtime engine: configuration, the epoch ticker behind request
+//! deadlines, the per-store resource limiter, and loading components through
+//! an on-disk cache of precompiled code.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::limits::Limits;
+
+/// How often the epoch advances; the granularity of request deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Builds the engine. `max_memory_bytes` is the largest memory limit of any
+/// plugin: pooled memory slots are sized for it.
+pub fn build_engine(max_memory_bytes: usize) -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(256)
+        .total_core_instances(2048)
+        .total_memories(1024)
+        .total_tables(1024)
+        .total_stacks(256)
+        .max_memory_size(max_memory_bytes);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&config) {
+        Ok(engine) => Ok(engine),
+        Err(err) => {
+            // Some sandboxes refuse the large virtual reservations pooling needs.
+            tracing::warn!(error = %err, "pooling allocator unavailable; allocating on demand");
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            Engine::new(&config).map_err(anyhow::Error::from)
+        }
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is gone.
+pub fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch ticker");
+}
+
+/// Enforces a plugin's memory and table limits, remembering whether it hit
+/// one so a trap can be explained.
+pub struct GuestLimiter {
+    limits: Limits,
+    pub memory_denied: bool,
+    pub table_denied: bool,
+}
+
+impl GuestLimiter {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            memory_denied: false,
+            table_denied: false,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for GuestLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.limits.memory_bytes;
+        self.memory_denied |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.limits.table_elements;
+        self.table_denied |= !ok;
+        Ok(ok)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories
+    }
+}
+
+/// Interfaces a plugin may import. Anything else (wasi:sockets, wasi:http,
+/// ...) is refused at load time with a clear error.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "igor:plugin/",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/",
+    // Linked with no preopened directories: present so std links, useless.
+    "wasi:filesystem/",
+];
+
+/// Refuses a component that imports anything outside [`ALLOWED_IMPORTS`].
+pub fn check_imports(engine: &Engine, component: &Component, name: &str) -> anyhow::Result<()> {
+    let ty = component.component_type();
+    let refused: Vec<String> = ty
+        .imports(engine)
+        .map(|(import, _)| import.to_string())
+        .filter(|import| !ALLOWED_IMPORTS.iter().any(|p| import.starts_with(p)))
+        .collect();
+    if !refused.is_empty() {
+        bail!(
+            "plugin {name}: the component imports {}, which this host never provides \
+             (plugins reach the network only through igor:plugin/http)",
+            refused.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Compiles `wasm`, or loads its precompiled form from `cache_dir`.
+///
+/// Cache files are named by the component's hash and the engine's
+/// compatibility hash, so a changed component or wasmtime recompiles. Each
+/// file starts with a SHA-256 of its contents, checked before the bytes are
+/// trusted: a corrupt file is rebuilt, never deserialised.
+pub fn load_component(
+    engine: &Engine,
+    wasm: &[u8],
+    cache_dir: Option<&Path>,
+) -> anyhow::Result<Component> {
+    let Some(cache_dir) = cache_dir else {
+        return Ok(Component::new(engine, wasm)?);
+    };
+    let path = cache_path(engine, wasm, cache_dir);
+    if let Some(component) = read_cached(engine, &path) {
+        return Ok(component);
+    }
+    let compiled = engine
+        .precompile_component(wasm)
+        .map_err(anyhow::Error::from)
+        .context("compiling the component")?;
+    if let Err(err) = write_cached(&path, &compiled) {
+        tracing::warn!(path = %path.display(), error = %err, "could not write the component cache");
+    }
+    // SAFETY: `compiled` was produced by this engine just now.
+    Ok(unsafe { Component::deserialize(engine, &compiled) }?)
+}
+
+pub fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let component = hex(&Sha256::digest(wasm)[..16]);
+    cache_dir.join(format!("{component}-{:016x}.cwasm", hasher.finish()))
+}
+
+fn read_cached(engine: &Engine, path: &Path) -> Option<Component> {
+    let bytes = std::fs::read(path).ok()?;
+    let valid = bytes.len() > 32 && Sha256::digest(&bytes[32..]).as_slice() == &bytes[..32];
+    if !valid {
+        tracing::warn!(path = %path.display(), "corrupt component cache file; recompiling");
+        let _ = std::fs::remove_file(path);
+        return None;
+    }
+    // SAFETY: the checksum shows these are the exact bytes this host wrote
+    // from `precompile_component`; an engine mismatch is a safe error.
+    match unsafe { Component::deserialize(engine, &bytes[32..]) } {
+        Ok(component) => Some(component),
+        Err(err) => {
+            tracing::warn!(path = %path.display(), error = %err, "unusable cache file; recompiling");
+            None
+        }
+    }
+}
+
+fn write_cached(path: &Path, compiled: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("cache path has no directory")?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut contents = Sha256::digest(compiled).to_vec();
+    contents.extend_from_slice(compiled);
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,16 @@
+//! igor-host: a small wasmtime host for Igor plugin components.
+//!
+//! One module per capability: [`store`] (plugin data), [`egress`] (outbound
+//! HTTP policy and transport), [`engine`] and [`limits`] (compilation,
+//! deadlines, memory), [`runtime`] (the igor-plugin world), [`server`]
+//! (HTTP), [`scheduler`] (actions); [`app`] wires them together.
+
+pub mod app;
+pub mod config;
+pub mod egress;
+pub mod engine;
+pub mod limits;
+pub mod runtime;
+pub mod scheduler;
+pub mod server;
+pub mod store;
