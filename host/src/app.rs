@@ -43,7 +43,10 @@ pub struct App {
     pub config: Config,
     pub base_url: String,
     pub engine: Engine,
-    pub store: SqliteStore,
+    /// Plugin documents and host-owned data (action status).
+    pub documents: Arc<dyn DocumentStore>,
+    /// Host-held secrets; always local, whatever holds the documents.
+    pub secrets: Arc<dyn SecretStore>,
     plugins: BTreeMap<String, Arc<Plugin>>,
 }
 
@@ -72,8 +75,10 @@ impl App {
             .unwrap_or(config.limits.memory_bytes);
         let engine = engine::build_engine(max_memory)?;
         engine::spawn_epoch_ticker(&engine);
-        let store = SqliteStore::open(&config.store_path())
+        let local = SqliteStore::open(&config.store_path())
             .with_context(|| format!("opening the store {}", config.store_path().display()))?;
+        let documents: Arc<dyn DocumentStore> = Arc::new(local.clone());
+        let secrets: Arc<dyn SecretStore> = Arc::new(local);
         let linker = runtime::linker(&engine)?;
         let cache_dir = config.data_dir.join("cache");
         let mut plugins = BTreeMap::new();
@@ -84,8 +89,8 @@ impl App {
                 &config,
                 plugin_config,
                 &cache_dir,
-                Arc::new(store.clone()),
-                Arc::new(store.clone()),
+                documents.clone(),
+                secrets.clone(),
             )?;
             plugins.insert(plugin_config.name.clone(), Arc::new(plugin));
         }
@@ -93,7 +98,8 @@ impl App {
             base_url: config.server.base_url(),
             config,
             engine,
-            store,
+            documents,
+            secrets,
             plugins,
         })
     }

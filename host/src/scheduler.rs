@@ -43,7 +43,7 @@ pub async fn run_action(app: &App, action: &ActionConfig) -> HostResponse {
         .await;
     tracing::info!(url = %action.url, status = response.status, "action ran");
     if let Some(representing) = &action.representing
-        && let Err(err) = record_status(&app.store, representing, &response).await
+        && let Err(err) = record_status(app.documents.as_ref(), representing, &response).await
     {
         tracing::error!(%representing, error = %err, "could not record action status");
     }

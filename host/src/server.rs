@@ -12,7 +12,6 @@ use axum::routing::{any, get};
 
 use crate::app::{App, HostRequest, HostResponse};
 use crate::scheduler::host_namespace;
-use crate::store::DocumentStore;
 
 /// Ceiling for any request body; plugins have their own, lower limits.
 const MAX_BODY: usize = 16 << 20;
@@ -67,7 +66,7 @@ async fn status(
     axum::extract::Path(representing): axum::extract::Path<String>,
 ) -> Response {
     let path = format!("status/{representing}");
-    match app.store.get(&host_namespace(), &path).await {
+    match app.documents.get(&host_namespace(), &path).await {
         Ok(Some(entry)) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             entry.json,
