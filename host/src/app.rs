@@ -1,53 +1,26 @@
-//! The assembled host: configuration turned into loaded plugins sharing one
-//! engine and store, and the single dispatch path every caller uses (HTTP
-//! server, scheduler and the `call` command alike).
+//! The assembled host: configuration turned into tenants and plugins sharing
+//! one engine and store, and the single dispatch path every caller uses
+//! (HTTP server, scheduler and the `call` command alike).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
-use wasmtime::Engine;
 
-use crate::config::{Config, EgressConfig, PluginConfig};
-use crate::egress::{EgressClient, EgressPolicy};
+use crate::config::Config;
 use crate::engine;
-use crate::runtime::{self, Context, InvokeError, Plugin, Request, Response};
+use crate::runtime::{self, Context, InvokeError, Request, Response};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{DocumentStore, Namespace, SecretStore};
-
-/// The tenant of a host without tenant configuration.
-pub const DEFAULT_TENANT: &str = "default";
-
-/// The fitbit component built from `plugin/` into this binary.
-pub static BUILTIN_FITBIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fitbit.wasm"));
-
-/// Where the built-in fitbit plugin may connect, and which of those URLs may
-/// receive its client secret.
-pub fn builtin_fitbit_egress() -> EgressConfig {
-    EgressConfig {
-        allow: vec![
-            "https://api.fitbit.com".into(),
-            "https://health.googleapis.com".into(),
-            "https://oauth2.googleapis.com".into(),
-        ],
-        secret_urls: vec![
-            "https://api.fitbit.com/oauth2/token".into(),
-            "https://api.fitbit.com/oauth2/revoke".into(),
-            "https://oauth2.googleapis.com/token".into(),
-        ],
-        allow_loopback: false,
-    }
-}
+use crate::store::{DocumentStore, SecretStore};
+pub use crate::tenants::DEFAULT_TENANT;
+use crate::tenants::{Registry, Shared, Tenant, build_registry};
 
 pub struct App {
-    pub config: Config,
     pub base_url: String,
-    pub engine: Engine,
-    /// Plugin documents and host-owned data (action status).
-    pub documents: Arc<dyn DocumentStore>,
-    /// Host-held secrets; always local, whatever holds the documents.
-    pub secrets: Arc<dyn SecretStore>,
-    plugins: BTreeMap<String, Arc<Plugin>>,
+    shared: Shared,
+    /// Where the configuration came from, for reloads.
+    config_path: Option<PathBuf>,
+    registry: RwLock<Arc<Registry>>,
 }
 
 /// A request as the host received it, before it is addressed to a plugin.
@@ -65,12 +38,16 @@ pub struct HostRequest {
 const HOST_ONLY_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
 impl App {
-    pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let max_memory = config
-            .plugins
+    /// Builds the host from a configuration file (or the defaults).
+    pub async fn load(config_path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let config = Config::load(config_path.as_deref())?;
+        Self::new(config, config_path).await
+    }
+
+    pub async fn new(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let max_memory = all_limits(&config)
             .iter()
-            .filter_map(|p| p.limits.map(|l| l.memory_bytes))
-            .chain([config.limits.memory_bytes])
+            .map(|l| l.memory_bytes)
             .max()
             .unwrap_or(config.limits.memory_bytes);
         let engine = engine::build_engine(max_memory)?;
@@ -79,37 +56,95 @@ impl App {
             .with_context(|| format!("opening the store {}", config.store_path().display()))?;
         let documents: Arc<dyn DocumentStore> = Arc::new(local.clone());
         let secrets: Arc<dyn SecretStore> = Arc::new(local);
-        let linker = runtime::linker(&engine)?;
-        let cache_dir = config.data_dir.join("cache");
-        let mut plugins = BTreeMap::new();
-        for plugin_config in &config.plugins {
-            let plugin = load_plugin(
-                &engine,
-                &linker,
-                &config,
-                plugin_config,
-                &cache_dir,
-                documents.clone(),
-                secrets.clone(),
-            )?;
-            plugins.insert(plugin_config.name.clone(), Arc::new(plugin));
-        }
-        Ok(Self {
-            base_url: config.server.base_url(),
-            config,
+        let shared = Shared {
+            linker: runtime::linker(&engine)?,
             engine,
             documents,
             secrets,
-            plugins,
+            cache_dir: config.data_dir.join("cache"),
+        };
+        let registry = build_registry(&config, &shared)?;
+        Ok(Self {
+            base_url: config.server.base_url(),
+            shared,
+            config_path,
+            registry: RwLock::new(Arc::new(registry)),
         })
     }
 
-    pub fn plugin_names(&self) -> impl Iterator<Item = &str> {
-        self.plugins.keys().map(String::as_str)
+    pub fn documents(&self) -> &Arc<dyn DocumentStore> {
+        &self.shared.documents
     }
 
-    /// Routes a request to `/plugin/NAME/...` and runs it.
+    /// The current tenants and plugins.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.read().expect("registry lock").clone()
+    }
+
+    /// Re-reads the configuration and swaps in its tenants and plugins.
+    /// Requests in flight finish on the plugins they started with; a bad
+    /// configuration is refused and the running one stays.
+    pub fn reload(&self) -> anyhow::Result<Arc<Registry>> {
+        let config = Config::load(self.config_path.as_deref())?;
+        let new = Arc::new(build_registry(&config, &self.shared)?);
+        let old = std::mem::replace(
+            &mut *self.registry.write().expect("registry lock"),
+            new.clone(),
+        );
+        old.retire();
+        tracing::info!(tenants = new.tenants.len(), "configuration reloaded");
+        Ok(new)
+    }
+
+    /// Routes a request by its URL and runs it, checking credentials.
     pub async fn dispatch(&self, request: HostRequest) -> HostResponse {
+        let registry = self.registry();
+        let (tenant, inner_target) = if registry.multi_tenant {
+            let Some(rest) = request.target.strip_prefix("/tenants/") else {
+                return HostResponse::text(404, "Not found: tenants live under /tenants/ID/\n");
+            };
+            let (id, inner) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+            match registry.tenants.get(id) {
+                Some(tenant) => (tenant.clone(), inner.to_string()),
+                None => return HostResponse::text(404, "No such tenant\n"),
+            }
+        } else {
+            let tenant = registry
+                .tenants
+                .get(DEFAULT_TENANT)
+                .expect("single tenant")
+                .clone();
+            (tenant, request.target.clone())
+        };
+        let is_oauth_callback = inner_target
+            .split('?')
+            .next()
+            .is_some_and(|path| path.ends_with("/auth2"));
+        let authorization = header(&request.headers, "authorization");
+        if !is_oauth_callback && !tenant.authenticates(authorization) {
+            tracing::warn!(tenant = %tenant.id, target = %inner_target.split('?').next().unwrap_or(""), "unauthenticated request refused");
+            let mut response = HostResponse::text(
+                401,
+                "This tenant needs credentials: send its bearer token\n",
+            );
+            response.headers.push((
+                "www-authenticate".into(),
+                format!("Bearer realm=\"igor-host tenant {}\"", tenant.id),
+            ));
+            return response;
+        }
+        self.dispatch_in_tenant(
+            &tenant,
+            HostRequest {
+                target: inner_target,
+                ..request
+            },
+        )
+        .await
+    }
+
+    /// Runs a request already attributed to `tenant` (the scheduler's path).
+    pub async fn dispatch_in_tenant(&self, tenant: &Tenant, request: HostRequest) -> HostResponse {
         let (path, query) = match request.target.split_once('?') {
             Some((path, query)) => (path, query),
             None => (request.target.as_str(), ""),
@@ -121,7 +156,7 @@ impl App {
             Some((name, sub)) => (name, format!("/{sub}")),
             None => (rest, "/".to_string()),
         };
-        let Some(plugin) = self.plugins.get(name) else {
+        let Some(plugin) = tenant.plugins.get(name) else {
             return HostResponse::text(404, &format!("No plugin named {name:?} is installed\n"));
         };
         if request.body.len() > plugin.limits.max_request_body_bytes {
@@ -139,7 +174,9 @@ impl App {
         }
         let wit_request = Request {
             method: request.method.to_ascii_uppercase(),
-            path: percent_decode(&sub_path),
+            path: percent_encoding::percent_decode_str(&sub_path)
+                .decode_utf8_lossy()
+                .into_owned(),
             query: url::form_urlencoded::parse(query.as_bytes())
                 .into_owned()
                 .collect(),
@@ -152,9 +189,9 @@ impl App {
             body: request.body,
             context: Context {
                 plugin_name: plugin.name.clone(),
-                base_url: self.base_url.clone(),
+                base_url: format!("{}{}", self.base_url, tenant.url_prefix),
                 caller: request.caller,
-                utc_offset_seconds: local_utc_offset_seconds(),
+                utc_offset_seconds: chrono::Local::now().offset().local_minus_utc(),
                 config: plugin.config.clone(),
             },
         };
@@ -165,59 +202,28 @@ impl App {
     }
 }
 
-fn load_plugin(
-    engine: &Engine,
-    linker: &wasmtime::component::Linker<runtime::RequestState>,
-    config: &Config,
-    plugin: &PluginConfig,
-    cache_dir: &std::path::Path,
-    documents: Arc<dyn DocumentStore>,
-    secrets: Arc<dyn SecretStore>,
-) -> anyhow::Result<Plugin> {
-    let name = &plugin.name;
-    let wasm = match &plugin.component {
-        Some(path) => std::fs::read(path)
-            .with_context(|| format!("plugin {name}: reading {}", path.display()))?,
-        None => BUILTIN_FITBIT.to_vec(),
-    };
-    let component = engine::load_component(engine, &wasm, Some(cache_dir))
-        .with_context(|| format!("plugin {name}: loading the component"))?;
-    engine::check_imports(engine, &component, name)?;
-    let egress_config = match (&plugin.egress, &plugin.component) {
-        (Some(egress), _) => egress.clone(),
-        (None, None) => builtin_fitbit_egress(),
-        (None, Some(_)) => EgressConfig::default(),
-    };
-    let policy = EgressPolicy::from_config(&egress_config)
-        .with_context(|| format!("plugin {name}: egress configuration"))?;
-    let limits = plugin.limits.unwrap_or(config.limits);
-    let egress = EgressClient::new(policy, limits)?;
-    let settings = plugin
-        .config
+/// Every limits table in effect: pooled memory slots are sized for the largest.
+fn all_limits(config: &Config) -> Vec<crate::limits::Limits> {
+    let mut all = vec![config.limits];
+    all.extend(
+        config
+            .single_tenant_plugins()
+            .iter()
+            .map(|p| p.limits.unwrap_or(config.limits)),
+    );
+    for tenant in &config.tenants {
+        let base = tenant.limits.unwrap_or(config.limits);
+        all.push(base);
+        all.extend(tenant.plugins.iter().map(|p| p.limits.unwrap_or(base)));
+    }
+    all
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Plugin::new(
-        name.clone(),
-        Namespace::new(DEFAULT_TENANT, name.clone()),
-        linker,
-        &component,
-        documents,
-        secrets,
-        egress,
-        settings,
-        limits,
-    )
-}
-
-fn percent_decode(path: &str) -> String {
-    percent_encoding::percent_decode_str(path)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-fn local_utc_offset_seconds() -> i32 {
-    chrono::Local::now().offset().local_minus_utc()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// What the host answers.

@@ -25,9 +25,17 @@ pub struct Config {
     /// Limits every plugin gets unless its own `limits` table overrides them.
     #[serde(default)]
     pub limits: Limits,
-    /// The plugins to load; default: the built-in `fitbit`.
-    #[serde(default = "default_plugins", rename = "plugin")]
-    pub plugins: Vec<PluginConfig>,
+    /// The plugins of the single-tenant host; default: the built-in
+    /// `fitbit`. Not allowed together with `[[tenant]]`.
+    #[serde(default, rename = "plugin")]
+    pub plugins: Option<Vec<PluginConfig>>,
+    /// Tenants of a multi-tenant host. When any is configured, every route
+    /// lives under `/tenants/<id>/` and needs that tenant's credentials.
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<TenantConfig>,
+    /// Who may reload the configuration over HTTP (`POST /admin/reload`).
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Scheduled calls, like Igor's `<action>` elements.
     #[serde(default, rename = "action")]
     pub actions: Vec<ActionConfig>,
@@ -110,6 +118,59 @@ pub struct EgressConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The tenant's id: `/tenants/<id>/plugin/<name>/...`.
+    pub id: String,
+    /// SHA-256 (hex) of each bearer token that authenticates the tenant's
+    /// callers (`Authorization: Bearer <token>`, or the token as a Basic
+    /// password). Tokens themselves are never stored.
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+    /// Limits for the tenant's plugins unless a plugin overrides them; the
+    /// concurrency limits apply to the tenant as a whole.
+    pub limits: Option<Limits>,
+    #[serde(default)]
+    pub quota: Quota,
+    #[serde(default, rename = "plugin")]
+    pub plugins: Vec<PluginConfig>,
+    /// Scheduled calls, run as this tenant.
+    #[serde(default, rename = "action")]
+    pub actions: Vec<ActionConfig>,
+}
+
+/// Per-tenant store quotas.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quota {
+    /// Largest document, in bytes.
+    pub max_value_bytes: usize,
+    /// Most documents across the tenant's plugins.
+    pub max_keys: u64,
+    /// Most bytes (paths plus documents) across the tenant's plugins.
+    pub max_total_bytes: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Self {
+            max_value_bytes: 256 << 10,
+            max_keys: 10_000,
+            max_total_bytes: 64 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// SHA-256 (hex) of tokens allowed to call `/admin/...`. Empty: no
+    /// admin API (reload with SIGHUP instead).
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     /// Seconds between runs; the first run is right after start.
     pub interval: u64,
@@ -127,7 +188,7 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 9333))
 }
 
-fn default_plugins() -> Vec<PluginConfig> {
+pub fn default_plugins() -> Vec<PluginConfig> {
     vec![PluginConfig {
         name: "fitbit".into(),
         component: None,
@@ -160,25 +221,35 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        let mut seen = std::collections::BTreeSet::new();
-        for plugin in &self.plugins {
-            validate_plugin_name(&plugin.name)?;
-            if !seen.insert(&plugin.name) {
-                bail!("plugin {:?} is configured twice", plugin.name);
-            }
+        if !self.tenants.is_empty() && (self.plugins.is_some() || !self.actions.is_empty()) {
+            bail!(
+                "with [[tenant]] configured, put [[plugin]] and [[action]] inside a tenant \
+                 ([[tenant.plugin]], [[tenant.action]])"
+            );
         }
-        for action in &self.actions {
-            if action.interval == 0 {
-                bail!("action {}: interval must be at least 1 second", action.url);
+        let mut tenant_ids = std::collections::BTreeSet::new();
+        for tenant in &self.tenants {
+            validate_plugin_name(&tenant.id).context("tenant id")?;
+            if !tenant_ids.insert(&tenant.id) {
+                bail!("tenant {:?} is configured twice", tenant.id);
             }
-            if !action.url.starts_with("/plugin/") {
-                bail!(
-                    "action {}: url must be a host-relative /plugin/... URL",
-                    action.url
-                );
+            for hash in tenant.token_sha256.iter().chain(&self.admin.token_sha256) {
+                if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                    bail!(
+                        "token_sha256 entries are 64 hex digits (sha256sum of the token), got {hash:?}"
+                    );
+                }
             }
+            validate_plugins(&tenant.plugins)?;
+            validate_actions(&tenant.actions)?;
         }
-        Ok(())
+        validate_plugins(self.plugins.as_deref().unwrap_or_default())?;
+        validate_actions(&self.actions)
+    }
+
+    /// The single-tenant host's plugins (the built-in fitbit by default).
+    pub fn single_tenant_plugins(&self) -> Vec<PluginConfig> {
+        self.plugins.clone().unwrap_or_else(default_plugins)
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -187,6 +258,32 @@ impl Config {
             _ => self.data_dir.join("store.sqlite"),
         }
     }
+}
+
+fn validate_plugins(plugins: &[PluginConfig]) -> anyhow::Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for plugin in plugins {
+        validate_plugin_name(&plugin.name)?;
+        if !seen.insert(&plugin.name) {
+            bail!("plugin {:?} is configured twice", plugin.name);
+        }
+    }
+    Ok(())
+}
+
+fn validate_actions(actions: &[ActionConfig]) -> anyhow::Result<()> {
+    for action in actions {
+        if action.interval == 0 {
+            bail!("action {}: interval must be at least 1 second", action.url);
+        }
+        if !action.url.starts_with("/plugin/") {
+            bail!(
+                "action {}: url must be a host-relative /plugin/... URL",
+                action.url
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Plugin names become URL segments and data-path roots.
@@ -210,8 +307,9 @@ mod tests {
     #[test]
     fn empty_config_runs_builtin_fitbit() {
         let config = Config::default();
-        assert_eq!(config.plugins.len(), 1);
-        assert_eq!(config.plugins[0].name, "fitbit");
+        let plugins = config.single_tenant_plugins();
+        assert_eq!(plugins.len(), 1);
+        assert_eq!(plugins[0].name, "fitbit");
         assert_eq!(config.server.base_url(), "http://127.0.0.1:9333");
         assert_eq!(config.store_path(), PathBuf::from("data/store.sqlite"));
     }
@@ -242,7 +340,13 @@ mod tests {
         assert_eq!(config.server.base_url(), "https://igor.example");
         assert_eq!(config.store_path(), PathBuf::from("/tmp/x.sqlite"));
         assert_eq!(config.actions[0].interval, 36000);
-        assert!(config.plugins[0].egress.as_ref().unwrap().allow_loopback);
+        assert!(
+            config.single_tenant_plugins()[0]
+                .egress
+                .as_ref()
+                .unwrap()
+                .allow_loopback
+        );
     }
 
     #[test]

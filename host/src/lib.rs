@@ -3,14 +3,17 @@
 //! One module per capability: [`store`] (plugin data), [`egress`] (outbound
 //! HTTP policy and transport), [`engine`] and [`limits`] (compilation,
 //! deadlines, memory), [`runtime`] (the igor-plugin world), [`server`]
-//! (HTTP), [`scheduler`] (actions); [`app`] wires them together.
+//! (HTTP), [`scheduler`] (actions), [`tenants`] (isolation and
+//! credentials), [`metrics`]; [`app`] wires them together.
 
 pub mod app;
 pub mod config;
 pub mod egress;
 pub mod engine;
 pub mod limits;
+pub mod metrics;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod tenants;

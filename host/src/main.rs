@@ -72,16 +72,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(cli.config).await,
         Command::Call {
             target,
             method,
             data,
             headers,
         } => {
-            let app = App::new(config).await?;
+            let app = App::load(cli.config).await?;
             let headers = headers
                 .iter()
                 .map(|h| {
@@ -113,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Get { path, plugin } => {
+            let config = Config::load(cli.config.as_deref())?;
             let store = igor_host::store::sqlite::SqliteStore::open(&config.store_path())?;
             let ns = Namespace::new(igor_host::app::DEFAULT_TENANT, plugin);
             match store.get(&ns, &path).await? {
@@ -129,22 +129,48 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let listen = config.server.listen;
-    let app = Arc::new(App::new(config).await?);
+async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let listen = Config::load(config_path.as_deref())?.server.listen;
+    let app = Arc::new(App::load(config_path).await?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr()?;
-    tracing::info!(%local, plugins = ?app.plugin_names().collect::<Vec<_>>(), "serving");
-    for name in app.plugin_names() {
-        println!("Setup page: {}/plugin/{name}/page/setup.html", app.base_url);
+    let registry = app.registry();
+    tracing::info!(%local, tenants = registry.tenants.len(), "serving");
+    for tenant in registry.tenants.values() {
+        for name in tenant.plugins.keys() {
+            println!(
+                "Setup page: {}{}/plugin/{name}/page/setup.html",
+                app.base_url, tenant.url_prefix
+            );
+        }
     }
-    igor_host::scheduler::spawn_actions(app.clone());
+    igor_host::scheduler::spawn_actions(app.clone(), registry);
+    spawn_reload_on_sighup(app.clone());
     axum::serve(listener, igor_host::server::router(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kill -HUP` reloads the configuration, like the admin API.
+fn spawn_reload_on_sighup(app: Arc<App>) {
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match app.reload() {
+                Ok(registry) => igor_host::scheduler::spawn_actions(app.clone(), registry),
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), "reload refused; the running configuration stays")
+                }
+            }
+        }
+    });
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -15,7 +14,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::egress::{EgressClient, FetchError, FetchRequest, SecretUse};
 use crate::engine::GuestLimiter;
 use crate::limits::Limits;
+use crate::metrics::{self, METRICS};
 use crate::store::{self, DocumentStore, Namespace, SecretStore, StoreError};
+use crate::tenants::TenantShare;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -40,7 +41,8 @@ pub struct Plugin {
     pub egress: EgressClient,
     pub config: Vec<(String, String)>,
     pub limits: Limits,
-    concurrency: Semaphore,
+    /// Allowances shared with the tenant's other plugins.
+    pub tenant: Arc<TenantShare>,
 }
 
 /// Why a request produced no response from the plugin.
@@ -89,6 +91,7 @@ impl Plugin {
         egress: EgressClient,
         config: Vec<(String, String)>,
         limits: Limits,
+        tenant: Arc<TenantShare>,
     ) -> anyhow::Result<Self> {
         let pre = linker
             .instantiate_pre(component)
@@ -105,14 +108,14 @@ impl Plugin {
             secrets,
             egress,
             config,
-            concurrency: Semaphore::new(limits.max_concurrent_requests.max(1)),
             limits,
+            tenant,
         })
     }
 
     /// Handles one request in a fresh instance.
     pub async fn handle(self: &Arc<Self>, request: Request) -> Result<Response, InvokeError> {
-        let _permit = self.concurrency.acquire().await.expect("never closed");
+        let _permit = self.tenant.requests.acquire().await.expect("never closed");
         let started = Instant::now();
         let limit = Duration::from_millis(self.limits.request_timeout_ms);
         let deadline = started + limit;
@@ -182,6 +185,24 @@ impl Plugin {
                 })
             }
         };
+        let labels = metrics::plugin_labels(&self.namespace.tenant, &self.name);
+        METRICS
+            .latency
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
+        match &result {
+            Ok(response) => METRICS.requests.get_or_create(&metrics::RequestLabels {
+                tenant: labels.tenant.clone(),
+                plugin: labels.plugin.clone(),
+                status: response.status,
+            }),
+            Err(err) => METRICS.traps.get_or_create(&metrics::TrapLabels {
+                tenant: labels.tenant.clone(),
+                plugin: labels.plugin.clone(),
+                kind: err.kind().to_string(),
+            }),
+        }
+        .inc();
         match &result {
             Ok(response) => tracing::info!(
                 tenant = %self.namespace.tenant, plugin = %self.name, path = %request.path,
@@ -267,15 +288,52 @@ impl RequestState {
     }
 
     fn check_document(&self, json: &str) -> Result<(), StoreError> {
-        if json.len() > self.plugin.limits.max_body_bytes {
+        let max = self.plugin.tenant.quota.max_value_bytes;
+        if json.len() > max {
             return Err(StoreError::QuotaExceeded(format!(
-                "documents are limited to {} bytes",
-                self.plugin.limits.max_body_bytes
+                "documents are limited to {max} bytes"
             )));
         }
         serde_json::from_str::<serde::de::IgnoredAny>(json)
             .map(|_| ())
             .map_err(|e| StoreError::InvalidJson(e.to_string()))
+    }
+
+    /// Writes `json` at `path` unless the tenant's key-count or total-size
+    /// quota would be exceeded. Writes of a tenant are serialised here so
+    /// two cannot both pass the check.
+    async fn put_within_quota(
+        plugin: Arc<Plugin>,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let quota = plugin.tenant.quota;
+        let _guard = plugin.tenant.write_lock.lock().await;
+        if let Some(usage) = plugin.documents.usage(&plugin.tenant.id).await? {
+            let old = plugin.documents.get(&plugin.namespace, path).await?;
+            let (new_documents, freed) = match &old {
+                Some(entry) => (usage.documents, (path.len() + entry.json.len()) as u64),
+                None => (usage.documents + 1, 0),
+            };
+            let new_bytes = usage.bytes - freed.min(usage.bytes) + (path.len() + json.len()) as u64;
+            if new_documents > quota.max_keys {
+                return Err(StoreError::QuotaExceeded(format!(
+                    "the tenant may store at most {} documents",
+                    quota.max_keys
+                )));
+            }
+            if new_bytes > quota.max_total_bytes && new_bytes > usage.bytes {
+                return Err(StoreError::QuotaExceeded(format!(
+                    "the tenant may store at most {} bytes",
+                    quota.max_total_bytes
+                )));
+            }
+        }
+        plugin
+            .documents
+            .put(&plugin.namespace, path, json, expected)
+            .await
     }
 }
 
@@ -309,11 +367,14 @@ impl igor::plugin::store::Host for RequestState {
         if let Err(e) = store::validate_path(&path).and_then(|_| self.check_document(&json)) {
             return Ok(Err(e.into()));
         }
-        let result = self
-            .plugin
-            .documents
-            .put(self.ns(), &path, &json, expected_revision)
-            .await;
+        let result =
+            Self::put_within_quota(self.plugin.clone(), &path, &json, expected_revision).await;
+        if let Err(err) = &result {
+            tracing::warn!(
+                tenant = %self.plugin.namespace.tenant, plugin = %self.plugin.name, %path,
+                error = %err, "store write refused"
+            );
+        }
         Ok(result.map_err(Into::into))
     }
 
@@ -409,6 +470,7 @@ impl igor::plugin::http::Host for RequestState {
         let url = match plugin.egress.check(&fetch) {
             Ok(url) => url,
             Err(err) => {
+                count_denial(&plugin);
                 tracing::warn!(%tenant, plugin = %name, url = %redact(&fetch.url), error = %err, "egress refused");
                 return Ok(Err(to_wit_fetch_error(err)));
             }
@@ -417,6 +479,7 @@ impl igor::plugin::http::Host for RequestState {
             None => None,
             Some(credential) => {
                 if !plugin.egress.policy().may_receive_secret(&url) {
+                    count_denial(&plugin);
                     tracing::warn!(%tenant, plugin = %name, url = %redact(&fetch.url), "secret refused for this URL");
                     return Ok(Err(wit_http::FetchError::Denied(format!(
                         "{} may not receive secrets",
@@ -452,6 +515,9 @@ impl igor::plugin::http::Host for RequestState {
         };
         let started = Instant::now();
         let result = plugin.egress.fetch(fetch, secret).await;
+        if matches!(result, Err(FetchError::Denied(_))) {
+            count_denial(&plugin);
+        }
         match &result {
             Ok(response) => tracing::debug!(
                 %tenant, plugin = %name, url = %redact(url.as_str()), status = response.status,
@@ -469,6 +535,16 @@ impl igor::plugin::http::Host for RequestState {
             })
             .map_err(to_wit_fetch_error))
     }
+}
+
+fn count_denial(plugin: &Plugin) {
+    METRICS
+        .egress_denials
+        .get_or_create(&metrics::plugin_labels(
+            &plugin.namespace.tenant,
+            &plugin.name,
+        ))
+        .inc();
 }
 
 fn to_wit_fetch_error(err: FetchError) -> wit_http::FetchError {

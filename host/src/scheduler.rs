@@ -7,45 +7,61 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::app::{App, DEFAULT_TENANT, HostRequest, HostResponse};
+use crate::app::{App, HostRequest, HostResponse};
 use crate::config::ActionConfig;
 use crate::store::{DocumentStore, Namespace, StoreError};
+use crate::tenants::{Registry, Tenant};
 
-/// Host-owned data (action status) lives here; plugin names cannot start
-/// with `_`, so no plugin can address it.
-pub fn host_namespace() -> Namespace {
-    Namespace::new(DEFAULT_TENANT, "_host")
+/// Host-owned data of a tenant (action status) lives here; plugin names
+/// cannot start with `_`, so no plugin can address it.
+pub fn host_namespace(tenant: &str) -> Namespace {
+    Namespace::new(tenant, "_host")
 }
 
-/// Starts one task per action.
-pub fn spawn_actions(app: Arc<App>) {
-    for action in app.config.actions.clone() {
-        let app = app.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_secs(action.interval));
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                run_action(&app, &action).await;
-            }
-        });
+/// Starts one task per action of every tenant in `registry`. The tasks end
+/// after their current run once the registry is replaced by a reload.
+pub fn spawn_actions(app: Arc<App>, registry: Arc<Registry>) {
+    for tenant in registry.tenants.values() {
+        for action in tenant.actions.clone() {
+            let (app, registry, tenant) = (app.clone(), registry.clone(), tenant.clone());
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(Duration::from_secs(action.interval));
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    if registry.is_retired() {
+                        break;
+                    }
+                    run_action(&app, &tenant, &action).await;
+                }
+            });
+        }
     }
 }
 
 /// Runs an action once and records its status.
-pub async fn run_action(app: &App, action: &ActionConfig) -> HostResponse {
+pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> HostResponse {
     let response = app
-        .dispatch(HostRequest {
-            method: "GET".into(),
-            target: action.url.clone(),
-            ..Default::default()
-        })
+        .dispatch_in_tenant(
+            tenant,
+            HostRequest {
+                method: "GET".into(),
+                target: action.url.clone(),
+                ..Default::default()
+            },
+        )
         .await;
-    tracing::info!(url = %action.url, status = response.status, "action ran");
+    tracing::info!(tenant = %tenant.id, url = %action.url, status = response.status, "action ran");
     if let Some(representing) = &action.representing
-        && let Err(err) = record_status(app.documents.as_ref(), representing, &response).await
+        && let Err(err) = record_status(
+            app.documents().as_ref(),
+            &tenant.id,
+            representing,
+            &response,
+        )
+        .await
     {
-        tracing::error!(%representing, error = %err, "could not record action status");
+        tracing::error!(tenant = %tenant.id, %representing, error = %err, "could not record action status");
     }
     response
 }
@@ -55,10 +71,11 @@ pub async fn run_action(app: &App, action: &ActionConfig) -> HostResponse {
 /// `lastFailure`, and `errorMessage` (empty on success).
 pub async fn record_status(
     store: &dyn DocumentStore,
+    tenant: &str,
     representing: &str,
     response: &HostResponse,
 ) -> Result<(), StoreError> {
-    let ns = host_namespace();
+    let ns = host_namespace(tenant);
     let path = format!("status/{}", representing.trim_matches('/'));
     crate::store::validate_path(&path)?;
     let now = SystemTime::now()
@@ -71,7 +88,10 @@ pub async fn record_status(
         let current = store.get(&ns, &path).await?;
         let (mut status, revision) = match current {
             Some(entry) => (
-                serde_json::from_str::<Value>(&entry.json).unwrap_or_else(|_| json!({})),
+                serde_json::from_str::<Value>(&entry.json)
+                    .ok()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({})),
                 entry.revision,
             ),
             None => (json!({}), 0),

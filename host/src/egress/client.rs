@@ -109,7 +109,12 @@ impl Resolve for FilteringResolver {
 }
 
 impl EgressClient {
-    pub fn new(policy: EgressPolicy, limits: Limits) -> anyhow::Result<Self> {
+    /// `connections` caps the open connections of the plugin's tenant.
+    pub fn new(
+        policy: EgressPolicy,
+        limits: Limits,
+        connections: Arc<Semaphore>,
+    ) -> anyhow::Result<Self> {
         let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -124,7 +129,7 @@ impl EgressClient {
         Ok(Self {
             client,
             policy,
-            connections: Arc::new(Semaphore::new(limits.max_concurrent_fetches.max(1))),
+            connections,
             limits,
         })
     }
@@ -310,7 +315,7 @@ mod tests {
             allow_loopback: loopback,
         })
         .unwrap();
-        EgressClient::new(policy, limits).unwrap()
+        EgressClient::new(policy, limits, Arc::new(Semaphore::new(4))).unwrap()
     }
 
     fn get(url: &str) -> FetchRequest {

@@ -72,6 +72,19 @@ pub trait DocumentStore: Send + Sync {
         path: &str,
         expected: Option<u64>,
     ) -> Result<bool, StoreError>;
+
+    /// What a tenant stores across its plugins, for quotas; `None` when the
+    /// backend cannot tell (quotas on counts and totals are then not enforced).
+    async fn usage(&self, _tenant: &str) -> Result<Option<Usage>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A tenant's stored documents: how many, and their paths' and contents' bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub documents: u64,
+    pub bytes: u64,
 }
 
 /// Host-held secrets, written by plugins but read only by the host.

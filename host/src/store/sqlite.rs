@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{DocumentStore, Entry, Namespace, SecretStore, StoreError};
+use super::{DocumentStore, Entry, Namespace, SecretStore, StoreError, Usage};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -72,21 +72,6 @@ impl SqliteStore {
         })
         .await
         .map_err(unavailable)?
-    }
-
-    /// Number of documents and their total size in bytes, for a namespace.
-    pub async fn usage(&self, ns: &Namespace) -> Result<(u64, u64), StoreError> {
-        let ns = ns.clone();
-        self.with_conn(move |conn| {
-            conn.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(path) + LENGTH(json)), 0)
-                 FROM documents WHERE tenant = ?1 AND plugin = ?2",
-                params![ns.tenant, ns.plugin],
-                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
-            )
-            .map_err(unavailable)
-        })
-        .await
     }
 }
 
@@ -188,6 +173,25 @@ impl DocumentStore for SqliteStore {
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn usage(&self, tenant: &str) -> Result<Option<Usage>, StoreError> {
+        let tenant = tenant.to_string();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(path AS BLOB)) + LENGTH(CAST(json AS BLOB))), 0)
+                 FROM documents WHERE tenant = ?1",
+                params![tenant],
+                |row| {
+                    Ok(Some(Usage {
+                        documents: row.get::<_, i64>(0)? as u64,
+                        bytes: row.get::<_, i64>(1)? as u64,
+                    }))
+                },
+            )
+            .map_err(unavailable)
         })
         .await
     }
@@ -297,7 +301,9 @@ mod tests {
             SecretStore::get(&store, &a, "client_secret").await.unwrap(),
             Some("s".into())
         );
-        assert_eq!(store.usage(&a).await.unwrap(), (1, 4));
+        let usage = store.usage("t1").await.unwrap().unwrap();
+        assert_eq!((usage.documents, usage.bytes), (1, 4));
+        assert_eq!(store.usage("t2").await.unwrap().unwrap(), Usage::default());
     }
 
     #[tokio::test]

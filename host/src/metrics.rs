@@ -1,0 +1,116 @@
+//! Prometheus metrics, per tenant and plugin: requests, latency, traps by
+//! kind, egress denials, and (read at scrape time) store usage.
+
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub tenant: String,
+    pub plugin: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginLabels {
+    pub tenant: String,
+    pub plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrapLabels {
+    pub tenant: String,
+    pub plugin: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabels {
+    pub tenant: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<PluginLabels, Histogram>,
+    pub traps: Family<TrapLabels, Counter>,
+    pub egress_denials: Family<PluginLabels, Counter>,
+    pub store_bytes: Family<TenantLabels, Gauge>,
+    pub store_documents: Family<TenantLabels, Gauge>,
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("igor_host");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "plugin_requests",
+            "Requests answered by plugins, by status",
+            requests.clone(),
+        );
+        let latency = Family::<PluginLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
+        });
+        registry.register(
+            "plugin_request_seconds",
+            "Time to answer a plugin request",
+            latency.clone(),
+        );
+        let traps = Family::<TrapLabels, Counter>::default();
+        registry.register(
+            "plugin_traps",
+            "Plugin requests that failed, by kind (trap, deadline, memory, instantiate)",
+            traps.clone(),
+        );
+        let egress_denials = Family::<PluginLabels, Counter>::default();
+        registry.register(
+            "egress_denials",
+            "Outbound requests refused by the egress policy",
+            egress_denials.clone(),
+        );
+        let store_bytes = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "store_bytes",
+            "Bytes stored by a tenant's plugins",
+            store_bytes.clone(),
+        );
+        let store_documents = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "store_documents",
+            "Documents stored by a tenant's plugins",
+            store_documents.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            traps,
+            egress_denials,
+            store_bytes,
+            store_documents,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+pub fn plugin_labels(tenant: &str, plugin: &str) -> PluginLabels {
+    PluginLabels {
+        tenant: tenant.to_string(),
+        plugin: plugin.to_string(),
+    }
+}
