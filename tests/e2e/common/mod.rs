@@ -1,0 +1,153 @@
+//! Shared end-to-end harness: start the real `igor-host` binary with a
+//! config on a free loopback port, talk to it over HTTP, read its log.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `igor-host serve` in a temporary directory.
+pub struct Host {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    log_path: PathBuf,
+}
+
+pub fn host_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_igor-host")
+}
+
+/// A free loopback port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Host {
+    /// Starts the host with `config` (TOML, without `data_dir` and
+    /// `[server]`, which are added here) and waits until it answers.
+    pub async fn start(config: &str) -> Host {
+        Self::start_with(config, "").await
+    }
+
+    /// Like `start`, with extra `[server]` keys.
+    pub async fn start_with(config: &str, server_extra: &str) -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let config_path = dir.path().join("host.toml");
+        let full = format!(
+            "data_dir = {:?}\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server_extra}\n# --\n{config}\n",
+            dir.path().join("data").display().to_string()
+        );
+        std::fs::write(&config_path, full).unwrap();
+        let log_path = dir.path().join("host.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(host_binary())
+            .arg("--config")
+            .arg(&config_path)
+            .arg("serve")
+            .env("IGOR_HOST_LOG", "info,igor_host=debug")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting igor-host");
+        let host = Host {
+            child,
+            url,
+            dir,
+            config_path,
+            log_path,
+        };
+        host.wait_ready().await;
+        host
+    }
+
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Ok(r) = client.get(format!("{}/healthz", self.url)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("igor-host did not start; log:\n{}", self.log());
+    }
+
+    /// Everything the host logged so far.
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        std::fs::File::open(&self.log_path)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Sends SIGHUP (config reload).
+    pub fn hangup(&self) {
+        Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    pub fn write_config(&self, config: &str) {
+        let current = std::fs::read_to_string(&self.config_path).unwrap();
+        // Keep the generated data_dir and [server] header lines.
+        let head: String = current
+            .lines()
+            .take_while(|l| !l.starts_with("# --"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&self.config_path, format!("{head}\n# --\n{config}\n")).unwrap();
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `igor-host call` once with `config` and returns (exit code, stdout, stderr).
+pub fn call_once(config_path: &Path, target: &str) -> (i32, String, String) {
+    let output = Command::new(host_binary())
+        .arg("--config")
+        .arg(config_path)
+        .arg("call")
+        .arg(target)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The SHA-256 of a token, as config's `token_sha256` wants it.
+pub fn sha256_hex(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,417 @@
+//! Hostile plugins against the real host binary: every attack is contained,
+//! logged with tenant and plugin, and the host serves the next request.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::any;
+use common::{Host, call_once, sha256_hex};
+
+const TOKEN_A: &str = "token-of-tenant-a";
+const TOKEN_B: &str = "token-of-tenant-b";
+const ADMIN: &str = "admin-token";
+
+/// A loopback server: `/redirect` points at the metadata address, `/big`
+/// answers 8 MiB, `/token` records what it was sent.
+async fn upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let app = Router::new()
+        .route(
+            "/redirect",
+            any(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }),
+        )
+        .route(
+            "/big",
+            any(|| async { vec![b'x'; 8 << 20].into_response() }),
+        )
+        .fallback(move |request: axum::extract::Request| {
+            let record = record.clone();
+            async move {
+                let auth = request
+                    .headers()
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap_or("").to_string())
+                    .unwrap_or_default();
+                let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                record
+                    .lock()
+                    .unwrap()
+                    .push(format!("{auth} {}", String::from_utf8_lossy(&body)));
+                "recorded"
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+fn tenants_config(upstream: &str) -> String {
+    format!(
+        r#"
+[admin]
+token_sha256 = ["{admin}"]
+
+[[tenant]]
+id = "a"
+token_sha256 = ["{a}"]
+limits = {{ request_timeout_ms = 1500, memory_bytes = 33554432, max_fetch_response_bytes = 1048576 }}
+quota = {{ max_value_bytes = 1000, max_keys = 5, max_total_bytes = 100000 }}
+[[tenant.plugin]]
+name = "hostile"
+component = "{wasm}"
+egress = {{ allow = ["{upstream}", "http://169.254.169.254"], secret_urls = ["{upstream}/token"], allow_loopback = true }}
+
+[[tenant]]
+id = "b"
+token_sha256 = ["{b}"]
+[[tenant.plugin]]
+name = "hostile"
+component = "{wasm}"
+egress = {{ allow = ["{upstream}", "http://localhost:{port}", "http://[::1]:{port}", "http://[::ffff:127.0.0.1]:{port}", "http://169.254.169.254"] }}
+"#,
+        admin = sha256_hex(ADMIN),
+        a = sha256_hex(TOKEN_A),
+        b = sha256_hex(TOKEN_B),
+        wasm = igor_test_guests::HOSTILE,
+        port = upstream.rsplit(':').next().unwrap(),
+    )
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(host: &Host) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: host.url.clone(),
+        }
+    }
+
+    async fn get(&self, tenant: &str, token: &str, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!(
+                "{}/tenants/{tenant}/plugin/hostile{path}",
+                self.base
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn still_serving(&self) {
+        assert_eq!(
+            self.get("a", TOKEN_A, "/ok").await,
+            (200, "still here".into())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attacks_are_contained_and_logged() {
+    let (upstream, seen) = upstream().await;
+    let host = Host::start(&tenants_config(&upstream)).await;
+    let c = Client::new(&host);
+    c.still_serving().await;
+
+    // An endless loop is stopped at the deadline with a clear 5xx.
+    let (status, body) = c.get("a", TOKEN_A, "/loop").await;
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("1500 ms deadline"), "{body}");
+    c.still_serving().await;
+
+    // Unbounded allocation hits the memory cap.
+    let (status, body) = c.get("a", TOKEN_A, "/alloc").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("memory limit of 33554432 bytes"), "{body}");
+    c.still_serving().await;
+
+    // A panic is a 500 carrying the guest's message.
+    let (status, body) = c.get("a", TOKEN_A, "/panic").await;
+    assert_eq!(status, 500);
+    assert!(body.contains("panics on purpose"), "{body}");
+    c.still_serving().await;
+
+    // SSRF. Tenant b lists loopback and metadata destinations but has no
+    // loopback test entry: every spelling is refused at the address level.
+    let port = upstream.rsplit(':').next().unwrap();
+    for target in [
+        format!("{upstream}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://[::1]:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://example.com/".to_string(),
+    ] {
+        let (status, body) = c.get("b", TOKEN_B, &format!("/fetch?url={target}")).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.starts_with("error FetchError::Denied"),
+            "{target}: {body}"
+        );
+    }
+    // Tenant a's loopback test entry opens its upstream, nothing more: not
+    // other loopback ports or names, and never the metadata address.
+    let (_, body) = c
+        .get("a", TOKEN_A, &format!("/fetch?url={upstream}/x"))
+        .await;
+    assert!(body.starts_with("status 200"), "{body}");
+    for target in [
+        format!("http://localhost:{port}/"),
+        "http://127.0.0.2:80/".to_string(),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        let (_, body) = c.get("a", TOKEN_A, &format!("/fetch?url={target}")).await;
+        assert!(
+            body.starts_with("error FetchError::Denied"),
+            "{target}: {body}"
+        );
+    }
+    seen.lock().unwrap().clear();
+
+    // A redirect is handed back; following it is checked again and refused.
+    let (_, body) = c
+        .get("a", TOKEN_A, &format!("/follow?url={upstream}/redirect"))
+        .await;
+    assert!(body.contains("status 307"), "{body}");
+    assert!(body.contains("second: error FetchError::Denied"), "{body}");
+
+    // An oversized response is cut off.
+    let (_, body) = c
+        .get("a", TOKEN_A, &format!("/fetch?url={upstream}/big"))
+        .await;
+    assert!(body.starts_with("error FetchError::TooLarge"), "{body}");
+
+    // The secret cannot be sent where it does not belong (it is not even set).
+    let (_, body) = c
+        .get(
+            "a",
+            TOKEN_A,
+            &format!("/exfiltrate?url={upstream}/elsewhere"),
+        )
+        .await;
+    assert!(body.contains("basic: error FetchError::Denied"), "{body}");
+    assert!(body.contains("form: error FetchError::Denied"), "{body}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+
+    // Store paths cannot escape the namespace.
+    let (_, body) = c.get("a", TOKEN_A, "/store-escape").await;
+    assert_eq!(body.matches("InvalidPath").count(), 10, "{body}");
+
+    // A log flood is cut at the per-request cap.
+    let (status, _) = c.get("a", TOKEN_A, "/log-flood").await;
+    assert_eq!(status, 200);
+    c.still_serving().await;
+
+    let log = host.log();
+    for needle in [
+        "kind=\"deadline\"",
+        "kind=\"memory\"",
+        "kind=\"trap\"",
+        "egress refused",
+        "secret refused for this URL",
+        "log limit of 200 lines reached",
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not logged:\n{log}"));
+        assert!(
+            line.contains("tenant=a") || line.contains("tenant=b"),
+            "{line}"
+        );
+        assert!(line.contains("plugin=hostile"), "{line}");
+    }
+    assert!(log.matches("flood line").count() <= 200, "flood not capped");
+
+    // Metrics count what happened, per tenant.
+    let metrics = reqwest::get(format!("{}/metrics", host.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="deadline"} 1"#,
+        r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="memory"} 1"#,
+        r#"igor_host_egress_denials_total{tenant="a",plugin="hostile"}"#,
+        r#"igor_host_plugin_request_seconds_bucket{"#,
+        r#"igor_host_store_bytes{tenant="a"}"#,
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_are_authenticated_and_isolated() {
+    let (upstream, _) = upstream().await;
+    let host = Host::start(&tenants_config(&upstream)).await;
+    let c = Client::new(&host);
+
+    // No token, a wrong token, another tenant's token: all refused.
+    let response = reqwest::get(format!("{}/tenants/a/plugin/hostile/ok", host.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().contains_key("www-authenticate"));
+    assert_eq!(c.get("a", "wrong", "/ok").await.0, 401);
+    assert_eq!(c.get("a", TOKEN_B, "/ok").await.0, 401);
+    // The OAuth callback is reachable without a token (its state nonce
+    // authenticates it); here the plugin simply does not know the path.
+    let response = reqwest::get(format!(
+        "{}/tenants/a/plugin/hostile/auth2?state=x",
+        host.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 404);
+    // Without tenants in the URL nothing is served.
+    assert_eq!(
+        reqwest::get(format!("{}/plugin/hostile/ok", host.url))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // Same plugin, same path, different tenants: separate data.
+    let (_, body) = c
+        .get("a", TOKEN_A, "/store-put?path=sensors/x&json=%22only-a%22")
+        .await;
+    assert!(body.starts_with("Ok("), "{body}");
+    assert_eq!(
+        c.get("a", TOKEN_A, "/store-get?path=sensors/x").await,
+        (200, "\"only-a\"".into())
+    );
+    assert_eq!(
+        c.get("b", TOKEN_B, "/store-get?path=sensors/x").await,
+        (404, "nothing".into())
+    );
+
+    // Quotas: value size and key count, with clear errors.
+    let big = format!("%22{}%22", "x".repeat(2000));
+    let (_, body) = c
+        .get("a", TOKEN_A, &format!("/store-put?path=big&json={big}"))
+        .await;
+    assert!(
+        body.contains("QuotaExceeded") && body.contains("1000 bytes"),
+        "{body}"
+    );
+    for i in 0..4 {
+        let (_, body) = c
+            .get("a", TOKEN_A, &format!("/store-put?path=k{i}&json=1"))
+            .await;
+        assert!(body.starts_with("Ok("), "{i}: {body}");
+    }
+    let (_, body) = c.get("a", TOKEN_A, "/store-put?path=k9&json=1").await;
+    assert!(body.contains("at most 5 documents"), "{body}");
+    // Overwriting an existing key is still fine.
+    let (_, body) = c.get("a", TOKEN_A, "/store-put?path=k0&json=2").await;
+    assert!(body.starts_with("Ok("), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_change_without_restart_or_dropped_requests() {
+    let (upstream, _) = upstream().await;
+    let host = Host::start(&tenants_config(&upstream)).await;
+    let c = Client::new(&host);
+    assert_eq!(c.get("c", "token-c", "/ok").await.0, 404);
+
+    // A request in flight (it will run to its deadline) while tenant b is
+    // removed and tenant c added.
+    let slow = {
+        let http = c.http.clone();
+        let url = format!("{}/tenants/b/plugin/hostile/loop", host.url);
+        tokio::spawn(async move {
+            http.get(url)
+                .bearer_auth(TOKEN_B)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let config = tenants_config(&upstream);
+    let without_b = config
+        .split("[[tenant]]\nid = \"b\"")
+        .next()
+        .unwrap()
+        .to_string();
+    host.write_config(&format!(
+        "{without_b}\n[[tenant]]\nid = \"c\"\ntoken_sha256 = [\"{}\"]\n[[tenant.plugin]]\nname = \"hostile\"\ncomponent = \"{}\"\n",
+        sha256_hex("token-c"),
+        igor_test_guests::HOSTILE
+    ));
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(format!("{}/admin/reload", host.url))
+        .bearer_auth("not-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let reloaded = http
+        .post(format!("{}/admin/reload", host.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reloaded.status(), 200, "{}", reloaded.text().await.unwrap());
+    assert_eq!(
+        c.get("c", "token-c", "/ok").await,
+        (200, "still here".into())
+    );
+    assert_eq!(c.get("b", TOKEN_B, "/ok").await.0, 404);
+    // The in-flight request of the removed tenant still got its answer.
+    assert_eq!(slow.await.unwrap(), 504);
+
+    // A broken configuration is refused and the running one stays.
+    host.write_config("[[tenant]]\nid = \"../bad\"\n");
+    let refused = http
+        .post(format!("{}/admin/reload", host.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    assert_eq!(c.get("c", "token-c", "/ok").await.0, 200);
+}
+
+#[test]
+fn components_importing_sockets_are_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("host.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[[plugin]]\nname = \"sockets\"\ncomponent = \"{}\"\n",
+            dir.path().join("data").display().to_string(),
+            igor_test_guests::SOCKETS
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = call_once(&config, "/plugin/sockets/");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("imports wasi:sockets/") && stderr.contains("never provides"),
+        "{stderr}"
+    );
+}
