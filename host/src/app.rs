@@ -50,7 +50,7 @@ impl App {
             .map(|l| l.memory_bytes)
             .max()
             .unwrap_or(config.limits.memory_bytes);
-        let engine = engine::build_engine(max_memory)?;
+        let engine = engine::build_engine(max_memory, config.pooling_allocator)?;
         engine::spawn_epoch_ticker(&engine);
         let local = SqliteStore::open(&config.store_path())
             .with_context(|| format!("opening the store {}", config.store_path().display()))?;

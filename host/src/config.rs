@@ -33,6 +33,10 @@ pub struct Config {
     /// lives under `/tenants/<id>/` and needs that tenant's credentials.
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
+    /// Use wasmtime's pooling allocator (fast instantiation; reserves
+    /// virtual memory up front). Turn off where reservations are refused.
+    #[serde(default = "yes")]
+    pub pooling_allocator: bool,
     /// Who may reload the configuration over HTTP (`POST /admin/reload`).
     #[serde(default)]
     pub admin: AdminConfig,
@@ -178,6 +182,10 @@ pub struct ActionConfig {
     pub url: String,
     /// Where to record the outcome: `status/<representing>`.
     pub representing: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_data_dir() -> PathBuf {

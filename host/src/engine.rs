@@ -18,10 +18,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Builds the engine. `max_memory_bytes` is the largest memory limit of any
 /// plugin: pooled memory slots are sized for it.
-pub fn build_engine(max_memory_bytes: usize) -> anyhow::Result<Engine> {
+pub fn build_engine(max_memory_bytes: usize, pooling: bool) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    if !pooling {
+        return Ok(Engine::new(&config)?);
+    }
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(256)
         .total_core_instances(2048)
