@@ -212,3 +212,52 @@ fn write_cached(path: &Path, compiled: &[u8]) -> anyhow::Result<()> {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_is_reused_and_corruption_is_rebuilt_not_loaded() {
+        let engine = build_engine(64 << 20, false).unwrap();
+        let wasm = std::fs::read(igor_test_guests::HOSTILE).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        load_component(&engine, &wasm, Some(dir.path())).unwrap();
+        let path = cache_path(&engine, &wasm, dir.path());
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(&written[..32], Sha256::digest(&written[32..]).as_slice());
+
+        // A flipped byte in the code: the checksum catches it, the file is
+        // replaced by a fresh compilation.
+        let mut corrupt = written.clone();
+        let middle = corrupt.len() / 2;
+        corrupt[middle] ^= 0xff;
+        std::fs::write(&path, &corrupt).unwrap();
+        assert!(read_cached(&engine, &path).is_none());
+        assert!(!path.exists(), "the corrupt file is removed");
+        load_component(&engine, &wasm, Some(dir.path())).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), written);
+
+        // A different engine configuration gets its own file.
+        let other = {
+            let mut config = Config::new();
+            config.epoch_interruption(false);
+            Engine::new(&config).unwrap()
+        };
+        assert_ne!(cache_path(&other, &wasm, dir.path()), path);
+    }
+
+    #[test]
+    fn imports_outside_the_world_are_refused() {
+        let engine = build_engine(64 << 20, false).unwrap();
+        let sockets = std::fs::read(igor_test_guests::SOCKETS).unwrap();
+        let component = load_component(&engine, &sockets, None).unwrap();
+        let err = check_imports(&engine, &component, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("wasi:sockets/tcp"), "{err}");
+        let hostile = std::fs::read(igor_test_guests::HOSTILE).unwrap();
+        let component = load_component(&engine, &hostile, None).unwrap();
+        check_imports(&engine, &component, "x").unwrap();
+    }
+}

@@ -396,22 +396,28 @@ async fn tenants_change_without_restart_or_dropped_requests() {
 }
 
 #[test]
-fn components_importing_sockets_are_refused_at_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("host.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[[plugin]]\nname = \"sockets\"\ncomponent = \"{}\"\n",
-            dir.path().join("data").display().to_string(),
-            igor_test_guests::SOCKETS
-        ),
-    )
-    .unwrap();
-    let (code, _, stderr) = call_once(&config, "/plugin/sockets/");
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("imports wasi:sockets/") && stderr.contains("never provides"),
-        "{stderr}"
-    );
+fn components_importing_sockets_or_wasi_http_are_refused_at_load() {
+    for (wasm, interface) in [
+        (igor_test_guests::SOCKETS, "wasi:sockets/"),
+        (igor_test_guests::WASI_HTTP, "wasi:http/"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("host.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\n[[plugin]]\nname = \"sneaky\"\ncomponent = \"{wasm}\"\n",
+                dir.path().join("data").display().to_string(),
+            ),
+        )
+        .unwrap();
+        let (code, _, stderr) = call_once(&config, "/plugin/sneaky/");
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains("plugin sneaky")
+                && stderr.contains(&format!("imports {interface}"))
+                && stderr.contains("never provides"),
+            "{stderr}"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const GUESTS: &[&str] = &["hostile", "sockets"];
+const GUESTS: &[&str] = &["hostile", "sockets", "wasi-http"];
 
 fn main() {
     let here = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -44,11 +44,11 @@ fn main() {
         assert!(status.success(), "building test guest {guest} failed");
         let wasm = target_dir
             .join("wasm32-wasip2/release")
-            .join(format!("{}_guest.wasm", guest));
+            .join(format!("{}_guest.wasm", guest.replace('-', "_")));
         assert!(wasm.exists(), "{} missing", wasm.display());
         consts.push_str(&format!(
             "pub const {}: &str = {:?};\n",
-            guest.to_uppercase(),
+            guest.replace('-', "_").to_uppercase(),
             wasm.display().to_string()
         ));
     }

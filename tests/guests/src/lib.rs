@@ -2,5 +2,6 @@
 //! - [`HOSTILE`]: one component whose request path picks an attack
 //!   (endless loop, memory bomb, SSRF, secret exfiltration, log flood, ...).
 //! - [`SOCKETS`]: a component that imports wasi:sockets and must be refused.
+//! - [`WASI_HTTP`]: a component that imports wasi:http and must be refused.
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
