@@ -1,0 +1,55 @@
+//! Errors that become HTTP answers: a status and a short human-readable text.
+
+use crate::api::Response;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl PluginError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, message)
+    }
+
+    /// An upstream (provider or OAuth) failure.
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(502, message)
+    }
+
+    pub fn store(err: impl std::fmt::Display) -> Self {
+        Self::new(
+            503,
+            format!("Fitbitplugin could not use its data store: {err}"),
+        )
+    }
+
+    pub fn into_response(self) -> Response {
+        Response::text(self.status, self.message)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, PluginError>;
+
+/// What the owner must do once the legacy Fitbit Web API answers 410 Gone.
+pub fn legacy_shutdown_message(plugin_url: &str, user: &str) -> String {
+    format!(
+        "The legacy Fitbit Web API was shut down on 2026-11-02 (HTTP 410 Gone) and no longer \
+         serves data. Switch this installation to the Google Health API: open \
+         {plugin_url}/page/setup.html?user={user}, choose the provider \"google-health\", enter \
+         the Google OAuth client id and secret, and re-authorise {user} \
+         ({plugin_url}/auth1?user={user}). Re-authorising replaces the legacy token."
+    )
+}

@@ -1,0 +1,265 @@
+//! The plugin's view of its host: data, secrets, outbound HTTP, logging,
+//! the clock and randomness. [`Host`] is what the logic is written against;
+//! [`wasm::WasmHost`] implements it with the `igor:plugin` imports, and
+//! tests implement it in memory.
+
+use serde_json::Value;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// Compare-and-swap lost: the path is at this revision now (0: absent).
+    Conflict(u64),
+    Other(String),
+}
+
+impl std::fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreFailure::Conflict(rev) => write!(f, "changed concurrently (now revision {rev})"),
+            StoreFailure::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+/// A secret the host inserts into a fetch after its policy check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// HTTP Basic with `user` and the named secret as password.
+    Basic { user: String, secret: String },
+    /// `field=<secret>` appended to a form body.
+    FormField { field: String, secret: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub credential: Option<Credential>,
+}
+
+impl FetchRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            method: "GET".into(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            credential: None,
+        }
+    }
+
+    /// A POST of an urlencoded form.
+    pub fn form(url: impl Into<String>, fields: &[(&str, &str)]) -> Self {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in fields {
+            form.append_pair(k, v);
+        }
+        Self {
+            method: "POST".into(),
+            url: url.into(),
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: form.finish().into_bytes(),
+            credential: None,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", format!("Bearer {token}"))
+    }
+
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl FetchResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+pub trait Host {
+    /// The document at `path` and its revision.
+    fn store_get(&self, path: &str) -> Result<Option<(Value, u64)>, StoreFailure>;
+    fn store_put(
+        &self,
+        path: &str,
+        value: &Value,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreFailure>;
+    fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure>;
+    fn secret_set(&self, name: &str, value: &str) -> Result<(), StoreFailure>;
+    fn secret_delete(&self, name: &str) -> Result<bool, StoreFailure>;
+    fn secret_exists(&self, name: &str) -> Result<bool, StoreFailure>;
+    /// One HTTP exchange; `Err` carries why no response was had.
+    fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, String>;
+    fn log(&self, level: Level, message: &str);
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> f64;
+    fn random_bytes(&self, n: usize) -> Vec<u8>;
+}
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm {
+    //! [`Host`] over the `igor:plugin` imports.
+
+    use super::*;
+    use crate::component::{http, log, secrets, store};
+
+    pub struct WasmHost;
+
+    fn store_failure(err: store::StoreError) -> StoreFailure {
+        match err {
+            store::StoreError::Conflict(rev) => StoreFailure::Conflict(rev),
+            store::StoreError::InvalidPath(m) => StoreFailure::Other(format!("invalid path: {m}")),
+            store::StoreError::InvalidJson(m) => StoreFailure::Other(format!("invalid JSON: {m}")),
+            store::StoreError::QuotaExceeded(m) => {
+                StoreFailure::Other(format!("quota exceeded: {m}"))
+            }
+            store::StoreError::Unavailable(m) => StoreFailure::Other(format!("unavailable: {m}")),
+        }
+    }
+
+    impl Host for WasmHost {
+        fn store_get(&self, path: &str) -> Result<Option<(Value, u64)>, StoreFailure> {
+            match store::store_get(path).map_err(store_failure)? {
+                None => Ok(None),
+                Some(entry) => {
+                    let value = serde_json::from_str(&entry.json)
+                        .map_err(|e| StoreFailure::Other(format!("stored JSON at {path}: {e}")))?;
+                    Ok(Some((value, entry.revision)))
+                }
+            }
+        }
+
+        fn store_put(
+            &self,
+            path: &str,
+            value: &Value,
+            expected: Option<u64>,
+        ) -> Result<u64, StoreFailure> {
+            store::store_put(path, &value.to_string(), expected).map_err(store_failure)
+        }
+
+        fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure> {
+            store::store_delete(path, expected).map_err(store_failure)
+        }
+
+        fn secret_set(&self, name: &str, value: &str) -> Result<(), StoreFailure> {
+            secrets::secret_set(name, value).map_err(store_failure)
+        }
+
+        fn secret_delete(&self, name: &str) -> Result<bool, StoreFailure> {
+            secrets::secret_delete(name).map_err(store_failure)
+        }
+
+        fn secret_exists(&self, name: &str) -> Result<bool, StoreFailure> {
+            secrets::secret_exists(name).map_err(store_failure)
+        }
+
+        fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, String> {
+            let credential = request.credential.as_ref().map(|c| match c {
+                Credential::Basic { user, secret } => {
+                    http::Credential::Basic(http::BasicCredential {
+                        user: user.clone(),
+                        secret: secret.clone(),
+                    })
+                }
+                Credential::FormField { field, secret } => {
+                    http::Credential::FormField(http::FormCredential {
+                        field: field.clone(),
+                        secret: secret.clone(),
+                    })
+                }
+            });
+            let wit_request = http::FetchRequest {
+                method: request.method.clone(),
+                url: request.url.clone(),
+                headers: request.headers.clone(),
+                body: request.body.clone(),
+                credential,
+            };
+            match http::http_fetch(&wit_request) {
+                Ok(response) => Ok(FetchResponse {
+                    status: response.status,
+                    headers: response.headers,
+                    body: response.body,
+                }),
+                Err(err) => Err(match err {
+                    http::FetchError::Denied(m) => {
+                        format!("refused by the host's egress policy: {m}")
+                    }
+                    http::FetchError::Timeout => "timed out".into(),
+                    http::FetchError::Connection(m) => format!("connection failed: {m}"),
+                    http::FetchError::TooLarge(m) => format!("too large: {m}"),
+                    http::FetchError::InvalidRequest(m) => format!("invalid request: {m}"),
+                    http::FetchError::LimitExceeded(m) => format!("limit exceeded: {m}"),
+                    http::FetchError::SecretMissing(m) => {
+                        format!("the secret {m:?} is not set on the host")
+                    }
+                }),
+            }
+        }
+
+        fn log(&self, level: Level, message: &str) {
+            let level = match level {
+                Level::Debug => log::Level::Debug,
+                Level::Info => log::Level::Info,
+                Level::Warn => log::Level::Warn,
+                Level::Error => log::Level::Error,
+            };
+            log::log(level, message);
+        }
+
+        fn now(&self) -> f64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0)
+        }
+
+        fn random_bytes(&self, n: usize) -> Vec<u8> {
+            let mut bytes = vec![0u8; n];
+            getrandom::fill(&mut bytes).expect("wasi:random is available");
+            bytes
+        }
+    }
+}

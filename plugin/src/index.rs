@@ -1,0 +1,125 @@
+//! `GET /plugin/N?user=U[&methods=a,b][&k=v...]`: fetch the user's data with
+//! the configured methods and replace `sensors/N/U` with the merged result.
+
+use serde_json::{Map, Value};
+
+use crate::api::{Request, Response};
+use crate::dates::Date;
+use crate::errors::{PluginError, Result};
+use crate::host::Host;
+use crate::json::{as_object, text_field};
+use crate::oauth::{TokenKeeper, field};
+use crate::paths::{Paths, valid_user};
+use crate::provider::{ApiError, AppSettings, provider_for, require_client_secret};
+
+pub const DEFAULT_METHODS: &str = "get_bodyweight";
+
+/// Query parameters that are not method arguments.
+const CONTROL_PARAMETERS: &[&str] = &["user", "methods"];
+/// Per-user keys that are not method arguments.
+const USER_KEYS_NOT_ARGUMENTS: &[&str] = &["methods", "token", "auth"];
+
+pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
+    let Some(user) = request.query("user").filter(|u| !u.is_empty()) else {
+        return Err(PluginError::bad_request(
+            "Fitbitplugin requires user argument",
+        ));
+    };
+    if !valid_user(user) {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin: {user:?} is not a valid user name"
+        )));
+    }
+    let paths = Paths::new(&request.context.plugin_name);
+    let plugin_url = request.plugin_url();
+
+    let Some((token_value, token_revision)) = host
+        .store_get(&paths.token(user))
+        .map_err(PluginError::store)?
+    else {
+        return Err(PluginError::forbidden(format!(
+            "Fitbitplugin requires 'token' plugindata for user '{user}'. Authorise the user at \
+             {plugin_url}/auth1?user={user}"
+        )));
+    };
+    let token = as_object(Some(&token_value));
+    for key in ["access_token", "refresh_token"] {
+        if field(&token, key).is_none() {
+            return Err(PluginError::forbidden(format!(
+                "Fitbitplugin 'token' plugindata for user '{user}' misses '{key}'"
+            )));
+        }
+    }
+    let app = AppSettings::load(host, &paths)?;
+    app.require_client_id()?;
+    require_client_secret(host)?;
+
+    let user_doc = host
+        .store_get(&paths.user(user))
+        .map_err(PluginError::store)?
+        .map(|(value, _)| value)
+        .unwrap_or(Value::Null);
+    let user_settings = as_object(Some(&user_doc));
+    let methods_text = request
+        .query("methods")
+        .filter(|m| !m.trim().is_empty())
+        .map(str::to_string)
+        .or_else(|| text_field(&user_doc, "methods"))
+        .unwrap_or_else(|| DEFAULT_METHODS.to_string());
+    let methods: Vec<String> = methods_text
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let mut args: Map<String, Value> = user_settings
+        .into_iter()
+        .filter(|(k, _)| !USER_KEYS_NOT_ARGUMENTS.contains(&k.as_str()))
+        .collect();
+    for (name, value) in &request.query {
+        if !CONTROL_PARAMETERS.contains(&name.as_str()) {
+            args.insert(name.clone(), Value::from(value.clone()));
+        }
+    }
+
+    let today = Date::from_epoch(host.now(), request.context.utc_offset_seconds);
+    // A token records its provider, so legacy and Google users can coexist.
+    let provider_id = field(&token, "provider").unwrap_or_else(|| "fitbit".to_string());
+    let provider = provider_for(&provider_id, request, today)?;
+    let calls = provider.plan(&methods, &args, today)?;
+
+    let mut keeper = TokenKeeper::new(
+        host,
+        provider.as_ref(),
+        &app,
+        paths.token(user),
+        user,
+        plugin_url,
+        token,
+        token_revision,
+    );
+    keeper.ensure_fresh()?;
+    let mut results = Map::new();
+    for call in &calls {
+        let outcome = match provider.execute(host, &app, call, &keeper.access_token(), user) {
+            Err(ApiError::Expired) => {
+                keeper.refresh()?;
+                provider.execute(host, &app, call, &keeper.access_token(), user)
+            }
+            other => other,
+        };
+        match outcome {
+            Ok(result) => results.extend(result),
+            Err(ApiError::Expired) => {
+                return Err(PluginError::upstream(format!(
+                    "{} error: the access token was refused right after a refresh",
+                    provider.name()
+                )));
+            }
+            Err(ApiError::Failed(err)) => return Err(err),
+        }
+    }
+    let results = Value::Object(results);
+    host.store_put(&paths.sensors(user), &results, None)
+        .map_err(PluginError::store)?;
+    Ok(Response::json(&results))
+}

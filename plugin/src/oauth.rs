@@ -1,0 +1,338 @@
+//! OAuth 2.0 pieces shared by both providers: PKCE, the state nonce that
+//! binds a browser round trip to a user, the pending-authorisation record,
+//! and the token keeper that refreshes with compare-and-swap.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::errors::{PluginError, Result, legacy_shutdown_message};
+use crate::host::{FetchRequest, Host, Level, StoreFailure};
+use crate::json::{as_f64, as_text};
+use crate::provider::{AppSettings, Provider, TokenError};
+
+/// Refresh this long before the provider's expiry.
+pub const REFRESH_MARGIN_SECONDS: f64 = 60.0;
+/// How long an authorisation link stays usable.
+pub const PENDING_AUTH_SECONDS: f64 = 600.0;
+
+fn base64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// RFC 7636 S256: base64url(SHA-256(verifier)), unpadded.
+pub fn pkce_challenge(verifier: &str) -> String {
+    base64url(&Sha256::digest(verifier.as_bytes()))
+}
+
+/// A fresh PKCE verifier: 64 characters from 48 random bytes.
+pub fn new_verifier(host: &dyn Host) -> String {
+    base64url(&host.random_bytes(48))
+}
+
+/// `state` = `USER.NONCE`: the user it is for, and 256 unguessable bits.
+pub fn make_state(user: &str, nonce: &str) -> String {
+    format!("{user}.{nonce}")
+}
+
+pub fn parse_state(state: &str) -> Option<(&str, &str)> {
+    let (user, nonce) = state.rsplit_once('.')?;
+    let plausible = nonce.len() == 64 && nonce.chars().all(|c| c.is_ascii_hexdigit());
+    (plausible && !user.is_empty()).then_some((user, nonce))
+}
+
+/// Equal in constant time, so timing does not leak a matching prefix.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// An authorisation started by `auth1` and finished by `auth2`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingAuth {
+    pub nonce_sha256: String,
+    pub code_verifier: String,
+    pub expires_at: f64,
+    pub provider: String,
+    pub redirect_uri: String,
+}
+
+/// Token fields as stored: the provider's answer plus `expires_at` and
+/// `provider`. Unknown fields are kept.
+pub fn token_from_response(
+    response: &Value,
+    previous: Option<&Map<String, Value>>,
+    provider: &str,
+    now: f64,
+) -> Option<Map<String, Value>> {
+    let mut token = response.as_object()?.clone();
+    as_text(token.get("access_token")?)?;
+    // Providers that do not rotate refresh tokens omit them on refresh.
+    if !token.contains_key("refresh_token")
+        && let Some(old) = previous.and_then(|p| p.get("refresh_token"))
+    {
+        token.insert("refresh_token".into(), old.clone());
+    }
+    if let Some(seconds) = token.get("expires_in").and_then(as_f64) {
+        token.insert("expires_at".into(), Value::from(now + seconds));
+    }
+    token.insert("provider".into(), Value::from(provider));
+    Some(token)
+}
+
+pub fn field(token: &Map<String, Value>, key: &str) -> Option<String> {
+    token.get(key).and_then(as_text).filter(|s| !s.is_empty())
+}
+
+/// Holds a user's token while a request uses it, refreshing it when it has
+/// expired (or the provider says so) and saving the new one with
+/// compare-and-swap before it is used. A request that loses the race to
+/// another one uses the winner's token instead of refreshing again:
+/// refresh tokens may be single-use (Fitbit's are).
+pub struct TokenKeeper<'a> {
+    host: &'a dyn Host,
+    provider: &'a dyn Provider,
+    app: &'a AppSettings,
+    path: String,
+    user: String,
+    plugin_url: String,
+    pub token: Map<String, Value>,
+    pub revision: u64,
+}
+
+impl<'a> TokenKeeper<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        host: &'a dyn Host,
+        provider: &'a dyn Provider,
+        app: &'a AppSettings,
+        path: String,
+        user: &str,
+        plugin_url: String,
+        token: Map<String, Value>,
+        revision: u64,
+    ) -> Self {
+        Self {
+            host,
+            provider,
+            app,
+            path,
+            user: user.to_string(),
+            plugin_url,
+            token,
+            revision,
+        }
+    }
+
+    pub fn access_token(&self) -> String {
+        field(&self.token, "access_token").unwrap_or_default()
+    }
+
+    /// Whether the token has expired (or will within the margin).
+    pub fn is_expired(&self, now: f64) -> bool {
+        self.token
+            .get("expires_at")
+            .and_then(as_f64)
+            .is_some_and(|at| at <= now + REFRESH_MARGIN_SECONDS)
+    }
+
+    /// Refreshes proactively when the token has expired.
+    pub fn ensure_fresh(&mut self) -> Result<()> {
+        if self.is_expired(self.host.now()) {
+            self.refresh()?;
+        }
+        Ok(())
+    }
+
+    fn reread(&self) -> Result<Option<(Map<String, Value>, u64)>> {
+        let current = self
+            .host
+            .store_get(&self.path)
+            .map_err(PluginError::store)?;
+        Ok(current.and_then(|(value, rev)| value.as_object().map(|o| (o.clone(), rev))))
+    }
+
+    fn reauthorise_hint(&self) -> String {
+        format!(
+            "Re-authorise user {} at {}/auth1?user={}",
+            self.user, self.plugin_url, self.user
+        )
+    }
+
+    /// Exchanges the refresh token for a new token and saves it.
+    pub fn refresh(&mut self) -> Result<()> {
+        let name = self.provider.name();
+        // Someone may have refreshed since this request read the token.
+        if let Some((current, revision)) = self.reread()?
+            && revision != self.revision
+        {
+            self.host
+                .log(Level::Info, "token was refreshed concurrently; using it");
+            self.token = current;
+            self.revision = revision;
+            if !self.is_expired(self.host.now()) {
+                return Ok(());
+            }
+        }
+        let Some(refresh_token) = field(&self.token, "refresh_token") else {
+            return Err(PluginError::forbidden(format!(
+                "Fitbitplugin 'token' plugindata for user '{}' misses 'refresh_token'",
+                self.user
+            )));
+        };
+        let request = self.provider.token_request(
+            self.app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh_token),
+            ],
+        );
+        let response = self.host.fetch(&request).map_err(|e| {
+            PluginError::upstream(format!("{name} OAuth2 error: token endpoint: {e}"))
+        })?;
+        if (200..300).contains(&response.status) {
+            let new_token = response
+                .json()
+                .and_then(|v| {
+                    token_from_response(&v, Some(&self.token), self.provider.id(), self.host.now())
+                })
+                .ok_or_else(|| {
+                    PluginError::upstream(format!(
+                        "{name} OAuth2 error: the token endpoint answered without an access token"
+                    ))
+                })?;
+            return self.save(new_token);
+        }
+        match self.provider.token_error(&response) {
+            TokenError::Gone => Err(PluginError::upstream(legacy_shutdown_message(
+                &self.plugin_url,
+                &self.user,
+            ))),
+            TokenError::InvalidGrant(message) => {
+                // Lost a race whose winner already used our refresh token?
+                if let Some((current, revision)) = self.reread()?
+                    && revision != self.revision
+                {
+                    self.token = current;
+                    self.revision = revision;
+                    return Ok(());
+                }
+                Err(PluginError::upstream(format!(
+                    "{name} OAuth2 error: the refresh token was rejected (invalid_grant: \
+                     {message}). {}{}",
+                    self.reauthorise_hint(),
+                    self.provider.invalid_grant_note()
+                )))
+            }
+            TokenError::Other(message) => Err(PluginError::upstream(format!(
+                "{name} OAuth2 error: {message}"
+            ))),
+        }
+    }
+
+    fn save(&mut self, new_token: Map<String, Value>) -> Result<()> {
+        let value = Value::Object(new_token.clone());
+        match self.host.store_put(&self.path, &value, Some(self.revision)) {
+            Ok(revision) => {
+                self.token = new_token;
+                self.revision = revision;
+                self.host.log(Level::Info, "token refreshed and saved");
+                Ok(())
+            }
+            Err(StoreFailure::Conflict(_)) => match self.reread()? {
+                Some((current, revision)) => {
+                    self.host
+                        .log(Level::Info, "another request saved a token first; using it");
+                    self.token = current;
+                    self.revision = revision;
+                    Ok(())
+                }
+                None => Err(PluginError::upstream(format!(
+                    "The token of user {} was deleted while it was being refreshed. {}",
+                    self.user,
+                    self.reauthorise_hint()
+                ))),
+            },
+            Err(StoreFailure::Other(message)) => Err(PluginError::store(format!(
+                "the refreshed token could not be saved ({message}); the old refresh token may \
+                 be used up. {}",
+                self.reauthorise_hint()
+            ))),
+        }
+    }
+}
+
+/// Builds the `Basic` credential for a client: the host adds the secret.
+pub fn client_basic_credential(client_id: &str) -> crate::host::Credential {
+    crate::host::Credential::Basic {
+        user: client_id.to_string(),
+        secret: crate::provider::CLIENT_SECRET.to_string(),
+    }
+}
+
+/// A form POST to a token endpoint.
+pub fn token_form(url: &str, fields: &[(&str, &str)]) -> FetchRequest {
+    FetchRequest::form(url, fields).header("accept", "application/json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pkce_is_unpadded_base64url_sha256() {
+        // Cross-checked with Python: base64.urlsafe_b64encode(hashlib.sha256(v).digest()).
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mJ92K9TPI6eLb7nKNVoNGh7bv7SSVk"),
+            "C4QbbGlX7ikdJs9NMKbxHmdR6E7cicxVEue3YWnBp18"
+        );
+        let verifier = new_verifier(&crate::testing::MemoryHost::default());
+        assert_eq!(verifier.len(), 64);
+        assert!(
+            verifier
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+    }
+
+    #[test]
+    fn state_binds_user_and_nonce() {
+        let nonce = "a".repeat(64);
+        let state = make_state("jack.smith", &nonce);
+        assert_eq!(parse_state(&state), Some(("jack.smith", nonce.as_str())));
+        assert_eq!(parse_state("jack"), None);
+        assert_eq!(parse_state("jack.short"), None);
+        assert_eq!(parse_state(&format!(".{nonce}")), None);
+    }
+
+    #[test]
+    fn token_fields_are_completed() {
+        let previous = json!({"refresh_token": "old"}).as_object().unwrap().clone();
+        let t = token_from_response(
+            &json!({"access_token": "a", "expires_in": 3599}),
+            Some(&previous),
+            "google-health",
+            1000.0,
+        )
+        .unwrap();
+        assert_eq!(t["refresh_token"], "old");
+        assert_eq!(t["expires_at"], 4599.0);
+        assert_eq!(t["provider"], "google-health");
+        assert!(token_from_response(&json!({"error": "x"}), None, "fitbit", 0.0).is_none());
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+    }
+}

@@ -1,0 +1,212 @@
+//! HTML pages: the setup page and short result pages. Every value is
+//! escaped; the client secret never appears.
+
+use serde_json::{Map, Value};
+
+use crate::api::Response;
+use crate::json::as_text;
+use crate::provider::AppSettings;
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}\
+    fieldset{margin:1em 0}label{display:block;margin:.4em 0}input[type=text],input[type=password],select{width:24em}\
+    code{background:#f3f3f3;padding:0 .2em}.note{color:#555}";
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title>\
+         <style>{STYLE}</style></head><body><h1>{0}</h1>\n{body}\n</body></html>\n",
+        escape(title)
+    )
+}
+
+/// A short page with a title and a message (HTML already escaped).
+pub fn message_page(status: u16, title: &str, message_html: &str) -> Response {
+    Response::html(status, page(title, &format!("<p>{message_html}</p>")))
+}
+
+/// What the setup page knows about one user.
+pub struct UserView {
+    pub name: String,
+    /// `identities/U/plugindata/N`, if it exists.
+    pub settings: Option<Map<String, Value>>,
+    /// The token's provider and expiry, if there is a token.
+    pub token: Option<(String, Option<f64>)>,
+}
+
+pub struct SetupView<'a> {
+    pub plugin_url: &'a str,
+    pub app: &'a AppSettings,
+    pub secret_is_set: bool,
+    pub user: Option<UserView>,
+}
+
+fn registration_help(view: &SetupView) -> String {
+    let redirect = escape(&format!("{}/auth2", view.plugin_url));
+    format!(
+        "<h2>1. Register this installation with Fitbit</h2>\
+         <p class=\"note\">The legacy Fitbit Web API was turned off on 2026-11-02; new users \
+         need the Google Health provider.</p>\
+         <p>Register an application at <a href=\"https://dev.fitbit.com/apps/new\">dev.fitbit.com/apps/new</a> \
+         with OAuth 2.0 Application Type <b>Server</b>, Default Access Type <b>Read-only</b> and \
+         this Callback URL, exactly:</p><p><code>{redirect}</code></p>"
+    )
+}
+
+fn settings_form(view: &SetupView) -> String {
+    let url = escape(view.plugin_url);
+    let client_id = escape(view.app.client_id.as_deref().unwrap_or(""));
+    let system = view.app.system.as_deref().unwrap_or("");
+    let option = |value: &str, label: &str| {
+        format!(
+            "<option value=\"{value}\"{}>{label}</option>",
+            if system == value { " selected" } else { "" }
+        )
+    };
+    let secret_note = if view.secret_is_set {
+        "set (leave empty to keep it)"
+    } else {
+        "not set"
+    };
+    let return_to = escape(&format!("/page/setup.html{}", user_query(view)));
+    format!(
+        "<h2>2. Application settings</h2>\
+         <form method=\"post\" action=\"{url}/settings\">\
+         <input type=\"hidden\" name=\"returnTo\" value=\"{return_to}\">\
+         <label>Client id <input type=\"text\" name=\"client_id\" value=\"{client_id}\"></label>\
+         <label>Client secret <input type=\"password\" name=\"client_secret\" value=\"\" autocomplete=\"off\"> \
+         <span class=\"note\">{secret_note}</span></label>\
+         <label>Units <select name=\"system\">{}{}{}</select></label>\
+         <button type=\"submit\">Save settings</button></form>",
+        option("", "metric (kg, km)"),
+        option("en_US", "en_US: pounds, miles"),
+        option("en_GB", "en_GB: stone, km"),
+    )
+}
+
+fn user_query(view: &SetupView) -> String {
+    view.user
+        .as_ref()
+        .map(|u| format!("?user={}", u.name))
+        .unwrap_or_default()
+}
+
+fn user_section(view: &SetupView, user: &UserView) -> String {
+    let url = escape(view.plugin_url);
+    let name = escape(&user.name);
+    let return_to = escape(&format!("/page/setup.html?user={}", user.name));
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"user\" value=\"{name}\">\
+         <input type=\"hidden\" name=\"returnTo\" value=\"{return_to}\">"
+    );
+    let Some(settings) = user.settings.as_ref() else {
+        if user.token.is_none() {
+            return format!(
+                "<h2>3. User {name}</h2><p>{name} has no Fitbit settings yet.</p>\
+                 <form method=\"post\" action=\"{url}/userSettings\">{hidden}\
+                 <button type=\"submit\">Create user {name}</button></form>\
+                 <p class=\"note\">To fetch data regularly, add an action calling \
+                 <code>/plugin/…?user={name}</code> (see the README).</p>"
+            );
+        }
+        return token_section(view, user);
+    };
+    let mut fields = String::new();
+    let mut has_methods = false;
+    for (key, value) in settings {
+        if matches!(key.as_str(), "token" | "auth") {
+            continue;
+        }
+        has_methods |= key == "methods";
+        let value = as_text(value).unwrap_or_default();
+        fields.push_str(&format!(
+            "<label>{0} <input type=\"text\" name=\"{0}\" value=\"{1}\"></label>",
+            escape(key),
+            escape(&value)
+        ));
+    }
+    if !has_methods {
+        fields.push_str(
+            "<label>methods <input type=\"text\" name=\"methods\" value=\"\" \
+             placeholder=\"get_bodyweight\"></label>",
+        );
+    }
+    format!(
+        "<h2>3. User {name}</h2>\
+         <form method=\"post\" action=\"{url}/userSettings\">{hidden}{fields}\
+         <label>New setting <input type=\"text\" name=\"_newName\" placeholder=\"e.g. period\"> = \
+         <input type=\"text\" name=\"_newValue\" placeholder=\"e.g. 1m\"></label>\
+         <button type=\"submit\">Modify</button></form>{}",
+        token_section(view, user)
+    )
+}
+
+fn token_section(view: &SetupView, user: &UserView) -> String {
+    let url = escape(view.plugin_url);
+    let name = escape(&user.name);
+    let status = match &user.token {
+        Some((provider, expires_at)) => format!(
+            "{name} has already given permission (token from <b>{}</b>{}).",
+            escape(provider),
+            expires_at
+                .map(|at| format!(", access token valid until epoch {at:.0}, refreshed as needed"))
+                .unwrap_or_default()
+        ),
+        None => format!("{name} has not given permission yet."),
+    };
+    format!(
+        "<p>{status} <a href=\"{url}/auth1?user={name}\">Authorise {name} with the provider</a>.</p>\
+         <form method=\"post\" action=\"{url}/userSettings\">\
+         <input type=\"hidden\" name=\"user\" value=\"{name}\">\
+         <input type=\"hidden\" name=\"delete\" value=\"true\">\
+         <input type=\"hidden\" name=\"returnTo\" value=\"/page/setup.html\">\
+         <button type=\"submit\">Delete {name}'s settings and revoke the token</button></form>"
+    )
+}
+
+pub fn setup_page(view: &SetupView) -> Response {
+    let url = escape(view.plugin_url);
+    let mut body = format!(
+        "<p>This plugin fetches health data (body weight by default) for Igor users and stores \
+         it under <code>sensors/…/USER</code>. Provider: <b>{}</b>.</p>",
+        escape(&view.app.provider)
+    );
+    body.push_str(&registration_help(view));
+    body.push_str(&settings_form(view));
+    match &view.user {
+        Some(user) => body.push_str(&user_section(view, user)),
+        None => body.push_str("<h2>3. Users</h2><p>Choose a user below.</p>"),
+    }
+    body.push_str(&format!(
+        "<form method=\"get\" action=\"{url}/page/setup.html\"><label>Set up user \
+         <input type=\"text\" name=\"user\"></label><button type=\"submit\">Go</button></form>"
+    ));
+    Response::html(200, page("Fitbit for Igor: setup", &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! Where the plugin keeps things; every path derives from its install name,
+//! as in the original plugin.
+
+pub struct Paths {
+    name: String,
+}
+
+impl Paths {
+    pub fn new(plugin_name: &str) -> Self {
+        Self {
+            name: plugin_name.to_string(),
+        }
+    }
+
+    /// `plugindata/N`: client id, unit system, provider.
+    pub fn app(&self) -> String {
+        format!("plugindata/{}", self.name)
+    }
+
+    /// `identities/U/plugindata/N`: the user's methods and default arguments.
+    pub fn user(&self, user: &str) -> String {
+        format!("identities/{user}/plugindata/{}", self.name)
+    }
+
+    /// `identities/U/plugindata/N/token`: the user's OAuth token.
+    pub fn token(&self, user: &str) -> String {
+        format!("{}/token", self.user(user))
+    }
+
+    /// `identities/U/plugindata/N/auth`: an authorisation in progress.
+    pub fn pending_auth(&self, user: &str) -> String {
+        format!("{}/auth", self.user(user))
+    }
+
+    /// `sensors/N/U`: the user's latest results.
+    pub fn sensors(&self, user: &str) -> String {
+        format!("sensors/{}/{user}", self.name)
+    }
+}
+
+/// User names become path segments and URL parts: keep them plain.
+pub fn valid_user(user: &str) -> bool {
+    !user.is_empty()
+        && user.len() <= 64
+        && user
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_install_name() {
+        let p = Paths::new("_fitbit");
+        assert_eq!(p.app(), "plugindata/_fitbit");
+        assert_eq!(p.token("jack"), "identities/jack/plugindata/_fitbit/token");
+        assert_eq!(p.sensors("jack"), "sensors/_fitbit/jack");
+    }
+
+    #[test]
+    fn user_names_are_plain() {
+        assert!(valid_user("jack"));
+        assert!(valid_user("jack.smith-2"));
+        for bad in ["", "../x", "a/b", "1x", "a b", "x?y"] {
+            assert!(!valid_user(bad), "{bad}");
+        }
+    }
+}

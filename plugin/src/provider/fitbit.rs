@@ -1,0 +1,258 @@
+//! The legacy Fitbit Web API and Fitbit OAuth 2.0 (authorization code with
+//! PKCE, HTTP Basic client authentication, single-use refresh tokens).
+//! Turned off on 2026-11-02: every endpoint answers 410 Gone.
+
+use serde_json::{Map, Value};
+
+use super::fitbit_methods;
+use super::{ApiError, AppSettings, Call, Provider, TokenError, endpoint};
+use crate::api::Request;
+use crate::dates::Date;
+use crate::errors::{PluginError, Result, legacy_shutdown_message};
+use crate::host::{FetchRequest, FetchResponse, Host};
+use crate::oauth::{client_basic_credential, field, token_form};
+
+/// Scopes asked for (python-fitbit's defaults, without its duplicate).
+pub const SCOPES: &str =
+    "activity heartrate location nutrition profile settings sleep social weight";
+
+pub struct Fitbit {
+    api_url: String,
+    authorize_url: String,
+    plugin_url: String,
+    today: Date,
+}
+
+impl Fitbit {
+    pub fn from_config(request: &Request, plugin_url: String) -> Self {
+        Self {
+            api_url: endpoint(request, "fitbit_api_url", "https://api.fitbit.com"),
+            authorize_url: endpoint(
+                request,
+                "fitbit_authorize_url",
+                "https://www.fitbit.com/oauth2/authorize",
+            ),
+            plugin_url,
+            today: Date::from_epoch(0.0, 0),
+        }
+    }
+
+    /// Sets "today" (the host's local date) for calls without a date.
+    pub fn with_today(mut self, today: Date) -> Self {
+        self.today = today;
+        self
+    }
+
+    fn token_url(&self) -> String {
+        format!("{}/oauth2/token", self.api_url)
+    }
+}
+
+/// The `errors[].message`s of a Fitbit error body (or the message of a
+/// Google-style body, which the legacy API started sending in 2026).
+pub fn error_messages(body: &Value) -> (Option<String>, String) {
+    if let Some(errors) = body.get("errors").and_then(Value::as_array) {
+        let kind = errors
+            .first()
+            .and_then(|e| e.get("errorType"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let text = errors
+            .iter()
+            .filter_map(|e| e.get("message").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return (kind, text);
+    }
+    if let Some(error) = body.get("error").filter(|e| e.is_object()) {
+        let status = error
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        return (status, message);
+    }
+    (None, String::new())
+}
+
+/// Seconds until the rate limit resets, from `Retry-After` or Fitbit's header.
+fn retry_after(response: &FetchResponse) -> Option<String> {
+    response
+        .header("retry-after")
+        .or_else(|| response.header("fitbit-rate-limit-reset"))
+        .map(str::to_string)
+}
+
+impl Provider for Fitbit {
+    fn id(&self) -> &'static str {
+        "fitbit"
+    }
+
+    fn name(&self) -> &'static str {
+        "Fitbit"
+    }
+
+    fn authorize_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+        _methods: &[String],
+    ) -> String {
+        let mut url = url::Url::parse(&self.authorize_url).unwrap_or_else(|_| {
+            url::Url::parse("https://www.fitbit.com/oauth2/authorize").unwrap()
+        });
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", SCOPES)
+            .append_pair("state", state)
+            .append_pair("code_challenge", code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        url.to_string()
+    }
+
+    fn token_request(&self, app: &AppSettings, fields: &[(&str, &str)]) -> FetchRequest {
+        let client_id = app.client_id.clone().unwrap_or_default();
+        token_form(&self.token_url(), fields).with_credential(client_basic_credential(&client_id))
+    }
+
+    fn revoke_request(
+        &self,
+        app: &AppSettings,
+        token: &Map<String, Value>,
+    ) -> Option<FetchRequest> {
+        let token = field(token, "refresh_token").or_else(|| field(token, "access_token"))?;
+        let client_id = app.client_id.clone().unwrap_or_default();
+        Some(
+            token_form(
+                &format!("{}/oauth2/revoke", self.api_url),
+                &[("token", &token)],
+            )
+            .with_credential(client_basic_credential(&client_id)),
+        )
+    }
+
+    fn token_error(&self, response: &FetchResponse) -> TokenError {
+        if response.status == 410 {
+            return TokenError::Gone;
+        }
+        let (kind, message) = response
+            .json()
+            .map(|body| error_messages(&body))
+            .unwrap_or((None, response.text()));
+        match kind.as_deref() {
+            Some("invalid_grant") => TokenError::InvalidGrant(message),
+            _ => TokenError::Other(format!(
+                "the token endpoint answered {}: {}{}",
+                response.status,
+                kind.map(|k| format!("{k}: ")).unwrap_or_default(),
+                message.trim()
+            )),
+        }
+    }
+
+    fn plan(
+        &self,
+        methods: &[String],
+        args: &Map<String, Value>,
+        _today: Date,
+    ) -> Result<Vec<Call>> {
+        fitbit_methods::plan(methods, args)
+    }
+
+    fn execute(
+        &self,
+        host: &dyn Host,
+        app: &AppSettings,
+        call: &Call,
+        access_token: &str,
+        user: &str,
+    ) -> std::result::Result<Map<String, Value>, ApiError> {
+        let url = format!("{}{}", self.api_url, fitbit_methods::path(call, self.today));
+        let mut request = FetchRequest::get(url).bearer(access_token);
+        // The original plugin documented `system` but never sent it.
+        if let Some(system) = &app.system {
+            request = request.header("accept-language", system.clone());
+        }
+        let response = host
+            .fetch(&request)
+            .map_err(|e| ApiError::Failed(PluginError::upstream(format!("fitbit error: {e}"))))?;
+        let body = response.json();
+        match response.status {
+            200..=299 => match body {
+                Some(Value::Object(object)) => Ok(object),
+                Some(Value::Array(items)) => {
+                    let mut object = Map::new();
+                    object.insert("devices".into(), Value::Array(items));
+                    Ok(object)
+                }
+                _ => Err(ApiError::Failed(PluginError::upstream(format!(
+                    "fitbit error: {} answered something that is not JSON",
+                    call.method
+                )))),
+            },
+            410 => Err(ApiError::Failed(PluginError::upstream(
+                legacy_shutdown_message(&self.plugin_url, user),
+            ))),
+            status => {
+                let (kind, message) = body
+                    .as_ref()
+                    .map(error_messages)
+                    .unwrap_or((None, response.text()));
+                if status == 401 && kind.as_deref() == Some("expired_token") {
+                    return Err(ApiError::Expired);
+                }
+                let message = match status {
+                    429 => format!(
+                        "fitbit error: rate limit reached (Fitbit allows 150 requests per user \
+                         per hour); retry in {} s",
+                        retry_after(&response).unwrap_or_else(|| "?".into())
+                    ),
+                    403 if kind.as_deref() == Some("insufficient_scope") => format!(
+                        "fitbit error: {message} Re-authorise to grant access: {}/auth1?user={user}",
+                        self.plugin_url
+                    ),
+                    _ => format!(
+                        "fitbit error: {} answered {status}: {}",
+                        call.method,
+                        message.trim()
+                    ),
+                };
+                Err(ApiError::Failed(PluginError::upstream(message)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_both_error_body_styles() {
+        let fitbit = json!({"errors":[{"errorType":"expired_token","message":"Access token expired: x"}],"success":false});
+        assert_eq!(
+            error_messages(&fitbit),
+            (
+                Some("expired_token".into()),
+                "Access token expired: x".into()
+            )
+        );
+        let google = json!({"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}});
+        assert_eq!(
+            error_messages(&google),
+            (
+                Some("PERMISSION_DENIED".into()),
+                "The caller does not have permission".into()
+            )
+        );
+    }
+}

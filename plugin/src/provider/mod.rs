@@ -1,0 +1,171 @@
+//! The two providers behind the same methods and outputs: the legacy Fitbit
+//! Web API (`fitbit`, shut down 2026-11-02) and the Google Health API v4
+//! (`google-health`).
+
+pub mod fitbit;
+pub mod fitbit_methods;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::api::Request;
+use crate::dates::Date;
+use crate::errors::{PluginError, Result};
+use crate::host::{FetchRequest, FetchResponse, Host};
+use crate::json::{as_object, text_field};
+use crate::paths::Paths;
+
+/// Name of the host-held secret with the OAuth client secret.
+pub const CLIENT_SECRET: &str = "client_secret";
+
+/// Provider of a new installation.
+pub const DEFAULT_PROVIDER: &str = "fitbit";
+
+/// Provider ids accepted in `plugindata/N/provider`.
+pub const PROVIDERS: &[&str] = &["fitbit"];
+
+/// `plugindata/N`: the installation's settings.
+#[derive(Debug, Clone, Default)]
+pub struct AppSettings {
+    pub client_id: Option<String>,
+    pub system: Option<String>,
+    pub provider: String,
+    pub document: Map<String, Value>,
+    pub revision: u64,
+}
+
+impl AppSettings {
+    pub fn load(host: &dyn Host, paths: &Paths) -> Result<Self> {
+        let stored = host.store_get(&paths.app()).map_err(PluginError::store)?;
+        let (value, revision) = match stored {
+            Some((value, revision)) => (value, revision),
+            None => (Value::Null, 0),
+        };
+        let document = as_object(Some(&value));
+        let value = Value::Object(document.clone());
+        Ok(Self {
+            client_id: text_field(&value, "client_id"),
+            system: text_field(&value, "system"),
+            provider: text_field(&value, "provider")
+                .filter(|p| PROVIDERS.contains(&p.as_str()))
+                .unwrap_or_else(|| DEFAULT_PROVIDER.to_string()),
+            document,
+            revision,
+        })
+    }
+
+    /// The client id, or the original plugin's 403.
+    pub fn require_client_id(&self) -> Result<&str> {
+        self.client_id.as_deref().ok_or_else(|| {
+            PluginError::forbidden("Fitbitplugin requires global plugindata 'client_id'")
+        })
+    }
+}
+
+/// Checks that the client secret is set on the host (it is never read).
+pub fn require_client_secret(host: &dyn Host) -> Result<()> {
+    match host
+        .secret_exists(CLIENT_SECRET)
+        .map_err(PluginError::store)?
+    {
+        true => Ok(()),
+        false => Err(PluginError::forbidden(
+            "Fitbitplugin requires global plugindata 'client_secret' (set it on the setup page)",
+        )),
+    }
+}
+
+/// How a token endpoint refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    /// The grant (refresh token or code) is invalid, used or expired.
+    InvalidGrant(String),
+    /// The endpoint is gone for good (the legacy API's 410).
+    Gone,
+    Other(String),
+}
+
+/// How a data call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The access token expired: refresh and retry once.
+    Expired,
+    Failed(PluginError),
+}
+
+/// One validated method call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub method: String,
+    pub args: BTreeMap<String, String>,
+}
+
+pub trait Provider {
+    /// `fitbit` or `google-health`: stored with each token.
+    fn id(&self) -> &'static str;
+    /// For messages: "Fitbit", "Google Health".
+    fn name(&self) -> &'static str;
+    /// Where `auth1` sends the browser.
+    fn authorize_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+        methods: &[String],
+    ) -> String;
+    /// A request to the token endpoint with `fields` and client authentication.
+    fn token_request(&self, app: &AppSettings, fields: &[(&str, &str)]) -> FetchRequest;
+    /// Revokes a token at the provider, if it supports that.
+    fn revoke_request(&self, app: &AppSettings, token: &Map<String, Value>)
+    -> Option<FetchRequest>;
+    fn token_error(&self, response: &FetchResponse) -> TokenError;
+    /// Extra advice when a refresh token is refused.
+    fn invalid_grant_note(&self) -> &'static str {
+        ""
+    }
+    /// Work after a code exchange (e.g. reading the user's identity).
+    fn after_authorisation(&self, _host: &dyn Host, _token: &mut Map<String, Value>) -> Result<()> {
+        Ok(())
+    }
+    /// Validates methods and arguments before anything is sent.
+    fn plan(&self, methods: &[String], args: &Map<String, Value>, today: Date)
+    -> Result<Vec<Call>>;
+    /// Runs one call; the result is merged into `sensors/N/U`.
+    fn execute(
+        &self,
+        host: &dyn Host,
+        app: &AppSettings,
+        call: &Call,
+        access_token: &str,
+        user: &str,
+    ) -> std::result::Result<Map<String, Value>, ApiError>;
+}
+
+/// The provider with id `id`, its endpoints taken from the host config;
+/// `today` is the host's local date.
+pub fn provider_for(id: &str, request: &Request, today: Date) -> Result<Box<dyn Provider>> {
+    let plugin_url = request.plugin_url();
+    match id {
+        "fitbit" => Ok(Box::new(
+            fitbit::Fitbit::from_config(request, plugin_url).with_today(today),
+        )),
+        other => Err(PluginError::new(
+            500,
+            format!(
+                "Fitbitplugin does not know the provider {other:?}; known: {}",
+                PROVIDERS.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The request's operator setting `key`, or `default`, without a trailing `/`.
+pub fn endpoint(request: &Request, key: &str, default: &str) -> String {
+    request
+        .config(key)
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .to_string()
+}

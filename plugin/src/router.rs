@@ -1,0 +1,38 @@
+//! Dispatch by path and method, the original plugin's URLs.
+
+use crate::api::{Request, Response};
+use crate::errors::PluginError;
+use crate::host::Host;
+use crate::{authorize, index, settings};
+
+pub fn handle(host: &dyn Host, request: &Request) -> Response {
+    let method = request.method.as_str();
+    let result = match (request.path.as_str(), method) {
+        ("/" | "" | "/index", "GET" | "HEAD") => index::handle(host, request),
+        ("/auth1", "GET") => authorize::auth1(host, request),
+        ("/auth2", "GET") => authorize::auth2(host, request),
+        ("/settings", "POST") => settings::settings(host, request),
+        ("/userSettings", "POST") => settings::user_settings(host, request),
+        ("/page/setup.html", "GET" | "HEAD") => settings::setup_page(host, request),
+        ("/" | "" | "/index" | "/auth1" | "/auth2" | "/page/setup.html", _) => {
+            return method_not_allowed("GET");
+        }
+        ("/settings" | "/userSettings", _) => return method_not_allowed("POST"),
+        (path, _) => Err(PluginError::new(
+            404,
+            format!("Fitbitplugin has no page {path:?}"),
+        )),
+    };
+    result.unwrap_or_else(PluginError::into_response)
+}
+
+fn method_not_allowed(allowed: &str) -> Response {
+    let mut response = Response::text(
+        405,
+        format!(
+            "Fitbitplugin: use {allowed} here (settings change only through the setup page's forms)"
+        ),
+    );
+    response.headers.push(("allow".into(), allowed.into()));
+    response
+}
