@@ -1,1 +1,16 @@
+//! Faithful fakes of the two upstream clouds the fitbit plugin talks to, for
+//! end-to-end tests: the legacy Fitbit Web API + Fitbit OAuth
+//! ([`fake_fitbit::FakeFitbit`]) and the Google Health API v4 + Google OAuth
+//! ([`fake_google::FakeGoogle`]). Wire formats follow
+//! `shared/reference/fitbit-apis.md`; every behaviour the public documentation
+//! leaves open is decided in the module docs and marked *fake decision*.
 
+mod consent;
+pub mod fake_fitbit;
+pub mod fake_google;
+mod util;
+
+pub use consent::{consent, consent_with};
+pub use fake_fitbit::FakeFitbit;
+pub use fake_google::FakeGoogle;
+pub use util::RecordedRequest;

@@ -1,0 +1,469 @@
+//! Fake of Google OAuth 2.0 (`accounts.google.com/o/oauth2/v2/auth`,
+//! `oauth2.googleapis.com/token|revoke`) and the Google Health API v4
+//! (`health.googleapis.com/v4/...`), all served from one loopback origin.
+//!
+//! Documented behaviour reproduced (reference Part B): client credentials in
+//! the token request body; 1-hour access tokens (`expires_in` 3599);
+//! non-rotating refresh tokens (refresh responses carry no `refresh_token`),
+//! only issued with `access_type=offline`; RFC 6749 token-endpoint errors;
+//! Testing-mode refresh tokens expiring after 7 days; `google.rpc.Status`
+//! errors; int64 fields as JSON strings; newest-first lists with opaque page
+//! tokens and pages that may be empty yet carry `nextPageToken`; the AIP-160
+//! filter subset; `dailyRollUp` with closed-open civil ranges and the
+//! 90-day (heart-rate: 14-day) limit; 300 requests/min/user.
+//!
+//! *Fake decisions* (not specified publicly):
+//! * `dailyRollUp` returns windows in chronological (ascending) order and
+//!   omits windows without data. `heart-rate` rollups report
+//!   `beatsPerMinuteAvg` (number) and `beatsPerMinuteMax`/`Min` (int64 strings).
+//! * Empty lists follow proto3 JSON: `dataPoints` is omitted (`{}`).
+//! * Midnight civil times render as `"time": {}` (zero fields omitted).
+//! * A code exchange returns a refresh token only with `access_type=offline`,
+//!   and only if `prompt=consent` was sent or the user has no live refresh
+//!   token for this client (Google's "refresh token only on first consent").
+//! * Revoking any token revokes the whole grant (all tokens of that user for
+//!   the client). Unknown tokens → 400 `invalid_token`.
+//! * 401 reasons: missing credentials `CREDENTIALS_MISSING`, unknown or
+//!   revoked token `ACCESS_TOKEN_TYPE_UNSUPPORTED`, expired `ACCESS_TOKEN_EXPIRED`.
+//! * No rate-limit or `Retry-After` headers (none documented).
+//! * Only the readonly scopes grant reads; data types other than the nine
+//!   supported here answer 400 INVALID_ARGUMENT.
+
+mod api;
+mod filter;
+mod oauth;
+mod points;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub use crate::consent::{consent, consent_with};
+pub use points::DataPoint;
+
+use crate::util::{self, Clock, Handler, RecordedRequest, lock};
+
+pub const DEFAULT_HEALTH_USER_ID: &str = "4957304218837201659";
+pub const DEFAULT_LEGACY_USER_ID: &str = "GGNJL9";
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// Testing-mode refresh-token lifetime.
+pub const TESTING_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_QUOTA_PER_MINUTE: u32 = 300;
+
+pub const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/googlehealth.";
+pub const SCOPE_ACTIVITY: &str = "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly";
+pub const SCOPE_METRICS: &str = "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly";
+pub const SCOPE_SLEEP: &str = "https://www.googleapis.com/auth/googlehealth.sleep.readonly";
+pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/googlehealth.settings.readonly";
+pub const SCOPE_PROFILE: &str = "https://www.googleapis.com/auth/googlehealth.profile.readonly";
+
+/// Suffixes after [`SCOPE_PREFIX`] the authorize endpoint accepts.
+const KNOWN_SCOPES: &[&str] = &[
+    "activity_and_fitness.readonly",
+    "activity_and_fitness.writeonly",
+    "health_metrics_and_measurements.readonly",
+    "health_metrics_and_measurements.writeonly",
+    "sleep.readonly",
+    "sleep.writeonly",
+    "nutrition.readonly",
+    "nutrition.writeonly",
+    "profile.readonly",
+    "profile.writeonly",
+    "settings.readonly",
+    "settings.writeonly",
+    "ecg.readonly",
+    "irn.readonly",
+    "location.readonly",
+];
+
+/// Errors the next API calls can be made to fail with ([`FakeGoogle::inject_errors`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectedError {
+    /// 429 RESOURCE_EXHAUSTED, reason RATE_LIMIT_EXCEEDED (+ QuotaFailure).
+    RateLimited,
+    /// 403 PERMISSION_DENIED, reason ACCESS_TOKEN_SCOPE_INSUFFICIENT.
+    ScopeInsufficient,
+    /// 400 FAILED_PRECONDITION, reason ACCOUNT_NOT_LINKED.
+    AccountNotLinked,
+    /// 403 PERMISSION_DENIED, reason RESOURCE_PERMISSION_DENIED.
+    ResourcePermissionDenied,
+    /// 503 UNAVAILABLE.
+    Unavailable,
+}
+
+/// Tokens minted by [`FakeGoogle::issue_tokens`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoogleTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct GClient {
+    pub secret: String,
+    pub redirect_uris: Vec<String>,
+    pub name: String,
+    pub testing_mode: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct GUser {
+    pub legacy_id: String,
+    pub points: Vec<(String, DataPoint)>,
+    pub settings: serde_json::Map<String, Value>,
+    pub linked: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct GAccess {
+    pub user: String,
+    pub client: String,
+    pub scopes: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct GRefresh {
+    pub user: String,
+    pub client: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct GPending {
+    pub client: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub scopes: Vec<String>,
+    pub challenge: Option<(String, String)>,
+    pub offline: bool,
+    pub prompt_consent: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct GCode {
+    pub pending: GPending,
+    pub user: String,
+    pub scopes: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+pub(crate) struct State {
+    pub clock: Clock,
+    pub clients: HashMap<String, GClient>,
+    pub users: BTreeMap<String, GUser>,
+    pub consent_user: String,
+    pub withheld_scopes: Vec<String>,
+    pub pending: HashMap<String, GPending>,
+    pub codes: HashMap<String, GCode>,
+    pub access: HashMap<String, GAccess>,
+    pub refresh: HashMap<String, GRefresh>,
+    pub access_lifetime: Duration,
+    pub quota_per_minute: u32,
+    pub usage: HashMap<String, (i64, u32)>,
+    pub injected: VecDeque<InjectedError>,
+    pub empty_pages: u32,
+    pub requests: Vec<RecordedRequest>,
+    pub token_requests: usize,
+    pub last_authorize: Option<Vec<(String, String)>>,
+    pub next_id: u64,
+}
+
+impl State {
+    fn new() -> Self {
+        let mut st = State {
+            clock: Clock::default(),
+            clients: HashMap::new(),
+            users: BTreeMap::new(),
+            consent_user: DEFAULT_HEALTH_USER_ID.into(),
+            withheld_scopes: Vec::new(),
+            pending: HashMap::new(),
+            codes: HashMap::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            access_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
+            quota_per_minute: DEFAULT_QUOTA_PER_MINUTE,
+            usage: HashMap::new(),
+            injected: VecDeque::new(),
+            empty_pages: 0,
+            requests: Vec::new(),
+            token_requests: 0,
+            last_authorize: None,
+            next_id: 2026443605080188808,
+        };
+        st.user_mut(DEFAULT_HEALTH_USER_ID);
+        st
+    }
+
+    pub fn user_mut(&mut self, hid: &str) -> &mut GUser {
+        self.users.entry(hid.to_string()).or_insert_with(|| GUser {
+            legacy_id: DEFAULT_LEGACY_USER_ID.into(),
+            points: Vec::new(),
+            settings: serde_json::Map::new(),
+            linked: true,
+        })
+    }
+
+    pub fn new_access(&mut self, client: &str, user: &str, scopes: &[String]) -> String {
+        let token = util::random_token("ya29.", 120);
+        let expires_at = self.clock.now() + util::chrono_dur(self.access_lifetime);
+        self.access.insert(
+            token.clone(),
+            GAccess { user: user.into(), client: client.into(), scopes: scopes.to_vec(), expires_at, revoked: false },
+        );
+        token
+    }
+
+    pub fn new_refresh(&mut self, client: &str, user: &str, scopes: &[String]) -> String {
+        let token = util::random_token("1//", 100);
+        let testing = self.clients.get(client).is_some_and(|c| c.testing_mode);
+        let expires_at = testing.then(|| self.clock.now() + util::chrono_dur(TESTING_REFRESH_LIFETIME));
+        self.refresh.insert(
+            token.clone(),
+            GRefresh { user: user.into(), client: client.into(), scopes: scopes.to_vec(), expires_at, revoked: false },
+        );
+        token
+    }
+
+    pub fn refresh_live(&self, t: &GRefresh) -> bool {
+        !t.revoked && t.expires_at.is_none_or(|e| e > self.clock.now())
+    }
+
+    /// Revoke every token of `user` for `client`.
+    pub fn revoke_grant(&mut self, user: &str, client: &str) {
+        for t in self.access.values_mut().filter(|t| t.user == user && t.client == client) {
+            t.revoked = true;
+        }
+        for t in self.refresh.values_mut().filter(|t| t.user == user && t.client == client) {
+            t.revoked = true;
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub state: Mutex<State>,
+}
+
+impl Handler for Inner {
+    fn handle(&self, req: RecordedRequest) -> Response {
+        let mut st = lock(&self.state);
+        st.requests.push(req.clone());
+        match req.path.as_str() {
+            "/o/oauth2/v2/auth" | "/token" | "/revoke" => oauth::handle(&mut st, &req),
+            _ => api::handle(&mut st, &req),
+        }
+    }
+}
+
+/// A running fake Google. Dropping it stops the server.
+pub struct FakeGoogle {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FakeGoogle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeGoogle {
+    pub async fn start() -> FakeGoogle {
+        let inner = Arc::new(Inner { state: Mutex::new(State::new()) });
+        let (addr, task) = util::spawn(inner.clone()).await;
+        FakeGoogle { addr, inner, task }
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+        lock(&self.inner.state)
+    }
+
+    /// `http://127.0.0.1:PORT`; the API lives under `{url}/v4/`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// `{url}/o/oauth2/v2/auth`.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/o/oauth2/v2/auth", self.url())
+    }
+    /// `{url}/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.url())
+    }
+    /// `{url}/revoke`.
+    pub fn revoke_url(&self) -> String {
+        format!("{}/revoke", self.url())
+    }
+
+    // ----- clients, users, consent -----
+
+    pub fn register_client(&self, client_id: &str, client_secret: &str, redirect_uris: &[&str]) {
+        self.st().clients.insert(
+            client_id.into(),
+            GClient {
+                secret: client_secret.into(),
+                redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+                name: "Igor Fitbit".into(),
+                testing_mode: false,
+            },
+        );
+    }
+    pub fn set_client_name(&self, client_id: &str, name: &str) {
+        if let Some(c) = self.st().clients.get_mut(client_id) {
+            c.name = name.into();
+        }
+    }
+    /// "Testing" publishing status: refresh tokens issued from now on expire
+    /// after 7 days (use [`FakeGoogle::advance_clock`]).
+    pub fn set_testing_mode(&self, client_id: &str, testing: bool) {
+        if let Some(c) = self.st().clients.get_mut(client_id) {
+            c.testing_mode = testing;
+        }
+    }
+    /// Create (or update) a user with its legacy Fitbit id.
+    pub fn add_user(&self, health_user_id: &str, legacy_user_id: &str) {
+        self.st().user_mut(health_user_id).legacy_id = legacy_user_id.into();
+    }
+    /// The user the consent page signs in as (default [`DEFAULT_HEALTH_USER_ID`]).
+    pub fn consent_as(&self, health_user_id: &str) {
+        let mut st = self.st();
+        st.consent_user = health_user_id.into();
+        st.user_mut(health_user_id);
+    }
+    /// Scopes the user unticks on the (granular) consent page.
+    pub fn set_withheld_scopes(&self, scopes: &[&str]) {
+        self.st().withheld_scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+    /// Mint an access + refresh token directly. `scopes` is space-separated.
+    pub fn issue_tokens(&self, client_id: &str, health_user_id: &str, scopes: &str) -> GoogleTokens {
+        let scopes: Vec<String> = scopes.split_whitespace().map(String::from).collect();
+        let mut st = self.st();
+        st.user_mut(health_user_id);
+        GoogleTokens {
+            access_token: st.new_access(client_id, health_user_id, &scopes),
+            refresh_token: st.new_refresh(client_id, health_user_id, &scopes),
+        }
+    }
+
+    // ----- data -----
+
+    pub fn add_data_point(&self, health_user_id: &str, point: DataPoint) {
+        let mut st = self.st();
+        st.next_id += 1;
+        let id = point.id.clone().unwrap_or_else(|| st.next_id.to_string());
+        st.user_mut(health_user_id).points.push((id, point));
+    }
+    pub fn add_data_points(&self, health_user_id: &str, points: impl IntoIterator<Item = DataPoint>) {
+        for p in points {
+            self.add_data_point(health_user_id, p);
+        }
+    }
+    pub fn clear_data_points(&self, health_user_id: &str) {
+        self.st().user_mut(health_user_id).points.clear();
+    }
+    /// Merge fields into `GET /v4/users/me/settings`.
+    pub fn set_settings(&self, health_user_id: &str, fields: Value) {
+        if let Value::Object(m) = fields {
+            self.st().user_mut(health_user_id).settings.extend(m);
+        }
+    }
+    /// When false every API call of the user answers 400 FAILED_PRECONDITION
+    /// ACCOUNT_NOT_LINKED.
+    pub fn set_account_linked(&self, health_user_id: &str, linked: bool) {
+        self.st().user_mut(health_user_id).linked = linked;
+    }
+
+    // ----- tokens, time, faults -----
+
+    pub fn set_access_token_lifetime(&self, lifetime: Duration) {
+        self.st().access_lifetime = lifetime;
+    }
+    /// Every access token issued so far is expired from now on.
+    pub fn expire_access_tokens(&self) {
+        let mut st = self.st();
+        let past = st.clock.now() - chrono::Duration::seconds(1);
+        for t in st.access.values_mut() {
+            t.expires_at = past;
+        }
+    }
+    /// Every refresh token issued so far is expired (as after 7 days in Testing mode).
+    pub fn expire_refresh_tokens(&self) {
+        let mut st = self.st();
+        let past = st.clock.now() - chrono::Duration::seconds(1);
+        for t in st.refresh.values_mut() {
+            t.expires_at = Some(past);
+        }
+    }
+    /// Revoke every token of the user for the client (as if the user removed
+    /// the app's access in their Google account).
+    pub fn revoke_grant(&self, health_user_id: &str, client_id: &str) {
+        self.st().revoke_grant(health_user_id, client_id);
+    }
+    pub fn advance_clock(&self, by: Duration) {
+        self.st().clock.advance(by);
+    }
+    /// The next `count` authenticated API calls fail with `error`.
+    pub fn inject_errors(&self, error: InjectedError, count: usize) {
+        let mut st = self.st();
+        st.injected.extend(std::iter::repeat_n(error, count));
+    }
+    /// The next `count` list responses are empty pages that still carry a
+    /// `nextPageToken` continuing where they would have started.
+    pub fn insert_empty_pages(&self, count: u32) {
+        self.st().empty_pages += count;
+    }
+    pub fn set_quota_per_minute(&self, quota: u32) {
+        self.st().quota_per_minute = quota;
+    }
+
+    // ----- inspection -----
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.st().requests.clone()
+    }
+    pub fn clear_requests(&self) {
+        self.st().requests.clear();
+    }
+    /// Number of requests whose path starts with `path_prefix`.
+    pub fn calls(&self, path_prefix: &str) -> usize {
+        self.st().requests.iter().filter(|r| r.path.starts_with(path_prefix)).count()
+    }
+    /// Number of `POST /token` requests.
+    pub fn token_requests(&self) -> usize {
+        self.st().token_requests
+    }
+    /// Query parameters of the last `GET /o/oauth2/v2/auth`.
+    pub fn last_authorize_query(&self) -> Option<Vec<(String, String)>> {
+        self.st().last_authorize.clone()
+    }
+    /// Live (unrevoked, unexpired) refresh tokens of the user.
+    pub fn refresh_tokens_of(&self, health_user_id: &str) -> Vec<String> {
+        let st = self.st();
+        st.refresh
+            .iter()
+            .filter(|(_, t)| t.user == health_user_id && st.refresh_live(t))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+    /// Access tokens of the user that are neither expired nor revoked.
+    pub fn valid_access_tokens(&self, health_user_id: &str) -> Vec<String> {
+        let st = self.st();
+        let now = st.clock.now();
+        st.access
+            .iter()
+            .filter(|(_, t)| t.user == health_user_id && !t.revoked && t.expires_at > now)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}

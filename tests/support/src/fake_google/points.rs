@@ -1,0 +1,273 @@
+//! Google Health data points: what tests add, and their proto-JSON rendering.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, SecondsFormat, Timelike, Utc};
+use serde_json::{Value, json};
+
+/// One data point of a supported type. Build with the constructors, adjust
+/// with [`DataPoint::utc_offset`], [`DataPoint::source`], [`DataPoint::id`].
+/// Times are RFC 3339 (`"2026-11-20T07:12:33Z"`), dates `yyyy-MM-dd`.
+#[derive(Clone, Debug)]
+pub struct DataPoint {
+    pub(crate) value: PointValue,
+    /// Seconds east of UTC of the user's local time at the sample.
+    pub(crate) offset: i32,
+    pub(crate) source: Option<Value>,
+    pub(crate) id: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum PointValue {
+    Weight { time: DateTime<Utc>, grams: f64, notes: Option<String> },
+    BodyFat { time: DateTime<Utc>, percentage: f64 },
+    Height { time: DateTime<Utc>, mm: i64 },
+    HeartRate { time: DateTime<Utc>, bpm: i64 },
+    Steps { start: DateTime<Utc>, end: DateTime<Utc>, count: i64 },
+    Distance { start: DateTime<Utc>, end: DateTime<Utc>, mm: i64 },
+    Floors { start: DateTime<Utc>, end: DateTime<Utc>, count: i64 },
+    RestingHeartRate { date: NaiveDate, bpm: i64 },
+    Sleep { start: DateTime<Utc>, end: DateTime<Utc>, minutes_asleep: i64 },
+}
+
+fn ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("RFC 3339 time").with_timezone(&Utc)
+}
+
+impl DataPoint {
+    fn of(value: PointValue) -> Self {
+        DataPoint { value, offset: 0, source: None, id: None }
+    }
+    pub fn weight(time: &str, grams: f64) -> Self {
+        Self::of(PointValue::Weight { time: ts(time), grams, notes: None })
+    }
+    pub fn body_fat(time: &str, percentage: f64) -> Self {
+        Self::of(PointValue::BodyFat { time: ts(time), percentage })
+    }
+    pub fn height(time: &str, millimeters: i64) -> Self {
+        Self::of(PointValue::Height { time: ts(time), mm: millimeters })
+    }
+    pub fn heart_rate(time: &str, bpm: i64) -> Self {
+        Self::of(PointValue::HeartRate { time: ts(time), bpm })
+    }
+    pub fn steps(start: &str, end: &str, count: i64) -> Self {
+        Self::of(PointValue::Steps { start: ts(start), end: ts(end), count })
+    }
+    pub fn distance(start: &str, end: &str, millimeters: i64) -> Self {
+        Self::of(PointValue::Distance { start: ts(start), end: ts(end), mm: millimeters })
+    }
+    pub fn floors(start: &str, end: &str, count: i64) -> Self {
+        Self::of(PointValue::Floors { start: ts(start), end: ts(end), count })
+    }
+    pub fn daily_resting_heart_rate(date: &str, bpm: i64) -> Self {
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date as yyyy-MM-dd");
+        Self::of(PointValue::RestingHeartRate { date, bpm })
+    }
+    /// A sleep session; the rest of the interval after `minutes_asleep` is awake.
+    pub fn sleep(start: &str, end: &str, minutes_asleep: i64) -> Self {
+        Self::of(PointValue::Sleep { start: ts(start), end: ts(end), minutes_asleep })
+    }
+    /// Local UTC offset in seconds (default 0); drives civil times.
+    pub fn utc_offset(mut self, seconds: i32) -> Self {
+        self.offset = seconds;
+        self
+    }
+    /// Weight notes.
+    pub fn notes(mut self, notes: &str) -> Self {
+        if let PointValue::Weight { notes: n, .. } = &mut self.value {
+            *n = Some(notes.into());
+        }
+        self
+    }
+    /// Replace the default `dataSource` object.
+    pub fn source(mut self, source: Value) -> Self {
+        self.source = Some(source);
+        self
+    }
+    /// The `{data_point}` id in `name` (default: a generated number).
+    pub fn id(mut self, id: &str) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Kebab-case data type (`weight`, `body-fat`, ...).
+    pub fn data_type(&self) -> &'static str {
+        match self.value {
+            PointValue::Weight { .. } => "weight",
+            PointValue::BodyFat { .. } => "body-fat",
+            PointValue::Height { .. } => "height",
+            PointValue::HeartRate { .. } => "heart-rate",
+            PointValue::Steps { .. } => "steps",
+            PointValue::Distance { .. } => "distance",
+            PointValue::Floors { .. } => "floors",
+            PointValue::RestingHeartRate { .. } => "daily-resting-heart-rate",
+            PointValue::Sleep { .. } => "sleep",
+        }
+    }
+
+    fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
+        (t + Duration::seconds(i64::from(self.offset))).naive_utc()
+    }
+
+    /// Physical time the list is ordered by (interval start, sample time).
+    pub(crate) fn sort_key(&self) -> DateTime<Utc> {
+        match &self.value {
+            PointValue::Weight { time, .. }
+            | PointValue::BodyFat { time, .. }
+            | PointValue::Height { time, .. }
+            | PointValue::HeartRate { time, .. } => *time,
+            PointValue::Steps { start, .. }
+            | PointValue::Distance { start, .. }
+            | PointValue::Floors { start, .. }
+            | PointValue::Sleep { start, .. } => *start,
+            PointValue::RestingHeartRate { date, .. } => date.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+        }
+    }
+
+    /// Civil (local) time rollups bucket by: sample time or interval start.
+    pub(crate) fn civil_key(&self) -> NaiveDateTime {
+        match &self.value {
+            PointValue::RestingHeartRate { date, .. } => date.and_hms_opt(0, 0, 0).expect("midnight"),
+            _ => self.local(self.sort_key()),
+        }
+    }
+
+    /// Value of a filter field, physical or civil.
+    pub(crate) fn field(&self, f: super::filter::Field) -> super::filter::Bound {
+        use super::filter::{Bound, Field};
+        let end = match &self.value {
+            PointValue::Sleep { end, .. } => *end,
+            _ => self.sort_key(),
+        };
+        match f {
+            Field::Physical => Bound::Physical(self.sort_key()),
+            Field::Civil | Field::Date => Bound::Civil(self.civil_key()),
+            Field::EndPhysical => Bound::Physical(end),
+            Field::EndCivil => Bound::Civil(self.local(end)),
+        }
+    }
+
+    /// Proto-JSON `DataPoint`.
+    pub(crate) fn to_json(&self, health_user_id: &str, id: &str) -> Value {
+        let (field, payload) = match &self.value {
+            PointValue::Weight { time, grams, notes } => {
+                let mut p = json!({"sampleTime": self.sample_time(*time), "weightGrams": grams});
+                if let Some(n) = notes {
+                    p["notes"] = json!(n);
+                }
+                ("weight", p)
+            }
+            PointValue::BodyFat { time, percentage } => {
+                ("bodyFat", json!({"sampleTime": self.sample_time(*time), "percentage": percentage}))
+            }
+            PointValue::Height { time, mm } => {
+                ("height", json!({"sampleTime": self.sample_time(*time), "heightMillimeters": mm.to_string()}))
+            }
+            PointValue::HeartRate { time, bpm } => {
+                ("heartRate", json!({"sampleTime": self.sample_time(*time), "beatsPerMinute": bpm.to_string()}))
+            }
+            PointValue::Steps { start, end, count } => {
+                ("steps", json!({"interval": self.interval(*start, *end), "count": count.to_string()}))
+            }
+            PointValue::Distance { start, end, mm } => {
+                ("distance", json!({"interval": self.interval(*start, *end), "millimeters": mm.to_string()}))
+            }
+            PointValue::Floors { start, end, count } => {
+                ("floors", json!({"interval": self.interval(*start, *end), "count": count.to_string()}))
+            }
+            PointValue::RestingHeartRate { date, bpm } => (
+                "dailyRestingHeartRate",
+                json!({"date": date_json(*date), "beatsPerMinute": bpm.to_string(),
+                       "dailyRestingHeartRateMetadata": {"calculationMethod": "WITH_SLEEP"}}),
+            ),
+            PointValue::Sleep { start, end, minutes_asleep } => ("sleep", self.sleep_json(*start, *end, *minutes_asleep)),
+        };
+        json!({
+            "name": format!("users/{health_user_id}/dataTypes/{}/dataPoints/{id}", self.data_type()),
+            "dataSource": self.source.clone().unwrap_or_else(|| self.default_source()),
+            field: payload,
+        })
+    }
+
+    fn sample_time(&self, t: DateTime<Utc>) -> Value {
+        json!({"physicalTime": rfc3339(t), "utcOffset": offset(self.offset), "civilTime": civil(self.local(t))})
+    }
+
+    fn interval(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Value {
+        json!({
+            "startTime": rfc3339(start),
+            "startUtcOffset": offset(self.offset),
+            "endTime": rfc3339(end),
+            "endUtcOffset": offset(self.offset),
+            "civilStartTime": civil(self.local(start)),
+            "civilEndTime": civil(self.local(end)),
+        })
+    }
+
+    fn sleep_json(&self, start: DateTime<Utc>, end: DateTime<Utc>, asleep: i64) -> Value {
+        let period = (end - start).num_minutes();
+        let asleep = asleep.min(period);
+        let awake = period - asleep;
+        let wake_at = start + Duration::minutes(asleep);
+        let stage = |a: DateTime<Utc>, b: DateTime<Utc>, t: &str| {
+            json!({"startTime": rfc3339(a), "startUtcOffset": offset(self.offset),
+                   "endTime": rfc3339(b), "endUtcOffset": offset(self.offset), "type": t})
+        };
+        let mut stages = vec![stage(start, wake_at, "LIGHT")];
+        let mut summary = vec![json!({"type": "LIGHT", "minutes": asleep.to_string(), "count": "1"})];
+        if awake > 0 {
+            stages.push(stage(wake_at, end, "AWAKE"));
+            summary.push(json!({"type": "AWAKE", "minutes": awake.to_string(), "count": "1"}));
+        }
+        json!({
+            "interval": self.interval(start, end),
+            "type": "STAGES",
+            "stages": stages,
+            "summary": {
+                "minutesAsleep": asleep.to_string(),
+                "minutesAwake": awake.to_string(),
+                "minutesInSleepPeriod": period.to_string(),
+                "minutesAfterWakeUp": "0",
+                "minutesToFallAsleep": "0",
+                "stagesSummary": summary,
+            },
+            "metadata": {"mainSleep": true, "nap": false, "processed": true, "stagesStatus": "SUCCEEDED"},
+        })
+    }
+
+    fn default_source(&self) -> Value {
+        let device = |form: &str, name: &str| json!({"formFactor": form, "manufacturer": "Fitbit", "displayName": name});
+        match self.value {
+            PointValue::Weight { .. } | PointValue::BodyFat { .. } => json!({
+                "recordingMethod": "ACTIVELY_MEASURED", "platform": "FITBIT", "device": device("SCALE", "Aria Air")}),
+            PointValue::Height { .. } => json!({"recordingMethod": "MANUAL", "platform": "FITBIT"}),
+            PointValue::RestingHeartRate { .. } => json!({
+                "recordingMethod": "DERIVED", "platform": "FITBIT", "device": device("FITNESS_BAND", "Charge 6")}),
+            _ => json!({"recordingMethod": "PASSIVELY_MEASURED", "platform": "FITBIT", "device": device("FITNESS_BAND", "Charge 6")}),
+        }
+    }
+}
+
+/// RFC 3339 UTC with `Z`, fractional seconds only when non-zero (proto JSON).
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// `google.protobuf.Duration` JSON: `"3600s"`.
+pub(crate) fn offset(secs: i32) -> String {
+    format!("{secs}s")
+}
+
+pub(crate) fn date_json(d: NaiveDate) -> Value {
+    json!({"year": d.year(), "month": d.month(), "day": d.day()})
+}
+
+/// `CivilDateTime`; proto3 JSON omits zero-valued time fields, so midnight
+/// renders as `"time": {}`.
+pub(crate) fn civil(t: NaiveDateTime) -> Value {
+    let mut time = serde_json::Map::new();
+    for (k, v) in [("hours", t.hour()), ("minutes", t.minute()), ("seconds", t.second()), ("nanos", t.nanosecond())] {
+        if v != 0 {
+            time.insert(k.into(), json!(v));
+        }
+    }
+    json!({"date": date_json(t.date()), "time": time})
+}
