@@ -85,14 +85,20 @@ pub async fn consent_with(
     let form = parse_form(&html).context("no consent form on the page")?;
     let action = page_url.join(&form.action)?;
     let mut fields = form.hidden;
-    fields.push(("decision".into(), if allow { "allow" } else { "deny" }.into()));
+    fields.push((
+        "decision".into(),
+        if allow { "allow" } else { "deny" }.into(),
+    ));
     let no_redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let resp = no_redirect.post(action).form(&fields).send().await?;
     if resp.status() != reqwest::StatusCode::FOUND {
         let status = resp.status();
-        bail!("consent decision answered {status}: {}", resp.text().await.unwrap_or_default());
+        bail!(
+            "consent decision answered {status}: {}",
+            resp.text().await.unwrap_or_default()
+        );
     }
     let location = resp
         .headers()

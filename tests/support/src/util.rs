@@ -87,7 +87,12 @@ pub(crate) fn decode_pairs(s: &str) -> Vec<(String, String)> {
 }
 
 impl RecordedRequest {
-    pub(crate) fn from_parts(method: &Method, uri: &axum::http::Uri, headers: &HeaderMap, body: &Bytes) -> Self {
+    pub(crate) fn from_parts(
+        method: &Method,
+        uri: &axum::http::Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Self {
         let is_form = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -99,9 +104,18 @@ impl RecordedRequest {
             query: decode_pairs(uri.query().unwrap_or("")),
             headers: headers
                 .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect(),
-            form: if is_form { decode_pairs(&body_text) } else { Vec::new() },
+            form: if is_form {
+                decode_pairs(&body_text)
+            } else {
+                Vec::new()
+            },
             body: body_text,
         }
     }
@@ -172,13 +186,21 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
 }
 
 pub(crate) fn html_response(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 pub(crate) fn redirect(location: &str) -> Response {
     (
         StatusCode::FOUND,
-        [(header::LOCATION, location.to_string()), (header::CACHE_CONTROL, "no-store".into())],
+        [
+            (header::LOCATION, location.to_string()),
+            (header::CACHE_CONTROL, "no-store".into()),
+        ],
     )
         .into_response()
 }

@@ -41,13 +41,21 @@ impl Units {
         })
     }
     fn distance(self, km: f64) -> f64 {
-        round2(if self == Units::Us { km / KM_PER_MILE } else { km })
+        round2(if self == Units::Us {
+            km / KM_PER_MILE
+        } else {
+            km
+        })
     }
     fn elevation(self, m: f64) -> f64 {
         round2(if self == Units::Us { m / M_PER_FOOT } else { m })
     }
     fn height(self, cm: f64) -> f64 {
-        round2(if self == Units::Us { cm / CM_PER_INCH } else { cm })
+        round2(if self == Units::Us {
+            cm / CM_PER_INCH
+        } else {
+            cm
+        })
     }
     fn activity(self, resource: &str, v: f64) -> f64 {
         match resource {
@@ -65,8 +73,21 @@ impl Units {
     }
 }
 
+/// A JSON number without a spurious `.0` for whole values (`2504`, not `2504.0`).
+fn num(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
 fn not_found() -> Response {
-    fitbit_error(StatusCode::NOT_FOUND, "not_found", "The API you are requesting could not be found.")
+    fitbit_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "The API you are requesting could not be found.",
+    )
 }
 
 fn validation(field: &str, message: String) -> Response {
@@ -74,18 +95,27 @@ fn validation(field: &str, message: String) -> Response {
 }
 
 /// Returns the response and the (user, app) key whose quota it used.
-pub(super) fn handle(st: &mut State, req: &RecordedRequest) -> (Response, Option<(String, String)>) {
+pub(super) fn handle(
+    st: &mut State,
+    req: &RecordedRequest,
+) -> (Response, Option<(String, String)>) {
     let token = req.bearer().unwrap_or("").to_string();
     let now = st.clock.now();
     let tok = match st.access.get(&token) {
         Some(t) if !t.revoked && t.expires_at <= now => {
             let msg = format!("Access token expired: {token}. {VISIT}");
-            return (fitbit_error(StatusCode::UNAUTHORIZED, "expired_token", &msg), None);
+            return (
+                fitbit_error(StatusCode::UNAUTHORIZED, "expired_token", &msg),
+                None,
+            );
         }
         Some(t) if !t.revoked => t.clone(),
         _ => {
             let msg = format!("Access token invalid: {token}. {VISIT}");
-            return (fitbit_error(StatusCode::UNAUTHORIZED, "invalid_token", &msg), None);
+            return (
+                fitbit_error(StatusCode::UNAUTHORIZED, "invalid_token", &msg),
+                None,
+            );
         }
     };
     let key = (tok.user.clone(), tok.client.clone());
@@ -95,7 +125,8 @@ pub(super) fn handle(st: &mut State, req: &RecordedRequest) -> (Response, Option
             StatusCode::TOO_MANY_REQUESTS,
             &json!({"errors":[{"errorType":"system","fieldName":"n/a","message":"Too Many Requests"}],"success":false}),
         );
-        r.headers_mut().insert("retry-after", HeaderValue::from(reset));
+        r.headers_mut()
+            .insert("retry-after", HeaderValue::from(reset));
         return (r, Some(key));
     }
     st.count_call(&key);
@@ -110,7 +141,11 @@ pub(super) fn handle(st: &mut State, req: &RecordedRequest) -> (Response, Option
         today: (now + Duration::milliseconds(st.user_mut(&tok.user).utc_offset_ms())).date_naive(),
     };
     let user = st.user_mut(&tok.user);
-    let reply = if req.method == "GET" { route(&ctx, &tok.user, user, &req.path) } else { Err(not_found()) };
+    let reply = if req.method == "GET" {
+        route(&ctx, &tok.user, user, &req.path)
+    } else {
+        Err(not_found())
+    };
     let resp = match reply {
         Ok(v) => json_response(StatusCode::OK, &v),
         Err(r) => r,
@@ -149,22 +184,38 @@ impl Ctx<'_> {
         s == "today" || (s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok())
     }
     /// `{base}/{period|end}` → inclusive (start, end).
-    fn range(&self, base: &str, second: &str, periods: &[&str], max_days: i64, earliest: Option<NaiveDate>) -> Result<(NaiveDate, NaiveDate), Response> {
+    fn range(
+        &self,
+        base: &str,
+        second: &str,
+        periods: &[&str],
+        max_days: i64,
+        earliest: Option<NaiveDate>,
+    ) -> Result<(NaiveDate, NaiveDate), Response> {
         let base = self.day(base)?;
         if Self::is_day(second) {
             let end = self.day(second)?;
             if end < base {
-                return Err(validation("endDate", format!("Invalid date range: end date {end} is before start date {base}")));
+                return Err(validation(
+                    "endDate",
+                    format!("Invalid date range: end date {end} is before start date {base}"),
+                ));
             }
             if (end - base).num_days() + 1 > max_days {
-                return Err(validation("endDate", format!("The date range must not exceed {max_days} days")));
+                return Err(validation(
+                    "endDate",
+                    format!("The date range must not exceed {max_days} days"),
+                ));
             }
             return Ok((base, end));
         }
         if !periods.contains(&second) {
             return Err(validation(
                 "period",
-                format!("Invalid period: {second}. Supported periods are {}", periods.join(", ")),
+                format!(
+                    "Invalid period: {second}. Supported periods are {}",
+                    periods.join(", ")
+                ),
             ));
         }
         Ok((period_start(base, second, earliest), base))
@@ -172,7 +223,8 @@ impl Ctx<'_> {
 }
 
 fn period_start(end: NaiveDate, p: &str, earliest: Option<NaiveDate>) -> NaiveDate {
-    let back_months = |m: u32| end.checked_sub_months(Months::new(m)).unwrap_or(end) + Duration::days(1);
+    let back_months =
+        |m: u32| end.checked_sub_months(Months::new(m)).unwrap_or(end) + Duration::days(1);
     match p {
         "1d" => end,
         "7d" | "1w" => end - Duration::days(6),
@@ -208,12 +260,16 @@ fn route(c: &Ctx, uid: &str, u: &UserData, path: &str) -> Reply {
     }
     match (*ver, rest) {
         ("1", ["profile"]) => c.need("profile").map(|_| profile(c, uid, u)),
-        ("1", ["devices"]) => c.need("settings").map(|_| u.devices.clone().unwrap_or_else(|| u.default_devices())),
+        ("1", ["devices"]) => c
+            .need("settings")
+            .map(|_| u.devices.clone().unwrap_or_else(|| u.default_devices())),
         ("1", ["body", "log", "weight", "date", d]) => weight_logs(c, u, d, d),
         ("1", ["body", "log", "weight", "date", d, p]) => weight_logs(c, u, d, p),
         ("1", ["body", "log", "fat", "date", d]) => fat_logs(c, u, d, d),
         ("1", ["body", "log", "fat", "date", d, p]) => fat_logs(c, u, d, p),
-        ("1", ["body", kind @ ("weight" | "fat" | "bmi"), "date", d, p]) => body_series(c, u, kind, d, p),
+        ("1", ["body", kind @ ("weight" | "fat" | "bmi"), "date", d, p]) => {
+            body_series(c, u, kind, d, p)
+        }
         ("1", ["body", "date", d]) => body_summary(c, u, d),
         ("1", ["activities", "date", d]) => activity_summary(c, u, d),
         ("1", ["activities", "heart", "date", d, p]) => heart_series(c, u, d, p),
@@ -274,7 +330,11 @@ fn in_range(date: &str, start: NaiveDate, end: NaiveDate) -> bool {
 
 fn weight_logs(c: &Ctx, u: &UserData, d: &str, p: &str) -> Reply {
     c.need("weight")?;
-    let (start, end) = if d == p { (c.day(d)?, c.day(d)?) } else { c.range(d, p, LOG_PERIODS, 31, None)? };
+    let (start, end) = if d == p {
+        (c.day(d)?, c.day(d)?)
+    } else {
+        c.range(d, p, LOG_PERIODS, 31, None)?
+    };
     let list: Vec<Value> = u
         .sorted_weights()
         .into_iter()
@@ -299,7 +359,11 @@ fn weight_logs(c: &Ctx, u: &UserData, d: &str, p: &str) -> Reply {
 
 fn fat_logs(c: &Ctx, u: &UserData, d: &str, p: &str) -> Reply {
     c.need("weight")?;
-    let (start, end) = if d == p { (c.day(d)?, c.day(d)?) } else { c.range(d, p, LOG_PERIODS, 30, None)? };
+    let (start, end) = if d == p {
+        (c.day(d)?, c.day(d)?)
+    } else {
+        c.range(d, p, LOG_PERIODS, 30, None)?
+    };
     let list: Vec<Value> = u
         .all_fat_logs()
         .into_iter()
@@ -313,10 +377,24 @@ fn fat_logs(c: &Ctx, u: &UserData, d: &str, p: &str) -> Reply {
 fn body_value_on(c: &Ctx, u: &UserData, kind: &str, day: NaiveDate) -> Option<f64> {
     let day_s = day.to_string();
     match kind {
-        "fat" => u.all_fat_logs().into_iter().rev().find(|f| f.date <= day_s).map(|f| f.fat),
-        _ => u.sorted_weights().into_iter().rev().find(|w| w.date <= day_s).map(|w| {
-            if kind == "bmi" { u.bmi_of(w) } else { c.units.weight(w.weight_kg) }
-        }),
+        "fat" => u
+            .all_fat_logs()
+            .into_iter()
+            .rev()
+            .find(|f| f.date <= day_s)
+            .map(|f| f.fat),
+        _ => u
+            .sorted_weights()
+            .into_iter()
+            .rev()
+            .find(|w| w.date <= day_s)
+            .map(|w| {
+                if kind == "bmi" {
+                    u.bmi_of(w)
+                } else {
+                    c.units.weight(w.weight_kg)
+                }
+            }),
     }
 }
 
@@ -349,7 +427,11 @@ fn body_summary(c: &Ctx, u: &UserData, d: &str) -> Reply {
 }
 
 fn activity_value(c: &Ctx, u: &UserData, res: &str, day: NaiveDate) -> f64 {
-    let raw = u.activities.get(&(res.to_string(), day)).copied().unwrap_or(0.0);
+    let raw = u
+        .activities
+        .get(&(res.to_string(), day))
+        .copied()
+        .unwrap_or(0.0);
     c.units.activity(res, raw)
 }
 
@@ -365,7 +447,7 @@ fn activity_series(c: &Ctx, u: &UserData, res: &str, d: &str, p: &str) -> Reply 
 fn activity_summary(c: &Ctx, u: &UserData, d: &str) -> Reply {
     c.need("activity")?;
     let day = c.day(d)?;
-    let get = |r: &str| activity_value(c, u, r, day);
+    let get = |r: &str| num(activity_value(c, u, r, day));
     let mut summary = json!({
         "activityCalories": 0,
         "caloriesBMR": 1700,
@@ -407,7 +489,9 @@ fn heart_day(u: &UserData, day: NaiveDate) -> Value {
 fn heart_series(c: &Ctx, u: &UserData, d: &str, p: &str) -> Reply {
     c.need("heartrate")?;
     let (start, end) = c.range(d, p, LOG_PERIODS, 366, None)?;
-    Ok(json!({"activities-heart": days(start, end).map(|day| heart_day(u, day)).collect::<Vec<_>>()}))
+    Ok(
+        json!({"activities-heart": days(start, end).map(|day| heart_day(u, day)).collect::<Vec<_>>()}),
+    )
 }
 
 fn hm(s: &str) -> Option<u32> {
@@ -415,7 +499,14 @@ fn hm(s: &str) -> Option<u32> {
     Some(chrono::Timelike::num_seconds_from_midnight(&t))
 }
 
-fn intraday(c: &Ctx, u: &UserData, res: &str, d: &str, detail: &str, window: Option<(&&str, &&str)>) -> Reply {
+fn intraday(
+    c: &Ctx,
+    u: &UserData,
+    res: &str,
+    d: &str,
+    detail: &str,
+    window: Option<(&&str, &&str)>,
+) -> Reply {
     let heart = res == "heart";
     c.need(if heart { "heartrate" } else { "activity" })?;
     if !c.intraday_ok {
@@ -430,7 +521,12 @@ fn intraday(c: &Ctx, u: &UserData, res: &str, d: &str, detail: &str, window: Opt
         "1min" => (60, "minute"),
         "5min" => (300, "minute"),
         "15min" => (900, "minute"),
-        _ => return Err(validation("detailLevel", format!("Invalid detail level: {detail}"))),
+        _ => {
+            return Err(validation(
+                "detailLevel",
+                format!("Invalid detail level: {detail}"),
+            ));
+        }
     };
     let day = c.day(d)?;
     let (from, to) = match window {
@@ -441,20 +537,33 @@ fn intraday(c: &Ctx, u: &UserData, res: &str, d: &str, detail: &str, window: Opt
             (a, b + 59)
         }
     };
-    let samples = u.intraday.get(&(res.to_string(), day)).cloned().unwrap_or_default();
+    let samples = u
+        .intraday
+        .get(&(res.to_string(), day))
+        .cloned()
+        .unwrap_or_default();
     let mut dataset = Vec::new();
     let mut bucket = from - from % step;
     while bucket <= to {
-        let vals: Vec<f64> = samples.iter().filter(|(t, _)| *t >= bucket && *t < bucket + step).map(|(_, v)| *v).collect();
-        let time = format!("{:02}:{:02}:{:02}", bucket / 3600, bucket / 60 % 60, bucket % 60);
+        let vals: Vec<f64> = samples
+            .iter()
+            .filter(|(t, _)| *t >= bucket && *t < bucket + step)
+            .map(|(_, v)| *v)
+            .collect();
+        let time = format!(
+            "{:02}:{:02}:{:02}",
+            bucket / 3600,
+            bucket / 60 % 60,
+            bucket % 60
+        );
         if heart {
             if !vals.is_empty() {
                 let mean = (vals.iter().sum::<f64>() / vals.len() as f64).round();
-                dataset.push(json!({"time": time, "value": mean}));
+                dataset.push(json!({"time": time, "value": num(mean)}));
             }
         } else {
             let sum = c.units.activity(res, vals.iter().sum());
-            dataset.push(json!({"time": time, "value": sum}));
+            dataset.push(json!({"time": time, "value": num(sum)}));
         }
         bucket += step;
     }
@@ -471,8 +580,16 @@ fn intraday(c: &Ctx, u: &UserData, res: &str, d: &str, detail: &str, window: Opt
 
 fn sleep(c: &Ctx, u: &UserData, d: &str, e: &str) -> Reply {
     c.need("sleep")?;
-    let (start, end) = if d == e { (c.day(d)?, c.day(d)?) } else { c.range(d, e, &[], 100, None)? };
-    let mut logs: Vec<_> = u.sleeps.iter().filter(|s| in_range(&s.date_of_sleep, start, end)).collect();
+    let (start, end) = if d == e {
+        (c.day(d)?, c.day(d)?)
+    } else {
+        c.range(d, e, &[], 100, None)?
+    };
+    let mut logs: Vec<_> = u
+        .sleeps
+        .iter()
+        .filter(|s| in_range(&s.date_of_sleep, start, end))
+        .collect();
     logs.sort_by(|a, b| b.start_time.cmp(&a.start_time));
     let (mut asleep, mut in_bed) = (0, 0);
     let (mut deep, mut light, mut rem, mut wake) = (0, 0, 0, 0);
@@ -493,7 +610,7 @@ fn sleep(c: &Ctx, u: &UserData, d: &str, e: &str) -> Reply {
             json!({
                 "dateOfSleep": s.date_of_sleep,
                 "duration": u64::from(s.time_in_bed_minutes) * 60_000,
-                "efficiency": if s.time_in_bed_minutes == 0 { 0 } else { s.minutes_asleep * 100 / s.time_in_bed_minutes },
+                "efficiency": (s.minutes_asleep * 100).checked_div(s.time_in_bed_minutes).unwrap_or(0),
                 "endTime": fmt(end),
                 "infoCode": 0,
                 "isMainSleep": s.is_main_sleep,

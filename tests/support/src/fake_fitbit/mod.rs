@@ -110,7 +110,12 @@ pub(crate) struct AccessTok {
 #[derive(Clone, Debug)]
 pub(crate) enum RefreshStatus {
     Active,
-    Used { at: DateTime<Utc>, response: Value, new_access: String, new_refresh: String },
+    Used {
+        at: DateTime<Utc>,
+        response: Value,
+        new_access: String,
+        new_refresh: String,
+    },
     Revoked,
 }
 
@@ -224,7 +229,13 @@ impl State {
             "token_type": "Bearer",
             "user_id": user,
         });
-        (TokenPair { access_token: access, refresh_token: refresh }, body)
+        (
+            TokenPair {
+                access_token: access,
+                refresh_token: refresh,
+            },
+            body,
+        )
     }
 
     /// (limit, remaining, seconds until reset) for a user/app pair.
@@ -284,15 +295,19 @@ pub(crate) fn fitbit_error(status: StatusCode, error_type: &str, message: &str) 
     )
 }
 
-pub(crate) fn fitbit_field_error(status: StatusCode, error_type: &str, field: &str, message: &str) -> Response {
+pub(crate) fn fitbit_field_error(
+    status: StatusCode,
+    error_type: &str,
+    field: &str,
+    message: &str,
+) -> Response {
     json_response(
         status,
         &json!({"errors":[{"errorType": error_type, "fieldName": field, "message": message}],"success":false}),
     )
 }
 
-pub(crate) const VISIT: &str =
-    "Visit https://dev.fitbit.com/docs/oauth2 for more information on the Fitbit Web API authorization process.";
+pub(crate) const VISIT: &str = "Visit https://dev.fitbit.com/docs/oauth2 for more information on the Fitbit Web API authorization process.";
 
 /// A running fake Fitbit. Dropping it stops the server.
 pub struct FakeFitbit {
@@ -310,7 +325,9 @@ impl Drop for FakeFitbit {
 impl FakeFitbit {
     /// Bind 127.0.0.1:0 and serve on a tokio task.
     pub async fn start() -> FakeFitbit {
-        let inner = Arc::new(Inner { state: Mutex::new(State::new()) });
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State::new()),
+        });
         let (addr, task) = util::spawn(inner.clone()).await;
         FakeFitbit { addr, inner, task }
     }
@@ -397,7 +414,10 @@ impl FakeFitbit {
     /// `floors`, `elevation` in m, `calories`, `minutesSedentary`, ...).
     pub fn set_activity(&self, user_id: &str, resource: &str, date: &str, value: f64) {
         let d = parse_date(date);
-        self.st().user_mut(user_id).activities.insert((resource.into(), d), value);
+        self.st()
+            .user_mut(user_id)
+            .activities
+            .insert((resource.into(), d), value);
     }
     pub fn set_resting_heart_rate(&self, user_id: &str, date: &str, bpm: u32) {
         let d = parse_date(date);
@@ -414,7 +434,10 @@ impl FakeFitbit {
                 (t.num_seconds_from_midnight(), *v)
             })
             .collect();
-        self.st().user_mut(user_id).intraday.insert((resource.into(), d), samples);
+        self.st()
+            .user_mut(user_id)
+            .intraday
+            .insert((resource.into(), d), samples);
     }
     /// Merge fields into the profile's `user` object (e.g. `height` in cm,
     /// `offsetFromUTCMillis`, `timezone`, `displayName`).
@@ -453,7 +476,9 @@ impl FakeFitbit {
         let mut st = self.st();
         let now = st.clock.now();
         let off = st.user_mut(user_id).utc_offset_ms();
-        (now + chrono::Duration::milliseconds(off)).date_naive().to_string()
+        (now + chrono::Duration::milliseconds(off))
+            .date_naive()
+            .to_string()
     }
     pub fn set_grace(&self, grace: Duration) {
         self.st().grace = grace;
@@ -489,7 +514,11 @@ impl FakeFitbit {
     }
     /// Number of requests whose path starts with `path_prefix`.
     pub fn calls(&self, path_prefix: &str) -> usize {
-        self.st().requests.iter().filter(|r| r.path.starts_with(path_prefix)).count()
+        self.st()
+            .requests
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .count()
     }
     /// Number of `POST /oauth2/token` requests.
     pub fn token_requests(&self) -> usize {
@@ -526,7 +555,11 @@ impl FakeFitbit {
     pub fn is_revoked(&self, user_id: &str, client_id: &str) -> bool {
         let st = self.st();
         let mut any = false;
-        for t in st.refresh.values().filter(|t| t.user == user_id && t.client == client_id) {
+        for t in st
+            .refresh
+            .values()
+            .filter(|t| t.user == user_id && t.client == client_id)
+        {
             any = true;
             if !matches!(t.status, RefreshStatus::Revoked) {
                 return false;

@@ -53,7 +53,8 @@ impl WeightLog {
         self
     }
     pub(crate) fn id(&self) -> u64 {
-        self.log_id.unwrap_or_else(|| default_log_id(&self.date, &self.time))
+        self.log_id
+            .unwrap_or_else(|| default_log_id(&self.date, &self.time))
     }
 }
 
@@ -69,10 +70,17 @@ pub struct FatLog {
 
 impl FatLog {
     pub fn new(date: &str, time: &str, fat: f64) -> Self {
-        FatLog { date: date.into(), time: time.into(), fat, source: "Aria".into(), log_id: None }
+        FatLog {
+            date: date.into(),
+            time: time.into(),
+            fat,
+            source: "Aria".into(),
+            log_id: None,
+        }
     }
     pub(crate) fn id(&self) -> u64 {
-        self.log_id.unwrap_or_else(|| default_log_id(&self.date, &self.time))
+        self.log_id
+            .unwrap_or_else(|| default_log_id(&self.date, &self.time))
     }
 }
 
@@ -95,7 +103,12 @@ pub struct SleepLog {
 }
 
 impl SleepLog {
-    pub fn new(date_of_sleep: &str, start_time: &str, time_in_bed_minutes: u32, minutes_asleep: u32) -> Self {
+    pub fn new(
+        date_of_sleep: &str,
+        start_time: &str,
+        time_in_bed_minutes: u32,
+        minutes_asleep: u32,
+    ) -> Self {
         SleepLog {
             date_of_sleep: date_of_sleep.into(),
             start_time: start_time.into(),
@@ -119,7 +132,11 @@ impl SleepLog {
 }
 
 fn default_log_id(date: &str, time: &str) -> u64 {
-    let t = if time.len() == 5 { format!("{time}:00") } else { time.to_string() };
+    let t = if time.len() == 5 {
+        format!("{time}:00")
+    } else {
+        time.to_string()
+    };
     NaiveDateTime::parse_from_str(&format!("{date}T{t}"), "%Y-%m-%dT%H:%M:%S")
         .map(|dt| dt.and_utc().timestamp_millis() as u64)
         .unwrap_or(1)
@@ -141,11 +158,17 @@ pub(crate) struct UserData {
 
 impl UserData {
     pub fn height_cm(&self) -> f64 {
-        self.profile_overrides.get("height").and_then(Value::as_f64).unwrap_or(180.0)
+        self.profile_overrides
+            .get("height")
+            .and_then(Value::as_f64)
+            .unwrap_or(180.0)
     }
 
     pub fn utc_offset_ms(&self) -> i64 {
-        self.profile_overrides.get("offsetFromUTCMillis").and_then(Value::as_i64).unwrap_or(0)
+        self.profile_overrides
+            .get("offsetFromUTCMillis")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
     }
 
     pub fn bmi_of(&self, w: &WeightLog) -> f64 {

@@ -6,7 +6,9 @@ use serde_json::json;
 
 use super::{ALL_SCOPES, AuthCode, PendingAuth, RefreshStatus, State, VISIT, fitbit_error};
 use crate::consent::{ConsentPage, render_consent, render_error};
-use crate::util::{self, RecordedRequest, html_response, json_response, lookup, redirect, with_query};
+use crate::util::{
+    self, RecordedRequest, html_response, json_response, lookup, redirect, with_query,
+};
 
 pub(super) fn handle(st: &mut State, req: &RecordedRequest) -> Response {
     match (req.method.as_str(), req.path.as_str()) {
@@ -17,12 +19,19 @@ pub(super) fn handle(st: &mut State, req: &RecordedRequest) -> Response {
             token(st, req)
         }
         ("POST", "/oauth2/revoke") => revoke(st, req),
-        _ => fitbit_error(StatusCode::NOT_FOUND, "not_found", "The API you are requesting could not be found."),
+        _ => fitbit_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "The API you are requesting could not be found.",
+        ),
     }
 }
 
 fn error_page(msg: &str) -> Response {
-    html_response(StatusCode::BAD_REQUEST, render_error("Fitbit: authorization error", msg))
+    html_response(
+        StatusCode::BAD_REQUEST,
+        render_error("Fitbit: authorization error", msg),
+    )
 }
 
 /// Fitbit never redirects on invalid authorize parameters; it shows the error.
@@ -32,7 +41,10 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
         .filter(|k| lookup(q, k).is_none_or(str::is_empty))
         .collect();
     if !missing.is_empty() {
-        return error_page(&format!("invalid_request - Missing parameters: {}", missing.join(", ")));
+        return error_page(&format!(
+            "invalid_request - Missing parameters: {}",
+            missing.join(", ")
+        ));
     }
     let client_id = lookup(q, "client_id").unwrap_or_default();
     let Some(client) = st.clients.get(client_id).cloned() else {
@@ -51,13 +63,22 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return error_page("invalid_request - Missing parameters: redirect_uri"),
     };
-    let scopes: Vec<String> = lookup(q, "scope").unwrap_or_default().split_whitespace().map(String::from).collect();
+    let scopes: Vec<String> = lookup(q, "scope")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     if let Some(bad) = scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
         return error_page(&format!("invalid_scope - Invalid scope: {bad}"));
     }
-    let challenge = match (lookup(q, "code_challenge"), lookup(q, "code_challenge_method")) {
+    let challenge = match (
+        lookup(q, "code_challenge"),
+        lookup(q, "code_challenge_method"),
+    ) {
         (None, None) => None,
-        (None, Some(_)) => return error_page("invalid_request - Missing parameters: code_challenge"),
+        (None, Some(_)) => {
+            return error_page("invalid_request - Missing parameters: code_challenge");
+        }
         (Some(c), m) => {
             let m = m.unwrap_or("plain");
             if m != "S256" && m != "plain" {
@@ -92,7 +113,10 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
 }
 
 fn decision(st: &mut State, req: &RecordedRequest) -> Response {
-    let Some(p) = req.form_value("transaction_id").and_then(|t| st.pending.remove(t)) else {
+    let Some(p) = req
+        .form_value("transaction_id")
+        .and_then(|t| st.pending.remove(t))
+    else {
         return error_page("invalid_request - Unknown or already used authorization transaction");
     };
     let state = p.state.clone().unwrap_or_default();
@@ -107,7 +131,12 @@ fn decision(st: &mut State, req: &RecordedRequest) -> Response {
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         return redirect(&with_query(&p.redirect_uri, &pairs));
     }
-    let granted: Vec<String> = p.scopes.iter().filter(|s| !st.withheld_scopes.contains(s)).cloned().collect();
+    let granted: Vec<String> = p
+        .scopes
+        .iter()
+        .filter(|s| !st.withheld_scopes.contains(s))
+        .cloned()
+        .collect();
     let code = util::random_token("", 40);
     st.codes.insert(
         code.clone(),
@@ -132,7 +161,9 @@ fn client_auth(st: &State, req: &RecordedRequest) -> Result<String, Response> {
         return Err(fitbit_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            &format!("Invalid authorization header format. The header was not recognized to be a valid header for any of known implementations or a client_id was not specified in case of a public client {VISIT}"),
+            &format!(
+                "Invalid authorization header format. The header was not recognized to be a valid header for any of known implementations or a client_id was not specified in case of a public client {VISIT}"
+            ),
         ));
     };
     match st.clients.get(&id) {
@@ -140,7 +171,9 @@ fn client_auth(st: &State, req: &RecordedRequest) -> Result<String, Response> {
         _ => Err(fitbit_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            &format!("Invalid authorization header. Client id invalid or client secret invalid. {VISIT}"),
+            &format!(
+                "Invalid authorization header. Client id invalid or client secret invalid. {VISIT}"
+            ),
         )),
     }
 }
@@ -241,7 +274,12 @@ fn refresh_grant(st: &mut State, req: &RecordedRequest, client: &str) -> Respons
     }
     match tok.status {
         RefreshStatus::Revoked => invalid(),
-        RefreshStatus::Used { at, response, new_access, new_refresh } => {
+        RefreshStatus::Used {
+            at,
+            response,
+            new_access,
+            new_refresh,
+        } => {
             let within = now - at <= util::chrono_dur(st.grace);
             let access_unused = st.access.get(&new_access).is_some_and(|a| !a.used);
             let refresh_unused = st
@@ -284,12 +322,25 @@ fn revoke(st: &mut State, req: &RecordedRequest) -> Response {
         .get(token)
         .filter(|t| t.client == client)
         .map(|t| t.user.clone())
-        .or_else(|| st.refresh.get(token).filter(|t| t.client == client).map(|t| t.user.clone()));
+        .or_else(|| {
+            st.refresh
+                .get(token)
+                .filter(|t| t.client == client)
+                .map(|t| t.user.clone())
+        });
     if let Some(user) = user {
-        for t in st.access.values_mut().filter(|t| t.user == user && t.client == client) {
+        for t in st
+            .access
+            .values_mut()
+            .filter(|t| t.user == user && t.client == client)
+        {
             t.revoked = true;
         }
-        for t in st.refresh.values_mut().filter(|t| t.user == user && t.client == client) {
+        for t in st
+            .refresh
+            .values_mut()
+            .filter(|t| t.user == user && t.client == client)
+        {
             t.status = RefreshStatus::Revoked;
         }
     }

@@ -10,14 +10,19 @@ use serde_json::{Value, json};
 
 use super::filter::{self, FilterError};
 use super::points::{DataPoint, civil};
-use super::{InjectedError, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PREFIX, SCOPE_SETTINGS, SCOPE_SLEEP, State};
+use super::{
+    InjectedError, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PREFIX, SCOPE_SETTINGS, SCOPE_SLEEP, State,
+};
 use crate::util::{RecordedRequest, html_response, json_response, short_hash};
 
 type Reply = Result<Value, Response>;
 
 fn status_error(code: u16, status: &str, message: &str, details: Value) -> Response {
     let http = StatusCode::from_u16(code).expect("valid status");
-    json_response(http, &json!({"error": {"code": code, "message": message, "status": status, "details": details}}))
+    json_response(
+        http,
+        &json!({"error": {"code": code, "message": message, "status": status, "details": details}}),
+    )
 }
 
 fn info(reason: &str) -> Value {
@@ -36,18 +41,29 @@ fn invalid_argument(message: &str) -> Response {
 const CRED_HELP: &str = "Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
 
 fn unauthenticated(message: &str, reason: &str, invalid_token: bool) -> Response {
-    let mut r = status_error(401, "UNAUTHENTICATED", &format!("{message} {CRED_HELP}"), info(reason));
+    let mut r = status_error(
+        401,
+        "UNAUTHENTICATED",
+        &format!("{message} {CRED_HELP}"),
+        info(reason),
+    );
     let v = if invalid_token {
         "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\""
     } else {
         "Bearer realm=\"https://accounts.google.com/\""
     };
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
     r
 }
 
 fn scope_insufficient() -> Response {
-    status_error(403, "PERMISSION_DENIED", "Request had insufficient authentication scopes.", info("ACCESS_TOKEN_SCOPE_INSUFFICIENT"))
+    status_error(
+        403,
+        "PERMISSION_DENIED",
+        "Request had insufficient authentication scopes.",
+        info("ACCESS_TOKEN_SCOPE_INSUFFICIENT"),
+    )
 }
 
 fn rate_limited() -> Response {
@@ -66,27 +82,43 @@ fn injected(e: InjectedError) -> Response {
     match e {
         InjectedError::RateLimited => rate_limited(),
         InjectedError::ScopeInsufficient => scope_insufficient(),
-        InjectedError::AccountNotLinked => {
-            status_error(400, "FAILED_PRECONDITION", "The account is not linked to Google Health.", info("ACCOUNT_NOT_LINKED"))
-        }
-        InjectedError::ResourcePermissionDenied => {
-            status_error(403, "PERMISSION_DENIED", "The caller does not have permission", info("RESOURCE_PERMISSION_DENIED"))
-        }
-        InjectedError::Unavailable => status_error(503, "UNAVAILABLE", "The service is currently unavailable.", json!([])),
+        InjectedError::AccountNotLinked => status_error(
+            400,
+            "FAILED_PRECONDITION",
+            "The account is not linked to Google Health.",
+            info("ACCOUNT_NOT_LINKED"),
+        ),
+        InjectedError::ResourcePermissionDenied => status_error(
+            403,
+            "PERMISSION_DENIED",
+            "The caller does not have permission",
+            info("RESOURCE_PERMISSION_DENIED"),
+        ),
+        InjectedError::Unavailable => status_error(
+            503,
+            "UNAVAILABLE",
+            "The service is currently unavailable.",
+            json!([]),
+        ),
     }
 }
 
 fn not_found_page(path: &str) -> Response {
     html_response(
         StatusCode::NOT_FOUND,
-        format!("<!DOCTYPE html>\n<html lang=en><title>Error 404 (Not Found)!!1</title><p><b>404.</b> <ins>That’s an error.</ins><p>The requested URL <code>{}</code> was not found on this server.  <ins>That’s all we know.</ins>\n", crate::util::html_escape(path)),
+        format!(
+            "<!DOCTYPE html>\n<html lang=en><title>Error 404 (Not Found)!!1</title><p><b>404.</b> <ins>That’s an error.</ins><p>The requested URL <code>{}</code> was not found on this server.  <ins>That’s all we know.</ins>\n",
+            crate::util::html_escape(path)
+        ),
     )
 }
 
 /// Scope a data type's reads need.
 fn read_scope(data_type: &str) -> Option<&'static str> {
     Some(match data_type {
-        "weight" | "body-fat" | "height" | "heart-rate" | "daily-resting-heart-rate" => SCOPE_METRICS,
+        "weight" | "body-fat" | "height" | "heart-rate" | "daily-resting-heart-rate" => {
+            SCOPE_METRICS
+        }
         "steps" | "distance" | "floors" => SCOPE_ACTIVITY,
         "sleep" => SCOPE_SLEEP,
         _ => return None,
@@ -117,13 +149,21 @@ pub(super) fn handle(st: &mut State, req: &RecordedRequest) -> Response {
 
 fn authenticate(st: &mut State, req: &RecordedRequest) -> Result<Authed, Response> {
     let Some(token) = req.bearer() else {
-        return Err(unauthenticated("Request is missing required authentication credential.", "CREDENTIALS_MISSING", false));
+        return Err(unauthenticated(
+            "Request is missing required authentication credential.",
+            "CREDENTIALS_MISSING",
+            false,
+        ));
     };
     let now = st.clock.now();
     let tok = match st.access.get(token) {
         Some(t) if !t.revoked && t.expires_at > now => t.clone(),
         Some(t) if !t.revoked => {
-            return Err(unauthenticated("Request had invalid authentication credentials.", "ACCESS_TOKEN_EXPIRED", true));
+            return Err(unauthenticated(
+                "Request had invalid authentication credentials.",
+                "ACCESS_TOKEN_EXPIRED",
+                true,
+            ));
         }
         _ => {
             return Err(unauthenticated(
@@ -149,22 +189,36 @@ fn authenticate(st: &mut State, req: &RecordedRequest) -> Result<Authed, Respons
         return Err(rate_limited());
     }
     e.1 += 1;
-    Ok(Authed { user: tok.user, scopes: tok.scopes })
+    Ok(Authed {
+        user: tok.user,
+        scopes: tok.scopes,
+    })
 }
 
 fn route(st: &mut State, req: &RecordedRequest, a: &Authed, segs: &[&str]) -> Reply {
     let (who, rest) = segs.split_first().expect("users/{u}");
     if *who != "me" && *who != a.user {
-        return Err(status_error(403, "PERMISSION_DENIED", "The caller does not have permission", json!([])));
+        return Err(status_error(
+            403,
+            "PERMISSION_DENIED",
+            "The caller does not have permission",
+            json!([]),
+        ));
     }
     let has = |s: &str| a.scopes.iter().any(|x| x == s);
     match (req.method.as_str(), rest) {
         ("GET", ["identity"]) => {
-            if !a.scopes.iter().any(|s| s.starts_with(SCOPE_PREFIX) && s.ends_with(".readonly")) {
+            if !a
+                .scopes
+                .iter()
+                .any(|s| s.starts_with(SCOPE_PREFIX) && s.ends_with(".readonly"))
+            {
                 return Err(scope_insufficient());
             }
             let u = st.user_mut(&a.user);
-            Ok(json!({"name": format!("users/{}/identity", a.user), "healthUserId": a.user, "legacyUserId": u.legacy_id}))
+            Ok(
+                json!({"name": format!("users/{}/identity", a.user), "healthUserId": a.user, "legacyUserId": u.legacy_id}),
+            )
         }
         ("GET", ["settings"]) => {
             if !has(SCOPE_SETTINGS) {
@@ -173,7 +227,9 @@ fn route(st: &mut State, req: &RecordedRequest, a: &Authed, segs: &[&str]) -> Re
             Ok(settings(st, &a.user))
         }
         (method, ["dataTypes", dt, last]) => {
-            let (coll, verb) = last.split_once(':').map_or((*last, None), |(c, v)| (c, Some(v)));
+            let (coll, verb) = last
+                .split_once(':')
+                .map_or((*last, None), |(c, v)| (c, Some(v)));
             if coll != "dataPoints" {
                 return Err(not_found_page(&req.path));
             }
@@ -245,19 +301,32 @@ fn list(st: &mut State, req: &RecordedRequest, user: &str, dt: &str) -> Reply {
         FilterError::UnsupportedMember(m) => status_error(
             400,
             "INVALID_ARGUMENT",
-            &format!("Invalid filter: field '{m}' is not supported for data type '{}'.", filter::snake(dt)),
+            &format!(
+                "Invalid filter: field '{m}' is not supported for data type '{}'.",
+                filter::snake(dt)
+            ),
             info("INVALID_DATA_POINT_FILTER_DATA_TYPE_MEMBER"),
         ),
         FilterError::Malformed(m) => invalid_argument(&format!("Invalid filter: {m}")),
     })?;
     if dt == "sleep" && req.query_value("dataSourceFamily").is_some() {
-        return Err(invalid_argument("Filtering by data source family is not supported for sleep."));
+        return Err(invalid_argument(
+            "Filtering by data source family is not supported for sleep.",
+        ));
     }
     let raw_size = match req.query_value("pageSize") {
         None => None,
-        Some(s) => Some(s.parse::<i64>().map_err(|_| invalid_argument(&format!("Invalid value at 'page_size' (TYPE_INT32), \"{s}\"")))?),
+        Some(s) => Some(s.parse::<i64>().map_err(|_| {
+            invalid_argument(&format!(
+                "Invalid value at 'page_size' (TYPE_INT32), \"{s}\""
+            ))
+        })?),
     };
-    let (default, max) = if dt == "sleep" { (25, 25) } else { (1440, 10000) };
+    let (default, max) = if dt == "sleep" {
+        (25, 25)
+    } else {
+        (1440, 10000)
+    };
     let size = page_size(raw_size, default, max)?;
     let key = format!("list|{user}|{dt}|{filter_text}");
     let offset = match req.query_value("pageToken").filter(|t| !t.is_empty()) {
@@ -269,16 +338,27 @@ fn list(st: &mut State, req: &RecordedRequest, user: &str, dt: &str) -> Reply {
         return Ok(json!({"nextPageToken": page_token(offset, &key)}));
     }
     let u = st.user_mut(user);
-    let mut points: Vec<&(String, DataPoint)> =
-        u.points.iter().filter(|(_, p)| p.data_type() == dt && filter.matches(p)).collect();
+    let mut points: Vec<&(String, DataPoint)> = u
+        .points
+        .iter()
+        .filter(|(_, p)| p.data_type() == dt && filter.matches(p))
+        .collect();
     points.sort_by(|(ia, a), (ib, b)| b.sort_key().cmp(&a.sort_key()).then(ib.cmp(ia)));
-    let page: Vec<Value> = points.iter().skip(offset).take(size).map(|(id, p)| p.to_json(user, id)).collect();
+    let page: Vec<Value> = points
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|(id, p)| p.to_json(user, id))
+        .collect();
     let mut out = serde_json::Map::new();
     if !page.is_empty() {
         out.insert("dataPoints".into(), Value::Array(page));
     }
     if offset + size < points.len() {
-        out.insert("nextPageToken".into(), json!(page_token(offset + size, &key)));
+        out.insert(
+            "nextPageToken".into(),
+            json!(page_token(offset + size, &key)),
+        );
     }
     Ok(Value::Object(out))
 }
@@ -296,21 +376,33 @@ fn civil_of(v: &Value) -> Option<NaiveDateTime> {
 }
 
 fn daily_rollup(st: &mut State, req: &RecordedRequest, user: &str, dt: &str) -> Reply {
-    let body: Value = serde_json::from_str(&req.body).map_err(|e| invalid_argument(&format!("Invalid JSON payload received. {e}")))?;
-    if !matches!(dt, "weight" | "body-fat" | "steps" | "distance" | "floors" | "heart-rate") {
-        return Err(invalid_argument(&format!("Daily roll-up is not supported for data type {dt}.")));
+    let body: Value = serde_json::from_str(&req.body)
+        .map_err(|e| invalid_argument(&format!("Invalid JSON payload received. {e}")))?;
+    if !matches!(
+        dt,
+        "weight" | "body-fat" | "steps" | "distance" | "floors" | "heart-rate"
+    ) {
+        return Err(invalid_argument(&format!(
+            "Daily roll-up is not supported for data type {dt}."
+        )));
     }
-    let start = civil_of(&body["range"]["start"]).ok_or_else(|| invalid_argument("range.start is required"))?;
-    let end = civil_of(&body["range"]["end"]).ok_or_else(|| invalid_argument("range.end is required"))?;
+    let start = civil_of(&body["range"]["start"])
+        .ok_or_else(|| invalid_argument("range.start is required"))?;
+    let end =
+        civil_of(&body["range"]["end"]).ok_or_else(|| invalid_argument("range.end is required"))?;
     if end <= start {
         return Err(invalid_argument("range.end must be after range.start"));
     }
     if start.time() != chrono::NaiveTime::MIN {
-        return Err(invalid_argument("range.start must be aligned with the aggregation window"));
+        return Err(invalid_argument(
+            "range.start must be aligned with the aggregation window",
+        ));
     }
     let max_days = if dt == "heart-rate" { 14 } else { 90 };
     if end - start > Duration::days(max_days) {
-        return Err(invalid_argument(&format!("The maximum range for {dt} is {max_days} days.")));
+        return Err(invalid_argument(&format!(
+            "The maximum range for {dt} is {max_days} days."
+        )));
     }
     let window = match body.get("windowSizeDays").and_then(Value::as_i64) {
         None => 1,
@@ -324,19 +416,33 @@ fn daily_rollup(st: &mut State, req: &RecordedRequest, user: &str, dt: &str) -> 
         o.remove("pageSize");
     }
     let key = format!("rollup|{user}|{dt}|{key_body}");
-    let offset = match body.get("pageToken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+    let offset = match body
+        .get("pageToken")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
         Some(t) => parse_page_token(t, &key)?,
         None => 0,
     };
     let u = st.user_mut(user);
-    let points: Vec<&DataPoint> = u.points.iter().map(|(_, p)| p).filter(|p| p.data_type() == dt).collect();
+    let points: Vec<&DataPoint> = u
+        .points
+        .iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.data_type() == dt)
+        .collect();
     let mut windows = Vec::new();
     let mut ws = start;
     while ws < end {
         let we = (ws + Duration::days(window)).min(end);
-        let inside: Vec<&DataPoint> = points.iter().copied().filter(|p| (ws..we).contains(&p.civil_key())).collect();
+        let inside: Vec<&DataPoint> = points
+            .iter()
+            .copied()
+            .filter(|p| (ws..we).contains(&p.civil_key()))
+            .collect();
         if let Some(value) = rollup_value(dt, &inside) {
-            let mut w = json!({"civilStartTime": civil_window(ws), "civilEndTime": civil_window(we)});
+            let mut w =
+                json!({"civilStartTime": civil_window(ws), "civilEndTime": civil_window(we)});
             w[rollup_field(dt)] = value;
             windows.push(w);
         }
@@ -348,7 +454,10 @@ fn daily_rollup(st: &mut State, req: &RecordedRequest, user: &str, dt: &str) -> 
         out.insert("rollupDataPoints".into(), Value::Array(page));
     }
     if offset + size < windows.len() {
-        out.insert("nextPageToken".into(), json!(page_token(offset + size, &key)));
+        out.insert(
+            "nextPageToken".into(),
+            json!(page_token(offset + size, &key)),
+        );
     }
     Ok(Value::Object(out))
 }

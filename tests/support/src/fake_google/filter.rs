@@ -55,14 +55,19 @@ pub(crate) fn snake(data_type: &str) -> String {
 
 fn members(data_type: &str) -> &'static [(&'static str, Field)] {
     match data_type {
-        "weight" | "body-fat" | "height" | "heart-rate" => {
-            &[("sample_time.physical_time", Field::Physical), ("sample_time.civil_time", Field::Civil)]
-        }
-        "steps" | "distance" | "floors" => {
-            &[("interval.start_time", Field::Physical), ("interval.civil_start_time", Field::Civil)]
-        }
+        "weight" | "body-fat" | "height" | "heart-rate" => &[
+            ("sample_time.physical_time", Field::Physical),
+            ("sample_time.civil_time", Field::Civil),
+        ],
+        "steps" | "distance" | "floors" => &[
+            ("interval.start_time", Field::Physical),
+            ("interval.civil_start_time", Field::Civil),
+        ],
         "daily-resting-heart-rate" => &[("date", Field::Date)],
-        "sleep" => &[("interval.end_time", Field::EndPhysical), ("interval.civil_end_time", Field::EndCivil)],
+        "sleep" => &[
+            ("interval.end_time", Field::EndPhysical),
+            ("interval.civil_end_time", Field::EndCivil),
+        ],
         _ => &[],
     }
 }
@@ -91,17 +96,25 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, FilterError> {
             i += end + 2;
         } else if "<>=!:".contains(c) {
             let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-            let op = if [">=", "<=", "!="].contains(&two.as_str()) { two } else { c.to_string() };
+            let op = if [">=", "<=", "!="].contains(&two.as_str()) {
+                two
+            } else {
+                c.to_string()
+            };
             i += op.len();
             out.push(Tok::Op(op));
         } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.')
+            {
                 i += 1;
             }
             out.push(Tok::Ident(chars[start..i].iter().collect()));
         } else {
-            return Err(FilterError::Malformed(format!("unexpected character '{c}'")));
+            return Err(FilterError::Malformed(format!(
+                "unexpected character '{c}'"
+            )));
         }
     }
     Ok(out)
@@ -117,7 +130,10 @@ fn literal(field: Field, s: &str) -> Result<Bound, FilterError> {
             .map(|d| Bound::Civil(d.and_hms_opt(0, 0, 0).expect("midnight")))
             .map_err(|_| bad()),
         Field::Civil | Field::EndCivil => NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
-            .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).expect("midnight")))
+            .or_else(|_| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
+            })
             .map(Bound::Civil)
             .map_err(|_| bad()),
     }
@@ -134,9 +150,12 @@ pub(crate) fn parse(data_type: &str, text: &str) -> Result<Filter, FilterError> 
     let mut group: Vec<Cmp> = Vec::new();
     let mut i = 0;
     loop {
-        let (Some(Tok::Ident(member)), Some(Tok::Op(op)), Some(Tok::Str(lit))) = (toks.get(i), toks.get(i + 1), toks.get(i + 2))
+        let (Some(Tok::Ident(member)), Some(Tok::Op(op)), Some(Tok::Str(lit))) =
+            (toks.get(i), toks.get(i + 1), toks.get(i + 2))
         else {
-            return Err(FilterError::Malformed("expected <field> <operator> \"<literal>\"".into()));
+            return Err(FilterError::Malformed(
+                "expected <field> <operator> \"<literal>\"".into(),
+            ));
         };
         let field = member
             .strip_prefix(&prefix)
@@ -146,16 +165,26 @@ pub(crate) fn parse(data_type: &str, text: &str) -> Result<Filter, FilterError> 
         let ge = match op.as_str() {
             ">=" => true,
             "<" => false,
-            other => return Err(FilterError::Malformed(format!("unsupported comparison operator '{other}'"))),
+            other => {
+                return Err(FilterError::Malformed(format!(
+                    "unsupported comparison operator '{other}'"
+                )));
+            }
         };
-        group.push(Cmp { field, ge, bound: literal(field, lit)? });
+        group.push(Cmp {
+            field,
+            ge,
+            bound: literal(field, lit)?,
+        });
         i += 3;
         match toks.get(i) {
             None => break,
             Some(Tok::Ident(k)) if k == "AND" => filter.groups.push(std::mem::take(&mut group)),
             Some(Tok::Ident(k)) if k == "OR" && data_type == "sleep" => {}
             Some(Tok::Ident(k)) if k == "OR" => {
-                return Err(FilterError::Malformed(format!("logical operator OR is not supported for {data_type}")));
+                return Err(FilterError::Malformed(format!(
+                    "logical operator OR is not supported for {data_type}"
+                )));
             }
             Some(_) => return Err(FilterError::Malformed("expected AND".into())),
         }

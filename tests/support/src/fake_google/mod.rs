@@ -57,8 +57,10 @@ pub const TESTING_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600
 pub const DEFAULT_QUOTA_PER_MINUTE: u32 = 300;
 
 pub const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/googlehealth.";
-pub const SCOPE_ACTIVITY: &str = "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly";
-pub const SCOPE_METRICS: &str = "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly";
+pub const SCOPE_ACTIVITY: &str =
+    "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly";
+pub const SCOPE_METRICS: &str =
+    "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly";
 pub const SCOPE_SLEEP: &str = "https://www.googleapis.com/auth/googlehealth.sleep.readonly";
 pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/googlehealth.settings.readonly";
 pub const SCOPE_PROFILE: &str = "https://www.googleapis.com/auth/googlehealth.profile.readonly";
@@ -219,7 +221,13 @@ impl State {
         let expires_at = self.clock.now() + util::chrono_dur(self.access_lifetime);
         self.access.insert(
             token.clone(),
-            GAccess { user: user.into(), client: client.into(), scopes: scopes.to_vec(), expires_at, revoked: false },
+            GAccess {
+                user: user.into(),
+                client: client.into(),
+                scopes: scopes.to_vec(),
+                expires_at,
+                revoked: false,
+            },
         );
         token
     }
@@ -227,10 +235,17 @@ impl State {
     pub fn new_refresh(&mut self, client: &str, user: &str, scopes: &[String]) -> String {
         let token = util::random_token("1//", 100);
         let testing = self.clients.get(client).is_some_and(|c| c.testing_mode);
-        let expires_at = testing.then(|| self.clock.now() + util::chrono_dur(TESTING_REFRESH_LIFETIME));
+        let expires_at =
+            testing.then(|| self.clock.now() + util::chrono_dur(TESTING_REFRESH_LIFETIME));
         self.refresh.insert(
             token.clone(),
-            GRefresh { user: user.into(), client: client.into(), scopes: scopes.to_vec(), expires_at, revoked: false },
+            GRefresh {
+                user: user.into(),
+                client: client.into(),
+                scopes: scopes.to_vec(),
+                expires_at,
+                revoked: false,
+            },
         );
         token
     }
@@ -241,10 +256,18 @@ impl State {
 
     /// Revoke every token of `user` for `client`.
     pub fn revoke_grant(&mut self, user: &str, client: &str) {
-        for t in self.access.values_mut().filter(|t| t.user == user && t.client == client) {
+        for t in self
+            .access
+            .values_mut()
+            .filter(|t| t.user == user && t.client == client)
+        {
             t.revoked = true;
         }
-        for t in self.refresh.values_mut().filter(|t| t.user == user && t.client == client) {
+        for t in self
+            .refresh
+            .values_mut()
+            .filter(|t| t.user == user && t.client == client)
+        {
             t.revoked = true;
         }
     }
@@ -280,7 +303,9 @@ impl Drop for FakeGoogle {
 
 impl FakeGoogle {
     pub async fn start() -> FakeGoogle {
-        let inner = Arc::new(Inner { state: Mutex::new(State::new()) });
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State::new()),
+        });
         let (addr, task) = util::spawn(inner.clone()).await;
         FakeGoogle { addr, inner, task }
     }
@@ -346,7 +371,12 @@ impl FakeGoogle {
         self.st().withheld_scopes = scopes.iter().map(|s| s.to_string()).collect();
     }
     /// Mint an access + refresh token directly. `scopes` is space-separated.
-    pub fn issue_tokens(&self, client_id: &str, health_user_id: &str, scopes: &str) -> GoogleTokens {
+    pub fn issue_tokens(
+        &self,
+        client_id: &str,
+        health_user_id: &str,
+        scopes: &str,
+    ) -> GoogleTokens {
         let scopes: Vec<String> = scopes.split_whitespace().map(String::from).collect();
         let mut st = self.st();
         st.user_mut(health_user_id);
@@ -364,7 +394,11 @@ impl FakeGoogle {
         let id = point.id.clone().unwrap_or_else(|| st.next_id.to_string());
         st.user_mut(health_user_id).points.push((id, point));
     }
-    pub fn add_data_points(&self, health_user_id: &str, points: impl IntoIterator<Item = DataPoint>) {
+    pub fn add_data_points(
+        &self,
+        health_user_id: &str,
+        points: impl IntoIterator<Item = DataPoint>,
+    ) {
         for p in points {
             self.add_data_point(health_user_id, p);
         }
@@ -437,7 +471,11 @@ impl FakeGoogle {
     }
     /// Number of requests whose path starts with `path_prefix`.
     pub fn calls(&self, path_prefix: &str) -> usize {
-        self.st().requests.iter().filter(|r| r.path.starts_with(path_prefix)).count()
+        self.st()
+            .requests
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .count()
     }
     /// Number of `POST /token` requests.
     pub fn token_requests(&self) -> usize {

@@ -6,7 +6,9 @@ use serde_json::json;
 
 use super::{GCode, GPending, KNOWN_SCOPES, SCOPE_PREFIX, State};
 use crate::consent::{ConsentPage, render_consent, render_error};
-use crate::util::{self, RecordedRequest, html_response, json_response, lookup, redirect, with_query};
+use crate::util::{
+    self, RecordedRequest, html_response, json_response, lookup, redirect, with_query,
+};
 
 pub(super) fn handle(st: &mut State, req: &RecordedRequest) -> Response {
     match (req.method.as_str(), req.path.as_str()) {
@@ -20,12 +22,19 @@ pub(super) fn handle(st: &mut State, req: &RecordedRequest) -> Response {
             token(st, req)
         }
         ("POST", "/revoke") => revoke(st, req),
-        _ => oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "Method not allowed."),
+        _ => oauth_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "Method not allowed.",
+        ),
     }
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    json_response(status, &json!({"error": error, "error_description": description}))
+    json_response(
+        status,
+        &json!({"error": error, "error_description": description}),
+    )
 }
 
 fn error_page(status: StatusCode, error: &str, detail: &str) -> Response {
@@ -35,7 +44,8 @@ fn error_page(status: StatusCode, error: &str, detail: &str) -> Response {
 
 fn scope_ok(s: &str) -> bool {
     matches!(s, "openid" | "email" | "profile")
-        || s.strip_prefix(SCOPE_PREFIX).is_some_and(|rest| KNOWN_SCOPES.contains(&rest))
+        || s.strip_prefix(SCOPE_PREFIX)
+            .is_some_and(|rest| KNOWN_SCOPES.contains(&rest))
 }
 
 fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
@@ -44,7 +54,11 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
         return bad("Missing required parameter: client_id");
     };
     let Some(client) = st.clients.get(client_id).cloned() else {
-        return error_page(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found.");
+        return error_page(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The OAuth client was not found.",
+        );
     };
     let Some(redirect_uri) = lookup(q, "redirect_uri") else {
         return bad("Missing required parameter: redirect_uri");
@@ -53,17 +67,27 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
         return error_page(
             StatusCode::BAD_REQUEST,
             "redirect_uri_mismatch",
-            &format!("You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy. redirect_uri={redirect_uri}"),
+            &format!(
+                "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy. redirect_uri={redirect_uri}"
+            ),
         );
     }
     match lookup(q, "response_type") {
         None => return bad("Missing required parameter: response_type"),
         Some("code") => {}
         Some(other) => {
-            return error_page(StatusCode::BAD_REQUEST, "unsupported_response_type", &format!("Invalid response_type: {other}"));
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "unsupported_response_type",
+                &format!("Invalid response_type: {other}"),
+            );
         }
     }
-    let scopes: Vec<String> = lookup(q, "scope").unwrap_or_default().split_whitespace().map(String::from).collect();
+    let scopes: Vec<String> = lookup(q, "scope")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     if scopes.is_empty() {
         return bad("Missing required parameter: scope");
     }
@@ -73,10 +97,16 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
         return error_page(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
-            &format!("Some requested scopes were invalid. {{invalid=[{}]}}", list.join(", ")),
+            &format!(
+                "Some requested scopes were invalid. {{invalid=[{}]}}",
+                list.join(", ")
+            ),
         );
     }
-    let challenge = match (lookup(q, "code_challenge"), lookup(q, "code_challenge_method")) {
+    let challenge = match (
+        lookup(q, "code_challenge"),
+        lookup(q, "code_challenge_method"),
+    ) {
         (None, None) => None,
         (None, Some(_)) => return bad("Missing required parameter: code_challenge"),
         (Some(c), m) => {
@@ -94,7 +124,8 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
         scopes: scopes.clone(),
         challenge,
         offline: lookup(q, "access_type") == Some("offline"),
-        prompt_consent: lookup(q, "prompt").is_some_and(|p| p.split_whitespace().any(|x| x == "consent")),
+        prompt_consent: lookup(q, "prompt")
+            .is_some_and(|p| p.split_whitespace().any(|x| x == "consent")),
     };
     let txn = util::random_token("", 32);
     st.pending.insert(txn.clone(), pending);
@@ -112,11 +143,20 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
 
 fn decision(st: &mut State, req: &RecordedRequest) -> Response {
     let Some(p) = req.form_value("txn").and_then(|t| st.pending.remove(t)) else {
-        return error_page(StatusCode::BAD_REQUEST, "invalid_request", "Unknown or already used consent transaction.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Unknown or already used consent transaction.",
+        );
     };
     let mut pairs: Vec<(&str, String)> = Vec::new();
     if req.form_value("decision") == Some("allow") {
-        let granted: Vec<String> = p.scopes.iter().filter(|s| !st.withheld_scopes.contains(s)).cloned().collect();
+        let granted: Vec<String> = p
+            .scopes
+            .iter()
+            .filter(|s| !st.withheld_scopes.contains(s))
+            .cloned()
+            .collect();
         let code = format!("4/0{}", util::random_token("", 60));
         pairs.push(("code", code.clone()));
         pairs.push(("scope", granted.join(" ")));
@@ -144,23 +184,42 @@ fn decision(st: &mut State, req: &RecordedRequest) -> Response {
 /// style) or HTTP Basic.
 fn client_auth(st: &State, req: &RecordedRequest) -> Result<String, Response> {
     let (id, secret) = match (req.form_value("client_id"), req.basic_auth()) {
-        (Some(id), _) => (id.to_string(), req.form_value("client_secret").map(String::from)),
+        (Some(id), _) => (
+            id.to_string(),
+            req.form_value("client_secret").map(String::from),
+        ),
         (None, Some((id, secret))) => (id, Some(secret)),
         (None, None) => {
-            return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Could not determine client ID from request."));
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Could not determine client ID from request.",
+            ));
         }
     };
     let Some(client) = st.clients.get(&id) else {
-        return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found."));
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The OAuth client was not found.",
+        ));
     };
     if secret.as_deref() != Some(client.secret.as_str()) {
-        return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Unauthorized"));
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Unauthorized",
+        ));
     }
     Ok(id)
 }
 
 fn missing(param: &str) -> Response {
-    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("Missing required parameter: {param}"))
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        &format!("Missing required parameter: {param}"),
+    )
 }
 
 fn token(st: &mut State, req: &RecordedRequest) -> Response {
@@ -172,7 +231,11 @@ fn token(st: &mut State, req: &RecordedRequest) -> Response {
         None | Some("") => missing("grant_type"),
         Some("authorization_code") => code_grant(st, req, &client),
         Some("refresh_token") => refresh_grant(st, req, &client),
-        Some(other) => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", &format!("Invalid grant_type: {other}")),
+        Some(other) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("Invalid grant_type: {other}"),
+        ),
     }
 }
 
@@ -184,20 +247,36 @@ fn code_grant(st: &mut State, req: &RecordedRequest, client: &str) -> Response {
         return missing("redirect_uri");
     };
     let Some(c) = st.codes.get(code).cloned() else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Malformed auth code.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Malformed auth code.",
+        );
     };
     if c.used || c.expires_at <= st.clock.now() || c.pending.client != client {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad Request");
     }
     if c.pending.redirect_uri != redirect_uri {
-        return oauth_error(StatusCode::BAD_REQUEST, "redirect_uri_mismatch", "Bad Request");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "redirect_uri_mismatch",
+            "Bad Request",
+        );
     }
     if let Some((challenge, method)) = &c.pending.challenge {
         let Some(verifier) = req.form_value("code_verifier") else {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Missing code verifier.");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Missing code verifier.",
+            );
         };
         if !util::pkce_matches(method, challenge, verifier) {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid code verifier.");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Invalid code verifier.",
+            );
         }
     }
     if let Some(stored) = st.codes.get_mut(code) {
@@ -210,7 +289,10 @@ fn code_grant(st: &mut State, req: &RecordedRequest, client: &str) -> Response {
         "scope": c.scopes.join(" "),
         "token_type": "Bearer",
     });
-    let has_live = st.refresh.values().any(|t| t.user == c.user && t.client == client && st.refresh_live(t));
+    let has_live = st
+        .refresh
+        .values()
+        .any(|t| t.user == c.user && t.client == client && st.refresh_live(t));
     if c.pending.offline && (c.pending.prompt_consent || !has_live) {
         body["refresh_token"] = json!(st.new_refresh(client, &c.user, &c.scopes));
     }
@@ -222,10 +304,18 @@ fn refresh_grant(st: &mut State, req: &RecordedRequest, client: &str) -> Respons
         return missing("refresh_token");
     };
     let Some(tok) = st.refresh.get(rt).cloned().filter(|t| st.refresh_live(t)) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Token has been expired or revoked.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Token has been expired or revoked.",
+        );
     };
     if tok.client != client {
-        return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", "Unauthorized");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "Unauthorized",
+        );
     }
     let access = st.new_access(client, &tok.user, &tok.scopes);
     json_response(
@@ -240,7 +330,11 @@ fn refresh_grant(st: &mut State, req: &RecordedRequest, client: &str) -> Respons
 }
 
 fn revoke(st: &mut State, req: &RecordedRequest) -> Response {
-    let Some(token) = req.form_value("token").or_else(|| req.query_value("token")).map(String::from) else {
+    let Some(token) = req
+        .form_value("token")
+        .or_else(|| req.query_value("token"))
+        .map(String::from)
+    else {
         return missing("token");
     };
     let owner = st
@@ -248,12 +342,21 @@ fn revoke(st: &mut State, req: &RecordedRequest) -> Response {
         .get(&token)
         .filter(|t| !t.revoked)
         .map(|t| (t.user.clone(), t.client.clone()))
-        .or_else(|| st.refresh.get(&token).filter(|t| st.refresh_live(t)).map(|t| (t.user.clone(), t.client.clone())));
+        .or_else(|| {
+            st.refresh
+                .get(&token)
+                .filter(|t| st.refresh_live(t))
+                .map(|t| (t.user.clone(), t.client.clone()))
+        });
     match owner {
         Some((user, client)) => {
             st.revoke_grant(&user, &client);
             json_response(StatusCode::OK, &json!({}))
         }
-        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "Token expired or revoked"),
+        None => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "Token expired or revoked",
+        ),
     }
 }

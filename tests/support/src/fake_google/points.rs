@@ -1,6 +1,8 @@
 //! Google Health data points: what tests add, and their proto-JSON rendering.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, SecondsFormat, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, SecondsFormat, Timelike, Utc,
+};
 use serde_json::{Value, json};
 
 /// One data point of a supported type. Build with the constructors, adjust
@@ -17,45 +19,109 @@ pub struct DataPoint {
 
 #[derive(Clone, Debug)]
 pub(crate) enum PointValue {
-    Weight { time: DateTime<Utc>, grams: f64, notes: Option<String> },
-    BodyFat { time: DateTime<Utc>, percentage: f64 },
-    Height { time: DateTime<Utc>, mm: i64 },
-    HeartRate { time: DateTime<Utc>, bpm: i64 },
-    Steps { start: DateTime<Utc>, end: DateTime<Utc>, count: i64 },
-    Distance { start: DateTime<Utc>, end: DateTime<Utc>, mm: i64 },
-    Floors { start: DateTime<Utc>, end: DateTime<Utc>, count: i64 },
-    RestingHeartRate { date: NaiveDate, bpm: i64 },
-    Sleep { start: DateTime<Utc>, end: DateTime<Utc>, minutes_asleep: i64 },
+    Weight {
+        time: DateTime<Utc>,
+        grams: f64,
+        notes: Option<String>,
+    },
+    BodyFat {
+        time: DateTime<Utc>,
+        percentage: f64,
+    },
+    Height {
+        time: DateTime<Utc>,
+        mm: i64,
+    },
+    HeartRate {
+        time: DateTime<Utc>,
+        bpm: i64,
+    },
+    Steps {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        count: i64,
+    },
+    Distance {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        mm: i64,
+    },
+    Floors {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        count: i64,
+    },
+    RestingHeartRate {
+        date: NaiveDate,
+        bpm: i64,
+    },
+    Sleep {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        minutes_asleep: i64,
+    },
 }
 
 fn ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("RFC 3339 time").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("RFC 3339 time")
+        .with_timezone(&Utc)
 }
 
 impl DataPoint {
     fn of(value: PointValue) -> Self {
-        DataPoint { value, offset: 0, source: None, id: None }
+        DataPoint {
+            value,
+            offset: 0,
+            source: None,
+            id: None,
+        }
     }
     pub fn weight(time: &str, grams: f64) -> Self {
-        Self::of(PointValue::Weight { time: ts(time), grams, notes: None })
+        Self::of(PointValue::Weight {
+            time: ts(time),
+            grams,
+            notes: None,
+        })
     }
     pub fn body_fat(time: &str, percentage: f64) -> Self {
-        Self::of(PointValue::BodyFat { time: ts(time), percentage })
+        Self::of(PointValue::BodyFat {
+            time: ts(time),
+            percentage,
+        })
     }
     pub fn height(time: &str, millimeters: i64) -> Self {
-        Self::of(PointValue::Height { time: ts(time), mm: millimeters })
+        Self::of(PointValue::Height {
+            time: ts(time),
+            mm: millimeters,
+        })
     }
     pub fn heart_rate(time: &str, bpm: i64) -> Self {
-        Self::of(PointValue::HeartRate { time: ts(time), bpm })
+        Self::of(PointValue::HeartRate {
+            time: ts(time),
+            bpm,
+        })
     }
     pub fn steps(start: &str, end: &str, count: i64) -> Self {
-        Self::of(PointValue::Steps { start: ts(start), end: ts(end), count })
+        Self::of(PointValue::Steps {
+            start: ts(start),
+            end: ts(end),
+            count,
+        })
     }
     pub fn distance(start: &str, end: &str, millimeters: i64) -> Self {
-        Self::of(PointValue::Distance { start: ts(start), end: ts(end), mm: millimeters })
+        Self::of(PointValue::Distance {
+            start: ts(start),
+            end: ts(end),
+            mm: millimeters,
+        })
     }
     pub fn floors(start: &str, end: &str, count: i64) -> Self {
-        Self::of(PointValue::Floors { start: ts(start), end: ts(end), count })
+        Self::of(PointValue::Floors {
+            start: ts(start),
+            end: ts(end),
+            count,
+        })
     }
     pub fn daily_resting_heart_rate(date: &str, bpm: i64) -> Self {
         let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date as yyyy-MM-dd");
@@ -63,7 +129,11 @@ impl DataPoint {
     }
     /// A sleep session; the rest of the interval after `minutes_asleep` is awake.
     pub fn sleep(start: &str, end: &str, minutes_asleep: i64) -> Self {
-        Self::of(PointValue::Sleep { start: ts(start), end: ts(end), minutes_asleep })
+        Self::of(PointValue::Sleep {
+            start: ts(start),
+            end: ts(end),
+            minutes_asleep,
+        })
     }
     /// Local UTC offset in seconds (default 0); drives civil times.
     pub fn utc_offset(mut self, seconds: i32) -> Self {
@@ -118,14 +188,18 @@ impl DataPoint {
             | PointValue::Distance { start, .. }
             | PointValue::Floors { start, .. }
             | PointValue::Sleep { start, .. } => *start,
-            PointValue::RestingHeartRate { date, .. } => date.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+            PointValue::RestingHeartRate { date, .. } => {
+                date.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+            }
         }
     }
 
     /// Civil (local) time rollups bucket by: sample time or interval start.
     pub(crate) fn civil_key(&self) -> NaiveDateTime {
         match &self.value {
-            PointValue::RestingHeartRate { date, .. } => date.and_hms_opt(0, 0, 0).expect("midnight"),
+            PointValue::RestingHeartRate { date, .. } => {
+                date.and_hms_opt(0, 0, 0).expect("midnight")
+            }
             _ => self.local(self.sort_key()),
         }
     }
@@ -155,30 +229,40 @@ impl DataPoint {
                 }
                 ("weight", p)
             }
-            PointValue::BodyFat { time, percentage } => {
-                ("bodyFat", json!({"sampleTime": self.sample_time(*time), "percentage": percentage}))
-            }
-            PointValue::Height { time, mm } => {
-                ("height", json!({"sampleTime": self.sample_time(*time), "heightMillimeters": mm.to_string()}))
-            }
-            PointValue::HeartRate { time, bpm } => {
-                ("heartRate", json!({"sampleTime": self.sample_time(*time), "beatsPerMinute": bpm.to_string()}))
-            }
-            PointValue::Steps { start, end, count } => {
-                ("steps", json!({"interval": self.interval(*start, *end), "count": count.to_string()}))
-            }
-            PointValue::Distance { start, end, mm } => {
-                ("distance", json!({"interval": self.interval(*start, *end), "millimeters": mm.to_string()}))
-            }
-            PointValue::Floors { start, end, count } => {
-                ("floors", json!({"interval": self.interval(*start, *end), "count": count.to_string()}))
-            }
+            PointValue::BodyFat { time, percentage } => (
+                "bodyFat",
+                json!({"sampleTime": self.sample_time(*time), "percentage": percentage}),
+            ),
+            PointValue::Height { time, mm } => (
+                "height",
+                json!({"sampleTime": self.sample_time(*time), "heightMillimeters": mm.to_string()}),
+            ),
+            PointValue::HeartRate { time, bpm } => (
+                "heartRate",
+                json!({"sampleTime": self.sample_time(*time), "beatsPerMinute": bpm.to_string()}),
+            ),
+            PointValue::Steps { start, end, count } => (
+                "steps",
+                json!({"interval": self.interval(*start, *end), "count": count.to_string()}),
+            ),
+            PointValue::Distance { start, end, mm } => (
+                "distance",
+                json!({"interval": self.interval(*start, *end), "millimeters": mm.to_string()}),
+            ),
+            PointValue::Floors { start, end, count } => (
+                "floors",
+                json!({"interval": self.interval(*start, *end), "count": count.to_string()}),
+            ),
             PointValue::RestingHeartRate { date, bpm } => (
                 "dailyRestingHeartRate",
                 json!({"date": date_json(*date), "beatsPerMinute": bpm.to_string(),
                        "dailyRestingHeartRateMetadata": {"calculationMethod": "WITH_SLEEP"}}),
             ),
-            PointValue::Sleep { start, end, minutes_asleep } => ("sleep", self.sleep_json(*start, *end, *minutes_asleep)),
+            PointValue::Sleep {
+                start,
+                end,
+                minutes_asleep,
+            } => ("sleep", self.sleep_json(*start, *end, *minutes_asleep)),
         };
         json!({
             "name": format!("users/{health_user_id}/dataTypes/{}/dataPoints/{id}", self.data_type()),
@@ -212,7 +296,8 @@ impl DataPoint {
                    "endTime": rfc3339(b), "endUtcOffset": offset(self.offset), "type": t})
         };
         let mut stages = vec![stage(start, wake_at, "LIGHT")];
-        let mut summary = vec![json!({"type": "LIGHT", "minutes": asleep.to_string(), "count": "1"})];
+        let mut summary =
+            vec![json!({"type": "LIGHT", "minutes": asleep.to_string(), "count": "1"})];
         if awake > 0 {
             stages.push(stage(wake_at, end, "AWAKE"));
             summary.push(json!({"type": "AWAKE", "minutes": awake.to_string(), "count": "1"}));
@@ -241,7 +326,9 @@ impl DataPoint {
             PointValue::Height { .. } => json!({"recordingMethod": "MANUAL", "platform": "FITBIT"}),
             PointValue::RestingHeartRate { .. } => json!({
                 "recordingMethod": "DERIVED", "platform": "FITBIT", "device": device("FITNESS_BAND", "Charge 6")}),
-            _ => json!({"recordingMethod": "PASSIVELY_MEASURED", "platform": "FITBIT", "device": device("FITNESS_BAND", "Charge 6")}),
+            _ => {
+                json!({"recordingMethod": "PASSIVELY_MEASURED", "platform": "FITBIT", "device": device("FITNESS_BAND", "Charge 6")})
+            }
         }
     }
 }
@@ -264,7 +351,12 @@ pub(crate) fn date_json(d: NaiveDate) -> Value {
 /// renders as `"time": {}`.
 pub(crate) fn civil(t: NaiveDateTime) -> Value {
     let mut time = serde_json::Map::new();
-    for (k, v) in [("hours", t.hour()), ("minutes", t.minute()), ("seconds", t.second()), ("nanos", t.nanosecond())] {
+    for (k, v) in [
+        ("hours", t.hour()),
+        ("minutes", t.minute()),
+        ("seconds", t.second()),
+        ("nanos", t.nanosecond()),
+    ] {
         if v != 0 {
             time.insert(k.into(), json!(v));
         }
