@@ -71,6 +71,7 @@ egress = {{ allow = ["{upstream}", "http://169.254.169.254"], secret_urls = ["{u
 [[tenant]]
 id = "b"
 token_sha256 = ["{b}"]
+limits = {{ request_timeout_ms = 1500 }}
 [[tenant.plugin]]
 name = "hostile"
 component = "{wasm}"
