@@ -30,7 +30,7 @@ pub fn auth1(host: &dyn Host, request: &Request) -> Result<Response> {
     }
     let paths = Paths::new(&request.context.plugin_name);
     let app = AppSettings::load(host, &paths)?;
-    let client_id = app.require_client_id()?.to_string();
+    app.require_client_id()?;
     require_client_secret(host)?;
     let today = crate::dates::Date::from_epoch(host.now(), request.context.utc_offset_seconds);
     let provider = provider_for(&app.provider, request, today)?;
@@ -48,20 +48,24 @@ pub fn auth1(host: &dyn Host, request: &Request) -> Result<Response> {
     let pending = serde_json::to_value(&pending).expect("serialisable");
     host.store_put(&paths.pending_auth(user), &pending, None)
         .map_err(PluginError::store)?;
-    let methods: Vec<String> = host
+    let user_doc = host
         .store_get(&paths.user(user))
         .map_err(PluginError::store)?
-        .and_then(|(doc, _)| text_field(&doc, "methods"))
+        .map(|(doc, _)| doc)
+        .unwrap_or(Value::Null);
+    let methods: Vec<String> = text_field(&user_doc, "methods")
         .unwrap_or_else(|| crate::index::DEFAULT_METHODS.to_string())
         .split(',')
         .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
         .collect();
     let url = provider.authorize_url(
-        &client_id,
+        &app,
         &redirect_uri,
         &make_state(user, &nonce),
         &pkce_challenge(&verifier),
         &methods,
+        &as_object(Some(&user_doc)),
     );
     host.log(Level::Info, &format!("authorisation of {user} started"));
     Ok(Response::see_other(&url))
@@ -178,8 +182,11 @@ pub fn auth2(host: &dyn Host, request: &Request) -> Result<Response> {
             ))
         })?;
     provider.after_authorisation(host, &mut token)?;
-    // Re-authorising replaces whatever token the user had.
+    // Re-authorising replaces whatever token the user had, and forgets the
+    // incremental-sync bookkeeping (the account may be another one).
     host.store_put(&paths.token(user), &Value::Object(token), None)
+        .map_err(PluginError::store)?;
+    host.store_delete(&paths.sync(user), None)
         .map_err(PluginError::store)?;
     // Make sure the per-user element exists, as the setup page expects.
     if host

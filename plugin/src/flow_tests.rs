@@ -11,7 +11,10 @@ const API: &str = "https://api.fitbit.com";
 
 fn configured() -> MemoryHost {
     let host = MemoryHost::default();
-    host.put("plugindata/fitbit", json!({"client_id": "22ABCD"}));
+    host.put(
+        "plugindata/fitbit",
+        json!({"client_id": "22ABCD", "provider": "fitbit"}),
+    );
     host.secrets
         .borrow_mut()
         .insert("client_secret".into(), "s3cret".into());

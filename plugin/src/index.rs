@@ -6,18 +6,18 @@ use serde_json::{Map, Value};
 use crate::api::{Request, Response};
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
-use crate::host::Host;
+use crate::host::{Host, Level};
 use crate::json::{as_object, text_field};
 use crate::oauth::{TokenKeeper, field};
 use crate::paths::{Paths, valid_user};
-use crate::provider::{ApiError, AppSettings, provider_for, require_client_secret};
+use crate::provider::{ApiError, AppSettings, RunState, provider_for, require_client_secret};
 
 pub const DEFAULT_METHODS: &str = "get_bodyweight";
 
 /// Query parameters that are not method arguments.
 const CONTROL_PARAMETERS: &[&str] = &["user", "methods"];
 /// Per-user keys that are not method arguments.
-const USER_KEYS_NOT_ARGUMENTS: &[&str] = &["methods", "token", "auth"];
+const USER_KEYS_NOT_ARGUMENTS: &[&str] = &["methods", "token", "auth", "sync"];
 
 pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
     let Some(user) = request.query("user").filter(|u| !u.is_empty()) else {
@@ -43,6 +43,7 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
         )));
     };
     let token = as_object(Some(&token_value));
+    let token_at_start = token.clone();
     for key in ["access_token", "refresh_token"] {
         if field(&token, key).is_none() {
             return Err(PluginError::forbidden(format!(
@@ -98,15 +99,29 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
         token_revision,
     );
     keeper.ensure_fresh()?;
+    let read = |path: &str| -> Result<Map<String, Value>> {
+        Ok(host
+            .store_get(path)
+            .map_err(PluginError::store)?
+            .map(|(value, _)| as_object(Some(&value)))
+            .unwrap_or_default())
+    };
+    let mut state = RunState {
+        previous: read(&paths.sensors(user))?,
+        sync: read(&paths.sync(user))?,
+        token: token_at_start,
+    };
+    let sync_before = state.sync.clone();
     let mut results = Map::new();
     for call in &calls {
-        let outcome = match provider.execute(host, &app, call, &keeper.access_token(), user) {
-            Err(ApiError::Expired) => {
-                keeper.refresh()?;
-                provider.execute(host, &app, call, &keeper.access_token(), user)
-            }
-            other => other,
-        };
+        let outcome =
+            match provider.execute(host, &app, call, &keeper.access_token(), user, &mut state) {
+                Err(ApiError::Expired) => {
+                    keeper.refresh()?;
+                    provider.execute(host, &app, call, &keeper.access_token(), user, &mut state)
+                }
+                other => other,
+            };
         match outcome {
             Ok(result) => results.extend(result),
             Err(ApiError::Expired) => {
@@ -119,7 +134,29 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
         }
     }
     let results = Value::Object(results);
+    // The bookkeeping must never claim more than `sensors` holds: records
+    // that change are dropped before the results are stored and written
+    // after them (a failure in between costs a full read next time).
+    if state.sync != sync_before {
+        let unchanged: Map<String, Value> = sync_before
+            .iter()
+            .filter(|(k, v)| state.sync.get(*k) == Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if unchanged != sync_before {
+            host.store_put(&paths.sync(user), &Value::Object(unchanged), None)
+                .map_err(PluginError::store)?;
+        }
+    }
     host.store_put(&paths.sensors(user), &results, None)
         .map_err(PluginError::store)?;
+    if state.sync != sync_before
+        && let Err(err) = host.store_put(&paths.sync(user), &Value::Object(state.sync), None)
+    {
+        host.log(
+            Level::Warn,
+            &format!("sync state of {user} not saved ({err}); the next run reads in full"),
+        );
+    }
     Ok(Response::json(&results))
 }

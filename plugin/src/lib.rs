@@ -11,6 +11,8 @@ pub mod dates;
 pub mod errors;
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+mod google_flow_tests;
 pub mod host;
 pub mod index;
 pub mod json;

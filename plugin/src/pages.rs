@@ -24,7 +24,8 @@ pub fn escape(text: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}\
     fieldset{margin:1em 0}label{display:block;margin:.4em 0}input[type=text],input[type=password],select{width:24em}\
-    code{background:#f3f3f3;padding:0 .2em}.note{color:#555}";
+    code{background:#f3f3f3;padding:0 .2em}.note{color:#555}\
+    .notice{background:#fff4e5;border-left:4px solid #e69500;padding:.5em}";
 
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -57,13 +58,42 @@ pub struct SetupView<'a> {
 
 fn registration_help(view: &SetupView) -> String {
     let redirect = escape(&format!("{}/auth2", view.plugin_url));
+    if view.app.provider == "fitbit" {
+        return format!(
+            "<h2>1. Register this installation with Fitbit</h2>\
+             <p class=\"note\"><b>The legacy Fitbit Web API was turned off on 2026-11-02</b> \
+             (every call answers 410 Gone); new users need the Google Health provider, and \
+             existing legacy users must re-authorise with it.</p>\
+             <p>Register an application at <a href=\"https://dev.fitbit.com/apps/new\">dev.fitbit.com/apps/new</a> \
+             with OAuth 2.0 Application Type <b>Server</b>, Default Access Type <b>Read-only</b> and \
+             this Callback URL, exactly:</p><p><code>{redirect}</code></p>"
+        );
+    }
+    let scopes = [
+        crate::provider::google::SCOPE_METRICS,
+        crate::provider::google::SCOPE_ACTIVITY,
+        crate::provider::google::SCOPE_SLEEP,
+        crate::provider::google::SCOPE_SETTINGS,
+    ]
+    .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+    .concat();
     format!(
-        "<h2>1. Register this installation with Fitbit</h2>\
-         <p class=\"note\">The legacy Fitbit Web API was turned off on 2026-11-02; new users \
-         need the Google Health provider.</p>\
-         <p>Register an application at <a href=\"https://dev.fitbit.com/apps/new\">dev.fitbit.com/apps/new</a> \
-         with OAuth 2.0 Application Type <b>Server</b>, Default Access Type <b>Read-only</b> and \
-         this Callback URL, exactly:</p><p><code>{redirect}</code></p>"
+        "<h2>1. Register this installation with Google</h2>\
+         <ol>\
+         <li>In the <a href=\"https://console.cloud.google.com/\">Google Cloud console</a>, \
+         create a project (or choose one).</li>\
+         <li>Under <i>APIs &amp; Services, Library</i>, enable the <b>Google Health API</b>.</li>\
+         <li>Configure the <i>OAuth consent screen</i>: user type <b>External</b>. While its \
+         publishing status is <b>Testing</b>, only listed test users (up to 100) can authorise \
+         and their refresh tokens <b>expire after 7 days</b> (re-authorise weekly, or publish \
+         the app; the Google Health scopes are restricted and need Google's verification for \
+         production).</li>\
+         <li>Add the scopes the users' methods need (the plugin asks only for those):<ul>{scopes}</ul></li>\
+         <li>Under <i>Credentials</i>, create an <b>OAuth client ID</b> of type \
+         <b>Web application</b> with this <b>Authorized redirect URI</b>, exactly:\
+         <p><code>{redirect}</code></p></li>\
+         <li>Enter its client id and client secret below.</li>\
+         </ol>"
     )
 }
 
@@ -90,12 +120,34 @@ fn settings_form(view: &SetupView) -> String {
          <label>Client id <input type=\"text\" name=\"client_id\" value=\"{client_id}\"></label>\
          <label>Client secret <input type=\"password\" name=\"client_secret\" value=\"\" autocomplete=\"off\"> \
          <span class=\"note\">{secret_note}</span></label>\
+         <label>Provider <select name=\"provider\">{}</select></label>\
          <label>Units <select name=\"system\">{}{}{}</select></label>\
+         <p class=\"note\">With Google Health and no units chosen, each user's own Google \
+         display units are used (metric if they cannot be read).</p>\
          <button type=\"submit\">Save settings</button></form>",
+        provider_options(&view.app.provider),
         option("", "metric (kg, km)"),
         option("en_US", "en_US: pounds, miles"),
         option("en_GB", "en_GB: stone, km"),
     )
+}
+
+fn provider_options(current: &str) -> String {
+    [
+        ("google-health", "Google Health API (google-health)"),
+        (
+            "fitbit",
+            "legacy Fitbit Web API (fitbit), turned off 2026-11-02",
+        ),
+    ]
+    .iter()
+    .map(|(value, label)| {
+        format!(
+            "<option value=\"{value}\"{}>{label}</option>",
+            if current == *value { " selected" } else { "" }
+        )
+    })
+    .collect()
 }
 
 fn user_query(view: &SetupView) -> String {
@@ -116,7 +168,7 @@ fn user_section(view: &SetupView, user: &UserView) -> String {
     let Some(settings) = user.settings.as_ref() else {
         if user.token.is_none() {
             return format!(
-                "<h2>3. User {name}</h2><p>{name} has no Fitbit settings yet.</p>\
+                "<h2>3. User {name}</h2><p>{name} has no settings yet.</p>\
                  <form method=\"post\" action=\"{url}/userSettings\">{hidden}\
                  <button type=\"submit\">Create user {name}</button></form>\
                  <p class=\"note\">To fetch data regularly, add an action calling \
@@ -168,14 +220,39 @@ fn token_section(view: &SetupView, user: &UserView) -> String {
         ),
         None => format!("{name} has not given permission yet."),
     };
+    let legacy = match &user.token {
+        Some((provider, _)) if provider == "fitbit" => format!(
+            "<p class=\"notice\"><b>{name} still has a legacy Fitbit token.</b> The legacy \
+             Fitbit Web API was shut down on 2026-11-02 and no longer serves data. {}</p>",
+            if view.app.provider == "fitbit" {
+                "Choose the provider <code>google-health</code> above, enter the Google client \
+                 id and secret, then re-authorise this user; that replaces the legacy token."
+                    .to_string()
+            } else {
+                format!(
+                    "<a href=\"{url}/auth1?user={name}\">Re-authorise {name} with Google \
+                     Health</a>; that replaces the legacy token."
+                )
+            }
+        ),
+        _ => String::new(),
+    };
     format!(
-        "<p>{status} <a href=\"{url}/auth1?user={name}\">Authorise {name} with the provider</a>.</p>\
+        "{legacy}<p>{status} <a href=\"{url}/auth1?user={name}\">Authorise {name} with {}</a>.</p>\
          <form method=\"post\" action=\"{url}/userSettings\">\
          <input type=\"hidden\" name=\"user\" value=\"{name}\">\
          <input type=\"hidden\" name=\"delete\" value=\"true\">\
          <input type=\"hidden\" name=\"returnTo\" value=\"/page/setup.html\">\
-         <button type=\"submit\">Delete {name}'s settings and revoke the token</button></form>"
+         <button type=\"submit\">Delete {name}'s settings and revoke the token</button></form>",
+        provider_name(&view.app.provider)
     )
+}
+
+fn provider_name(id: &str) -> &'static str {
+    match id {
+        "fitbit" => "Fitbit",
+        _ => "Google Health",
+    }
 }
 
 pub fn setup_page(view: &SetupView) -> Response {

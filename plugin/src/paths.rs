@@ -32,6 +32,12 @@ impl Paths {
         format!("{}/auth", self.user(user))
     }
 
+    /// `identities/U/plugindata/N/sync`: bookkeeping for incremental sync
+    /// (Google Health: last sample time per data type, cached units).
+    pub fn sync(&self, user: &str) -> String {
+        format!("{}/sync", self.user(user))
+    }
+
     /// `sensors/N/U`: the user's latest results.
     pub fn sensors(&self, user: &str) -> String {
         format!("sensors/{}/{user}", self.name)

@@ -139,7 +139,7 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
         if key.starts_with('_') || matches!(key.as_str(), "user" | "delete" | "returnTo") {
             continue;
         }
-        if !is_simple_key(key) || matches!(key.as_str(), "token" | "auth") {
+        if !is_simple_key(key) || matches!(key.as_str(), "token" | "auth" | "sync") {
             return Err(PluginError::bad_request(format!(
                 "Fitbitplugin: {key:?} cannot be a user setting"
             )));
@@ -149,7 +149,7 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
         changes.push((key.clone(), (!value.is_empty()).then(|| value.to_string())));
     }
     if let Some(name) = get("_newName").filter(|n| !n.is_empty()) {
-        if !is_simple_key(&name) || matches!(name.as_str(), "token" | "auth") {
+        if !is_simple_key(&name) || matches!(name.as_str(), "token" | "auth" | "sync") {
             return Err(PluginError::bad_request(format!(
                 "Fitbitplugin: {name:?} cannot be a user setting"
             )));
@@ -195,6 +195,7 @@ fn delete_user(host: &dyn Host, request: &Request, paths: &Paths, user: &str) ->
     for path in [
         paths.token(user),
         paths.pending_auth(user),
+        paths.sync(user),
         paths.user(user),
     ] {
         host.store_delete(&path, None).map_err(PluginError::store)?;

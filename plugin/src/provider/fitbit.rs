@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::fitbit_methods;
-use super::{ApiError, AppSettings, Call, Provider, TokenError, endpoint};
+use super::{ApiError, AppSettings, Call, Provider, RunState, TokenError, endpoint};
 use crate::api::Request;
 use crate::dates::Date;
 use crate::errors::{PluginError, Result, legacy_shutdown_message};
@@ -98,12 +98,14 @@ impl Provider for Fitbit {
 
     fn authorize_url(
         &self,
-        client_id: &str,
+        app: &AppSettings,
         redirect_uri: &str,
         state: &str,
         code_challenge: &str,
         _methods: &[String],
+        _args: &Map<String, Value>,
     ) -> String {
+        let client_id = app.client_id.as_deref().unwrap_or_default();
         let mut url = url::Url::parse(&self.authorize_url).unwrap_or_else(|_| {
             url::Url::parse("https://www.fitbit.com/oauth2/authorize").unwrap()
         });
@@ -174,6 +176,7 @@ impl Provider for Fitbit {
         call: &Call,
         access_token: &str,
         user: &str,
+        _state: &mut RunState,
     ) -> std::result::Result<Map<String, Value>, ApiError> {
         let url = format!("{}{}", self.api_url, fitbit_methods::path(call, self.today));
         let mut request = FetchRequest::get(url).bearer(access_token);

@@ -4,6 +4,8 @@
 
 pub mod fitbit;
 pub mod fitbit_methods;
+pub mod google;
+pub mod google_convert;
 
 use std::collections::BTreeMap;
 
@@ -19,11 +21,13 @@ use crate::paths::Paths;
 /// Name of the host-held secret with the OAuth client secret.
 pub const CLIENT_SECRET: &str = "client_secret";
 
-/// Provider of a new installation.
-pub const DEFAULT_PROVIDER: &str = "fitbit";
+/// Provider of a new installation (an installation without a stored
+/// `provider`). Tokens carry their own provider: a token without one is a
+/// legacy `fitbit` token.
+pub const DEFAULT_PROVIDER: &str = "google-health";
 
 /// Provider ids accepted in `plugindata/N/provider`.
-pub const PROVIDERS: &[&str] = &["fitbit"];
+pub const PROVIDERS: &[&str] = &["google-health", "fitbit"];
 
 /// `plugindata/N`: the installation's settings.
 #[derive(Debug, Clone, Default)]
@@ -94,6 +98,21 @@ pub enum ApiError {
     Failed(PluginError),
 }
 
+/// What a run of `GET /?user=U` knows besides the call itself. The index
+/// fills it before the first call and, after storing the results, saves
+/// `sync` when a provider changed it.
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    /// `sensors/N/U` as the previous run stored it (empty if absent).
+    pub previous: Map<String, Value>,
+    /// `identities/U/plugindata/N/sync`: the provider's bookkeeping for
+    /// incremental sync (last sample times, cached units and height).
+    pub sync: Map<String, Value>,
+    /// The user's token as read at the start of the run (granted scopes,
+    /// identity); the access token to use is passed separately.
+    pub token: Map<String, Value>,
+}
+
 /// One validated method call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -106,14 +125,17 @@ pub trait Provider {
     fn id(&self) -> &'static str;
     /// For messages: "Fitbit", "Google Health".
     fn name(&self) -> &'static str;
-    /// Where `auth1` sends the browser.
+    /// Where `auth1` sends the browser. `methods` and `args` are the user's
+    /// configured methods and default arguments (to ask only for the scopes
+    /// they need).
     fn authorize_url(
         &self,
-        client_id: &str,
+        app: &AppSettings,
         redirect_uri: &str,
         state: &str,
         code_challenge: &str,
         methods: &[String],
+        args: &Map<String, Value>,
     ) -> String;
     /// A request to the token endpoint with `fields` and client authentication.
     fn token_request(&self, app: &AppSettings, fields: &[(&str, &str)]) -> FetchRequest;
@@ -132,7 +154,10 @@ pub trait Provider {
     /// Validates methods and arguments before anything is sent.
     fn plan(&self, methods: &[String], args: &Map<String, Value>, today: Date)
     -> Result<Vec<Call>>;
-    /// Runs one call; the result is merged into `sensors/N/U`.
+    /// Runs one call; the result is merged into `sensors/N/U`. `state`
+    /// holds the previous results and the provider's bookkeeping; a call
+    /// may be run twice (after `ApiError::Expired`), so it changes `state`
+    /// only when it succeeds.
     fn execute(
         &self,
         host: &dyn Host,
@@ -140,6 +165,7 @@ pub trait Provider {
         call: &Call,
         access_token: &str,
         user: &str,
+        state: &mut RunState,
     ) -> std::result::Result<Map<String, Value>, ApiError>;
 }
 
@@ -150,6 +176,9 @@ pub fn provider_for(id: &str, request: &Request, today: Date) -> Result<Box<dyn 
     match id {
         "fitbit" => Ok(Box::new(
             fitbit::Fitbit::from_config(request, plugin_url).with_today(today),
+        )),
+        "google-health" => Ok(Box::new(
+            google::GoogleHealth::from_config(request, plugin_url).with_today(today),
         )),
         other => Err(PluginError::new(
             500,
