@@ -1,0 +1,367 @@
+//! The fitbit plugin with the Google Health provider, end to end: the real
+//! igor-host binary over HTTP against the fake Google OAuth and Health API,
+//! and a mixed installation migrating from the (shut down) legacy API.
+
+mod common;
+
+use chrono::{SecondsFormat, Utc};
+use common::Host;
+use igor_test_support::fake_fitbit::WeightLog;
+use igor_test_support::fake_google::{
+    DEFAULT_HEALTH_USER_ID, DEFAULT_LEGACY_USER_ID, DataPoint, InjectedError, SCOPE_ACTIVITY,
+    SCOPE_METRICS, SCOPE_SLEEP,
+};
+use igor_test_support::{FakeFitbit, FakeGoogle, consent};
+use serde_json::Value;
+
+const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
+const GOOGLE_SECRET: &str = "GOCSPX-google-secret";
+const FITBIT_ID: &str = "22ABCD";
+const FITBIT_SECRET: &str = "fitbit-secret";
+
+fn config(google: &FakeGoogle, fitbit: Option<&FakeFitbit>) -> String {
+    let g = google.url();
+    let (mut allow, mut secret_urls) = (
+        vec![format!("\"{g}\"")],
+        vec![format!("\"{}\"", google.token_url())],
+    );
+    let mut settings = format!(
+        "google_api_url = \"{g}\"\ngoogle_authorize_url = \"{}\"\ngoogle_token_url = \"{}\"\ngoogle_revoke_url = \"{}\"\n",
+        google.authorize_url(),
+        google.token_url(),
+        google.revoke_url()
+    );
+    if let Some(fitbit) = fitbit {
+        let f = fitbit.url();
+        allow.push(format!("\"{f}\""));
+        secret_urls.push(format!("\"{f}/oauth2/token\""));
+        secret_urls.push(format!("\"{f}/oauth2/revoke\""));
+        settings.push_str(&format!(
+            "fitbit_api_url = \"{f}\"\nfitbit_authorize_url = \"{f}/oauth2/authorize\"\n"
+        ));
+    }
+    format!(
+        "[[plugin]]\nname = \"fitbit\"\n[plugin.config]\n{settings}[plugin.egress]\nallow = [{}]\nsecret_urls = [{}]\nallow_loopback = true\n",
+        allow.join(", "),
+        secret_urls.join(", ")
+    )
+}
+
+struct Harness {
+    host: Host,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    async fn start(config: &str) -> Self {
+        Self {
+            host: Host::start(config).await,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn auth2(&self) -> String {
+        format!("{}/plugin/fitbit/auth2", self.host.url)
+    }
+
+    async fn get(&self, target: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{target}", self.host.url))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn settings(&self, form: &[(&str, &str)]) {
+        let response = self
+            .http
+            .post(format!("{}/plugin/fitbit/settings", self.host.url))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
+    /// auth1 → consent page → Allow → auth2; returns the authorize URL.
+    async fn authorise(&self, user: &str, provider_prefix: &str) -> url::Url {
+        let response = self
+            .http
+            .get(format!("{}/plugin/fitbit/auth1?user={user}", self.host.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(provider_prefix), "{location}");
+        let back = consent(&self.http, &location).await.unwrap();
+        let response = self.http.get(&back).send().await.unwrap();
+        let status = response.status();
+        let page = response.text().await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains(&format!("access for {user} is set up")),
+            "{page}"
+        );
+        url::Url::parse(&location).unwrap()
+    }
+
+    fn stored(&self, path: &str) -> Option<Value> {
+        let output = std::process::Command::new(common::host_binary())
+            .arg("--config")
+            .arg(&self.host.config_path)
+            .args(["get", path])
+            .output()
+            .unwrap();
+        output
+            .status
+            .success()
+            .then(|| serde_json::from_slice(&output.stdout).unwrap())
+    }
+}
+
+fn hours_ago(hours: i64) -> String {
+    (Utc::now() - chrono::Duration::hours(hours)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn weights(body: &str) -> Vec<Value> {
+    let value: Value = serde_json::from_str(body).unwrap();
+    value["weight"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no weight list in {body}"))
+        .clone()
+}
+
+fn list_calls(google: &FakeGoogle, data_type: &str) -> Vec<String> {
+    let path = format!("/v4/users/me/dataTypes/{data_type}/dataPoints");
+    google
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == path)
+        .map(|r| r.query_value("filter").unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_health_end_to_end() {
+    let google = FakeGoogle::start().await;
+    let h = Harness::start(&config(&google, None)).await;
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
+    // A new installation uses Google Health by default.
+    h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
+        .await;
+    let (_, page) = h.get("/plugin/fitbit/page/setup.html?user=jack").await;
+    assert!(
+        page.contains("console.cloud.google.com") || page.contains("Google Cloud"),
+        "{page}"
+    );
+    assert!(page.contains(&h.auth2()) && !page.contains(GOOGLE_SECRET));
+
+    let authorize = h.authorise("jack", &google.authorize_url()).await;
+    let query: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(query["access_type"], "offline");
+    assert_eq!(query["prompt"], "consent");
+    assert_eq!(query["code_challenge_method"], "S256");
+    let scopes: Vec<&str> = query["scope"].split(' ').collect();
+    assert!(scopes.contains(&SCOPE_METRICS), "{scopes:?}");
+    assert!(
+        !scopes.contains(&SCOPE_ACTIVITY) && !scopes.contains(&SCOPE_SLEEP),
+        "{scopes:?}"
+    );
+    // The secret travelled in the form body, added by the host.
+    let exchange = google
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/token"))
+        .unwrap();
+    assert_eq!(exchange.form_value("client_secret"), Some(GOOGLE_SECRET));
+    assert_eq!(exchange.form_value("client_id"), Some(GOOGLE_ID));
+    assert!(exchange.form_value("code_verifier").is_some());
+    let token = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    assert_eq!(token["provider"], "google-health");
+    assert_eq!(token["healthUserId"], DEFAULT_HEALTH_USER_ID);
+    assert_eq!(token["legacyUserId"], DEFAULT_LEGACY_USER_ID);
+    let refresh_token = token["refresh_token"].clone();
+
+    // Weight in the legacy log shape, kilograms from grams, across pages
+    // (including empty pages that still carry a token).
+    for (hours, grams) in [(50, 80_400.0), (26, 80_100.0), (2, 79_900.0)] {
+        google.add_data_point(
+            DEFAULT_HEALTH_USER_ID,
+            DataPoint::weight(&hours_ago(hours), grams),
+        );
+    }
+    google.insert_empty_pages(2);
+    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    assert_eq!(status, 200, "{body}");
+    let list = weights(&body);
+    assert_eq!(list.len(), 3, "{body}");
+    assert!(
+        (list[2]["weight"].as_f64().unwrap() - 79.9).abs() < 0.01,
+        "{body}"
+    );
+    for field in ["date", "time", "logId", "source"] {
+        assert!(list[0].get(field).is_some(), "{field} missing: {body}");
+    }
+    assert_eq!(
+        h.stored("sensors/fitbit/jack").unwrap()["weight"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Incremental: an up-to-date run lists once, from the last sample, and
+    // merges the new point into the stored window.
+    google.clear_requests();
+    google.add_data_point(
+        DEFAULT_HEALTH_USER_ID,
+        DataPoint::weight(&hours_ago(1), 79_800.0),
+    );
+    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(weights(&body).len(), 4, "{body}");
+    let calls = list_calls(&google, "weight");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains(">="), "{calls:?}");
+
+    // Daily roll-ups in the legacy time-series shape, values as strings.
+    let (status, body) = h
+        .get("/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&period=7d")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let series: Value = serde_json::from_str(&body).unwrap();
+    let days = series["body-weight"].as_array().unwrap();
+    assert!(
+        !days.is_empty() && days.iter().all(|d| d["value"].is_string()),
+        "{body}"
+    );
+
+    // A method Google cannot serve: 400 naming alternatives, nothing sent.
+    google.clear_requests();
+    let (status, body) = h
+        .get("/plugin/fitbit?user=jack&methods=intraday_time_series&resource=activities/steps")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("intraday_time_series"), "{body}");
+    assert!(google.requests().is_empty());
+
+    // 401 → refresh once (Google does not rotate refresh tokens) → retry.
+    google.expire_access_tokens();
+    let before = google.token_requests();
+    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(google.token_requests(), before + 1);
+    let token = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    assert_eq!(token["refresh_token"], refresh_token);
+
+    // Errors are explained, without retry storms.
+    for (error, needle) in [
+        (InjectedError::RateLimited, "300"),
+        (InjectedError::ScopeInsufficient, "auth1?user=jack"),
+        (InjectedError::AccountNotLinked, "not linked"),
+    ] {
+        google.clear_requests();
+        google.inject_errors(error, 1);
+        let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+        assert_eq!(status, 502, "{body}");
+        assert!(body.contains(needle), "{needle}: {body}");
+        assert!(list_calls(&google, "weight").len() <= 1, "retried");
+    }
+
+    // A dead refresh token: a clear message, nothing stored changed.
+    google.expire_refresh_tokens();
+    google.expire_access_tokens();
+    let token_before = h.stored("identities/jack/plugindata/fitbit/token");
+    let sensors_before = h.stored("sensors/fitbit/jack");
+    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.contains("invalid_grant") && body.contains("7 days"),
+        "{body}"
+    );
+    assert_eq!(
+        h.stored("identities/jack/plugindata/fitbit/token"),
+        token_before
+    );
+    assert_eq!(h.stored("sensors/fitbit/jack"), sensors_before);
+
+    // Deleting the user revokes the token.
+    let response = h
+        .http
+        .post(format!("{}/plugin/fitbit/userSettings", h.host.url))
+        .form(&[("user", "jack"), ("delete", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(google.calls("/revoke"), 1);
+    assert!(
+        h.stored("identities/jack/plugindata/fitbit/token")
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mixed_installation_migrates_from_the_legacy_api() {
+    let google = FakeGoogle::start().await;
+    let fitbit = FakeFitbit::start().await;
+    let h = Harness::start(&config(&google, Some(&fitbit))).await;
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
+    fitbit.register_client(FITBIT_ID, FITBIT_SECRET, &[&h.auth2()]);
+
+    // Jack was set up with the legacy API before the shutdown...
+    h.settings(&[
+        ("client_id", FITBIT_ID),
+        ("client_secret", FITBIT_SECRET),
+        ("provider", "fitbit"),
+    ])
+    .await;
+    h.authorise("jack", &fitbit.authorize_url()).await;
+    fitbit.add_weight(
+        igor_test_support::fake_fitbit::DEFAULT_USER_ID,
+        WeightLog::new("2026-10-20", "07:00:00", 81.0),
+    );
+    let (status, _) = h
+        .get("/plugin/fitbit?user=jack&base_date=2026-10-20&period=1d")
+        .await;
+    assert_eq!(status, 200);
+
+    // ...then the owner moved the installation to Google Health and Jill
+    // joined, while the legacy API went away.
+    h.settings(&[
+        ("client_id", GOOGLE_ID),
+        ("client_secret", GOOGLE_SECRET),
+        ("provider", "google-health"),
+    ])
+    .await;
+    h.authorise("jill", &google.authorize_url()).await;
+    fitbit.set_shut_down(true);
+    google.add_data_point(
+        DEFAULT_HEALTH_USER_ID,
+        DataPoint::weight(&hours_ago(3), 62_000.0),
+    );
+
+    let (status, body) = h.get("/plugin/fitbit?user=jill&period=7d").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.contains("2026-11-02") && body.contains("google-health"),
+        "{body}"
+    );
+    let (_, page) = h.get("/plugin/fitbit/page/setup.html?user=jack").await;
+    assert!(page.contains("Google Health"), "{page}");
+
+    // Re-authorising replaces the legacy token; Jack's data flows again.
+    h.authorise("jack", &google.authorize_url()).await;
+    let token = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    assert_eq!(token["provider"], "google-health");
+    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    assert_eq!(status, 200, "{body}");
+}
