@@ -53,12 +53,9 @@ pub fn auth1(host: &dyn Host, request: &Request) -> Result<Response> {
         .map_err(PluginError::store)?
         .map(|(doc, _)| doc)
         .unwrap_or(Value::Null);
-    let methods: Vec<String> = text_field(&user_doc, "methods")
-        .unwrap_or_else(|| crate::index::DEFAULT_METHODS.to_string())
-        .split(',')
-        .map(|m| m.trim().to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
+    let methods = crate::index::method_list(
+        &text_field(&user_doc, "methods").unwrap_or_else(|| crate::index::DEFAULT_METHODS.into()),
+    );
     let url = provider.authorize_url(
         &app,
         &redirect_uri,

@@ -43,13 +43,16 @@ impl PluginError {
 
 pub type Result<T> = std::result::Result<T, PluginError>;
 
+/// The fact behind every legacy 410, in messages and on the setup page.
+pub const LEGACY_API_SHUT_DOWN: &str =
+    "The legacy Fitbit Web API was shut down on 2026-11-02 (HTTP 410 Gone)";
+
 /// What the owner must do once the legacy Fitbit Web API answers 410 Gone.
 pub fn legacy_shutdown_message(plugin_url: &str, user: &str) -> String {
     format!(
-        "The legacy Fitbit Web API was shut down on 2026-11-02 (HTTP 410 Gone) and no longer \
-         serves data. Switch this installation to the Google Health API: open \
-         {plugin_url}/page/setup.html?user={user}, choose the provider \"google-health\", enter \
-         the Google OAuth client id and secret, and re-authorise {user} \
-         ({plugin_url}/auth1?user={user}). Re-authorising replaces the legacy token."
+        "{LEGACY_API_SHUT_DOWN} and no longer serves data. Switch this installation to the \
+         Google Health API: open {plugin_url}/page/setup.html?user={user}, choose the provider \
+         \"google-health\", enter the Google OAuth client id and secret, and re-authorise \
+         {user} ({plugin_url}/auth1?user={user}). Re-authorising replaces the legacy token."
     )
 }

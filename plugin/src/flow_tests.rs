@@ -1,61 +1,12 @@
 //! Whole flows against an in-memory host: authorisation, fetching with
 //! proactive and reactive refresh, races, errors, settings.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::host::{Credential, FetchRequest};
+use crate::host::Credential;
 use crate::router::handle;
+use crate::testing::fitbit::{API, auth_header, configured, form_value, weight_body, with_token};
 use crate::testing::{MemoryHost, form, put_into, request, response};
-
-const API: &str = "https://api.fitbit.com";
-
-fn configured() -> MemoryHost {
-    let host = MemoryHost::default();
-    host.put(
-        "plugindata/fitbit",
-        json!({"client_id": "22ABCD", "provider": "fitbit"}),
-    );
-    host.secrets
-        .borrow_mut()
-        .insert("client_secret".into(), "s3cret".into());
-    host
-}
-
-fn with_token(host: &MemoryHost, expires_in: f64) {
-    host.put(
-        "identities/jack/plugindata/fitbit/token",
-        json!({
-            "access_token": "A1", "refresh_token": "R1", "expires_in": 28800,
-            "expires_at": host.now.get() + expires_in, "provider": "fitbit",
-            "token_type": "Bearer", "user_id": "GGNJL9"
-        }),
-    );
-}
-
-fn form_of(request: &FetchRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect()
-}
-
-fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
-    form_of(request)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-}
-
-fn auth_header(request: &FetchRequest) -> Option<String> {
-    request
-        .headers
-        .iter()
-        .find(|(k, _)| k == "authorization")
-        .map(|(_, v)| v.clone())
-}
-
-fn weight_body() -> Value {
-    json!({"weight": [{"bmi": 25.9, "date": "2026-11-20", "logId": 1, "source": "Aria", "time": "07:00:00", "weight": 80.1}]})
-}
 
 #[test]
 fn authorisation_round_trip_stores_the_token() {

@@ -19,6 +19,21 @@ const CONTROL_PARAMETERS: &[&str] = &["user", "methods"];
 /// Per-user keys that are not method arguments.
 const USER_KEYS_NOT_ARGUMENTS: &[&str] = &["methods", "token", "auth", "sync"];
 
+/// The names in a comma-separated `methods` value; the default when it
+/// names none (`","` must not store an empty result over the last one).
+pub fn method_list(text: &str) -> Vec<String> {
+    let methods: Vec<String> = text
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if methods.is_empty() {
+        vec![DEFAULT_METHODS.to_string()]
+    } else {
+        methods
+    }
+}
+
 pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
     let Some(user) = request.query("user").filter(|u| !u.is_empty()) else {
         return Err(PluginError::bad_request(
@@ -67,11 +82,7 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
         .map(str::to_string)
         .or_else(|| text_field(&user_doc, "methods"))
         .unwrap_or_else(|| DEFAULT_METHODS.to_string());
-    let methods: Vec<String> = methods_text
-        .split(',')
-        .map(|m| m.trim().to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
+    let methods = method_list(&methods_text);
     let mut args: Map<String, Value> = user_settings
         .into_iter()
         .filter(|(k, _)| !USER_KEYS_NOT_ARGUMENTS.contains(&k.as_str()))

@@ -23,7 +23,11 @@ pub mod provider;
 pub mod router;
 pub mod settings;
 #[cfg(test)]
+mod setup_flow_tests;
+#[cfg(test)]
 pub mod testing;
+#[cfg(test)]
+mod upstream_flow_tests;
 
 #[cfg(target_arch = "wasm32")]
 mod component {

@@ -92,6 +92,16 @@ pub fn token_from_response(
     Some(token)
 }
 
+/// Whether `token` expires within [`REFRESH_MARGIN_SECONDS`] of `now`. A
+/// token without a readable `expires_at` is used as it is: the provider's
+/// `expired_token` answer still triggers a refresh.
+pub fn token_is_expired(token: &Map<String, Value>, now: f64) -> bool {
+    token
+        .get("expires_at")
+        .and_then(as_f64)
+        .is_some_and(|at| at <= now + REFRESH_MARGIN_SECONDS)
+}
+
 pub fn field(token: &Map<String, Value>, key: &str) -> Option<String> {
     token.get(key).and_then(as_text).filter(|s| !s.is_empty())
 }
@@ -142,10 +152,7 @@ impl<'a> TokenKeeper<'a> {
 
     /// Whether the token has expired (or will within the margin).
     pub fn is_expired(&self, now: f64) -> bool {
-        self.token
-            .get("expires_at")
-            .and_then(as_f64)
-            .is_some_and(|at| at <= now + REFRESH_MARGIN_SECONDS)
+        token_is_expired(&self.token, now)
     }
 
     /// Refreshes proactively when the token has expired.
@@ -294,6 +301,12 @@ mod tests {
 
     #[test]
     fn pkce_is_unpadded_base64url_sha256() {
+        // RFC 7636 appendix B: the verifier is base64url of the octets
+        // [116, 24, 223, 180, ...] and its S256 challenge is "E9Melhoa...".
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
         // Cross-checked with Python: base64.urlsafe_b64encode(hashlib.sha256(v).digest()).
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mJ92K9TPI6eLb7nKNVoNGh7bv7SSVk"),
@@ -316,6 +329,36 @@ mod tests {
         assert_eq!(parse_state("jack"), None);
         assert_eq!(parse_state("jack.short"), None);
         assert_eq!(parse_state(&format!(".{nonce}")), None);
+    }
+
+    #[test]
+    fn expiry_is_judged_with_a_margin() {
+        let token = |v: Value| v.as_object().unwrap().clone();
+        let now = 1_000_000.0;
+        assert!(!token_is_expired(
+            &token(json!({"expires_at": now + 61.0})),
+            now
+        ));
+        assert!(token_is_expired(
+            &token(json!({"expires_at": now + 60.0})),
+            now
+        ));
+        assert!(token_is_expired(
+            &token(json!({"expires_at": now - 5.0})),
+            now
+        ));
+        // Integers, and numbers Igor turned into strings, count too.
+        assert!(token_is_expired(
+            &token(json!({"expires_at": 999_990})),
+            now
+        ));
+        assert!(token_is_expired(
+            &token(json!({"expires_at": "999990.5"})),
+            now
+        ));
+        // Without an expiry there is nothing to refresh proactively.
+        assert!(!token_is_expired(&token(json!({"access_token": "a"})), now));
+        assert!(!token_is_expired(&token(json!({"expires_at": {}})), now));
     }
 
     #[test]

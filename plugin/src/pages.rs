@@ -50,6 +50,8 @@ pub struct UserView {
 }
 
 pub struct SetupView<'a> {
+    /// The install name, for `returnTo` paths (`/plugin/N/...`).
+    pub plugin_name: &'a str,
     pub plugin_url: &'a str,
     pub app: &'a AppSettings,
     pub secret_is_set: bool,
@@ -112,7 +114,7 @@ fn settings_form(view: &SetupView) -> String {
     } else {
         "not set"
     };
-    let return_to = escape(&format!("/page/setup.html{}", user_query(view)));
+    let return_to = escape(&setup_path(view, view.user.as_ref()));
     format!(
         "<h2>2. Application settings</h2>\
          <form method=\"post\" action=\"{url}/settings\">\
@@ -150,33 +152,37 @@ fn provider_options(current: &str) -> String {
     .collect()
 }
 
-fn user_query(view: &SetupView) -> String {
-    view.user
-        .as_ref()
+/// The setup page's path for `returnTo`, relative to the host's base URL
+/// as in Igor (`/plugin/N/page/setup.html?user=U`).
+fn setup_path(view: &SetupView, user: Option<&UserView>) -> String {
+    let query = user
         .map(|u| format!("?user={}", u.name))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    format!("/plugin/{}/page/setup.html{query}", view.plugin_name)
 }
 
 fn user_section(view: &SetupView, user: &UserView) -> String {
     let url = escape(view.plugin_url);
     let name = escape(&user.name);
-    let return_to = escape(&format!("/page/setup.html?user={}", user.name));
+    let return_to = escape(&setup_path(view, Some(user)));
     let hidden = format!(
         "<input type=\"hidden\" name=\"user\" value=\"{name}\">\
          <input type=\"hidden\" name=\"returnTo\" value=\"{return_to}\">"
     );
-    let Some(settings) = user.settings.as_ref() else {
-        if user.token.is_none() {
-            return format!(
-                "<h2>3. User {name}</h2><p>{name} has no settings yet.</p>\
-                 <form method=\"post\" action=\"{url}/userSettings\">{hidden}\
-                 <button type=\"submit\">Create user {name}</button></form>\
-                 <p class=\"note\">To fetch data regularly, add an action calling \
-                 <code>/plugin/…?user={name}</code> (see the README).</p>"
-            );
-        }
-        return token_section(view, user);
-    };
+    if user.settings.is_none() && user.token.is_none() {
+        return format!(
+            "<h2>3. User {name}</h2><p>{name} has no settings yet.</p>\
+             <form method=\"post\" action=\"{url}/userSettings\">{hidden}\
+             <button type=\"submit\">Create user {name}</button></form>\
+             <p class=\"note\">To fetch data regularly, add an action calling \
+             <code>/plugin/{}?user={name}</code> (see the README).</p>",
+            escape(view.plugin_name)
+        );
+    }
+    // A user with a token but no settings document gets the same form:
+    // posting it creates the document.
+    let no_settings = Map::new();
+    let settings = user.settings.as_ref().unwrap_or(&no_settings);
     let mut fields = String::new();
     let mut has_methods = false;
     for (key, value) in settings {
@@ -215,7 +221,10 @@ fn token_section(view: &SetupView, user: &UserView) -> String {
             "{name} has already given permission (token from <b>{}</b>{}).",
             escape(provider),
             expires_at
-                .map(|at| format!(", access token valid until epoch {at:.0}, refreshed as needed"))
+                .map(|at| format!(
+                    ", access token valid until {}, refreshed as needed",
+                    utc_time(at)
+                ))
                 .unwrap_or_default()
         ),
         None => format!("{name} has not given permission yet."),
@@ -242,9 +251,22 @@ fn token_section(view: &SetupView, user: &UserView) -> String {
          <form method=\"post\" action=\"{url}/userSettings\">\
          <input type=\"hidden\" name=\"user\" value=\"{name}\">\
          <input type=\"hidden\" name=\"delete\" value=\"true\">\
-         <input type=\"hidden\" name=\"returnTo\" value=\"/page/setup.html\">\
+         <input type=\"hidden\" name=\"returnTo\" value=\"{}\">\
          <button type=\"submit\">Delete {name}'s settings and revoke the token</button></form>",
-        provider_name(&view.app.provider)
+        provider_name(&view.app.provider),
+        escape(&setup_path(view, Some(user)))
+    )
+}
+
+/// `2026-11-25 17:46 UTC` for epoch seconds.
+fn utc_time(epoch_seconds: f64) -> String {
+    let seconds = epoch_seconds as i64;
+    let minute_of_day = seconds.rem_euclid(86_400) / 60;
+    format!(
+        "{} {:02}:{:02} UTC",
+        crate::dates::Date::from_epoch(epoch_seconds, 0),
+        minute_of_day / 60,
+        minute_of_day % 60
     )
 }
 
@@ -278,6 +300,13 @@ pub fn setup_page(view: &SetupView) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_is_shown_as_a_utc_time() {
+        // 2026-11-25T09:46:40Z
+        assert_eq!(utc_time(1_795_600_000.0), "2026-11-25 09:46 UTC");
+        assert_eq!(utc_time(0.0), "1970-01-01 00:00 UTC");
+    }
 
     #[test]
     fn escapes_markup() {

@@ -13,13 +13,38 @@ use crate::pages::{self, SetupView, UserView};
 use crate::paths::{Paths, valid_user};
 use crate::provider::{AppSettings, CLIENT_SECRET, PROVIDERS, provider_for};
 
-/// Where to go after a form: only pages of this plugin (no open redirect).
+/// Where to go after a form: a 303 to `returnTo` if it is one of this
+/// plugin's pages, else a plain `ok` (no open redirect).
 fn finish(request: &Request, return_to: Option<&str>) -> Response {
-    match return_to {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains("..") => {
-            Response::see_other(&format!("{}{path}", request.plugin_url()))
-        }
-        _ => Response::text(200, "ok"),
+    match return_to.and_then(|path| return_location(request, path)) {
+        Some(location) => Response::see_other(&location),
+        None => Response::text(200, "ok"),
+    }
+}
+
+/// The absolute URL of `returnTo`: a path below the host's base URL inside
+/// this plugin, `/plugin/N/...` as Igor's pages write it (a path below the
+/// plugin, `/page/setup.html`, is accepted too). Anything that could leave
+/// the plugin (other hosts, `..`, other plugins) gives `None`.
+pub fn return_location(request: &Request, return_to: &str) -> Option<String> {
+    let lower = return_to.to_ascii_lowercase();
+    let plain = return_to.starts_with('/')
+        && !return_to.starts_with("//")
+        && !return_to.contains("..")
+        && !lower.contains("%2e")
+        && !return_to.contains('\\')
+        && !return_to.chars().any(char::is_control);
+    if !plain {
+        return None;
+    }
+    let own = format!("/plugin/{}/", request.context.plugin_name);
+    if return_to.starts_with(&own) {
+        let base = request.context.base_url.trim_end_matches('/');
+        Some(format!("{base}{return_to}"))
+    } else if return_to.starts_with("/plugin/") {
+        None
+    } else {
+        Some(format!("{}{return_to}", request.plugin_url()))
     }
 }
 
@@ -81,6 +106,25 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
         return Err(PluginError::bad_request(format!(
             "Fitbitplugin: unknown provider {provider:?}; choose one of {}",
             PROVIDERS.join(", ")
+        )));
+    }
+    // The client id becomes the user of HTTP Basic and `system` a header
+    // value: refuse what cannot travel there before anything is written.
+    if let Some(client_id) = get("client_id").filter(|c| !c.is_empty())
+        && (client_id.len() > 256 || client_id.chars().any(|c| c == ':' || !c.is_ascii_graphic()))
+    {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin: {client_id:?} is not a client id (no spaces or ':')"
+        )));
+    }
+    if let Some(system) = get("system").filter(|s| !s.is_empty())
+        && (system.len() > 35
+            || !system
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin: {system:?} is not a unit system such as en_US, en_GB or nl_NL"
         )));
     }
     if let Some(secret) = get("client_secret").filter(|s| !s.is_empty()) {
@@ -246,6 +290,7 @@ pub fn setup_page(host: &dyn Host, request: &Request) -> Result<Response> {
     };
     let plugin_url = request.plugin_url();
     Ok(pages::setup_page(&SetupView {
+        plugin_name: &request.context.plugin_name,
         plugin_url: &plugin_url,
         app: &app,
         secret_is_set,

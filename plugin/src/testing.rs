@@ -181,3 +181,69 @@ pub fn form(path: &str, fields: &[(&str, &str)]) -> Request {
     ));
     r
 }
+
+/// Fixtures for flows of the legacy Fitbit provider.
+pub mod fitbit {
+    use serde_json::{Value, json};
+
+    use super::MemoryHost;
+    use crate::host::FetchRequest;
+
+    pub const API: &str = "https://api.fitbit.com";
+    pub const TOKEN_PATH: &str = "identities/jack/plugindata/fitbit/token";
+
+    /// An installation with the legacy provider, a client id and a secret.
+    pub fn configured() -> MemoryHost {
+        let host = MemoryHost::default();
+        host.put(
+            "plugindata/fitbit",
+            json!({"client_id": "22ABCD", "provider": "fitbit"}),
+        );
+        host.secrets
+            .borrow_mut()
+            .insert("client_secret".into(), "s3cret".into());
+        host
+    }
+
+    /// Gives jack a legacy token (`A1`/`R1`) expiring in `expires_in` s.
+    pub fn with_token(host: &MemoryHost, expires_in: f64) {
+        host.put(
+            TOKEN_PATH,
+            json!({
+                "access_token": "A1", "refresh_token": "R1", "expires_in": 28800,
+                "expires_at": host.now.get() + expires_in, "provider": "fitbit",
+                "token_type": "Bearer", "user_id": "GGNJL9"
+            }),
+        );
+    }
+
+    pub fn form_of(request: &FetchRequest) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&request.body)
+            .into_owned()
+            .collect()
+    }
+
+    pub fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
+        form_of(request)
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    pub fn auth_header(request: &FetchRequest) -> Option<String> {
+        request
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn weight_body() -> Value {
+        json!({"weight": [{"bmi": 25.9, "date": "2026-11-20", "logId": 1, "source": "Aria", "time": "07:00:00", "weight": 80.1}]})
+    }
+
+    /// A Fitbit error body.
+    pub fn fitbit_error(error_type: &str, message: &str) -> Value {
+        json!({"errors": [{"errorType": error_type, "message": message}], "success": false})
+    }
+}

@@ -291,6 +291,121 @@ mod tests {
     }
 
     #[test]
+    fn every_method_builds_its_url_with_user_and_range() {
+        let cases = [
+            (
+                "get_bodyweight",
+                json!({"user_id": "GGNJL9", "base_date": "today", "end_date": "2026-11-20"}),
+                "/1/user/GGNJL9/body/log/weight/date/today/2026-11-20.json",
+            ),
+            (
+                "get_bodyfat",
+                json!({"period": "1m"}),
+                "/1/user/-/body/log/fat/date/2026-11-25/1m.json",
+            ),
+            (
+                "time_series",
+                json!({"resource": "activities/steps", "user_id": "-", "base_date": "2026-11-01", "end_date": "2026-11-20"}),
+                "/1/user/-/activities/steps/date/2026-11-01/2026-11-20.json",
+            ),
+            (
+                "intraday_time_series",
+                json!({"resource": "activities/steps"}),
+                "/1/user/-/activities/steps/date/today/1d/1min.json",
+            ),
+            (
+                "body",
+                json!({"date": "today"}),
+                "/1/user/-/body/date/today.json",
+            ),
+            (
+                "activities",
+                json!({"user_id": "ABC123"}),
+                "/1/user/ABC123/activities/date/2026-11-25.json",
+            ),
+            ("sleep", json!({}), "/1/user/-/sleep/date/2026-11-25.json"),
+            ("user_profile_get", json!({}), "/1/user/-/profile.json"),
+        ];
+        for (method, a, expected) in cases {
+            assert_eq!(one(method, a), expected, "{method}");
+        }
+    }
+
+    #[test]
+    fn values_are_checked_by_parameter() {
+        let ok = [
+            (
+                "intraday_time_series",
+                json!({"resource": "activities/heart", "detail_level": "1sec"}),
+            ),
+            ("sleep", json!({"date": "2024-02-29"})),
+            (
+                "get_bodyweight",
+                json!({"period": "max", "base_date": "today"}),
+            ),
+            (
+                "time_series",
+                json!({"resource": "body/bmi", "period": "1y"}),
+            ),
+        ];
+        for (method, a) in ok {
+            assert!(plan(&methods(&[method]), &args(a.clone())).is_ok(), "{a}");
+        }
+        let bad = [
+            (
+                "intraday_time_series",
+                json!({"resource": "activities/heart", "detail_level": "5sec"}),
+                "'detail_level'",
+            ),
+            (
+                "intraday_time_series",
+                json!({"resource": "activities/heart", "start_time": "8:00", "end_time": "09:00"}),
+                "'start_time'",
+            ),
+            ("sleep", json!({"date": "2023-02-29"}), "'date'"),
+            ("sleep", json!({"date": "yesterday"}), "'date'"),
+            (
+                "user_profile_get",
+                json!({"user_id": "ggnjl9"}),
+                "'user_id'",
+            ),
+            (
+                "time_series",
+                json!({"resource": "Body/Weight", "period": "1d"}),
+                "'resource'",
+            ),
+            (
+                "time_series",
+                json!({"resource": "/body/weight", "period": "1d"}),
+                "'resource'",
+            ),
+            (
+                "time_series",
+                json!({"resource": "body/weight?x=1", "period": "1d"}),
+                "'resource'",
+            ),
+            ("time_series", json!({"period": "1d"}), "needs 'resource'"),
+            (
+                "get_devices",
+                json!({"period": "1d"}),
+                "'period' is not accepted by get_devices",
+            ),
+        ];
+        for (method, a, needle) in bad {
+            let err = plan(&methods(&[method]), &args(a)).unwrap_err();
+            assert_eq!(err.status, 400);
+            assert!(err.message.contains(needle), "{needle}: {}", err.message);
+        }
+        // Empty values (Igor's `{}` or an empty form field) mean "not given".
+        let calls = plan(
+            &methods(&["get_bodyweight"]),
+            &args(json!({"period": {}, "end_date": ""})),
+        )
+        .unwrap();
+        assert!(calls[0].args.is_empty());
+    }
+
+    #[test]
     fn bad_input_names_the_culprit() {
         let cases = [
             (vec!["nope"], json!({}), "no method 'nope'"),
