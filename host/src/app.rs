@@ -17,6 +17,8 @@ use crate::tenants::{Registry, Shared, Tenant, build_registry};
 
 pub struct App {
     pub base_url: String,
+    /// `[server] igor_forward_secret` (see [`crate::igor_forward`]).
+    pub igor_forward_secret: Option<String>,
     shared: Shared,
     /// Where the configuration came from, for reloads.
     config_path: Option<PathBuf>,
@@ -54,7 +56,13 @@ impl App {
         engine::spawn_epoch_ticker(&engine);
         let local = SqliteStore::open(&config.store_path())
             .with_context(|| format!("opening the store {}", config.store_path().display()))?;
-        let documents: Arc<dyn DocumentStore> = Arc::new(local.clone());
+        let documents: Arc<dyn DocumentStore> = match &config.store {
+            crate::config::StoreConfig::Igor(igor) => Arc::new(
+                crate::store::igor::IgorStore::new(igor, DEFAULT_TENANT)
+                    .context("configuring the Igor store")?,
+            ),
+            _ => Arc::new(local.clone()),
+        };
         let secrets: Arc<dyn SecretStore> = Arc::new(local);
         let shared = Shared {
             linker: runtime::linker(&engine)?,
@@ -65,7 +73,8 @@ impl App {
         };
         let registry = build_registry(&config, &shared)?;
         Ok(Self {
-            base_url: config.server.base_url(),
+            base_url: crate::store::igor::host_base_url(&config).await?,
+            igor_forward_secret: config.server.igor_forward_secret.clone(),
             shared,
             config_path,
             registry: RwLock::new(Arc::new(registry)),

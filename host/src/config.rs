@@ -52,8 +52,14 @@ pub struct ServerConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// The URL browsers use to reach this host (OAuth redirect URIs derive
-    /// from it). Default: `http://<listen>`.
+    /// from it). Default: `http://<listen>`; with the Igor store, Igor's
+    /// own base URL (its `services/igor/url`), since browsers then reach the
+    /// plugin through Igor (`igor/plugin/`).
     pub base_url: Option<String>,
+    /// Shared secret of the forwarding Igor plugin (`igor/plugin/`): a
+    /// request carrying it in `X-Igor-Forward-Secret` may name its caller in
+    /// `X-Igor-Caller`. Unset: caller headers are ignored.
+    pub igor_forward_secret: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +67,7 @@ impl Default for ServerConfig {
         Self {
             listen: default_listen(),
             base_url: None,
+            igor_forward_secret: None,
         }
     }
 }
@@ -84,6 +91,9 @@ pub enum StoreConfig {
     Sqlite {
         path: Option<PathBuf>,
     },
+    /// A real Igor's database over its REST API (documents only; secrets
+    /// stay in `<data_dir>/store.sqlite`).
+    Igor(crate::store::igor::IgorConfig),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -250,6 +260,14 @@ impl Config {
             }
             validate_plugins(&tenant.plugins)?;
             validate_actions(&tenant.actions)?;
+        }
+        if let StoreConfig::Igor(igor) = &self.store {
+            igor.validate()?;
+            if !self.tenants.is_empty() {
+                bail!(
+                    "[store] backend = \"igor\" serves the single-tenant host only, not [[tenant]]"
+                );
+            }
         }
         validate_plugins(self.plugins.as_deref().unwrap_or_default())?;
         validate_actions(&self.actions)

@@ -10,6 +10,7 @@ pub mod app;
 pub mod config;
 pub mod egress;
 pub mod engine;
+pub mod igor_forward;
 pub mod limits;
 pub mod metrics;
 pub mod runtime;

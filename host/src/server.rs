@@ -42,7 +42,7 @@ async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
         .path_and_query()
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
-    let headers = parts
+    let mut headers = parts
         .headers
         .iter()
         .map(|(k, v)| {
@@ -52,13 +52,14 @@ async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
             )
         })
         .collect();
+    let caller = crate::igor_forward::take_caller(app.igor_forward_secret.as_deref(), &mut headers);
     let response = app
         .dispatch(HostRequest {
             method: parts.method.as_str().to_string(),
             target,
             headers,
             body: body.to_vec(),
-            caller: None,
+            caller,
         })
         .await;
     into_http(response)

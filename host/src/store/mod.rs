@@ -4,6 +4,7 @@
 //! backends (embedded SQLite, a real Igor over REST) implement it. Paths are
 //! validated here, once, before any backend sees them.
 
+pub mod igor;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -1,0 +1,1063 @@
+//! A real Igor as the document store: plugin documents live in Igor's XML
+//! database and are read and written over its REST API (`/data/...`), so
+//! Igor's own actions, pages and users see the very same data.
+//!
+//! # Paths
+//! A plugin's paths are Igor paths as they are (`plugindata/fitbit`,
+//! `identities/jack/plugindata/fitbit/token`, `sensors/fitbit/jack`), but a
+//! plugin `P` may only touch its own subtrees: `plugindata/P[/...]`,
+//! `identities/<user>/plugindata/P[/...]` and `sensors/P[/...]`. The host's
+//! own namespace (`_host`, action status) may only touch `status/...`.
+//! Every segment must be an XML element name (`^[a-zA-Z_][-_.a-zA-Z0-9]*$`),
+//! so a path can never carry XPath syntax. Only the single-tenant host can
+//! use this store: Igor has one database, not one per tenant.
+//!
+//! # Documents
+//! Igor stores XML and converts to and from JSON; the conversion is lossy and
+//! **what `get` returns is what Igor returns**, not what was written. Plugin
+//! readers must cope (the original Python plugin had to as well):
+//! - a one-element list reads back as its only element (`"scope": ["weight"]`
+//!   → `"scope": "weight"`), an empty list disappears;
+//! - numeric-looking strings read back as numbers (`"client_id": "0123"` →
+//!   `123`; Python's `int()`/`float()` decide, so `"1_000"` → `1000`),
+//!   `"true"`/`"false"`/`"null"` as booleans and null;
+//! - `false`, `null`, `""` and `{}` all read back as `{}`; leading and
+//!   trailing white space of text is dropped; characters XML cannot hold are
+//!   dropped;
+//! - the strings `"nan"`, `"inf"`, `"1e400"`... make Igor answer with
+//!   non-JSON `NaN`/`Infinity`; they are read back as the strings `"NaN"`,
+//!   `"Infinity"` and `"-Infinity"`;
+//! - a scalar document (a string or number at top level) is stored as the
+//!   element's text and reads back converted as above.
+//!
+//! Refused with `InvalidJson` (naming the key): object keys that are not XML
+//! names (Igor would escape them as `<_e _e="...">` and read back a
+//! different shape; `#text` and `@attr` keys are refused too), a list at top
+//! level or directly inside a list (Igor would store its Python `repr`).
+//!
+//! Writes are sent as XML (`Content-Type: application/xml`, built here the way
+//! Igor builds elements from JSON), never with query parameters (Igor would
+//! store the parameters instead of the body). Sending XML lets a write keep
+//! what Igor hides from JSON readers: an element's `own:` attributes and its
+//! `au:` children (for example the capabilities `igorSetup addstd` puts on
+//! `plugindata/fitbit`), which a plain JSON `PUT` would silently drop.
+//!
+//! # Nesting
+//! In Igor, paths nest: `identities/jack/plugindata/fitbit` *contains*
+//! `.../fitbit/token`. Reading a parent returns its children too; writing a
+//! parent replaces them (a plugin's read-modify-write keeps them); deleting a
+//! parent deletes them. Missing ancestors are created as empty elements
+//! before a write (Igor 0.99.1 refuses a `PUT` whose parent is missing).
+//!
+//! # Revisions and compare-and-swap
+//! Igor has neither. A revision here is a hash of the document as Igor returns
+//! it (first 8 bytes of SHA-256 of canonical JSON, never 0), so `get` returns
+//! `hash(current content)`, and a write returns the hash of what Igor gives
+//! back after it. Writes of this host are serialised per plugin subtree
+//! (`plugindata/P`, `identities/U/plugindata/P`, `sensors/P`,
+//! `status/<first>`), and a conditional write or delete re-reads the path
+//! under that lock and fails with `Conflict(current)` when the hash differs.
+//! What that guarantees:
+//! - against this host's own writers (any plugin, any request): full
+//!   compare-and-swap, including parent/child overlap within a subtree;
+//! - against other Igor clients writing the same paths: a change made before
+//!   our verifying read is detected; a change landing between that read and
+//!   our `PUT` (a window of one local round trip) is overwritten;
+//! - revisions are content hashes: writing back identical content gives the
+//!   same revision again (an A→B→A change is not seen as a change), and
+//!   revisions do not increase.
+//!
+//! # Errors
+//! Igor down, a timeout, 401/403 (credentials), 5xx and any other unexpected
+//! answer give `StoreError::Unavailable` with a message naming Igor's URL.
+//! A write that fails before the `PUT` changes nothing; a `PUT` is one Igor
+//! operation (whole or not at all). Tenant quotas are not enforced (`usage`
+//! is unknown).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{DocumentStore, Entry, Namespace, StoreError, validate_path};
+
+/// The host's own namespace (see `scheduler::host_namespace`).
+const HOST_PLUGIN: &str = "_host";
+/// Igor's namespaces for hidden data (`xmlDatabase.py`, `access`).
+const NAMESPACES: &[(&str, &str)] = &[
+    ("au", "http://jackjansen.nl/igor/authentication"),
+    ("own", "http://jackjansen.nl/igor/owner"),
+];
+/// Largest answer read from Igor.
+const MAX_ANSWER: usize = 32 << 20;
+
+/// `[store] backend = "igor"`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgorConfig {
+    /// Igor's base URL, e.g. `http://127.0.0.1:9333` (a trailing `/data` is
+    /// accepted and ignored).
+    pub url: String,
+    /// HTTP Basic user (e.g. `admin` on a fresh database, which accepts any
+    /// password). Not together with `bearer_token`.
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// An Igor-issued bearer token (JWT), instead of a user.
+    pub bearer_token: Option<String>,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+impl std::fmt::Debug for IgorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IgorConfig")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+impl IgorConfig {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| anyhow::anyhow!("[store] url {:?}: {e}", self.url))?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+            anyhow::bail!(
+                "[store] url {:?}: use http(s)://host:port without a query",
+                self.url
+            );
+        }
+        if self.bearer_token.is_some() && (self.username.is_some() || self.password.is_some()) {
+            anyhow::bail!("[store]: give either username/password or bearer_token, not both");
+        }
+        if self.password.is_some() && self.username.is_none() {
+            anyhow::bail!("[store]: a password needs a username");
+        }
+        if self.username.as_deref().is_some_and(|u| u.contains(':')) {
+            anyhow::bail!("[store]: a username cannot contain ':'");
+        }
+        if self.timeout_ms == 0 {
+            anyhow::bail!("[store] timeout_ms must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// `http://host:port`, without `/data` or a trailing slash.
+    pub fn base(&self) -> String {
+        let base = self.url.trim_end_matches('/');
+        base.strip_suffix("/data").unwrap_or(base).to_string()
+    }
+
+    fn authorization(&self) -> anyhow::Result<Option<HeaderValue>> {
+        use base64::Engine as _;
+        let value = match (&self.username, &self.bearer_token) {
+            (Some(user), _) => {
+                let pair = format!("{user}:{}", self.password.as_deref().unwrap_or(""));
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                )
+            }
+            (None, Some(token)) => format!("Bearer {}", token.trim()),
+            (None, None) => return Ok(None),
+        };
+        let mut value = HeaderValue::from_str(&value)
+            .map_err(|_| anyhow::anyhow!("[store]: credentials contain invalid characters"))?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+}
+
+/// Documents in a real Igor; see the module documentation.
+pub struct IgorStore {
+    client: reqwest::Client,
+    base: String,
+    authorization: Option<HeaderValue>,
+    timeout_ms: u64,
+    /// The only tenant this store serves.
+    tenant: String,
+    /// One lock per plugin subtree: this host's writers are serialised.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Held while creating missing ancestors, which subtrees can share.
+    create_lock: tokio::sync::Mutex<()>,
+}
+
+/// A path a namespace may use, and the subtree whose lock covers it.
+struct Scoped<'a> {
+    root: String,
+    segments: Vec<&'a str>,
+}
+
+enum PutOutcome {
+    Done,
+    ParentMissing,
+}
+
+impl IgorStore {
+    pub fn new(config: &IgorConfig, tenant: &str) -> anyhow::Result<Self> {
+        config.validate()?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()?;
+        Ok(Self {
+            client,
+            base: config.base(),
+            authorization: config.authorization()?,
+            timeout_ms: config.timeout_ms,
+            tenant: tenant.to_string(),
+            locks: Mutex::new(HashMap::new()),
+            create_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Igor's base URL (for messages and the redirect base).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn scope<'a>(&self, ns: &Namespace, path: &'a str) -> Result<Scoped<'a>, StoreError> {
+        validate_path(path)?;
+        if ns.tenant != self.tenant {
+            return Err(StoreError::InvalidPath(format!(
+                "{path:?}: the Igor store serves only the single-tenant host (tenant {:?})",
+                self.tenant
+            )));
+        }
+        let segments: Vec<&str> = path.split('/').collect();
+        if let Some(bad) = segments.iter().find(|s| !is_xml_name(s)) {
+            return Err(StoreError::InvalidPath(format!(
+                "{path:?}: segment {bad:?} is not an XML element name \
+                 (letters, digits, '_', '-', '.', starting with a letter or '_'), as Igor needs"
+            )));
+        }
+        let plugin = ns.plugin.as_str();
+        let root_len = if plugin == HOST_PLUGIN {
+            match segments.as_slice() {
+                ["status", _, ..] => Some(2),
+                _ => None,
+            }
+        } else {
+            match segments.as_slice() {
+                ["plugindata", p, ..] | ["sensors", p, ..] if *p == plugin => Some(2),
+                ["identities", _, "plugindata", p, ..] if *p == plugin => Some(4),
+                _ => None,
+            }
+        };
+        let Some(root_len) = root_len else {
+            let allowed = if plugin == HOST_PLUGIN {
+                "status/...".to_string()
+            } else {
+                format!(
+                    "plugindata/{plugin}, identities/<user>/plugindata/{plugin} and sensors/{plugin} (and below)"
+                )
+            };
+            return Err(StoreError::InvalidPath(format!(
+                "{path:?}: in Igor, {plugin} may only use {allowed}"
+            )));
+        };
+        Ok(Scoped {
+            root: segments[..root_len].join("/"),
+            segments,
+        })
+    }
+
+    async fn lock(&self, root: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().expect("lock table");
+            // Forget locks nobody holds or waits for.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            locks.entry(root.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/data/{path}", self.base)
+    }
+
+    /// One request to Igor; transport failures become `Unavailable`.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: Option<&str>,
+        accept: &str,
+        body: Option<(&str, String)>,
+    ) -> Result<(StatusCode, String), StoreError> {
+        let mut url = self.url(path);
+        if let Some(query) = query {
+            // Reads only: on a write, Igor would store the parameters.
+            debug_assert!(body.is_none());
+            url = format!("{url}?{query}");
+        }
+        let mut request = self
+            .client
+            .request(method.clone(), &url)
+            .header(ACCEPT, accept);
+        if let Some(auth) = &self.authorization {
+            request = request.header(AUTHORIZATION, auth.clone());
+        }
+        if let Some((content_type, body)) = body {
+            request = request.header(CONTENT_TYPE, content_type).body(body);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        if bytes.len() > MAX_ANSWER {
+            return Err(StoreError::Unavailable(format!(
+                "Igor at {} answered {method} /data/{path} with more than {MAX_ANSWER} bytes",
+                self.base
+            )));
+        }
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    fn transport_error(&self, err: &reqwest::Error) -> StoreError {
+        let base = &self.base;
+        StoreError::Unavailable(if err.is_timeout() {
+            format!(
+                "Igor at {base} did not answer within {} ms ([store] timeout_ms)",
+                self.timeout_ms
+            )
+        } else {
+            // The whole chain: reqwest's own message is often just
+            // "error sending request".
+            let mut message = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            format!("Igor at {base} is unreachable (is igorServer running?): {message}")
+        })
+    }
+
+    fn answer_error(&self, method: &str, path: &str, status: StatusCode, body: &str) -> StoreError {
+        let base = &self.base;
+        let code = status.as_u16();
+        let body = summarise(body);
+        StoreError::Unavailable(match code {
+            401 | 403 => format!(
+                "Igor at {base} answered {code} to {method} /data/{path}: check the credentials in \
+                 [store] (username/password or bearer_token) and that they may use this path ({body})"
+            ),
+            _ => format!("Igor at {base} answered {code} to {method} /data/{path}: {body}"),
+        })
+    }
+
+    /// `GET /data/<path>` as JSON: `None` when Igor has no such element.
+    async fn read(&self, path: &str) -> Result<Option<Entry>, StoreError> {
+        let (status, body) = self
+            .send(reqwest::Method::GET, path, None, "application/json", None)
+            .await?;
+        if status == StatusCode::NOT_FOUND && is_plain_not_found(&body) {
+            return Ok(None);
+        }
+        if status != StatusCode::OK {
+            return Err(self.answer_error("GET", path, status, &body));
+        }
+        let value: Value = serde_json::from_str(&quote_non_finite(&body)).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "Igor at {} answered GET /data/{path} with invalid JSON: {e}",
+                self.base
+            ))
+        })?;
+        let tag = path.rsplit('/').next().unwrap_or(path);
+        let value = match value {
+            Value::Object(mut map) if map.len() == 1 && map.contains_key(tag) => {
+                map.remove(tag).expect("present")
+            }
+            _ => {
+                return Err(StoreError::Unavailable(format!(
+                    "Igor at {} answered GET /data/{path} without a {tag:?} element",
+                    self.base
+                )));
+            }
+        };
+        let json = canonical(&value).to_string();
+        Ok(Some(Entry {
+            revision: revision_of(&json),
+            json,
+        }))
+    }
+
+    /// What Igor hides from JSON at `path` and a write must keep: the
+    /// element's namespaced attributes and its namespaced children (as XML).
+    async fn hidden_parts(&self, path: &str) -> Result<Hidden, StoreError> {
+        let (status, body) = self
+            .send(
+                reqwest::Method::GET,
+                path,
+                Some(".VARIANT=raw"),
+                "application/xml",
+                None,
+            )
+            .await?;
+        if status == StatusCode::NOT_FOUND && is_plain_not_found(&body) {
+            return Ok(Hidden::default());
+        }
+        if status != StatusCode::OK {
+            return Err(self.answer_error("GET", path, status, &body));
+        }
+        hidden_parts_of(&body).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "Igor at {}: cannot keep the hidden (au:/own:) data of /data/{path} on a write: {e}",
+                self.base
+            ))
+        })
+    }
+
+    async fn put_xml(&self, path: &str, xml: String) -> Result<PutOutcome, StoreError> {
+        let (status, body) = self
+            .send(
+                reqwest::Method::PUT,
+                path,
+                None,
+                "application/json",
+                Some(("application/xml", xml)),
+            )
+            .await?;
+        if status.is_success() {
+            Ok(PutOutcome::Done)
+        } else if status == StatusCode::BAD_REQUEST && body.contains("Parent not found") {
+            Ok(PutOutcome::ParentMissing)
+        } else {
+            Err(self.answer_error("PUT", path, status, &body))
+        }
+    }
+
+    /// Creates the missing ancestors of `segments` as empty elements, top
+    /// down, checking each first so an existing one is never replaced.
+    async fn create_ancestors(&self, segments: &[&str]) -> Result<(), StoreError> {
+        let _guard = self.create_lock.lock().await;
+        for len in 1..segments.len() {
+            let ancestor = segments[..len].join("/");
+            if self.read(&ancestor).await?.is_some() {
+                continue;
+            }
+            let tag = segments[len - 1];
+            match self.put_xml(&ancestor, format!("<{tag}/>")).await? {
+                PutOutcome::Done => {}
+                PutOutcome::ParentMissing => {
+                    return Err(StoreError::Unavailable(format!(
+                        "Igor at {} refused to create /data/{ancestor}: parent not found",
+                        self.base
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DocumentStore for IgorStore {
+    async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+        self.scope(ns, path)?;
+        self.read(path).await
+    }
+
+    async fn put(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let scoped = self.scope(ns, path)?;
+        let value: Value =
+            serde_json::from_str(json).map_err(|e| StoreError::InvalidJson(e.to_string()))?;
+        check_document(&value)?;
+        let tag = *scoped.segments.last().expect("validated path");
+        let _guard = self.lock(&scoped.root).await;
+        if let Some(expected) = expected {
+            let current = self.read(path).await?.map_or(0, |e| e.revision);
+            if current != expected {
+                return Err(StoreError::Conflict(current));
+            }
+        }
+        let hidden = self.hidden_parts(path).await?;
+        let xml = to_xml(tag, &value, &hidden);
+        if let PutOutcome::ParentMissing = self.put_xml(path, xml.clone()).await? {
+            self.create_ancestors(&scoped.segments).await?;
+            if let PutOutcome::ParentMissing = self.put_xml(path, xml).await? {
+                return Err(StoreError::Unavailable(format!(
+                    "Igor at {} still finds no parent for /data/{path}",
+                    self.base
+                )));
+            }
+        }
+        match self.read(path).await? {
+            Some(entry) => Ok(entry.revision),
+            None => Err(StoreError::Unavailable(format!(
+                "Igor at {}: /data/{path} was written but is gone when read back \
+                 (deleted by another client?)",
+                self.base
+            ))),
+        }
+    }
+
+    async fn delete(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let scoped = self.scope(ns, path)?;
+        let _guard = self.lock(&scoped.root).await;
+        let current = self.read(path).await?;
+        if let Some(expected) = expected {
+            let revision = current.as_ref().map_or(0, |e| e.revision);
+            if revision != expected {
+                return Err(StoreError::Conflict(revision));
+            }
+        }
+        if current.is_none() {
+            return Ok(false);
+        }
+        let (status, body) = self
+            .send(
+                reqwest::Method::DELETE,
+                path,
+                None,
+                "application/json",
+                None,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(self.answer_error("DELETE", path, status, &body));
+        }
+        Ok(true)
+    }
+}
+
+/// The host's external base URL: `[server] base_url` when set; with the
+/// Igor store and no `base_url`, Igor's own (`services/igor/url`, e.g.
+/// `http://host:9333/data` → `http://host:9333`), because browsers then reach
+/// the plugin through Igor's `/plugin/<name>/...` (see `igor/plugin/`).
+pub async fn host_base_url(config: &crate::config::Config) -> anyhow::Result<String> {
+    match (&config.store, &config.server.base_url) {
+        (crate::config::StoreConfig::Igor(igor), None) => igor_base_url(igor).await.map_err(|e| {
+            anyhow::anyhow!(
+                "learning the OAuth redirect base from Igor's services/igor/url: {e}; \
+                 start Igor first or set [server] base_url"
+            )
+        }),
+        _ => Ok(config.server.base_url()),
+    }
+}
+
+/// Igor's external base URL from its `services/igor/url`.
+pub async fn igor_base_url(config: &IgorConfig) -> anyhow::Result<String> {
+    let store = IgorStore::new(config, "")?;
+    let entry = store
+        .read("services/igor/url")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("Igor at {} has no services/igor/url", store.base))?;
+    let url = match serde_json::from_str::<Value>(&entry.json)? {
+        Value::String(url) => url,
+        other => anyhow::bail!("services/igor/url is not a URL: {other}"),
+    };
+    let base = url.trim().trim_end_matches('/');
+    let base = base.strip_suffix("/data").unwrap_or(base);
+    url::Url::parse(base).map_err(|e| anyhow::anyhow!("services/igor/url {url:?}: {e}"))?;
+    Ok(base.to_string())
+}
+
+/// XML element names as Igor accepts them unescaped.
+pub fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Refuses what Igor cannot hold faithfully (see the module documentation).
+fn check_document(value: &Value) -> Result<(), StoreError> {
+    if value.is_array() {
+        return Err(StoreError::InvalidJson(
+            "Igor cannot hold a list as a whole document; put it in an object".into(),
+        ));
+    }
+    fn walk(value: &Value, at: &str) -> Result<(), StoreError> {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    if !is_xml_name(key) {
+                        return Err(StoreError::InvalidJson(format!(
+                            "key {key:?}{at} is not an XML element name (letters, digits, '_', \
+                             '-', '.', starting with a letter or '_'), which Igor needs"
+                        )));
+                    }
+                    walk(child, &format!(" (in {key:?})"))?;
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for item in items {
+                    if item.is_array() {
+                        return Err(StoreError::InvalidJson(format!(
+                            "a list inside a list{at} cannot be stored in Igor"
+                        )));
+                    }
+                    walk(item, at)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(value, "")
+}
+
+/// What a write must keep of an existing element.
+#[derive(Default, Debug, PartialEq)]
+struct Hidden {
+    /// `(prefix, local name, value)` of namespaced attributes.
+    attributes: Vec<(String, String, String)>,
+    /// Namespaced child elements, as XML text.
+    children: Vec<String>,
+}
+
+fn hidden_parts_of(raw: &str) -> Result<Hidden, String> {
+    let raw = raw.trim();
+    let raw = match raw.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map(|(_, r)| r).unwrap_or(rest).trim(),
+        None => raw,
+    };
+    // Igor's raw answer uses the au:/own: prefixes without declaring them.
+    let declarations: String = NAMESPACES
+        .iter()
+        .map(|(prefix, uri)| format!(" xmlns:{prefix}=\"{uri}\""))
+        .collect();
+    let open = format!("<igor-host-wrapper{declarations}>");
+    let wrapped = format!("{open}{raw}</igor-host-wrapper>");
+    let doc = roxmltree::Document::parse(&wrapped).map_err(|e| e.to_string())?;
+    let element = doc
+        .root_element()
+        .children()
+        .find(|n| n.is_element())
+        .ok_or("no element in Igor's answer")?;
+    let prefix_of = |uri: &str| {
+        NAMESPACES
+            .iter()
+            .find(|(_, u)| *u == uri)
+            .map(|(p, _)| p.to_string())
+    };
+    let mut hidden = Hidden::default();
+    for attribute in element.attributes() {
+        if let Some(uri) = attribute.namespace() {
+            let prefix = prefix_of(uri).ok_or_else(|| format!("unknown namespace {uri}"))?;
+            hidden.attributes.push((
+                prefix,
+                attribute.name().to_string(),
+                attribute.value().into(),
+            ));
+        }
+    }
+    for child in element.children().filter(|n| n.is_element()) {
+        if child.tag_name().namespace().is_some() {
+            let text = &wrapped[child.range()];
+            if !NAMESPACES
+                .iter()
+                .any(|(prefix, _)| text.starts_with(&format!("<{prefix}:")))
+            {
+                return Err(format!(
+                    "unexpected namespaced element {}",
+                    &text[..text.len().min(40)]
+                ));
+            }
+            hidden.children.push(text.to_string());
+        }
+    }
+    Ok(hidden)
+}
+
+/// The element Igor would build from `{tag: value}` (`elementFromTagAndData`),
+/// with `hidden` kept.
+fn to_xml(tag: &str, value: &Value, hidden: &Hidden) -> String {
+    let mut out = format!("<{tag}");
+    if !hidden.attributes.is_empty() || !hidden.children.is_empty() {
+        for (prefix, uri) in NAMESPACES {
+            out.push_str(&format!(" xmlns:{prefix}=\"{uri}\""));
+        }
+    }
+    for (prefix, name, value) in &hidden.attributes {
+        out.push_str(&format!(" {prefix}:{name}=\"{}\"", escape(value)));
+    }
+    out.push('>');
+    for child in &hidden.children {
+        out.push_str(child);
+    }
+    content(value, &mut out);
+    out.push_str(&format!("</{tag}>"));
+    out
+}
+
+fn content(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                match child {
+                    Value::Array(items) => {
+                        for item in items {
+                            element(key, item, out);
+                        }
+                    }
+                    other => element(key, other, out),
+                }
+            }
+        }
+        Value::String(text) => out.push_str(&escape(text)),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) | Value::Null | Value::Array(_) => {}
+    }
+}
+
+fn element(tag: &str, value: &Value, out: &mut String) {
+    out.push_str(&format!("<{tag}>"));
+    content(value, out);
+    out.push_str(&format!("</{tag}>"));
+}
+
+/// Escapes text and attribute values; drops characters XML 1.0 cannot hold
+/// (as Igor does) and keeps carriage returns.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Python's `json.dumps` writes `NaN`, `Infinity` and `-Infinity` for
+/// non-finite floats; read them as strings.
+fn quote_non_finite(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.contains("NaN") && !json.contains("Infinity") {
+        return json.into();
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = json;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        if let Some(token) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|t| rest.starts_with(t))
+        {
+            out.push_str(&format!("\"{token}\""));
+            rest = &rest[token.len()..];
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out.into()
+}
+
+/// Keys sorted at every level, whatever serde_json's map order.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut sorted = Map::new();
+            for key in keys {
+                sorted.insert(key.clone(), canonical(&map[key]));
+            }
+            Value::Object(sorted)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// First 8 bytes of SHA-256, never 0.
+fn revision_of(canonical_json: &str) -> u64 {
+    let digest = Sha256::digest(canonical_json.as_bytes());
+    let revision = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    revision.max(1)
+}
+
+/// Flask's own 404 page: the element does not exist. Igor's other 404s
+/// (e.g. "404 No shared key found" for a bad bearer token) are errors.
+fn is_plain_not_found(body: &str) -> bool {
+    body.trim().is_empty() || body.contains("<title>404 Not Found</title>")
+}
+
+/// A short, one-line version of an answer body for messages.
+fn summarise(body: &str) -> String {
+    let text = match (body.find("<title>"), body.find("</title>")) {
+        (Some(start), Some(end)) if start < end => &body[start + 7..end],
+        _ => body,
+    };
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = line.chars().take(300).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    if short.is_empty() {
+        "(empty answer)".into()
+    } else {
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> IgorStore {
+        let config: IgorConfig = toml::from_str("url = \"http://127.0.0.1:1/data/\"").unwrap();
+        IgorStore::new(&config, "default").unwrap()
+    }
+
+    #[test]
+    fn scopes_plugins_to_their_subtrees() {
+        let s = store();
+        let fitbit = Namespace::new("default", "fitbit");
+        for (path, root) in [
+            ("plugindata/fitbit", "plugindata/fitbit"),
+            ("plugindata/fitbit/x/y", "plugindata/fitbit"),
+            (
+                "identities/jack/plugindata/fitbit/token",
+                "identities/jack/plugindata/fitbit",
+            ),
+            ("sensors/fitbit/jack", "sensors/fitbit"),
+        ] {
+            assert_eq!(s.scope(&fitbit, path).unwrap().root, root, "{path}");
+        }
+        for path in [
+            "plugindata",
+            "plugindata/other",
+            "plugindata/fitbitx",
+            "identities/jack",
+            "identities/jack/plugindata",
+            "identities/jack/plugindata/other/token",
+            "identities/jack/x/fitbit",
+            "sensors",
+            "status/sensors/fitbit",
+            "services/igor",
+            "plugindata/fitbit/1x",
+            "plugindata/fitbit/a b",
+            "plugindata/fitbit/x[1]",
+            "plugindata/fitbit/*",
+            "identities/*/plugindata/fitbit",
+        ] {
+            assert!(
+                matches!(s.scope(&fitbit, path), Err(StoreError::InvalidPath(_))),
+                "{path}"
+            );
+        }
+        let host = Namespace::new("default", "_host");
+        assert_eq!(
+            s.scope(&host, "status/sensors/fitbit").unwrap().root,
+            "status/sensors"
+        );
+        assert!(s.scope(&host, "status").is_err());
+        assert!(s.scope(&host, "plugindata/fitbit").is_err());
+        let other = Namespace::new("acme", "fitbit");
+        assert!(s.scope(&other, "plugindata/fitbit").is_err());
+    }
+
+    #[test]
+    fn refuses_what_igor_mangles() {
+        for bad in [
+            r#"[1,2]"#,
+            r#"{"a b": 1}"#,
+            r##"{"#text": 1}"##,
+            r#"{"@id": 1}"#,
+            r#"{"x": {"1": 2}}"#,
+            r#"{"x": [[1], [2]]}"#,
+            r#"{"x": [{"ok": 1}, {"no:pe": 2}]}"#,
+        ] {
+            let value: Value = serde_json::from_str(bad).unwrap();
+            assert!(
+                matches!(check_document(&value), Err(StoreError::InvalidJson(_))),
+                "{bad}"
+            );
+        }
+        for good in [
+            r#""text""#,
+            "12",
+            "null",
+            r#"{"a": [1, {"b": []}], "c.d-e_f": {}}"#,
+        ] {
+            let value: Value = serde_json::from_str(good).unwrap();
+            assert_eq!(check_document(&value), Ok(()), "{good}");
+        }
+    }
+
+    #[test]
+    fn builds_xml_like_igor() {
+        let value = serde_json::json!({
+            "s": "a<b&c\"d\r\n\u{1}", "n": 1.5, "t": true, "f": false, "z": null,
+            "l": [1, {"k": "v"}], "e": {}
+        });
+        let xml = to_xml("token", &value, &Hidden::default());
+        assert!(
+            xml.starts_with("<token>") && xml.ends_with("</token>"),
+            "{xml}"
+        );
+        for part in [
+            "<s>a&lt;b&amp;c&quot;d&#13;\n</s>",
+            "<n>1.5</n>",
+            "<t>true</t>",
+            "<f></f>",
+            "<z></z>",
+            "<l>1</l><l><k>v</k></l>",
+            "<e></e>",
+        ] {
+            assert!(xml.contains(part), "{part} in {xml}");
+        }
+        assert_eq!(
+            to_xml("x", &serde_json::json!("7"), &Hidden::default()),
+            "<x>7</x>"
+        );
+    }
+
+    #[test]
+    fn keeps_hidden_parts() {
+        let raw = r#"<fitbit own:plugin="fitbit"><au:needCapability><obj>/data/plugindata/fitbit</obj><get>descendant-or-self</get></au:needCapability><client_id>1</client_id><au:capability><cid>c1</cid></au:capability></fitbit>"#;
+        let hidden = hidden_parts_of(raw).unwrap();
+        assert_eq!(
+            hidden.attributes,
+            vec![("own".into(), "plugin".into(), "fitbit".into())]
+        );
+        assert_eq!(hidden.children.len(), 2);
+        assert!(hidden.children[0].starts_with("<au:needCapability><obj>"));
+        assert_eq!(
+            hidden.children[1],
+            "<au:capability><cid>c1</cid></au:capability>"
+        );
+        let xml = to_xml("fitbit", &serde_json::json!({"client_id": "2"}), &hidden);
+        assert!(xml.starts_with("<fitbit xmlns:au="), "{xml}");
+        assert!(xml.contains(" own:plugin=\"fitbit\">"), "{xml}");
+        roxmltree::Document::parse(&xml).unwrap();
+        assert_eq!(
+            hidden_parts_of("<x><y>1</y></x>").unwrap(),
+            Hidden::default()
+        );
+    }
+
+    #[test]
+    fn reads_python_non_finite_numbers() {
+        let text =
+            r#"{"b": {"n": NaN, "i": Infinity, "m": -Infinity, "s": "NaN \" Infinity", "k": 1}}"#;
+        let value: Value = serde_json::from_str(&quote_non_finite(text)).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"b": {"n": "NaN", "i": "Infinity", "m": "-Infinity", "s": "NaN \" Infinity", "k": 1}})
+        );
+    }
+
+    #[test]
+    fn revisions_are_content_hashes() {
+        let a = canonical(&serde_json::json!({"b": 1, "a": {"d": 2, "c": 3}})).to_string();
+        assert_eq!(a, r#"{"a":{"c":3,"d":2},"b":1}"#);
+        assert_eq!(revision_of(&a), revision_of(&a));
+        assert_ne!(revision_of(&a), revision_of("{}"));
+        assert_ne!(revision_of(&a), 0);
+    }
+
+    #[test]
+    fn config_checks_and_redacts() {
+        let config: IgorConfig = toml::from_str(
+            "url = \"http://127.0.0.1:9333\"\nusername = \"admin\"\npassword = \"hush\"",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert!(!format!("{config:?}").contains("hush"));
+        let both: IgorConfig = toml::from_str(
+            "url = \"http://127.0.0.1:9333\"\nusername = \"admin\"\nbearer_token = \"t\"",
+        )
+        .unwrap();
+        assert!(both.validate().is_err());
+        let bad: IgorConfig = toml::from_str("url = \"ftp://x\"").unwrap();
+        assert!(bad.validate().is_err());
+        assert!(toml::from_str::<IgorConfig>("url = \"http://x\"\nnope = 1").is_err());
+    }
+
+    #[test]
+    fn store_section_selects_igor() {
+        use crate::config::{Config, StoreConfig};
+        let text = "[store]\nbackend = \"igor\"\nurl = \"http://127.0.0.1:9333\"\nusername = \"admin\"\ntimeout_ms = 2000\n";
+        let config: Config = toml::from_str(text).unwrap();
+        let StoreConfig::Igor(igor) = &config.store else {
+            panic!("{:?}", config.store)
+        };
+        assert_eq!(
+            (igor.base().as_str(), igor.timeout_ms),
+            ("http://127.0.0.1:9333", 2000)
+        );
+        assert_eq!(
+            config.store_path(),
+            std::path::PathBuf::from("data/store.sqlite")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path)).unwrap();
+        std::fs::write(&path, format!("{text}[[tenant]]\nid = \"acme\"\n")).unwrap();
+        assert!(Config::load(Some(&path)).is_err(), "no tenants on one Igor");
+        std::fs::write(&path, format!("{text}nope = 1\n")).unwrap();
+        assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn summarises_answers() {
+        assert_eq!(
+            summarise("<!doctype html>\n<title>500 Internal Server Error</title><p>x</p>"),
+            "500 Internal Server Error"
+        );
+        assert_eq!(summarise("401 Unauthorized\n"), "401 Unauthorized");
+    }
+}
