@@ -70,6 +70,7 @@ impl App {
             documents,
             secrets,
             cache_dir: config.data_dir.join("cache"),
+            data_dir: config.data_dir.clone(),
         };
         let registry = build_registry(&config, &shared)?;
         Ok(Self {

@@ -145,6 +145,9 @@ pub struct TenantConfig {
     pub limits: Option<Limits>,
     #[serde(default)]
     pub quota: Quota,
+    /// The tenant's own store (e.g. its household's Igor, or a separate
+    /// SQLite file); default: the host's store, keyed by tenant.
+    pub store: Option<StoreConfig>,
     #[serde(default, rename = "plugin")]
     pub plugins: Vec<PluginConfig>,
     /// Scheduled calls, run as this tenant.

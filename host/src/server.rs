@@ -76,11 +76,9 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    for tenant in app.registry().tenants.keys() {
-        if let Ok(Some(usage)) = app.documents().usage(tenant).await {
-            let labels = TenantLabels {
-                tenant: tenant.clone(),
-            };
+    for (id, tenant) in &app.registry().tenants {
+        if let Ok(Some(usage)) = tenant.documents.usage(id).await {
+            let labels = TenantLabels { tenant: id.clone() };
             METRICS
                 .store_bytes
                 .get_or_create(&labels)

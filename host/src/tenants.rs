@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use crate::config::{ActionConfig, Config, EgressConfig, PluginConfig, Quota};
+use crate::config::{ActionConfig, Config, EgressConfig, PluginConfig, Quota, StoreConfig};
 use crate::egress::{EgressClient, EgressPolicy};
 use crate::engine;
 use crate::limits::Limits;
@@ -68,6 +68,8 @@ pub struct Tenant {
     /// `""` for the single tenant, `/tenants/<id>` otherwise.
     pub url_prefix: String,
     pub requires_auth: bool,
+    /// Where the tenant's plugins and action status keep their documents.
+    pub documents: Arc<dyn DocumentStore>,
 }
 
 impl Tenant {
@@ -161,6 +163,30 @@ pub struct Shared {
     pub documents: Arc<dyn DocumentStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub cache_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+/// The document store of a tenant with its own `store` configuration.
+fn tenant_documents(
+    id: &str,
+    store: &StoreConfig,
+    shared: &Shared,
+) -> anyhow::Result<Arc<dyn DocumentStore>> {
+    Ok(match store {
+        StoreConfig::Default => shared.documents.clone(),
+        StoreConfig::Sqlite { path } => {
+            let path = path
+                .clone()
+                .unwrap_or_else(|| shared.data_dir.join("tenants").join(format!("{id}.sqlite")));
+            Arc::new(
+                crate::store::sqlite::SqliteStore::open(&path)
+                    .with_context(|| format!("opening {}", path.display()))?,
+            )
+        }
+        StoreConfig::Igor(igor) => Arc::new(
+            crate::store::igor::IgorStore::new(igor, id).context("configuring the Igor store")?,
+        ),
+    })
 }
 
 /// Builds every tenant and plugin of `config`.
@@ -170,6 +196,11 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
     if multi_tenant {
         for tenant in &config.tenants {
             let limits = tenant.limits.unwrap_or(config.limits);
+            let documents = match &tenant.store {
+                Some(store) => tenant_documents(&tenant.id, store, shared)
+                    .with_context(|| format!("tenant {}", tenant.id))?,
+                None => shared.documents.clone(),
+            };
             let built = build_tenant(
                 &tenant.id,
                 format!("/tenants/{}", tenant.id),
@@ -178,6 +209,7 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
                 tenant.actions.clone(),
                 limits,
                 tenant.quota,
+                documents,
                 shared,
             )
             .with_context(|| format!("tenant {}", tenant.id))?;
@@ -192,6 +224,7 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
             config.actions.clone(),
             config.limits,
             Quota::default(),
+            shared.documents.clone(),
             shared,
         )?;
         tenants.insert(DEFAULT_TENANT.to_string(), Arc::new(built));
@@ -213,6 +246,7 @@ fn build_tenant(
     actions: Vec<ActionConfig>,
     limits: Limits,
     quota: Quota,
+    documents: Arc<dyn DocumentStore>,
     shared: &Shared,
 ) -> anyhow::Result<Tenant> {
     let share = Arc::new(TenantShare {
@@ -224,7 +258,7 @@ fn build_tenant(
     });
     let mut built = BTreeMap::new();
     for plugin in plugins {
-        let loaded = load_plugin(plugin, limits, share.clone(), shared)
+        let loaded = load_plugin(plugin, limits, share.clone(), documents.clone(), shared)
             .with_context(|| format!("plugin {}", plugin.name))?;
         built.insert(plugin.name.clone(), Arc::new(loaded));
     }
@@ -235,6 +269,7 @@ fn build_tenant(
         plugins: built,
         actions,
         url_prefix,
+        documents,
     })
 }
 
@@ -242,6 +277,7 @@ fn load_plugin(
     plugin: &PluginConfig,
     tenant_limits: Limits,
     share: Arc<TenantShare>,
+    documents: Arc<dyn DocumentStore>,
     shared: &Shared,
 ) -> anyhow::Result<Plugin> {
     let name = &plugin.name;
@@ -270,7 +306,7 @@ fn load_plugin(
         Namespace::new(share.id.clone(), name.clone()),
         &shared.linker,
         &component,
-        shared.documents.clone(),
+        documents,
         shared.secrets.clone(),
         egress,
         settings,
@@ -299,6 +335,9 @@ mod tests {
             actions: vec![],
             url_prefix: "/tenants/t".into(),
             requires_auth: true,
+            documents: Arc::new(
+                crate::store::sqlite::SqliteStore::open(std::path::Path::new(":memory:")).unwrap(),
+            ),
         }
     }
 

@@ -72,6 +72,7 @@ egress = {{ allow = ["{upstream}", "http://169.254.169.254"], secret_urls = ["{u
 id = "b"
 token_sha256 = ["{b}"]
 limits = {{ request_timeout_ms = 1500 }}
+store = {{ backend = "sqlite" }}
 [[tenant.plugin]]
 name = "hostile"
 component = "{wasm}"
@@ -303,6 +304,16 @@ async fn tenants_are_authenticated_and_isolated() {
     assert_eq!(
         c.get("b", TOKEN_B, "/store-get?path=sensors/x").await,
         (404, "nothing".into())
+    );
+    // Tenant b keeps its data in its own store file.
+    let (_, body) = c
+        .get("b", TOKEN_B, "/store-put?path=sensors/x&json=%22only-b%22")
+        .await;
+    assert!(body.starts_with("Ok("), "{body}");
+    assert!(host.data_dir().join("tenants/b.sqlite").exists());
+    assert_eq!(
+        c.get("a", TOKEN_A, "/store-get?path=sensors/x").await,
+        (200, "\"only-a\"".into())
     );
 
     // Quotas: value size and key count, with clear errors.
