@@ -113,20 +113,6 @@ impl Harness {
         assert!(page.contains("page/setup.html?user="), "{page}");
     }
 
-    /// A document from the host's store, read by the `get` command.
-    fn stored(&self, path: &str) -> Option<Value> {
-        let output = std::process::Command::new(common::host_binary())
-            .arg("--config")
-            .arg(&self.host.config_path)
-            .args(["get", path])
-            .output()
-            .unwrap();
-        output
-            .status
-            .success()
-            .then(|| serde_json::from_slice(&output.stdout).unwrap())
-    }
-
     fn add_week_of_weights(&self) {
         for (day, kg) in [
             ("2026-11-18", 80.4),
@@ -158,7 +144,8 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
     assert_eq!(status, 200);
     assert!(page.contains(CLIENT_ID) && !page.contains(CLIENT_SECRET));
     assert!(
-        h.stored("plugindata/fitbit")
+        h.host
+            .stored("plugindata/fitbit")
             .unwrap()
             .get("client_secret")
             .is_none()
@@ -167,7 +154,10 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
     // Short-lived tokens: every call below refreshes proactively.
     h.fake.set_access_token_lifetime(Duration::from_secs(30));
     h.authorise("jack").await;
-    let token = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    let token = h
+        .host
+        .stored("identities/jack/plugindata/fitbit/token")
+        .unwrap();
     assert_eq!(token["provider"], "fitbit");
     assert_eq!(token["user_id"], DEFAULT_USER_ID);
     let first_refresh_token = token["refresh_token"].as_str().unwrap().to_string();
@@ -194,13 +184,16 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
     assert_eq!(stone.len(), 3);
     assert!((stone[1] - 80.1 / 6.35029318).abs() < 0.01, "{stone:?}");
     assert_eq!(
-        h.stored("sensors/fitbit/jack").unwrap(),
+        h.host.stored("sensors/fitbit/jack").unwrap(),
         serde_json::from_str::<Value>(&body).unwrap()
     );
     // Proactive refresh: the first refresh token was exchanged and the new
     // one saved before the data call.
     assert!(h.fake.used_refresh_tokens().contains(&first_refresh_token));
-    let token = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    let token = h
+        .host
+        .stored("identities/jack/plugindata/fitbit/token")
+        .unwrap();
     assert_ne!(token["refresh_token"], first_refresh_token.as_str());
     let data_call = h
         .fake
@@ -252,8 +245,8 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
         .unwrap();
     assert_eq!(used.status(), 200);
     h.fake.expire_all_access_tokens();
-    let token_before = h.stored("identities/jack/plugindata/fitbit/token");
-    let sensors_before = h.stored("sensors/fitbit/jack");
+    let token_before = h.host.stored("identities/jack/plugindata/fitbit/token");
+    let sensors_before = h.host.stored("sensors/fitbit/jack");
     let (status, body) = h
         .get("/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d")
         .await;
@@ -263,10 +256,10 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
         "{body}"
     );
     assert_eq!(
-        h.stored("identities/jack/plugindata/fitbit/token"),
+        h.host.stored("identities/jack/plugindata/fitbit/token"),
         token_before
     );
-    assert_eq!(h.stored("sensors/fitbit/jack"), sensors_before);
+    assert_eq!(h.host.stored("sensors/fitbit/jack"), sensors_before);
 
     // Re-authorising recovers.
     h.authorise("jack").await;
@@ -276,7 +269,7 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
     assert_eq!(status, 200);
 
     // The shutdown: a 410 everywhere, answered with the migration message.
-    let sensors_before = h.stored("sensors/fitbit/jack");
+    let sensors_before = h.host.stored("sensors/fitbit/jack");
     h.fake.set_shut_down(true);
     let (status, body) = h.get("/plugin/fitbit?user=jack").await;
     assert_eq!(status, 502);
@@ -286,7 +279,7 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
             && body.contains("auth1?user=jack"),
         "{body}"
     );
-    assert_eq!(h.stored("sensors/fitbit/jack"), sensors_before);
+    assert_eq!(h.host.stored("sensors/fitbit/jack"), sensors_before);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -316,7 +309,7 @@ async fn defaults_and_every_bad_input() {
     assert!(series["body-weight"][0]["dateTime"].is_string(), "{body}");
 
     let calls_before = h.fake.requests().len();
-    let sensors_before = h.stored("sensors/fitbit/jack");
+    let sensors_before = h.host.stored("sensors/fitbit/jack");
     for (target, status, needle) in [
         ("/plugin/fitbit", 400, "requires user argument"),
         (
@@ -356,7 +349,7 @@ async fn defaults_and_every_bad_input() {
     let (status, _) = h.get("/plugin/fitbit/settings?client_id=EVIL").await;
     assert_eq!(status, 405);
     assert_eq!(
-        h.stored("plugindata/fitbit").unwrap()["client_id"],
+        h.host.stored("plugindata/fitbit").unwrap()["client_id"],
         CLIENT_ID
     );
     assert_eq!(
@@ -364,8 +357,8 @@ async fn defaults_and_every_bad_input() {
         calls_before,
         "no upstream call for bad input"
     );
-    assert_eq!(h.stored("sensors/fitbit/jack"), sensors_before);
-    assert!(h.stored("sensors/fitbit/jill").is_none());
+    assert_eq!(h.host.stored("sensors/fitbit/jack"), sensors_before);
+    assert!(h.host.stored("sensors/fitbit/jill").is_none());
 
     // Deleting a user revokes the token at the provider.
     let response = h
@@ -377,7 +370,8 @@ async fn defaults_and_every_bad_input() {
     assert_eq!(response.status(), 200);
     assert!(h.fake.is_revoked(DEFAULT_USER_ID, CLIENT_ID));
     assert!(
-        h.stored("identities/jack/plugindata/fitbit/token")
+        h.host
+            .stored("identities/jack/plugindata/fitbit/token")
             .is_none()
     );
 }
@@ -407,7 +401,10 @@ async fn concurrent_requests_share_one_refresh() {
         assert_eq!(status, 200, "{body}");
     }
     // The stored refresh token is the live one: the next run works too.
-    let stored = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    let stored = h
+        .host
+        .stored("identities/jack/plugindata/fitbit/token")
+        .unwrap();
     assert_eq!(
         stored["refresh_token"].as_str(),
         h.fake.refresh_token_of(DEFAULT_USER_ID).as_deref()
@@ -435,7 +432,7 @@ async fn a_scheduled_action_updates_status() {
     let status = wait_for_status(&h, |s| s["alive"] == true).await;
     assert_eq!(status["errorMessage"], "");
     assert!(status["lastSuccess"].as_u64().unwrap() >= status["lastFailure"].as_u64().unwrap());
-    assert!(h.stored("sensors/fitbit/jack").is_some());
+    assert!(h.host.stored("sensors/fitbit/jack").is_some());
 }
 
 async fn wait_for_status(h: &Harness, done: impl Fn(&Value) -> bool) -> Value {

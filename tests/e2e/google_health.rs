@@ -110,19 +110,6 @@ impl Harness {
         );
         url::Url::parse(&location).unwrap()
     }
-
-    fn stored(&self, path: &str) -> Option<Value> {
-        let output = std::process::Command::new(common::host_binary())
-            .arg("--config")
-            .arg(&self.host.config_path)
-            .args(["get", path])
-            .output()
-            .unwrap();
-        output
-            .status
-            .success()
-            .then(|| serde_json::from_slice(&output.stdout).unwrap())
-    }
 }
 
 fn hours_ago(hours: i64) -> String {
@@ -182,7 +169,10 @@ async fn google_health_end_to_end() {
     assert_eq!(exchange.form_value("client_secret"), Some(GOOGLE_SECRET));
     assert_eq!(exchange.form_value("client_id"), Some(GOOGLE_ID));
     assert!(exchange.form_value("code_verifier").is_some());
-    let token = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    let token = h
+        .host
+        .stored("identities/jack/plugindata/fitbit/token")
+        .unwrap();
     assert_eq!(token["provider"], "google-health");
     assert_eq!(token["healthUserId"], DEFAULT_HEALTH_USER_ID);
     assert_eq!(token["legacyUserId"], DEFAULT_LEGACY_USER_ID);
@@ -209,7 +199,7 @@ async fn google_health_end_to_end() {
         assert!(list[0].get(field).is_some(), "{field} missing: {body}");
     }
     assert_eq!(
-        h.stored("sensors/fitbit/jack").unwrap()["weight"]
+        h.host.stored("sensors/fitbit/jack").unwrap()["weight"]
             .as_array()
             .unwrap()
             .len(),
@@ -257,7 +247,10 @@ async fn google_health_end_to_end() {
     let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(google.token_requests(), before + 1);
-    let token = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    let token = h
+        .host
+        .stored("identities/jack/plugindata/fitbit/token")
+        .unwrap();
     assert_eq!(token["refresh_token"], refresh_token);
 
     // Errors are explained, without retry storms.
@@ -277,8 +270,8 @@ async fn google_health_end_to_end() {
     // A dead refresh token: a clear message, nothing stored changed.
     google.expire_refresh_tokens();
     google.expire_access_tokens();
-    let token_before = h.stored("identities/jack/plugindata/fitbit/token");
-    let sensors_before = h.stored("sensors/fitbit/jack");
+    let token_before = h.host.stored("identities/jack/plugindata/fitbit/token");
+    let sensors_before = h.host.stored("sensors/fitbit/jack");
     let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 502, "{body}");
     assert!(
@@ -286,10 +279,10 @@ async fn google_health_end_to_end() {
         "{body}"
     );
     assert_eq!(
-        h.stored("identities/jack/plugindata/fitbit/token"),
+        h.host.stored("identities/jack/plugindata/fitbit/token"),
         token_before
     );
-    assert_eq!(h.stored("sensors/fitbit/jack"), sensors_before);
+    assert_eq!(h.host.stored("sensors/fitbit/jack"), sensors_before);
 
     // Deleting the user revokes the token.
     let response = h
@@ -302,7 +295,8 @@ async fn google_health_end_to_end() {
     assert_eq!(response.status(), 200);
     assert_eq!(google.calls("/revoke"), 1);
     assert!(
-        h.stored("identities/jack/plugindata/fitbit/token")
+        h.host
+            .stored("identities/jack/plugindata/fitbit/token")
             .is_none()
     );
 }
@@ -360,7 +354,10 @@ async fn a_mixed_installation_migrates_from_the_legacy_api() {
 
     // Re-authorising replaces the legacy token; Jack's data flows again.
     h.authorise("jack", &google.authorize_url()).await;
-    let token = h.stored("identities/jack/plugindata/fitbit/token").unwrap();
+    let token = h
+        .host
+        .stored("identities/jack/plugindata/fitbit/token")
+        .unwrap();
     assert_eq!(token["provider"], "google-health");
     let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 200, "{body}");

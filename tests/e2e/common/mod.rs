@@ -95,6 +95,21 @@ impl Host {
         text
     }
 
+    /// A document of the fitbit plugin, read by `igor-host get` from the
+    /// host's store, as an operator would.
+    pub fn stored(&self, path: &str) -> Option<serde_json::Value> {
+        let output = Command::new(host_binary())
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(["get", path])
+            .output()
+            .unwrap();
+        output
+            .status
+            .success()
+            .then(|| serde_json::from_slice(&output.stdout).unwrap())
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
