@@ -165,3 +165,160 @@ allow_loopback = true
         "{sensors}"
     );
 }
+
+/// A TCP proxy in front of Igor that holds back every chunk of Igor's
+/// answers for `delay`: a slow Igor.
+async fn slow_proxy(upstream: u16, delay: Duration) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = inbound.into_split();
+                let (mut from_igor, mut to_igor) = outbound.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_client, &mut to_igor).await;
+                });
+                let mut buffer = vec![0u8; 64 << 10];
+                while let Ok(n) = from_igor.read(&mut buffer).await {
+                    if n == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    if to_client.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refreshes_survive_a_slow_igor_and_concurrent_runs() {
+    use igor_test_support::FakeFitbit;
+    use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
+
+    let fitbit = FakeFitbit::start().await;
+    let igor = Igor::start(Options {
+        capabilities: false,
+        addstd: vec!["fitbit".into()],
+        forwarder: true,
+    })
+    .await;
+    let proxy = slow_proxy(igor.port, Duration::from_millis(150)).await;
+    let f = fitbit.url();
+    let host = Host::start_with(
+        &format!(
+            r#"
+[store]
+backend = "igor"
+url = "http://127.0.0.1:{proxy}"
+username = "admin"
+password = ""
+
+[[plugin]]
+name = "fitbit"
+[plugin.config]
+fitbit_api_url = "{f}"
+fitbit_authorize_url = "{f}/oauth2/authorize"
+[plugin.egress]
+allow = ["{f}"]
+secret_urls = ["{f}/oauth2/token", "{f}/oauth2/revoke"]
+allow_loopback = true
+"#
+        ),
+        &format!("igor_forward_secret = \"{FORWARD_SECRET}\""),
+    )
+    .await;
+    for (key, value) in [
+        ("host_url", host.url.as_str()),
+        ("forward_secret", FORWARD_SECRET),
+    ] {
+        igor.put_json(
+            &format!("plugindata/fitbit/{key}"),
+            &serde_json::json!({ key: value }).to_string(),
+        )
+        .await;
+    }
+    let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
+    fitbit.register_client("22ABCD", "legacy-secret", &[&redirect]);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let plugin = format!("{}/plugin/fitbit", igor.url);
+    let loaded = browser
+        .get(format!("{plugin}/page/setup.html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(loaded.status(), 200, "{}", igor.log());
+    let saved = browser
+        .post(format!("{plugin}/settings"))
+        .form(&[
+            ("client_id", "22ABCD"),
+            ("client_secret", "legacy-secret"),
+            ("provider", "fitbit"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200, "{}", igor.log());
+    // Every call refreshes: single-use refresh tokens, saved through a slow Igor.
+    fitbit.set_access_token_lifetime(Duration::from_secs(30));
+    let start = browser
+        .get(format!("{plugin}/auth1?user=jack"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303, "{}", igor.log());
+    let back = consent(&browser, start.headers()["location"].to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(browser.get(&back).send().await.unwrap().status(), 200);
+    for day in ["2026-11-18", "2026-11-20"] {
+        fitbit.add_weight(DEFAULT_USER_ID, WeightLog::new(day, "07:00:00", 80.0));
+    }
+    let query = "/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d";
+
+    // A refresh while Igor answers slowly: the new token is saved first.
+    let direct = format!("{}{query}", host.url);
+    let response = browser.get(&direct).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", host.log());
+
+    // The same user from Igor and from the host at once: every run succeeds
+    // and the stored refresh token is the one Fitbit considers live.
+    let through_igor = format!("{}{query}", igor.url);
+    let runs: Vec<_> = [&direct, &through_igor, &direct, &through_igor]
+        .into_iter()
+        .map(|url| {
+            let (client, url) = (browser.clone(), url.clone());
+            tokio::spawn(async move {
+                let r = client.get(url).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            })
+        })
+        .collect();
+    for run in runs {
+        let (status, body) = run.await.unwrap();
+        assert_eq!(status, 200, "{body}\nhost: {}", host.log());
+    }
+    let token = igor
+        .get_json("identities/jack/plugindata/fitbit/token")
+        .await
+        .unwrap();
+    assert_eq!(
+        token["token"]["refresh_token"].as_str(),
+        fitbit.refresh_token_of(DEFAULT_USER_ID).as_deref(),
+        "{token}"
+    );
+    let response = browser.get(&direct).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
