@@ -69,6 +69,17 @@ async fn browser() -> (Driver, Client, tempfile::TempDir) {
     panic!("chromedriver did not start");
 }
 
+/// Waits until the page shows `locator` (navigation after a click may still
+/// be under way) and returns the element.
+async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(locator)
+        .await
+        .unwrap()
+}
+
 async fn text(client: &Client) -> String {
     client
         .find(Locator::Css("body"))
@@ -149,8 +160,11 @@ allow_loopback = true
         .click()
         .await
         .unwrap();
-    let page = text(&client).await;
-    assert!(page.contains("set (leave empty to keep it)"), "{page}");
+    wait_for(
+        &client,
+        Locator::XPath("//span[contains(., 'set (leave empty to keep it)')]"),
+    )
+    .await;
     let html = client.source().await.unwrap();
     assert!(
         !html.contains("browser-secret"),
@@ -158,38 +172,33 @@ allow_loopback = true
     );
 
     // Create the user, then authorise it through the consent page.
-    client
-        .find(Locator::XPath("//button[contains(., 'Create user jack')]"))
+    wait_for(
+        &client,
+        Locator::XPath("//button[contains(., 'Create user jack')]"),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    wait_for(&client, Locator::Css("a[href*='auth1?user=jack']"))
         .await
-        .unwrap()
         .click()
         .await
         .unwrap();
-    client
-        .find(Locator::Css("a[href*='auth1?user=jack']"))
+    wait_for(&client, Locator::Css("button[value=allow]"))
         .await
-        .unwrap()
         .click()
         .await
         .unwrap();
-    client
-        .find(Locator::Css("button[value=allow]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let back = wait_for(&client, Locator::LinkText("Back to the setup page")).await;
     let page = text(&client).await;
     assert!(page.contains("access for jack is set up"), "{page}");
-    client
-        .find(Locator::LinkText("Back to the setup page"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let page = text(&client).await;
-    assert!(page.contains("jack has already given permission"), "{page}");
+    back.click().await.unwrap();
+    wait_for(
+        &client,
+        Locator::XPath("//p[contains(., 'jack has already given permission')]"),
+    )
+    .await;
 
     // The data flows.
     fake.add_weight(
@@ -203,6 +212,7 @@ allow_loopback = true
         ))
         .await
         .unwrap();
+    wait_for(&client, Locator::Css("body")).await;
     let page = text(&client).await;
     assert!(page.contains("\"weight\""), "{page}");
     client.close().await.unwrap();
