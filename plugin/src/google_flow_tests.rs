@@ -453,7 +453,7 @@ fn pages_are_followed_past_empty_ones() {
     let id = weights[0]["logId"].as_u64().unwrap();
     assert_eq!(
         id,
-        crate::provider::google_convert::log_id(
+        crate::provider::google::convert::log_id(
             "users/4957304218837201659/dataTypes/weight/dataPoints/abc"
         )
     );

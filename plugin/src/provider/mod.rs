@@ -5,7 +5,6 @@
 pub mod fitbit;
 pub mod fitbit_methods;
 pub mod google;
-pub mod google_convert;
 
 use std::collections::BTreeMap;
 

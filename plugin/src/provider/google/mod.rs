@@ -1,0 +1,214 @@
+//! The Google Health API v4 with Google OAuth 2.0 (authorization code with
+//! PKCE and offline access, client credentials in the form body,
+//! non-rotating refresh tokens, 1-hour access tokens).
+//!
+//! The legacy methods keep their names, arguments and output shapes; each
+//! is answered from Google Health data types (see `docs/google-health.md`).
+//! Methods without a Google equivalent are refused in [`GoogleHealth::plan`],
+//! before anything is sent.
+//!
+//! `oauth` builds the consent URL and token requests, `transport` sends API
+//! requests (lists, roll-ups, errors), `methods` answers the legacy methods,
+//! `sync` keeps the weight and body-fat logs up to date incrementally, and
+//! `convert` turns Google data into the legacy shapes.
+
+pub mod convert;
+mod methods;
+mod oauth;
+mod sync;
+mod transport;
+
+use serde_json::{Map, Value};
+
+use super::{ApiError, AppSettings, Call, Provider, RunState, TokenError, endpoint};
+use crate::api::Request;
+use crate::dates::Date;
+use crate::errors::{PluginError, Result};
+use crate::host::{FetchRequest, FetchResponse, Host};
+use convert::period_start;
+
+pub use methods::{RESOURCES, UNAVAILABLE};
+pub use oauth::{SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP, scopes_for};
+pub use transport::{Status, rpc_status};
+
+/// Page size of sample lists (the API's maximum).
+pub const LIST_PAGE_SIZE: u32 = 10_000;
+/// Page size of sleep lists (the API's maximum for sleep).
+pub const SLEEP_PAGE_SIZE: u32 = 25;
+/// Pages followed per list before giving up (a guard against loops).
+pub const MAX_PAGES: usize = 50;
+/// Longest window any method reads; also what `period=max` means.
+pub const MAX_DAYS: i32 = 1095;
+/// Longest `dailyRollUp` range per request.
+pub const ROLLUP_DAYS: i32 = 90;
+
+pub struct GoogleHealth {
+    api_url: String,
+    authorize_url: String,
+    token_url: String,
+    revoke_url: String,
+    plugin_url: String,
+    today: Date,
+    /// The host's offset east of UTC: local days → UTC filter bounds.
+    utc_offset: i32,
+}
+
+/// The window of local days a call reads, and whether it ends today
+/// without explicit dates (then it may be synced incrementally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: Date,
+    pub end: Date,
+    pub rolling: bool,
+}
+
+impl GoogleHealth {
+    pub fn from_config(request: &Request, plugin_url: String) -> Self {
+        Self {
+            api_url: endpoint(request, "google_api_url", "https://health.googleapis.com"),
+            authorize_url: endpoint(
+                request,
+                "google_authorize_url",
+                "https://accounts.google.com/o/oauth2/v2/auth",
+            ),
+            token_url: endpoint(
+                request,
+                "google_token_url",
+                "https://oauth2.googleapis.com/token",
+            ),
+            revoke_url: endpoint(
+                request,
+                "google_revoke_url",
+                "https://oauth2.googleapis.com/revoke",
+            ),
+            plugin_url,
+            today: Date::from_epoch(0.0, 0),
+            utc_offset: request.context.utc_offset_seconds,
+        }
+    }
+
+    /// Sets "today" (the host's local date) for calls without a date.
+    pub fn with_today(mut self, today: Date) -> Self {
+        self.today = today;
+        self
+    }
+
+    fn date_arg(&self, call: &Call, key: &str) -> Option<Date> {
+        call.args.get(key).map(|v| match v.as_str() {
+            "today" => self.today,
+            other => Date::parse(other).unwrap_or(self.today),
+        })
+    }
+
+    /// The local days a call covers, as the legacy API read its arguments:
+    /// `base_date` + `period` ends on `base_date`; `base_date` + `end_date`
+    /// runs from one to the other; `date` is one day; default today.
+    pub fn window(&self, call: &Call) -> Result<Window> {
+        let arg = |k: &str| call.args.get(k).map(String::as_str);
+        if matches!(call.method.as_str(), "sleep" | "heart") {
+            let day = self.date_arg(call, "date").unwrap_or(self.today);
+            return Ok(Window {
+                start: day,
+                end: day,
+                rolling: false,
+            });
+        }
+        let base = self.date_arg(call, "base_date").unwrap_or(self.today);
+        let (start, end) = match (arg("period"), self.date_arg(call, "end_date")) {
+            (Some(period), _) => (period_start(base, period, MAX_DAYS), base),
+            (_, Some(end)) => (base, end),
+            _ => (base, base),
+        };
+        if end < start {
+            return Err(PluginError::bad_request(format!(
+                "Fitbitplugin method {}: end_date {end} is before base_date {start}",
+                call.method
+            )));
+        }
+        if end.to_days() - start.to_days() + 1 > MAX_DAYS {
+            return Err(PluginError::bad_request(format!(
+                "Fitbitplugin method {}: Google Health reads at most {MAX_DAYS} days at a time \
+                 ({start} to {end} is longer)",
+                call.method
+            )));
+        }
+        Ok(Window {
+            start,
+            end,
+            rolling: end == self.today && !call.args.contains_key("end_date"),
+        })
+    }
+
+    fn upstream(message: String) -> ApiError {
+        ApiError::Failed(PluginError::upstream(message))
+    }
+}
+
+impl Provider for GoogleHealth {
+    fn id(&self) -> &'static str {
+        "google-health"
+    }
+
+    fn name(&self) -> &'static str {
+        "Google Health"
+    }
+
+    fn authorize_url(
+        &self,
+        app: &AppSettings,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+        methods: &[String],
+        args: &Map<String, Value>,
+    ) -> String {
+        self.consent_url(app, redirect_uri, state, code_challenge, methods, args)
+    }
+
+    /// Client id in the form; the host appends `client_secret` to it.
+    fn token_request(&self, app: &AppSettings, fields: &[(&str, &str)]) -> FetchRequest {
+        self.token_form(app, fields)
+    }
+
+    fn revoke_request(
+        &self,
+        _app: &AppSettings,
+        token: &Map<String, Value>,
+    ) -> Option<FetchRequest> {
+        self.revoke_form(token)
+    }
+
+    fn token_error(&self, response: &FetchResponse) -> TokenError {
+        oauth::token_error(response)
+    }
+
+    fn invalid_grant_note(&self) -> &'static str {
+        oauth::INVALID_GRANT_NOTE
+    }
+
+    fn after_authorisation(&self, host: &dyn Host, token: &mut Map<String, Value>) -> Result<()> {
+        self.read_identity(host, token);
+        Ok(())
+    }
+
+    fn plan(
+        &self,
+        methods: &[String],
+        args: &Map<String, Value>,
+        _today: Date,
+    ) -> Result<Vec<Call>> {
+        self.plan_calls(methods, args)
+    }
+
+    fn execute(
+        &self,
+        host: &dyn Host,
+        app: &AppSettings,
+        call: &Call,
+        access_token: &str,
+        user: &str,
+        state: &mut RunState,
+    ) -> std::result::Result<Map<String, Value>, ApiError> {
+        self.run_call(host, app, call, access_token, user, state)
+    }
+}
