@@ -282,8 +282,12 @@ fn route(c: &Ctx, uid: &str, u: &UserData, path: &str) -> Reply {
         ("1.2", ["sleep", "date", d, e]) => sleep(c, u, d, e),
         ("1", ["heart", "date", d]) => {
             c.need("heartrate")?;
-            c.day(d)?;
-            Ok(json!({"average": [], "heart": []}))
+            let day = c.day(d)?;
+            // Every tracker is in `average`, with 0 on days without a measurement.
+            let resting = u.resting_hr.get(&day).copied().unwrap_or(0);
+            Ok(
+                json!({"average": [{"heartRate": resting, "tracker": "Resting Heart Rate"}], "heart": []}),
+            )
         }
         _ => Err(not_found()),
     }
@@ -294,6 +298,7 @@ fn profile(c: &Ctx, uid: &str, u: &UserData) -> Value {
     let label = c.units.label();
     let mut user = json!({
         "age": 40,
+        "autoStrideEnabled": true,
         "avatar": "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
         "dateOfBirth": "1986-01-01",
         "displayName": "Jack",
@@ -307,6 +312,12 @@ fn profile(c: &Ctx, uid: &str, u: &UserData) -> Value {
         "locale": "en_GB",
         "memberSince": "2016-01-01",
         "offsetFromUTCMillis": 0,
+        "strideLengthRunning": c.units.height(112.0),
+        "strideLengthRunningType": "default",
+        "strideLengthWalking": c.units.height(71.6),
+        "strideLengthWalkingType": "default",
+        "swimUnit": label,
+        "temperatureUnit": label,
         "timezone": "UTC",
         "waterUnit": label,
         "weight": c.units.weight(latest),

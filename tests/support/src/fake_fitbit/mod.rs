@@ -29,6 +29,10 @@
 //!   [`FakeFitbit::set_withheld_scopes`].
 //! * Issuing a refresh token through a code exchange invalidates the user's
 //!   previous refresh token for that app ("one active refresh token per user").
+//! * The legacy heart-log endpoint (`/1/user/-/heart/date/D`) lists the
+//!   "Resting Heart Rate" tracker in `average` (0 without a measurement) and
+//!   no logged entries; the profile has default strides of 71.6 cm (walking)
+//!   and 112 cm (running), converted like heights.
 //! * Calls that fail authentication (401) do not count against the quota;
 //!   `fitbit-rate-limit-*` headers then report the full quota.
 

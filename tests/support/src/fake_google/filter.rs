@@ -59,11 +59,16 @@ fn members(data_type: &str) -> &'static [(&'static str, Field)] {
             ("sample_time.physical_time", Field::Physical),
             ("sample_time.civil_time", Field::Civil),
         ],
-        "steps" | "distance" | "floors" => &[
+        "steps"
+        | "distance"
+        | "floors"
+        | "altitude"
+        | "active-minutes"
+        | "time-in-heart-rate-zone" => &[
             ("interval.start_time", Field::Physical),
             ("interval.civil_start_time", Field::Civil),
         ],
-        "daily-resting-heart-rate" => &[("date", Field::Date)],
+        "daily-resting-heart-rate" | "daily-heart-rate-zones" => &[("date", Field::Date)],
         "sleep" => &[
             ("interval.end_time", Field::EndPhysical),
             ("interval.civil_end_time", Field::EndCivil),

@@ -2,20 +2,25 @@
 //! `oauth2.googleapis.com/token|revoke`) and the Google Health API v4
 //! (`health.googleapis.com/v4/...`), all served from one loopback origin.
 //!
-//! Documented behaviour reproduced (reference Part B): client credentials in
-//! the token request body; 1-hour access tokens (`expires_in` 3599);
-//! non-rotating refresh tokens (refresh responses carry no `refresh_token`),
-//! only issued with `access_type=offline`; RFC 6749 token-endpoint errors;
-//! Testing-mode refresh tokens expiring after 7 days; `google.rpc.Status`
-//! errors; int64 fields as JSON strings; newest-first lists with opaque page
-//! tokens and pages that may be empty yet carry `nextPageToken`; the AIP-160
-//! filter subset; `dailyRollUp` with closed-open civil ranges and the
-//! 90-day (heart-rate: 14-day) limit; 300 requests/min/user.
+//! Documented behaviour reproduced (reference Part B, the discovery document
+//! rev 20261002 and the aggregate-data, data-types and data-presence guides):
+//! client credentials in the token request body; 1-hour access tokens
+//! (`expires_in` 3599); non-rotating refresh tokens (refresh responses carry
+//! no `refresh_token`), only issued with `access_type=offline`; RFC 6749
+//! token-endpoint errors; Testing-mode refresh tokens expiring after 7 days;
+//! `google.rpc.Status` errors; int64 fields as JSON strings; newest-first
+//! lists with opaque page tokens and pages that may be empty yet carry
+//! `nextPageToken`; the AIP-160 filter subset; each data type's scope and
+//! operations (e.g. `total-calories` only rolled up, `daily-heart-rate-zones`
+//! only reconciled); `rollUp` and `dailyRollUp` with closed-open ranges of at
+//! most 90 days (14 for `heart-rate`, `total-calories`, `active-minutes`,
+//! `calories-in-heart-rate-zone`), windows without data omitted and the
+//! newest window first; true zeros (an interval worn without activity) with
+//! their count omitted, and zero roll-up sums omitted (proto3 JSON); the
+//! profile's stride lengths only with the activity scope; paired devices
+//! paged (default 5, at most 100); 300 requests/min/user.
 //!
 //! *Fake decisions* (not specified publicly):
-//! * `dailyRollUp` returns windows in chronological (ascending) order and
-//!   omits windows without data. `heart-rate` rollups report
-//!   `beatsPerMinuteAvg` (number) and `beatsPerMinuteMax`/`Min` (int64 strings).
 //! * Empty lists follow proto3 JSON: `dataPoints` is omitted (`{}`).
 //! * Midnight civil times render as `"time": {}` (zero fields omitted).
 //! * A code exchange returns a refresh token only with `access_type=offline`,
@@ -26,13 +31,24 @@
 //! * 401 reasons: missing credentials `CREDENTIALS_MISSING`, unknown or
 //!   revoked token `ACCESS_TOKEN_TYPE_UNSUPPORTED`, expired `ACCESS_TOKEN_EXPIRED`.
 //! * No rate-limit or `Retry-After` headers (none documented).
-//! * Only the readonly scopes grant reads; data types other than the nine
-//!   supported here answer 400 INVALID_ARGUMENT.
+//! * Only the readonly scopes grant reads; data types other than those in
+//!   [`types`] answer 400 INVALID_ARGUMENT, and an operation a type does not
+//!   offer answers 400 INVALID_ARGUMENT naming it.
+//! * A `windowSize` under one second is 400 INVALID_ARGUMENT with reason
+//!   INVALID_ROLLUP_WINDOW (the guide names the reason, not the body).
+//! * The profile defaults to age 40, member since 2016-01-01 and automatic
+//!   strides of 716 mm (walking) and 1120 mm (running); the settings to
+//!   metric units in Europe/London.
 
+mod account;
 mod api;
 mod filter;
+mod lists;
 mod oauth;
+mod paging;
 mod points;
+mod rollups;
+mod types;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -119,6 +135,9 @@ pub(crate) struct GUser {
     pub legacy_id: String,
     pub points: Vec<(String, DataPoint)>,
     pub settings: serde_json::Map<String, Value>,
+    pub profile: serde_json::Map<String, Value>,
+    /// (device id, `PairedDevice` fields without `name`), in pairing order.
+    pub devices: Vec<(String, Value)>,
     pub linked: bool,
 }
 
@@ -212,6 +231,8 @@ impl State {
             legacy_id: DEFAULT_LEGACY_USER_ID.into(),
             points: Vec::new(),
             settings: serde_json::Map::new(),
+            profile: serde_json::Map::new(),
+            devices: Vec::new(),
             linked: true,
         })
     }
@@ -411,6 +432,21 @@ impl FakeGoogle {
         if let Value::Object(m) = fields {
             self.st().user_mut(health_user_id).settings.extend(m);
         }
+    }
+    /// Merge fields into `GET /v4/users/me/profile` (e.g. `age`,
+    /// `userConfiguredWalkingStrideLengthMm`; `null` removes a default).
+    pub fn set_profile(&self, health_user_id: &str, fields: Value) {
+        if let Value::Object(m) = fields {
+            self.st().user_mut(health_user_id).profile.extend(m);
+        }
+    }
+    /// Pair a device: `id` becomes `users/{u}/pairedDevices/{id}`, `fields`
+    /// the rest of the `PairedDevice` (`deviceVersion`, `batteryLevel`, ...).
+    pub fn add_paired_device(&self, health_user_id: &str, id: &str, fields: Value) {
+        self.st()
+            .user_mut(health_user_id)
+            .devices
+            .push((id.into(), fields));
     }
     /// When false every API call of the user answers 400 FAILED_PRECONDITION
     /// ACCOUNT_NOT_LINKED.

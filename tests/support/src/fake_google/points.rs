@@ -60,6 +60,38 @@ pub(crate) enum PointValue {
         end: DateTime<Utc>,
         minutes_asleep: i64,
     },
+    Altitude {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        gain_mm: i64,
+    },
+    TotalCalories {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        kcal: f64,
+    },
+    ActiveMinutes {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        level: String,
+        minutes: i64,
+    },
+    TimeInZone {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        zone: String,
+    },
+    CaloriesInZone {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        zone: String,
+        kcal: f64,
+    },
+    HeartRateZones {
+        date: NaiveDate,
+        /// (zone type, min bpm, max bpm)
+        zones: Vec<(String, i64, i64)>,
+    },
 }
 
 fn ts(s: &str) -> DateTime<Utc> {
@@ -135,6 +167,61 @@ impl DataPoint {
             minutes_asleep,
         })
     }
+    /// Altitude gained over an interval, in millimetres.
+    pub fn altitude(start: &str, end: &str, gain_millimeters: i64) -> Self {
+        Self::of(PointValue::Altitude {
+            start: ts(start),
+            end: ts(end),
+            gain_mm: gain_millimeters,
+        })
+    }
+    /// Total calories (basal and active) over an interval; roll-ups only.
+    pub fn total_calories(start: &str, end: &str, kcal: f64) -> Self {
+        Self::of(PointValue::TotalCalories {
+            start: ts(start),
+            end: ts(end),
+            kcal,
+        })
+    }
+    /// Active minutes at an activity level (`LIGHT`, `MODERATE`, `VIGOROUS`).
+    pub fn active_minutes(start: &str, end: &str, level: &str, minutes: i64) -> Self {
+        Self::of(PointValue::ActiveMinutes {
+            start: ts(start),
+            end: ts(end),
+            level: level.into(),
+            minutes,
+        })
+    }
+    /// An interval spent in a heart-rate zone (`LIGHT`, `MODERATE`,
+    /// `VIGOROUS`, `PEAK`).
+    pub fn time_in_heart_rate_zone(start: &str, end: &str, zone: &str) -> Self {
+        Self::of(PointValue::TimeInZone {
+            start: ts(start),
+            end: ts(end),
+            zone: zone.into(),
+        })
+    }
+    /// Calories burned in a heart-rate zone over an interval; roll-ups only.
+    pub fn calories_in_heart_rate_zone(start: &str, end: &str, zone: &str, kcal: f64) -> Self {
+        Self::of(PointValue::CaloriesInZone {
+            start: ts(start),
+            end: ts(end),
+            zone: zone.into(),
+            kcal,
+        })
+    }
+    /// A day's heart-rate zone thresholds: `(zone type, min, max)`;
+    /// reconcile only.
+    pub fn daily_heart_rate_zones(date: &str, zones: &[(&str, i64, i64)]) -> Self {
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date as yyyy-MM-dd");
+        Self::of(PointValue::HeartRateZones {
+            date,
+            zones: zones
+                .iter()
+                .map(|(z, min, max)| (z.to_string(), *min, *max))
+                .collect(),
+        })
+    }
     /// Local UTC offset in seconds (default 0); drives civil times.
     pub fn utc_offset(mut self, seconds: i32) -> Self {
         self.offset = seconds;
@@ -170,6 +257,12 @@ impl DataPoint {
             PointValue::Floors { .. } => "floors",
             PointValue::RestingHeartRate { .. } => "daily-resting-heart-rate",
             PointValue::Sleep { .. } => "sleep",
+            PointValue::Altitude { .. } => "altitude",
+            PointValue::TotalCalories { .. } => "total-calories",
+            PointValue::ActiveMinutes { .. } => "active-minutes",
+            PointValue::TimeInZone { .. } => "time-in-heart-rate-zone",
+            PointValue::CaloriesInZone { .. } => "calories-in-heart-rate-zone",
+            PointValue::HeartRateZones { .. } => "daily-heart-rate-zones",
         }
     }
 
@@ -187,8 +280,13 @@ impl DataPoint {
             PointValue::Steps { start, .. }
             | PointValue::Distance { start, .. }
             | PointValue::Floors { start, .. }
-            | PointValue::Sleep { start, .. } => *start,
-            PointValue::RestingHeartRate { date, .. } => {
+            | PointValue::Sleep { start, .. }
+            | PointValue::Altitude { start, .. }
+            | PointValue::TotalCalories { start, .. }
+            | PointValue::ActiveMinutes { start, .. }
+            | PointValue::TimeInZone { start, .. }
+            | PointValue::CaloriesInZone { start, .. } => *start,
+            PointValue::RestingHeartRate { date, .. } | PointValue::HeartRateZones { date, .. } => {
                 date.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
             }
         }
@@ -197,20 +295,33 @@ impl DataPoint {
     /// Civil (local) time rollups bucket by: sample time or interval start.
     pub(crate) fn civil_key(&self) -> NaiveDateTime {
         match &self.value {
-            PointValue::RestingHeartRate { date, .. } => {
+            PointValue::RestingHeartRate { date, .. } | PointValue::HeartRateZones { date, .. } => {
                 date.and_hms_opt(0, 0, 0).expect("midnight")
             }
             _ => self.local(self.sort_key()),
         }
     }
 
+    /// The end of the point's interval (its time for samples and days).
+    fn end_time(&self) -> DateTime<Utc> {
+        match &self.value {
+            PointValue::Steps { end, .. }
+            | PointValue::Distance { end, .. }
+            | PointValue::Floors { end, .. }
+            | PointValue::Sleep { end, .. }
+            | PointValue::Altitude { end, .. }
+            | PointValue::TotalCalories { end, .. }
+            | PointValue::ActiveMinutes { end, .. }
+            | PointValue::TimeInZone { end, .. }
+            | PointValue::CaloriesInZone { end, .. } => *end,
+            _ => self.sort_key(),
+        }
+    }
+
     /// Value of a filter field, physical or civil.
     pub(crate) fn field(&self, f: super::filter::Field) -> super::filter::Bound {
         use super::filter::{Bound, Field};
-        let end = match &self.value {
-            PointValue::Sleep { end, .. } => *end,
-            _ => self.sort_key(),
-        };
+        let end = self.end_time();
         match f {
             Field::Physical => Bound::Physical(self.sort_key()),
             Field::Civil | Field::Date => Bound::Civil(self.civil_key()),
@@ -241,18 +352,46 @@ impl DataPoint {
                 "heartRate",
                 json!({"sampleTime": self.sample_time(*time), "beatsPerMinute": bpm.to_string()}),
             ),
-            PointValue::Steps { start, end, count } => (
-                "steps",
-                json!({"interval": self.interval(*start, *end), "count": count.to_string()}),
+            PointValue::Steps { start, end, count } => {
+                ("steps", self.counted(*start, *end, "count", *count))
+            }
+            PointValue::Distance { start, end, mm } => {
+                ("distance", self.counted(*start, *end, "millimeters", *mm))
+            }
+            PointValue::Floors { start, end, count } => {
+                ("floors", self.counted(*start, *end, "count", *count))
+            }
+            PointValue::Altitude {
+                start,
+                end,
+                gain_mm,
+            } => (
+                "altitude",
+                self.counted(*start, *end, "gainMillimeters", *gain_mm),
             ),
-            PointValue::Distance { start, end, mm } => (
-                "distance",
-                json!({"interval": self.interval(*start, *end), "millimeters": mm.to_string()}),
+            PointValue::ActiveMinutes {
+                start,
+                end,
+                level,
+                minutes,
+            } => (
+                "activeMinutes",
+                json!({"interval": self.interval(*start, *end),
+                       "activeMinutesByActivityLevel": [{"activityLevel": level, "activeMinutes": minutes.to_string()}]}),
             ),
-            PointValue::Floors { start, end, count } => (
-                "floors",
-                json!({"interval": self.interval(*start, *end), "count": count.to_string()}),
+            PointValue::TimeInZone { start, end, zone } => (
+                "timeInHeartRateZone",
+                json!({"interval": self.interval(*start, *end), "heartRateZoneType": zone}),
             ),
+            PointValue::HeartRateZones { date, zones } => (
+                "dailyHeartRateZones",
+                json!({"date": date_json(*date), "heartRateZones": zones.iter().map(|(z, min, max)| json!({
+                    "heartRateZoneType": z, "minBeatsPerMinute": min.to_string(), "maxBeatsPerMinute": max.to_string()})).collect::<Vec<_>>()}),
+            ),
+            // Roll-up-only types are never listed (the API refuses to).
+            PointValue::TotalCalories { .. } | PointValue::CaloriesInZone { .. } => {
+                unreachable!("{} points are only rolled up", self.data_type())
+            }
             PointValue::RestingHeartRate { date, bpm } => (
                 "dailyRestingHeartRate",
                 json!({"date": date_json(*date), "beatsPerMinute": bpm.to_string(),
@@ -269,6 +408,16 @@ impl DataPoint {
             "dataSource": self.source.clone().unwrap_or_else(|| self.default_source()),
             field: payload,
         })
+    }
+
+    /// An interval payload with an int64 count, omitted when zero: a true
+    /// zero ("worn but no activity") keeps its interval but has no count.
+    fn counted(&self, start: DateTime<Utc>, end: DateTime<Utc>, field: &str, n: i64) -> Value {
+        let mut payload = json!({"interval": self.interval(start, end)});
+        if n != 0 {
+            payload[field] = json!(n.to_string());
+        }
+        payload
     }
 
     fn sample_time(&self, t: DateTime<Utc>) -> Value {

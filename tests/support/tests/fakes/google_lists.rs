@@ -1,0 +1,213 @@
+//! The fake Google Health lists: paging, filters, int64 strings, sleep,
+//! settings and daily types.
+
+use igor_test_support::fake_google::{self, DataPoint};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_list_pagination_filter_and_int64() {
+    let (g, c) = google().await;
+    let hid = fake_google::DEFAULT_HEALTH_USER_ID;
+    for d in 18..=20 {
+        g.add_data_point(
+            hid,
+            DataPoint::weight(&format!("2026-11-{d}T07:12:33Z"), 80000.0 + f64::from(d))
+                .utc_offset(3600),
+        );
+    }
+    g.add_data_point(
+        hid,
+        DataPoint::steps("2026-11-20T08:00:00Z", "2026-11-20T08:01:00Z", 120),
+    );
+    let t = g.issue_tokens(
+        "gcid",
+        hid,
+        &format!(
+            "{} {}",
+            fake_google::SCOPE_METRICS,
+            fake_google::SCOPE_ACTIVITY
+        ),
+    );
+    let base = "/v4/users/me/dataTypes/weight/dataPoints";
+
+    g.insert_empty_pages(1);
+    let (s, p0) = gget(&g, &c, &t.access_token, &format!("{base}?pageSize=2")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(p0.get("dataPoints").is_none());
+    let tok0 = p0["nextPageToken"].as_str().unwrap();
+    let (_, p1) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        &format!("{base}?pageSize=2&pageToken={tok0}"),
+    )
+    .await;
+    let pts = p1["dataPoints"].as_array().unwrap();
+    assert_eq!(pts.len(), 2);
+    assert_eq!(
+        pts[0]["weight"]["sampleTime"]["physicalTime"],
+        "2026-11-20T07:12:33Z"
+    );
+    assert_eq!(pts[0]["weight"]["sampleTime"]["utcOffset"], "3600s");
+    assert_eq!(
+        pts[0]["weight"]["sampleTime"]["civilTime"]["time"],
+        json!({"hours": 8, "minutes": 12, "seconds": 33})
+    );
+    assert_eq!(pts[0]["weight"]["weightGrams"], json!(80020.0));
+    assert!(
+        pts[0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("users/{hid}/dataTypes/weight/dataPoints/"))
+    );
+    let tok1 = p1["nextPageToken"].as_str().unwrap();
+    let (_, p2) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        &format!("{base}?pageSize=2&pageToken={tok1}"),
+    )
+    .await;
+    assert_eq!(p2["dataPoints"].as_array().unwrap().len(), 1);
+    assert!(p2.get("nextPageToken").is_none());
+
+    // Filter: supported member.
+    let f = url::form_urlencoded::byte_serialize(b"weight.sample_time.physical_time >= \"2026-11-19T00:00:00Z\" AND weight.sample_time.physical_time < \"2026-11-20T00:00:00Z\"").collect::<String>();
+    let (s, r) = gget(&g, &c, &t.access_token, &format!("{base}?filter={f}")).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["dataPoints"].as_array().unwrap().len(), 1);
+    // Unsupported member.
+    let f = url::form_urlencoded::byte_serialize(
+        b"steps.interval.end_time >= \"2026-11-19T00:00:00Z\"",
+    )
+    .collect::<String>();
+    let (s, r) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        &format!("/v4/users/me/dataTypes/steps/dataPoints?filter={f}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(r["error"]["status"], "INVALID_ARGUMENT");
+    assert_eq!(
+        r["error"]["details"][0]["reason"],
+        "INVALID_DATA_POINT_FILTER_DATA_TYPE_MEMBER"
+    );
+    // Malformed.
+    let (s, r) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        &format!("{base}?filter=weight.sample_time.physical_time%20%3E%3D"),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error"]["status"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_ARGUMENT"))
+    );
+    // int64 as strings.
+    let (_, r) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        "/v4/users/me/dataTypes/steps/dataPoints",
+    )
+    .await;
+    assert_eq!(r["dataPoints"][0]["steps"]["count"], "120");
+    assert_eq!(
+        r["dataPoints"][0]["steps"]["interval"]["startTime"],
+        "2026-11-20T08:00:00Z"
+    );
+    // Scope.
+    let (s, _) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        "/v4/users/me/dataTypes/sleep/dataPoints",
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_sleep_settings_and_daily_types() {
+    let (g, c) = google().await;
+    let hid = fake_google::DEFAULT_HEALTH_USER_ID;
+    for d in 1..=30 {
+        g.add_data_point(
+            hid,
+            DataPoint::sleep(
+                &format!("2026-10-{d:02}T23:00:00Z"),
+                &format!("2026-10-{:02}T07:00:00Z", d + 1),
+                450,
+            ),
+        );
+    }
+    g.add_data_point(hid, DataPoint::daily_resting_heart_rate("2026-11-20", 58));
+    g.set_settings(hid, json!({"weightUnit": "WEIGHT_UNIT_STONE"}));
+    let scopes = format!(
+        "{} {} {}",
+        fake_google::SCOPE_SLEEP,
+        fake_google::SCOPE_SETTINGS,
+        fake_google::SCOPE_METRICS
+    );
+    let t = g.issue_tokens("gcid", hid, &scopes);
+    let (s, r) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        "/v4/users/me/dataTypes/sleep/dataPoints?pageSize=100",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["dataPoints"].as_array().unwrap().len(), 25);
+    assert!(r["nextPageToken"].is_string());
+    assert_eq!(
+        r["dataPoints"][0]["sleep"]["summary"]["minutesAsleep"],
+        "450"
+    );
+    assert_eq!(r["dataPoints"][0]["sleep"]["summary"]["minutesAwake"], "30");
+    let f = url::form_urlencoded::byte_serialize(b"sleep.interval.end_time < \"2026-10-03T00:00:00Z\" OR sleep.interval.end_time >= \"2026-10-31T00:00:00Z\"").collect::<String>();
+    let (s, r) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        &format!("/v4/users/me/dataTypes/sleep/dataPoints?filter={f}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["dataPoints"].as_array().unwrap().len(), 2);
+    let f =
+        url::form_urlencoded::byte_serialize(b"daily_resting_heart_rate.date >= \"2026-11-20\"")
+            .collect::<String>();
+    let (_, r) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        &format!("/v4/users/me/dataTypes/daily-resting-heart-rate/dataPoints?filter={f}"),
+    )
+    .await;
+    assert_eq!(
+        r["dataPoints"][0]["dailyRestingHeartRate"]["beatsPerMinute"],
+        "58"
+    );
+    assert_eq!(
+        r["dataPoints"][0]["dailyRestingHeartRate"]["date"],
+        json!({"year":2026,"month":11,"day":20})
+    );
+    let (_, r) = gget(&g, &c, &t.access_token, "/v4/users/me/settings").await;
+    assert_eq!(r["weightUnit"], "WEIGHT_UNIT_STONE");
+    assert_eq!(r["name"], format!("users/{hid}/settings"));
+    let (_, r) = gget(
+        &g,
+        &c,
+        &t.access_token,
+        "/v4/users/me/dataTypes/height/dataPoints",
+    )
+    .await;
+    assert_eq!(r, json!({}));
+}

@@ -1,0 +1,9 @@
+//! Tests of the fakes themselves, so end-to-end tests can trust them.
+
+mod common;
+mod fitbit_data;
+mod fitbit_oauth;
+mod google_account;
+mod google_lists;
+mod google_oauth;
+mod google_rollups;
