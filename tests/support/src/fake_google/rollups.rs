@@ -69,27 +69,38 @@ fn civil_window(t: NaiveDateTime) -> Value {
     v
 }
 
-/// The points of `dt` in windows of `window` from `start` to `end`, by
-/// the position `at` gives each point; only windows with points.
-fn buckets<'a, T>(
-    points: impl Iterator<Item = &'a DataPoint>,
+/// The windows of `window` over the range `[start, end)` that hold points
+/// of `dt` (placed by `at`), each with its bounds (`bounds`) and roll-up
+/// value, the last one cut at `end`.
+fn windows<T>(
+    st: &mut State,
+    user: &str,
+    dt: &TypeInfo,
     at: impl Fn(&DataPoint) -> T,
-    start: T,
-    end: T,
+    (start, end): (T, T),
     window: Duration,
-) -> BTreeMap<i64, Vec<&'a DataPoint>>
+    bounds: impl Fn(T, T) -> Value,
+) -> Vec<Value>
 where
-    T: Copy + PartialOrd + std::ops::Sub<Output = Duration>,
+    T: Copy + Ord + std::ops::Sub<Output = Duration> + std::ops::Add<Duration, Output = T>,
 {
-    let mut out: BTreeMap<i64, Vec<&DataPoint>> = BTreeMap::new();
-    for p in points {
+    let mut buckets: BTreeMap<i64, Vec<&DataPoint>> = BTreeMap::new();
+    for (_, p) in &st.user_mut(user).points {
         let t = at(p);
-        if t >= start && t < end {
+        if p.data_type() == dt.name && t >= start && t < end {
             let index = (t - start).num_milliseconds() / window.num_milliseconds();
-            out.entry(index).or_default().push(p);
+            buckets.entry(index).or_default().push(p);
         }
     }
-    out
+    buckets
+        .into_iter()
+        .map(|(index, inside)| {
+            let ws = start + window * index as i32;
+            let mut w = bounds(ws, (ws + window).min(end));
+            w[dt.rollup.expect("rolled up")] = rollup_value(dt.name, &inside);
+            w
+        })
+        .collect()
 }
 
 /// Newest first, paged.
@@ -122,21 +133,15 @@ pub(super) fn daily_rollup(
         Some(n) if n >= 1 => n,
         Some(_) => return Err(invalid_argument("window_size_days must be positive")),
     };
-    let window = Duration::days(days);
-    let u = st.user_mut(user);
-    let points = u
-        .points
-        .iter()
-        .map(|(_, p)| p)
-        .filter(|p| p.data_type() == dt.name);
-    let mut windows = Vec::new();
-    for (index, inside) in buckets(points, DataPoint::civil_key, start, end, window) {
-        let ws = start + window * index as i32;
-        let we = (ws + window).min(end);
-        let mut w = json!({"civilStartTime": civil_window(ws), "civilEndTime": civil_window(we)});
-        w[dt.rollup.expect("rolled up")] = rollup_value(dt.name, &inside);
-        windows.push(w);
-    }
+    let windows = windows(
+        st,
+        user,
+        dt,
+        DataPoint::civil_key,
+        (start, end),
+        Duration::days(days),
+        |ws, we| json!({"civilStartTime": civil_window(ws), "civilEndTime": civil_window(we)}),
+    );
     answer(windows, &body, &key_of("daily", user, dt.name, &body))
 }
 
@@ -172,20 +177,15 @@ pub(super) fn rollup(st: &mut State, req: &RecordedRequest, user: &str, dt: &Typ
     let (start, end) = (time("startTime")?, time("endTime")?);
     let window = window_size(body.get("windowSize").and_then(Value::as_str))?;
     check_range(dt, end - start)?;
-    let u = st.user_mut(user);
-    let points = u
-        .points
-        .iter()
-        .map(|(_, p)| p)
-        .filter(|p| p.data_type() == dt.name);
-    let mut windows = Vec::new();
-    for (index, inside) in buckets(points, DataPoint::sort_key, start, end, window) {
-        let ws = start + window * index as i32;
-        let we = (ws + window).min(end);
-        let mut w = json!({"startTime": rfc3339(ws), "endTime": rfc3339(we)});
-        w[dt.rollup.expect("rolled up")] = rollup_value(dt.name, &inside);
-        windows.push(w);
-    }
+    let windows = windows(
+        st,
+        user,
+        dt,
+        DataPoint::sort_key,
+        (start, end),
+        window,
+        |ws, we| json!({"startTime": rfc3339(ws), "endTime": rfc3339(we)}),
+    );
     answer(windows, &body, &key_of("rollup", user, dt.name, &body))
 }
 
