@@ -71,14 +71,10 @@ fn registration_help(view: &SetupView) -> String {
              this Callback URL, exactly:</p><p><code>{redirect}</code></p>"
         );
     }
-    let scopes = [
-        crate::provider::google::SCOPE_METRICS,
-        crate::provider::google::SCOPE_ACTIVITY,
-        crate::provider::google::SCOPE_SLEEP,
-        crate::provider::google::SCOPE_SETTINGS,
-    ]
-    .map(|s| format!("<li><code>{}</code></li>", escape(s)))
-    .concat();
+    let scopes = crate::provider::google::ALL_SCOPES
+        .iter()
+        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+        .collect::<String>();
     format!(
         "<h2>1. Register this installation with Google</h2>\
          <ol>\

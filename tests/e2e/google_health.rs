@@ -232,13 +232,16 @@ async fn google_health_end_to_end() {
         "{body}"
     );
 
-    // A method Google cannot serve: 400 naming alternatives, nothing sent.
+    // A resource Google cannot serve: 400 naming the available ones, nothing sent.
     google.clear_requests();
     let (status, body) = h
-        .get("/plugin/fitbit?user=jack&methods=intraday_time_series&resource=activities/steps")
+        .get("/plugin/fitbit?user=jack&methods=time_series&resource=foods/log/water&period=7d")
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("intraday_time_series"), "{body}");
+    assert!(
+        body.contains("foods/log/water") && body.contains("body/bmi"),
+        "{body}"
+    );
     assert!(google.requests().is_empty());
 
     // 401 → refresh once (Google does not rotate refresh tokens) → retry.

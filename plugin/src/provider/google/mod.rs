@@ -3,18 +3,28 @@
 //! non-rotating refresh tokens, 1-hour access tokens).
 //!
 //! The legacy methods keep their names, arguments and output shapes; each
-//! is answered from Google Health data types (see `docs/google-health.md`).
-//! Methods without a Google equivalent are refused in [`GoogleHealth::plan`],
-//! before anything is sent.
+//! is answered from Google Health data types (see `docs/google-health.md`
+//! for the mapping and what Google does not have).
 //!
-//! `oauth` builds the consent URL and token requests, `transport` sends API
-//! requests (lists, roll-ups, errors), `methods` answers the legacy methods,
-//! `sync` keeps the weight and body-fat logs up to date incrementally, and
-//! `convert` turns Google data into the legacy shapes.
+//! `scopes` says which scopes each method needs, `oauth` builds the consent
+//! URL and token requests, `transport` sends API requests (gets, lists,
+//! roll-ups, paging, errors), `shape` checks every answer's shape, and
+//! `convert` turns Google data into the legacy shapes. The methods:
+//! `sync` (weight and body-fat logs, synced incrementally), `series`
+//! (`time_series`), `heart`, `daily` (`body`, `activities`), `intraday`,
+//! `account` (`user_profile_get`, `get_devices`) and `methods` (planning,
+//! dispatch, `sleep`).
 
+mod account;
 pub mod convert;
+mod daily;
+mod heart;
+mod intraday;
 mod methods;
 mod oauth;
+pub mod scopes;
+mod series;
+pub mod shape;
 mod sync;
 mod transport;
 
@@ -25,11 +35,16 @@ use crate::api::Request;
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
 use crate::host::{FetchRequest, FetchResponse, Host};
+use crate::oauth::field;
 use convert::period_start;
+use transport::Ctx;
 
-pub use methods::{RESOURCES, UNAVAILABLE};
-pub use oauth::{SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP, scopes_for};
-pub use transport::{Status, rpc_status};
+pub use scopes::{
+    ALL_SCOPES, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
+    scopes_for,
+};
+pub use series::RESOURCES;
+pub use transport::{Status, rollup_limit_days, rpc_status};
 
 /// Page size of sample lists (the API's maximum).
 pub const LIST_PAGE_SIZE: u32 = 10_000;
@@ -39,8 +54,6 @@ pub const SLEEP_PAGE_SIZE: u32 = 25;
 pub const MAX_PAGES: usize = 50;
 /// Longest window any method reads; also what `period=max` means.
 pub const MAX_DAYS: i32 = 1095;
-/// Longest `dailyRollUp` range per request.
-pub const ROLLUP_DAYS: i32 = 90;
 
 pub struct GoogleHealth {
     api_url: String,
@@ -105,7 +118,10 @@ impl GoogleHealth {
     /// runs from one to the other; `date` is one day; default today.
     pub fn window(&self, call: &Call) -> Result<Window> {
         let arg = |k: &str| call.args.get(k).map(String::as_str);
-        if matches!(call.method.as_str(), "sleep" | "heart") {
+        if matches!(
+            call.method.as_str(),
+            "sleep" | "heart" | "body" | "activities"
+        ) {
             let day = self.date_arg(call, "date").unwrap_or(self.today);
             return Ok(Window {
                 start: day,
@@ -142,6 +158,11 @@ impl GoogleHealth {
     fn upstream(message: String) -> ApiError {
         ApiError::Failed(PluginError::upstream(message))
     }
+}
+
+/// Whether the user's consent, as recorded with the token, includes `scope`.
+pub fn granted(state: &RunState, scope: &str) -> bool {
+    field(&state.token, "scope").is_some_and(|s| s.split_whitespace().any(|s| s == scope))
 }
 
 impl Provider for GoogleHealth {
@@ -209,6 +230,12 @@ impl Provider for GoogleHealth {
         user: &str,
         state: &mut RunState,
     ) -> std::result::Result<Map<String, Value>, ApiError> {
-        self.run_call(host, app, call, access_token, user, state)
+        let cx = Ctx {
+            host,
+            token: access_token,
+            user,
+            method: &call.method,
+        };
+        self.run_call(&cx, app, call, state)
     }
 }

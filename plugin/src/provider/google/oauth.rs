@@ -6,68 +6,12 @@ use serde_json::{Map, Value};
 
 use super::super::{AppSettings, CLIENT_SECRET, TokenError};
 use super::GoogleHealth;
+use super::scopes::scopes_for;
+use super::transport::Ctx;
 use crate::host::{Credential, FetchRequest, FetchResponse, Host, Level};
 use crate::json::as_text;
 use crate::oauth::{field, token_form};
 use crate::provider::ApiError;
-
-pub const SCOPE_METRICS: &str =
-    "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly";
-pub const SCOPE_ACTIVITY: &str =
-    "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly";
-pub const SCOPE_SLEEP: &str = "https://www.googleapis.com/auth/googlehealth.sleep.readonly";
-pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/googlehealth.settings.readonly";
-
-/// The scopes the methods need, in a stable order. `units_from_settings`:
-/// units come from the user's Google settings (no `system` set).
-pub fn scopes_for(
-    methods: &[String],
-    args: &Map<String, Value>,
-    units_from_settings: bool,
-) -> Vec<&'static str> {
-    let (mut metrics, mut activity, mut sleep, mut settings) = (false, false, false, false);
-    for method in methods {
-        match method.as_str() {
-            "get_bodyweight" => {
-                metrics = true;
-                settings |= units_from_settings;
-            }
-            "get_bodyfat" | "heart" => metrics = true,
-            "sleep" => sleep = true,
-            "time_series" => match args.get("resource").and_then(as_text).as_deref() {
-                Some("body/weight") => {
-                    metrics = true;
-                    settings |= units_from_settings;
-                }
-                Some("body/fat") => metrics = true,
-                Some("activities/distance") => {
-                    activity = true;
-                    settings |= units_from_settings;
-                }
-                Some("activities/steps" | "activities/floors") => activity = true,
-                // The resource may come with the call: allow all of them.
-                _ => {
-                    metrics = true;
-                    activity = true;
-                    settings |= units_from_settings;
-                }
-            },
-            _ => {}
-        }
-    }
-    if !(metrics || activity || sleep) {
-        metrics = true;
-    }
-    [
-        (metrics, SCOPE_METRICS),
-        (activity, SCOPE_ACTIVITY),
-        (sleep, SCOPE_SLEEP),
-        (settings, SCOPE_SETTINGS),
-    ]
-    .into_iter()
-    .filter_map(|(wanted, scope)| wanted.then_some(scope))
-    .collect()
-}
 
 /// Extra advice when Google refuses a refresh token.
 pub const INVALID_GRANT_NOTE: &str = " Google refresh tokens of apps whose OAuth consent screen is in \"Testing\" publishing \
@@ -126,9 +70,15 @@ impl GoogleHealth {
     /// logged, and data calls report any real problem.
     pub(super) fn read_identity(&self, host: &dyn Host, token: &mut Map<String, Value>) {
         let access = field(token, "access_token").unwrap_or_default();
+        let cx = Ctx {
+            host,
+            token: &access,
+            user: "",
+            method: "authorisation",
+        };
         let request =
             FetchRequest::get(format!("{}/v4/users/me/identity", self.api_url)).bearer(&access);
-        match self.send(host, &request, "the identity", "") {
+        match self.send(&cx, &request, "the identity") {
             Ok(identity) => {
                 for key in ["healthUserId", "legacyUserId"] {
                     if let Some(value) = identity.get(key).and_then(as_text) {
@@ -184,41 +134,5 @@ pub fn token_error(response: &FetchResponse) -> TokenError {
             response.status,
             response.text().chars().take(300).collect::<String>().trim()
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn methods(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn scopes_only_as_needed() {
-        let none = Map::new();
-        assert_eq!(
-            scopes_for(&methods(&["get_bodyweight"]), &none, false),
-            vec![SCOPE_METRICS]
-        );
-        assert_eq!(
-            scopes_for(&methods(&["get_bodyweight"]), &none, true),
-            vec![SCOPE_METRICS, SCOPE_SETTINGS]
-        );
-        let steps = json!({"resource": "activities/steps"});
-        assert_eq!(
-            scopes_for(
-                &methods(&["time_series", "sleep"]),
-                steps.as_object().unwrap(),
-                true
-            ),
-            vec![SCOPE_ACTIVITY, SCOPE_SLEEP]
-        );
-        assert_eq!(
-            scopes_for(&methods(&["get_devices"]), &none, false),
-            vec![SCOPE_METRICS]
-        );
     }
 }

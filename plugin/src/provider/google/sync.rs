@@ -1,35 +1,82 @@
-//! `get_bodyweight` and `get_bodyfat` with incremental sync, and what they
-//! need: the run's units and the latest height (both cached for the day in
-//! the user's bookkeeping).
+//! `get_bodyweight` and `get_bodyfat` with incremental sync, and what many
+//! methods need: the run's units, the user's settings and the latest
+//! height (units and height cached for the day in the user's bookkeeping).
 
 use serde_json::{Map, Value, json};
 
-use super::convert::{self, Sample, Units, merge_logs, utc_bounds};
-use super::oauth::SCOPE_SETTINGS;
-use super::{GoogleHealth, LIST_PAGE_SIZE};
-use crate::host::{FetchRequest, Host, Level};
+use super::convert::{self, Sample, Units, merge_logs, required, utc_bounds};
+use super::scopes::SCOPE_SETTINGS;
+use super::shape::{DataPoint, Measured, SETTINGS_FIELDS, Settings};
+use super::transport::{Answer, Ctx};
+use super::{GoogleHealth, LIST_PAGE_SIZE, granted};
 use crate::json::as_list;
-use crate::oauth::field;
 use crate::provider::{ApiError, AppSettings, Call, RunState};
 
+/// A sample-type data type: its name, its field in a data point, the
+/// legacy log key, and its payload.
+pub(super) struct SampleType {
+    pub data_type: &'static str,
+    pub field: &'static str,
+    pub key: &'static str,
+    pub payload: fn(&DataPoint) -> Option<&Measured>,
+}
+
+pub(super) const WEIGHT: SampleType = SampleType {
+    data_type: "weight",
+    field: "weight",
+    key: "weight",
+    payload: |p| p.weight.as_ref(),
+};
+
+pub(super) const BODY_FAT: SampleType = SampleType {
+    data_type: "body-fat",
+    field: "bodyFat",
+    key: "fat",
+    payload: |p| p.body_fat.as_ref(),
+};
+
 impl GoogleHealth {
+    /// The data points of a sample type as samples with their payloads; a
+    /// point without the type's field is a shape error.
+    pub(super) fn samples<'p>(
+        &self,
+        cx: &Ctx,
+        kind: &SampleType,
+        points: &'p [DataPoint],
+    ) -> Answer<Vec<(Sample, &'p Measured)>> {
+        let what = format!("the {} list", kind.data_type);
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, point)| {
+                let measured = (kind.payload)(point).ok_or_else(|| {
+                    Self::bad_shape(
+                        cx,
+                        &what,
+                        convert::missing(&format!("dataPoints[{i}].{}", kind.field)),
+                    )
+                })?;
+                let sample = convert::sample(point, measured, kind.field, self.utc_offset)
+                    .map_err(|e| Self::bad_shape(cx, &what, e))?;
+                Ok((sample, measured))
+            })
+            .collect()
+    }
+
+    /// `GET /v4/users/me/settings`, or none when the consent does not
+    /// include the settings scope (Google answers 403).
+    pub(super) fn settings(&self, cx: &Ctx) -> Answer<Option<Settings>> {
+        self.get_if_granted(cx, "settings", "the user's settings", SETTINGS_FIELDS)
+    }
+
     /// The units of this run: `system` if set; else the user's Google
     /// settings when that scope was granted (cached for the day in the
     /// bookkeeping); else metric.
-    pub(super) fn units(
-        &self,
-        host: &dyn Host,
-        app: &AppSettings,
-        token: &str,
-        user: &str,
-        state: &mut RunState,
-    ) -> std::result::Result<Units, ApiError> {
+    pub(super) fn units(&self, cx: &Ctx, app: &AppSettings, state: &mut RunState) -> Answer<Units> {
         if let Some(system) = &app.system {
             return Ok(Units::from_system(system));
         }
-        let granted = field(&state.token, "scope")
-            .is_some_and(|s| s.split_whitespace().any(|s| s == SCOPE_SETTINGS));
-        if !granted {
+        if !granted(state, SCOPE_SETTINGS) {
             return Ok(Units::METRIC);
         }
         let today = self.today.to_string();
@@ -42,24 +89,10 @@ impl GoogleHealth {
         {
             return Ok(units);
         }
-        let what = "the user's settings (units)";
-        let request =
-            FetchRequest::get(format!("{}/v4/users/me/settings", self.api_url)).bearer(token);
-        let response = host
-            .fetch(&request)
-            .map_err(|e| Self::upstream(format!("Google Health error: {what}: {e}")))?;
-        let units = match response.status {
-            200..=299 => Units::from_settings(&response.json().unwrap_or(Value::Null)),
-            // Consent without the settings permission: metric, as documented.
-            403 => {
-                host.log(
-                    Level::Warn,
-                    &format!("settings of {user} not readable; using metric units"),
-                );
-                Units::METRIC
-            }
-            _ => return Err(self.failure(&response, what, user)),
-        };
+        // Consent without the settings permission: metric, as documented.
+        let units = self
+            .settings(cx)?
+            .map_or(Units::METRIC, |s| Units::from_settings(&s));
         state.sync.insert(
             "units".into(),
             json!({"day": today, "units": units.label()}),
@@ -67,14 +100,8 @@ impl GoogleHealth {
         Ok(units)
     }
 
-    /// The latest height in metres (for BMI), cached for the day.
-    pub(super) fn height(
-        &self,
-        host: &dyn Host,
-        token: &str,
-        user: &str,
-        state: &mut RunState,
-    ) -> std::result::Result<Option<f64>, ApiError> {
+    /// The latest height in metres (BMI, the profile), cached for the day.
+    pub(super) fn height(&self, cx: &Ctx, state: &mut RunState) -> Answer<Option<f64>> {
         let today = self.today.to_string();
         if let Some(cached) = state.sync.get("height")
             && cached.get("day").and_then(Value::as_str) == Some(today.as_str())
@@ -82,13 +109,18 @@ impl GoogleHealth {
             return Ok(cached.get("meters").and_then(Value::as_f64));
         }
         // Newest first: one point is the latest height.
-        let points = self.list(host, token, "height", None, 1, user)?;
-        let meters = points
-            .iter()
-            .filter_map(|p| convert::sample(p, "height", self.utc_offset))
-            .max_by(|a, b| a.epoch.total_cmp(&b.epoch))
-            .as_ref()
-            .and_then(convert::height_m);
+        let points = self.list(cx, "height", None, 1)?;
+        let kind = SampleType {
+            data_type: "height",
+            field: "height",
+            key: "height",
+            payload: |p| p.height.as_ref(),
+        };
+        let meters = self
+            .samples(cx, &kind, &points)?
+            .into_iter()
+            .max_by(|a, b| a.0.epoch.total_cmp(&b.0.epoch))
+            .and_then(|(_, measured)| convert::height_m(measured));
         state
             .sync
             .insert("height".into(), json!({"day": today, "meters": meters}));
@@ -99,32 +131,29 @@ impl GoogleHealth {
     /// logs. A rolling window (ending today, no explicit end) whose
     /// bookkeeping matches is synced incrementally: only samples from the
     /// last one stored on are listed and merged into the stored logs.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn sample_logs(
         &self,
-        host: &dyn Host,
+        cx: &Ctx,
         app: &AppSettings,
         call: &Call,
-        token: &str,
-        user: &str,
         state: &mut RunState,
-        weight: bool,
-    ) -> std::result::Result<Map<String, Value>, ApiError> {
-        let (data_type, union, key) = if weight {
-            ("weight", "weight", "weight")
-        } else {
-            ("body-fat", "bodyFat", "fat")
-        };
+        kind: &SampleType,
+    ) -> Answer<Map<String, Value>> {
+        let weight = kind.data_type == "weight";
         let window = self.window(call).map_err(ApiError::Failed)?;
         let units = if weight {
-            self.units(host, app, token, user, state)?
+            self.units(cx, app, state)?
         } else {
             Units::METRIC
         };
         let span = json!([window.start.to_string(), window.end.to_string()]);
-        let record = state.sync.get(data_type).cloned().unwrap_or(Value::Null);
+        let record = state
+            .sync
+            .get(kind.data_type)
+            .cloned()
+            .unwrap_or(Value::Null);
         // Igor's database may have turned a one-element list into a scalar.
-        let stored = state.previous.get(key).map(as_list);
+        let stored = state.previous.get(kind.key).map(as_list);
         let incremental = window.rolling
             && record.get("window") == Some(&span)
             && record.get("units").and_then(Value::as_str) == Some(units.label().as_str())
@@ -139,28 +168,29 @@ impl GoogleHealth {
             })
             .flatten();
         let lower = since.clone().unwrap_or(start);
-        let member = format!("{}.sample_time.physical_time", data_type.replace('-', "_"));
+        let member = format!(
+            "{}.sample_time.physical_time",
+            kind.data_type.replace('-', "_")
+        );
         let filter = format!("{member} >= \"{lower}\" AND {member} < \"{end}\"");
-        let points = self.list(host, token, data_type, Some(&filter), LIST_PAGE_SIZE, user)?;
-        let samples: Vec<Sample> = points
-            .iter()
-            .filter_map(|p| convert::sample(p, union, self.utc_offset))
-            .collect();
+        let points = self.list(cx, kind.data_type, Some(&filter), LIST_PAGE_SIZE)?;
+        let samples = self.samples(cx, kind, &points)?;
         let height = if weight {
-            self.height(host, token, user, state)?
+            self.height(cx, state)?
         } else {
             None
         };
-        let entries: Vec<Value> = samples
-            .iter()
-            .filter_map(|s| {
-                if weight {
-                    convert::weight_entry(s, units, height)
-                } else {
-                    convert::fat_entry(s)
-                }
-            })
-            .collect();
+        let what = format!("the {} list", kind.data_type);
+        let mut entries = Vec::new();
+        for (sample, measured) in &samples {
+            let entry = if weight {
+                required(measured.weight_grams, "weightGrams")
+                    .map(|g| convert::weight_entry(sample, g, units, height))
+            } else {
+                required(measured.percentage, "percentage").map(|p| convert::fat_entry(sample, p))
+            };
+            entries.push(entry.map_err(|e| Self::bad_shape(cx, &what, e))?);
+        }
         let older = if incremental {
             stored.unwrap_or_default()
         } else {
@@ -170,6 +200,7 @@ impl GoogleHealth {
         if window.rolling {
             let newest = samples
                 .iter()
+                .map(|(s, _)| s)
                 .max_by(|a, b| a.epoch.total_cmp(&b.epoch))
                 .map(|s| (s.epoch, s.physical.clone()));
             let previous_last = since.and_then(|t| convert::parse_rfc3339(&t).map(|e| (e, t)));
@@ -178,15 +209,15 @@ impl GoogleHealth {
                 (a, b) => a.or(b).map(|x| x.1),
             };
             state.sync.insert(
-                data_type.into(),
+                kind.data_type.into(),
                 json!({"window": span, "units": units.label(), "last": last}),
             );
         } else {
             // Explicit dates replace the stored logs with another window.
-            state.sync.remove(data_type);
+            state.sync.remove(kind.data_type);
         }
         let mut answer = Map::new();
-        answer.insert(key.into(), Value::Array(logs));
+        answer.insert(kind.key.into(), Value::Array(logs));
         Ok(answer)
     }
 }

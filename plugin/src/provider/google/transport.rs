@@ -1,17 +1,65 @@
-//! Sending Google Health API requests: `dataPoints.list` and `dailyRollUp`
-//! with their paging, and `google.rpc.Status` errors as the plugin's answers.
+//! Sending Google Health API requests: gets, `dataPoints.list` and
+//! `:reconcile`, the roll-ups, their paging, answers decoded into their
+//! documented shapes, and `google.rpc.Status` errors as the plugin's
+//! answers.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::convert::{self, date_json};
-use super::{GoogleHealth, MAX_PAGES, ROLLUP_DAYS, Window};
+use super::convert::{date_json, parse_rfc3339};
+use super::shape::{
+    self, DataPoint, LIST_FIELDS, ListPage, ROLLUP_FIELDS, RollupPage, RollupPoint, ShapeError,
+    next_page,
+};
+use super::{GoogleHealth, LIST_PAGE_SIZE, MAX_PAGES};
 use crate::dates::Date;
-use crate::host::{FetchRequest, FetchResponse, Host};
+use crate::host::{FetchRequest, FetchResponse, Host, Level};
 use crate::json::as_list;
 use crate::provider::ApiError;
 
+pub(super) type Answer<T> = std::result::Result<T, ApiError>;
+
+/// One method call in progress: where to send, with which token, for whom
+/// and for which method (named in errors).
+pub(super) struct Ctx<'a> {
+    pub host: &'a dyn Host,
+    pub token: &'a str,
+    pub user: &'a str,
+    pub method: &'a str,
+}
+
+// How long a roll-up range may be. The dailyRollUp reference
+// (https://developers.google.com/health/reference/rest/v4/users.dataTypes.dataPoints/dailyRollUp)
+// settles both the bound and the limit: "range: Required. Closed-open range of data
+// points that will be rolled up. [...] The maximum range for calories-in-heart-rate-zone,
+// heart-rate, active-minutes and total-calories is 14 days. The maximum range for all
+// other data types is 90 days." Its CivilTimeInterval says of `end`: "The exclusive end
+// of the range." So a chunk of N days is sent as [first day, first day + N), never N + 1
+// days, and longer windows are split into consecutive chunks. (The aggregate-data guide,
+// https://developers.google.com/health/aggregate-data, describes rollUp's range the same
+// way: start included, end excluded, with the same per-type limits.)
+/// The longest roll-up range Google accepts for `data_type`, in days.
+pub fn rollup_limit_days(data_type: &str) -> i32 {
+    match data_type {
+        "calories-in-heart-rate-zone" | "heart-rate" | "active-minutes" | "total-calories" => 14,
+        _ => 90,
+    }
+}
+
+/// A POST with a JSON body.
+fn post_json(url: String, body: &Value, token: &str) -> FetchRequest {
+    FetchRequest {
+        method: "POST".into(),
+        url,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+        credential: None,
+    }
+    .bearer(token)
+}
+
 /// Percent-encodes a query value (spaces as `%20`, not `+`).
-fn encode(value: &str) -> String {
+pub(super) fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
@@ -53,24 +101,260 @@ pub fn rpc_status(body: Option<&Value>) -> Status {
 
 impl GoogleHealth {
     /// Sends one API request and returns its JSON, mapping Google's errors.
-    pub(super) fn send(
-        &self,
-        host: &dyn Host,
-        request: &FetchRequest,
-        what: &str,
-        user: &str,
-    ) -> std::result::Result<Value, ApiError> {
-        let response = host
+    pub(super) fn send(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<Value> {
+        let response = self.fetch(cx, request, what)?;
+        self.answer(cx, &response, what)
+    }
+
+    fn fetch(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<FetchResponse> {
+        cx.host
             .fetch(request)
-            .map_err(|e| Self::upstream(format!("Google Health error: {what}: {e}")))?;
+            .map_err(|e| Self::upstream(format!("Google Health error: {what}: {e}")))
+    }
+
+    /// The JSON of a successful answer, or the plugin's error for it.
+    fn answer(&self, cx: &Ctx, response: &FetchResponse, what: &str) -> Answer<Value> {
         if (200..300).contains(&response.status) {
             return response.json().ok_or_else(|| {
                 Self::upstream(format!(
-                    "Google Health error: {what} answered something that is not JSON"
+                    "Google Health error: {}: {what} answered something that is not JSON; \
+                     nothing was stored",
+                    cx.method
                 ))
             });
         }
-        Err(self.failure(&response, what, user))
+        Err(self.failure(response, what, cx.user))
+    }
+
+    /// An answer of the wrong shape: a 502 naming the method.
+    pub(super) fn bad_shape(cx: &Ctx, what: &str, err: ShapeError) -> ApiError {
+        Self::upstream(format!(
+            "Google Health error: {}: {what} answered an unexpected shape ({}); nothing was \
+             stored",
+            cx.method, err.0
+        ))
+    }
+
+    /// `GET {api}/v4/users/me/{path}`, decoded as `T` (an object with at
+    /// least one of `known` fields, or empty).
+    pub(super) fn get<T: DeserializeOwned>(
+        &self,
+        cx: &Ctx,
+        path: &str,
+        what: &str,
+        known: &[&str],
+    ) -> Answer<T> {
+        let request =
+            FetchRequest::get(format!("{}/v4/users/me/{path}", self.api_url)).bearer(cx.token);
+        let answer = self.send(cx, &request, what)?;
+        shape::decode_answer(&answer, known).map_err(|e| Self::bad_shape(cx, what, e))
+    }
+
+    /// Like [`GoogleHealth::get`], but a 403 (the consent does not include
+    /// the scope) is no answer rather than an error.
+    pub(super) fn get_if_granted<T: DeserializeOwned>(
+        &self,
+        cx: &Ctx,
+        path: &str,
+        what: &str,
+        known: &[&str],
+    ) -> Answer<Option<T>> {
+        let request =
+            FetchRequest::get(format!("{}/v4/users/me/{path}", self.api_url)).bearer(cx.token);
+        let response = self.fetch(cx, &request, what)?;
+        if response.status == 403 {
+            cx.host.log(
+                Level::Warn,
+                &format!(
+                    "{what} of {} not readable: the consent does not include it",
+                    cx.user
+                ),
+            );
+            return Ok(None);
+        }
+        let answer = self.answer(cx, &response, what)?;
+        shape::decode_answer(&answer, known)
+            .map(Some)
+            .map_err(|e| Self::bad_shape(cx, what, e))
+    }
+
+    /// Follows `nextPageToken` (also past empty pages that still carry
+    /// one) for at most [`MAX_PAGES`] pages; `request` builds the request
+    /// for a page token.
+    pub(super) fn pages<P: DeserializeOwned>(
+        &self,
+        cx: &Ctx,
+        what: &str,
+        known: &[&str],
+        request: impl Fn(Option<&str>) -> FetchRequest,
+        next: impl Fn(&P) -> Option<String>,
+    ) -> Answer<Vec<P>> {
+        let mut pages = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let answer = self.send(cx, &request(token.as_deref()), what)?;
+            let page: P =
+                shape::decode_answer(&answer, known).map_err(|e| Self::bad_shape(cx, what, e))?;
+            token = next(&page);
+            pages.push(page);
+            if token.is_none() {
+                return Ok(pages);
+            }
+        }
+        Err(Self::upstream(format!(
+            "Google Health error: {what} still had more pages after {MAX_PAGES}; giving up"
+        )))
+    }
+
+    pub(super) fn data_points_url(&self, data_type: &str) -> String {
+        format!(
+            "{}/v4/users/me/dataTypes/{data_type}/dataPoints",
+            self.api_url
+        )
+    }
+
+    /// `dataPoints.list` (or `:reconcile` with `reconcile`), all pages.
+    pub(super) fn list(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+        page_size: u32,
+    ) -> Answer<Vec<DataPoint>> {
+        self.points(cx, data_type, filter, page_size, false)
+    }
+
+    /// `dataPoints:reconcile`: one stream from all sources, for data types
+    /// that are not listed (e.g. `daily-heart-rate-zones`).
+    pub(super) fn reconcile(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+    ) -> Answer<Vec<DataPoint>> {
+        self.points(cx, data_type, filter, LIST_PAGE_SIZE, true)
+    }
+
+    fn points(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+        page_size: u32,
+        reconcile: bool,
+    ) -> Answer<Vec<DataPoint>> {
+        let verb = if reconcile { ":reconcile" } else { "" };
+        let what = format!("the {data_type} list");
+        let base = format!(
+            "{}{verb}?pageSize={page_size}",
+            self.data_points_url(data_type)
+        );
+        let request = |page: Option<&str>| {
+            let mut url = base.clone();
+            if let Some(filter) = filter {
+                url.push_str(&format!("&filter={}", encode(filter)));
+            }
+            if let Some(page) = page {
+                url.push_str(&format!("&pageToken={}", encode(page)));
+            }
+            FetchRequest::get(url).bearer(cx.token)
+        };
+        let pages: Vec<ListPage> =
+            self.pages(cx, &what, LIST_FIELDS, request, |p: &ListPage| {
+                next_page(&p.next_page_token)
+            })?;
+        Ok(pages.into_iter().flat_map(|p| p.data_points).collect())
+    }
+
+    /// `dataPoints:dailyRollUp` over the local days `start..=end` in
+    /// windows of one day, in requests no longer than Google accepts for
+    /// the data type ([`rollup_limit_days`]): `(day, window)`.
+    pub(super) fn daily_rollup(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        start: Date,
+        end: Date,
+    ) -> Answer<Vec<(Date, RollupPoint)>> {
+        let what = format!("the {data_type} daily roll-up");
+        let url = format!("{}:dailyRollUp", self.data_points_url(data_type));
+        let limit = rollup_limit_days(data_type);
+        let mut out = Vec::new();
+        let mut first = start;
+        while first <= end {
+            // Closed-open: `limit` days end before `first + limit`.
+            let next = first.add_days(limit).min(end.add_days(1));
+            let body = json!({
+                "range": {"start": {"date": date_json(first)}, "end": {"date": date_json(next)}},
+                "windowSizeDays": 1,
+            });
+            let points = self.rollup_pages(cx, &what, &url, body)?;
+            for (i, point) in points.into_iter().enumerate() {
+                let day = point
+                    .civil_start_time
+                    .ok_or_else(|| ShapeError::new(format!("window {i} has no civilStartTime")))
+                    .and_then(|c| c.date.date())
+                    .map_err(|e| Self::bad_shape(cx, &what, e))?;
+                out.push((day, point));
+            }
+            first = next;
+        }
+        Ok(out)
+    }
+
+    /// `dataPoints:rollUp` over the physical range `[start, end)` (RFC 3339)
+    /// in windows of `window_seconds`: `(window start, epoch seconds)`.
+    pub(super) fn rollup(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        start: &str,
+        end: &str,
+        window_seconds: u32,
+    ) -> Answer<Vec<(f64, RollupPoint)>> {
+        let what = format!("the {data_type} roll-up");
+        let url = format!("{}:rollUp", self.data_points_url(data_type));
+        let body = json!({
+            "range": {"startTime": start, "endTime": end},
+            "windowSize": format!("{window_seconds}s"),
+            "pageSize": LIST_PAGE_SIZE,
+        });
+        let points = self.rollup_pages(cx, &what, &url, body)?;
+        let mut out = Vec::new();
+        for (i, point) in points.into_iter().enumerate() {
+            let at = point
+                .start_time
+                .as_deref()
+                .and_then(parse_rfc3339)
+                .ok_or_else(|| ShapeError::new(format!("window {i} has no valid startTime")))
+                .map_err(|e| Self::bad_shape(cx, &what, e))?;
+            out.push((at, point));
+        }
+        Ok(out)
+    }
+
+    fn rollup_pages(
+        &self,
+        cx: &Ctx,
+        what: &str,
+        url: &str,
+        body: Value,
+    ) -> Answer<Vec<RollupPoint>> {
+        let request = |page: Option<&str>| {
+            let mut body = body.clone();
+            if let Some(page) = page {
+                body["pageToken"] = json!(page);
+            }
+            post_json(url.to_string(), &body, cx.token)
+        };
+        let pages: Vec<RollupPage> =
+            self.pages(cx, what, ROLLUP_FIELDS, request, |p: &RollupPage| {
+                next_page(&p.next_page_token)
+            })?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.rollup_data_points)
+            .collect())
     }
 
     /// Google's `google.rpc.Status` errors as the plugin's answers.
@@ -118,123 +402,6 @@ impl GoogleHealth {
             _ => format!("Google Health error: {what} answered {code} ({reason}): {message}"),
         };
         Self::upstream(text)
-    }
-
-    pub(super) fn data_points_url(&self, data_type: &str) -> String {
-        format!(
-            "{}/v4/users/me/dataTypes/{data_type}/dataPoints",
-            self.api_url
-        )
-    }
-
-    /// `dataPoints.list`, following `nextPageToken` (also past empty pages).
-    pub(super) fn list(
-        &self,
-        host: &dyn Host,
-        token: &str,
-        data_type: &str,
-        filter: Option<&str>,
-        page_size: u32,
-        user: &str,
-    ) -> std::result::Result<Vec<Value>, ApiError> {
-        let what = format!("the {data_type} list");
-        let mut points = Vec::new();
-        let mut page_token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut url = format!("{}?pageSize={page_size}", self.data_points_url(data_type));
-            if let Some(filter) = filter {
-                url.push_str(&format!("&filter={}", encode(filter)));
-            }
-            if let Some(page) = &page_token {
-                url.push_str(&format!("&pageToken={}", encode(page)));
-            }
-            let body = self.send(host, &FetchRequest::get(url).bearer(token), &what, user)?;
-            points.extend(body.get("dataPoints").map(as_list).unwrap_or_default());
-            page_token = body
-                .get("nextPageToken")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if page_token.is_none() {
-                return Ok(points);
-            }
-        }
-        Err(Self::upstream(format!(
-            "Google Health error: {what} still had more pages after {MAX_PAGES}; giving up"
-        )))
-    }
-
-    /// `dataPoints:dailyRollUp` over `start..=end`, in requests of at most
-    /// [`ROLLUP_DAYS`] days: `(civil start date, rollup union value)`.
-    pub(super) fn daily_rollup(
-        &self,
-        host: &dyn Host,
-        token: &str,
-        data_type: &str,
-        field: &str,
-        window: Window,
-        user: &str,
-    ) -> std::result::Result<Vec<(Date, Value)>, ApiError> {
-        let what = format!("the {data_type} daily roll-up");
-        let url = format!("{}:dailyRollUp", self.data_points_url(data_type));
-        let mut out = Vec::new();
-        let mut chunk_start = window.start;
-        while chunk_start <= window.end {
-            let chunk_end = chunk_start.add_days(ROLLUP_DAYS - 1).min(window.end);
-            let mut page_token: Option<String> = None;
-            let mut pages = 0;
-            loop {
-                let mut body = json!({
-                    "range": {
-                        "start": {"date": date_json(chunk_start)},
-                        "end": {"date": date_json(chunk_end.add_days(1))},
-                    },
-                    "windowSizeDays": 1,
-                });
-                if let Some(page) = &page_token {
-                    body["pageToken"] = json!(page);
-                }
-                let request = FetchRequest {
-                    method: "POST".into(),
-                    url: url.clone(),
-                    headers: vec![("content-type".into(), "application/json".into())],
-                    body: body.to_string().into_bytes(),
-                    credential: None,
-                }
-                .bearer(token);
-                let answer = self.send(host, &request, &what, user)?;
-                for point in answer
-                    .get("rollupDataPoints")
-                    .map(as_list)
-                    .unwrap_or_default()
-                {
-                    let date = point
-                        .get("civilStartTime")
-                        .and_then(convert::civil_of)
-                        .map(|c| c.date);
-                    if let (Some(date), Some(value)) = (date, point.get(field)) {
-                        out.push((date, value.clone()));
-                    }
-                }
-                page_token = answer
-                    .get("nextPageToken")
-                    .and_then(Value::as_str)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string);
-                pages += 1;
-                if page_token.is_none() {
-                    break;
-                }
-                if pages >= MAX_PAGES {
-                    return Err(Self::upstream(format!(
-                        "Google Health error: {what} still had more pages after {MAX_PAGES}; \
-                         giving up"
-                    )));
-                }
-            }
-            chunk_start = chunk_end.add_days(1);
-        }
-        Ok(out)
     }
 }
 

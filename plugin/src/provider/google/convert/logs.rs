@@ -4,7 +4,10 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::time::{Civil, civil_at, date_of, parse_rfc3339};
+use super::super::shape::{
+    DailyRestingHeartRate, DataPoint, DataSource, Measured, ShapeError, Sleep,
+};
+use super::time::{Civil, civil_at, instant};
 use super::units::{Units, round2};
 use crate::dates::Date;
 use crate::json::as_f64;
@@ -28,16 +31,17 @@ pub fn log_id(name: &str) -> u64 {
 }
 
 /// The legacy `source`: the device's display name, else `API`.
-pub fn source_name(point: &Value) -> String {
-    point
-        .pointer("/dataSource/device/displayName")
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
+pub fn source_name(source: Option<&DataSource>) -> String {
+    source
+        .and_then(|s| s.device.as_ref())
+        .and_then(|d| d.display_name.as_deref())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
         .unwrap_or("API")
         .to_string()
 }
 
-/// One sample (weight, body fat, height) of a list answer.
+/// One sample (weight, body fat, height, heart rate) of a list answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// `sampleTime.physicalTime` as sent (for the next incremental filter).
@@ -46,70 +50,84 @@ pub struct Sample {
     pub civil: Civil,
     pub log_id: u64,
     pub source: String,
-    /// The union field's payload (`weight`, `bodyFat`, `height`).
-    pub payload: Value,
 }
 
-/// A data point with a `sampleTime` under its union field `field`.
-pub fn sample(point: &Value, field: &str, host_offset: i32) -> Option<Sample> {
-    let payload = point.get(field)?;
-    let time = payload.get("sampleTime")?;
-    let physical = time.get("physicalTime").and_then(Value::as_str)?;
-    let epoch = parse_rfc3339(physical)?;
+/// The sample of a data point whose data-type field `field` (`weight`,
+/// `bodyFat`, ...) holds `measured`.
+pub fn sample(
+    point: &DataPoint,
+    measured: &Measured,
+    field: &str,
+    host_offset: i32,
+) -> Result<Sample, ShapeError> {
+    let time = &measured.sample_time;
+    let physical = time.physical_time.as_str();
+    let epoch = instant(physical)?;
     let civil = civil_at(
-        time.get("civilTime"),
-        Some(physical),
-        time.get("utcOffset").and_then(Value::as_str),
+        time.civil_time.as_ref(),
+        physical,
+        time.utc_offset.as_deref(),
         host_offset,
     )?;
-    let name = point.get("name").and_then(Value::as_str).unwrap_or("");
-    let log_id = if name.is_empty() {
+    let log_id = if point.name.is_empty() {
         log_id(&format!("{field}@{physical}"))
     } else {
-        log_id(name)
+        log_id(&point.name)
     };
-    Some(Sample {
+    Ok(Sample {
         physical: physical.to_string(),
         epoch,
         civil,
         log_id,
-        source: source_name(point),
-        payload: payload.clone(),
+        source: source_name(point.data_source.as_ref()),
     })
 }
 
+/// A required part of an answer that is not there.
+pub fn missing(what: &str) -> ShapeError {
+    ShapeError::new(format!("{what} is missing"))
+}
+
+/// A required number of a payload, or what is missing.
+pub fn required(value: Option<f64>, what: &str) -> Result<f64, ShapeError> {
+    value.ok_or_else(|| ShapeError::new(format!("a data point without {what}")))
+}
+
 /// A legacy weight log entry; `height_m` gives a BMI.
-pub fn weight_entry(sample: &Sample, units: Units, height_m: Option<f64>) -> Option<Value> {
-    let grams = sample.payload.get("weightGrams").and_then(as_f64)?;
+pub fn weight_entry(sample: &Sample, grams: f64, units: Units, height_m: Option<f64>) -> Value {
     let mut entry = Map::new();
-    if let Some(h) = height_m.filter(|h| *h > 0.0) {
-        entry.insert("bmi".into(), json!(round2(grams / 1000.0 / (h * h))));
+    if let Some(bmi) = bmi(grams, height_m) {
+        entry.insert("bmi".into(), json!(bmi));
     }
     entry.insert("date".into(), json!(sample.civil.date.to_string()));
     entry.insert("logId".into(), json!(sample.log_id));
     entry.insert("source".into(), json!(sample.source));
     entry.insert("time".into(), json!(sample.civil.time_text()));
     entry.insert("weight".into(), json!(units.weight(grams)));
-    Some(Value::Object(entry))
+    Value::Object(entry)
+}
+
+/// kg / m², 2 decimals; none without a height.
+pub fn bmi(grams: f64, height_m: Option<f64>) -> Option<f64> {
+    let h = height_m.filter(|h| *h > 0.0)?;
+    Some(round2(grams / 1000.0 / (h * h)))
 }
 
 /// A legacy body-fat log entry.
-pub fn fat_entry(sample: &Sample) -> Option<Value> {
-    let percentage = sample.payload.get("percentage").and_then(as_f64)?;
-    Some(json!({
+pub fn fat_entry(sample: &Sample, percentage: f64) -> Value {
+    json!({
         "date": sample.civil.date.to_string(),
         "fat": round2(percentage),
         "logId": sample.log_id,
         "source": sample.source,
         "time": sample.civil.time_text(),
-    }))
+    })
 }
 
-/// Height in metres of a `height` sample (`heightMillimeters` is an int64
-/// string).
-pub fn height_m(sample: &Sample) -> Option<f64> {
-    let mm = sample.payload.get("heightMillimeters").and_then(as_f64)?;
-    (mm > 0.0).then_some(mm / 1000.0)
+/// Height in metres (`heightMillimeters`; none when zero or absent).
+pub fn height_m(measured: &Measured) -> Option<f64> {
+    let mm = measured.height_millimeters?;
+    (mm > 0).then_some(mm as f64 / 1000.0)
 }
 
 fn log_key(entry: &Value) -> Option<u64> {
@@ -142,63 +160,45 @@ pub fn merge_logs(older: Vec<Value>, newer: Vec<Value>) -> Vec<Value> {
     by_id
 }
 
-/// An int64 field (a JSON string, or a number) as an integer.
-pub fn int64(value: Option<&Value>) -> Option<i64> {
-    let value = value?;
-    match value {
-        Value::String(s) => s.trim().parse().ok(),
-        other => as_f64(other).map(|f| f.round() as i64),
-    }
-}
-
 /// A legacy sleep log entry of a `sleep` data point; `efficiency` is not
 /// available from Google Health.
-pub fn sleep_entry(point: &Value, host_offset: i32) -> Option<Value> {
-    let sleep = point.get("sleep")?;
-    let interval = sleep.get("interval")?;
-    let start_text = interval.get("startTime").and_then(Value::as_str)?;
-    let end_text = interval.get("endTime").and_then(Value::as_str)?;
-    let (start, end) = (parse_rfc3339(start_text)?, parse_rfc3339(end_text)?);
-    let offset_of = |k: &str| interval.get(k).and_then(Value::as_str);
+pub fn sleep_entry(name: &str, sleep: &Sleep, host_offset: i32) -> Result<Value, ShapeError> {
+    let interval = &sleep.interval;
+    let (start, end) = (instant(&interval.start_time)?, instant(&interval.end_time)?);
     let civil_start = civil_at(
-        interval.get("civilStartTime"),
-        Some(start_text),
-        offset_of("startUtcOffset"),
+        interval.civil_start_time.as_ref(),
+        &interval.start_time,
+        interval.start_utc_offset.as_deref(),
         host_offset,
     )?;
     let civil_end = civil_at(
-        interval.get("civilEndTime"),
-        Some(end_text),
-        offset_of("endUtcOffset"),
+        interval.civil_end_time.as_ref(),
+        &interval.end_time,
+        interval.end_utc_offset.as_deref(),
         host_offset,
     )?;
-    let summary = sleep.get("summary");
-    let minutes = |k: &str| int64(summary.and_then(|s| s.get(k)));
+    let summary = sleep.summary.clone().unwrap_or_default();
     let period = ((end - start) / 60.0).round() as i64;
-    let asleep = minutes("minutesAsleep").unwrap_or(period);
-    let awake = minutes("minutesAwake").unwrap_or(period - asleep);
-    let name = point.get("name").and_then(Value::as_str).unwrap_or("");
-    let main = sleep
-        .pointer("/metadata/mainSleep")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let asleep = summary.minutes_asleep.unwrap_or(period);
+    let awake = summary.minutes_awake.unwrap_or(period - asleep);
+    let main = sleep.metadata.as_ref().is_some_and(|m| m.main_sleep);
     let kind = sleep
-        .get("type")
-        .and_then(Value::as_str)
+        .kind
+        .as_deref()
         .unwrap_or("STAGES")
         .to_ascii_lowercase();
-    Some(json!({
+    Ok(json!({
         "dateOfSleep": civil_end.date.to_string(),
         "duration": ((end - start) * 1000.0).round() as i64,
         "endTime": civil_end.legacy_timestamp(),
         "isMainSleep": main,
-        "logId": log_id(if name.is_empty() { start_text } else { name }),
-        "minutesAfterWakeup": minutes("minutesAfterWakeUp").unwrap_or(0),
+        "logId": log_id(if name.is_empty() { &interval.start_time } else { name }),
+        "minutesAfterWakeup": summary.minutes_after_wake_up.unwrap_or(0),
         "minutesAsleep": asleep,
         "minutesAwake": awake,
-        "minutesToFallAsleep": minutes("minutesToFallAsleep").unwrap_or(0),
+        "minutesToFallAsleep": summary.minutes_to_fall_asleep.unwrap_or(0),
         "startTime": civil_start.legacy_timestamp(),
-        "timeInBed": minutes("minutesInSleepPeriod").unwrap_or(period),
+        "timeInBed": summary.minutes_in_sleep_period.unwrap_or(period),
         "type": kind,
     }))
 }
@@ -229,16 +229,9 @@ pub fn sleep_answer(mut entries: Vec<Value>) -> Map<String, Value> {
     answer
 }
 
-/// `{dateTime, value: {restingHeartRate}}` of a `daily-resting-heart-rate`
-/// data point.
-pub fn resting_heart_entry(point: &Value) -> Option<(Date, Value)> {
-    let payload = point.get("dailyRestingHeartRate")?;
-    let date = date_of(payload.get("date")?)?;
-    let bpm = int64(payload.get("beatsPerMinute"))?;
-    Some((
-        date,
-        json!({"dateTime": date.to_string(), "value": {"restingHeartRate": bpm}}),
-    ))
+/// The day and beats per minute of a `daily-resting-heart-rate` point.
+pub fn resting_heart(rate: &DailyRestingHeartRate) -> Result<(Date, i64), ShapeError> {
+    Ok((rate.date.date()?, rate.beats_per_minute))
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use serde_json::{Value, json};
 
+use super::super::shape::{CivilDateTime, ShapeError};
 use crate::dates::Date;
-use crate::json::as_f64;
 
 /// Seconds since the epoch of an RFC 3339 time (`2026-11-20T07:12:33Z`,
 /// `...33.250Z`, `...33+01:00`).
@@ -97,7 +97,8 @@ impl Civil {
         format!("{}T{}.000", self.date, self.time_text())
     }
 
-    fn from_epoch(epoch: f64) -> Self {
+    /// The civil time of local epoch seconds (UTC plus the offset).
+    pub fn from_epoch(epoch: f64) -> Self {
         let whole = epoch.floor() as i64;
         let secs = whole.rem_euclid(86_400);
         Civil {
@@ -109,57 +110,47 @@ impl Civil {
     }
 }
 
-/// A `{year, month, day}` object.
-pub fn date_of(value: &Value) -> Option<Date> {
-    let n = |k: &str| value.get(k).and_then(as_f64);
-    let date = Date {
-        year: n("year")? as i32,
-        month: n("month")? as u32,
-        day: n("day")? as u32,
-    };
-    Date::parse(&date.to_string())
-}
-
 /// A date as `{year, month, day}`.
 pub fn date_json(date: Date) -> Value {
     json!({"year": date.year, "month": date.month, "day": date.day})
 }
 
-/// A `CivilDateTime` object `{date:{..}, time:{hours?, minutes?, seconds?}}`
-/// (proto3 JSON omits zero fields).
-pub fn civil_of(value: &Value) -> Option<Civil> {
-    let date = date_of(value.get("date")?)?;
-    let time = value.get("time");
-    let n = |k: &str| {
-        time.and_then(|t| t.get(k))
-            .and_then(as_f64)
-            .map_or(0, |v| v as u32)
-    };
-    Some(Civil {
-        date,
-        hours: n("hours"),
-        minutes: n("minutes"),
-        seconds: n("seconds"),
+/// Seconds since the epoch of an RFC 3339 time in an answer.
+pub fn instant(text: &str) -> Result<f64, ShapeError> {
+    parse_rfc3339(text).ok_or_else(|| ShapeError::new(format!("{text:?} is not an RFC 3339 time")))
+}
+
+/// A `CivilDateTime` (proto3 JSON omits zero fields, so midnight is
+/// `"time": {}`).
+pub fn civil_of(civil: &CivilDateTime) -> Result<Civil, ShapeError> {
+    let t = civil.time;
+    if t.hours > 23 || t.minutes > 59 || t.seconds > 60 {
+        return Err(ShapeError::new(format!("{t:?} is not a time of day")));
+    }
+    Ok(Civil {
+        date: civil.date.date()?,
+        hours: t.hours,
+        minutes: t.minutes,
+        seconds: t.seconds,
     })
 }
 
-/// The civil time of a physical time: from the given civil object, else
-/// from the physical time plus the given offset (`"3600s"`), else plus the
-/// host's offset.
+/// The civil time of a physical time: the given civil time, else the
+/// physical time plus the given offset (`"3600s"`), else plus the host's.
 pub fn civil_at(
-    civil: Option<&Value>,
-    physical: Option<&str>,
+    civil: Option<&CivilDateTime>,
+    physical: &str,
     utc_offset: Option<&str>,
     host_offset: i32,
-) -> Option<Civil> {
-    if let Some(civil) = civil.and_then(civil_of) {
-        return Some(civil);
+) -> Result<Civil, ShapeError> {
+    if let Some(civil) = civil {
+        return civil_of(civil);
     }
-    let epoch = parse_rfc3339(physical?)?;
+    let epoch = instant(physical)?;
     let offset = utc_offset
         .and_then(parse_duration)
         .unwrap_or(i64::from(host_offset));
-    Some(Civil::from_epoch(epoch + offset as f64))
+    Ok(Civil::from_epoch(epoch + offset as f64))
 }
 
 /// `date - months + 1 day`, the day clamped to the shorter month (the
@@ -215,14 +206,17 @@ mod tests {
 
     #[test]
     fn civil_from_object_or_offset() {
-        let c =
-            civil_of(&json!({"date": {"year": 2026, "month": 11, "day": 20}, "time": {}})).unwrap();
-        assert_eq!(c.time_text(), "00:00:00");
-        let c = civil_at(None, Some("2026-11-20T23:30:00Z"), Some("3600s"), 0).unwrap();
+        let midnight: CivilDateTime = crate::provider::google::shape::decode(
+            &json!({"date": {"year": 2026, "month": 11, "day": 20}, "time": {}}),
+        )
+        .unwrap();
+        assert_eq!(civil_of(&midnight).unwrap().time_text(), "00:00:00");
+        let c = civil_at(None, "2026-11-20T23:30:00Z", Some("3600s"), 0).unwrap();
         assert_eq!(
             (c.date.to_string(), c.time_text()),
             ("2026-11-21".into(), "00:30:00".into())
         );
+        assert!(civil_at(None, "yesterday", None, 0).is_err());
     }
 
     #[test]

@@ -1,10 +1,21 @@
 //! Unit systems: the legacy `system` setting or the user's Google settings.
+//! Google Health answers in SI units (grams, millimetres, kcal); the legacy
+//! API answered in the unit system of `Accept-Language`:
+//!
+//! | | `en_US` | `en_GB` | anything else |
+//! |---|---|---|---|
+//! | weight | pounds | stone | kilograms |
+//! | distance | miles | kilometres | kilometres |
+//! | elevation | feet | metres | metres |
+//! | height, stride | inches | centimetres | centimetres |
 
-use serde_json::Value;
+use super::super::shape::Settings;
 
 pub const LB_PER_KG: f64 = 2.204_622_62;
 pub const KG_PER_STONE: f64 = 6.350_293_18;
 pub const KM_PER_MILE: f64 = 1.609_344;
+pub const MM_PER_FOOT: f64 = 304.8;
+pub const MM_PER_INCH: f64 = 25.4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightUnit {
@@ -13,10 +24,17 @@ pub enum WeightUnit {
     Stone,
 }
 
+/// Miles go with feet for elevation, kilometres with metres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DistanceUnit {
     Kilometre,
     Mile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeightUnit {
+    Centimetre,
+    Inch,
 }
 
 /// The units results are given in.
@@ -24,60 +42,63 @@ pub enum DistanceUnit {
 pub struct Units {
     pub weight: WeightUnit,
     pub distance: DistanceUnit,
+    pub height: HeightUnit,
 }
 
 impl Units {
     pub const METRIC: Units = Units {
         weight: WeightUnit::Kilogram,
         distance: DistanceUnit::Kilometre,
+        height: HeightUnit::Centimetre,
     };
 
-    /// The legacy `system` setting: `en_US` pounds and miles, `en_GB` stone
-    /// and kilometres, anything else metric (as the Fitbit API did).
+    /// The legacy `system` setting: `en_US` pounds, miles and inches,
+    /// `en_GB` stone, kilometres and centimetres, anything else metric (as
+    /// the Fitbit API did).
     pub fn from_system(system: &str) -> Self {
         match system.trim() {
             "en_US" => Units {
                 weight: WeightUnit::Pound,
                 distance: DistanceUnit::Mile,
+                height: HeightUnit::Inch,
             },
             "en_GB" => Units {
                 weight: WeightUnit::Stone,
-                distance: DistanceUnit::Kilometre,
+                ..Self::METRIC
             },
             _ => Self::METRIC,
         }
     }
 
     /// The user's display units from `GET /v4/users/me/settings`
-    /// (`weightUnit` `WEIGHT_UNIT_POUNDS|STONE|KILOGRAMS`, `distanceUnit`
-    /// `DISTANCE_UNIT_MILES|KILOMETERS`).
-    pub fn from_settings(settings: &Value) -> Self {
-        let text = |k: &str| {
-            settings
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_ascii_uppercase()
+    /// (`WEIGHT_UNIT_POUNDS|STONE|KILOGRAMS`, `DISTANCE_UNIT_MILES|KILOMETERS`,
+    /// `HEIGHT_UNIT_INCHES|CENTIMETERS`; unspecified is metric).
+    pub fn from_settings(settings: &Settings) -> Self {
+        let is = |value: &Option<String>, unit: &str| {
+            value.as_deref().is_some_and(|v| v.ends_with(unit))
         };
-        let weight = text("weightUnit");
-        let distance = text("distanceUnit");
         Units {
-            weight: if weight.contains("POUND") {
+            weight: if is(&settings.weight_unit, "_POUNDS") {
                 WeightUnit::Pound
-            } else if weight.contains("STONE") {
+            } else if is(&settings.weight_unit, "_STONE") {
                 WeightUnit::Stone
             } else {
                 WeightUnit::Kilogram
             },
-            distance: if distance.contains("MILE") {
+            distance: if is(&settings.distance_unit, "_MILES") {
                 DistanceUnit::Mile
             } else {
                 DistanceUnit::Kilometre
             },
+            height: if is(&settings.height_unit, "_INCHES") {
+                HeightUnit::Inch
+            } else {
+                HeightUnit::Centimetre
+            },
         }
     }
 
-    /// For the bookkeeping: `kg/km`, `lb/mi`, `st/km`...
+    /// For the bookkeeping: `kg/km/cm`, `lb/mi/in`, `st/km/cm`...
     pub fn label(self) -> String {
         let w = match self.weight {
             WeightUnit::Kilogram => "kg",
@@ -88,24 +109,34 @@ impl Units {
             DistanceUnit::Kilometre => "km",
             DistanceUnit::Mile => "mi",
         };
-        format!("{w}/{d}")
+        let h = match self.height {
+            HeightUnit::Centimetre => "cm",
+            HeightUnit::Inch => "in",
+        };
+        format!("{w}/{d}/{h}")
     }
 
     pub fn from_label(label: &str) -> Option<Self> {
-        let (w, d) = label.split_once('/')?;
-        Some(Units {
-            weight: match w {
+        let mut parts = label.split('/');
+        let units = Units {
+            weight: match parts.next()? {
                 "kg" => WeightUnit::Kilogram,
                 "lb" => WeightUnit::Pound,
                 "st" => WeightUnit::Stone,
                 _ => return None,
             },
-            distance: match d {
+            distance: match parts.next()? {
                 "km" => DistanceUnit::Kilometre,
                 "mi" => DistanceUnit::Mile,
                 _ => return None,
             },
-        })
+            height: match parts.next()? {
+                "cm" => HeightUnit::Centimetre,
+                "in" => HeightUnit::Inch,
+                _ => return None,
+            },
+        };
+        parts.next().is_none().then_some(units)
     }
 
     /// Grams in the weight unit, rounded to 2 decimals.
@@ -126,6 +157,56 @@ impl Units {
             DistanceUnit::Mile => km / KM_PER_MILE,
         })
     }
+
+    /// Millimetres of elevation in metres or feet, rounded to 2 decimals.
+    pub fn elevation(self, millimeters: f64) -> f64 {
+        round2(match self.distance {
+            DistanceUnit::Kilometre => millimeters / 1000.0,
+            DistanceUnit::Mile => millimeters / MM_PER_FOOT,
+        })
+    }
+
+    /// Millimetres of height or stride in centimetres or inches, rounded to
+    /// 2 decimals.
+    pub fn height(self, millimeters: f64) -> f64 {
+        round2(match self.height {
+            HeightUnit::Centimetre => millimeters / 10.0,
+            HeightUnit::Inch => millimeters / MM_PER_INCH,
+        })
+    }
+}
+
+/// A Google settings unit (`WEIGHT_UNIT_STONE`, `WATER_UNIT_FL_OZ`, ...) as
+/// the legacy profile's unit system (`en_US`, `en_GB`, `METRIC`); none for
+/// units the legacy profile had no name for (cups, unspecified).
+pub fn legacy_unit_system(unit: &str) -> Option<&'static str> {
+    const US: &[&str] = &[
+        "_POUNDS",
+        "_MILES",
+        "_INCHES",
+        "_FL_OZ",
+        "_MG_DL",
+        "_YARDS",
+        "_FAHRENHEIT",
+    ];
+    const METRIC: &[&str] = &[
+        "_KILOGRAMS",
+        "_KILOMETERS",
+        "_CENTIMETERS",
+        "_ML",
+        "_MMOL_L",
+        "_METERS",
+        "_CELSIUS",
+    ];
+    if unit.ends_with("_STONE") {
+        Some("en_GB")
+    } else if US.iter().any(|s| unit.ends_with(s)) {
+        Some("en_US")
+    } else if METRIC.iter().any(|s| unit.ends_with(s)) {
+        Some("METRIC")
+    } else {
+        None
+    }
 }
 
 pub fn round2(v: f64) -> f64 {
@@ -140,25 +221,58 @@ pub fn num_string(v: f64) -> String {
     if s == "-0" { "0".into() } else { s.to_string() }
 }
 
+/// A JSON number without a spurious `.0` for whole values, as the legacy
+/// answers wrote them (`8012`, not `8012.0`).
+pub fn num(v: f64) -> serde_json::Value {
+    let v = round2(v);
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        serde_json::json!(v as i64)
+    } else {
+        serde_json::json!(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::super::shape::decode;
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn units_convert_grams() {
+    fn units_convert_grams_and_millimetres() {
         let g = 81_234.5;
         assert_eq!(Units::METRIC.weight(g), 81.23);
         assert_eq!(Units::from_system("en_US").weight(g), 179.09);
         assert_eq!(Units::from_system("en_GB").weight(g), 12.79);
         assert_eq!(Units::from_system("de_DE"), Units::METRIC);
         assert_eq!(Units::from_system("en_US").distance(8_046_720.0), 5.0);
-        let pounds = Units::from_settings(
-            &json!({"weightUnit": "WEIGHT_UNIT_POUNDS", "distanceUnit": "DISTANCE_UNIT_MILES"}),
-        );
-        assert_eq!(pounds, Units::from_system("en_US"));
-        assert_eq!(Units::from_label(&pounds.label()), Some(pounds));
+        assert_eq!(Units::from_system("en_US").elevation(3048.0), 10.0);
+        assert_eq!(Units::from_system("en_GB").elevation(3048.0), 3.05);
+        assert_eq!(Units::from_system("en_US").height(1800.0), 70.87);
+        assert_eq!(Units::METRIC.height(1800.0), 180.0);
         assert_eq!(num_string(81.2), "81.2");
         assert_eq!(num_string(8012.0), "8012");
+        assert_eq!(num(8012.0), json!(8012));
+        assert_eq!(num(3.456), json!(3.46));
+    }
+
+    #[test]
+    fn settings_give_units_and_labels() {
+        let us: Settings = decode(&json!({"weightUnit": "WEIGHT_UNIT_POUNDS",
+            "distanceUnit": "DISTANCE_UNIT_MILES", "heightUnit": "HEIGHT_UNIT_INCHES"}))
+        .unwrap();
+        let pounds = Units::from_settings(&us);
+        assert_eq!(pounds, Units::from_system("en_US"));
+        assert_eq!(Units::from_label(&pounds.label()), Some(pounds));
+        assert_eq!(
+            Units::from_label("kg/km"),
+            None,
+            "an older label is read again"
+        );
+        assert_eq!(Units::from_settings(&Settings::default()), Units::METRIC);
+        assert_eq!(legacy_unit_system("WEIGHT_UNIT_STONE"), Some("en_GB"));
+        assert_eq!(legacy_unit_system("WATER_UNIT_FL_OZ"), Some("en_US"));
+        assert_eq!(legacy_unit_system("GLUCOSE_UNIT_MMOL_L"), Some("METRIC"));
+        assert_eq!(legacy_unit_system("WATER_UNIT_CUP"), None);
     }
 }

@@ -1,0 +1,238 @@
+//! Google's errors as clear answers, without retries.
+
+use super::*;
+
+#[test]
+pub(super) fn google_errors_become_clear_messages_without_retries() {
+    let cases = [
+        (
+            403,
+            status_body(
+                403,
+                "PERMISSION_DENIED",
+                "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                "Request had insufficient authentication scopes.",
+            ),
+            vec![
+                "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                "re-authorise jack",
+                "http://igor.test/plugin/fitbit/auth1?user=jack",
+            ],
+        ),
+        (
+            429,
+            status_body(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "RATE_LIMIT_EXCEEDED",
+                "Quota exceeded for quota metric 'Queries'",
+            ),
+            vec![
+                "quota",
+                "300 requests per minute per user",
+                "nothing was retried",
+            ],
+        ),
+        (
+            400,
+            status_body(
+                400,
+                "FAILED_PRECONDITION",
+                "ACCOUNT_NOT_LINKED",
+                "The account is not linked to Google Health.",
+            ),
+            vec![
+                "not linked to Google Health / Fitbit data",
+                "auth1?user=jack",
+            ],
+        ),
+        (
+            400,
+            json!({"error": {"code": 400, "message": "Invalid filter: field 'x' is not supported.", "status": "INVALID_ARGUMENT"}}),
+            vec!["rejected", "Invalid filter: field 'x' is not supported."],
+        ),
+    ];
+    for (code, body, needles) in cases {
+        let host = configured(Some("en_GB"));
+        with_token(&host, 3000.0, SCOPE_METRICS);
+        host.put("sensors/fitbit/jack", json!({"weight": []}));
+        let reply = body.clone();
+        host.respond(move |_| response(code, reply.clone()));
+        let r = run(&host, &[("user", "jack")]);
+        assert_eq!(r.status, 502, "{code}");
+        let text = r.body_text();
+        for needle in needles {
+            assert!(text.contains(needle), "{code} {needle}: {text}");
+        }
+        assert_eq!(host.sent.borrow().len(), 1, "{code}: no retry");
+        assert_eq!(
+            host.get("sensors/fitbit/jack").unwrap(),
+            json!({"weight": []})
+        );
+    }
+}
+
+#[test]
+pub(super) fn resources_without_google_data_and_bad_windows_are_refused_before_any_call() {
+    let host = configured(None);
+    with_token(&host, 0.0, SCOPE_METRICS); // even an expired token is not refreshed
+    for (query, needles) in [
+        (
+            vec![
+                ("methods", "time_series"),
+                ("resource", "foods/log/water"),
+                ("period", "7d"),
+            ],
+            vec![
+                "\"foods/log/water\" is not available",
+                "activities/steps",
+                "body/bmi",
+            ],
+        ),
+        (
+            vec![("base_date", "2026-11-20"), ("end_date", "2026-11-10")],
+            vec!["before"],
+        ),
+        (
+            vec![
+                ("methods", "time_series"),
+                ("resource", "activities/heart"),
+                ("period", "6m"),
+            ],
+            vec!["at most 93 days", "184 days"],
+        ),
+        (
+            vec![
+                ("methods", "time_series"),
+                ("resource", "activities/calories"),
+                ("period", "max"),
+            ],
+            vec!["at most 366 days"],
+        ),
+    ] {
+        let mut full = vec![("user", "jack")];
+        full.extend(query);
+        let r = run(&host, &full);
+        assert_eq!(r.status, 400, "{}", r.body_text());
+        for needle in needles {
+            assert!(
+                r.body_text().contains(needle),
+                "{needle}: {}",
+                r.body_text()
+            );
+        }
+    }
+    assert!(host.sent.borrow().is_empty());
+}
+
+/// Runs `query` against one canned answer with status 200 for every
+/// request: the call fails with a 502 naming `method`, and what was stored
+/// before stays.
+fn refuses_shape(query: &[(&str, &str)], method: &str, answer: Value, needle: &str) {
+    let host = configured(Some("en_GB"));
+    with_token(
+        &host,
+        3000.0,
+        &crate::provider::google::ALL_SCOPES.join(" "),
+    );
+    host.put(
+        "sensors/fitbit/jack",
+        json!({"weight": [{"logId": 1, "weight": 12.0}]}),
+    );
+    host.put(
+        SYNC_PATH,
+        json!({"height": {"day": "2026-11-25", "meters": 1.8}}),
+    );
+    host.respond(move |_| response(200, answer.clone()));
+    let mut full = vec![("user", "jack")];
+    full.extend_from_slice(query);
+    let r = run(&host, &full);
+    let text = r.body_text();
+    assert_eq!(r.status, 502, "{method}: {text}");
+    assert!(
+        text.contains(&format!("Google Health error: {method}:")),
+        "{text}"
+    );
+    assert!(text.contains(needle), "{needle}: {text}");
+    assert_eq!(
+        host.get("sensors/fitbit/jack").unwrap(),
+        json!({"weight": [{"logId": 1, "weight": 12.0}]})
+    );
+}
+
+#[test]
+pub(super) fn answers_of_the_wrong_shape_are_502_and_store_nothing() {
+    let weights = [("methods", "get_bodyweight")];
+    refuses_shape(
+        &weights,
+        "get_bodyweight",
+        json!({"weight": "lots"}),
+        "none of the expected fields",
+    );
+    refuses_shape(
+        &weights,
+        "get_bodyweight",
+        json!({"dataPoints": [{"weight": "lots"}]}),
+        "dataPoints[0].weight",
+    );
+    let mut text_weight = weight_point(
+        "1",
+        "2026-11-25T07:00:00Z",
+        ((2026, 11, 25), (8, 0, 0)),
+        1.0,
+    );
+    text_weight["weight"]["weightGrams"] = json!("80 kg");
+    refuses_shape(
+        &weights,
+        "get_bodyweight",
+        json!({"dataPoints": [text_weight]}),
+        "dataPoints[0].weight.weightGrams",
+    );
+    refuses_shape(
+        &weights,
+        "get_bodyweight",
+        json!({"dataPoints": [{"name": "users/1/dataTypes/weight/dataPoints/2"}]}),
+        "dataPoints[0].weight is missing",
+    );
+    refuses_shape(&weights, "get_bodyweight", json!([1, 2]), "a list");
+    refuses_shape(
+        &[
+            ("methods", "time_series"),
+            ("resource", "activities/steps"),
+            ("period", "1d"),
+        ],
+        "time_series",
+        json!({"rollupDataPoints": [{"civilStartTime": {"date": {"year": 2026, "month": 11, "day": 25}},
+               "steps": {"countSum": "many"}}]}),
+        "countSum",
+    );
+    refuses_shape(
+        &[
+            ("methods", "time_series"),
+            ("resource", "body/weight"),
+            ("period", "1d"),
+        ],
+        "time_series",
+        json!({"rollupDataPoints": [{"civilStartTime": {"date": {"year": 2026, "month": 13, "day": 1}},
+               "weight": {"weightGramsAvg": 80000.0}}]}),
+        "not a calendar date",
+    );
+    refuses_shape(
+        &[("methods", "user_profile_get")],
+        "user_profile_get",
+        json!({"age": "forty"}),
+        "age",
+    );
+    refuses_shape(
+        &[("methods", "get_devices")],
+        "get_devices",
+        json!({"pairedDevices": [{"batteryLevel": "high"}]}),
+        "batteryLevel",
+    );
+    refuses_shape(
+        &[("methods", "sleep"), ("date", "2026-11-20")],
+        "sleep",
+        json!({"dataPoints": [{"sleep": {"interval": {"startTime": "last night", "endTime": "2026-11-20T06:00:00Z"}}}]}),
+        "RFC 3339",
+    );
+}

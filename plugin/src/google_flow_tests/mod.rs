@@ -1,0 +1,138 @@
+//! Whole flows of the Google Health provider against an in-memory host,
+//! one concern per module: authorisation and tokens (`oauth`), data
+//! mapping (`data`, `parity`), errors and answers of the wrong shape
+//! (`errors`), incremental sync (`sync`), mixed installations and the setup
+//! page (`setup`). This module holds their shared fixtures.
+
+mod data;
+mod errors;
+mod oauth;
+mod parity;
+mod setup;
+mod sync;
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use crate::host::{Credential, FetchRequest};
+use crate::provider::google::{SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP};
+use crate::router::handle;
+use crate::testing::{MemoryHost, form, request, response};
+
+pub(super) const API: &str = "https://health.googleapis.com";
+pub(super) const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+pub(super) const CLIENT: &str = "1234-abc.apps.googleusercontent.com";
+pub(super) const TOKEN_PATH: &str = "identities/jack/plugindata/fitbit/token";
+pub(super) const SYNC_PATH: &str = "identities/jack/plugindata/fitbit/sync";
+/// The host's local day of the fixed clock (2026-11-25T09:46:40Z, UTC+1)
+/// in UTC: the default window of the list filters.
+pub(super) const DAY_START: &str = "2026-11-24T23:00:00Z";
+pub(super) const DAY_END: &str = "2026-11-25T23:00:00Z";
+
+pub(super) fn configured(system: Option<&str>) -> MemoryHost {
+    let host = MemoryHost::default();
+    let mut app = json!({"client_id": CLIENT});
+    if let Some(system) = system {
+        app["system"] = json!(system);
+    }
+    host.put("plugindata/fitbit", app);
+    host.secrets
+        .borrow_mut()
+        .insert("client_secret".into(), "g-s3cret".into());
+    host
+}
+
+pub(super) fn with_token(host: &MemoryHost, expires_in: f64, scope: &str) {
+    host.put(
+        TOKEN_PATH,
+        json!({
+            "access_token": "ya29.A1", "refresh_token": "1//R1", "expires_in": 3599,
+            "expires_at": host.now.get() + expires_in, "provider": "google-health",
+            "scope": scope, "token_type": "Bearer",
+            "healthUserId": "4957304218837201659", "legacyUserId": "GGNJL9"
+        }),
+    );
+}
+
+pub(super) fn query_of(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+pub(super) fn path_of(url: &str) -> String {
+    url::Url::parse(url).unwrap().path().to_string()
+}
+
+pub(super) fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+pub(super) fn bearer(request: &FetchRequest) -> Option<String> {
+    request
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.clone())
+}
+
+pub(super) fn civil(date: (i32, u32, u32), time: (u32, u32, u32)) -> Value {
+    json!({"date": {"year": date.0, "month": date.1, "day": date.2},
+           "time": {"hours": time.0, "minutes": time.1, "seconds": time.2}})
+}
+
+/// A weight point as the API renders it (civil time in UTC+1).
+pub(super) fn weight_point(
+    id: &str,
+    physical: &str,
+    local: ((i32, u32, u32), (u32, u32, u32)),
+    grams: f64,
+) -> Value {
+    json!({
+        "name": format!("users/4957304218837201659/dataTypes/weight/dataPoints/{id}"),
+        "dataSource": {"recordingMethod": "ACTIVELY_MEASURED", "platform": "FITBIT",
+                       "device": {"formFactor": "SCALE", "manufacturer": "Fitbit", "displayName": "Aria Air"}},
+        "weight": {"sampleTime": {"physicalTime": physical, "utcOffset": "3600s",
+                                  "civilTime": civil(local.0, local.1)},
+                   "weightGrams": grams}
+    })
+}
+
+pub(super) fn height_point(mm: &str) -> Value {
+    json!({
+        "name": "users/4957304218837201659/dataTypes/height/dataPoints/h1",
+        "dataSource": {"recordingMethod": "MANUAL", "platform": "FITBIT"},
+        "height": {"sampleTime": {"physicalTime": "2026-01-01T10:00:00Z", "utcOffset": "3600s"},
+                   "heightMillimeters": mm}
+    })
+}
+
+pub(super) fn is_list(url: &str, data_type: &str) -> bool {
+    path_of(url) == format!("/v4/users/me/dataTypes/{data_type}/dataPoints")
+}
+
+pub(super) fn filter_of(request: &FetchRequest) -> String {
+    query_of(&request.url)
+        .get("filter")
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub(super) fn requests(host: &MemoryHost) -> Vec<FetchRequest> {
+    host.sent.borrow().clone()
+}
+
+pub(super) fn run(host: &MemoryHost, query: &[(&str, &str)]) -> crate::api::Response {
+    handle(host, &request("GET", "/", query))
+}
+
+pub(super) fn status_body(code: u16, status: &str, reason: &str, message: &str) -> Value {
+    json!({"error": {"code": code, "message": message, "status": status,
+           "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com"}]}})
+}

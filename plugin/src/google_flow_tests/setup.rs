@@ -1,0 +1,150 @@
+//! Installations with legacy and Google users, and the setup page.
+
+use super::*;
+
+#[test]
+pub(super) fn legacy_and_google_users_coexist() {
+    let host = configured(Some("en_GB"));
+    // jack re-authorised with Google; jill still has a legacy token (no provider field).
+    with_token(&host, 3000.0, SCOPE_METRICS);
+    host.put(
+        "identities/jill/plugindata/fitbit/token",
+        json!({"access_token": "F1", "refresh_token": "FR1", "expires_at": host.now.get() + 3000.0}),
+    );
+    host.respond(|r| {
+        if r.url.starts_with("https://api.fitbit.com") {
+            return response(410, json!({"errors": [{"errorType": "gone", "message": "turned off"}]}));
+        }
+        if is_list(&r.url, "height") {
+            return response(200, json!({}));
+        }
+        response(200, json!({"dataPoints": [weight_point("1", "2026-11-25T07:00:00Z", ((2026, 11, 25), (8, 0, 0)), 63_502.9)]}))
+    });
+    let jill = run(&host, &[("user", "jill")]);
+    assert_eq!(jill.status, 502);
+    assert!(
+        jill.body_text().contains("2026-11-02") && jill.body_text().contains("auth1?user=jill"),
+        "{}",
+        jill.body_text()
+    );
+    assert!(host.sent_urls()[0].starts_with("https://api.fitbit.com/1/user/-/body/log/weight"));
+    let jack = run(&host, &[("user", "jack")]);
+    assert_eq!(jack.status, 200, "{}", jack.body_text());
+    assert_eq!(
+        host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"],
+        10.0
+    );
+
+    // The setup page tells jill to re-authorise with Google Health.
+    let page = handle(
+        &host,
+        &request("GET", "/page/setup.html", &[("user", "jill")]),
+    );
+    let html = page.body_text();
+    assert!(html.contains("still has a legacy Fitbit token"), "{html}");
+    assert!(html.contains("Re-authorise jill with Google Health"));
+    let page = handle(
+        &host,
+        &request("GET", "/page/setup.html", &[("user", "jack")]),
+    );
+    assert!(!page.body_text().contains("legacy Fitbit token"));
+}
+
+#[test]
+pub(super) fn the_setup_page_offers_the_provider_and_google_instructions() {
+    let host = MemoryHost::default();
+    let page = handle(&host, &request("GET", "/page/setup.html", &[]));
+    let html = page.body_text();
+    assert!(html.contains("<select name=\"provider\">"));
+    assert!(html.contains("<option value=\"google-health\" selected>"));
+    for needle in [
+        "Google Cloud console",
+        "Google Health API",
+        "External",
+        "expire after 7 days",
+        "100",
+        "Web application",
+        "Authorized redirect URI",
+        "<code>http://igor.test/plugin/fitbit/auth2</code>",
+        "googlehealth.health_metrics_and_measurements.readonly",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    let r = handle(
+        &host,
+        &form(
+            "/settings",
+            &[("provider", "fitbit"), ("client_id", "22ABCD")],
+        ),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(host.get("plugindata/fitbit").unwrap()["provider"], "fitbit");
+    let html = handle(&host, &request("GET", "/page/setup.html", &[])).body_text();
+    assert!(html.contains("<option value=\"fitbit\" selected>"));
+    assert!(html.contains("dev.fitbit.com/apps/new") && html.contains("turned off on 2026-11-02"));
+    let bad = handle(&host, &form("/settings", &[("provider", "garmin")]));
+    assert_eq!(bad.status, 400);
+}
+
+#[test]
+pub(super) fn unreadable_settings_mean_metric_and_other_users_are_refused() {
+    let host = configured(None);
+    with_token(&host, 3000.0, &format!("{SCOPE_METRICS} {SCOPE_SETTINGS}"));
+    host.respond(|r| {
+        if path_of(&r.url) == "/v4/users/me/settings" {
+            return response(
+                403,
+                status_body(403, "PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "Request had insufficient authentication scopes."),
+            );
+        }
+        if is_list(&r.url, "height") {
+            return response(200, json!({}));
+        }
+        response(200, json!({"dataPoints": [weight_point("1", "2026-11-25T07:00:00Z", ((2026, 11, 25), (8, 0, 0)), 63_502.9)]}))
+    });
+    let r = run(&host, &[("user", "jack")]);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    assert_eq!(
+        host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"],
+        63.5
+    );
+    assert_eq!(host.get(SYNC_PATH).unwrap()["units"]["units"], "kg/km/cm");
+
+    host.sent.borrow_mut().clear();
+    let r = run(&host, &[("user", "jack"), ("user_id", "ABC123")]);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body_text().contains("user_id ABC123"),
+        "{}",
+        r.body_text()
+    );
+    assert!(host.sent.borrow().is_empty());
+    // The user's own legacy id is fine.
+    let r = run(&host, &[("user", "jack"), ("user_id", "GGNJL9")]);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+}
+
+#[test]
+pub(super) fn a_single_stored_log_that_lost_its_list_still_syncs_incrementally() {
+    let host = configured(Some("en_GB"));
+    with_token(&host, 3000.0, SCOPE_METRICS);
+    host.put(
+        SYNC_PATH,
+        json!({"weight": {"window": ["2026-11-25", "2026-11-25"], "units": "st/km/cm", "last": "2026-11-25T06:00:00Z"},
+               "height": {"day": "2026-11-25", "meters": {}}}),
+    );
+    // As Igor's XML database returns a one-element list.
+    host.put(
+        "sensors/fitbit/jack",
+        json!({"weight": {"logId": 1, "date": "2026-11-25", "time": "07:00:00", "weight": 12.6, "source": "Aria Air"}}),
+    );
+    host.respond(|_| response(200, json!({})));
+    let r = run(&host, &[("user", "jack")]);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    assert_eq!(host.sent.borrow().len(), 1);
+    assert!(filter_of(&requests(&host)[0]).contains(">= \"2026-11-25T06:00:00Z\""));
+    assert_eq!(
+        host.get("sensors/fitbit/jack").unwrap()["weight"],
+        json!([{"logId": 1, "date": "2026-11-25", "time": "07:00:00", "weight": 12.6, "source": "Aria Air"}])
+    );
+}

@@ -1,0 +1,208 @@
+//! `intraday_time_series` from `dataPoints:rollUp` over one local day (or
+//! the `start_time`..`end_time` part of it) in windows of the detail level:
+//! `activities-X` (the day's summary, as `time_series`) and
+//! `activities-X-intraday` `{dataset: [{time, value}], datasetInterval,
+//! datasetType}`. Google leaves out windows without data (device not
+//! worn), so the dataset has only windows with data.
+
+use serde_json::{Map, Value, json};
+
+use super::GoogleHealth;
+use super::convert::{Civil, format_rfc3339, num, num_string};
+use super::series::{Quantity, rolled, series_key, unsupported_resource};
+use super::transport::{Answer, Ctx};
+use crate::dates::valid_time;
+use crate::errors::{PluginError, Result};
+use crate::provider::{ApiError, AppSettings, Call, RunState};
+
+/// The resources with intraday data.
+pub const INTRADAY_RESOURCES: &[&str] = &[
+    "activities/steps",
+    "activities/distance",
+    "activities/floors",
+    "activities/elevation",
+    "activities/calories",
+    "activities/heart",
+];
+
+/// Window seconds of a detail level; `1sec` only for heart rate, as in the
+/// legacy API.
+fn window_seconds(resource: &str, detail: &str) -> Option<u32> {
+    match detail {
+        "1sec" if resource == "activities/heart" => Some(1),
+        "1min" => Some(60),
+        "15min" => Some(900),
+        _ => None,
+    }
+}
+
+fn minutes_of(time: &str) -> i64 {
+    let (h, m) = time.split_once(':').unwrap_or(("0", "0"));
+    h.parse::<i64>().unwrap_or(0) * 60 + m.parse::<i64>().unwrap_or(0)
+}
+
+/// Checks an intraday call before anything is sent.
+pub fn check(call: &Call) -> Result<()> {
+    let arg = |k: &str| call.args.get(k).map(String::as_str);
+    let resource = arg("resource").unwrap_or("");
+    if !INTRADAY_RESOURCES.contains(&resource) {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin method intraday_time_series: the resource {resource:?} has no \
+             intraday data in Google Health; available: {}",
+            INTRADAY_RESOURCES.join(", ")
+        )));
+    }
+    let detail = arg("detail_level").unwrap_or("1min");
+    if window_seconds(resource, detail).is_none() {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin method intraday_time_series: detail_level {detail} is not available \
+             for {resource} (1sec is for activities/heart only)"
+        )));
+    }
+    if let (Some(start), Some(end)) = (arg("start_time"), arg("end_time"))
+        && valid_time(start)
+        && valid_time(end)
+        && minutes_of(end) < minutes_of(start)
+    {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin method intraday_time_series: end_time {end} is before start_time \
+             {start}"
+        )));
+    }
+    Ok(())
+}
+
+impl GoogleHealth {
+    pub(super) fn intraday(
+        &self,
+        cx: &Ctx,
+        app: &AppSettings,
+        call: &Call,
+        state: &mut RunState,
+    ) -> Answer<Map<String, Value>> {
+        let arg = |k: &str| call.args.get(k).map(String::as_str);
+        let resource = arg("resource").unwrap_or("");
+        let detail = arg("detail_level").unwrap_or("1min");
+        let seconds = window_seconds(resource, detail)
+            .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
+        let day = self.window(call).map_err(ApiError::Failed)?.start;
+        // The legacy range included its end minute: [start, end + 1 minute).
+        let (from, to) = match (arg("start_time"), arg("end_time")) {
+            (Some(start), Some(end)) => (minutes_of(start) * 60, minutes_of(end) * 60 + 60),
+            _ => (0, 86_400),
+        };
+        let midnight = i64::from(day.to_days()) * 86_400 - i64::from(self.utc_offset);
+        let (start, end) = (
+            format_rfc3339(midnight + from),
+            format_rfc3339(midnight + to),
+        );
+        let heart = resource == "activities/heart";
+        let (summary, dataset) = if heart {
+            let windows = self.rollup(cx, "heart-rate", &start, &end, seconds)?;
+            let what = "the heart-rate roll-up";
+            let mut dataset = Vec::new();
+            for (at, point) in windows {
+                let bpm = point
+                    .heart_rate
+                    .and_then(|v| v.beats_per_minute_avg)
+                    .ok_or_else(|| {
+                        Self::bad_shape(
+                            cx,
+                            what,
+                            super::convert::missing("a window's heartRate.beatsPerMinuteAvg"),
+                        )
+                    })?;
+                dataset.push((at, num(bpm.round())));
+            }
+            (self.heart_days(cx, day, day)?, dataset)
+        } else {
+            let rolled = rolled(resource)
+                .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
+            let units = self.units_for(cx, app, state, rolled.quantity)?;
+            let what = format!("the {} roll-up", rolled.data_type);
+            let mut dataset = Vec::new();
+            for (at, point) in self.rollup(cx, rolled.data_type, &start, &end, seconds)? {
+                let raw = rolled
+                    .raw(&point)
+                    .map_err(|e| Self::bad_shape(cx, &what, e))?;
+                let value = match rolled.quantity {
+                    // Within a day, legacy calories kept their decimals.
+                    Quantity::Kcal => raw,
+                    quantity => quantity.convert(units, raw),
+                };
+                dataset.push((at, num(value)));
+            }
+            let summary = self
+                .daily_values(cx, rolled, units, day, day)?
+                .into_iter()
+                .map(|(d, v)| json!({"dateTime": d.to_string(), "value": num_string(v)}))
+                .collect();
+            (summary, dataset)
+        };
+        Ok(answer(resource, summary, dataset, seconds, self.utc_offset))
+    }
+}
+
+/// The legacy answer: the summary and the windows in time order, at the
+/// local time of their start.
+fn answer(
+    resource: &str,
+    summary: Vec<Value>,
+    mut dataset: Vec<(f64, Value)>,
+    seconds: u32,
+    utc_offset: i32,
+) -> Map<String, Value> {
+    // Google answers newest first.
+    dataset.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let dataset: Vec<Value> = dataset
+        .into_iter()
+        .map(|(at, value)| {
+            let local = Civil::from_epoch(at + f64::from(utc_offset));
+            json!({"time": local.time_text(), "value": value})
+        })
+        .collect();
+    let key = series_key(resource);
+    let (interval, kind) = match seconds {
+        1 => (1, "second"),
+        s => (s / 60, "minute"),
+    };
+    let mut answer = Map::new();
+    answer.insert(key.clone(), Value::Array(summary));
+    answer.insert(
+        format!("{key}-intraday"),
+        json!({"dataset": dataset, "datasetInterval": interval, "datasetType": kind}),
+    );
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::convert::parse_rfc3339;
+    use super::*;
+
+    #[test]
+    fn windows_are_ordered_and_local() {
+        let a = answer(
+            "activities/steps",
+            vec![json!({"dateTime": "2026-11-20", "value": "30"})],
+            vec![
+                (parse_rfc3339("2026-11-20T07:41:00Z").unwrap(), json!(20)),
+                (parse_rfc3339("2026-11-20T07:40:00Z").unwrap(), json!(10)),
+            ],
+            60,
+            3600,
+        );
+        assert_eq!(
+            a["activities-steps-intraday"],
+            json!({"dataset": [{"time": "08:40:00", "value": 10}, {"time": "08:41:00", "value": 20}],
+                   "datasetInterval": 1, "datasetType": "minute"})
+        );
+    }
+
+    #[test]
+    fn detail_levels_follow_the_legacy_api() {
+        assert_eq!(window_seconds("activities/heart", "1sec"), Some(1));
+        assert_eq!(window_seconds("activities/steps", "1sec"), None);
+        assert_eq!(window_seconds("activities/steps", "15min"), Some(900));
+    }
+}

@@ -1,0 +1,212 @@
+//! Which Google OAuth scopes each legacy method needs: one table, read by
+//! the consent URL (ask only for what the user's methods need) and by
+//! anything that checks a token's grant before a call.
+
+use serde_json::{Map, Value};
+
+use crate::json::as_text;
+
+pub const SCOPE_METRICS: &str =
+    "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly";
+pub const SCOPE_ACTIVITY: &str =
+    "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly";
+pub const SCOPE_SLEEP: &str = "https://www.googleapis.com/auth/googlehealth.sleep.readonly";
+pub const SCOPE_PROFILE: &str = "https://www.googleapis.com/auth/googlehealth.profile.readonly";
+pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/googlehealth.settings.readonly";
+
+/// Every scope the plugin may ask for, in the order it asks.
+pub const ALL_SCOPES: &[&str] = &[
+    SCOPE_METRICS,
+    SCOPE_ACTIVITY,
+    SCOPE_SLEEP,
+    SCOPE_PROFILE,
+    SCOPE_SETTINGS,
+];
+
+/// One row of [`NEEDS`].
+pub struct Need {
+    /// The method, or `method resource` for `time_series` and
+    /// `intraday_time_series`.
+    pub call: &'static str,
+    /// The scopes of the Google data it reads (data-type table of
+    /// developers.google.com/health/data-types; profile, settings and
+    /// paired devices from the discovery document).
+    pub scopes: &'static [&'static str],
+    /// Converts weights, distances, heights or elevations: without a
+    /// `system`, the units come from the user's settings (settings scope).
+    pub units: bool,
+}
+
+const fn need(call: &'static str, scopes: &'static [&'static str], units: bool) -> Need {
+    Need {
+        call,
+        scopes,
+        units,
+    }
+}
+
+const M: &[&str] = &[SCOPE_METRICS];
+const A: &[&str] = &[SCOPE_ACTIVITY];
+const MA: &[&str] = &[SCOPE_METRICS, SCOPE_ACTIVITY];
+
+/// The scopes of every method and resource Google Health answers.
+pub const NEEDS: &[Need] = &[
+    // weight, height (BMI)
+    need("get_bodyweight", M, true),
+    // body-fat
+    need("get_bodyfat", M, false),
+    // weight, body-fat, height
+    need("body", M, true),
+    // steps, distance, floors, altitude, total-calories, active-minutes
+    need("activities", A, true),
+    // daily-resting-heart-rate
+    need("heart", M, false),
+    // sleep
+    need("sleep", &[SCOPE_SLEEP], false),
+    // profile; settings (time zone, units, strides); height and weight;
+    // stride lengths (profile fields shown only with the activity scope)
+    need(
+        "user_profile_get",
+        &[SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_METRICS, SCOPE_ACTIVITY],
+        true,
+    ),
+    // pairedDevices
+    need("get_devices", &[SCOPE_SETTINGS], false),
+    need("time_series body/weight", M, true),
+    need("time_series body/fat", M, false),
+    // weight and height
+    need("time_series body/bmi", M, false),
+    need("time_series activities/steps", A, false),
+    need("time_series activities/distance", A, true),
+    need("time_series activities/floors", A, false),
+    // altitude
+    need("time_series activities/elevation", A, true),
+    // total-calories
+    need("time_series activities/calories", A, false),
+    // daily-resting-heart-rate and daily-heart-rate-zones (metrics),
+    // time-in-heart-rate-zone and calories-in-heart-rate-zone (activity)
+    need("time_series activities/heart", MA, false),
+    need("intraday_time_series activities/steps", A, false),
+    need("intraday_time_series activities/distance", A, true),
+    need("intraday_time_series activities/floors", A, false),
+    need("intraday_time_series activities/elevation", A, true),
+    need("intraday_time_series activities/calories", A, false),
+    // heart-rate, and the day's summary as time_series activities/heart
+    need("intraday_time_series activities/heart", MA, false),
+];
+
+/// The rows for one method call: its own row, or for `time_series` and
+/// `intraday_time_series` the resource's (every resource's when the
+/// resource is not known yet, as it may come with the call).
+pub fn needs_of(method: &str, resource: Option<&str>) -> Vec<&'static Need> {
+    if let Some(row) = NEEDS.iter().find(|n| n.call == method) {
+        return vec![row];
+    }
+    let prefix = format!("{method} ");
+    let rows: Vec<&Need> = NEEDS
+        .iter()
+        .filter(|n| n.call.starts_with(&prefix))
+        .collect();
+    match resource {
+        Some(resource) => match rows.iter().find(|n| n.call[prefix.len()..] == *resource) {
+            Some(row) => vec![*row],
+            None => rows,
+        },
+        None => rows,
+    }
+}
+
+/// The scopes the methods need, in [`ALL_SCOPES`] order.
+/// `units_from_settings`: no `system` is set, so converting calls need the
+/// settings scope too. A user without any known method gets the metrics
+/// scope (the default method is `get_bodyweight`).
+pub fn scopes_for(
+    methods: &[String],
+    args: &Map<String, Value>,
+    units_from_settings: bool,
+) -> Vec<&'static str> {
+    let resource = args.get("resource").and_then(as_text);
+    let mut wanted: Vec<&str> = Vec::new();
+    for method in methods {
+        for row in needs_of(method, resource.as_deref()) {
+            wanted.extend(row.scopes);
+            if row.units && units_from_settings {
+                wanted.push(SCOPE_SETTINGS);
+            }
+        }
+    }
+    if wanted.is_empty() {
+        wanted.push(SCOPE_METRICS);
+    }
+    ALL_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| wanted.contains(s))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn methods(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scopes_only_as_needed() {
+        let none = Map::new();
+        assert_eq!(
+            scopes_for(&methods(&["get_bodyweight"]), &none, false),
+            vec![SCOPE_METRICS]
+        );
+        assert_eq!(
+            scopes_for(&methods(&["get_bodyweight"]), &none, true),
+            vec![SCOPE_METRICS, SCOPE_SETTINGS]
+        );
+        let steps = json!({"resource": "activities/steps"});
+        assert_eq!(
+            scopes_for(
+                &methods(&["time_series", "sleep"]),
+                steps.as_object().unwrap(),
+                true
+            ),
+            vec![SCOPE_ACTIVITY, SCOPE_SLEEP]
+        );
+        assert_eq!(
+            scopes_for(&methods(&["get_devices"]), &none, true),
+            vec![SCOPE_SETTINGS]
+        );
+        assert_eq!(
+            scopes_for(&methods(&["user_profile_get"]), &none, false),
+            vec![SCOPE_METRICS, SCOPE_ACTIVITY, SCOPE_PROFILE, SCOPE_SETTINGS]
+        );
+        let heart = json!({"resource": "activities/heart"});
+        assert_eq!(
+            scopes_for(
+                &methods(&["intraday_time_series"]),
+                heart.as_object().unwrap(),
+                true
+            ),
+            vec![SCOPE_METRICS, SCOPE_ACTIVITY]
+        );
+        assert_eq!(
+            scopes_for(&methods(&["nonsense"]), &none, false),
+            vec![SCOPE_METRICS]
+        );
+    }
+
+    #[test]
+    fn a_resource_given_with_the_call_may_be_any() {
+        let all = scopes_for(&methods(&["time_series"]), &Map::new(), true);
+        assert_eq!(all, vec![SCOPE_METRICS, SCOPE_ACTIVITY, SCOPE_SETTINGS]);
+    }
+
+    #[test]
+    fn every_method_google_answers_has_a_row() {
+        for (method, _) in crate::provider::fitbit_methods::METHODS {
+            assert!(!needs_of(method, None).is_empty(), "{method}");
+        }
+    }
+}
