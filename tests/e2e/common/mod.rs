@@ -6,6 +6,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A running `igor-host serve` in a temporary directory.
@@ -50,6 +51,8 @@ impl Host {
         std::fs::write(&config_path, full).unwrap();
         let log_path = dir.path().join("host.log");
         let log = std::fs::File::create(&log_path).unwrap();
+        let cache = dir.path().join("data").join("cache");
+        copy_cache(&shared_cache(), &cache);
         let child = Command::new(host_binary())
             .arg("--config")
             .arg(&config_path)
@@ -68,6 +71,7 @@ impl Host {
             log_path,
         };
         host.wait_ready().await;
+        copy_cache(&cache, &shared_cache());
         host
     }
 
@@ -156,6 +160,39 @@ pub fn call_once(config_path: &Path, target: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// Compiled components shared by every host the tests start: compiling the
+/// plugin takes seconds, loading it a few milliseconds. The host names its
+/// cache files by the component's and the engine's hash and recompiles an
+/// unusable file, so a shared copy is safe.
+fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+}
+
+/// Copies the cache files `from` has and `to` lacks (via a temporary name,
+/// so a concurrent reader never sees half a file).
+fn copy_cache(from: &Path, to: &Path) {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return;
+    };
+    std::fs::create_dir_all(to).unwrap();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let target = to.join(&name);
+        if name.to_string_lossy().ends_with(".cwasm") && !target.exists() {
+            static COPIES: AtomicUsize = AtomicUsize::new(0);
+            let n = COPIES.fetch_add(1, Ordering::Relaxed);
+            let partial = to.join(format!(
+                ".{}.{}.{n}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            if std::fs::copy(entry.path(), &partial).is_ok() {
+                let _ = std::fs::rename(&partial, &target);
+            }
+        }
+    }
 }
 
 /// The SHA-256 of a token, as config's `token_sha256` wants it.
