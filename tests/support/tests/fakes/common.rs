@@ -1,4 +1,4 @@
-//! Helpers shared by the tests of the fakes: OAuth round trips and requests.
+//! What the tests of the fakes share: OAuth round trips and requests.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
