@@ -25,6 +25,36 @@ pub struct App {
     registry: RwLock<Arc<Registry>>,
 }
 
+/// The host's own stores, opened from a configuration without loading any
+/// plugin: the server and the command line share them.
+pub struct Stores {
+    /// The single-tenant host's documents, and every tenant's by default.
+    pub documents: Arc<dyn DocumentStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    /// Where `secrets` keeps them, in words for the owner (a file path).
+    pub secrets_location: String,
+}
+
+impl Stores {
+    pub fn open(config: &Config) -> anyhow::Result<Self> {
+        let path = config.store_path();
+        let local = SqliteStore::open(&path)
+            .with_context(|| format!("opening the store {}", path.display()))?;
+        let documents: Arc<dyn DocumentStore> = match &config.store {
+            crate::config::StoreConfig::Igor(igor) => Arc::new(
+                crate::store::igor::IgorStore::new(igor, DEFAULT_TENANT)
+                    .context("configuring the Igor store")?,
+            ),
+            _ => Arc::new(local.clone()),
+        };
+        Ok(Self {
+            documents,
+            secrets: Arc::new(local),
+            secrets_location: path.display().to_string(),
+        })
+    }
+}
+
 /// A request as the host received it, before it is addressed to a plugin.
 #[derive(Debug, Clone, Default)]
 pub struct HostRequest {
@@ -54,23 +84,15 @@ impl App {
             .unwrap_or(config.limits.memory_bytes);
         let engine = engine::build_engine(max_memory, config.pooling_allocator)?;
         engine::spawn_epoch_ticker(&engine);
-        let local = SqliteStore::open(&config.store_path())
-            .with_context(|| format!("opening the store {}", config.store_path().display()))?;
-        let documents: Arc<dyn DocumentStore> = match &config.store {
-            crate::config::StoreConfig::Igor(igor) => Arc::new(
-                crate::store::igor::IgorStore::new(igor, DEFAULT_TENANT)
-                    .context("configuring the Igor store")?,
-            ),
-            _ => Arc::new(local.clone()),
-        };
-        let secrets: Arc<dyn SecretStore> = Arc::new(local);
+        let stores = Stores::open(&config)?;
         let shared = Shared {
             linker: runtime::linker(&engine)?,
             engine,
-            documents,
-            secrets,
+            documents: stores.documents,
+            secrets: stores.secrets,
             cache_dir: config.data_dir.join("cache"),
             data_dir: config.data_dir.clone(),
+            secrets_location: stores.secrets_location,
         };
         let registry = build_registry(&config, &shared)?;
         Ok(Self {

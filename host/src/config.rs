@@ -1,9 +1,13 @@
 //! The host's TOML configuration, with documented defaults.
 //!
 //! Every field is optional: an empty file (or none at all) runs the built-in
-//! fitbit plugin on an embedded SQLite store under `./data`.
+//! fitbit plugin on an embedded SQLite store in the user's data directory
+//! (`$XDG_DATA_HOME/igor-host`, usually `~/.local/share/igor-host`). Relative
+//! paths in a file are taken from the file's directory, never from the
+//! current directory, so the host finds its data wherever it is started.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -15,8 +19,10 @@ use crate::limits::Limits;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where the embedded store, secrets and the compiled-component cache live.
-    #[serde(default = "default_data_dir")]
+    /// Where the embedded store, secrets and the compiled-component cache
+    /// live. Default: `$XDG_DATA_HOME/igor-host` or `~/.local/share/igor-host`.
+    /// Empty until [`Config::load`] resolves it.
+    #[serde(default)]
     pub data_dir: PathBuf,
     #[serde(default)]
     pub server: ServerConfig,
@@ -201,8 +207,22 @@ fn yes() -> bool {
     true
 }
 
-fn default_data_dir() -> PathBuf {
-    PathBuf::from("data")
+/// `$XDG_DATA_HOME/igor-host`, else `$HOME/.local/share/igor-host` (the XDG
+/// base directory rules: a relative `XDG_DATA_HOME` is ignored).
+pub fn default_data_dir(
+    xdg_data_home: Option<OsString>,
+    home: Option<OsString>,
+) -> anyhow::Result<PathBuf> {
+    let xdg = xdg_data_home.map(PathBuf::from).filter(|p| p.is_absolute());
+    let home = home.map(PathBuf::from).filter(|p| p.is_absolute());
+    match (xdg, home) {
+        (Some(xdg), _) => Ok(xdg.join("igor-host")),
+        (None, Some(home)) => Ok(home.join(".local/share/igor-host")),
+        (None, None) => bail!(
+            "no data directory: neither XDG_DATA_HOME nor HOME is set; \
+             set data_dir in the configuration file"
+        ),
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -226,19 +246,70 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads `path`, or the defaults when `path` is `None`.
+    /// Reads `path`, or the defaults when `path` is `None`, and resolves its
+    /// paths (see the module documentation).
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let config: Config = match path {
-            None => Config::default(),
+        let (mut config, base) = match path {
+            None => (Config::default(), None),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading config {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("parsing config {}", path.display()))?
+                let config = Self::parse(&text)
+                    .with_context(|| format!("parsing config {}", path.display()))?;
+                let path = std::path::absolute(path)?;
+                (config, path.parent().map(Path::to_path_buf))
             }
         };
+        config.resolve_paths(base.as_deref(), || {
+            default_data_dir(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+        })?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Parses a configuration; a section that belongs to a list entry but has
+    /// no entry header above it gets an error naming the fix.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        toml::from_str(text).map_err(|err| match missing_list_header(text) {
+            Some(hint) => anyhow::anyhow!("{hint}"),
+            None => err.into(),
+        })
+    }
+
+    /// Fills in the default data directory and makes relative paths relative
+    /// to `base`, the configuration file's directory.
+    fn resolve_paths(
+        &mut self,
+        base: Option<&Path>,
+        default_data_dir: impl FnOnce() -> anyhow::Result<PathBuf>,
+    ) -> anyhow::Result<()> {
+        let resolve = |path: &mut PathBuf| {
+            if let Some(base) = base.filter(|_| path.is_relative()) {
+                *path = base.join(&*path);
+            }
+        };
+        if self.data_dir.as_os_str().is_empty() {
+            self.data_dir = default_data_dir()?;
+        }
+        resolve(&mut self.data_dir);
+        let stores = std::iter::once(&mut self.store)
+            .chain(self.tenants.iter_mut().filter_map(|t| t.store.as_mut()));
+        for store in stores {
+            if let StoreConfig::Sqlite { path: Some(path) } = store {
+                resolve(path);
+            }
+        }
+        let plugins = self
+            .plugins
+            .iter_mut()
+            .flatten()
+            .chain(self.tenants.iter_mut().flat_map(|t| t.plugins.iter_mut()));
+        for plugin in plugins {
+            if let Some(component) = &mut plugin.component {
+                resolve(component);
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -248,9 +319,9 @@ impl Config {
                  ([[tenant.plugin]], [[tenant.action]])"
             );
         }
-        let mut tenant_ids = std::collections::BTreeSet::new();
+        let mut tenant_ids = BTreeSet::new();
         for tenant in &self.tenants {
-            validate_plugin_name(&tenant.id).context("tenant id")?;
+            validate_tenant_id(&tenant.id)?;
             if !tenant_ids.insert(&tenant.id) {
                 bail!("tenant {:?} is configured twice", tenant.id);
             }
@@ -290,7 +361,7 @@ impl Config {
 }
 
 fn validate_plugins(plugins: &[PluginConfig]) -> anyhow::Result<()> {
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     for plugin in plugins {
         validate_plugin_name(&plugin.name)?;
         if !seen.insert(&plugin.name) {
@@ -315,18 +386,94 @@ fn validate_actions(actions: &[ActionConfig]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Plugin names become URL segments and data-path roots.
+/// Longest plugin name or tenant id.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Plugin names become URL segments and data-path roots, so they are what
+/// Igor accepts as an install name: an XML element name
+/// (`^[a-zA-Z_][-_.a-zA-Z0-9]*$`), such as `fitbit` or `_fitbit`.
 pub fn validate_plugin_name(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name
+    let mut chars = name.chars();
+    let ok = name.len() <= MAX_NAME_LEN
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        bail!(
+            "plugin name {name:?}: use 1-{MAX_NAME_LEN} letters, digits, '_', '-' or '.', \
+             starting with a letter or '_' (an XML element name, as Igor needs)"
+        );
+    }
+    Ok(())
+}
+
+/// Tenant ids become URL segments and file names.
+pub fn validate_tenant_id(id: &str) -> anyhow::Result<()> {
+    let ok = id.len() <= MAX_NAME_LEN
+        && id.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !ok {
-        bail!("plugin name {name:?}: use 1-64 letters, digits, '_' or '-', starting with a letter");
+        bail!(
+            "tenant id {id:?}: use 1-{MAX_NAME_LEN} letters, digits, '_' or '-', \
+             starting with a letter"
+        );
     }
     Ok(())
+}
+
+/// Tables that are lists of entries (`[[plugin]]`), longest first, with
+/// the key that starts an entry.
+const LISTS: &[(&str, &str)] = &[
+    ("tenant.plugin", "name = \"fitbit\""),
+    ("tenant.action", "url = \"/plugin/fitbit?user=jack\""),
+    ("plugin", "name = \"fitbit\""),
+    ("action", "url = \"/plugin/fitbit?user=jack\""),
+    ("tenant", "id = \"smiths\""),
+];
+
+/// The usual mistake behind a parse error: a section such as
+/// `[plugin.config]` (or `[plugin]`) with no `[[plugin]]` entry above it,
+/// which TOML reports as a type error about `plugin`.
+fn missing_list_header(text: &str) -> Option<String> {
+    let mut opened = BTreeSet::new();
+    for (index, line) in text.lines().enumerate() {
+        let header = line.split('#').next().unwrap_or("").trim();
+        if let Some(list) = header.strip_prefix("[[").and_then(|h| h.strip_suffix("]]")) {
+            let list = list.trim();
+            if list == "tenant" {
+                opened.retain(|l: &String| !l.starts_with("tenant."));
+            }
+            opened.insert(list.to_string());
+            continue;
+        }
+        let Some(table) = header.strip_prefix('[').and_then(|h| h.strip_suffix(']')) else {
+            continue;
+        };
+        let table = table.trim();
+        let Some((list, first_key)) = LISTS
+            .iter()
+            .find(|(list, _)| table == *list || table.starts_with(&format!("{list}.")))
+        else {
+            continue;
+        };
+        if !opened.contains(*list) {
+            let below = if table == *list {
+                format!("write [[{list}]] (two brackets) instead of [{list}]")
+            } else {
+                format!("put [{table}] below its entry")
+            };
+            return Some(format!(
+                "line {}: [{table}] belongs to an entry of the [[{list}]] list, but no [[{list}]] \
+                 comes before it. Start each entry with\n\n    [[{list}]]\n    {first_key}\n\n\
+                 and {below}.",
+                index + 1
+            ));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -335,12 +482,105 @@ mod tests {
 
     #[test]
     fn empty_config_runs_builtin_fitbit() {
-        let config = Config::default();
+        let config = Config::load(None).unwrap();
         let plugins = config.single_tenant_plugins();
         assert_eq!(plugins.len(), 1);
         assert_eq!(plugins[0].name, "fitbit");
         assert_eq!(config.server.base_url(), "http://127.0.0.1:9333");
-        assert_eq!(config.store_path(), PathBuf::from("data/store.sqlite"));
+        let expected =
+            default_data_dir(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")).unwrap();
+        assert_eq!(config.store_path(), expected.join("store.sqlite"));
+        assert!(config.store_path().is_absolute());
+    }
+
+    #[test]
+    fn the_data_directory_follows_xdg() {
+        let dir = |xdg: Option<&str>, home: Option<&str>| {
+            default_data_dir(xdg.map(Into::into), home.map(Into::into))
+        };
+        assert_eq!(
+            dir(Some("/x/data"), Some("/home/me")).unwrap(),
+            PathBuf::from("/x/data/igor-host")
+        );
+        assert_eq!(
+            dir(None, Some("/home/me")).unwrap(),
+            PathBuf::from("/home/me/.local/share/igor-host")
+        );
+        // A relative XDG_DATA_HOME is invalid and ignored.
+        assert_eq!(
+            dir(Some("rel"), Some("/home/me")).unwrap(),
+            PathBuf::from("/home/me/.local/share/igor-host")
+        );
+        let err = dir(None, None).unwrap_err().to_string();
+        assert!(err.contains("set data_dir"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("host.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"state\"\n[store]\nbackend = \"sqlite\"\npath = \"db/s.sqlite\"\n\
+             [[plugin]]\nname = \"x\"\ncomponent = \"x.wasm\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        let base = std::path::absolute(dir.path()).unwrap();
+        assert_eq!(config.data_dir, base.join("state"));
+        assert_eq!(config.store_path(), base.join("db/s.sqlite"));
+        assert_eq!(
+            config.single_tenant_plugins()[0].component,
+            Some(base.join("x.wasm"))
+        );
+        // Without data_dir: the user's data directory, not the file's.
+        let mut config = Config::parse("").unwrap();
+        config
+            .resolve_paths(Some(&base), || Ok(PathBuf::from("/home/me/d")))
+            .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/home/me/d"));
+        std::fs::write(&file, "data_dir = \"/abs\"").unwrap();
+        assert_eq!(
+            Config::load(Some(&file)).unwrap().data_dir,
+            PathBuf::from("/abs")
+        );
+    }
+
+    #[test]
+    fn a_plugin_section_without_its_header_names_the_fix() {
+        let err = Config::parse(
+            "[store]\nbackend = \"sqlite\"\n\n[plugin.config]\ngoogle_api_url = \"x\"\n\
+             [plugin.egress]\nallow = []\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("line 4: [plugin.config] belongs to"),
+            "{err}"
+        );
+        assert!(
+            err.contains("\n    [[plugin]]\n    name = \"fitbit\"\n"),
+            "{err}"
+        );
+        let err = Config::parse("[plugin]\nname = \"fitbit\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("write [[plugin]] (two brackets)"), "{err}");
+        let err = Config::parse("[[tenant]]\nid = \"a\"\n[tenant.plugin.config]\nk = \"v\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no [[tenant.plugin]] comes before it"),
+            "{err}"
+        );
+        // A header for the wrong entry does not count for the next tenant.
+        let text = "[[tenant]]\nid = \"a\"\n[[tenant.plugin]]\nname = \"p\"\n\
+                    [[tenant]]\nid = \"b\"\n[tenant.plugin.config]\nk = \"v\"\n";
+        assert!(missing_list_header(text).is_some());
+        // Correct files parse; other mistakes keep TOML's own message.
+        Config::parse("[[plugin]]\nname = \"fitbit\"\n[plugin.config]\nk = \"v\"\n").unwrap();
+        let err = Config::parse("nonsense = 1").unwrap_err().to_string();
+        assert!(err.contains("nonsense"), "{err}");
     }
 
     #[test]
@@ -379,9 +619,21 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bad_names_and_unknown_keys() {
-        assert!(validate_plugin_name("../x").is_err());
-        assert!(validate_plugin_name("_host").is_err());
+    fn plugin_names_are_what_igor_accepts() {
+        let longest = format!("_{}", "a".repeat(MAX_NAME_LEN - 1));
+        for good in ["fitbit", "_fitbit", "_host", "Fit.bit-2_x", "a", &longest] {
+            validate_plugin_name(good).unwrap();
+        }
+        let too_long = format!("{longest}a");
+        for bad in [
+            "", "../x", "1x", "-x", ".x", "a/b", "a b", "a:b", "fitbït", &too_long,
+        ] {
+            assert!(validate_plugin_name(bad).is_err(), "{bad:?}");
+        }
+        validate_tenant_id("smiths-2").unwrap();
+        for bad in ["_t", "a.b", "", "a/b"] {
+            assert!(validate_tenant_id(bad).is_err(), "{bad:?}");
+        }
         assert!(toml::from_str::<Config>("nonsense = 1").is_err());
     }
 }

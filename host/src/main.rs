@@ -1,15 +1,17 @@
 //! The `igor-host` command: `serve` runs the HTTP host, `call` runs one
-//! request through a plugin and prints the answer, `get` prints stored data.
+//! request through a plugin and prints the answer, `get` prints stored data,
+//! `secret set` stores a secret for a plugin.
 
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use igor_host::app::{App, HostRequest};
+use igor_host::app::{App, DEFAULT_TENANT, HostRequest, Stores};
 use igor_host::config::Config;
-use igor_host::store::{DocumentStore, Namespace};
+use igor_host::store::{DocumentStore, Namespace, validate_secret_name};
 
 #[derive(Parser)]
 #[command(
@@ -18,7 +20,7 @@ use igor_host::store::{DocumentStore, Namespace};
 )]
 struct Cli {
     /// Configuration file (TOML). Without one: the built-in fitbit plugin on
-    /// an embedded store under ./data, listening on 127.0.0.1:9333.
+    /// an embedded store in ~/.local/share/igor-host, on 127.0.0.1:9333.
     #[arg(long, short, global = true, env = "IGOR_HOST_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -43,14 +45,42 @@ enum Command {
         #[arg(long = "header", short = 'H')]
         headers: Vec<String>,
     },
-    /// Print a plugin's stored document, e.g. `get sensors/fitbit/jack`.
+    /// Print a plugin's stored document from the configured store (SQLite
+    /// or Igor), e.g. `get sensors/fitbit/jack`.
     Get {
         path: String,
-        /// The plugin whose data to read.
-        #[arg(long, default_value = "fitbit")]
-        plugin: String,
+        #[command(flatten)]
+        owner: Owner,
+    },
+    /// Set a plugin's secret, such as its OAuth client secret.
+    #[command(subcommand, alias = "secrets")]
+    Secret(SecretCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretCommand {
+    /// Store the secret NAME (e.g. client_secret), reading its value from
+    /// standard input: `printf %s "$VALUE" | igor-host secret set client_secret`.
+    Set {
+        name: String,
+        #[command(flatten)]
+        owner: Owner,
     },
 }
+
+/// Whose data a command means.
+#[derive(clap::Args)]
+struct Owner {
+    /// The plugin (its install name).
+    #[arg(long, default_value = "fitbit")]
+    plugin: String,
+    /// The tenant, on a host with [[tenant]]s.
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+/// Longest secret value accepted, as for plugins.
+const MAX_SECRET_BYTES: usize = 4096;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -111,27 +141,129 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Get { path, plugin } => {
+        Command::Get { path, owner } => {
             let config = Config::load(cli.config.as_deref())?;
-            let store = igor_host::store::sqlite::SqliteStore::open(&config.store_path())?;
-            let ns = Namespace::new(igor_host::app::DEFAULT_TENANT, plugin);
-            match store.get(&ns, &path).await? {
+            let stores = Stores::open(&config)?;
+            let (ns, documents) = owner.resolve(&config, &stores)?;
+            match documents.get(&ns, &path).await? {
                 Some(entry) => {
                     println!("{}", entry.json);
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {
-                    eprintln!("nothing stored at {path}");
+                    eprintln!(
+                        "nothing stored at {path} (plugin {}, tenant {})",
+                        ns.plugin, ns.tenant
+                    );
                     Ok(ExitCode::FAILURE)
                 }
             }
         }
+        Command::Secret(SecretCommand::Set { name, owner }) => {
+            validate_secret_name(&name)?;
+            let config = Config::load(cli.config.as_deref())?;
+            let stores = Stores::open(&config)?;
+            let (ns, _) = owner.resolve(&config, &stores)?;
+            let value = read_secret_value(&name)?;
+            stores.secrets.set(&ns, &name, &value).await?;
+            eprintln!(
+                "{name} set for plugin {} (tenant {}) in {}",
+                ns.plugin, ns.tenant, stores.secrets_location
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
+impl Owner {
+    /// The namespace meant, and the document store that holds it, checked
+    /// against the configuration so that a typo is an error, not a secret
+    /// nobody reads.
+    fn resolve(
+        &self,
+        config: &Config,
+        stores: &Stores,
+    ) -> anyhow::Result<(Namespace, Arc<dyn DocumentStore>)> {
+        let (tenant, plugins, documents) = if config.tenants.is_empty() {
+            if let Some(tenant) = self.tenant.as_deref().filter(|t| *t != DEFAULT_TENANT) {
+                bail!("this host has no [[tenant]] {tenant:?}; leave out --tenant");
+            }
+            let plugins = config.single_tenant_plugins();
+            (
+                DEFAULT_TENANT.to_string(),
+                plugins,
+                stores.documents.clone(),
+            )
+        } else {
+            let ids = || {
+                let ids: Vec<&str> = config.tenants.iter().map(|t| t.id.as_str()).collect();
+                ids.join(", ")
+            };
+            let Some(id) = &self.tenant else {
+                bail!("this host has tenants: name one with --tenant ({})", ids());
+            };
+            let Some(tenant) = config.tenants.iter().find(|t| &t.id == id) else {
+                bail!("no tenant {id:?} is configured (tenants: {})", ids());
+            };
+            let documents = match &tenant.store {
+                Some(store) => igor_host::tenants::tenant_documents(
+                    id,
+                    store,
+                    &stores.documents,
+                    &config.data_dir,
+                )?,
+                None => stores.documents.clone(),
+            };
+            (id.clone(), tenant.plugins.clone(), documents)
+        };
+        if !plugins.iter().any(|p| p.name == self.plugin) {
+            let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
+            bail!(
+                "tenant {tenant} has no plugin {:?} (plugins: {}); choose one with --plugin",
+                self.plugin,
+                names.join(", ")
+            );
+        }
+        Ok((Namespace::new(tenant, self.plugin.clone()), documents))
+    }
+}
+
+/// A secret's value from standard input: without echo from a terminal,
+/// else all of it, without the one line break a shell pipeline adds.
+fn read_secret_value(name: &str) -> anyhow::Result<String> {
+    let mut value = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("{name}: "))?
+    } else {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(MAX_SECRET_BYTES as u64 + 2)
+            .read_to_string(&mut text)
+            .context("reading the secret from standard input (UTF-8 text)")?;
+        text
+    };
+    if value.ends_with('\n') {
+        value.pop();
+        if value.ends_with('\r') {
+            value.pop();
+        }
+    }
+    if value.is_empty() {
+        bail!(
+            "no value for {name} on standard input: printf %s \"$VALUE\" | igor-host secret set {name}"
+        );
+    }
+    if value.len() > MAX_SECRET_BYTES {
+        bail!("{name}: secrets are limited to {MAX_SECRET_BYTES} bytes");
+    }
+    Ok(value)
+}
+
 async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let listen = Config::load(config_path.as_deref())?.server.listen;
-    let app = Arc::new(App::load(config_path).await?);
+    let config = Config::load(config_path.as_deref())?;
+    let listen = config.server.listen;
+    println!("Data directory: {}", config.data_dir.display());
+    tracing::info!(data_dir = %config.data_dir.display(), "data directory");
+    let app = Arc::new(App::new(config, config_path).await?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;

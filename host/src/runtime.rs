@@ -493,7 +493,9 @@ impl igor::plugin::http::Host for RequestState {
                 let value = match plugin.secrets.get(&plugin.namespace, &secret_name).await {
                     Ok(Some(value)) => value,
                     Ok(None) => {
-                        return Ok(Err(wit_http::FetchError::SecretMissing(secret_name)));
+                        return Ok(Err(wit_http::FetchError::SecretMissing(
+                            missing_secret_text(&plugin, &secret_name),
+                        )));
                     }
                     Err(err) => {
                         return Ok(Err(wit_http::FetchError::Connection(format!(
@@ -535,6 +537,19 @@ impl igor::plugin::http::Host for RequestState {
             })
             .map_err(to_wit_fetch_error))
     }
+}
+
+/// What `secret-missing` says: which secret, and where the host looked.
+fn missing_secret_text(plugin: &Plugin, name: &str) -> String {
+    let (ns, config) = (&plugin.namespace, &plugin.config);
+    let location = config
+        .iter()
+        .find(|(k, _)| k == crate::tenants::SECRET_STORE_KEY);
+    let location = location.map(|(_, v)| format!(" ({v})")).unwrap_or_default();
+    format!(
+        "{name} is not set for plugin {} (tenant {}) in the host's secret store{location}",
+        ns.plugin, ns.tenant
+    )
 }
 
 fn count_denial(plugin: &Plugin) {

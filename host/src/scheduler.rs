@@ -12,10 +12,10 @@ use crate::config::ActionConfig;
 use crate::store::{DocumentStore, Namespace, StoreError};
 use crate::tenants::{Registry, Tenant};
 
-/// Host-owned data of a tenant (action status) lives here; plugin names
-/// cannot start with `_`, so no plugin can address it.
+/// Host-owned data of a tenant (action status) lives here; no plugin can
+/// have its name (see [`crate::store::HOST_NAMESPACE`]).
 pub fn host_namespace(tenant: &str) -> Namespace {
-    Namespace::new(tenant, "_host")
+    Namespace::host(tenant)
 }
 
 /// Starts one task per action of every tenant in `registry`. The tasks end

@@ -8,7 +8,7 @@
 //! the host's routing, never from anything a plugin says.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,6 +27,10 @@ use crate::store::{DocumentStore, Namespace, SecretStore};
 
 /// The tenant of a host without tenant configuration.
 pub const DEFAULT_TENANT: &str = "default";
+
+/// The key of every plugin's context config that says where the host keeps
+/// its secrets, for messages such as "the client secret is not set".
+pub const SECRET_STORE_KEY: &str = "host_secret_store";
 
 /// The fitbit component built from `plugin/` into this binary.
 pub static BUILTIN_FITBIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fitbit.wasm"));
@@ -164,20 +168,24 @@ pub struct Shared {
     pub secrets: Arc<dyn SecretStore>,
     pub cache_dir: PathBuf,
     pub data_dir: PathBuf,
+    /// Where `secrets` keeps them, in words for the owner (a file path).
+    pub secrets_location: String,
 }
 
-/// The document store of a tenant with its own `store` configuration.
-fn tenant_documents(
+/// The document store of a tenant with its own `store` configuration;
+/// `host_documents` is the host's own.
+pub fn tenant_documents(
     id: &str,
     store: &StoreConfig,
-    shared: &Shared,
+    host_documents: &Arc<dyn DocumentStore>,
+    data_dir: &Path,
 ) -> anyhow::Result<Arc<dyn DocumentStore>> {
     Ok(match store {
-        StoreConfig::Default => shared.documents.clone(),
+        StoreConfig::Default => host_documents.clone(),
         StoreConfig::Sqlite { path } => {
             let path = path
                 .clone()
-                .unwrap_or_else(|| shared.data_dir.join("tenants").join(format!("{id}.sqlite")));
+                .unwrap_or_else(|| data_dir.join("tenants").join(format!("{id}.sqlite")));
             Arc::new(
                 crate::store::sqlite::SqliteStore::open(&path)
                     .with_context(|| format!("opening {}", path.display()))?,
@@ -197,8 +205,10 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
         for tenant in &config.tenants {
             let limits = tenant.limits.unwrap_or(config.limits);
             let documents = match &tenant.store {
-                Some(store) => tenant_documents(&tenant.id, store, shared)
-                    .with_context(|| format!("tenant {}", tenant.id))?,
+                Some(store) => {
+                    tenant_documents(&tenant.id, store, &shared.documents, &shared.data_dir)
+                        .with_context(|| format!("tenant {}", tenant.id))?
+                }
                 None => shared.documents.clone(),
             };
             let built = build_tenant(
@@ -299,7 +309,9 @@ fn load_plugin(
     let settings = plugin
         .config
         .iter()
+        .filter(|(k, _)| *k != SECRET_STORE_KEY)
         .map(|(k, v)| (k.clone(), v.clone()))
+        .chain([(SECRET_STORE_KEY.into(), shared.secrets_location.clone())])
         .collect();
     Plugin::new(
         name.clone(),

@@ -67,13 +67,30 @@ class IgorHostForwarder(object):
             abort(self._response(answer))
         return answer.text
 
-    # ---- forwarding ------------------------------------------------------
+    # ---- settings (all read here) ---------------------------------------
+
+    def _settings(self):
+        """The forwarder's settings from plugindata/NAME: host_url (None
+        until set), forward_secret, host_token (None when unset) and
+        host_timeout (seconds)."""
+        try:
+            timeout = float(self._setting("host_timeout", "60"))
+        except ValueError:
+            timeout = 60.0
+        return {
+            "host_url": self._setting("host_url"),
+            "forward_secret": self._setting("forward_secret"),
+            "host_token": self._setting("host_token"),
+            "host_timeout": timeout,
+        }
 
     def _setting(self, key, default=None):
         value = self.pluginData.get(key, default)
         if value is None or value == {} or value == "":
             return default
         return str(value)
+
+    # ---- forwarding ------------------------------------------------------
 
     def _query(self):
         """The caller's own query arguments, without Igor's additions."""
@@ -95,10 +112,14 @@ class IgorHostForwarder(object):
         return str(user) if user else None
 
     def _call(self, subpath, method, query, body):
-        hostUrl = self._setting("host_url")
+        settings = self._settings()
+        hostUrl = settings["host_url"]
         if not hostUrl:
+            # Igor keeps an action's failure until the action runs again:
+            # say what to set and how to run it now.
             self.igor.app.raiseHTTPError(
-                "502 %s forwarder: set plugindata/%s/host_url to igor-host's URL"
+                "503 %s forwarder not configured yet: set plugindata/%s/host_url to igor-host's URL, "
+                "then run the action again (/action/NAME; see igor/plugin/readme.md)"
                 % (self.pluginName, self.pluginName)
             )
         url = "%s/plugin/%s" % (hostUrl.rstrip("/"), urllib.parse.quote(self.pluginName))
@@ -110,18 +131,13 @@ class IgorHostForwarder(object):
             if value:
                 headers[name] = value
         caller = self._caller()
-        secret = self._setting("forward_secret")
+        secret = settings["forward_secret"]
         if caller and secret:
             headers["X-Igor-Caller"] = caller
         if secret:
             headers["X-Igor-Forward-Secret"] = secret
-        hostToken = self._setting("host_token")
-        if hostToken:
-            headers["Authorization"] = "Bearer " + hostToken
-        try:
-            timeout = float(self._setting("host_timeout", "60"))
-        except ValueError:
-            timeout = 60.0
+        if settings["host_token"]:
+            headers["Authorization"] = "Bearer " + settings["host_token"]
         try:
             return requests.request(
                 method,
@@ -130,7 +146,7 @@ class IgorHostForwarder(object):
                 data=body,
                 headers=headers,
                 allow_redirects=False,
-                timeout=timeout,
+                timeout=settings["host_timeout"],
             )
         except requests.exceptions.RequestException as e:
             self.igor.app.raiseHTTPError(

@@ -232,9 +232,8 @@ pub mod wasm {
                     http::FetchError::TooLarge(m) => format!("too large: {m}"),
                     http::FetchError::InvalidRequest(m) => format!("invalid request: {m}"),
                     http::FetchError::LimitExceeded(m) => format!("limit exceeded: {m}"),
-                    http::FetchError::SecretMissing(m) => {
-                        format!("the secret {m:?} is not set on the host")
-                    }
+                    // The host names the secret and where it looked.
+                    http::FetchError::SecretMissing(m) => format!("secret missing: {m}"),
                 }),
             }
         }

@@ -259,7 +259,7 @@ async fn plugins_stay_in_their_subtrees() {
         Err(StoreError::InvalidPath(_))
     ));
     // The host writes action status, and only that.
-    let host = Namespace::new("default", "_host");
+    let host = Namespace::host("default");
     s.put(
         &host,
         "status/sensors/fitbit",

@@ -7,7 +7,9 @@
 //! `identities/jack/plugindata/fitbit/token`, `sensors/fitbit/jack`), but a
 //! plugin `P` may only touch its own subtrees: `plugindata/P[/...]`,
 //! `identities/<user>/plugindata/P[/...]` and `sensors/P[/...]`. The host's
-//! own namespace (`_host`, action status) may only touch `status/...`.
+//! own namespace (action status) may only touch `status/...`. The status
+//! paths are the same whatever the namespace is called, so status stored
+//! before it was renamed is found as it is.
 //! Every segment must be an XML element name (`^[a-zA-Z_][-_.a-zA-Z0-9]*$`),
 //! so a path can never carry XPath syntax. Only the single-tenant host can
 //! use this store: Igor has one database, not one per tenant.
@@ -87,8 +89,6 @@ use sha2::{Digest, Sha256};
 
 use super::{DocumentStore, Entry, Namespace, StoreError, validate_path};
 
-/// The host's own namespace (see `scheduler::host_namespace`).
-const HOST_PLUGIN: &str = "_host";
 /// Igor's namespaces for hidden data (`xmlDatabase.py`, `access`).
 const NAMESPACES: &[(&str, &str)] = &[
     ("au", "http://jackjansen.nl/igor/authentication"),
@@ -251,7 +251,7 @@ impl IgorStore {
             )));
         }
         let plugin = ns.plugin.as_str();
-        let root_len = if plugin == HOST_PLUGIN {
+        let root_len = if ns.is_host() {
             match segments.as_slice() {
                 ["status", _, ..] => Some(2),
                 _ => None,
@@ -264,7 +264,7 @@ impl IgorStore {
             }
         };
         let Some(root_len) = root_len else {
-            let allowed = if plugin == HOST_PLUGIN {
+            let allowed = if ns.is_host() {
                 "status/...".to_string()
             } else {
                 format!(
@@ -897,13 +897,21 @@ mod tests {
                 "{path}"
             );
         }
-        let host = Namespace::new("default", "_host");
+        let host = Namespace::host("default");
         assert_eq!(
             s.scope(&host, "status/sensors/fitbit").unwrap().root,
             "status/sensors"
         );
         assert!(s.scope(&host, "status").is_err());
         assert!(s.scope(&host, "plugindata/fitbit").is_err());
+        // A plugin may be called what the host namespace once was; it is an
+        // ordinary plugin.
+        let underscore = Namespace::new("default", "_host");
+        assert!(s.scope(&underscore, "status/sensors/fitbit").is_err());
+        assert_eq!(
+            s.scope(&underscore, "plugindata/_host/x").unwrap().root,
+            "plugindata/_host"
+        );
         let other = Namespace::new("acme", "fitbit");
         assert!(s.scope(&other, "plugindata/fitbit").is_err());
     }
@@ -1038,14 +1046,12 @@ mod tests {
             (igor.base().as_str(), igor.timeout_ms),
             ("http://127.0.0.1:9333", 2000)
         );
-        assert_eq!(
-            config.store_path(),
-            std::path::PathBuf::from("data/store.sqlite")
-        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text).unwrap();
-        Config::load(Some(&path)).unwrap();
+        // Secrets stay in the host's own SQLite file.
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.store_path(), config.data_dir.join("store.sqlite"));
         std::fs::write(&path, format!("{text}[[tenant]]\nid = \"acme\"\n")).unwrap();
         assert!(Config::load(Some(&path)).is_err(), "no tenants on one Igor");
         std::fs::write(&path, format!("{text}nope = 1\n")).unwrap();

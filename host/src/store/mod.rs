@@ -16,12 +16,29 @@ pub struct Namespace {
     pub plugin: String,
 }
 
+/// The plugin part of the host's own namespace in each tenant (action
+/// status). Plugin names are XML element names, which cannot contain `:`,
+/// so no plugin can be installed under it.
+pub const HOST_NAMESPACE: &str = ":host";
+/// The host namespace's earlier name, from before plugin names could start
+/// with `_`; stores move what they hold under it (see `sqlite.rs`).
+pub const LEGACY_HOST_NAMESPACE: &str = "_host";
+
 impl Namespace {
     pub fn new(tenant: impl Into<String>, plugin: impl Into<String>) -> Self {
         Self {
             tenant: tenant.into(),
             plugin: plugin.into(),
         }
+    }
+
+    /// The host's own data of `tenant`.
+    pub fn host(tenant: impl Into<String>) -> Self {
+        Self::new(tenant, HOST_NAMESPACE)
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.plugin == HOST_NAMESPACE
     }
 }
 

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{DocumentStore, Entry, Namespace, SecretStore, StoreError, Usage};
+use super::{
+    DocumentStore, Entry, HOST_NAMESPACE, LEGACY_HOST_NAMESPACE, Namespace, SecretStore,
+    StoreError, Usage,
+};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -41,6 +44,24 @@ const SCHEMA: &str = "
     INSERT OR IGNORE INTO revision_counter (only_row, last) VALUES (0, 0);
 ";
 
+/// Brings a file written by an older host up to date, once, in one
+/// transaction; `PRAGMA user_version` records how far it is.
+///
+/// 1. The host's namespace was `_host`, a name plugins may now have: move its
+///    documents (action status) to [`HOST_NAMESPACE`].
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version < 1 {
+        tx.execute(
+            "UPDATE documents SET plugin = ?1 WHERE plugin = ?2",
+            params![HOST_NAMESPACE, LEGACY_HOST_NAMESPACE],
+        )?;
+        tx.pragma_update(None, "user_version", 1)?;
+    }
+    tx.commit()
+}
+
 fn unavailable(err: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(err.to_string())
 }
@@ -50,11 +71,12 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -304,6 +326,58 @@ mod tests {
         let usage = store.usage("t1").await.unwrap().unwrap();
         assert_eq!((usage.documents, usage.bytes), (1, 4));
         assert_eq!(store.usage("t2").await.unwrap().unwrap(), Usage::default());
+    }
+
+    #[tokio::test]
+    async fn status_stored_under_the_old_host_namespace_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        // A file as an older host left it: status under `_host`.
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO documents VALUES ('default', '_host', 'status/sensors/fitbit', '{\"alive\":true}', 7)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let host = Namespace::host("default");
+        let entry = DocumentStore::get(&store, &host, "status/sensors/fitbit")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (entry.json.as_str(), entry.revision),
+            ("{\"alive\":true}", 7)
+        );
+        let plugin = Namespace::new("default", "_host");
+        assert_eq!(
+            DocumentStore::get(&store, &plugin, "status/sensors/fitbit")
+                .await
+                .unwrap(),
+            None
+        );
+        // Moved once: a plugin now called `_host` keeps its own data.
+        store
+            .put(&plugin, "plugindata/_host", "1", None)
+            .await
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(
+            DocumentStore::get(&store, &plugin, "plugindata/_host")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            DocumentStore::get(&store, &host, "plugindata/_host")
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]

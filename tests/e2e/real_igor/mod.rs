@@ -73,14 +73,7 @@ impl Igor {
                 .arg(name));
         }
         if options.forwarder {
-            let target = db.join("plugins/fitbit");
-            let _ = std::fs::remove_file(&target);
-            let _ = std::fs::remove_dir_all(&target);
-            std::fs::create_dir_all(&target).unwrap();
-            for entry in std::fs::read_dir(workspace_root().join("igor/plugin")).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
-            }
+            install_forwarder(&db, "fitbit");
         }
         let port = free_port();
         let mut igor = Igor {
@@ -236,6 +229,26 @@ impl Igor {
             &serde_json::json!({ "encryptedPassword": hash }).to_string(),
         )
         .await;
+    }
+}
+
+/// The first weigh-in's weight in `weight` of a `sensors/N/U` document as
+/// Igor gives it back (a one-element list comes back as its element).
+pub fn first_weight(weight: &serde_json::Value) -> f64 {
+    let entry = weight.as_array().and_then(|l| l.first()).unwrap_or(weight);
+    entry["weight"].as_f64().expect("a weight")
+}
+
+/// Puts the forwarder in `igor/plugin/` in place of the plugin `name` of
+/// the database `db` (Igor must be stopped).
+pub fn install_forwarder(db: &Path, name: &str) {
+    let target = db.join("plugins").join(name);
+    let _ = std::fs::remove_file(&target);
+    let _ = std::fs::remove_dir_all(&target);
+    std::fs::create_dir_all(&target).unwrap();
+    for entry in std::fs::read_dir(workspace_root().join("igor/plugin")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
     }
 }
 
