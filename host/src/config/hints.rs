@@ -1,0 +1,102 @@
+//! Errors that name their fix, for the mistakes TOML reports obscurely.
+
+use std::collections::BTreeSet;
+
+/// Tables that are lists of entries (`[[plugin]]`), longest first, with
+/// the key that starts an entry.
+const LISTS: &[(&str, &str)] = &[
+    ("tenant.plugin", "name = \"fitbit\""),
+    ("tenant.action", "url = \"/plugin/fitbit?user=jack\""),
+    ("plugin", "name = \"fitbit\""),
+    ("action", "url = \"/plugin/fitbit?user=jack\""),
+    ("tenant", "id = \"smiths\""),
+];
+
+/// The usual mistake behind a parse error: a section such as
+/// `[plugin.config]` (or `[plugin]`) with no `[[plugin]]` entry above it,
+/// which TOML reports as a type error about `plugin`.
+pub(super) fn missing_list_header(text: &str) -> Option<String> {
+    let mut opened = BTreeSet::new();
+    for (index, line) in text.lines().enumerate() {
+        let header = line.split('#').next().unwrap_or("").trim();
+        if let Some(list) = header.strip_prefix("[[").and_then(|h| h.strip_suffix("]]")) {
+            let list = list.trim();
+            if list == "tenant" {
+                opened.retain(|l: &String| !l.starts_with("tenant."));
+            }
+            opened.insert(list.to_string());
+            continue;
+        }
+        let Some(table) = header.strip_prefix('[').and_then(|h| h.strip_suffix(']')) else {
+            continue;
+        };
+        let table = table.trim();
+        let Some((list, first_key)) = LISTS
+            .iter()
+            .find(|(list, _)| table == *list || table.starts_with(&format!("{list}.")))
+        else {
+            continue;
+        };
+        if !opened.contains(*list) {
+            let below = if table == *list {
+                format!("write [[{list}]] (two brackets) instead of [{list}]")
+            } else {
+                format!("put [{table}] below its entry")
+            };
+            return Some(format!(
+                "line {}: [{table}] belongs to an entry of the [[{list}]] list, but no [[{list}]] \
+                 comes before it. Start each entry with\n\n    [[{list}]]\n    {first_key}\n\n\
+                 and {below}.",
+                index + 1
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_section_without_its_header_names_the_fix() {
+        let err = crate::config::Config::parse(
+            "[store]\nbackend = \"sqlite\"\n\n[plugin.config]\ngoogle_api_url = \"x\"\n\
+             [plugin.egress]\nallow = []\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("line 4: [plugin.config] belongs to"),
+            "{err}"
+        );
+        assert!(
+            err.contains("\n    [[plugin]]\n    name = \"fitbit\"\n"),
+            "{err}"
+        );
+        let err = crate::config::Config::parse("[plugin]\nname = \"fitbit\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("write [[plugin]] (two brackets)"), "{err}");
+        let err = crate::config::Config::parse(
+            "[[tenant]]\nid = \"a\"\n[tenant.plugin.config]\nk = \"v\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("no [[tenant.plugin]] comes before it"),
+            "{err}"
+        );
+        // A header for the wrong entry does not count for the next tenant.
+        let text = "[[tenant]]\nid = \"a\"\n[[tenant.plugin]]\nname = \"p\"\n\
+                    [[tenant]]\nid = \"b\"\n[tenant.plugin.config]\nk = \"v\"\n";
+        assert!(missing_list_header(text).is_some());
+        // Correct files parse; other mistakes keep TOML's own message.
+        crate::config::Config::parse("[[plugin]]\nname = \"fitbit\"\n[plugin.config]\nk = \"v\"\n")
+            .unwrap();
+        let err = crate::config::Config::parse("nonsense = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nonsense"), "{err}");
+    }
+}
