@@ -58,6 +58,7 @@ pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> Ho
             &tenant.id,
             representing,
             &response,
+            plugin_notice(tenant, &action.url, representing).await,
         )
         .await
     {
@@ -66,14 +67,35 @@ pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> Ho
     response
 }
 
+/// What the plugin an action calls (`/plugin/NAME...`) asks the owner to
+/// do, kept in its own data at `status/<representing>/notice` (the fitbit
+/// plugin's "authorise jack again before ..."). With Igor as the store this
+/// is the very element below Igor's status; here it is copied into the
+/// status the host records.
+async fn plugin_notice(tenant: &Tenant, action_url: &str, representing: &str) -> Option<Value> {
+    let name = action_url
+        .strip_prefix("/plugin/")?
+        .split(['/', '?'])
+        .next()?;
+    let path = format!("status/{}/notice", representing.trim_matches('/'));
+    let entry = tenant
+        .documents
+        .get(&Namespace::new(tenant.id.as_str(), name), &path)
+        .await
+        .ok()??;
+    serde_json::from_str(&entry.json).ok()
+}
+
 /// Writes `status/<representing>` as Igor's `updateStatus` does: `alive`
 /// iff the call answered 200, `lastActivity`, `lastSuccess` or
-/// `lastFailure`, and `errorMessage` (empty on success).
+/// `lastFailure`, and `errorMessage` (empty on success); plus the plugin's
+/// `notice` for the owner, when it has one.
 pub async fn record_status(
     store: &dyn DocumentStore,
     tenant: &str,
     representing: &str,
     response: &HostResponse,
+    notice: Option<Value>,
 ) -> Result<(), StoreError> {
     let ns = host_namespace(tenant);
     let path = format!("status/{}", representing.trim_matches('/'));
@@ -100,6 +122,10 @@ pub async fn record_status(
         object.insert("alive".into(), json!(success));
         object.insert("lastActivity".into(), json!(now));
         object.insert("resultStatus".into(), json!(response.status));
+        match &notice {
+            Some(notice) => object.insert("notice".into(), notice.clone()),
+            None => object.remove("notice"),
+        };
         if success {
             object.insert("lastSuccess".into(), json!(now));
             object.insert("errorMessage".into(), json!(""));

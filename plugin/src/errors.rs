@@ -6,6 +6,16 @@ use crate::api::Response;
 pub struct PluginError {
     pub status: u16,
     pub message: String,
+    /// What happened, when a caller acts on it beyond answering.
+    pub cause: Option<Cause>,
+}
+
+/// Failures the plugin remembers beyond the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The provider refused the user's refresh token (`invalid_grant`): the
+    /// grant ended and only a new authorisation brings access back.
+    GrantRefused,
 }
 
 impl PluginError {
@@ -13,7 +23,13 @@ impl PluginError {
         Self {
             status,
             message: message.into(),
+            cause: None,
         }
+    }
+
+    pub fn because(mut self, cause: Cause) -> Self {
+        self.cause = Some(cause);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

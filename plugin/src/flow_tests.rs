@@ -210,7 +210,7 @@ fn a_used_refresh_token_changes_nothing_and_says_reauthorise() {
     let host = configured();
     with_token(&host, 0.0);
     host.put("sensors/fitbit/jack", json!({"weight": []}));
-    let before = host.documents.borrow().clone();
+    let before = host.data();
     host.respond(|_| {
         response(
             400,
@@ -224,7 +224,7 @@ fn a_used_refresh_token_changes_nothing_and_says_reauthorise() {
         text.contains("invalid_grant") && text.contains("auth1?user=jack"),
         "{text}"
     );
-    assert_eq!(*host.documents.borrow(), before);
+    assert_eq!(host.data(), before);
 }
 
 #[test]

@@ -3,21 +3,24 @@
 
 use serde_json::{Map, Value};
 
+use crate::access::{self, Access};
 use crate::api::{Request, Response};
 use crate::dates::Date;
+use crate::errors::Cause;
 use crate::errors::{PluginError, Result};
+use crate::history::{History, units_of};
 use crate::host::{Host, Level};
 use crate::json::{as_object, text_field};
 use crate::oauth::{TokenKeeper, field};
-use crate::paths::{Paths, valid_user};
-use crate::provider::{ApiError, AppSettings, RunState, provider_for, require_client_secret};
+use crate::paths::{Paths, user_settings_only, valid_user};
+use crate::provider::google::convert::Units;
+use crate::provider::{ApiError, AppSettings, RunState, provider_for};
+use crate::settings::require_client_secret;
 
 pub const DEFAULT_METHODS: &str = "get_bodyweight";
 
 /// Query parameters that are not method arguments.
 const CONTROL_PARAMETERS: &[&str] = &["user", "methods"];
-/// Per-user keys that are not method arguments.
-const USER_KEYS_NOT_ARGUMENTS: &[&str] = &["methods", "token", "auth", "sync"];
 
 /// The names in a comma-separated `methods` value; the default when it
 /// names none (`","` must not store an empty result over the last one).
@@ -58,6 +61,62 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
         )));
     };
     let token = as_object(Some(&token_value));
+    // Users authorised before the list existed join it on their next run.
+    crate::users::add(host, &paths, user)?;
+    let app = AppSettings::load(host, &paths)?;
+    let mut history = History::load(host, &paths, user);
+    let outcome = run(
+        host,
+        request,
+        &paths,
+        &app,
+        user,
+        token.clone(),
+        token_revision,
+    );
+    let now = host.now();
+    match &outcome {
+        Ok((results, units)) => {
+            let today = Date::from_epoch(now, request.context.utc_offset_seconds);
+            history.record_success(results, *units, today, now);
+        }
+        Err(err) => {
+            history.record_failure(err.status, &err.message, now);
+            if err.cause == Some(Cause::GrantRefused) {
+                access::grant_refused(host, &paths, &app, &token, &mut history, now);
+            }
+        }
+    }
+    history.save(host, &paths, user);
+    // The notice follows the token as it is now (a refresh keeps the grant).
+    let app = AppSettings::load(host, &paths).unwrap_or(app);
+    let access = Access::of(&app, &token, &history, now);
+    if let Err(err) = access::publish_notice(
+        host,
+        &paths,
+        user,
+        access.notice(user, &plugin_url, now).as_deref(),
+    ) {
+        host.log(
+            Level::Warn,
+            &format!("notice for {user} not saved: {}", err.message),
+        );
+    }
+    outcome.map(|(results, _)| Response::json(&Value::Object(results)))
+}
+
+/// One run for `user` whose token exists: the merged results and the units
+/// they are in.
+fn run(
+    host: &dyn Host,
+    request: &Request,
+    paths: &Paths,
+    app: &AppSettings,
+    user: &str,
+    token: Map<String, Value>,
+    token_revision: u64,
+) -> Result<(Map<String, Value>, Units)> {
+    let plugin_url = request.plugin_url();
     let token_at_start = token.clone();
     for key in ["access_token", "refresh_token"] {
         if field(&token, key).is_none() {
@@ -66,26 +125,25 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
             )));
         }
     }
-    let app = AppSettings::load(host, &paths)?;
     app.require_client_id()?;
-    require_client_secret(host)?;
+    require_client_secret(host, request, paths)?;
 
     let user_doc = host
         .store_get(&paths.user(user))
         .map_err(PluginError::store)?
         .map(|(value, _)| value)
         .unwrap_or(Value::Null);
-    let user_settings = as_object(Some(&user_doc));
+    let user_settings = user_settings_only(&user_doc);
     let methods_text = request
         .query("methods")
         .filter(|m| !m.trim().is_empty())
         .map(str::to_string)
-        .or_else(|| text_field(&user_doc, "methods"))
+        .or_else(|| text_field(&Value::Object(user_settings.clone()), "methods"))
         .unwrap_or_else(|| DEFAULT_METHODS.to_string());
     let methods = method_list(&methods_text);
     let mut args: Map<String, Value> = user_settings
         .into_iter()
-        .filter(|(k, _)| !USER_KEYS_NOT_ARGUMENTS.contains(&k.as_str()))
+        .filter(|(k, _)| k != "methods")
         .collect();
     for (name, value) in &request.query {
         if !CONTROL_PARAMETERS.contains(&name.as_str()) {
@@ -98,11 +156,17 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
     let provider_id = field(&token, "provider").unwrap_or_else(|| "fitbit".to_string());
     let provider = provider_for(&provider_id, request, today)?;
     let calls = provider.plan(&methods, &args, today)?;
+    if let Some(granted) = field(&token, "scope") {
+        let missing = provider.missing_scopes(&calls, &granted);
+        if !missing.is_empty() {
+            return Err(missing_consent(&plugin_url, user, &missing));
+        }
+    }
 
     let mut keeper = TokenKeeper::new(
         host,
         provider.as_ref(),
-        &app,
+        app,
         paths.token(user),
         user,
         plugin_url,
@@ -126,10 +190,10 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
     let mut results = Map::new();
     for call in &calls {
         let outcome =
-            match provider.execute(host, &app, call, &keeper.access_token(), user, &mut state) {
+            match provider.execute(host, app, call, &keeper.access_token(), user, &mut state) {
                 Err(ApiError::Expired) => {
                     keeper.refresh()?;
-                    provider.execute(host, &app, call, &keeper.access_token(), user, &mut state)
+                    provider.execute(host, app, call, &keeper.access_token(), user, &mut state)
                 }
                 other => other,
             };
@@ -144,7 +208,8 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
             Err(ApiError::Failed(err)) => return Err(err),
         }
     }
-    let results = Value::Object(results);
+    let units = units_of(app, provider.id(), &state.sync);
+    let results_value = Value::Object(results.clone());
     // The bookkeeping must never claim more than `sensors` holds: records
     // that change are dropped before the results are stored and written
     // after them (a failure in between costs a full read next time).
@@ -159,7 +224,7 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
                 .map_err(PluginError::store)?;
         }
     }
-    host.store_put(&paths.sensors(user), &results, None)
+    host.store_put(&paths.sensors(user), &results_value, None)
         .map_err(PluginError::store)?;
     if state.sync != sync_before
         && let Err(err) = host.store_put(&paths.sync(user), &Value::Object(state.sync), None)
@@ -169,5 +234,27 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
             &format!("sync state of {user} not saved ({err}); the next run reads in full"),
         );
     }
-    Ok(Response::json(&results))
+    Ok((results, units))
+}
+
+/// 403 for a call that needs permissions the user has not given: names the
+/// data and the `auth1` link that asks for them too (what was granted is
+/// kept: incremental authorisation).
+fn missing_consent(plugin_url: &str, user: &str, missing: &[&str]) -> PluginError {
+    use crate::provider::google::{scope_description, scope_short_name};
+    let what = missing
+        .iter()
+        .map(|s| scope_description(s))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = missing
+        .iter()
+        .map(|s| scope_short_name(s))
+        .collect::<Vec<_>>()
+        .join(",");
+    PluginError::forbidden(format!(
+        "Fitbitplugin: {user} has not allowed access to {what} (Google Health scope {names}). \
+         Allow it at {plugin_url}/auth1?user={user}&scope={names} - what {user} allowed before \
+         is kept."
+    ))
 }

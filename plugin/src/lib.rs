@@ -5,21 +5,29 @@
 //! down on 2026-11-02) and the Google Health API v4. It reaches the world
 //! only through the `igor:plugin` imports, wrapped by [`host`].
 
+pub mod access;
 pub mod api;
 pub mod authorize;
+pub mod chart;
+#[cfg(test)]
+mod consent_flow_tests;
 pub mod dates;
 pub mod errors;
 #[cfg(test)]
 mod flow_tests;
 #[cfg(test)]
 mod google_flow_tests;
+pub mod history;
 pub mod host;
 pub mod index;
 pub mod json;
 pub mod oauth;
+#[cfg(test)]
+mod overview_flow_tests;
 pub mod pages;
 pub mod paths;
 pub mod provider;
+pub mod redirect;
 pub mod router;
 pub mod settings;
 #[cfg(test)]
@@ -28,6 +36,7 @@ mod setup_flow_tests;
 pub mod testing;
 #[cfg(test)]
 mod upstream_flow_tests;
+pub mod users;
 
 #[cfg(target_arch = "wasm32")]
 mod component {

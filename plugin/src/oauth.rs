@@ -16,6 +16,8 @@ use crate::provider::{AppSettings, Provider, TokenError};
 pub const REFRESH_MARGIN_SECONDS: f64 = 60.0;
 /// How long an authorisation link stays usable.
 pub const PENDING_AUTH_SECONDS: f64 = 600.0;
+/// Token field: epoch seconds of the consent the token comes from.
+pub const GRANTED_AT: &str = "granted_at";
 
 fn base64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -87,6 +89,11 @@ pub fn token_from_response(
     }
     if let Some(seconds) = token.get("expires_in").and_then(as_f64) {
         token.insert("expires_at".into(), Value::from(now + seconds));
+    }
+    // When the user gave consent: a code exchange now, a refresh keeps it.
+    let granted_at = previous.map_or(Some(Value::from(now)), |p| p.get(GRANTED_AT).cloned());
+    if let Some(granted_at) = granted_at {
+        token.insert(GRANTED_AT.into(), granted_at);
     }
     token.insert("provider".into(), Value::from(provider));
     Some(token)
@@ -241,7 +248,8 @@ impl<'a> TokenKeeper<'a> {
                      {message}). {}{}",
                     self.reauthorise_hint(),
                     self.provider.invalid_grant_note()
-                )))
+                ))
+                .because(crate::errors::Cause::GrantRefused))
             }
             TokenError::Other(message) => Err(PluginError::upstream(format!(
                 "{name} OAuth2 error: {message}"
@@ -373,6 +381,17 @@ mod tests {
         .unwrap();
         assert_eq!(t["refresh_token"], "old");
         assert_eq!(t["expires_at"], 4599.0);
+        // A refresh keeps the grant time of the token it refreshes.
+        assert!(t.get(GRANTED_AT).is_none());
+        let exchanged =
+            token_from_response(&json!({"access_token": "a"}), None, "google-health", 7.0).unwrap();
+        assert_eq!(exchanged[GRANTED_AT], 7.0);
+        let mut older = previous.clone();
+        older.insert(GRANTED_AT.into(), json!(5.0));
+        let refreshed =
+            token_from_response(&json!({"access_token": "b"}), Some(&older), "fitbit", 9.0)
+                .unwrap();
+        assert_eq!(refreshed[GRANTED_AT], 5.0);
         assert_eq!(t["provider"], "google-health");
         assert!(token_from_response(&json!({"error": "x"}), None, "fitbit", 0.0).is_none());
         assert!(constant_time_eq("abc", "abc"));

@@ -1,6 +1,8 @@
 //! Where the plugin keeps things; every path derives from its install name,
 //! as in the original plugin.
 
+use serde_json::{Map, Value};
+
 pub struct Paths {
     name: String,
 }
@@ -38,10 +40,42 @@ impl Paths {
         format!("{}/sync", self.user(user))
     }
 
+    /// `identities/U/plugindata/N/history`: what the setup page shows about
+    /// U's runs (last success, last error, 90 days of weight and body fat).
+    pub fn history(&self, user: &str) -> String {
+        format!("{}/history", self.user(user))
+    }
+
     /// `sensors/N/U`: the user's latest results.
     pub fn sensors(&self, user: &str) -> String {
         format!("sensors/{}/{user}", self.name)
     }
+
+    /// `plugindata/N/users`: the names of the users this plugin serves (the
+    /// store cannot list `identities`).
+    pub fn users(&self) -> String {
+        format!("{}/users", self.app())
+    }
+
+    /// `status/sensors/N/notice`: what the owner must do soon, per user. In
+    /// Igor this is part of the status of `sensors/N`, next to what Igor's
+    /// `updateStatus` writes; the host copies it into the status it records.
+    pub fn notice(&self) -> String {
+        format!("status/sensors/{}/notice", self.name)
+    }
+}
+
+/// Documents the plugin keeps below `identities/U/plugindata/N`. A store
+/// that nests paths (Igor) returns them inside the user's settings document,
+/// so they are never settings: not method arguments, not form fields.
+pub const USER_BOOKKEEPING: &[&str] = &["token", "auth", "sync", "history"];
+
+/// The user's own settings in `document`, without the plugin's bookkeeping.
+pub fn user_settings_only(document: &Value) -> Map<String, Value> {
+    crate::json::as_object(Some(document))
+        .into_iter()
+        .filter(|(key, _)| !USER_BOOKKEEPING.contains(&key.as_str()))
+        .collect()
 }
 
 /// User names become path segments and URL parts: keep them plain.
@@ -67,6 +101,17 @@ mod tests {
         assert_eq!(p.app(), "plugindata/_fitbit");
         assert_eq!(p.token("jack"), "identities/jack/plugindata/_fitbit/token");
         assert_eq!(p.sensors("jack"), "sensors/_fitbit/jack");
+    }
+
+    #[test]
+    fn bookkeeping_is_not_a_setting() {
+        let doc = serde_json::json!({"methods": "sleep", "period": "1m", "token": {"a": 1},
+            "sync": {"weight": {}}, "auth": {}, "history": {}});
+        let settings = user_settings_only(&doc);
+        assert_eq!(
+            settings.keys().collect::<Vec<_>>(),
+            vec!["methods", "period"]
+        );
     }
 
     #[test]

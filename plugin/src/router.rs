@@ -11,12 +11,14 @@ pub fn handle(host: &dyn Host, request: &Request) -> Response {
         ("/" | "" | "/index", "GET" | "HEAD") => index::handle(host, request),
         ("/auth1", "GET") => authorize::auth1(host, request),
         ("/auth2", "GET") => authorize::auth2(host, request),
+        ("/auth2", "POST") => authorize::paste_back(host, request),
         ("/settings", "POST") => settings::settings(host, request),
         ("/userSettings", "POST") => settings::user_settings(host, request),
         ("/page/setup.html", "GET" | "HEAD") => settings::setup_page(host, request),
-        ("/" | "" | "/index" | "/auth1" | "/auth2" | "/page/setup.html", _) => {
+        ("/" | "" | "/index" | "/auth1" | "/page/setup.html", _) => {
             return method_not_allowed("GET");
         }
+        ("/auth2", _) => return method_not_allowed("GET, POST"),
         ("/settings" | "/userSettings", _) => return method_not_allowed("POST"),
         (path, _) => Err(PluginError::new(
             404,

@@ -4,13 +4,17 @@
 
 use serde_json::{Map, Value};
 
+use crate::access::Access;
+use crate::access::PUBLISHING_STATUS;
 use crate::api::{Request, Response};
+use crate::dates::Date;
 use crate::errors::{PluginError, Result};
+use crate::history::{History, latest_values, units_of};
 use crate::host::{Host, Level, StoreFailure};
 use crate::json::{as_f64, as_object};
 use crate::oauth::field;
-use crate::pages::{self, SetupView, UserView};
-use crate::paths::{Paths, valid_user};
+use crate::pages::{self, SetupView, TokenView, UserForm, UserRow};
+use crate::paths::{Paths, USER_BOOKKEEPING, user_settings_only, valid_user};
 use crate::provider::{AppSettings, CLIENT_SECRET, PROVIDERS, provider_for};
 
 /// Where to go after a form: a 303 to `returnTo` if it is one of this
@@ -48,13 +52,46 @@ pub fn return_location(request: &Request, return_to: &str) -> Option<String> {
     }
 }
 
-/// Refuses a cross-site form post: a browser's `Origin` must be this host's.
-fn check_origin(request: &Request) -> Result<()> {
+/// Refuses a cross-site form post. A browser's `Origin` must be the origin
+/// it sent the form to: the base URL's, or the one it actually used (its
+/// `Host`, or `X-Forwarded-Host` from a proxy or Igor's forwarder), so that
+/// `http://localhost:9333` works when the base URL says `127.0.0.1` and a
+/// LAN name works next to the address. An `Origin` that only matches `Host`
+/// must not be a public DNS name: a page that rebinds its own name to this
+/// host's address would match its own `Host`.
+pub fn check_origin(request: &Request) -> Result<()> {
     let Some(origin) = request.header("origin") else {
         return Ok(());
     };
     let base = request.context.base_url.trim_end_matches('/');
-    if base.starts_with(origin) && base[origin.len()..].chars().next().is_none_or(|c| c == '/') {
+    let base_origin = url::Url::parse(base).map(|u| u.origin().ascii_serialization());
+    if base_origin.as_deref() == Ok(origin) {
+        return Ok(());
+    }
+    let used = |name: &str| {
+        request
+            .header(name)
+            .and_then(|value| value.split(',').next())
+            .map(str::trim)
+    };
+    let origin_url = url::Url::parse(origin).ok();
+    let same_as_used = origin_url.as_ref().is_some_and(|o| {
+        let authority = match o.port() {
+            Some(port) => format!("{}:{port}", o.host_str().unwrap_or_default()),
+            None => o.host_str().unwrap_or_default().to_string(),
+        };
+        let private = match o.host() {
+            Some(url::Host::Domain(name)) => !crate::redirect::is_public_name(name),
+            Some(_) => true,
+            None => false,
+        };
+        private
+            && [used("host"), used("x-forwarded-host")]
+                .into_iter()
+                .flatten()
+                .any(|h| h.eq_ignore_ascii_case(&authority))
+    });
+    if same_as_used {
         Ok(())
     } else {
         Err(PluginError::forbidden(format!(
@@ -71,7 +108,7 @@ fn is_simple_key(key: &str) -> bool {
 }
 
 /// Read-modify-write of a document with compare-and-swap, retried on races.
-fn update(host: &dyn Host, path: &str, change: impl Fn(&mut Map<String, Value>)) -> Result<()> {
+pub fn update(host: &dyn Host, path: &str, change: impl Fn(&mut Map<String, Value>)) -> Result<()> {
     for _ in 0..5 {
         let current = host.store_get(path).map_err(PluginError::store)?;
         let (mut document, revision) = match current {
@@ -90,8 +127,48 @@ fn update(host: &dyn Host, path: &str, change: impl Fn(&mut Map<String, Value>))
     )))
 }
 
+/// Whether the host holds the client secret. A secret set the original
+/// plugin's way, `client_secret` in `plugindata/N` (readable by anyone who
+/// can read Igor's database), is moved into the host's secret store on
+/// first use and removed from the document.
+pub fn client_secret_is_set(host: &dyn Host, paths: &Paths) -> Result<bool> {
+    let app = host.store_get(&paths.app()).map_err(PluginError::store)?;
+    let seeded = app.and_then(|(document, _)| crate::json::text_field(&document, CLIENT_SECRET));
+    if let Some(secret) = seeded {
+        host.secret_set(CLIENT_SECRET, secret.trim())
+            .map_err(PluginError::store)?;
+        update(host, &paths.app(), |document| {
+            document.remove(CLIENT_SECRET);
+        })?;
+        host.log(
+            Level::Info,
+            "client secret moved from plugindata into the host's secret store",
+        );
+        return Ok(true);
+    }
+    host.secret_exists(CLIENT_SECRET)
+        .map_err(PluginError::store)
+}
+
+/// The client secret must be set (it is never read): else a 403 naming the
+/// setup page, and the host's secret store when the host says where it is
+/// (`host_secret_store` in the plugin's context config).
+pub fn require_client_secret(host: &dyn Host, request: &Request, paths: &Paths) -> Result<()> {
+    if client_secret_is_set(host, paths)? {
+        return Ok(());
+    }
+    let store = request
+        .config("host_secret_store")
+        .map(|where_| format!(" (the host keeps it in {where_})"))
+        .unwrap_or_default();
+    Err(PluginError::forbidden(format!(
+        "Fitbitplugin requires the OAuth client secret ('client_secret'): enter it on the setup page, {}/page/setup.html{store}",
+        request.plugin_url()
+    )))
+}
+
 /// `POST /settings`: client id, client secret (into the host's secret
-/// store), unit system and provider.
+/// store), unit system, provider and the OAuth app's publishing status.
 pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
     check_origin(request)?;
     let form = request.form();
@@ -127,6 +204,13 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
             "Fitbitplugin: {system:?} is not a unit system such as en_US, en_GB or nl_NL"
         )));
     }
+    if let Some(status) = get(PUBLISHING_STATUS).filter(|s| !s.is_empty())
+        && !matches!(status.as_str(), "testing" | "production")
+    {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin: {status:?} is not a publishing status; choose testing or production"
+        )));
+    }
     if let Some(secret) = get("client_secret").filter(|s| !s.is_empty()) {
         host.secret_set(CLIENT_SECRET, &secret)
             .map_err(PluginError::store)?;
@@ -134,10 +218,11 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
     }
     let paths = Paths::new(&request.context.plugin_name);
     update(host, &paths.app(), |document| {
-        for key in ["client_id", "system", "provider"] {
+        for key in ["client_id", "system", "provider", PUBLISHING_STATUS] {
             match get(key) {
-                // `system` may be cleared (metric); the others only replaced.
-                Some(value) if value.is_empty() && key == "system" => {
+                // `system` and the publishing status may be cleared; the
+                // others only replaced.
+                Some(value) if value.is_empty() && matches!(key, "system" | PUBLISHING_STATUS) => {
                     document.remove(key);
                 }
                 Some(value) if !value.is_empty() => {
@@ -183,7 +268,7 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
         if key.starts_with('_') || matches!(key.as_str(), "user" | "delete" | "returnTo") {
             continue;
         }
-        if !is_simple_key(key) || matches!(key.as_str(), "token" | "auth" | "sync") {
+        if !is_simple_key(key) || USER_BOOKKEEPING.contains(&key.as_str()) {
             return Err(PluginError::bad_request(format!(
                 "Fitbitplugin: {key:?} cannot be a user setting"
             )));
@@ -193,7 +278,7 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
         changes.push((key.clone(), (!value.is_empty()).then(|| value.to_string())));
     }
     if let Some(name) = get("_newName").filter(|n| !n.is_empty()) {
-        if !is_simple_key(&name) || matches!(name.as_str(), "token" | "auth" | "sync") {
+        if !is_simple_key(&name) || USER_BOOKKEEPING.contains(&name.as_str()) {
             return Err(PluginError::bad_request(format!(
                 "Fitbitplugin: {name:?} cannot be a user setting"
             )));
@@ -208,6 +293,7 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
             };
         }
     })?;
+    crate::users::add(host, &paths, &user)?;
     Ok(finish(request, get("returnTo").as_deref()))
 }
 
@@ -240,60 +326,103 @@ fn delete_user(host: &dyn Host, request: &Request, paths: &Paths, user: &str) ->
         paths.token(user),
         paths.pending_auth(user),
         paths.sync(user),
+        paths.history(user),
         paths.user(user),
     ] {
         host.store_delete(&path, None).map_err(PluginError::store)?;
     }
-    Ok(())
+    crate::access::publish_notice(host, paths, user, None)?;
+    crate::users::remove(host, paths, user)
 }
 
-/// `GET /page/setup.html[?user=U]`.
+/// `GET /page/setup.html[?user=U]`: every user at a glance; with a user
+/// (or the caller Igor names), that user's settings form too.
 pub fn setup_page(host: &dyn Host, request: &Request) -> Result<Response> {
     let paths = Paths::new(&request.context.plugin_name);
     let app = AppSettings::load(host, &paths)?;
-    let secret_is_set = host
-        .secret_exists(CLIENT_SECRET)
-        .map_err(PluginError::store)?;
-    let user_name = request
+    let secret_is_set = client_secret_is_set(host, &paths)?;
+    let now = host.now();
+    let today = Date::from_epoch(now, request.context.utc_offset_seconds);
+    let selected = request
         .query("user")
         .filter(|u| !u.is_empty())
         .map(str::to_string)
         .or_else(|| request.context.caller.clone());
-    let user = match user_name {
-        Some(name) if valid_user(&name) => {
-            let settings = host
-                .store_get(&paths.user(&name))
-                .map_err(PluginError::store)?
-                .map(|(value, _)| as_object(Some(&value)));
-            let token = host
-                .store_get(&paths.token(&name))
-                .map_err(PluginError::store)?
-                .map(|(value, _)| {
-                    let token = as_object(Some(&value));
-                    (
-                        field(&token, "provider").unwrap_or_else(|| "fitbit".into()),
-                        token.get("expires_at").and_then(as_f64),
-                    )
-                });
-            Some(UserView {
-                name,
-                settings,
-                token,
-            })
-        }
+    if let Some(name) = selected.as_ref().filter(|name| !valid_user(name)) {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin: {name:?} is not a valid user name"
+        )));
+    }
+    let read = |path: &str| -> Result<Option<Value>> {
+        Ok(host
+            .store_get(path)
+            .map_err(PluginError::store)?
+            .map(|(value, _)| value))
+    };
+    let mut names = crate::users::list(host, &paths)?;
+    let form = match selected {
         Some(name) => {
-            return Err(PluginError::bad_request(format!(
-                "Fitbitplugin: {name:?} is not a valid user name"
-            )));
+            let form = UserForm {
+                settings: read(&paths.user(&name))?.map(|doc| user_settings_only(&doc)),
+                has_token: read(&paths.token(&name))?.is_some(),
+                name,
+            };
+            // Users from before the list existed are shown when named.
+            if (form.settings.is_some() || form.has_token) && !names.contains(&form.name) {
+                names.push(form.name.clone());
+            }
+            Some(form)
         }
         None => None,
     };
     let plugin_url = request.plugin_url();
+    let mut users = Vec::new();
+    for name in names {
+        let token = read(&paths.token(&name))?.map(|t| as_object(Some(&t)));
+        let history = History::load(host, &paths, &name);
+        let sync = read(&paths.sync(&name))?.map(|s| as_object(Some(&s)));
+        let sensors = read(&paths.sensors(&name))?.map(|s| as_object(Some(&s)));
+        let authorising = read(&paths.pending_auth(&name))?
+            .and_then(|p| p.get("expires_at").and_then(as_f64))
+            .is_some_and(|expires_at| expires_at > now);
+        let provider = token
+            .as_ref()
+            .and_then(|t| field(t, "provider"))
+            .unwrap_or_else(|| "fitbit".into());
+        let units = units_of(&app, &provider, &sync.unwrap_or_default());
+        let token_view = token.map(|token| {
+            let access = Access::of(&app, &token, &history, now);
+            TokenView {
+                scopes: field(&token, "scope")
+                    .map(|s| s.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default(),
+                expires_at: token.get("expires_at").and_then(as_f64),
+                provider: provider.clone(),
+                access,
+            }
+        });
+        users.push(UserRow {
+            notice: token_view
+                .as_ref()
+                .and_then(|t| t.access.notice(&name, &plugin_url, now)),
+            latest: latest_values(&sensors.unwrap_or_default(), units),
+            token: token_view,
+            history,
+            units,
+            authorising,
+            name,
+        });
+    }
+    let today_provider = provider_for(&app.provider, request, today)?;
     Ok(pages::setup_page(&SetupView {
         plugin_name: &request.context.plugin_name,
         plugin_url: &plugin_url,
         app: &app,
         secret_is_set,
-        user,
+        redirect: today_provider.redirect(&plugin_url),
+        users,
+        form,
+        now,
+        today,
     }))
 }

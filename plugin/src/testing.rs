@@ -60,6 +60,22 @@ impl MemoryHost {
         self.documents.borrow().get(path).map(|(v, _)| v.clone())
     }
 
+    /// The stored documents without what the plugin records about its runs
+    /// (run history, the list of users, notices): the data a failed run
+    /// must leave as it was.
+    pub fn data(&self) -> BTreeMap<String, (Value, u64)> {
+        self.documents
+            .borrow()
+            .iter()
+            .filter(|(path, _)| {
+                !path.ends_with("/history")
+                    && !path.ends_with("/users")
+                    && !path.starts_with("status/")
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     pub fn sent_urls(&self) -> Vec<String> {
         self.sent.borrow().iter().map(|r| r.url.clone()).collect()
     }

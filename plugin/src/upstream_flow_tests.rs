@@ -236,7 +236,7 @@ fn a_token_refreshed_by_another_request_is_used_without_refreshing() {
 fn a_410_from_the_token_endpoint_explains_the_migration_too() {
     let host = configured();
     with_token(&host, 0.0);
-    let before = host.documents.borrow().clone();
+    let before = host.data();
     host.respond(|_| response(410, json!({})));
     let r = run(&host, &[]);
     assert_eq!(r.status, 502);
@@ -246,7 +246,7 @@ fn a_410_from_the_token_endpoint_explains_the_migration_too() {
         text.contains("http://igor.test/plugin/fitbit/page/setup.html?user=jack"),
         "{text}"
     );
-    assert_eq!(*host.documents.borrow(), before);
+    assert_eq!(host.data(), before);
 }
 
 #[test]

@@ -6,10 +6,12 @@
 //! A plugin's paths are Igor paths as they are (`plugindata/fitbit`,
 //! `identities/jack/plugindata/fitbit/token`, `sensors/fitbit/jack`), but a
 //! plugin `P` may only touch its own subtrees: `plugindata/P[/...]`,
-//! `identities/<user>/plugindata/P[/...]` and `sensors/P[/...]`. The host's
-//! own namespace (action status) may only touch `status/...`. The status
-//! paths are the same whatever the namespace is called, so status stored
-//! before it was renamed is found as it is.
+//! `identities/<user>/plugindata/P[/...]`, `sensors/P[/...]` and below the
+//! status of its sensors, `status/sensors/P/...` (where a plugin leaves
+//! notices for the owner next to what Igor's `updateStatus` writes). The
+//! host's own namespace (action status) may only touch `status/...`. The
+//! status paths are the same whatever the namespace is called, so status
+//! stored before it was renamed is found as it is.
 //! Every segment must be an XML element name (`^[a-zA-Z_][-_.a-zA-Z0-9]*$`),
 //! so a path can never carry XPath syntax. Only the single-tenant host can
 //! use this store: Igor has one database, not one per tenant.
@@ -260,6 +262,9 @@ impl IgorStore {
             match segments.as_slice() {
                 ["plugindata", p, ..] | ["sensors", p, ..] if *p == plugin => Some(2),
                 ["identities", _, "plugindata", p, ..] if *p == plugin => Some(4),
+                // Below its status only: the status itself is Igor's (and
+                // the host's); the root is the one the host's writes lock.
+                ["status", "sensors", p, _, ..] if *p == plugin => Some(2),
                 _ => None,
             }
         };
@@ -268,7 +273,8 @@ impl IgorStore {
                 "status/...".to_string()
             } else {
                 format!(
-                    "plugindata/{plugin}, identities/<user>/plugindata/{plugin} and sensors/{plugin} (and below)"
+                    "plugindata/{plugin}, identities/<user>/plugindata/{plugin} and sensors/{plugin} \
+                     (and below), and below status/sensors/{plugin}"
                 )
             };
             return Err(StoreError::InvalidPath(format!(
@@ -872,6 +878,7 @@ mod tests {
                 "identities/jack/plugindata/fitbit",
             ),
             ("sensors/fitbit/jack", "sensors/fitbit"),
+            ("status/sensors/fitbit/notice", "status/sensors"),
         ] {
             assert_eq!(s.scope(&fitbit, path).unwrap().root, root, "{path}");
         }
@@ -885,6 +892,8 @@ mod tests {
             "identities/jack/x/fitbit",
             "sensors",
             "status/sensors/fitbit",
+            "status/sensors/other/notice",
+            "status/fitbit/notice",
             "services/igor",
             "plugindata/fitbit/1x",
             "plugindata/fitbit/a b",

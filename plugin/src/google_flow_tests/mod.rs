@@ -7,6 +7,7 @@
 mod data;
 mod errors;
 mod oauth;
+pub(crate) use oauth::start_auth;
 mod parity;
 mod setup;
 mod sync;
@@ -30,7 +31,7 @@ pub(super) const SYNC_PATH: &str = "identities/jack/plugindata/fitbit/sync";
 pub(super) const DAY_START: &str = "2026-11-24T23:00:00Z";
 pub(super) const DAY_END: &str = "2026-11-25T23:00:00Z";
 
-pub(super) fn configured(system: Option<&str>) -> MemoryHost {
+pub(crate) fn configured(system: Option<&str>) -> MemoryHost {
     let host = MemoryHost::default();
     let mut app = json!({"client_id": CLIENT});
     if let Some(system) = system {
@@ -43,7 +44,7 @@ pub(super) fn configured(system: Option<&str>) -> MemoryHost {
     host
 }
 
-pub(super) fn with_token(host: &MemoryHost, expires_in: f64, scope: &str) {
+pub(crate) fn with_token(host: &MemoryHost, expires_in: f64, scope: &str) {
     host.put(
         TOKEN_PATH,
         json!({
@@ -55,7 +56,7 @@ pub(super) fn with_token(host: &MemoryHost, expires_in: f64, scope: &str) {
     );
 }
 
-pub(super) fn query_of(url: &str) -> HashMap<String, String> {
+pub(crate) fn query_of(url: &str) -> HashMap<String, String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -67,7 +68,7 @@ pub(super) fn path_of(url: &str) -> String {
     url::Url::parse(url).unwrap().path().to_string()
 }
 
-pub(super) fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
+pub(crate) fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
     url::form_urlencoded::parse(&request.body)
         .into_owned()
         .find(|(k, _)| k == key)
@@ -88,7 +89,7 @@ pub(super) fn civil(date: (i32, u32, u32), time: (u32, u32, u32)) -> Value {
 }
 
 /// A weight point as the API renders it (civil time in UTC+1).
-pub(super) fn weight_point(
+pub(crate) fn weight_point(
     id: &str,
     physical: &str,
     local: ((i32, u32, u32), (u32, u32, u32)),
@@ -113,7 +114,7 @@ pub(super) fn height_point(mm: &str) -> Value {
     })
 }
 
-pub(super) fn is_list(url: &str, data_type: &str) -> bool {
+pub(crate) fn is_list(url: &str, data_type: &str) -> bool {
     path_of(url) == format!("/v4/users/me/dataTypes/{data_type}/dataPoints")
 }
 
@@ -128,7 +129,7 @@ pub(super) fn requests(host: &MemoryHost) -> Vec<FetchRequest> {
     host.sent.borrow().clone()
 }
 
-pub(super) fn run(host: &MemoryHost, query: &[(&str, &str)]) -> crate::api::Response {
+pub(crate) fn run(host: &MemoryHost, query: &[(&str, &str)]) -> crate::api::Response {
     handle(host, &request("GET", "/", query))
 }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn start_auth(host: &MemoryHost, user: &str) -> HashMap<String, String> {
+pub(crate) fn start_auth(host: &MemoryHost, user: &str) -> HashMap<String, String> {
     let started = handle(host, &request("GET", "/auth1", &[("user", user)]));
     assert_eq!(started.status, 303, "{}", started.body_text());
     let location = started.header("location").unwrap().to_string();
@@ -19,7 +19,9 @@ pub(super) fn a_new_installation_authorises_with_google_asking_only_needed_scope
     let q = start_auth(&host, "jack");
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["client_id"], CLIENT);
-    assert_eq!(q["redirect_uri"], "http://igor.test/plugin/fitbit/auth2");
+    // Google refuses http://igor.test: the loopback redirect with paste-back.
+    assert_eq!(q["redirect_uri"], "http://localhost/plugin/fitbit/auth2");
+    assert_eq!(q["include_granted_scopes"], "true");
     assert_eq!(q["access_type"], "offline");
     assert_eq!(q["prompt"], "consent");
     assert_eq!(q["code_challenge_method"], "S256");
@@ -88,7 +90,7 @@ pub(super) fn the_code_exchange_sends_the_secret_as_a_form_field_and_stores_the_
     assert_eq!(form_value(&exchange, "client_id").unwrap(), CLIENT);
     assert_eq!(
         form_value(&exchange, "redirect_uri").unwrap(),
-        "http://igor.test/plugin/fitbit/auth2"
+        "http://localhost/plugin/fitbit/auth2"
     );
     let verifier = form_value(&exchange, "code_verifier").unwrap();
     assert_eq!(crate::oauth::pkce_challenge(&verifier), q["code_challenge"]);

@@ -102,8 +102,7 @@ impl Provider for Fitbit {
         redirect_uri: &str,
         state: &str,
         code_challenge: &str,
-        _methods: &[String],
-        _args: &Map<String, Value>,
+        _consent: &super::Consent,
     ) -> String {
         let client_id = app.client_id.as_deref().unwrap_or_default();
         let mut url = url::Url::parse(&self.authorize_url).unwrap_or_else(|_| {

@@ -16,6 +16,7 @@ use crate::errors::{PluginError, Result};
 use crate::host::{FetchRequest, FetchResponse, Host};
 use crate::json::{as_object, text_field};
 use crate::paths::Paths;
+use crate::redirect::Redirect;
 
 /// Name of the host-held secret with the OAuth client secret.
 pub const CLIENT_SECRET: &str = "client_secret";
@@ -66,19 +67,6 @@ impl AppSettings {
     }
 }
 
-/// Checks that the client secret is set on the host (it is never read).
-pub fn require_client_secret(host: &dyn Host) -> Result<()> {
-    match host
-        .secret_exists(CLIENT_SECRET)
-        .map_err(PluginError::store)?
-    {
-        true => Ok(()),
-        false => Err(PluginError::forbidden(
-            "Fitbitplugin requires global plugindata 'client_secret' (set it on the setup page)",
-        )),
-    }
-}
-
 /// How a token endpoint refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenError {
@@ -112,6 +100,19 @@ pub struct RunState {
     pub token: Map<String, Value>,
 }
 
+/// What an authorisation asks the user to allow.
+#[derive(Debug, Clone, Default)]
+pub struct Consent {
+    /// The user's configured methods and default arguments.
+    pub methods: Vec<String>,
+    pub args: Map<String, Value>,
+    /// Scopes the user has granted already (the current token's `scope`),
+    /// kept by incremental authorisation.
+    pub granted: Vec<String>,
+    /// Scopes to add: what a refused call named (`auth1?...&scope=`).
+    pub adding: Vec<String>,
+}
+
 /// One validated method call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -124,18 +125,28 @@ pub trait Provider {
     fn id(&self) -> &'static str;
     /// For messages: "Fitbit", "Google Health".
     fn name(&self) -> &'static str;
-    /// Where `auth1` sends the browser. `methods` and `args` are the user's
-    /// configured methods and default arguments (to ask only for the scopes
-    /// they need).
+    /// Where `auth1` sends the browser, asking for what `consent` covers.
     fn authorize_url(
         &self,
         app: &AppSettings,
         redirect_uri: &str,
         state: &str,
         code_challenge: &str,
-        methods: &[String],
-        args: &Map<String, Value>,
+        consent: &Consent,
     ) -> String;
+    /// The redirect URI to register and use for an installation at
+    /// `plugin_url`.
+    fn redirect(&self, plugin_url: &str) -> Redirect {
+        Redirect {
+            uri: format!("{plugin_url}/auth2"),
+            refusal: None,
+        }
+    }
+    /// The permissions `calls` need that `granted` (the token's `scope`)
+    /// lacks; empty when all are there or the provider cannot tell.
+    fn missing_scopes(&self, _calls: &[Call], _granted: &str) -> Vec<&'static str> {
+        Vec::new()
+    }
     /// A request to the token endpoint with `fields` and client authentication.
     fn token_request(&self, app: &AppSettings, fields: &[(&str, &str)]) -> FetchRequest;
     /// Revokes a token at the provider, if it supports that.

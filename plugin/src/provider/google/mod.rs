@@ -30,18 +30,19 @@ mod transport;
 
 use serde_json::{Map, Value};
 
-use super::{ApiError, AppSettings, Call, Provider, RunState, TokenError, endpoint};
+use super::{ApiError, AppSettings, Call, Consent, Provider, RunState, TokenError, endpoint};
 use crate::api::Request;
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
 use crate::host::{FetchRequest, FetchResponse, Host};
 use crate::oauth::field;
+use crate::redirect::Redirect;
 use convert::period_start;
 use transport::Ctx;
 
 pub use scopes::{
     ALL_SCOPES, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
-    scopes_for,
+    parse_scope_names, scope_description, scope_short_name, scopes_for,
 };
 pub use series::RESOURCES;
 pub use transport::{Status, rollup_limit_days, rpc_status};
@@ -180,10 +181,19 @@ impl Provider for GoogleHealth {
         redirect_uri: &str,
         state: &str,
         code_challenge: &str,
-        methods: &[String],
-        args: &Map<String, Value>,
+        consent: &Consent,
     ) -> String {
-        self.consent_url(app, redirect_uri, state, code_challenge, methods, args)
+        self.consent_url(app, redirect_uri, state, code_challenge, consent)
+    }
+
+    /// Google refuses redirect URIs a home network offers (plain http off
+    /// localhost, LAN names and addresses): those use the loopback redirect.
+    fn redirect(&self, plugin_url: &str) -> Redirect {
+        Redirect::for_google(plugin_url)
+    }
+
+    fn missing_scopes(&self, calls: &[Call], granted: &str) -> Vec<&'static str> {
+        scopes::missing_scopes(calls, granted)
     }
 
     /// Client id in the form; the host appends `client_secret` to it.

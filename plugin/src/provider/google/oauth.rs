@@ -1,12 +1,13 @@
-//! Google OAuth 2.0: the consent URL with only the scopes the user's methods
-//! need, token and revoke requests, token-endpoint errors, and the identity
-//! read after a code exchange.
+//! Google OAuth 2.0: the consent URL with the scopes the user's methods
+//! need (plus what was granted before: incremental authorisation), token
+//! and revoke requests, token-endpoint errors, and the identity read after
+//! a code exchange.
 
 use serde_json::{Map, Value};
 
-use super::super::{AppSettings, CLIENT_SECRET, TokenError};
+use super::super::{AppSettings, CLIENT_SECRET, Consent, TokenError};
 use super::GoogleHealth;
-use super::scopes::scopes_for;
+use super::scopes::consent_scopes;
 use super::transport::Ctx;
 use crate::host::{Credential, FetchRequest, FetchResponse, Host, Level};
 use crate::json::as_text;
@@ -26,10 +27,9 @@ impl GoogleHealth {
         redirect_uri: &str,
         state: &str,
         code_challenge: &str,
-        methods: &[String],
-        args: &Map<String, Value>,
+        consent: &Consent,
     ) -> String {
-        let scopes = scopes_for(methods, args, app.system.is_none());
+        let scopes = consent_scopes(consent, app.system.is_none());
         let mut url = url::Url::parse(&self.authorize_url).unwrap_or_else(|_| {
             url::Url::parse("https://accounts.google.com/o/oauth2/v2/auth").unwrap()
         });
@@ -41,6 +41,7 @@ impl GoogleHealth {
             .append_pair("state", state)
             .append_pair("access_type", "offline")
             .append_pair("prompt", "consent")
+            .append_pair("include_granted_scopes", "true")
             .append_pair("code_challenge", code_challenge)
             .append_pair("code_challenge_method", "S256");
         url.to_string()

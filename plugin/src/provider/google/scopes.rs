@@ -4,7 +4,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::errors::{PluginError, Result};
 use crate::json::as_text;
+use crate::provider::{Call, Consent};
 
 pub const SCOPE_METRICS: &str =
     "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly";
@@ -142,6 +144,104 @@ pub fn scopes_for(
         .iter()
         .copied()
         .filter(|s| wanted.contains(s))
+        .collect()
+}
+
+/// What each scope opens, in plain words.
+pub const DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        SCOPE_METRICS,
+        "body measurements (weight, body fat, heart rate)",
+    ),
+    (
+        SCOPE_ACTIVITY,
+        "activity (steps, distance, floors, calories)",
+    ),
+    (SCOPE_SLEEP, "sleep"),
+    (SCOPE_PROFILE, "profile"),
+    (
+        SCOPE_SETTINGS,
+        "settings (units, time zone) and paired devices",
+    ),
+];
+
+/// The prefix every Google Health scope shares; links name scopes without it.
+pub const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/googlehealth.";
+
+/// What `scope` opens, in plain words (the scope itself when unknown).
+pub fn scope_description(scope: &str) -> &str {
+    DESCRIPTIONS
+        .iter()
+        .find(|(s, _)| *s == scope)
+        .map_or(scope, |(_, what)| what)
+}
+
+/// `sleep.readonly` for the sleep scope: the form `auth1?scope=` takes.
+pub fn scope_short_name(scope: &str) -> &str {
+    scope.strip_prefix(SCOPE_PREFIX).unwrap_or(scope)
+}
+
+/// The full scopes named by `auth1?scope=a,b` (short or full names).
+pub fn parse_scope_names(text: &str) -> Result<Vec<String>> {
+    let mut scopes = Vec::new();
+    for name in text.split([',', ' ']).filter(|n| !n.is_empty()) {
+        let full = if name.starts_with("https://") {
+            name.to_string()
+        } else {
+            format!("{SCOPE_PREFIX}{name}")
+        };
+        if !ALL_SCOPES.contains(&full.as_str()) {
+            return Err(PluginError::bad_request(format!(
+                "Fitbitplugin/auth1: {name:?} is not a permission this plugin asks for; known: {}",
+                ALL_SCOPES
+                    .iter()
+                    .map(|s| scope_short_name(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        scopes.push(full);
+    }
+    Ok(scopes)
+}
+
+/// What an authorisation asks for: the scopes the user's methods need, plus
+/// what was granted before (incremental authorisation keeps it), plus what a
+/// refused call named; in [`ALL_SCOPES`] order, each once.
+pub fn consent_scopes(consent: &Consent, units_from_settings: bool) -> Vec<&'static str> {
+    let wanted = scopes_for(&consent.methods, &consent.args, units_from_settings);
+    ALL_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| {
+            wanted.contains(s)
+                || consent
+                    .granted
+                    .iter()
+                    .chain(&consent.adding)
+                    .any(|g| g == s)
+        })
+        .collect()
+}
+
+/// The scopes `calls` need that `granted` (a token's `scope`) lacks: those
+/// of each call none of whose scopes was granted (a call with some of them,
+/// such as the profile, reads what they cover). Units fall back to metric
+/// without the settings scope, so conversions never need it.
+pub fn missing_scopes(calls: &[Call], granted: &str) -> Vec<&'static str> {
+    let granted: Vec<&str> = granted.split_whitespace().collect();
+    let mut missing: Vec<&'static str> = Vec::new();
+    for call in calls {
+        for row in needs_of(&call.method, call.args.get("resource").map(String::as_str)) {
+            if !row.scopes.iter().any(|s| granted.contains(s)) {
+                missing.extend(row.scopes);
+            }
+        }
+    }
+    ALL_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| missing.contains(s))
         .collect()
 }
 

@@ -47,6 +47,7 @@ mod lists;
 mod oauth;
 mod paging;
 mod points;
+pub mod redirect_uris;
 mod rollups;
 mod types;
 
@@ -168,6 +169,9 @@ pub(crate) struct GPending {
     pub challenge: Option<(String, String)>,
     pub offline: bool,
     pub prompt_consent: bool,
+    /// `include_granted_scopes=true`: the token covers every scope the user
+    /// has granted this client, not only the ones asked for now.
+    pub include_granted: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -189,6 +193,8 @@ pub(crate) struct State {
     pub codes: HashMap<String, GCode>,
     pub access: HashMap<String, GAccess>,
     pub refresh: HashMap<String, GRefresh>,
+    /// Scopes each (user, client) has granted so far (until revoked).
+    pub grants: HashMap<(String, String), Vec<String>>,
     pub access_lifetime: Duration,
     pub quota_per_minute: u32,
     pub usage: HashMap<String, (i64, u32)>,
@@ -212,6 +218,7 @@ impl State {
             codes: HashMap::new(),
             access: HashMap::new(),
             refresh: HashMap::new(),
+            grants: HashMap::new(),
             access_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
             quota_per_minute: DEFAULT_QUOTA_PER_MINUTE,
             usage: HashMap::new(),
@@ -275,8 +282,24 @@ impl State {
         !t.revoked && t.expires_at.is_none_or(|e| e > self.clock.now())
     }
 
-    /// Revoke every token of `user` for `client`.
+    /// Records newly granted scopes; returns what the user has granted the
+    /// client in all (the "combined authorization").
+    pub fn add_grant(&mut self, user: &str, client: &str, scopes: &[String]) -> Vec<String> {
+        let granted = self
+            .grants
+            .entry((user.to_string(), client.to_string()))
+            .or_default();
+        for scope in scopes {
+            if !granted.contains(scope) {
+                granted.push(scope.clone());
+            }
+        }
+        granted.clone()
+    }
+
+    /// Revoke every token of `user` for `client`, and the grant itself.
     pub fn revoke_grant(&mut self, user: &str, client: &str) {
+        self.grants.remove(&(user.to_string(), client.to_string()));
         for t in self
             .access
             .values_mut()
@@ -354,7 +377,25 @@ impl FakeGoogle {
 
     // ----- clients, users, consent -----
 
+    /// Registers a Web application client as the Cloud console does; panics
+    /// with the console's message on a redirect URI Google refuses (see
+    /// [`redirect_uris`]).
     pub fn register_client(&self, client_id: &str, client_secret: &str, redirect_uris: &[&str]) {
+        if let Err(refusal) = self.try_register_client(client_id, client_secret, redirect_uris) {
+            panic!("{refusal}");
+        }
+    }
+
+    /// Like [`FakeGoogle::register_client`], answering the console's refusal.
+    pub fn try_register_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+    ) -> Result<(), String> {
+        for uri in redirect_uris {
+            redirect_uris::validate(uri)?;
+        }
         self.st().clients.insert(
             client_id.into(),
             GClient {
@@ -364,6 +405,7 @@ impl FakeGoogle {
                 testing_mode: false,
             },
         );
+        Ok(())
     }
     pub fn set_client_name(&self, client_id: &str, name: &str) {
         if let Some(c) = self.st().clients.get_mut(client_id) {
@@ -520,6 +562,14 @@ impl FakeGoogle {
     /// Query parameters of the last `GET /o/oauth2/v2/auth`.
     pub fn last_authorize_query(&self) -> Option<Vec<(String, String)>> {
         self.st().last_authorize.clone()
+    }
+    /// The scopes `health_user_id` has granted `client_id` so far.
+    pub fn granted_scopes(&self, health_user_id: &str, client_id: &str) -> Vec<String> {
+        self.st()
+            .grants
+            .get(&(health_user_id.to_string(), client_id.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
     /// Live (unrevoked, unexpired) refresh tokens of the user.
     pub fn refresh_tokens_of(&self, health_user_id: &str) -> Vec<String> {

@@ -63,13 +63,18 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
     let Some(redirect_uri) = lookup(q, "redirect_uri") else {
         return bad("Missing required parameter: redirect_uri");
     };
+    // Exact string match with a registered URI (scheme, case, port and
+    // trailing slash included), as Google compares.
     if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
-        return error_page(
+        let detail = format!(
+            "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 \
+             policy. If you're the app developer, register the redirect URI in the Google Cloud \
+             Console. Error 400: redirect_uri_mismatch. Request details: \
+             redirect_uri={redirect_uri}"
+        );
+        return html_response(
             StatusCode::BAD_REQUEST,
-            "redirect_uri_mismatch",
-            &format!(
-                "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy. redirect_uri={redirect_uri}"
-            ),
+            render_error("Access blocked: This app's request is invalid", &detail),
         );
     }
     match lookup(q, "response_type") {
@@ -126,6 +131,7 @@ fn authorize(st: &mut State, q: &[(String, String)]) -> Response {
         offline: lookup(q, "access_type") == Some("offline"),
         prompt_consent: lookup(q, "prompt")
             .is_some_and(|p| p.split_whitespace().any(|x| x == "consent")),
+        include_granted: lookup(q, "include_granted_scopes") == Some("true"),
     };
     let txn = util::random_token("", 32);
     st.pending.insert(txn.clone(), pending);
@@ -151,12 +157,17 @@ fn decision(st: &mut State, req: &RecordedRequest) -> Response {
     };
     let mut pairs: Vec<(&str, String)> = Vec::new();
     if req.form_value("decision") == Some("allow") {
-        let granted: Vec<String> = p
+        let newly: Vec<String> = p
             .scopes
             .iter()
             .filter(|s| !st.withheld_scopes.contains(s))
             .cloned()
             .collect();
+        let user = st.consent_user.clone();
+        let combined = st.add_grant(&user, &p.client, &newly);
+        // Incremental authorisation: the token covers the union of every
+        // grant; without it, only what was asked for (and allowed) now.
+        let granted = if p.include_granted { combined } else { newly };
         let code = format!("4/0{}", util::random_token("", 60));
         pairs.push(("code", code.clone()));
         pairs.push(("scope", granted.join(" ")));

@@ -115,6 +115,7 @@ async fn google_pkce_and_testing_mode() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(r["error"], "invalid_grant");
+    assert_eq!(r["error_description"], "Token has been expired or revoked.");
     // The access token expired long ago as well.
     let (s, r) = gget(&g, &c, &t.access_token, "/v4/users/me/identity").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);

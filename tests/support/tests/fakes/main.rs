@@ -6,4 +6,5 @@ mod fitbit_oauth;
 mod google_account;
 mod google_lists;
 mod google_oauth;
+mod google_redirects;
 mod google_rollups;
