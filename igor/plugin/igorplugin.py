@@ -130,6 +130,10 @@ class IgorHostForwarder(object):
             value = flask_request.headers.get(name)
             if value:
                 headers[name] = value
+        # The authority the browser used, so that the host can tell a form
+        # posted from that origin from a cross-site one.
+        if flask_request.host:
+            headers["X-Forwarded-Host"] = flask_request.host
         caller = self._caller()
         secret = settings["forward_secret"]
         if caller and secret:

@@ -365,3 +365,254 @@ async fn a_mixed_installation_migrates_from_the_legacy_api() {
     let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// The host's status of `representing`, once `ready` holds (actions run in
+/// the background).
+async fn status_when(h: &Harness, representing: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..300 {
+        let (code, body) = h.get(&format!("/status/{representing}")).await;
+        if code == 200 {
+            let status: Value = serde_json::from_str(&body).unwrap();
+            if ready(&status) {
+                return status;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no such status of {representing}; host log:\n{}",
+        h.host.log()
+    );
+}
+
+#[test]
+fn the_plugin_and_the_fake_agree_on_googles_redirect_rules() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let google = rt.block_on(FakeGoogle::start());
+    for uri in [
+        "https://igor.example.com/plugin/fitbit/auth2",
+        "https://home.example.org:8443/tenants/smiths/plugin/fitbit/auth2",
+        "http://localhost:9333/plugin/fitbit/auth2",
+        "http://127.0.0.1:9333/plugin/fitbit/auth2",
+        "http://127.1.2.3/plugin/fitbit/auth2",
+        "http://[::1]:9333/plugin/fitbit/auth2",
+        "http://igor.local:9333/plugin/fitbit/auth2",
+        "http://192.168.1.20:9333/plugin/fitbit/auth2",
+        "https://192.168.1.20:9333/plugin/fitbit/auth2",
+        "https://[fd00::20]/plugin/fitbit/auth2",
+        "https://igor.local/plugin/fitbit/auth2",
+        "https://igor.lan/plugin/fitbit/auth2",
+        "https://igor.home/plugin/fitbit/auth2",
+        "https://igor.internal/plugin/fitbit/auth2",
+        "https://igor.home.arpa/plugin/fitbit/auth2",
+        "https://igor/plugin/fitbit/auth2",
+        "https://x.googleusercontent.com/plugin/fitbit/auth2",
+        "https://igor.example.com/plugin/fitbit/auth2#x",
+        "https://*.example.com/plugin/fitbit/auth2",
+        "https://me@igor.example.com/plugin/fitbit/auth2",
+        "https://igor.example.com/plugin/../fitbit/auth2",
+        "https://igor.example.com/plugin/%2e%2e/fitbit/auth2",
+        "https://igor.example.com/plugin/fitbit/auth2%",
+        "https://igor.example.com/plugin/fitbit/auth2%00",
+        "https://igor.example.com/plugin/fitbit/auth2?next=https://evil.example/",
+        "ftp://igor.example.com/plugin/fitbit/auth2",
+    ] {
+        let plugin = fitbit::redirect::google_refusal(uri);
+        let console = google.try_register_client("cid", "s", &[uri]);
+        assert_eq!(
+            plugin.is_none(),
+            console.is_ok(),
+            "{uri}: plugin {plugin:?}, console {console:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
+    let google = FakeGoogle::start().await;
+    // Igor (or the host) as the LAN knows it; nothing listens on localhost
+    // at that port here, as on the owner's laptop.
+    let port = common::free_port();
+    let base = format!("http://igor.local:{port}");
+    let h = Harness {
+        host: Host::start_with(&config(&google, None), &format!("base_url = \"{base}\"")).await,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    let refused = google
+        .try_register_client(
+            GOOGLE_ID,
+            GOOGLE_SECRET,
+            &[&format!("{base}/plugin/fitbit/auth2")],
+        )
+        .unwrap_err();
+    assert!(refused.contains("https"), "{refused}");
+    h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
+        .await;
+    let loopback = format!("http://localhost:{port}/plugin/fitbit/auth2");
+    let (_, page) = h.get("/plugin/fitbit/page/setup.html").await;
+    assert!(page.contains("Google will refuse this base URL"), "{page}");
+    assert!(page.contains(&format!("<code>{loopback}</code>")), "{page}");
+
+    // Registered with another URI only: Google's error page.
+    google.register_client(
+        GOOGLE_ID,
+        GOOGLE_SECRET,
+        &["https://igor.example.com/plugin/fitbit/auth2"],
+    );
+    let (_, started) = h.get("/plugin/fitbit/auth1?user=jack").await;
+    let authorize = started.trim().strip_prefix("See ").unwrap().to_string();
+    let blocked = consent(&h.http, &authorize).await.unwrap_err().to_string();
+    assert!(
+        blocked.contains("Error 400: redirect_uri_mismatch"),
+        "{blocked}"
+    );
+
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&loopback]);
+    let (_, started) = h.get("/plugin/fitbit/auth1?user=jack").await;
+    let authorize = started.trim().strip_prefix("See ").unwrap().to_string();
+    let landed = consent(&h.http, &authorize).await.unwrap();
+    assert!(landed.starts_with(&format!("{loopback}?")), "{landed}");
+    assert!(
+        h.http.get(&landed).send().await.is_err(),
+        "nothing answers at the loopback address"
+    );
+    let paste = |address: String| {
+        h.http
+            .post(format!("{}/plugin/fitbit/auth2", h.host.url))
+            .form(&[("user", "jack".to_string()), ("address", address)])
+            .send()
+    };
+    let done = paste(landed.clone()).await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("access for jack is set up")
+    );
+    let exchange = google
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/token")
+        .unwrap();
+    assert_eq!(exchange.form_value("redirect_uri"), Some(loopback.as_str()));
+    let token = h
+        .host
+        .stored("identities/jack/plugindata/fitbit/token")
+        .unwrap();
+    assert!(token["granted_at"].as_f64().is_some(), "{token}");
+    let again = paste(landed).await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("already used"));
+
+    google.add_data_point(
+        DEFAULT_HEALTH_USER_ID,
+        DataPoint::weight(&hours_ago(2), 80_000.0),
+    );
+    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
+    let google = FakeGoogle::start().await;
+    let base = "https://igor.example.com";
+    let h = Harness {
+        host: Host::start_with(&config(&google, None), &format!("base_url = \"{base}\"")).await,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    let redirect = format!("{base}/plugin/fitbit/auth2");
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&redirect]);
+    h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
+        .await;
+    let (_, page) = h.get("/plugin/fitbit/page/setup.html").await;
+    assert!(!page.contains("Google will refuse"), "{page}");
+    assert!(page.contains(&format!("<code>{redirect}</code>")));
+    let (_, started) = h.get("/plugin/fitbit/auth1?user=jack").await;
+    let authorize = started.trim().strip_prefix("See ").unwrap().to_string();
+    let back = consent(&h.http, &authorize).await.unwrap();
+    // The proxy passes https://igor.example.com/... on to the host.
+    let path_and_query = back.strip_prefix(base).unwrap();
+    let (status, page) = h.get(path_and_query).await;
+    assert_eq!(status, 200, "{page}");
+    let exchange = google
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/token")
+        .unwrap();
+    assert_eq!(exchange.form_value("redirect_uri"), Some(redirect.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
+    let google = FakeGoogle::start().await;
+    let action = "[[action]]\ninterval = 3600\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
+    let h = Harness::start(&format!("{}{action}", config(&google, None))).await;
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
+    google.set_testing_mode(GOOGLE_ID, true);
+    h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
+        .await;
+    h.authorise("jack", &google.authorize_url()).await;
+
+    // Sleep was not part of jack's consent: 403 with the link that adds it.
+    google.clear_requests();
+    let (status, body) = h.get("/plugin/fitbit?user=jack&methods=sleep").await;
+    assert_eq!(status, 403, "{body}");
+    let link = format!(
+        "{}/plugin/fitbit/auth1?user=jack&scope=sleep.readonly",
+        h.host.url
+    );
+    assert!(body.contains(&link), "{body}");
+    assert!(google.requests().is_empty());
+    let started = h.http.get(&link).send().await.unwrap();
+    let location = started.headers()["location"].to_str().unwrap().to_string();
+    let back = consent(&h.http, &location).await.unwrap();
+    assert_eq!(h.http.get(&back).send().await.unwrap().status(), 200);
+    let query = google.last_authorize_query().unwrap();
+    assert!(query.contains(&("include_granted_scopes".into(), "true".into())));
+    let token = h
+        .host
+        .stored("identities/jack/plugindata/fitbit/token")
+        .unwrap();
+    let scopes = token["scope"].as_str().unwrap();
+    assert!(
+        scopes.contains(SCOPE_METRICS) && scopes.contains(SCOPE_SLEEP),
+        "the new token keeps what was granted: {scopes}"
+    );
+    let (status, body) = h.get("/plugin/fitbit?user=jack&methods=sleep").await;
+    assert_eq!(status, 200, "{body}");
+
+    // Seven days later Google ends the Testing grant, in its own words; the
+    // scheduled action's status tells the owner what to do.
+    google.advance_clock(std::time::Duration::from_secs(7 * 24 * 3600 + 60));
+    h.host.hangup();
+    let status = status_when(&h, "sensors/fitbit", |s| s.get("notice").is_some()).await;
+    let message = status["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("Token has been expired or revoked."),
+        "{status}"
+    );
+    let notice = status["notice"]["jack"].as_str().unwrap();
+    assert!(
+        notice.starts_with("authorise jack again since "),
+        "{notice}"
+    );
+    assert!(notice.ends_with(&format!("{}/plugin/fitbit/auth1?user=jack", h.host.url)));
+    let (_, page) = h.get("/plugin/fitbit/page/setup.html").await;
+    assert!(page.contains("authorise jack again since "), "{page}");
+
+    // One click renews access; the next run clears the notice.
+    h.authorise("jack", &google.authorize_url()).await;
+    h.host.hangup();
+    let status = status_when(&h, "sensors/fitbit", |s| {
+        s["alive"] == true && s.get("notice").is_none()
+    })
+    .await;
+    assert_eq!(status["errorMessage"], "");
+}
