@@ -139,6 +139,20 @@ fn a_secret_set_the_original_way_moves_into_the_host() {
         json!({"client_id": "c"})
     );
 
+    // Saving the settings form without a secret keeps a seeded one too.
+    let host = MemoryHost::default();
+    host.put(
+        "plugindata/fitbit",
+        json!({"client_secret": "GOCSPX-seeded"}),
+    );
+    let r = handle(&host, &form("/settings", &[("client_id", "c2")]));
+    assert_eq!(r.status, 200);
+    assert_eq!(host.secrets.borrow()["client_secret"], "GOCSPX-seeded");
+    assert_eq!(
+        host.get("plugindata/fitbit").unwrap(),
+        json!({"client_id": "c2"})
+    );
+
     // Without any secret the 403 names the setup page and the host's store.
     let host = MemoryHost::default();
     host.put("plugindata/fitbit", json!({"client_id": "c"}));

@@ -211,12 +211,15 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
             "Fitbitplugin: {status:?} is not a publishing status; choose testing or production"
         )));
     }
+    let paths = Paths::new(&request.context.plugin_name);
+    // A secret seeded in plugindata moves to the host before the document
+    // is rewritten without it.
+    client_secret_is_set(host, &paths)?;
     if let Some(secret) = get("client_secret").filter(|s| !s.is_empty()) {
         host.secret_set(CLIENT_SECRET, &secret)
             .map_err(PluginError::store)?;
         host.log(Level::Info, "client secret updated");
     }
-    let paths = Paths::new(&request.context.plugin_name);
     update(host, &paths.app(), |document| {
         for key in ["client_id", "system", "provider", PUBLISHING_STATUS] {
             match get(key) {

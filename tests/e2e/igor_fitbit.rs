@@ -72,6 +72,7 @@ allow_loopback = true
     // The provider sends the browser back to Igor, which forwards to the host.
     let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
+    google.set_testing_mode(CLIENT_ID, true);
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -88,19 +89,47 @@ allow_loopback = true
     let page = page.text().await.unwrap();
     assert!(page.contains(&redirect), "{page}\n{}", igor.log());
 
-    // App credentials through Igor's URL (a form POST, as the page sends it).
+    // The secret set the original plugin's way, in Igor's database...
+    igor.put_json(
+        "plugindata/fitbit/client_secret",
+        &serde_json::json!({ "client_secret": CLIENT_SECRET }).to_string(),
+    )
+    .await;
+    // ...and the client id through Igor's URL, a form posted from the
+    // address the browser used (localhost, while Igor calls itself
+    // 127.0.0.1): Igor's forwarder passes that host on.
+    let localhost = format!("http://localhost:{}", igor.port);
     let saved = browser
-        .post(format!("{plugin}/settings"))
-        .form(&[("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)])
+        .post(format!("{localhost}/plugin/fitbit/settings"))
+        .header("origin", &localhost)
+        .form(&[("client_id", CLIENT_ID)])
         .send()
         .await
         .unwrap();
     assert_eq!(saved.status(), 200, "{}", igor.log());
+    let cross_site = browser
+        .post(format!("{plugin}/settings"))
+        .header("origin", "http://evil.example")
+        .form(&[("client_id", "other")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    // On first use the secret moves into the host and out of Igor.
+    let page = browser
+        .get(format!("{plugin}/page/setup.html"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("set (leave empty to keep it)"), "{page}");
     let app = igor.get_json("plugindata/fitbit").await.unwrap();
     assert_eq!(app["fitbit"]["client_id"], CLIENT_ID, "{app}");
     assert!(
         !app.to_string().contains(CLIENT_SECRET),
-        "the secret stays in the host"
+        "the secret left Igor's database: {app}"
     );
 
     // Authorise jack: Igor's auth1 → Google consent → Igor's auth2.
@@ -164,6 +193,104 @@ allow_loopback = true
         (entry["weight"].as_f64().unwrap() - 80.1).abs() < 0.01,
         "{sensors}"
     );
+
+    // Igor reads jack's settings back with the sync bookkeeping inside; the
+    // page leaves it out, and "Modify" as the page renders it works.
+    let stored = igor
+        .get_json("identities/jack/plugindata/fitbit")
+        .await
+        .unwrap();
+    assert!(stored["fitbit"].get("sync").is_some(), "{stored}");
+    let page = browser
+        .get(format!("{plugin}/page/setup.html?user=jack"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = &page[page.find("<h2>Settings of jack</h2>").expect("the form")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(
+        !form.contains("name=\"sync\"") && !form.contains("name=\"token\""),
+        "{form}"
+    );
+    let mut fields = input_fields(form);
+    fields.retain(|(name, _)| name != "_newName" && name != "_newValue");
+    fields.push(("_newName".into(), "period".into()));
+    fields.push(("_newValue".into(), "7d".into()));
+    let modified = browser
+        .post(format!("{plugin}/userSettings"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(modified.status(), 303, "{}", igor.log());
+    let stored = igor
+        .get_json("identities/jack/plugindata/fitbit")
+        .await
+        .unwrap();
+    assert_eq!(stored["fitbit"]["period"], "7d", "{stored}");
+    assert!(
+        stored["fitbit"]["token"].get("refresh_token").is_some(),
+        "{stored}"
+    );
+
+    // A week later Google ends the Testing grant: Igor's own status of
+    // sensors/fitbit carries the notice next to Igor's error message.
+    google.advance_clock(Duration::from_secs(7 * 24 * 3600 + 60));
+    igor.restart().await;
+    let mut status = Value::Null;
+    for _ in 0..150 {
+        if let Some(s) = igor.get_json("status/sensors/fitbit").await
+            && s["fitbit"]["alive"] != true
+            && s["fitbit"].get("notice").is_some()
+        {
+            status = s;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let notice = status["fitbit"]["notice"]["jack"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        notice.starts_with("authorise jack again since "),
+        "status: {status}\nigor: {}\nhost: {}",
+        igor.log(),
+        host.log()
+    );
+    assert!(
+        notice.ends_with(&format!("{plugin}/auth1?user=jack")),
+        "{notice}"
+    );
+    let message = status["fitbit"]["errorMessage"].to_string();
+    assert!(
+        message.contains("Token has been expired or revoked"),
+        "{status}"
+    );
+}
+
+/// The `name`/`value` pairs of a form's inputs, as a browser would post them.
+fn input_fields(form: &str) -> Vec<(String, String)> {
+    let attribute = |tag: &str, name: &str| {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = start + tag[start..].find('"')?;
+        Some(
+            tag[start..end]
+                .replace("&amp;", "&")
+                .replace("&quot;", "\""),
+        )
+    };
+    form.match_indices("<input")
+        .filter_map(|(i, _)| {
+            let tag = &form[i..i + form[i..].find('>')?];
+            Some((
+                attribute(tag, "name")?,
+                attribute(tag, "value").unwrap_or_default(),
+            ))
+        })
+        .collect()
 }
 
 /// A TCP proxy in front of Igor that holds back every chunk of Igor's
