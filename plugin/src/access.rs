@@ -220,14 +220,13 @@ mod tests {
         assert_eq!(production.notice("jack", URL, granted + 30.0 * DAY), None);
     }
 
-    #[test]
-    fn a_refusal_seven_days_after_consent_reveals_testing() {
+    /// A refusal seen at `now` of a grant from `granted`, on an app whose
+    /// publishing status was not said.
+    fn refusal(granted: f64, now: f64) -> (MemoryHost, History) {
         let host = MemoryHost::default();
-        let paths = Paths::new("fitbit");
         host.put("plugindata/fitbit", json!({"client_id": "c"}));
-        let granted = 1_000_000.0;
         let mut history = History::default();
-        let now = granted + 7.0 * DAY + 600.0;
+        let paths = Paths::new("fitbit");
         grant_refused(
             &host,
             &paths,
@@ -236,6 +235,14 @@ mod tests {
             &mut history,
             now,
         );
+        (host, history)
+    }
+
+    #[test]
+    fn a_refusal_seven_days_after_consent_reveals_testing() {
+        let granted = 1_000_000.0;
+        let now = granted + 7.0 * DAY + 600.0;
+        let (host, history) = refusal(granted, now);
         assert_eq!(
             host.get("plugindata/fitbit").unwrap()["publishing_status"],
             "testing"
@@ -248,17 +255,7 @@ mod tests {
         assert!(!renewed.ended);
 
         // A refusal at another age (revoked) says nothing about Testing.
-        let host = MemoryHost::default();
-        host.put("plugindata/fitbit", json!({"client_id": "c"}));
-        let mut history = History::default();
-        grant_refused(
-            &host,
-            &paths,
-            &app(false),
-            &token(granted),
-            &mut history,
-            granted + 2.0 * DAY,
-        );
+        let (host, history) = refusal(granted, granted + 2.0 * DAY);
         assert!(
             host.get("plugindata/fitbit")
                 .unwrap()

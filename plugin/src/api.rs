@@ -45,6 +45,14 @@ impl Request {
             .collect()
     }
 
+    /// The first field `name` of the form body, trimmed.
+    pub fn form_field(&self, name: &str) -> Option<String> {
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+    }
+
     /// The URL of the plugin's root, e.g. `http://igor.local:9333/plugin/fitbit`.
     pub fn plugin_url(&self) -> String {
         format!(

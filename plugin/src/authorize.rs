@@ -143,13 +143,7 @@ pub fn auth2(host: &dyn Host, request: &Request) -> Result<Response> {
 /// address must be the registered redirect URI itself.
 pub fn paste_back(host: &dyn Host, request: &Request) -> Result<Response> {
     check_origin(request)?;
-    let form = request.form();
-    let get = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |name: &str| request.form_field(name).filter(|v| !v.is_empty());
     let Some(user) = get("user").filter(|u| valid_user(u)) else {
         return Err(PluginError::bad_request(
             "fitbitplugin/auth2: the form names no valid user",

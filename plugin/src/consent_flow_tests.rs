@@ -5,7 +5,9 @@
 use serde_json::json;
 
 use crate::api::Response;
-use crate::google_flow_tests::{configured, form_value, query_of, run, start_auth, with_token};
+use crate::google_flow_tests::{
+    configured, form_value, query_of, refresh_tokens_refused, run, start_auth, with_token,
+};
 use crate::provider::google::{SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP};
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
@@ -240,12 +242,7 @@ fn testing_access_is_announced_a_day_ahead_and_after_the_end() {
 
     // After the end Google refuses the refresh token: "since".
     host.now.set(now + 0.9 * DAY);
-    host.respond(|_| {
-        response(
-            400,
-            json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
-        )
-    });
+    refresh_tokens_refused(&host);
     assert_eq!(run(&host, &[("user", "jack")]).status, 502);
     let notice = host.get(NOTICE_PATH).unwrap()["jack"]
         .as_str()
@@ -276,12 +273,7 @@ fn google_ending_a_grant_after_seven_days_reveals_testing() {
     let mut token = host.get(TOKEN_PATH).unwrap();
     token["granted_at"] = json!(now - 7.0 * DAY - 3600.0);
     host.put(TOKEN_PATH, token);
-    host.respond(|_| {
-        response(
-            400,
-            json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
-        )
-    });
+    refresh_tokens_refused(&host);
     let r = run(&host, &[("user", "jack")]);
     assert_eq!(r.status, 502);
     assert!(r.body_text().contains("Token has been expired or revoked."));

@@ -171,12 +171,7 @@ pub fn require_client_secret(host: &dyn Host, request: &Request, paths: &Paths) 
 /// store), unit system, provider and the OAuth app's publishing status.
 pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
     check_origin(request)?;
-    let form = request.form();
-    let get = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-    };
+    let get = |name: &str| request.form_field(name);
     if let Some(provider) = get("provider").filter(|p| !p.is_empty())
         && !PROVIDERS.contains(&provider.as_str())
     {
@@ -244,11 +239,7 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
 pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
     check_origin(request)?;
     let form = request.form();
-    let get = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-    };
+    let get = |name: &str| request.form_field(name);
     let Some(user) = get("user").filter(|u| !u.is_empty()) else {
         return Err(PluginError::bad_request(
             "Fitbitplugin/userSettings requires user argument",

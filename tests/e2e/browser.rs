@@ -93,6 +93,23 @@ async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements
         .unwrap()
 }
 
+/// Waits for `locator` and clicks it.
+async fn click(client: &Client, locator: Locator<'_>) {
+    wait_for(client, locator).await.click().await.unwrap();
+}
+
+/// On the setup page of jack: creates jack, follows the authorise link and
+/// allows access on the provider's consent page.
+async fn create_jack_and_allow(client: &Client) {
+    click(
+        client,
+        Locator::XPath("//button[contains(., 'Create user jack')]"),
+    )
+    .await;
+    click(client, Locator::Css("a[href$='auth1?user=jack']")).await;
+    click(client, Locator::Css("button[value=allow]")).await;
+}
+
 async fn text(client: &Client) -> String {
     client
         .find(Locator::Css("body"))
@@ -146,18 +163,8 @@ allow_loopback = true
         .find(Locator::Css("form[action$='/settings']"))
         .await
         .unwrap();
-    form.find(Locator::Css("input[name=client_id]"))
-        .await
-        .unwrap()
-        .send_keys("22ABCD")
-        .await
-        .unwrap();
-    form.find(Locator::Css("input[name=client_secret]"))
-        .await
-        .unwrap()
-        .send_keys("browser-secret")
-        .await
-        .unwrap();
+    type_into(&form, "client_id", "22ABCD").await;
+    type_into(&form, "client_secret", "browser-secret").await;
     if let Ok(provider) = form.find(Locator::Css("select[name=provider]")).await {
         provider.select_by_value("fitbit").await.unwrap();
     }
@@ -167,12 +174,7 @@ allow_loopback = true
         .select_by_value("en_GB")
         .await
         .unwrap();
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&form).await;
     wait_for(
         &client,
         Locator::XPath("//span[contains(., 'set (leave empty to keep it)')]"),
@@ -185,24 +187,7 @@ allow_loopback = true
     );
 
     // Create the user, then authorise it through the consent page.
-    wait_for(
-        &client,
-        Locator::XPath("//button[contains(., 'Create user jack')]"),
-    )
-    .await
-    .click()
-    .await
-    .unwrap();
-    wait_for(&client, Locator::Css("a[href*='auth1?user=jack']"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, Locator::Css("button[value=allow]"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    create_jack_and_allow(&client).await;
     let back = wait_for(&client, Locator::LinkText("Back to the setup page")).await;
     let page = text(&client).await;
     assert!(page.contains("access for jack is set up"), "{page}");
@@ -254,6 +239,15 @@ allow_loopback = true
     )
 }
 
+async fn submit(form: &fantoccini::elements::Element) {
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn type_into(form: &fantoccini::elements::Element, name: &str, text: &str) {
     form.find(Locator::Css(&format!("input[name={name}]")))
         .await
@@ -291,31 +285,9 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
         .unwrap();
     type_into(&form, "client_id", "cid.apps.googleusercontent.com").await;
     type_into(&form, "client_secret", "GOCSPX-b").await;
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&form).await;
     client.goto(&format!("{setup}?user=jack")).await.unwrap();
-    wait_for(
-        &client,
-        Locator::XPath("//button[contains(., 'Create user jack')]"),
-    )
-    .await
-    .click()
-    .await
-    .unwrap();
-    wait_for(&client, Locator::Css("a[href$='auth1?user=jack']"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, Locator::Css("button[value=allow]"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    create_jack_and_allow(&client).await;
     // The browser is sent to the loopback address, where nothing answers.
     let mut landed = client.current_url().await.unwrap().to_string();
     for _ in 0..100 {
@@ -331,12 +303,7 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
     client.goto(&setup).await.unwrap();
     let form = wait_for(&client, Locator::Css("form[action$='/auth2']")).await;
     type_into(&form, "address", &landed).await;
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&form).await;
     let back = wait_for(&client, Locator::LinkText("Back to the setup page")).await;
     let page = text(&client).await;
     assert!(
@@ -450,14 +417,7 @@ async fn the_setup_page_shows_each_users_chart_in_light_and_dark_mode() {
         .await
         .unwrap();
     assert_eq!(run.status(), 200, "{}", run.text().await.unwrap());
-    let html = http
-        .get(format!("{plugin}/page/setup.html"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = common::page_text(&http, &format!("{plugin}/page/setup.html")).await;
     // In stone (en_GB): 84 kg is 13.23 st, 80 kg is 12.6 st.
     assert!(html.contains("weight from 13.2"), "{html}");
     assert!(html.contains("to 12.6 st on "), "{html}");

@@ -54,8 +54,13 @@ struct Harness {
 
 impl Harness {
     async fn start(config: &str) -> Self {
+        Self::start_with(config, "").await
+    }
+
+    /// With extra `[server]` keys (`base_url = ...`).
+    async fn start_with(config: &str, server: &str) -> Self {
         Self {
-            host: Host::start(config).await,
+            host: Host::start_with(config, server).await,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -434,13 +439,7 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
     // at that port here, as on the owner's laptop.
     let port = common::free_port();
     let base = format!("http://igor.local:{port}");
-    let h = Harness {
-        host: Host::start_with(&config(&google, None), &format!("base_url = \"{base}\"")).await,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    };
+    let h = Harness::start_with(&config(&google, None), &format!("base_url = \"{base}\"")).await;
     let refused = google
         .try_register_client(
             GOOGLE_ID,
@@ -520,13 +519,7 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
 async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
     let google = FakeGoogle::start().await;
     let base = "https://igor.example.com";
-    let h = Harness {
-        host: Host::start_with(&config(&google, None), &format!("base_url = \"{base}\"")).await,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    };
+    let h = Harness::start_with(&config(&google, None), &format!("base_url = \"{base}\"")).await;
     let redirect = format!("{base}/plugin/fitbit/auth2");
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&redirect]);
     h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])

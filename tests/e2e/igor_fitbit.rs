@@ -116,14 +116,7 @@ allow_loopback = true
         .unwrap();
     assert_eq!(cross_site.status(), 403);
     // On first use the secret moves into the host and out of Igor.
-    let page = browser
-        .get(format!("{plugin}/page/setup.html"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::page_text(&browser, &format!("{plugin}/page/setup.html")).await;
     assert!(page.contains("set (leave empty to keep it)"), "{page}");
     let app = igor.get_json("plugindata/fitbit").await.unwrap();
     assert_eq!(app["fitbit"]["client_id"], CLIENT_ID, "{app}");
@@ -201,14 +194,7 @@ allow_loopback = true
         .await
         .unwrap();
     assert!(stored["fitbit"].get("sync").is_some(), "{stored}");
-    let page = browser
-        .get(format!("{plugin}/page/setup.html?user=jack"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::page_text(&browser, &format!("{plugin}/page/setup.html?user=jack")).await;
     let form = &page[page.find("<h2>Settings of jack</h2>").expect("the form")..];
     let form = &form[..form.find("</form>").unwrap()];
     assert!(

@@ -137,3 +137,13 @@ pub(super) fn status_body(code: u16, status: &str, reason: &str, message: &str) 
     json!({"error": {"code": code, "message": message, "status": status,
            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com"}]}})
 }
+
+/// Google's token endpoint refuses every refresh token, in its own words.
+pub(crate) fn refresh_tokens_refused(host: &MemoryHost) {
+    host.respond(|_| {
+        response(
+            400,
+            json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+        )
+    });
+}

@@ -177,12 +177,7 @@ pub(super) fn a_refresh_without_refresh_token_keeps_the_stored_one() {
 pub(super) fn an_expired_refresh_token_explains_the_seven_days_of_testing_mode() {
     let host = configured(Some("en_GB"));
     with_token(&host, 0.0, SCOPE_METRICS);
-    host.respond(|_| {
-        response(
-            400,
-            json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
-        )
-    });
+    refresh_tokens_refused(&host);
     let r = run(&host, &[("user", "jack")]);
     assert_eq!(r.status, 502);
     let text = r.body_text();

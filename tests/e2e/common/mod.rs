@@ -203,3 +203,8 @@ pub fn sha256_hex(token: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// The body of `GET url`, whatever its status.
+pub async fn page_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}

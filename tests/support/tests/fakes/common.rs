@@ -145,7 +145,12 @@ pub async fn google_exchange(g: &FakeGoogle, c: &Client, extra: &[(&str, &str)])
     let loc = igor_test_support::consent(c, &google_auth_url(g, extra))
         .await
         .unwrap();
-    let code = query_of(&loc, "code").unwrap();
+    google_redeem(g, c, &loc).await
+}
+
+/// Exchanges the code of the consent's redirect `loc` for tokens.
+pub async fn google_redeem(g: &FakeGoogle, c: &Client, loc: &str) -> Value {
+    let code = query_of(loc, "code").unwrap();
     let (s, body) = google_token(
         g,
         c,

@@ -95,29 +95,13 @@ async fn google_include_granted_scopes_combines_grants() {
         u.query_pairs_mut().clear().extend_pairs(pairs);
         u.to_string()
     };
-    let token_for = |location: String| {
-        let (g, c) = (&g, &c);
-        async move {
-            let code = query_of(&location, "code").unwrap();
-            let (s, body) = google_token(
-                g,
-                c,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT),
-                    ("code_verifier", VERIFIER),
-                ],
-            )
-            .await;
-            assert_eq!(s, StatusCode::OK, "{body}");
-            body
-        }
-    };
     let alone = igor_test_support::consent(&c, &sleep_only(&[]))
         .await
         .unwrap();
-    assert_eq!(token_for(alone).await["scope"], fake_google::SCOPE_SLEEP);
+    assert_eq!(
+        google_redeem(&g, &c, &alone).await["scope"],
+        fake_google::SCOPE_SLEEP
+    );
     // With it, the new token covers the union of every grant.
     let combined =
         igor_test_support::consent(&c, &sleep_only(&[("include_granted_scopes", "true")]))
@@ -127,7 +111,7 @@ async fn google_include_granted_scopes_combines_grants() {
         query_of(&combined, "scope").unwrap(),
         format!("{both} {}", fake_google::SCOPE_SLEEP)
     );
-    let token = token_for(combined).await;
+    let token = google_redeem(&g, &c, &combined).await;
     assert_eq!(
         token["scope"],
         format!("{both} {}", fake_google::SCOPE_SLEEP)
