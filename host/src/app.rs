@@ -5,13 +5,12 @@
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use anyhow::Context as _;
-
 use crate::config::Config;
 use crate::engine;
 use crate::runtime::{self, Context, InvokeError, Request, Response};
-use crate::store::sqlite::SqliteStore;
-use crate::store::{DocumentStore, SecretStore};
+use crate::store::DocumentStore;
+/// The host's own stores (see [`crate::store::Stores`]).
+pub use crate::store::Stores;
 pub use crate::tenants::DEFAULT_TENANT;
 use crate::tenants::{Registry, Shared, Tenant, build_registry};
 
@@ -23,36 +22,6 @@ pub struct App {
     /// Where the configuration came from, for reloads.
     config_path: Option<PathBuf>,
     registry: RwLock<Arc<Registry>>,
-}
-
-/// The host's own stores, opened from a configuration without loading any
-/// plugin: the server and the command line share them.
-pub struct Stores {
-    /// The single-tenant host's documents, and every tenant's by default.
-    pub documents: Arc<dyn DocumentStore>,
-    pub secrets: Arc<dyn SecretStore>,
-    /// Where `secrets` keeps them, in words for the owner (a file path).
-    pub secrets_location: String,
-}
-
-impl Stores {
-    pub fn open(config: &Config) -> anyhow::Result<Self> {
-        let path = config.store_path();
-        let local = SqliteStore::open(&path)
-            .with_context(|| format!("opening the store {}", path.display()))?;
-        let documents: Arc<dyn DocumentStore> = match &config.store {
-            crate::config::StoreConfig::Igor(igor) => Arc::new(
-                crate::store::igor::IgorStore::new(igor, DEFAULT_TENANT)
-                    .context("configuring the Igor store")?,
-            ),
-            _ => Arc::new(local.clone()),
-        };
-        Ok(Self {
-            documents,
-            secrets: Arc::new(local),
-            secrets_location: path.display().to_string(),
-        })
-    }
 }
 
 /// A request as the host received it, before it is addressed to a plugin.
@@ -84,7 +53,7 @@ impl App {
             .unwrap_or(config.limits.memory_bytes);
         let engine = engine::build_engine(max_memory, config.pooling_allocator)?;
         engine::spawn_epoch_ticker(&engine);
-        let stores = Stores::open(&config)?;
+        let stores = Stores::open(&config).await?;
         let shared = Shared {
             linker: runtime::linker(&engine)?,
             engine,

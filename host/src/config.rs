@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::limits::Limits;
+pub use crate::store::Quota;
 
 mod hints;
 use hints::missing_list_header;
@@ -31,6 +32,9 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    /// Where the key sealing secrets at rest comes from.
+    #[serde(default)]
+    pub secrets: crate::store::keys::SecretsConfig,
     /// Limits every plugin gets unless its own `limits` table overrides them.
     #[serde(default)]
     pub limits: Limits,
@@ -103,6 +107,8 @@ pub enum StoreConfig {
     /// A real Igor's database over its REST API (documents only; secrets
     /// stay in `<data_dir>/store.sqlite`).
     Igor(crate::store::igor::IgorConfig),
+    /// A PostgreSQL database that several hosts may share.
+    Postgres(crate::store::postgres::PostgresConfig),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,28 +168,6 @@ pub struct TenantConfig {
     /// Scheduled calls, run as this tenant.
     #[serde(default, rename = "action")]
     pub actions: Vec<ActionConfig>,
-}
-
-/// Per-tenant store quotas.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Quota {
-    /// Largest document, in bytes.
-    pub max_value_bytes: usize,
-    /// Most documents across the tenant's plugins.
-    pub max_keys: u64,
-    /// Most bytes (paths plus documents) across the tenant's plugins.
-    pub max_total_bytes: u64,
-}
-
-impl Default for Quota {
-    fn default() -> Self {
-        Self {
-            max_value_bytes: 256 << 10,
-            max_keys: 10_000,
-            max_total_bytes: 64 << 20,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -312,6 +296,9 @@ impl Config {
                 resolve(component);
             }
         }
+        if let Some(key_file) = &mut self.secrets.key_file {
+            resolve(key_file);
+        }
         Ok(())
     }
 
@@ -337,6 +324,9 @@ impl Config {
             }
             validate_plugins(&tenant.plugins)?;
             validate_actions(&tenant.actions)?;
+        }
+        if let StoreConfig::Postgres(pg) = &self.store {
+            pg.validate()?;
         }
         if let StoreConfig::Igor(igor) = &self.store {
             igor.validate()?;

@@ -1,6 +1,7 @@
 //! The `igor-host` command: `serve` runs the HTTP host, `call` runs one
 //! request through a plugin and prints the answer, `get` prints stored data,
-//! `secret set` stores a secret for a plugin.
+//! `secret set` stores a secret for a plugin, `secret rotate-key` reseals
+//! every secret with a new key.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -45,14 +46,15 @@ enum Command {
         #[arg(long = "header", short = 'H')]
         headers: Vec<String>,
     },
-    /// Print a plugin's stored document from the configured store (SQLite
-    /// or Igor), e.g. `get sensors/fitbit/jack`.
+    /// Print a plugin's stored document from the configured store (SQLite,
+    /// PostgreSQL or Igor), e.g. `get sensors/fitbit/jack`.
     Get {
         path: String,
         #[command(flatten)]
         owner: Owner,
     },
-    /// Set a plugin's secret, such as its OAuth client secret.
+    /// Set a plugin's secret, such as its OAuth client secret, or rotate the
+    /// key that seals the secrets.
     #[command(subcommand, alias = "secrets")]
     Secret(SecretCommand),
 }
@@ -65,6 +67,14 @@ enum SecretCommand {
         name: String,
         #[command(flatten)]
         owner: Owner,
+    },
+    /// Seal every secret with a new key: generated into the key file on one
+    /// machine; with keys from an environment variable or a shared store,
+    /// the one put first in every host's keys.
+    RotateKey {
+        /// Keep the old keys in the key file.
+        #[arg(long)]
+        keep_old: bool,
     },
 }
 
@@ -143,7 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Get { path, owner } => {
             let config = Config::load(cli.config.as_deref())?;
-            let stores = Stores::open(&config)?;
+            let stores = Stores::open(&config).await?;
             let (ns, documents) = owner.resolve(&config, &stores)?;
             match documents.get(&ns, &path).await? {
                 Some(entry) => {
@@ -162,7 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Secret(SecretCommand::Set { name, owner }) => {
             validate_secret_name(&name)?;
             let config = Config::load(cli.config.as_deref())?;
-            let stores = Stores::open(&config)?;
+            let stores = Stores::open(&config).await?;
             let (ns, _) = owner.resolve(&config, &stores)?;
             let value = read_secret_value(&name)?;
             stores.secrets.set(&ns, &name, &value).await?;
@@ -170,6 +180,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{name} set for plugin {} (tenant {}) in {}",
                 ns.plugin, ns.tenant, stores.secrets_location
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Secret(SecretCommand::RotateKey { keep_old }) => {
+            let config = Config::load(cli.config.as_deref())?;
+            println!("{}", igor_host::store::rotate_key(&config, keep_old).await?);
             Ok(ExitCode::SUCCESS)
         }
     }

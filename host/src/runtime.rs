@@ -286,55 +286,6 @@ impl RequestState {
     fn ns(&self) -> &Namespace {
         &self.plugin.namespace
     }
-
-    fn check_document(&self, json: &str) -> Result<(), StoreError> {
-        let max = self.plugin.tenant.quota.max_value_bytes;
-        if json.len() > max {
-            return Err(StoreError::QuotaExceeded(format!(
-                "documents are limited to {max} bytes"
-            )));
-        }
-        serde_json::from_str::<serde::de::IgnoredAny>(json)
-            .map(|_| ())
-            .map_err(|e| StoreError::InvalidJson(e.to_string()))
-    }
-
-    /// Writes `json` at `path` unless the tenant's key-count or total-size
-    /// quota would be exceeded. Writes of a tenant are serialised here so
-    /// two cannot both pass the check.
-    async fn put_within_quota(
-        plugin: Arc<Plugin>,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
-    ) -> Result<u64, StoreError> {
-        let quota = plugin.tenant.quota;
-        let _guard = plugin.tenant.write_lock.lock().await;
-        if let Some(usage) = plugin.documents.usage(&plugin.tenant.id).await? {
-            let old = plugin.documents.get(&plugin.namespace, path).await?;
-            let (new_documents, freed) = match &old {
-                Some(entry) => (usage.documents, (path.len() + entry.json.len()) as u64),
-                None => (usage.documents + 1, 0),
-            };
-            let new_bytes = usage.bytes - freed.min(usage.bytes) + (path.len() + json.len()) as u64;
-            if new_documents > quota.max_keys {
-                return Err(StoreError::QuotaExceeded(format!(
-                    "the tenant may store at most {} documents",
-                    quota.max_keys
-                )));
-            }
-            if new_bytes > quota.max_total_bytes && new_bytes > usage.bytes {
-                return Err(StoreError::QuotaExceeded(format!(
-                    "the tenant may store at most {} bytes",
-                    quota.max_total_bytes
-                )));
-            }
-        }
-        plugin
-            .documents
-            .put(&plugin.namespace, path, json, expected)
-            .await
-    }
 }
 
 impl igor::plugin::types::Host for RequestState {}
@@ -364,11 +315,22 @@ impl igor::plugin::store::Host for RequestState {
         json: String,
         expected_revision: Option<u64>,
     ) -> wasmtime::Result<Result<u64, WitStoreError>> {
-        if let Err(e) = store::validate_path(&path).and_then(|_| self.check_document(&json)) {
+        if let Err(e) = store::validate_path(&path) {
             return Ok(Err(e.into()));
         }
-        let result =
-            Self::put_within_quota(self.plugin.clone(), &path, &json, expected_revision).await;
+        // The backend checks the document and the tenant's quota in the
+        // write's own transaction.
+        let result = self
+            .plugin
+            .documents
+            .put_within(
+                self.ns(),
+                &path,
+                &json,
+                expected_revision,
+                &self.plugin.tenant.quota,
+            )
+            .await;
         if let Err(err) = &result {
             tracing::warn!(
                 tenant = %self.plugin.namespace.tenant, plugin = %self.plugin.name, %path,

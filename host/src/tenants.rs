@@ -59,9 +59,8 @@ pub struct TenantShare {
     pub id: String,
     pub requests: Semaphore,
     pub connections: Arc<Semaphore>,
+    /// Checked by the store in each write's transaction.
     pub quota: Quota,
-    /// Serialises quota-checked writes so two cannot both pass the check.
-    pub write_lock: tokio::sync::Mutex<()>,
 }
 
 pub struct Tenant {
@@ -194,6 +193,11 @@ pub fn tenant_documents(
         StoreConfig::Igor(igor) => Arc::new(
             crate::store::igor::IgorStore::new(igor, id).context("configuring the Igor store")?,
         ),
+        // Connects and migrates at first use: building a registry does not wait.
+        StoreConfig::Postgres(pg) => Arc::new(
+            crate::store::postgres::PostgresStore::new(pg)
+                .context("configuring the PostgreSQL store")?,
+        ),
     })
 }
 
@@ -264,7 +268,6 @@ fn build_tenant(
         requests: Semaphore::new(limits.max_concurrent_requests.max(1)),
         connections: Arc::new(Semaphore::new(limits.max_concurrent_fetches.max(1))),
         quota,
-        write_lock: tokio::sync::Mutex::new(()),
     });
     let mut built = BTreeMap::new();
     for plugin in plugins {

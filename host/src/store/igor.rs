@@ -75,8 +75,8 @@
 //! Igor down, a timeout, 401/403 (credentials), 5xx and any other unexpected
 //! answer give `StoreError::Unavailable` with a message naming Igor's URL.
 //! A write that fails before the `PUT` changes nothing; a `PUT` is one Igor
-//! operation (whole or not at all). Tenant quotas are not enforced (`usage`
-//! is unknown).
+//! operation (whole or not at all). Of the tenant quotas only the document
+//! size is enforced (the counts and totals are unknown: `usage` is `None`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -89,7 +89,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{DocumentStore, Entry, Namespace, StoreError, validate_path};
+use super::{DocumentStore, Entry, Namespace, Quota, StoreError, validate_path};
 
 /// Igor's namespaces for hidden data (`xmlDatabase.py`, `access`).
 const NAMESPACES: &[(&str, &str)] = &[
@@ -486,14 +486,18 @@ impl DocumentStore for IgorStore {
         self.read(path).await
     }
 
-    async fn put(
+    /// Only the document size of `quota` is enforced: Igor cannot tell a
+    /// tenant's usage.
+    async fn put_within(
         &self,
         ns: &Namespace,
         path: &str,
         json: &str,
         expected: Option<u64>,
+        quota: &Quota,
     ) -> Result<u64, StoreError> {
         let scoped = self.scope(ns, path)?;
+        quota.check_value(json)?;
         let value: Value =
             serde_json::from_str(json).map_err(|e| StoreError::InvalidJson(e.to_string()))?;
         check_document(&value)?;

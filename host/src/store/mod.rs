@@ -1,13 +1,25 @@
-//! Plugin data: JSON documents with revisions, kept per (tenant, plugin) namespace.
+//! Plugin data: JSON documents with revisions, kept per (tenant, plugin) namespace,
+//! and host-held secrets, sealed before any backend sees them.
 //!
-//! The trait is what the `igor:plugin/store` and `secrets` imports are built on;
-//! backends (embedded SQLite, a real Igor over REST) implement it. Paths are
-//! validated here, once, before any backend sees them.
+//! The traits are what the `igor:plugin/store` and `secrets` imports are built
+//! on; backends (embedded SQLite, PostgreSQL, a real Igor over REST) implement
+//! them. [`Stores::open`] opens the configured ones. The runtime validates paths
+//! before any backend sees them; SQLite and PostgreSQL check them again.
 
 pub mod igor;
+pub mod keys;
+mod migrations;
+mod open;
+pub mod owner_only;
+pub mod postgres;
+mod quota;
+pub mod sealed;
 pub mod sqlite;
 
 use async_trait::async_trait;
+
+pub use open::{Stores, rotate_key};
+pub use quota::{Quota, Usage, document_bytes};
 
 /// Whose data: both parts come from the host's routing, never from a guest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,7 +33,7 @@ pub struct Namespace {
 /// so no plugin can be installed under it.
 pub const HOST_NAMESPACE: &str = ":host";
 /// The host namespace's earlier name, from before plugin names could start
-/// with `_`; stores move what they hold under it (see `sqlite.rs`).
+/// with `_`; the SQLite store's migration 2 moves what it held.
 pub const LEGACY_HOST_NAMESPACE: &str = "_host";
 
 impl Namespace {
@@ -73,17 +85,35 @@ pub enum StoreError {
 ///
 /// `expected` follows the WIT contract: `None` writes unconditionally,
 /// `Some(0)` only if absent, `Some(n)` only at revision `n`; otherwise
-/// `Err(Conflict(current))` and nothing changes.
+/// `Err(Conflict(current))` and nothing changes. A write or delete is one
+/// transaction: it happens whole, with the tenant's usage, or not at all.
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError>;
+
+    /// Writes unless `expected` or the tenant's `quota` refuses it. Backends
+    /// that keep usage check the quota in the write's own transaction.
+    async fn put_within(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+        quota: &Quota,
+    ) -> Result<u64, StoreError>;
+
+    /// A write without quota: the host's own documents.
     async fn put(
         &self,
         ns: &Namespace,
         path: &str,
         json: &str,
         expected: Option<u64>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<u64, StoreError> {
+        self.put_within(ns, path, json, expected, &Quota::UNLIMITED)
+            .await
+    }
+
     async fn delete(
         &self,
         ns: &Namespace,
@@ -91,18 +121,11 @@ pub trait DocumentStore: Send + Sync {
         expected: Option<u64>,
     ) -> Result<bool, StoreError>;
 
-    /// What a tenant stores across its plugins, for quotas; `None` when the
-    /// backend cannot tell (quotas on counts and totals are then not enforced).
+    /// What a tenant stores across its plugins; `None` when the backend
+    /// cannot tell (quotas on counts and totals are then not enforced).
     async fn usage(&self, _tenant: &str) -> Result<Option<Usage>, StoreError> {
         Ok(None)
     }
-}
-
-/// A tenant's stored documents: how many, and their paths' and contents' bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub documents: u64,
-    pub bytes: u64,
 }
 
 /// Host-held secrets, written by plugins but read only by the host.
@@ -111,6 +134,87 @@ pub trait SecretStore: Send + Sync {
     async fn set(&self, ns: &Namespace, name: &str, value: &str) -> Result<(), StoreError>;
     async fn get(&self, ns: &Namespace, name: &str) -> Result<Option<String>, StoreError>;
     async fn delete(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError>;
+}
+
+/// A secret as a backend keeps it: sealed by [`sealed::SealedSecrets`].
+/// `Debug` shows neither the value nor its length.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoredSecret {
+    Sealed {
+        key_id: String,
+        bytes: Vec<u8>,
+    },
+    /// Written before secrets were sealed (SQLite only); sealed at start.
+    Plaintext(String),
+}
+
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredSecret::Sealed { key_id, .. } => write!(f, "Sealed(key {key_id})"),
+            StoredSecret::Plaintext(_) => f.write_str("Plaintext(<redacted>)"),
+        }
+    }
+}
+
+/// A secret found by [`SecretVault::needing_seal`].
+#[derive(Debug, Clone)]
+pub struct VaultEntry {
+    pub ns: Namespace,
+    pub name: String,
+    pub secret: StoredSecret,
+}
+
+/// Where a backend keeps sealed secrets; it never sees a plaintext value.
+#[async_trait]
+pub trait SecretVault: Send + Sync {
+    async fn put_secret(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        key_id: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError>;
+    async fn get_secret(
+        &self,
+        ns: &Namespace,
+        name: &str,
+    ) -> Result<Option<StoredSecret>, StoreError>;
+    async fn delete_secret(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError>;
+    /// Up to `limit` secrets in plaintext or, with `key_id`, sealed with any
+    /// other key.
+    async fn needing_seal(
+        &self,
+        key_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<VaultEntry>, StoreError>;
+    /// Replaces `entry` by a sealed value only if it is still as read, so a
+    /// concurrent `put_secret` wins; whether it was replaced.
+    async fn replace_secret(
+        &self,
+        entry: &VaultEntry,
+        key_id: &str,
+        bytes: &[u8],
+    ) -> Result<bool, StoreError>;
+}
+
+/// The checks every backend makes before a write: the path, valid JSON and
+/// the document size.
+pub fn check_write(path: &str, json: &str, quota: &Quota) -> Result<(), StoreError> {
+    validate_path(path)?;
+    quota.check_value(json)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(json)
+        .map(|_| ())
+        .map_err(|e| StoreError::InvalidJson(e.to_string()))
+}
+
+/// `Err(Conflict(current))` unless `expected` admits the `current` revision
+/// (0: absent).
+pub fn check_expected(current: u64, expected: Option<u64>) -> Result<(), StoreError> {
+    match expected {
+        Some(want) if want != current => Err(StoreError::Conflict(current)),
+        _ => Ok(()),
+    }
 }
 
 /// Longest path accepted, in bytes.

@@ -1,65 +1,27 @@
-//! The embedded store: one SQLite file holding documents and secrets.
+//! The embedded store: one SQLite file holding documents, sealed secrets and
+//! each tenant's usage.
 //!
 //! Every write is one `IMMEDIATE` transaction with `synchronous = FULL`, so a
-//! write is either wholly on disk or not at all. Revisions come from one
-//! counter for the whole file and are never reused, so a path that is deleted
-//! and written again cannot satisfy a stale compare-and-swap.
+//! write is either wholly on disk or not at all, and writers in other
+//! processes wait their turn. Revisions come from one counter for the whole
+//! file and are never reused, so a path that is deleted and written again
+//! cannot satisfy a stale compare-and-swap. The file is created owner-only.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DocumentStore, Entry, HOST_NAMESPACE, LEGACY_HOST_NAMESPACE, Namespace, SecretStore,
-    StoreError, Usage,
+    DocumentStore, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret, Usage,
+    VaultEntry, check_expected, check_write, document_bytes, validate_path,
 };
 
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
-}
-
-const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS documents (
-        tenant TEXT NOT NULL,
-        plugin TEXT NOT NULL,
-        path TEXT NOT NULL,
-        json TEXT NOT NULL,
-        revision INTEGER NOT NULL,
-        PRIMARY KEY (tenant, plugin, path)
-    ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS secrets (
-        tenant TEXT NOT NULL,
-        plugin TEXT NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (tenant, plugin, name)
-    ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS revision_counter (
-        only_row INTEGER PRIMARY KEY CHECK (only_row = 0),
-        last INTEGER NOT NULL
-    );
-    INSERT OR IGNORE INTO revision_counter (only_row, last) VALUES (0, 0);
-";
-
-/// Brings a file written by an older host up to date, once, in one
-/// transaction; `PRAGMA user_version` records how far it is.
-///
-/// 1. The host's namespace was `_host`, a name plugins may now have: move its
-///    documents (action status) to [`HOST_NAMESPACE`].
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version < 1 {
-        tx.execute(
-            "UPDATE documents SET plugin = ?1 WHERE plugin = ?2",
-            params![HOST_NAMESPACE, LEGACY_HOST_NAMESPACE],
-        )?;
-        tx.pragma_update(None, "user_version", 1)?;
-    }
-    tx.commit()
 }
 
 fn unavailable(err: impl std::fmt::Display) -> StoreError {
@@ -68,15 +30,21 @@ fn unavailable(err: impl std::fmt::Display) -> StoreError {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+        if path != Path::new(":memory:") {
+            if let Some(dir) = path.parent() {
+                super::owner_only::create_dir(dir)?;
+            }
+            // The WAL and shared-memory files take the database's mode.
+            super::owner_only::prepare_file(path)?;
         }
         let mut conn = Connection::open(path)?;
+        // First, so that processes opening a new file at once wait their turn.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        migrate(&mut conn)?;
+        // Overwrite what is deleted or replaced, such as a secret's old value.
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        super::migrations::apply_sqlite(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -95,33 +63,74 @@ impl SqliteStore {
         .await
         .map_err(unavailable)?
     }
+
+    /// Runs `f` in an `IMMEDIATE` transaction, committed if `f` succeeds.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let result = f(&tx)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(result)
+        })
+        .await
+    }
 }
 
-fn current_revision(
+/// The revision and size of the document at `path`, if any.
+fn current(
     tx: &rusqlite::Transaction<'_>,
     ns: &Namespace,
     path: &str,
-) -> Result<u64, StoreError> {
+) -> Result<Option<(u64, u64)>, StoreError> {
     tx.query_row(
-        "SELECT revision FROM documents WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
+        "SELECT revision, LENGTH(CAST(json AS BLOB)) FROM documents
+         WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
         params![ns.tenant, ns.plugin, path],
-        |row| row.get::<_, i64>(0),
+        |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
     )
     .optional()
-    .map(|rev| rev.unwrap_or(0) as u64)
     .map_err(unavailable)
 }
 
-fn check_expected(current: u64, expected: Option<u64>) -> Result<(), StoreError> {
-    match expected {
-        Some(want) if want != current => Err(StoreError::Conflict(current)),
-        _ => Ok(()),
-    }
+fn read_usage(conn: &Connection, tenant: &str) -> Result<Usage, StoreError> {
+    conn.query_row(
+        "SELECT documents, bytes FROM tenant_usage WHERE tenant = ?1",
+        params![tenant],
+        |row| {
+            Ok(Usage {
+                documents: row.get::<_, i64>(0)? as u64,
+                bytes: row.get::<_, i64>(1)? as u64,
+            })
+        },
+    )
+    .optional()
+    .map(Option::unwrap_or_default)
+    .map_err(unavailable)
+}
+
+fn write_usage(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    usage: Usage,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO tenant_usage (tenant, documents, bytes) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant) DO UPDATE SET documents = excluded.documents, bytes = excluded.bytes",
+        params![tenant, usage.documents as i64, usage.bytes as i64],
+    )
+    .map(drop)
+    .map_err(unavailable)
 }
 
 #[async_trait]
 impl DocumentStore for SqliteStore {
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+        validate_path(path)?;
         let (ns, path) = (ns.clone(), path.to_string());
         self.with_conn(move |conn| {
             conn.query_row(
@@ -141,19 +150,25 @@ impl DocumentStore for SqliteStore {
         .await
     }
 
-    async fn put(
+    async fn put_within(
         &self,
         ns: &Namespace,
         path: &str,
         json: &str,
         expected: Option<u64>,
+        quota: &Quota,
     ) -> Result<u64, StoreError> {
-        let (ns, path, json) = (ns.clone(), path.to_string(), json.to_string());
-        self.with_conn(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            check_expected(current_revision(&tx, &ns, &path)?, expected)?;
+        check_write(path, json, quota)?;
+        let (ns, path, json, quota) = (ns.clone(), path.to_string(), json.to_string(), *quota);
+        self.write(move |tx| {
+            let old = current(tx, &ns, &path)?;
+            check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
+            let old_bytes = old.map(|(_, len)| path.len() as u64 + len);
+            let usage = quota.admit(
+                read_usage(tx, &ns.tenant)?,
+                old_bytes,
+                document_bytes(&path, &json),
+            )?;
             let revision: i64 = tx
                 .query_row(
                     "UPDATE revision_counter SET last = last + 1 RETURNING last",
@@ -169,7 +184,7 @@ impl DocumentStore for SqliteStore {
                 params![ns.tenant, ns.plugin, path, json, revision],
             )
             .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
+            write_usage(tx, &ns.tenant, usage)?;
             Ok(revision as u64)
         })
         .await
@@ -181,67 +196,95 @@ impl DocumentStore for SqliteStore {
         path: &str,
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
+        validate_path(path)?;
         let (ns, path) = (ns.clone(), path.to_string());
-        self.with_conn(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            check_expected(current_revision(&tx, &ns, &path)?, expected)?;
-            let deleted = tx
-                .execute(
-                    "DELETE FROM documents WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
-                    params![ns.tenant, ns.plugin, path],
-                )
-                .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
-            Ok(deleted > 0)
+        self.write(move |tx| {
+            let old = current(tx, &ns, &path)?;
+            check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
+            let Some((_, len)) = old else {
+                return Ok(false);
+            };
+            tx.execute(
+                "DELETE FROM documents WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
+                params![ns.tenant, ns.plugin, path],
+            )
+            .map_err(unavailable)?;
+            let usage = read_usage(tx, &ns.tenant)?.without(path.len() as u64 + len);
+            write_usage(tx, &ns.tenant, usage)?;
+            Ok(true)
         })
         .await
     }
 
     async fn usage(&self, tenant: &str) -> Result<Option<Usage>, StoreError> {
         let tenant = tenant.to_string();
-        self.with_conn(move |conn| {
-            conn.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(path AS BLOB)) + LENGTH(CAST(json AS BLOB))), 0)
-                 FROM documents WHERE tenant = ?1",
-                params![tenant],
-                |row| {
-                    Ok(Some(Usage {
-                        documents: row.get::<_, i64>(0)? as u64,
-                        bytes: row.get::<_, i64>(1)? as u64,
-                    }))
-                },
-            )
-            .map_err(unavailable)
-        })
-        .await
+        self.with_conn(move |conn| read_usage(conn, &tenant).map(Some))
+            .await
     }
 }
 
+/// A `secrets` row: `value` is a BLOB when sealed (`key_id` set), else the
+/// plaintext of a secret written before sealing.
+fn stored_secret(row: &rusqlite::Row<'_>, key_col: usize) -> rusqlite::Result<StoredSecret> {
+    let key_id: Option<String> = row.get(key_col)?;
+    let value = row.get_ref(key_col + 1)?;
+    Ok(match (key_id, value) {
+        (Some(key_id), ValueRef::Blob(bytes)) => StoredSecret::Sealed {
+            key_id,
+            bytes: bytes.to_vec(),
+        },
+        (None, ValueRef::Text(text)) => {
+            StoredSecret::Plaintext(String::from_utf8_lossy(text).into_owned())
+        }
+        (_, other) => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                key_col + 1,
+                "value".into(),
+                other.data_type(),
+            ));
+        }
+    })
+}
+
 #[async_trait]
-impl SecretStore for SqliteStore {
-    async fn set(&self, ns: &Namespace, name: &str, value: &str) -> Result<(), StoreError> {
-        let (ns, name, value) = (ns.clone(), name.to_string(), value.to_string());
+impl SecretVault for SqliteStore {
+    async fn put_secret(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        key_id: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let (ns, name, key_id, bytes) = (
+            ns.clone(),
+            name.to_string(),
+            key_id.to_string(),
+            bytes.to_vec(),
+        );
         self.with_conn(move |conn| {
             conn.execute(
-                "INSERT INTO secrets (tenant, plugin, name, value) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tenant, plugin, name) DO UPDATE SET value = excluded.value",
-                params![ns.tenant, ns.plugin, name, value],
+                "INSERT INTO secrets (tenant, plugin, name, key_id, value) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, plugin, name)
+                 DO UPDATE SET key_id = excluded.key_id, value = excluded.value",
+                params![ns.tenant, ns.plugin, name, key_id, bytes],
             )
-            .map(|_| ())
+            .map(drop)
             .map_err(unavailable)
         })
         .await
     }
 
-    async fn get(&self, ns: &Namespace, name: &str) -> Result<Option<String>, StoreError> {
+    async fn get_secret(
+        &self,
+        ns: &Namespace,
+        name: &str,
+    ) -> Result<Option<StoredSecret>, StoreError> {
         let (ns, name) = (ns.clone(), name.to_string());
         self.with_conn(move |conn| {
             conn.query_row(
-                "SELECT value FROM secrets WHERE tenant = ?1 AND plugin = ?2 AND name = ?3",
+                "SELECT key_id, value FROM secrets WHERE tenant = ?1 AND plugin = ?2 AND name = ?3",
                 params![ns.tenant, ns.plugin, name],
-                |row| row.get(0),
+                |row| stored_secret(row, 0),
             )
             .optional()
             .map_err(unavailable)
@@ -249,7 +292,7 @@ impl SecretStore for SqliteStore {
         .await
     }
 
-    async fn delete(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError> {
+    async fn delete_secret(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError> {
         let (ns, name) = (ns.clone(), name.to_string());
         self.with_conn(move |conn| {
             conn.execute(
@@ -261,71 +304,136 @@ impl SecretStore for SqliteStore {
         })
         .await
     }
+
+    async fn needing_seal(
+        &self,
+        key_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<VaultEntry>, StoreError> {
+        let key_id = key_id.map(str::to_string);
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT tenant, plugin, name, key_id, value FROM secrets
+                     WHERE key_id IS NULL OR (?1 IS NOT NULL AND key_id <> ?1)
+                     ORDER BY tenant, plugin, name LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![key_id, limit as i64], |row| {
+                    Ok(VaultEntry {
+                        ns: Namespace::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                        name: row.get(2)?,
+                        secret: stored_secret(row, 3)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn replace_secret(
+        &self,
+        entry: &VaultEntry,
+        key_id: &str,
+        bytes: &[u8],
+    ) -> Result<bool, StoreError> {
+        let (entry, key_id, bytes) = (entry.clone(), key_id.to_string(), bytes.to_vec());
+        self.with_conn(move |conn| {
+            let (old_key, old_value): (Option<&str>, rusqlite::types::Value) = match &entry.secret {
+                StoredSecret::Sealed { key_id, bytes } => {
+                    (Some(key_id.as_str()), bytes.clone().into())
+                }
+                StoredSecret::Plaintext(text) => (None, text.clone().into()),
+            };
+            conn.execute(
+                "UPDATE secrets SET key_id = ?4, value = ?5
+                 WHERE tenant = ?1 AND plugin = ?2 AND name = ?3 AND key_id IS ?6 AND value = ?7",
+                params![
+                    entry.ns.tenant,
+                    entry.ns.plugin,
+                    entry.name,
+                    key_id,
+                    bytes,
+                    old_key,
+                    old_value
+                ],
+            )
+            .map(|n| n > 0)
+            .map_err(unavailable)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::keys::{Key, Keyring};
+    use crate::store::sealed::SealedSecrets;
+    use crate::store::{DocumentStore, SecretStore};
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
+    /// The schema from before versioned migrations.
+    const SCHEMA: &str = include_str!("migrations/sqlite/001_documents_and_secrets.sql");
+
+    /// The schema and data of a store written before versioned migrations.
+    fn old_store(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(
+            "INSERT INTO documents VALUES ('default', 'fitbit', 'plugindata/fitbit', '{\"a\":1}', 1);
+             INSERT INTO documents VALUES ('default', 'fitbit', 'sensors/fitbit/jack', '{}', 2);
+             INSERT INTO documents VALUES ('acme', 'fitbit', 'x', '12', 3);
+             UPDATE revision_counter SET last = 3;
+             INSERT INTO secrets VALUES ('default', 'fitbit', 'client_secret', 'plain-old-secret');",
+        )
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn upgrades_a_store_from_before_migrations_and_seals_its_secrets() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
-        (dir, store)
-    }
-
-    #[tokio::test]
-    async fn compare_and_swap() {
-        let (_dir, store) = store();
-        let ns = Namespace::new("t", "fitbit");
-        assert_eq!(DocumentStore::get(&store, &ns, "a").await.unwrap(), None);
-        let r1 = store.put(&ns, "a", "1", Some(0)).await.unwrap();
+        let path = dir.path().join("store.sqlite");
+        old_store(&path);
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
         assert_eq!(
-            store.put(&ns, "a", "2", Some(0)).await,
-            Err(StoreError::Conflict(r1))
+            store.usage("default").await.unwrap(),
+            Some(Usage {
+                documents: 2,
+                bytes: (17 + 7 + 19 + 2) as u64
+            })
         );
-        let r2 = store.put(&ns, "a", "2", Some(r1)).await.unwrap();
-        assert!(r2 > r1);
+        assert_eq!(store.usage("acme").await.unwrap().unwrap().documents, 1);
+        let ns = Namespace::new("default", "fitbit");
+        assert!(store.put(&ns, "y", "1", None).await.unwrap() > 3);
+        let key = Key::generate();
+        let sealed = SealedSecrets::new(Arc::new(Keyring::of(vec![key.clone()])), store.clone());
+        // Readable before and after sealing.
         assert_eq!(
-            store.put(&ns, "a", "3", Some(r1)).await,
-            Err(StoreError::Conflict(r2))
+            sealed.get(&ns, "client_secret").await.unwrap().as_deref(),
+            Some("plain-old-secret")
         );
-        let entry = DocumentStore::get(&store, &ns, "a").await.unwrap().unwrap();
-        assert_eq!((entry.json.as_str(), entry.revision), ("2", r2));
+        assert_eq!(sealed.reseal(false).await.unwrap().count, 1);
+        assert_eq!(sealed.reseal(false).await.unwrap().count, 0);
+        assert!(matches!(
+            store.get_secret(&ns, "client_secret").await.unwrap(),
+            Some(StoredSecret::Sealed { key_id, .. }) if key_id == key.id
+        ));
         assert_eq!(
-            DocumentStore::delete(&store, &ns, "a", Some(r1)).await,
-            Err(StoreError::Conflict(r2))
+            sealed.get(&ns, "client_secret").await.unwrap().as_deref(),
+            Some("plain-old-secret")
         );
+        drop((sealed, store));
+        let bytes = std::fs::read(&path).unwrap();
+        let needle = b"plain-old-secret";
         assert!(
-            DocumentStore::delete(&store, &ns, "a", Some(r2))
-                .await
-                .unwrap()
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the plaintext is overwritten in the file"
         );
-        // A re-created path never gets an old revision back.
-        let r3 = store.put(&ns, "a", "4", None).await.unwrap();
-        assert!(r3 > r2);
-    }
-
-    #[tokio::test]
-    async fn namespaces_are_separate() {
-        let (_dir, store) = store();
-        let a = Namespace::new("t1", "fitbit");
-        let b = Namespace::new("t2", "fitbit");
-        store.put(&a, "x", "\"a\"", None).await.unwrap();
-        assert_eq!(DocumentStore::get(&store, &b, "x").await.unwrap(), None);
-        SecretStore::set(&store, &a, "client_secret", "s")
-            .await
-            .unwrap();
-        assert_eq!(
-            SecretStore::get(&store, &b, "client_secret").await.unwrap(),
-            None
-        );
-        assert_eq!(
-            SecretStore::get(&store, &a, "client_secret").await.unwrap(),
-            Some("s".into())
-        );
-        let usage = store.usage("t1").await.unwrap().unwrap();
-        assert_eq!((usage.documents, usage.bytes), (1, 4));
-        assert_eq!(store.usage("t2").await.unwrap().unwrap(), Usage::default());
+        // Opening again applies nothing twice.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.usage("default").await.unwrap().unwrap().documents, 3);
     }
 
     #[tokio::test]
@@ -393,5 +501,35 @@ mod tests {
         let entry = DocumentStore::get(&store, &ns, "k").await.unwrap().unwrap();
         assert_eq!(entry.revision, rev);
         assert!(store.put(&ns, "k2", "1", None).await.unwrap() > rev);
+    }
+
+    #[test]
+    fn files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let path = data.join("tenants/t.sqlite");
+        let _store = SqliteStore::open(&path).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let wal = data.join("tenants/t.sqlite-wal");
+        assert_eq!(mode(&wal), 0o600);
+    }
+
+    #[test]
+    fn refuses_a_store_from_a_newer_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO schema_migrations VALUES (99, 'future', 'x')",
+                [],
+            )
+            .unwrap();
+        let err = SqliteStore::open(&path).err().unwrap().to_string();
+        assert!(err.contains("version 99"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 //! ([`fake_google::FakeGoogle`]). Wire formats follow
 //! `shared/reference/fitbit-apis.md`; every behaviour the public documentation
 //! leaves open is decided in the module docs and marked *fake decision*.
+//! [`postgres`] runs a private PostgreSQL cluster for tests of the shared store.
 
 // Handlers return `Result<_, Response>` where the error is the finished HTTP
 // answer; boxing it would only add noise to a test-support crate.
@@ -12,6 +13,7 @@
 mod consent;
 pub mod fake_fitbit;
 pub mod fake_google;
+pub mod postgres;
 mod util;
 
 pub use consent::{consent, consent_with};

@@ -1,0 +1,141 @@
+//! The configured stores, opened: documents in SQLite, PostgreSQL or Igor;
+//! secrets sealed in SQLite or PostgreSQL (with Igor, in the host's own
+//! SQLite file, never in Igor).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::igor::IgorStore;
+use super::keys::Keyring;
+use super::postgres::PostgresStore;
+use super::sealed::SealedSecrets;
+use super::sqlite::SqliteStore;
+use super::{DocumentStore, SecretStore, SecretVault, owner_only};
+use crate::config::{Config, StoreConfig};
+use crate::tenants::DEFAULT_TENANT;
+
+/// The host's own stores, opened from a configuration without loading any
+/// plugin: the server and the command line share them.
+pub struct Stores {
+    /// The single-tenant host's documents, and every tenant's by default.
+    pub documents: Arc<dyn DocumentStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    /// The same secrets, for resealing them.
+    pub sealed: Arc<SealedSecrets>,
+    /// Where `secrets` keeps them, in words for the owner (a file path).
+    pub secrets_location: String,
+}
+
+type Backends = (Arc<dyn DocumentStore>, Arc<dyn SecretVault>);
+
+async fn open_backends(config: &Config) -> anyhow::Result<Backends> {
+    owner_only::create_dir(&config.data_dir)?;
+    let local = || {
+        SqliteStore::open(&config.store_path())
+            .with_context(|| format!("opening the store {}", config.store_path().display()))
+    };
+    Ok(match &config.store {
+        StoreConfig::Default | StoreConfig::Sqlite { .. } => {
+            let store = Arc::new(local()?);
+            (store.clone(), store)
+        }
+        StoreConfig::Igor(igor) => (
+            Arc::new(IgorStore::new(igor, DEFAULT_TENANT).context("configuring the Igor store")?),
+            Arc::new(local()?),
+        ),
+        StoreConfig::Postgres(pg) => {
+            let store = Arc::new(
+                PostgresStore::connect(pg)
+                    .await
+                    .context("opening the PostgreSQL store")?,
+            );
+            (store.clone(), store)
+        }
+    })
+}
+
+impl Stores {
+    /// Opens (creating and migrating) the stores of `config`, and seals any
+    /// secret still in plaintext.
+    pub async fn open(config: &Config) -> anyhow::Result<Stores> {
+        let (documents, vault) = open_backends(config).await?;
+        let keyring = Keyring::load(&config.secrets, &config.data_dir, is_shared(config))?;
+        let sealed = Arc::new(SealedSecrets::new(Arc::new(keyring), vault));
+        let resealed = sealed
+            .reseal(false)
+            .await
+            .context("sealing the secrets stored in plaintext")?;
+        if resealed.count > 0 {
+            tracing::info!(
+                count = resealed.count,
+                key = %resealed.key_id,
+                "sealed secrets stored in plaintext by an earlier version"
+            );
+        }
+        Ok(Stores {
+            documents,
+            secrets: sealed.clone(),
+            sealed,
+            secrets_location: secrets_location(config),
+        })
+    }
+}
+
+fn secrets_location(config: &Config) -> String {
+    match &config.store {
+        StoreConfig::Postgres(pg) => format!("the PostgreSQL store {}", pg.describe()),
+        _ => config.store_path().display().to_string(),
+    }
+}
+
+/// Whether several hosts may share the store (and so must share keys).
+fn is_shared(config: &Config) -> bool {
+    matches!(config.store, StoreConfig::Postgres(_))
+}
+
+/// `igor-host secrets rotate-key`: seals every secret with a new key.
+///
+/// On one machine with a key file, the new key is generated and written
+/// first in the file, every secret is resealed with it, and the old keys
+/// are removed from the file unless `keep_old`. Otherwise (keys from an
+/// environment variable, or a store shared by several hosts, which must all
+/// have the new key before it is used) the operator puts the new key first
+/// on every host, and this reseals every secret with it. Returns a report.
+pub async fn rotate_key(config: &Config, keep_old: bool) -> anyhow::Result<String> {
+    let stores = Stores::open(config).await?;
+    let keyring = stores.sealed.keyring().clone();
+    let generate = keyring.file().is_some() && !is_shared(config);
+    if generate {
+        keyring.add_current_key()?;
+    }
+    let resealed = stores.sealed.reseal(true).await?;
+    let mut report = format!(
+        "{} secret(s) sealed with key {}",
+        resealed.count, resealed.key_id
+    );
+    let others: Vec<String> = keyring
+        .ids()
+        .into_iter()
+        .filter(|id| *id != resealed.key_id)
+        .collect();
+    match keyring.file() {
+        Some(file) if generate && !keep_old => {
+            // Catches a secret a running host sealed with the old key just
+            // before it noticed the new file.
+            stores.sealed.reseal(true).await?;
+            let dropped = keyring.drop_old_keys()?;
+            report.push_str(&format!(
+                "; removed the old key(s) {} from {} (backups made before now need them)",
+                dropped.join(", "),
+                file.display()
+            ));
+        }
+        _ if others.is_empty() => {}
+        _ => report.push_str(&format!(
+            "; no secret needs the key(s) {} any more: remove them from every host's keys",
+            others.join(", ")
+        )),
+    }
+    Ok(report)
+}

@@ -1,0 +1,341 @@
+//! Secrets sealed at rest and owner-only files, end to end: the real
+//! igor-host on the embedded store and on PostgreSQL, the setup form writing
+//! the OAuth client secret, token exchanges that need it, `igor-host secrets
+//! rotate-key` while hosts run, and the logs, store files and database
+//! searched for the secret and the keys.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Host, host_binary};
+use igor_test_support::{FakeFitbit, consent, postgres};
+
+const CLIENT_ID: &str = "23SEAL";
+const CLIENT_SECRET: &str = "cs-sealed-at-rest-4242";
+
+fn plugin_config(fake: &FakeFitbit, store: &str) -> String {
+    let url = fake.url();
+    format!(
+        r#"{store}
+[[plugin]]
+name = "fitbit"
+config = {{ fitbit_api_url = "{url}", fitbit_authorize_url = "{url}/oauth2/authorize" }}
+egress = {{ allow = ["{url}"], secret_urls = ["{url}/oauth2/token"], allow_loopback = true }}
+"#
+    )
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Saves the client id and secret through the setup form.
+async fn save_client_secret(host: &Host) {
+    let response = browser()
+        .post(format!("{}/plugin/fitbit/settings", host.url))
+        .form(&[
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("provider", "fitbit"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// Authorises `user` through `host`: the code exchange sends the client
+/// secret, which the host must open first. The page that comes back.
+async fn authorise(host: &Host, user: &str) -> (u16, String) {
+    let http = browser();
+    let start = http
+        .get(format!("{}/plugin/fitbit/auth1?user={user}", host.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let back = consent(&http, start.headers()["location"].to_str().unwrap())
+        .await
+        .unwrap();
+    let done = http.get(&back).send().await.unwrap();
+    (done.status().as_u16(), done.text().await.unwrap())
+}
+
+fn rotate_key(config: &Path, env: &[(&str, &str)]) -> String {
+    let output = Command::new(host_binary())
+        .arg("--config")
+        .arg(config)
+        .args(["secrets", "rotate-key"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "rotate-key failed: {stderr}");
+    assert!(!stderr.contains(CLIENT_SECRET));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The key id `rotate-key` reports sealing with.
+fn sealed_with(report: &str) -> String {
+    let id = report.split("sealed with key ").nth(1).expect(report);
+    id.split(|c: char| !c.is_ascii_hexdigit())
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    found
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn key_lines(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_home_install_seals_its_secret_with_a_generated_key_and_rotates_it() {
+    let fake = FakeFitbit::start().await;
+    let host = Host::start(&plugin_config(&fake, "")).await;
+    fake.register_client(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[&format!("{}/plugin/fitbit/auth2", host.url)],
+    );
+    let data = host.data_dir();
+    let key_file = data.join("secret.key");
+    assert!(host.log().contains("generated a key"), "{}", host.log());
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("store.sqlite")), 0o600);
+    assert_eq!(mode(&key_file), 0o600);
+
+    save_client_secret(&host).await;
+    let (status, page) = authorise(&host, "jack").await;
+    assert_eq!(status, 200, "the host opened its sealed secret: {page}");
+    for (file, bytes) in files_under(&data) {
+        assert!(!contains(&bytes, CLIENT_SECRET), "{file} holds the secret");
+    }
+
+    let old_keys = key_lines(&key_file);
+    let report = rotate_key(&host.config_path, &[]);
+    assert!(
+        report.starts_with("1 secret(s) sealed with key"),
+        "{report}"
+    );
+    assert!(report.contains("removed the old key"), "{report}");
+    let new_keys = key_lines(&key_file);
+    assert_eq!(new_keys.len(), 1);
+    assert_ne!(new_keys, old_keys);
+    assert_eq!(mode(&key_file), 0o600);
+    // The running host finds the new key in the file and keeps working.
+    let (status, page) = authorise(&host, "jill").await;
+    assert_eq!(status, 200, "{page}");
+
+    let log = host.log();
+    for secret in [CLIENT_SECRET, &old_keys[0], &new_keys[0]] {
+        assert!(!log.contains(secret), "the log shows {secret}");
+    }
+}
+
+#[tokio::test]
+async fn plaintext_secrets_of_an_older_version_keep_working_and_are_sealed_at_start() {
+    let fake = FakeFitbit::start().await;
+    let host = Host::start(&plugin_config(&fake, "")).await;
+    fake.register_client(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[&format!("{}/plugin/fitbit/auth2", host.url)],
+    );
+    save_client_secret(&host).await;
+    // As a previous version stored it: in plaintext, without a key id.
+    let store = host.data_dir().join("store.sqlite");
+    let row = || {
+        rusqlite::Connection::open(&store)
+            .unwrap()
+            .query_row("SELECT key_id, value FROM secrets", [], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get_ref(1)?.as_bytes()?.to_vec(),
+                ))
+            })
+            .unwrap()
+    };
+    rusqlite::Connection::open(&store)
+        .unwrap()
+        .execute(
+            "UPDATE secrets SET key_id = NULL, value = ?1",
+            [CLIENT_SECRET],
+        )
+        .unwrap();
+    assert_eq!(row(), (None, CLIENT_SECRET.as_bytes().to_vec()));
+    assert_eq!(
+        authorise(&host, "jack").await.0,
+        200,
+        "a plaintext secret still works"
+    );
+
+    // The next start (here a one-off `igor-host call`) seals it.
+    let (_, _, stderr) = common::call_once(&host.config_path, "/plugin/fitbit/page/setup.html");
+    assert!(
+        stderr.contains("sealed secrets stored in plaintext"),
+        "{stderr}"
+    );
+    let (key_id, sealed) = row();
+    assert!(key_id.is_some());
+    assert!(!contains(&sealed, CLIENT_SECRET));
+    assert_eq!(authorise(&host, "jill").await.0, 200);
+}
+
+/// A keyring file of `keys` (base64 lines), first the current one.
+fn write_keys(path: &Path, keys: &[&str]) {
+    std::fs::write(path, keys.join("\n") + "\n").unwrap();
+}
+
+fn new_key() -> String {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut bytes)
+        .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn hosts_sharing_postgres_share_sealed_secrets_and_rotate_keys() {
+    let cluster = postgres::cluster();
+    let url = cluster.database("sealed");
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("keys");
+    let first_key = new_key();
+    write_keys(&key_file, &[&first_key]);
+    let fake = FakeFitbit::start().await;
+    let store = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n\
+         [secrets]\nkey_file = {:?}\n",
+        key_file.display().to_string()
+    );
+    let a = Host::start(&plugin_config(&fake, &store)).await;
+    let b = Host::start(&plugin_config(&fake, &store)).await;
+    fake.register_client(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[
+            &format!("{}/plugin/fitbit/auth2", a.url),
+            &format!("{}/plugin/fitbit/auth2", b.url),
+        ],
+    );
+    save_client_secret(&a).await;
+    // B opens what A sealed, and reads what A stored.
+    assert_eq!(authorise(&b, "jack").await.0, 200);
+    assert!(
+        b.stored("identities/jack/plugindata/fitbit/token")
+            .is_some()
+    );
+    let stored = |sql: &str| cluster.psql(&database, sql).unwrap();
+    assert_eq!(
+        stored(&format!(
+            "SELECT position(convert_to('{CLIENT_SECRET}', 'UTF8') in sealed) FROM secrets"
+        )),
+        "0"
+    );
+    let first_id = stored("SELECT key_id FROM secrets");
+
+    // Rotation on shared hosts: the new key goes first in every host's keys
+    // (here one file), then rotate-key reseals with it.
+    let second_key = new_key();
+    write_keys(&key_file, &[&second_key, &first_key]);
+    let report = rotate_key(&a.config_path, &[]);
+    let second_id = sealed_with(&report);
+    assert!(report.starts_with("1 secret(s)"), "{report}");
+    assert!(
+        report.contains(&first_id),
+        "names the key no longer needed: {report}"
+    );
+    assert_eq!(stored("SELECT key_id FROM secrets"), second_id);
+    write_keys(&key_file, &[&second_key]);
+    assert_eq!(authorise(&a, "jill").await.0, 200);
+
+    // Keys from an environment variable work the same way.
+    let third_key = new_key();
+    let env_config = keys.path().join("env.toml");
+    std::fs::write(
+        &env_config,
+        format!(
+            "data_dir = {:?}\n",
+            keys.path().join("data").display().to_string()
+        ) + &plugin_config(&fake, &store).replace(
+            &format!("key_file = {:?}", key_file.display().to_string()),
+            "key_env = \"IGOR_TEST_KEYS\"",
+        ),
+    )
+    .unwrap();
+    let keyring = format!("{third_key} {second_key}");
+    let report = rotate_key(&env_config, &[("IGOR_TEST_KEYS", &keyring)]);
+    assert_eq!(stored("SELECT key_id FROM secrets"), sealed_with(&report));
+    assert_ne!(sealed_with(&report), second_id);
+
+    for host in [&a, &b] {
+        let log = host.log();
+        for secret in [CLIENT_SECRET, &first_key, &second_key, &third_key] {
+            assert!(!log.contains(secret), "a host log shows {secret}");
+        }
+    }
+}
+
+#[test]
+fn a_shared_store_without_a_configured_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n",
+            dir.path().join("data").display().to_string(),
+            postgres::cluster().database("nokey")
+        ),
+    )
+    .unwrap();
+    let output = Command::new(host_binary())
+        .arg("--config")
+        .arg(&config)
+        .args(["call", "/plugin/fitbit"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("key_file or key_env"), "{stderr}");
+    assert!(!dir.path().join("data/secret.key").exists());
+}
