@@ -630,7 +630,13 @@ fn run_workers(b: &Backend, tasks: Vec<Task>) -> Vec<Value> {
 #[ignore = "run by the multi-process tests as a worker"]
 async fn worker() {
     let job: Job = serde_json::from_str(&std::env::var(WORKER_ENV).unwrap()).unwrap();
-    println!("READY");
+    // Straight to stdout, on a line of its own (the harness has begun one),
+    // past the harness's output capture.
+    let say = |line: String| {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "\n{line}").and_then(|_| out.flush()).unwrap();
+    };
+    say("READY".into());
     let mut go = String::new();
     std::io::stdin().read_line(&mut go).unwrap();
     let store = open(job.kind, &job.location);
@@ -675,5 +681,5 @@ async fn worker() {
             json!(store.put(&ns, &path, "{}", None).await.unwrap())
         }
     };
-    println!("ANSWER {answer}");
+    say(format!("ANSWER {answer}"));
 }
