@@ -336,7 +336,7 @@ mod tests {
             key_env: None,
         };
         let first = Key::generate();
-        std::fs::write(dir.path().join("k"), render(&[first.clone()])).unwrap();
+        std::fs::write(dir.path().join("k"), render(std::slice::from_ref(&first))).unwrap();
         let running = Keyring::load(&config, dir.path(), true).unwrap();
         let tool = Keyring::load(&config, dir.path(), true).unwrap();
         let second = tool.add_current_key().unwrap();
@@ -354,7 +354,7 @@ mod tests {
         assert!(err.contains("line 3") && !err.contains("bm90"), "{err}");
         assert!(parse("# nothing\n", "k").is_err());
         let key = Key::generate();
-        let parsed = parse(&render(&[key.clone()]), "k").unwrap();
+        let parsed = parse(&render(std::slice::from_ref(&key)), "k").unwrap();
         assert_eq!(parsed[0].id, key.id);
         assert_eq!(format!("{key:?}"), format!("Key({})", key.id));
     }
