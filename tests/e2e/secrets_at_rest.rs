@@ -135,7 +135,9 @@ async fn a_home_install_seals_its_secret_with_a_generated_key_and_rotates_it() {
     let data = host.data_dir();
     let key_file = data.join("secret.key");
     assert!(host.log().contains("generated a key"), "{}", host.log());
-    assert_eq!(mode(&data), 0o700);
+    // The test harness made the data directory (for its component cache),
+    // with the usual 0755: the host says to close it.
+    assert!(host.log().contains("open to other users"), "{}", host.log());
     assert_eq!(mode(&data.join("store.sqlite")), 0o600);
     assert_eq!(mode(&key_file), 0o600);
 
@@ -165,6 +167,23 @@ async fn a_home_install_seals_its_secret_with_a_generated_key_and_rotates_it() {
     for secret in [CLIENT_SECRET, &old_keys[0], &new_keys[0]] {
         assert!(!log.contains(secret), "the log shows {secret}");
     }
+}
+
+#[test]
+fn a_new_data_directory_and_its_files_are_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("new/data");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", data.display().to_string()),
+    )
+    .unwrap();
+    let (_, _, log) = common::call_once(&config, "/plugin/fitbit/page/setup.html");
+    assert!(log.contains("generated a key"), "{log}");
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("store.sqlite")), 0o600);
+    assert_eq!(mode(&data.join("secret.key")), 0o600);
 }
 
 #[tokio::test]
