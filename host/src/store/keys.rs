@@ -194,7 +194,7 @@ impl Keyring {
     fn read(source: &Source) -> anyhow::Result<Loaded> {
         match source {
             Source::File(path) => {
-                owner_only::prepare_file(path)?;
+                owner_only::warn_if_open(path);
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading the key file {}", path.display()))?;
                 Ok(Loaded {
@@ -345,6 +345,23 @@ mod tests {
         tool.drop_old_keys().unwrap();
         assert_eq!(running.current().id, second.id);
         assert!(running.find(&first.id).is_none());
+    }
+
+    #[test]
+    fn a_configured_key_file_that_is_missing_is_an_error_not_a_new_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.key");
+        let config = SecretsConfig {
+            key_file: Some(missing.clone()),
+            key_env: None,
+        };
+        let err = format!(
+            "{:#}",
+            Keyring::load(&config, dir.path(), false).unwrap_err()
+        );
+        assert!(err.contains("nope.key"), "{err}");
+        assert!(!missing.exists());
+        assert!(!dir.path().join("secret.key").exists());
     }
 
     #[test]

@@ -54,6 +54,19 @@ pub fn prepare_file(file: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Warns when others may read `file` (a key file the operator provides,
+/// which may sit on a read-only mount: not changed here).
+pub fn warn_if_open(file: &Path) {
+    if let Ok(meta) = std::fs::metadata(file)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            file = %file.display(),
+            "the file is readable by other users (chmod 600 it): it holds keys"
+        );
+    }
+}
+
 /// Replaces `file` with `contents` atomically (a 0600 temporary file beside
 /// it, synced, then renamed over it).
 pub fn write_file(file: &Path, contents: &[u8]) -> anyhow::Result<()> {
