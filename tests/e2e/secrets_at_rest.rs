@@ -123,15 +123,19 @@ fn key_lines(file: &Path) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_home_install_seals_its_secret_with_a_generated_key_and_rotates_it() {
+/// A host on the embedded store with no key configured, and the fake whose
+/// client it is registered with.
+async fn home_install() -> (FakeFitbit, Host) {
     let fake = FakeFitbit::start().await;
     let host = Host::start(&plugin_config(&fake, "")).await;
-    fake.register_client(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        &[&format!("{}/plugin/fitbit/auth2", host.url)],
-    );
+    let redirect = format!("{}/plugin/fitbit/auth2", host.url);
+    fake.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
+    (fake, host)
+}
+
+#[tokio::test]
+async fn a_home_install_seals_its_secret_with_a_generated_key_and_rotates_it() {
+    let (_fake, host) = home_install().await;
     let data = host.data_dir();
     let key_file = data.join("secret.key");
     assert!(host.log().contains("generated a key"), "{}", host.log());
@@ -188,13 +192,7 @@ fn a_new_data_directory_and_its_files_are_owner_only() {
 
 #[tokio::test]
 async fn plaintext_secrets_of_an_older_version_keep_working_and_are_sealed_at_start() {
-    let fake = FakeFitbit::start().await;
-    let host = Host::start(&plugin_config(&fake, "")).await;
-    fake.register_client(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        &[&format!("{}/plugin/fitbit/auth2", host.url)],
-    );
+    let (_fake, host) = home_install().await;
     save_client_secret(&host).await;
     // As a previous version stored it: in plaintext, without a key id.
     let store = host.data_dir().join("store.sqlite");
