@@ -36,7 +36,8 @@ pub fn auth1(host: &dyn Host, request: &Request) -> Result<Response> {
     };
     if !valid_user(user) {
         return Err(PluginError::bad_request(format!(
-            "fitbitplugin/auth1: {user:?} is not a valid user name"
+            "fitbitplugin/auth1: {:?} is not a valid user name",
+            crate::errors::echo(user)
         )));
     }
     let paths = Paths::new(&request.context.plugin_name);
@@ -159,8 +160,9 @@ pub fn paste_back(host: &dyn Host, request: &Request) -> Result<Response> {
         return Ok(not_valid(
             request,
             &format!(
-                "{address:?} is not a web address: copy the whole address from the browser's \
-                 address bar after allowing access."
+                "{:?} is not a web address: copy the whole address from the browser's \
+                 address bar after allowing access.",
+                crate::errors::echo(&address)
             ),
         ));
     };
@@ -251,8 +253,11 @@ fn complete(
             &format!(
                 "The provider answered <code>{}</code> {}. Nothing was changed. \
                  <a href=\"{}/page/setup.html?user={}\">Back to setup</a>.",
-                pages::escape(error),
-                pages::escape(description),
+                pages::escape(&crate::errors::echo(error)),
+                pages::escape(&crate::errors::clip(
+                    description,
+                    crate::errors::UPSTREAM_CHARS
+                )),
                 pages::escape(&request.plugin_url()),
                 pages::escape(user)
             ),

@@ -59,6 +59,27 @@ impl PluginError {
 
 pub type Result<T> = std::result::Result<T, PluginError>;
 
+/// Longest piece of caller input an error text repeats, in characters.
+pub const ECHO_CHARS: usize = 64;
+
+/// Caller input as an error text repeats it: at most [`ECHO_CHARS`]
+/// characters, cut on a character boundary and marked with `…`, so that a
+/// 20,000-character value is not sent back (or logged) whole.
+pub fn echo(text: &str) -> String {
+    clip(text, ECHO_CHARS)
+}
+
+/// Longest piece of an upstream answer an error text repeats.
+pub const UPSTREAM_CHARS: usize = 500;
+
+/// `text` cut to `max` characters on a character boundary, marked with `…`.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 /// The fact behind every legacy 410, in messages and on the setup page.
 pub const LEGACY_API_SHUT_DOWN: &str =
     "The legacy Fitbit Web API was shut down on 2026-11-02 (HTTP 410 Gone)";
@@ -71,4 +92,19 @@ pub fn legacy_shutdown_message(plugin_url: &str, user: &str) -> String {
          \"google-health\", enter the Google OAuth client id and secret, and re-authorise \
          {user} ({plugin_url}/auth1?user={user}). Re-authorising replaces the legacy token."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_are_bounded_on_character_boundaries() {
+        assert_eq!(echo("jack"), "jack");
+        let long = "é".repeat(20_000);
+        let echoed = echo(&long);
+        assert_eq!(echoed.chars().count(), ECHO_CHARS + 1);
+        assert!(echoed.ends_with('…'));
+        assert_eq!(echo(&"x".repeat(ECHO_CHARS)), "x".repeat(ECHO_CHARS));
+    }
 }

@@ -134,6 +134,8 @@ pub trait Host {
     fn log(&self, level: Level, message: &str);
     /// Seconds since the Unix epoch.
     fn now(&self) -> f64;
+    /// Waits `seconds` (while another request holds a lease).
+    fn sleep(&self, seconds: f64);
     fn random_bytes(&self, n: usize) -> Vec<u8>;
 }
 
@@ -253,6 +255,11 @@ pub mod wasm {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0)
+        }
+
+        fn sleep(&self, seconds: f64) {
+            // A WASI poll: the host keeps counting the request's deadline.
+            std::thread::sleep(std::time::Duration::from_secs_f64(seconds.max(0.0)));
         }
 
         fn random_bytes(&self, n: usize) -> Vec<u8> {

@@ -7,11 +7,11 @@ use crate::access::{self, Access};
 use crate::api::{Request, Response};
 use crate::dates::Date;
 use crate::errors::Cause;
-use crate::errors::{PluginError, Result};
+use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, units_of};
 use crate::host::{Host, Level};
-use crate::json::{as_object, text_field};
-use crate::oauth::{TokenKeeper, field};
+use crate::json::{as_object, as_text, text_field};
+use crate::oauth::{TokenKeeper, TokenPlace, field, lease_seconds};
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::google::convert::Units;
 use crate::provider::{ApiError, AppSettings, RunState, provider_for};
@@ -21,6 +21,9 @@ pub const DEFAULT_METHODS: &str = "get_bodyweight";
 
 /// Query parameters that are not method arguments.
 const CONTROL_PARAMETERS: &[&str] = &["user", "methods"];
+/// The key of the sync bookkeeping that names the revision of `sensors/N/U`
+/// it describes; bookkeeping of any other revision is not used.
+pub const SENSORS_REVISION: &str = "sensors_revision";
 
 /// The names in a comma-separated `methods` value; the default when it
 /// names none (`","` must not store an empty result over the last one).
@@ -45,7 +48,8 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
     };
     if !valid_user(user) {
         return Err(PluginError::bad_request(format!(
-            "Fitbitplugin: {user:?} is not a valid user name"
+            "Fitbitplugin: {:?} is not a valid user name",
+            echo(user)
         )));
     }
     let paths = Paths::new(&request.context.plugin_name);
@@ -163,30 +167,33 @@ fn run(
         }
     }
 
+    let place = TokenPlace {
+        path: paths.token(user),
+        lease_path: paths.token_lease(user),
+        lease_seconds: lease_seconds(request),
+    };
     let mut keeper = TokenKeeper::new(
         host,
         provider.as_ref(),
         app,
-        paths.token(user),
+        place,
         user,
         plugin_url,
         token,
         token_revision,
     );
     keeper.ensure_fresh()?;
-    let read = |path: &str| -> Result<Map<String, Value>> {
-        Ok(host
-            .store_get(path)
-            .map_err(PluginError::store)?
-            .map(|(value, _)| as_object(Some(&value)))
-            .unwrap_or_default())
-    };
+    let (previous, sensors_revision) = host
+        .store_get(&paths.sensors(user))
+        .map_err(PluginError::store)?
+        .map_or((Map::new(), 0), |(value, revision)| {
+            (as_object(Some(&value)), revision)
+        });
     let mut state = RunState {
-        previous: read(&paths.sensors(user))?,
-        sync: read(&paths.sync(user))?,
+        previous,
+        sync: read_sync(host, &paths.sync(user), sensors_revision)?,
         token: token_at_start,
     };
-    let sync_before = state.sync.clone();
     let mut results = Map::new();
     for call in &calls {
         let outcome =
@@ -209,30 +216,21 @@ fn run(
         }
     }
     let units = units_of(app, provider.id(), &state.sync);
-    let results_value = Value::Object(results.clone());
-    // The bookkeeping must never claim more than `sensors` holds: records
-    // that change are dropped before the results are stored and written
-    // after them (a failure in between costs a full read next time).
-    if state.sync != sync_before {
-        let unchanged: Map<String, Value> = sync_before
-            .iter()
-            .filter(|(k, v)| state.sync.get(*k) == Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if unchanged != sync_before {
-            host.store_put(&paths.sync(user), &Value::Object(unchanged), None)
-                .map_err(PluginError::store)?;
-        }
-    }
-    host.store_put(&paths.sensors(user), &results_value, None)
+    let revision = host
+        .store_put(&paths.sensors(user), &Value::Object(results.clone()), None)
         .map_err(PluginError::store)?;
-    if state.sync != sync_before
-        && let Err(err) = host.store_put(&paths.sync(user), &Value::Object(state.sync), None)
-    {
-        host.log(
-            Level::Warn,
-            &format!("sync state of {user} not saved ({err}); the next run reads in full"),
-        );
+    // Bound to the revision just written: if another run writes `sensors`
+    // before this bookkeeping lands, the revisions differ and the next run
+    // reads in full instead of trusting bookkeeping that ran ahead.
+    if !state.sync.is_empty() {
+        let mut sync = state.sync;
+        sync.insert(SENSORS_REVISION.into(), Value::from(revision.to_string()));
+        if let Err(err) = host.store_put(&paths.sync(user), &Value::Object(sync), None) {
+            host.log(
+                Level::Warn,
+                &format!("sync state of {user} not saved ({err}); the next run reads in full"),
+            );
+        }
     }
     Ok((results, units))
 }
@@ -257,4 +255,19 @@ fn missing_consent(plugin_url: &str, user: &str, missing: &[&str]) -> PluginErro
          Allow it at {plugin_url}/auth1?user={user}&scope={names} - what {user} allowed before \
          is kept."
     ))
+}
+
+/// The incremental-sync bookkeeping, if it describes `sensors/N/U` at
+/// `sensors_revision`; otherwise none (the next calls read in full).
+fn read_sync(host: &dyn Host, path: &str, sensors_revision: u64) -> Result<Map<String, Value>> {
+    let Some((value, _)) = host.store_get(path).map_err(PluginError::store)? else {
+        return Ok(Map::new());
+    };
+    let mut sync = as_object(Some(&value));
+    // Igor may have turned the revision into a number.
+    let bound = sync.remove(SENSORS_REVISION).as_ref().and_then(as_text);
+    if sensors_revision == 0 || bound != Some(sensors_revision.to_string()) {
+        sync.clear();
+    }
+    Ok(sync)
 }

@@ -21,6 +21,7 @@ pub mod history;
 pub mod host;
 pub mod index;
 pub mod json;
+pub mod lease;
 pub mod oauth;
 #[cfg(test)]
 mod overview_flow_tests;
@@ -28,11 +29,13 @@ pub mod pages;
 pub mod paths;
 pub mod provider;
 pub mod redirect;
+#[cfg(test)]
+mod refresh_flow_tests;
 pub mod router;
 pub mod settings;
 #[cfg(test)]
 mod setup_flow_tests;
-#[cfg(test)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
 mod upstream_flow_tests;

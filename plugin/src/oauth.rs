@@ -113,16 +113,44 @@ pub fn field(token: &Map<String, Value>, key: &str) -> Option<String> {
     token.get(key).and_then(as_text).filter(|s| !s.is_empty())
 }
 
+/// How long a refresh lease holds unless the operator sets
+/// `token_lease_seconds` in the plugin's config. It must outlast the
+/// holder's token fetch and save (the host's `fetch_timeout_ms` plus the
+/// grace it gives a request to save a token answer): a lease that expires
+/// under a live holder lets a second refresh start.
+pub const DEFAULT_LEASE_SECONDS: f64 = 30.0;
+/// First and longest pause between looks while another request refreshes.
+const FIRST_PAUSE: f64 = 0.01;
+const LONGEST_PAUSE: f64 = 0.25;
+
+/// The lease time from the plugin's config, within 1 s..10 min.
+pub fn lease_seconds(request: &crate::api::Request) -> f64 {
+    request
+        .config("token_lease_seconds")
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite())
+        .map_or(DEFAULT_LEASE_SECONDS, |s| s.clamp(1.0, 600.0))
+}
+
+/// Where a user's token lives and how refreshes of it are coordinated.
+pub struct TokenPlace {
+    pub path: String,
+    pub lease_path: String,
+    pub lease_seconds: f64,
+}
+
 /// Holds a user's token while a request uses it, refreshing it when it has
-/// expired (or the provider says so) and saving the new one with
-/// compare-and-swap before it is used. A request that loses the race to
-/// another one uses the winner's token instead of refreshing again:
-/// refresh tokens may be single-use (Fitbit's are).
+/// expired (or the provider says so). Refreshes are single-flight: the
+/// refreshing request holds a lease (see [`crate::lease`]) from before it
+/// calls the token endpoint until the new token is saved, and every other
+/// request, in this host or another on the same store, waits for the saved
+/// token instead of refreshing again. Refresh tokens may be single-use
+/// (Fitbit's are), so a second refresh could only fail or waste one.
 pub struct TokenKeeper<'a> {
     host: &'a dyn Host,
     provider: &'a dyn Provider,
     app: &'a AppSettings,
-    path: String,
+    place: TokenPlace,
     user: String,
     plugin_url: String,
     pub token: Map<String, Value>,
@@ -135,7 +163,7 @@ impl<'a> TokenKeeper<'a> {
         host: &'a dyn Host,
         provider: &'a dyn Provider,
         app: &'a AppSettings,
-        path: String,
+        place: TokenPlace,
         user: &str,
         plugin_url: String,
         token: Map<String, Value>,
@@ -145,7 +173,7 @@ impl<'a> TokenKeeper<'a> {
             host,
             provider,
             app,
-            path,
+            place,
             user: user.to_string(),
             plugin_url,
             token,
@@ -173,9 +201,29 @@ impl<'a> TokenKeeper<'a> {
     fn reread(&self) -> Result<Option<(Map<String, Value>, u64)>> {
         let current = self
             .host
-            .store_get(&self.path)
+            .store_get(&self.place.path)
             .map_err(PluginError::store)?;
         Ok(current.and_then(|(value, rev)| value.as_object().map(|o| (o.clone(), rev))))
+    }
+
+    /// Takes up a token saved since this request read it; `true` when it
+    /// can be used as it is.
+    fn adopt_newer(&mut self) -> Result<bool> {
+        match self.reread()? {
+            None => Err(PluginError::forbidden(format!(
+                "The token of user {} was deleted while it was being used. {}",
+                self.user,
+                self.reauthorise_hint()
+            ))),
+            Some((_, revision)) if revision == self.revision => Ok(false),
+            Some((current, revision)) => {
+                self.host
+                    .log(Level::Info, "token was refreshed concurrently; using it");
+                self.token = current;
+                self.revision = revision;
+                Ok(!self.is_expired(self.host.now()))
+            }
+        }
     }
 
     fn reauthorise_hint(&self) -> String {
@@ -185,21 +233,53 @@ impl<'a> TokenKeeper<'a> {
         )
     }
 
-    /// Exchanges the refresh token for a new token and saves it.
+    /// Gets a new token: the one another request saves meanwhile, or one
+    /// this request fetches and saves while it holds the refresh lease.
+    /// Waiting ends when the lease is released or expires, so it is
+    /// bounded by the lease time (and by the host's request deadline).
     pub fn refresh(&mut self) -> Result<()> {
-        let name = self.provider.name();
-        // Someone may have refreshed since this request read the token.
-        if let Some((current, revision)) = self.reread()?
-            && revision != self.revision
-        {
-            self.host
-                .log(Level::Info, "token was refreshed concurrently; using it");
-            self.token = current;
-            self.revision = revision;
-            if !self.is_expired(self.host.now()) {
+        let give_up = self.host.now() + self.place.lease_seconds + 1.0;
+        let mut pause = FIRST_PAUSE;
+        loop {
+            if self.adopt_newer()? {
                 return Ok(());
             }
+            let lease = crate::lease::try_acquire(
+                self.host,
+                &self.place.lease_path,
+                self.place.lease_seconds,
+            )
+            .map_err(PluginError::store)?;
+            if let Some(lease) = lease {
+                // Someone may have saved a token between the look above and
+                // the lease.
+                let result = match self.adopt_newer() {
+                    Ok(true) => Ok(()),
+                    Ok(false) => self.refresh_now(),
+                    Err(err) => Err(err),
+                };
+                lease.release(self.host);
+                return result;
+            }
+            if self.host.now() >= give_up {
+                return Err(PluginError::new(
+                    503,
+                    format!(
+                        "Fitbitplugin: another request has been refreshing the token of user {} \
+                         for {} s without saving it; try again",
+                        self.user, self.place.lease_seconds
+                    ),
+                ));
+            }
+            self.host.sleep(pause);
+            pause = (pause * 2.0).min(LONGEST_PAUSE);
         }
+    }
+
+    /// Exchanges the refresh token for a new token and saves it; the caller
+    /// holds the refresh lease.
+    fn refresh_now(&mut self) -> Result<()> {
+        let name = self.provider.name();
         let Some(refresh_token) = field(&self.token, "refresh_token") else {
             return Err(PluginError::forbidden(format!(
                 "Fitbitplugin 'token' plugindata for user '{}' misses 'refresh_token'",
@@ -245,7 +325,8 @@ impl<'a> TokenKeeper<'a> {
                 }
                 Err(PluginError::upstream(format!(
                     "{name} OAuth2 error: the refresh token was rejected (invalid_grant: \
-                     {message}). {}{}",
+                     {}). {}{}",
+                    crate::errors::clip(&message, crate::errors::UPSTREAM_CHARS),
                     self.reauthorise_hint(),
                     self.provider.invalid_grant_note()
                 ))
@@ -259,7 +340,10 @@ impl<'a> TokenKeeper<'a> {
 
     fn save(&mut self, new_token: Map<String, Value>) -> Result<()> {
         let value = Value::Object(new_token.clone());
-        match self.host.store_put(&self.path, &value, Some(self.revision)) {
+        match self
+            .host
+            .store_put(&self.place.path, &value, Some(self.revision))
+        {
             Ok(revision) => {
                 self.token = new_token;
                 self.revision = revision;

@@ -29,6 +29,12 @@ impl Paths {
         format!("{}/token", self.user(user))
     }
 
+    /// `identities/U/plugindata/N/token_lease`: held while one request
+    /// refreshes the token, so that the others wait for its result.
+    pub fn token_lease(&self, user: &str) -> String {
+        format!("{}/token_lease", self.user(user))
+    }
+
     /// `identities/U/plugindata/N/auth`: an authorisation in progress.
     pub fn pending_auth(&self, user: &str) -> String {
         format!("{}/auth", self.user(user))
@@ -68,7 +74,7 @@ impl Paths {
 /// Documents the plugin keeps below `identities/U/plugindata/N`. A store
 /// that nests paths (Igor) returns them inside the user's settings document,
 /// so they are never settings: not method arguments, not form fields.
-pub const USER_BOOKKEEPING: &[&str] = &["token", "auth", "sync", "history"];
+pub const USER_BOOKKEEPING: &[&str] = &["token", "token_lease", "auth", "sync", "history"];
 
 /// The user's own settings in `document`, without the plugin's bookkeeping.
 pub fn user_settings_only(document: &Value) -> Map<String, Value> {

@@ -22,7 +22,7 @@ pub fn handle(host: &dyn Host, request: &Request) -> Response {
         ("/settings" | "/userSettings", _) => return method_not_allowed("POST"),
         (path, _) => Err(PluginError::new(
             404,
-            format!("Fitbitplugin has no page {path:?}"),
+            format!("Fitbitplugin has no page {:?}", crate::errors::echo(path)),
         )),
     };
     result.unwrap_or_else(PluginError::into_response)

@@ -8,7 +8,7 @@ use crate::access::Access;
 use crate::access::PUBLISHING_STATUS;
 use crate::api::{Request, Response};
 use crate::dates::Date;
-use crate::errors::{PluginError, Result};
+use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, latest_values, units_of};
 use crate::host::{Host, Level, StoreFailure};
 use crate::json::{as_f64, as_object};
@@ -95,7 +95,8 @@ pub fn check_origin(request: &Request) -> Result<()> {
         Ok(())
     } else {
         Err(PluginError::forbidden(format!(
-            "Fitbitplugin refuses a form posted from {origin}"
+            "Fitbitplugin refuses a form posted from {}",
+            echo(origin)
         )))
     }
 }
@@ -176,7 +177,8 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
         && !PROVIDERS.contains(&provider.as_str())
     {
         return Err(PluginError::bad_request(format!(
-            "Fitbitplugin: unknown provider {provider:?}; choose one of {}",
+            "Fitbitplugin: unknown provider {:?}; choose one of {}",
+            echo(&provider),
             PROVIDERS.join(", ")
         )));
     }
@@ -186,7 +188,8 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
         && (client_id.len() > 256 || client_id.chars().any(|c| c == ':' || !c.is_ascii_graphic()))
     {
         return Err(PluginError::bad_request(format!(
-            "Fitbitplugin: {client_id:?} is not a client id (no spaces or ':')"
+            "Fitbitplugin: {:?} is not a client id (no spaces or ':')",
+            echo(&client_id)
         )));
     }
     if let Some(system) = get("system").filter(|s| !s.is_empty())
@@ -196,14 +199,16 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
     {
         return Err(PluginError::bad_request(format!(
-            "Fitbitplugin: {system:?} is not a unit system such as en_US, en_GB or nl_NL"
+            "Fitbitplugin: {:?} is not a unit system such as en_US, en_GB or nl_NL",
+            echo(&system)
         )));
     }
     if let Some(status) = get(PUBLISHING_STATUS).filter(|s| !s.is_empty())
         && !matches!(status.as_str(), "testing" | "production")
     {
         return Err(PluginError::bad_request(format!(
-            "Fitbitplugin: {status:?} is not a publishing status; choose testing or production"
+            "Fitbitplugin: {:?} is not a publishing status; choose testing or production",
+            echo(&status)
         )));
     }
     let paths = Paths::new(&request.context.plugin_name);
@@ -247,7 +252,8 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
     };
     if !valid_user(&user) {
         return Err(PluginError::bad_request(format!(
-            "Fitbitplugin: {user:?} is not a valid user name"
+            "Fitbitplugin: {:?} is not a valid user name",
+            echo(&user)
         )));
     }
     let paths = Paths::new(&request.context.plugin_name);
@@ -264,7 +270,8 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
         }
         if !is_simple_key(key) || USER_BOOKKEEPING.contains(&key.as_str()) {
             return Err(PluginError::bad_request(format!(
-                "Fitbitplugin: {key:?} cannot be a user setting"
+                "Fitbitplugin: {:?} cannot be a user setting",
+                echo(key)
             )));
         }
         let value = value.trim();
@@ -274,7 +281,8 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
     if let Some(name) = get("_newName").filter(|n| !n.is_empty()) {
         if !is_simple_key(&name) || USER_BOOKKEEPING.contains(&name.as_str()) {
             return Err(PluginError::bad_request(format!(
-                "Fitbitplugin: {name:?} cannot be a user setting"
+                "Fitbitplugin: {:?} cannot be a user setting",
+                echo(&name)
             )));
         }
         changes.push((name, get("_newValue").filter(|v| !v.is_empty())));
@@ -344,7 +352,8 @@ pub fn setup_page(host: &dyn Host, request: &Request) -> Result<Response> {
         .or_else(|| request.context.caller.clone());
     if let Some(name) = selected.as_ref().filter(|name| !valid_user(name)) {
         return Err(PluginError::bad_request(format!(
-            "Fitbitplugin: {name:?} is not a valid user name"
+            "Fitbitplugin: {:?} is not a valid user name",
+            echo(name)
         )));
     }
     let read = |path: &str| -> Result<Option<Value>> {

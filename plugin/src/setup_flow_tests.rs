@@ -247,6 +247,9 @@ impl Host for RacingHost {
     fn now(&self) -> f64 {
         self.inner.now()
     }
+    fn sleep(&self, seconds: f64) {
+        self.inner.sleep(seconds)
+    }
     fn random_bytes(&self, n: usize) -> Vec<u8> {
         self.inner.random_bytes(n)
     }

@@ -11,6 +11,7 @@ use crate::host::{FetchRequest, FetchResponse, Host, Level, StoreFailure};
 
 pub type Documents = Rc<RefCell<BTreeMap<String, (Value, u64)>>>;
 type Responder = Box<dyn FnMut(&FetchRequest) -> Result<FetchResponse, String>>;
+type Sleeper = Box<dyn FnMut(f64)>;
 
 pub struct MemoryHost {
     pub documents: Documents,
@@ -20,6 +21,9 @@ pub struct MemoryHost {
     responder: RefCell<Responder>,
     pub now: Cell<f64>,
     pub logs: RefCell<Vec<String>>,
+    /// Seconds slept, in order.
+    pub slept: RefCell<Vec<f64>>,
+    sleeper: RefCell<Option<Sleeper>>,
     counter: Cell<u8>,
 }
 
@@ -33,6 +37,8 @@ impl Default for MemoryHost {
             responder: RefCell::new(Box::new(|r| Err(format!("no responder for {}", r.url)))),
             now: Cell::new(1_795_600_000.0),
             logs: RefCell::default(),
+            slept: RefCell::default(),
+            sleeper: RefCell::default(),
             counter: Cell::new(0),
         }
     }
@@ -49,6 +55,12 @@ pub fn response(status: u16, body: Value) -> Result<FetchResponse, String> {
 impl MemoryHost {
     pub fn respond(&self, f: impl FnMut(&FetchRequest) -> Result<FetchResponse, String> + 'static) {
         *self.responder.borrow_mut() = Box::new(f);
+    }
+
+    /// Runs `f` whenever the plugin sleeps (after the clock moved on), as
+    /// another request would act meanwhile.
+    pub fn on_sleep(&self, f: impl FnMut(f64) + 'static) {
+        *self.sleeper.borrow_mut() = Some(Box::new(f));
     }
 
     /// Writes a document as another client would.
@@ -154,6 +166,14 @@ impl Host for MemoryHost {
 
     fn now(&self) -> f64 {
         self.now.get()
+    }
+
+    fn sleep(&self, seconds: f64) {
+        self.slept.borrow_mut().push(seconds);
+        self.now.set(self.now.get() + seconds);
+        if let Some(f) = self.sleeper.borrow_mut().as_mut() {
+            f(seconds);
+        }
     }
 
     fn random_bytes(&self, n: usize) -> Vec<u8> {

@@ -131,15 +131,16 @@ pub(super) fn unreadable_settings_mean_metric_and_other_users_are_refused() {
 pub(super) fn a_single_stored_log_that_lost_its_list_still_syncs_incrementally() {
     let host = configured(Some("en_GB"));
     with_token(&host, 3000.0, SCOPE_METRICS);
+    // As Igor's XML database returns a one-element list.
+    let sensors = host.put(
+        "sensors/fitbit/jack",
+        json!({"weight": {"logId": 1, "date": "2026-11-25", "time": "07:00:00", "weight": 12.6, "source": "Aria Air"}}),
+    );
+    // Bookkeeping of that very revision (Igor may return it as a number).
     host.put(
         SYNC_PATH,
         json!({"weight": {"window": ["2026-11-25", "2026-11-25"], "units": "st/km/cm", "last": "2026-11-25T06:00:00Z"},
-               "height": {"day": "2026-11-25", "meters": {}}}),
-    );
-    // As Igor's XML database returns a one-element list.
-    host.put(
-        "sensors/fitbit/jack",
-        json!({"weight": {"logId": 1, "date": "2026-11-25", "time": "07:00:00", "weight": 12.6, "source": "Aria Air"}}),
+               "height": {"day": "2026-11-25", "meters": {}}, "sensors_revision": sensors}),
     );
     host.respond(|_| response(200, json!({})));
     let r = run(&host, &[("user", "jack")]);

@@ -8,7 +8,7 @@ use super::fitbit_methods;
 use super::{ApiError, AppSettings, Call, Provider, RunState, TokenError, endpoint};
 use crate::api::Request;
 use crate::dates::Date;
-use crate::errors::{PluginError, Result, legacy_shutdown_message};
+use crate::errors::{PluginError, Result, UPSTREAM_CHARS, clip, legacy_shutdown_message};
 use crate::host::{FetchRequest, FetchResponse, Host};
 use crate::oauth::{client_basic_credential, field, token_form};
 
@@ -153,8 +153,9 @@ impl Provider for Fitbit {
             _ => TokenError::Other(format!(
                 "the token endpoint answered {}: {}{}",
                 response.status,
-                kind.map(|k| format!("{k}: ")).unwrap_or_default(),
-                message.trim()
+                kind.map(|k| format!("{}: ", clip(&k, 64)))
+                    .unwrap_or_default(),
+                clip(message.trim(), UPSTREAM_CHARS)
             )),
         }
     }
@@ -188,18 +189,30 @@ impl Provider for Fitbit {
             .map_err(|e| ApiError::Failed(PluginError::upstream(format!("fitbit error: {e}"))))?;
         let body = response.json();
         match response.status {
-            200..=299 => match body {
-                Some(Value::Object(object)) => Ok(object),
-                Some(Value::Array(items)) => {
-                    let mut object = Map::new();
-                    object.insert("devices".into(), Value::Array(items));
-                    Ok(object)
-                }
-                _ => Err(ApiError::Failed(PluginError::upstream(format!(
-                    "fitbit error: {} answered something that is not JSON",
-                    call.method
-                )))),
-            },
+            200..=299 => {
+                let object = match body {
+                    Some(Value::Object(object)) => object,
+                    Some(Value::Array(items)) => {
+                        let mut object = Map::new();
+                        object.insert("devices".into(), Value::Array(items));
+                        object
+                    }
+                    _ => {
+                        return Err(ApiError::Failed(PluginError::upstream(format!(
+                            "fitbit error: {} answered something that is not a JSON object",
+                            call.method
+                        ))));
+                    }
+                };
+                fitbit_methods::check_shape(call, &object).map_err(|why| {
+                    ApiError::Failed(PluginError::upstream(format!(
+                        "fitbit error: {} answered data of an unexpected shape ({why}); \
+                         nothing was stored",
+                        call.method
+                    )))
+                })?;
+                Ok(object)
+            }
             410 => Err(ApiError::Failed(PluginError::upstream(
                 legacy_shutdown_message(&self.plugin_url, user),
             ))),
@@ -215,16 +228,17 @@ impl Provider for Fitbit {
                     429 => format!(
                         "fitbit error: rate limit reached (Fitbit allows 150 requests per user \
                          per hour); retry in {} s",
-                        retry_after(&response).unwrap_or_else(|| "?".into())
+                        retry_after(&response).map_or_else(|| "?".into(), |s| clip(&s, 20))
                     ),
                     403 if kind.as_deref() == Some("insufficient_scope") => format!(
-                        "fitbit error: {message} Re-authorise to grant access: {}/auth1?user={user}",
+                        "fitbit error: {} Re-authorise to grant access: {}/auth1?user={user}",
+                        clip(&message, UPSTREAM_CHARS),
                         self.plugin_url
                     ),
                     _ => format!(
                         "fitbit error: {} answered {status}: {}",
                         call.method,
-                        message.trim()
+                        clip(message.trim(), UPSTREAM_CHARS)
                     ),
                 };
                 Err(ApiError::Failed(PluginError::upstream(message)))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::dates::{Date, valid_time};
-use crate::errors::{PluginError, Result};
+use crate::errors::{PluginError, Result, echo};
 use crate::json::as_text;
 use crate::provider::Call;
 
@@ -98,7 +98,9 @@ fn check_value(name: &str, value: &str) -> Result<()> {
         _ => "a Fitbit resource path such as body/weight or activities/steps".into(),
     };
     Err(PluginError::bad_request(format!(
-        "Fitbitplugin parameter '{name}' has the bad value {value:?}: expected {expected}"
+        "Fitbitplugin parameter '{}' has the bad value {:?}: expected {expected}",
+        echo(name),
+        echo(value)
     )))
 }
 
@@ -116,7 +118,8 @@ pub fn plan(methods: &[String], args: &Map<String, Value>) -> Result<Vec<Call>> 
     for method in methods {
         let Some(accepts) = accepted(method) else {
             return Err(PluginError::bad_request(format!(
-                "Fitbitplugin has no method '{method}'; known methods: {}",
+                "Fitbitplugin has no method '{}'; known methods: {}",
+                echo(method),
                 method_names()
             )));
         };
@@ -161,12 +164,94 @@ pub fn plan(methods: &[String], args: &Map<String, Value>) -> Result<Vec<Call>> 
         let used = calls.iter().any(|call| call.args.contains_key(name));
         if !used {
             return Err(PluginError::bad_request(format!(
-                "Fitbitplugin parameter '{name}' is not accepted by {}",
-                methods.join(", ")
+                "Fitbitplugin parameter '{}' is not accepted by {}",
+                echo(name),
+                echo(&methods.join(", "))
             )));
         }
     }
     Ok(calls)
+}
+
+/// Checks that a successful answer has the shape its method returns, so
+/// that data of another shape (`{"weight": "lots"}`) is never stored as if
+/// it were the user's. `Err` says what is wrong. Only what readers of
+/// `sensors/N/U` rely on is checked; extra fields are kept.
+pub fn check_shape(call: &Call, answer: &Map<String, Value>) -> std::result::Result<(), String> {
+    let resource = call
+        .args
+        .get("resource")
+        .map(|r| r.replace('/', "-"))
+        .unwrap_or_default();
+    match call.method.as_str() {
+        "get_bodyweight" => list_of(answer, "weight", &[("weight", number), ("date", text)]),
+        "get_bodyfat" => list_of(answer, "fat", &[("fat", number), ("date", text)]),
+        "time_series" => list_of(
+            answer,
+            &resource,
+            &[("dateTime", text), ("value", number_or_text)],
+        ),
+        "intraday_time_series" => {
+            let key = format!("{resource}-intraday");
+            let day = answer
+                .get(&key)
+                .and_then(Value::as_object)
+                .ok_or_else(|| format!("'{key}' is not an object"))?;
+            list_of(day, "dataset", &[("time", text), ("value", number)])
+        }
+        "body" => object_at(answer, "body"),
+        "activities" => object_at(answer, "summary"),
+        "sleep" => list_of(answer, "sleep", &[]),
+        "heart" => list_of(answer, "heart", &[]),
+        "user_profile_get" => object_at(answer, "user"),
+        _ => list_of(answer, "devices", &[]),
+    }
+}
+
+fn number(value: &Value) -> bool {
+    value.is_number()
+}
+
+fn text(value: &Value) -> bool {
+    value.is_string()
+}
+
+fn number_or_text(value: &Value) -> bool {
+    value.is_number() || value.is_string()
+}
+
+type FieldCheck<'a> = (&'a str, fn(&Value) -> bool);
+
+/// `answer[key]` is a list of objects whose `fields` pass their checks.
+fn list_of(
+    answer: &Map<String, Value>,
+    key: &str,
+    fields: &[FieldCheck],
+) -> std::result::Result<(), String> {
+    let items = answer
+        .get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("'{key}' is not a list"))?;
+    for (i, item) in items.iter().enumerate() {
+        let item = item
+            .as_object()
+            .ok_or_else(|| format!("'{key}'[{i}] is not an object"))?;
+        for (field, ok) in fields {
+            if !item.get(*field).is_some_and(ok) {
+                return Err(format!(
+                    "'{key}'[{i}].{field} is missing or of the wrong type"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn object_at(answer: &Map<String, Value>, key: &str) -> std::result::Result<(), String> {
+    match answer.get(key) {
+        Some(Value::Object(_)) => Ok(()),
+        _ => Err(format!("'{key}' is not an object")),
+    }
 }
 
 /// The API path (below the API base URL) of a call, as python-fitbit built it.

@@ -193,7 +193,8 @@ pub fn provider_for(id: &str, request: &Request, today: Date) -> Result<Box<dyn 
         other => Err(PluginError::new(
             500,
             format!(
-                "Fitbitplugin does not know the provider {other:?}; known: {}",
+                "Fitbitplugin does not know the provider {:?}; known: {}",
+                crate::errors::echo(other),
                 PROVIDERS.join(", ")
             ),
         )),

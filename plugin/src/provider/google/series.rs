@@ -166,8 +166,9 @@ pub(super) fn series_key(resource: &str) -> String {
 
 pub(super) fn unsupported_resource(method: &str, resource: &str) -> PluginError {
     PluginError::bad_request(format!(
-        "Fitbitplugin method {method}: the resource {resource:?} is not available from \
+        "Fitbitplugin method {method}: the resource {:?} is not available from \
          Google Health; available: {}",
+        crate::errors::echo(resource),
         RESOURCES.join(", ")
     ))
 }
