@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
+use crate::echo::echo;
 use crate::engine;
 use crate::runtime::{self, Context, InvokeError, Request, Response};
 use crate::store::DocumentStore;
@@ -158,7 +159,10 @@ impl App {
             None => (rest, "/".to_string()),
         };
         let Some(plugin) = tenant.plugins.get(name) else {
-            return HostResponse::text(404, &format!("No plugin named {name:?} is installed\n"));
+            return HostResponse::text(
+                404,
+                &format!("No plugin named {:?} is installed\n", echo(name)),
+            );
         };
         if request.body.len() > plugin.limits.max_request_body_bytes {
             return HostResponse::text(

@@ -1,13 +1,15 @@
 //! igor-host: a small wasmtime host for Igor plugin components.
 //!
 //! One module per capability: [`store`] (plugin data), [`egress`] (outbound
-//! HTTP policy and transport), [`engine`] and [`limits`] (compilation,
-//! deadlines, memory), [`runtime`] (the igor-plugin world), [`server`]
+//! HTTP policy and transport), [`engine`], [`limits`] and [`deadline`]
+//! (compilation, memory, deadlines), [`runtime`] (the igor-plugin world), [`server`]
 //! (HTTP), [`scheduler`] (actions), [`tenants`] (isolation and
 //! credentials), [`metrics`]; [`app`] wires them together.
 
 pub mod app;
 pub mod config;
+pub mod deadline;
+pub mod echo;
 pub mod egress;
 pub mod engine;
 pub mod igor_forward;

@@ -22,6 +22,10 @@ pub struct Limits {
     pub max_fetches_per_request: u32,
     /// Timeout of one `http-fetch`.
     pub fetch_timeout_ms: u64,
+    /// After a fetch carrying a secret (a token endpoint) answered 2xx, how
+    /// long the request may outlive its deadline until its next store write
+    /// completes, so that a token the provider issued is kept.
+    pub token_save_grace_ms: u64,
     /// Outbound connections one plugin may hold open at once.
     pub max_concurrent_fetches: usize,
     /// Largest request body the plugin accepts from a caller.
@@ -50,6 +54,7 @@ impl Default for Limits {
             max_concurrent_requests: 16,
             max_fetches_per_request: 32,
             fetch_timeout_ms: 10_000,
+            token_save_grace_ms: 10_000,
             max_concurrent_fetches: 8,
             max_request_body_bytes: 1 << 20,
             max_body_bytes: 4 << 20,

@@ -11,6 +11,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::deadline::Deadline;
 use crate::egress::{EgressClient, FetchError, FetchRequest, SecretUse};
 use crate::engine::GuestLimiter;
 use crate::limits::Limits;
@@ -117,8 +118,7 @@ impl Plugin {
     pub async fn handle(self: &Arc<Self>, request: Request) -> Result<Response, InvokeError> {
         let _permit = self.tenant.requests.acquire().await.expect("never closed");
         let started = Instant::now();
-        let limit = Duration::from_millis(self.limits.request_timeout_ms);
-        let deadline = started + limit;
+        let deadline = Arc::new(Deadline::new(started, &self.limits));
         let stderr = MemoryOutputPipe::new(16 << 10);
         let state = RequestState {
             wasi: WasiCtxBuilder::new().stderr(stderr.clone()).build(),
@@ -127,12 +127,14 @@ impl Plugin {
             plugin: self.clone(),
             fetches: 0,
             log_lines: 0,
+            deadline: deadline.clone(),
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         // Yield to tokio every tick; trap once the wall-clock deadline passes.
+        let epoch_deadline = deadline.clone();
         store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
+            if Instant::now() >= epoch_deadline.effective() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
@@ -153,24 +155,27 @@ impl Plugin {
         };
         // The epoch catches guests that compute; this catches time spent in
         // host calls.
-        let outcome = tokio::time::timeout(limit + EPOCH_GRACE, call).await;
+        let outcome = tokio::select! {
+            outcome = call => Some(outcome),
+            () = deadline.passed(EPOCH_GRACE) => None,
+        };
         let limiter = &store.data().limiter;
         let result = match outcome {
-            Err(_elapsed) => Err(self.deadline_error()),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(CallFailure::Instantiate(err))) if !limiter.memory_denied => {
+            None => Err(self.deadline_error()),
+            Some(Ok(response)) => Ok(response),
+            Some(Err(CallFailure::Instantiate(err))) if !limiter.memory_denied => {
                 Err(InvokeError::Instantiate {
                     plugin: self.name.clone(),
                     message: format!("{err:#}"),
                 })
             }
-            Ok(Err(CallFailure::Instantiate(trap) | CallFailure::Trap(trap))) => {
+            Some(Err(CallFailure::Instantiate(trap) | CallFailure::Trap(trap))) => {
                 Err(if limiter.memory_denied {
                     InvokeError::OutOfMemory {
                         plugin: self.name.clone(),
                         limit_bytes: self.limits.memory_bytes,
                     }
-                } else if Instant::now() >= deadline
+                } else if Instant::now() >= deadline.base()
                     || matches!(
                         trap.downcast_ref::<wasmtime::Trap>(),
                         Some(wasmtime::Trap::Interrupt)
@@ -203,14 +208,15 @@ impl Plugin {
             }),
         }
         .inc();
+        let path = crate::echo::echo(&request.path);
         match &result {
             Ok(response) => tracing::info!(
-                tenant = %self.namespace.tenant, plugin = %self.name, path = %request.path,
+                tenant = %self.namespace.tenant, plugin = %self.name, %path,
                 status = response.status, elapsed_ms = started.elapsed().as_millis() as u64,
                 "request handled"
             ),
             Err(err) => tracing::warn!(
-                tenant = %self.namespace.tenant, plugin = %self.name, path = %request.path,
+                tenant = %self.namespace.tenant, plugin = %self.name, %path,
                 kind = err.kind(), error = %err, "request failed"
             ),
         }
@@ -259,6 +265,7 @@ pub struct RequestState {
     plugin: Arc<Plugin>,
     fetches: u32,
     log_lines: u32,
+    deadline: Arc<Deadline>,
 }
 
 impl WasiView for RequestState {
@@ -331,6 +338,7 @@ impl igor::plugin::store::Host for RequestState {
                 &self.plugin.tenant.quota,
             )
             .await;
+        self.deadline.store_write_ended();
         if let Err(err) = &result {
             tracing::warn!(
                 tenant = %self.plugin.namespace.tenant, plugin = %self.plugin.name, %path,
@@ -353,6 +361,7 @@ impl igor::plugin::store::Host for RequestState {
             .documents
             .delete(self.ns(), &path, expected_revision)
             .await;
+        self.deadline.store_write_ended();
         Ok(result.map_err(Into::into))
     }
 }
@@ -477,8 +486,19 @@ impl igor::plugin::http::Host for RequestState {
                 })
             }
         };
+        // A fetch carrying a secret goes to a token or revoke endpoint:
+        // once it started, its answer is kept (see `deadline`).
+        let protected = secret.is_some();
+        if protected && !self.deadline.credential_fetch_starts(Instant::now()) {
+            return Ok(Err(wit_http::FetchError::Timeout));
+        }
         let started = Instant::now();
         let result = plugin.egress.fetch(fetch, secret).await;
+        if protected {
+            let answered_2xx = matches!(&result, Ok(r) if (200..300).contains(&r.status));
+            self.deadline
+                .credential_fetch_ended(Instant::now(), answered_2xx);
+        }
         if matches!(result, Err(FetchError::Denied(_))) {
             count_denial(&plugin);
         }
@@ -534,9 +554,9 @@ fn to_wit_fetch_error(err: FetchError) -> wit_http::FetchError {
     }
 }
 
-/// A URL without its query, which may carry tokens or codes.
+/// A URL without its query, which may carry tokens or codes, bounded.
 fn redact(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or("").to_string()
+    crate::echo::echo(url.split(['?', '#']).next().unwrap_or(""))
 }
 
 impl igor::plugin::log::Host for RequestState {

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use super::policy::EgressPolicy;
+use crate::echo::echo;
 use crate::limits::Limits;
 
 /// A host-side fetch request (the WIT record, minus bindings).
@@ -140,8 +141,9 @@ impl EgressClient {
 
     /// Checks the request against the policy; returns the parsed URL.
     pub fn check(&self, request: &FetchRequest) -> Result<Url, FetchError> {
-        let url = Url::parse(&request.url)
-            .map_err(|e| FetchError::InvalidRequest(format!("bad URL {:?}: {e}", request.url)))?;
+        let url = Url::parse(&request.url).map_err(|e| {
+            FetchError::InvalidRequest(format!("bad URL {:?}: {e}", echo(&request.url)))
+        })?;
         self.policy.check_url(&url).map_err(FetchError::Denied)?;
         Ok(url)
     }
@@ -154,20 +156,23 @@ impl EgressClient {
         secret: Option<SecretUse>,
     ) -> Result<FetchResponse, FetchError> {
         let url = self.check(&request)?;
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| FetchError::InvalidRequest(format!("bad method {:?}", request.method)))?;
+        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+            FetchError::InvalidRequest(format!("bad method {:?}", echo(&request.method)))
+        })?;
         let mut headers = reqwest::header::HeaderMap::new();
         let mut header_bytes = 0;
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
             if FORBIDDEN_HEADERS.contains(&lower.as_str()) {
                 return Err(FetchError::InvalidRequest(format!(
-                    "header {name:?} is set by the host"
+                    "header {:?} is set by the host",
+                    echo(name)
                 )));
             }
             header_bytes += name.len() + value.len();
-            let name = reqwest::header::HeaderName::from_bytes(lower.as_bytes())
-                .map_err(|_| FetchError::InvalidRequest(format!("bad header name {name:?}")))?;
+            let name = reqwest::header::HeaderName::from_bytes(lower.as_bytes()).map_err(|_| {
+                FetchError::InvalidRequest(format!("bad header name {:?}", echo(name)))
+            })?;
             let value = reqwest::header::HeaderValue::from_str(value)
                 .map_err(|_| FetchError::InvalidRequest(format!("bad value for header {name}")))?;
             headers.append(name, value);

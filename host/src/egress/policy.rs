@@ -119,7 +119,10 @@ impl EgressPolicy {
     /// Whether the URL's scheme, host and port are allowed. Returns why not.
     pub fn check_url(&self, url: &Url) -> Result<(), String> {
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(format!("scheme {:?} is not allowed", url.scheme()));
+            return Err(format!(
+                "scheme {:?} is not allowed",
+                crate::echo::echo(url.scheme())
+            ));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("URLs with user information are not allowed".into());
@@ -128,7 +131,7 @@ impl EgressPolicy {
             return Err(format!(
                 "{}://{}:{} is not in the plugin's egress allow-list",
                 url.scheme(),
-                url.host_str().unwrap_or(""),
+                crate::echo::echo(url.host_str().unwrap_or("")),
                 url.port_or_known_default().unwrap_or(0)
             ));
         }

@@ -7,6 +7,7 @@
 //! before any backend sees them; SQLite and PostgreSQL check them again.
 
 pub mod igor;
+pub mod igor_xml;
 pub mod keys;
 mod migrations;
 mod open;
@@ -20,6 +21,8 @@ use async_trait::async_trait;
 
 pub use open::{Stores, rotate_key};
 pub use quota::{Quota, Usage, document_bytes};
+
+use crate::echo::echo;
 
 /// Whose data: both parts come from the host's routing, never from a guest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -225,7 +228,7 @@ pub const MAX_PATH_DEPTH: usize = 16;
 /// Checks a guest-given path: relative, `/`-separated, no empty, `.` or `..`
 /// segments, no control characters, bounded length and depth.
 pub fn validate_path(path: &str) -> Result<(), StoreError> {
-    let bad = |why: &str| Err(StoreError::InvalidPath(format!("{path:?}: {why}")));
+    let bad = |why: &str| Err(StoreError::InvalidPath(format!("{:?}: {why}", echo(path))));
     if path.is_empty() {
         return bad("empty");
     }
@@ -263,7 +266,8 @@ pub fn validate_secret_name(name: &str) -> Result<(), StoreError> {
         Ok(())
     } else {
         Err(StoreError::InvalidPath(format!(
-            "{name:?}: secret names are 1-64 letters, digits, '_', '-' or '.'"
+            "{:?}: secret names are 1-64 letters, digits, '_', '-' or '.'",
+            echo(name)
         )))
     }
 }
