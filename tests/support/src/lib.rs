@@ -4,7 +4,10 @@
 //! ([`fake_google::FakeGoogle`]). Wire formats follow
 //! `shared/reference/fitbit-apis.md`; every behaviour the public documentation
 //! leaves open is decided in the module docs and marked *fake decision*.
-//! [`postgres`] runs a private PostgreSQL cluster for tests of the shared store.
+//! Either fake can also be made to fail like a cloud or a network does
+//! ([`faults`]: late answers, hangs, resets, 5xx, 429, wrong shapes, huge
+//! bodies, slow drips). [`postgres`] runs a private PostgreSQL cluster for
+//! tests of the shared store.
 
 // Handlers return `Result<_, Response>` where the error is the finished HTTP
 // answer; boxing it would only add noise to a test-support crate.
@@ -13,10 +16,12 @@
 mod consent;
 pub mod fake_fitbit;
 pub mod fake_google;
+pub mod faults;
 pub mod postgres;
 mod util;
 
 pub use consent::{consent, consent_with};
 pub use fake_fitbit::FakeFitbit;
 pub use fake_google::FakeGoogle;
+pub use faults::Fault;
 pub use util::RecordedRequest;

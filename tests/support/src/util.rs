@@ -17,6 +17,8 @@ use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
+use crate::faults::Faults;
+
 /// One request as the fake received it. `form` holds the decoded
 /// `application/x-www-form-urlencoded` body (empty for other bodies), `query`
 /// the decoded query string.
@@ -238,25 +240,38 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What every fake implements: turn one recorded request into a response.
 pub(crate) trait Handler: Send + Sync + 'static {
     fn handle(&self, req: RecordedRequest) -> Response;
+    /// An error answer in the cloud's own format, for injected faults.
+    fn error(&self, status: u16, message: &str) -> Response;
 }
 
-async fn serve_one<H: Handler>(State(h): State<Arc<H>>, req: Request) -> Response {
+/// What a fake's server task holds.
+pub(crate) struct Served<H> {
+    pub handler: Arc<H>,
+    pub faults: Arc<Faults>,
+}
+
+async fn serve_one<H: Handler>(State(served): State<Arc<Served<H>>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, 4 * 1024 * 1024).await {
         Ok(b) => b,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, Body::empty()).into_response(),
     };
     let rec = RecordedRequest::from_parts(&parts.method, &parts.uri, &parts.headers, &bytes);
-    h.handle(rec)
+    served.faults.answer(served.handler.as_ref(), rec).await
 }
 
-/// Bind 127.0.0.1:0 and serve `handler` on a tokio task.
-pub(crate) async fn spawn<H: Handler>(handler: Arc<H>) -> (SocketAddr, JoinHandle<()>) {
+/// Bind 127.0.0.1:0 and serve `handler` on a tokio task, failing as
+/// `faults` says.
+pub(crate) async fn spawn<H: Handler>(
+    handler: Arc<H>,
+    faults: Arc<Faults>,
+) -> (SocketAddr, JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
-    let app = Router::new().fallback(serve_one::<H>).with_state(handler);
+    let served = Arc::new(Served { handler, faults });
+    let app = Router::new().fallback(serve_one::<H>).with_state(served);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

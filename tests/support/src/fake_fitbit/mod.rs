@@ -54,6 +54,7 @@ use tokio::task::JoinHandle;
 pub use crate::consent::{consent, consent_with};
 pub use model::{FatLog, SleepLog, WeightLog};
 
+use crate::faults::{Fault, Faults};
 use crate::util::{self, Clock, Handler, RecordedRequest, json_response, lock};
 use model::UserData;
 
@@ -290,6 +291,16 @@ impl Handler for Inner {
         h.insert("fitbit-rate-limit-reset", HeaderValue::from(reset));
         resp
     }
+
+    fn error(&self, status: u16, message: &str) -> Response {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let error_type = if status == StatusCode::TOO_MANY_REQUESTS {
+            "system"
+        } else {
+            "request"
+        };
+        fitbit_error(status, error_type, message)
+    }
 }
 
 pub(crate) fn fitbit_error(status: StatusCode, error_type: &str, message: &str) -> Response {
@@ -317,6 +328,7 @@ pub(crate) const VISIT: &str = "Visit https://dev.fitbit.com/docs/oauth2 for mor
 pub struct FakeFitbit {
     addr: SocketAddr,
     inner: Arc<Inner>,
+    faults: Arc<Faults>,
     task: JoinHandle<()>,
 }
 
@@ -332,12 +344,34 @@ impl FakeFitbit {
         let inner = Arc::new(Inner {
             state: Mutex::new(State::new()),
         });
-        let (addr, task) = util::spawn(inner.clone()).await;
-        FakeFitbit { addr, inner, task }
+        let faults = Arc::new(Faults::default());
+        let (addr, task) = util::spawn(inner.clone(), faults.clone()).await;
+        FakeFitbit {
+            addr,
+            inner,
+            faults,
+            task,
+        }
     }
 
     fn st(&self) -> std::sync::MutexGuard<'_, State> {
         lock(&self.inner.state)
+    }
+
+    /// Fails the next `times` requests whose path starts with `prefix`
+    /// (e.g. `/oauth2/token` or `/1/user/`) as `fault` says.
+    pub fn inject(&self, prefix: &str, fault: Fault, times: usize) {
+        self.faults.inject(prefix, fault, times);
+    }
+
+    /// Disarms every fault not yet injected.
+    pub fn clear_faults(&self) {
+        self.faults.clear();
+    }
+
+    /// `(path, fault)` of every request that got a fault.
+    pub fn injected_faults(&self) -> Vec<(String, Fault)> {
+        self.faults.injected()
     }
 
     /// `http://127.0.0.1:PORT` — the base for API, token and revoke URLs.

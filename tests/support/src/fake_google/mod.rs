@@ -64,6 +64,7 @@ use tokio::task::JoinHandle;
 pub use crate::consent::{consent, consent_with};
 pub use points::DataPoint;
 
+use crate::faults::{Fault, Faults};
 use crate::util::{self, Clock, Handler, RecordedRequest, lock};
 
 pub const DEFAULT_HEALTH_USER_ID: &str = "4957304218837201659";
@@ -330,12 +331,28 @@ impl Handler for Inner {
             _ => api::handle(&mut st, &req),
         }
     }
+
+    fn error(&self, status: u16, message: &str) -> Response {
+        let code = match status {
+            429 => "RESOURCE_EXHAUSTED",
+            503 => "UNAVAILABLE",
+            504 => "DEADLINE_EXCEEDED",
+            _ => "INTERNAL",
+        };
+        let http = axum::http::StatusCode::from_u16(status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        util::json_response(
+            http,
+            &serde_json::json!({"error": {"code": status, "message": message, "status": code}}),
+        )
+    }
 }
 
 /// A running fake Google. Dropping it stops the server.
 pub struct FakeGoogle {
     addr: SocketAddr,
     inner: Arc<Inner>,
+    faults: Arc<Faults>,
     task: JoinHandle<()>,
 }
 
@@ -350,12 +367,34 @@ impl FakeGoogle {
         let inner = Arc::new(Inner {
             state: Mutex::new(State::new()),
         });
-        let (addr, task) = util::spawn(inner.clone()).await;
-        FakeGoogle { addr, inner, task }
+        let faults = Arc::new(Faults::default());
+        let (addr, task) = util::spawn(inner.clone(), faults.clone()).await;
+        FakeGoogle {
+            addr,
+            inner,
+            faults,
+            task,
+        }
     }
 
     fn st(&self) -> std::sync::MutexGuard<'_, State> {
         lock(&self.inner.state)
+    }
+
+    /// Fails the next `times` requests whose path starts with `prefix`
+    /// (e.g. `/oauth2/token` or `/1/user/`) as `fault` says.
+    pub fn inject(&self, prefix: &str, fault: Fault, times: usize) {
+        self.faults.inject(prefix, fault, times);
+    }
+
+    /// Disarms every fault not yet injected.
+    pub fn clear_faults(&self) {
+        self.faults.clear();
+    }
+
+    /// `(path, fault)` of every request that got a fault.
+    pub fn injected_faults(&self) -> Vec<(String, Fault)> {
+        self.faults.injected()
     }
 
     /// `http://127.0.0.1:PORT`; the API lives under `{url}/v4/`.

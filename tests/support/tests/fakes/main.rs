@@ -1,6 +1,7 @@
 //! Tests of the fakes themselves, so end-to-end tests can trust them.
 
 mod common;
+mod faults;
 mod fitbit_data;
 mod fitbit_oauth;
 mod google_account;
