@@ -5,31 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::Host;
+use common::{Host, clouds};
+use igor_test_support::FakeFitbit;
 use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
-use igor_test_support::{FakeFitbit, consent};
 use serde_json::Value;
 
 const CLIENT_ID: &str = "22ABCD";
 const CLIENT_SECRET: &str = "fitbit-client-secret";
-
-fn config(fake: &FakeFitbit, extra: &str) -> String {
-    let url = fake.url();
-    format!(
-        r#"
-[[plugin]]
-name = "fitbit"
-[plugin.config]
-fitbit_api_url = "{url}"
-fitbit_authorize_url = "{url}/oauth2/authorize"
-[plugin.egress]
-allow = ["{url}"]
-secret_urls = ["{url}/oauth2/token", "{url}/oauth2/revoke"]
-allow_loopback = true
-{extra}
-"#
-    )
-}
 
 struct Harness {
     fake: FakeFitbit,
@@ -40,16 +22,13 @@ struct Harness {
 impl Harness {
     async fn start(extra: &str) -> Self {
         let fake = FakeFitbit::start().await;
-        let host = Host::start(&config(&fake, extra)).await;
+        let host = Host::start(&clouds::fitbit_config(&fake, extra)).await;
         fake.register_client(
             CLIENT_ID,
             CLIENT_SECRET,
             &[&format!("{}/plugin/fitbit/auth2", host.url)],
         );
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = clouds::browser();
         Self { fake, host, http }
     }
 
@@ -89,28 +68,8 @@ impl Harness {
 
     /// auth1 → the fake's consent page → Allow → auth2.
     async fn authorise(&self, user: &str) {
-        let response = self
-            .http
-            .get(format!("{}/plugin/fitbit/auth1?user={user}", self.host.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 303);
-        let location = response.headers()["location"].to_str().unwrap().to_string();
-        assert!(
-            location.starts_with(&self.fake.authorize_url()),
-            "{location}"
-        );
-        let back = consent(&self.http, &location).await.unwrap();
-        assert!(back.starts_with(&format!("{}/plugin/fitbit/auth2?", self.host.url)));
-        let response = self.http.get(&back).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        let page = response.text().await.unwrap();
-        assert!(
-            page.contains("access for jack is set up") || page.contains(user),
-            "{page}"
-        );
-        assert!(page.contains("page/setup.html?user="), "{page}");
+        let authorize = self.fake.authorize_url();
+        clouds::authorise(&self.http, &self.host.url, user, &authorize).await;
     }
 
     fn add_week_of_weights(&self) {

@@ -5,47 +5,19 @@
 mod common;
 
 use chrono::{SecondsFormat, Utc};
-use common::Host;
+use common::{Host, clouds};
 use igor_test_support::fake_fitbit::WeightLog;
 use igor_test_support::fake_google::{
     DEFAULT_HEALTH_USER_ID, DEFAULT_LEGACY_USER_ID, DataPoint, InjectedError, SCOPE_ACTIVITY,
     SCOPE_METRICS, SCOPE_SLEEP,
 };
-use igor_test_support::{FakeFitbit, FakeGoogle, consent};
+use igor_test_support::{FakeFitbit, FakeGoogle};
 use serde_json::Value;
 
 const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
 const GOOGLE_SECRET: &str = "GOCSPX-google-secret";
 const FITBIT_ID: &str = "22ABCD";
 const FITBIT_SECRET: &str = "fitbit-secret";
-
-fn config(google: &FakeGoogle, fitbit: Option<&FakeFitbit>) -> String {
-    let g = google.url();
-    let (mut allow, mut secret_urls) = (
-        vec![format!("\"{g}\"")],
-        vec![format!("\"{}\"", google.token_url())],
-    );
-    let mut settings = format!(
-        "google_api_url = \"{g}\"\ngoogle_authorize_url = \"{}\"\ngoogle_token_url = \"{}\"\ngoogle_revoke_url = \"{}\"\n",
-        google.authorize_url(),
-        google.token_url(),
-        google.revoke_url()
-    );
-    if let Some(fitbit) = fitbit {
-        let f = fitbit.url();
-        allow.push(format!("\"{f}\""));
-        secret_urls.push(format!("\"{f}/oauth2/token\""));
-        secret_urls.push(format!("\"{f}/oauth2/revoke\""));
-        settings.push_str(&format!(
-            "fitbit_api_url = \"{f}\"\nfitbit_authorize_url = \"{f}/oauth2/authorize\"\n"
-        ));
-    }
-    format!(
-        "[[plugin]]\nname = \"fitbit\"\n[plugin.config]\n{settings}[plugin.egress]\nallow = [{}]\nsecret_urls = [{}]\nallow_loopback = true\n",
-        allow.join(", "),
-        secret_urls.join(", ")
-    )
-}
 
 struct Harness {
     host: Host,
@@ -61,10 +33,7 @@ impl Harness {
     async fn start_with(config: &str, server: &str) -> Self {
         Self {
             host: Host::start_with(config, server).await,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: clouds::browser(),
         }
     }
 
@@ -83,37 +52,14 @@ impl Harness {
     }
 
     async fn settings(&self, form: &[(&str, &str)]) {
-        let response = self
-            .http
-            .post(format!("{}/plugin/fitbit/settings", self.host.url))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        clouds::post_settings(&self.http, &self.host.url, form).await;
     }
 
     /// auth1 → consent page → Allow → auth2; returns the authorize URL.
     async fn authorise(&self, user: &str, provider_prefix: &str) -> url::Url {
-        let response = self
-            .http
-            .get(format!("{}/plugin/fitbit/auth1?user={user}", self.host.url))
-            .send()
+        clouds::authorise(&self.http, &self.host.url, user, provider_prefix)
             .await
-            .unwrap();
-        assert_eq!(response.status(), 303);
-        let location = response.headers()["location"].to_str().unwrap().to_string();
-        assert!(location.starts_with(provider_prefix), "{location}");
-        let back = consent(&self.http, &location).await.unwrap();
-        let response = self.http.get(&back).send().await.unwrap();
-        let status = response.status();
-        let page = response.text().await.unwrap();
-        assert_eq!(status, 200, "{page}");
-        assert!(
-            page.contains(&format!("access for {user} is set up")),
-            "{page}"
-        );
-        url::Url::parse(&location).unwrap()
+            .0
     }
 }
 
@@ -142,7 +88,7 @@ fn list_calls(google: &FakeGoogle, data_type: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn google_health_end_to_end() {
     let google = FakeGoogle::start().await;
-    let h = Harness::start(&config(&google, None)).await;
+    let h = Harness::start(&clouds::google_config(&google, None)).await;
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
     // A new installation uses Google Health by default.
     h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
@@ -313,7 +259,7 @@ async fn google_health_end_to_end() {
 async fn a_mixed_installation_migrates_from_the_legacy_api() {
     let google = FakeGoogle::start().await;
     let fitbit = FakeFitbit::start().await;
-    let h = Harness::start(&config(&google, Some(&fitbit))).await;
+    let h = Harness::start(&clouds::google_config(&google, Some(&fitbit))).await;
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
     fitbit.register_client(FITBIT_ID, FITBIT_SECRET, &[&h.auth2()]);
 

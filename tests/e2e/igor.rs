@@ -474,6 +474,43 @@ async fn igor_answering_500() {
 }
 
 #[tokio::test]
+async fn tokens_written_to_igor_survive_an_igor_crash() {
+    let mut igor = Igor::start(Options::default()).await;
+    // Igor's own `_save` action runs once at start and then not for at
+    // least a minute: after it, only the host's request can save.
+    let mut saved_at_start = None;
+    for _ in 0..300 {
+        saved_at_start = igor.get_json("status/igor/save").await;
+        if saved_at_start
+            .as_ref()
+            .is_some_and(|s| s["save"]["lastSuccess"].is_number())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(saved_at_start.is_some(), "Igor's start-up save did not run");
+    let s = store(&igor, "");
+    let ns = fitbit();
+    let token = json!({"access_token": "A2", "refresh_token": "R2"});
+    let path = "identities/jack/plugindata/fitbit/token";
+    s.put(&ns, path, &token.to_string(), None).await.unwrap();
+    let pending = "identities/jack/plugindata/fitbit/auth";
+    s.put(&ns, pending, r#"{"nonce": "n1"}"#, None)
+        .await
+        .unwrap();
+    s.delete(&ns, pending, None).await.unwrap();
+    // SIGKILL: Igor gets no chance to save on its way out.
+    igor.restart().await;
+    assert_eq!(get_value(&s, &ns, path).await.unwrap().0, token);
+    assert_eq!(
+        s.get(&ns, pending).await.unwrap(),
+        None,
+        "the delete was saved too"
+    );
+}
+
+#[tokio::test]
 async fn redirect_base_comes_from_igor() {
     let igor = Igor::start(Options::default()).await;
     assert_eq!(

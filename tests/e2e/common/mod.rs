@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod clouds;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -50,19 +52,9 @@ impl Host {
         );
         std::fs::write(&config_path, full).unwrap();
         let log_path = dir.path().join("host.log");
-        let log = std::fs::File::create(&log_path).unwrap();
         let cache = dir.path().join("data").join("cache");
         copy_cache(&shared_cache(), &cache);
-        let child = Command::new(host_binary())
-            .arg("--config")
-            .arg(&config_path)
-            .arg("serve")
-            .env("IGOR_HOST_LOG", "info,igor_host=debug")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting igor-host");
+        let child = spawn_serve(&config_path, &log_path);
         let host = Host {
             child,
             url,
@@ -73,6 +65,19 @@ impl Host {
         host.wait_ready().await;
         copy_cache(&cache, &shared_cache());
         host
+    }
+
+    /// Kills the host with SIGKILL, as a crash would: no shutdown code runs.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the host again on the same port, configuration and data.
+    pub async fn restart(&mut self) {
+        self.crash();
+        self.child = spawn_serve(&self.config_path, &self.log_path);
+        self.wait_ready().await;
     }
 
     async fn wait_ready(&self) {
@@ -136,6 +141,25 @@ impl Host {
             .join("\n");
         std::fs::write(&self.config_path, format!("{head}\n# --\n{config}\n")).unwrap();
     }
+}
+
+/// `igor-host serve` with `config`, logging (appending) to `log_path`.
+fn spawn_serve(config_path: &Path, log_path: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .unwrap();
+    Command::new(host_binary())
+        .arg("--config")
+        .arg(config_path)
+        .arg("serve")
+        .env("IGOR_HOST_LOG", "info,igor_host=debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("starting igor-host")
 }
 
 impl Drop for Host {

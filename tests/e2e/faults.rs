@@ -1,0 +1,253 @@
+//! Every upstream failure mode, injected at the fakes, through the real
+//! host: timeouts, resets, 5xx, 429 with and without `Retry-After`, wrong
+//! shapes, huge bodies and slow drips, at the data and the token endpoints
+//! of both providers. Each gives a clear status, leaves what is stored as
+//! it was, and the next run (as the scheduler makes it) succeeds.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Host, clouds};
+use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
+use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::{FakeFitbit, FakeGoogle, Fault};
+use serde_json::{Value, json};
+
+const STORED: &[&str] = &[
+    "sensors/fitbit/jack",
+    "identities/jack/plugindata/fitbit/token",
+    "identities/jack/plugindata/fitbit/sync",
+];
+/// Short enough to keep hangs and drips quick.
+const LIMITS: &str = "[plugin.limits]\nfetch_timeout_ms = 1500\n";
+
+/// Faults of any endpoint and what the caller is told about each.
+fn transport_faults() -> Vec<(Fault, &'static str)> {
+    vec![
+        (Fault::Hang, "timed out"),
+        (Fault::SlowDrip(Duration::from_millis(200)), "timed out"),
+        (Fault::Reset, "connection failed"),
+        (Fault::Status(500), "500"),
+        (Fault::Status(503), "503"),
+        (Fault::HugeBody(5 << 20), "too large"),
+    ]
+}
+
+struct Run<'a> {
+    host: &'a Host,
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Run<'_> {
+    async fn get(&self) -> (u16, String) {
+        let response = self.http.get(&self.url).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    fn stored(&self) -> Vec<Option<Value>> {
+        STORED.iter().map(|path| self.host.stored(path)).collect()
+    }
+
+    /// After a good run, arms a fault with `arm`, runs, and checks the
+    /// answer, the store, and that the next run succeeds.
+    async fn check(&self, arm: impl Fn(), fault: &Fault, needle: &str) {
+        let first = self.get().await;
+        assert_eq!(first.0, 200, "before {fault:?}: {}", first.1);
+        let stored = self.stored();
+        arm();
+        let (status, body) = self.get().await;
+        assert_eq!(status, 502, "{fault:?}: {body}");
+        assert!(body.contains(needle), "{fault:?}: {needle:?} not in {body}");
+        assert!(body.len() < 2000, "{fault:?}: a bounded message");
+        assert_eq!(self.stored(), stored, "{fault:?} changed what is stored");
+        let (status, body) = self.get().await;
+        assert_eq!(status, 200, "the run after {fault:?}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_fitbit_failures() {
+    let fake = FakeFitbit::start().await;
+    let host = Host::start(&clouds::fitbit_config(&fake, LIMITS)).await;
+    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
+    fake.register_client("22ABCD", "fitbit-secret", &[&auth2]);
+    fake.set_rate_limit_quota(10_000);
+    let http = clouds::browser();
+    let form = [
+        ("client_id", "22ABCD"),
+        ("client_secret", "fitbit-secret"),
+        ("provider", "fitbit"),
+    ];
+    clouds::post_settings(&http, &host.url, &form).await;
+    clouds::authorise(&http, &host.url, "jack", &fake.authorize_url()).await;
+    fake.add_weight(
+        DEFAULT_USER_ID,
+        WeightLog::new("2026-11-20", "07:00:00", 80.0),
+    );
+    let run = Run {
+        host: &host,
+        http,
+        url: format!(
+            "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
+            host.url
+        ),
+    };
+    let mut data_faults = transport_faults();
+    data_faults.extend([
+        (Fault::TooManyRequests(Some(1200)), "retry in 1200 s"),
+        (Fault::TooManyRequests(None), "rate limit"),
+        (
+            Fault::WrongShape(json!({"weight": "lots"})),
+            "get_bodyweight",
+        ),
+        (Fault::WrongShape(json!([1, 2])), "unexpected shape"),
+    ]);
+    for (fault, needle) in &data_faults {
+        let arm = || fake.inject("/1/user/", fault.clone(), 1);
+        run.check(arm, fault, needle).await;
+    }
+    // At the token endpoint, during a reactive refresh.
+    let mut token_faults = transport_faults();
+    token_faults.extend([
+        (Fault::TooManyRequests(None), "429"),
+        (
+            Fault::WrongShape(json!({"token": "x"})),
+            "without an access token",
+        ),
+    ]);
+    for (fault, needle) in &token_faults {
+        let arm = || {
+            fake.expire_all_access_tokens();
+            fake.inject("/oauth2/token", fault.clone(), 1);
+        };
+        run.check(arm, fault, needle).await;
+    }
+    assert_eq!(
+        fake.injected_faults().len(),
+        data_faults.len() + token_faults.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_health_failures() {
+    let google = FakeGoogle::start().await;
+    let host = Host::start(&format!("{}{LIMITS}", clouds::google_config(&google, None))).await;
+    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
+    google.register_client("123-abc.apps.googleusercontent.com", "GOCSPX-s", &[&auth2]);
+    google.set_quota_per_minute(10_000);
+    let http = clouds::browser();
+    let form = [
+        ("client_id", "123-abc.apps.googleusercontent.com"),
+        ("client_secret", "GOCSPX-s"),
+    ];
+    clouds::post_settings(&http, &host.url, &form).await;
+    clouds::authorise(&http, &host.url, "jack", &google.authorize_url()).await;
+    let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    google.add_data_point(
+        DEFAULT_HEALTH_USER_ID,
+        DataPoint::weight(&an_hour_ago, 80_000.0),
+    );
+    let run = Run {
+        host: &host,
+        http,
+        url: format!("{}/plugin/fitbit?user=jack", host.url),
+    };
+    let mut data_faults = transport_faults();
+    data_faults.extend([
+        (Fault::TooManyRequests(Some(60)), "quota"),
+        (Fault::TooManyRequests(None), "quota"),
+    ]);
+    for (fault, needle) in &data_faults {
+        let arm = || google.inject("/v4/", fault.clone(), 1);
+        run.check(arm, fault, needle).await;
+    }
+    let mut token_faults = transport_faults();
+    token_faults.extend([
+        (Fault::TooManyRequests(None), "429"),
+        (
+            Fault::WrongShape(json!({"token": "x"})),
+            "without an access token",
+        ),
+    ]);
+    for (fault, needle) in &token_faults {
+        let arm = || {
+            google.expire_access_tokens();
+            google.inject("/token", fault.clone(), 1);
+        };
+        run.check(arm, fault, needle).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_run_after_a_failure_succeeds() {
+    let fake = FakeFitbit::start().await;
+    let action = "[[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
+    let host = Host::start(&format!("{}{action}", clouds::fitbit_config(&fake, LIMITS))).await;
+    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
+    fake.register_client("22ABCD", "fitbit-secret", &[&auth2]);
+    fake.set_rate_limit_quota(10_000);
+    let http = clouds::browser();
+    let form = [
+        ("client_id", "22ABCD"),
+        ("client_secret", "fitbit-secret"),
+        ("provider", "fitbit"),
+    ];
+    clouds::post_settings(&http, &host.url, &form).await;
+    clouds::authorise(&http, &host.url, "jack", &fake.authorize_url()).await;
+    let status = |http: reqwest::Client| {
+        let url = format!("{}/status/sensors/fitbit", host.url);
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            if r.status() == 200 {
+                r.json::<Value>().await.unwrap()
+            } else {
+                json!({})
+            }
+        }
+    };
+    let mut seen = json!({});
+    for _ in 0..200 {
+        seen = status(run_client()).await;
+        if seen["alive"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen["alive"], true, "{seen}");
+    fake.inject("/1/user/", Fault::Status(503), 1);
+    // The failed run is recorded (the next one comes a second later) ...
+    let mut failed = json!({});
+    for _ in 0..400 {
+        failed = status(run_client()).await;
+        if failed["alive"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(failed["resultStatus"], 502, "{failed}");
+    assert!(
+        failed["errorMessage"].as_str().unwrap().contains("503"),
+        "{failed}"
+    );
+    // ... and the next scheduled run succeeds.
+    for _ in 0..400 {
+        seen = status(run_client()).await;
+        if seen["alive"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.injected_faults().len(), 1);
+    assert_eq!(
+        seen["alive"], true,
+        "the next scheduled run succeeded: {seen}"
+    );
+    assert!(seen["lastSuccess"].as_u64() >= failed["lastFailure"].as_u64());
+}
+
+fn run_client() -> reqwest::Client {
+    reqwest::Client::new()
+}

@@ -1,0 +1,181 @@
+//! No token is lost, end to end through the real host: a hundred concurrent
+//! requests for one user with an expired token make exactly one upstream
+//! refresh (both providers), and a token answer that arrives after the
+//! request's deadline is still saved.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Host, clouds};
+use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
+use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
+use igor_test_support::{FakeFitbit, FakeGoogle, Fault};
+
+const FITBIT_ID: &str = "22ABCD";
+const FITBIT_SECRET: &str = "fitbit-client-secret";
+const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
+const GOOGLE_SECRET: &str = "GOCSPX-google-secret";
+const TOKEN: &str = "identities/jack/plugindata/fitbit/token";
+
+/// A host with jack authorised at the fake Fitbit, holding a token that
+/// has expired (by the refresh margin) while new ones last 8 hours.
+async fn legacy_with_expired_token(extra: &str) -> (FakeFitbit, Host, reqwest::Client) {
+    let fake = FakeFitbit::start().await;
+    let host = Host::start(&clouds::fitbit_config(&fake, extra)).await;
+    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
+    fake.register_client(FITBIT_ID, FITBIT_SECRET, &[&auth2]);
+    let http = clouds::browser();
+    let form = [
+        ("client_id", FITBIT_ID),
+        ("client_secret", FITBIT_SECRET),
+        ("provider", "fitbit"),
+    ];
+    clouds::post_settings(&http, &host.url, &form).await;
+    fake.set_access_token_lifetime(Duration::from_secs(30));
+    clouds::authorise(&http, &host.url, "jack", &fake.authorize_url()).await;
+    fake.set_access_token_lifetime(Duration::from_secs(28_800));
+    // A second refresh with a used refresh token is refused outright.
+    fake.set_grace(Duration::ZERO);
+    fake.add_weight(
+        DEFAULT_USER_ID,
+        WeightLog::new("2026-11-20", "07:00:00", 80.0),
+    );
+    (fake, host, http)
+}
+
+/// `count` concurrent GETs of `target`; their statuses and bodies, and the
+/// longest time one took.
+async fn concurrently(
+    http: &reqwest::Client,
+    url: String,
+    count: usize,
+) -> (Vec<(u16, String)>, Duration) {
+    let calls: Vec<_> = (0..count)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let r = http.get(url).send().await.unwrap();
+                let answer = (r.status().as_u16(), r.text().await.unwrap());
+                (answer, started.elapsed())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    let mut longest = Duration::ZERO;
+    for call in calls {
+        let (answer, took) = call.await.unwrap();
+        answers.push(answer);
+        longest = longest.max(took);
+    }
+    (answers, longest)
+}
+
+fn assert_all_ok(answers: &[(u16, String)]) {
+    for (status, body) in answers {
+        assert_eq!(*status, 200, "{body}");
+        assert!(!body.contains("invalid_grant"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_legacy_requests_refresh_once() {
+    let (fake, host, http) = legacy_with_expired_token("").await;
+    let before = fake.token_requests();
+    // A slow token endpoint: everyone else arrives while the refresh runs.
+    fake.inject(
+        "/oauth2/token",
+        Fault::SlowAnswer(Duration::from_millis(300)),
+        1,
+    );
+    let url = format!(
+        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
+        host.url
+    );
+    let (answers, longest) = concurrently(&http, url, 100).await;
+    assert_all_ok(&answers);
+    assert_eq!(fake.token_requests(), before + 1, "exactly one refresh");
+    assert_eq!(
+        host.stored(TOKEN).unwrap()["refresh_token"].as_str(),
+        fake.refresh_token_of(DEFAULT_USER_ID).as_deref(),
+        "the saved refresh token is the live one"
+    );
+    println!("100 concurrent legacy requests, one refresh: slowest took {longest:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_google_requests_refresh_once() {
+    let google = FakeGoogle::start().await;
+    let host = Host::start(&clouds::google_config(&google, None)).await;
+    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
+    let http = clouds::browser();
+    let form = [("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)];
+    clouds::post_settings(&http, &host.url, &form).await;
+    google.set_access_token_lifetime(Duration::from_secs(30));
+    clouds::authorise(&http, &host.url, "jack", &google.authorize_url()).await;
+    google.set_access_token_lifetime(Duration::from_secs(3600));
+    let refresh_token = host.stored(TOKEN).unwrap()["refresh_token"].clone();
+    let before = google.token_requests();
+    google.inject("/token", Fault::SlowAnswer(Duration::from_millis(300)), 1);
+    // One roll-up call per request keeps 100 requests within Google's
+    // 300 requests per minute and user.
+    let url = format!(
+        "{}/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&period=7d",
+        host.url
+    );
+    let (answers, longest) = concurrently(&http, url, 100).await;
+    assert_all_ok(&answers);
+    assert_eq!(google.token_requests(), before + 1, "exactly one refresh");
+    // Google does not rotate refresh tokens: the stored one stays.
+    assert_eq!(host.stored(TOKEN).unwrap()["refresh_token"], refresh_token);
+    assert!(!google.refresh_tokens_of(DEFAULT_HEALTH_USER_ID).is_empty());
+    println!("100 concurrent Google requests, one refresh: slowest took {longest:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_answer_after_the_deadline_is_still_saved() {
+    // The token endpoint answers 2.5 s after it rotated the refresh token;
+    // the request's deadline is 1 s.
+    let (fake, host, http) =
+        legacy_with_expired_token("[plugin.limits]\nrequest_timeout_ms = 1000\n").await;
+    let used = host.stored(TOKEN).unwrap()["refresh_token"].clone();
+    fake.inject(
+        "/oauth2/token",
+        Fault::SlowAnswer(Duration::from_millis(2500)),
+        1,
+    );
+    let url = format!(
+        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
+        host.url
+    );
+    let response = http.get(&url).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        504,
+        "the request itself is past its deadline"
+    );
+    assert!(
+        fake.used_refresh_tokens()
+            .contains(&used.as_str().unwrap().to_string())
+    );
+    // ... but the rotated token was saved before the request was stopped.
+    let saved = host.stored(TOKEN).unwrap();
+    assert_ne!(saved["refresh_token"], used);
+    assert_eq!(
+        saved["refresh_token"].as_str(),
+        fake.refresh_token_of(DEFAULT_USER_ID).as_deref()
+    );
+    // The next request uses it without refreshing again.
+    let refreshes = fake.token_requests();
+    let response = http.get(&url).send().await.unwrap();
+    let status = response.status();
+    assert_eq!(status, 200, "{}", response.text().await.unwrap());
+    assert_eq!(fake.token_requests(), refreshes);
+    assert!(
+        host.log().contains("token refreshed and saved"),
+        "{}",
+        host.log()
+    );
+}
