@@ -58,20 +58,12 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
         "[plugin.config]\ntoken_lease_seconds = \"2\"\n",
     );
     let mut host = Host::start(&config).await;
-    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
-    fake.register_client("22ABCD", "fitbit-secret", &[&auth2]);
     fake.set_rate_limit_quota(1_000_000);
     // 30 s tokens count as expired (the refresh margin is 60 s): every
     // request refreshes, one after another under the lease.
     fake.set_access_token_lifetime(Duration::from_secs(30));
     let http = clouds::browser();
-    let form = [
-        ("client_id", "22ABCD"),
-        ("client_secret", "fitbit-secret"),
-        ("provider", "fitbit"),
-    ];
-    clouds::post_settings(&http, &host.url, &form).await;
-    clouds::authorise(&http, &host.url, "jack", &fake.authorize_url()).await;
+    clouds::authorised_legacy(&fake, &host.url, &http, "jack").await;
     fake.add_weight(
         DEFAULT_USER_ID,
         WeightLog::new("2026-11-20", "07:00:00", 80.0),
@@ -98,7 +90,7 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
         // point while they run. Now and then the token endpoint answers
         // late, so that kills land between its answer and the save.
         if kill % 3 == 0 {
-            fake.inject(
+            fake.faults().inject(
                 "/oauth2/token",
                 Fault::SlowAnswer(Duration::from_millis(30)),
                 2,
@@ -121,7 +113,7 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..80))).await;
         host.crash();
-        fake.clear_faults();
+        fake.faults().clear();
         for task in load {
             answered_during_load += usize::from(task.await.unwrap_or(false));
         }

@@ -71,17 +71,9 @@ impl Run<'_> {
 async fn legacy_fitbit_failures() {
     let fake = FakeFitbit::start().await;
     let host = Host::start(&clouds::fitbit_config(&fake, LIMITS)).await;
-    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
-    fake.register_client("22ABCD", "fitbit-secret", &[&auth2]);
     fake.set_rate_limit_quota(10_000);
     let http = clouds::browser();
-    let form = [
-        ("client_id", "22ABCD"),
-        ("client_secret", "fitbit-secret"),
-        ("provider", "fitbit"),
-    ];
-    clouds::post_settings(&http, &host.url, &form).await;
-    clouds::authorise(&http, &host.url, "jack", &fake.authorize_url()).await;
+    clouds::authorised_legacy(&fake, &host.url, &http, "jack").await;
     fake.add_weight(
         DEFAULT_USER_ID,
         WeightLog::new("2026-11-20", "07:00:00", 80.0),
@@ -105,7 +97,7 @@ async fn legacy_fitbit_failures() {
         (Fault::WrongShape(json!([1, 2])), "unexpected shape"),
     ]);
     for (fault, needle) in &data_faults {
-        let arm = || fake.inject("/1/user/", fault.clone(), 1);
+        let arm = || fake.faults().inject("/1/user/", fault.clone(), 1);
         run.check(arm, fault, needle).await;
     }
     // At the token endpoint, during a reactive refresh.
@@ -120,12 +112,12 @@ async fn legacy_fitbit_failures() {
     for (fault, needle) in &token_faults {
         let arm = || {
             fake.expire_all_access_tokens();
-            fake.inject("/oauth2/token", fault.clone(), 1);
+            fake.faults().inject("/oauth2/token", fault.clone(), 1);
         };
         run.check(arm, fault, needle).await;
     }
     assert_eq!(
-        fake.injected_faults().len(),
+        fake.faults().injected().len(),
         data_faults.len() + token_faults.len()
     );
 }
@@ -134,16 +126,9 @@ async fn legacy_fitbit_failures() {
 async fn google_health_failures() {
     let google = FakeGoogle::start().await;
     let host = Host::start(&format!("{}{LIMITS}", clouds::google_config(&google, None))).await;
-    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
-    google.register_client("123-abc.apps.googleusercontent.com", "GOCSPX-s", &[&auth2]);
     google.set_quota_per_minute(10_000);
     let http = clouds::browser();
-    let form = [
-        ("client_id", "123-abc.apps.googleusercontent.com"),
-        ("client_secret", "GOCSPX-s"),
-    ];
-    clouds::post_settings(&http, &host.url, &form).await;
-    clouds::authorise(&http, &host.url, "jack", &google.authorize_url()).await;
+    clouds::authorised_google(&google, &host.url, &http, "jack").await;
     let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     google.add_data_point(
@@ -159,9 +144,13 @@ async fn google_health_failures() {
     data_faults.extend([
         (Fault::TooManyRequests(Some(60)), "quota"),
         (Fault::TooManyRequests(None), "quota"),
+        (
+            Fault::WrongShape(json!({"dataPoints": "lots"})),
+            "get_bodyweight",
+        ),
     ]);
     for (fault, needle) in &data_faults {
-        let arm = || google.inject("/v4/", fault.clone(), 1);
+        let arm = || google.faults().inject("/v4/", fault.clone(), 1);
         run.check(arm, fault, needle).await;
     }
     let mut token_faults = transport_faults();
@@ -175,7 +164,7 @@ async fn google_health_failures() {
     for (fault, needle) in &token_faults {
         let arm = || {
             google.expire_access_tokens();
-            google.inject("/token", fault.clone(), 1);
+            google.faults().inject("/token", fault.clone(), 1);
         };
         run.check(arm, fault, needle).await;
     }
@@ -186,17 +175,9 @@ async fn the_scheduled_run_after_a_failure_succeeds() {
     let fake = FakeFitbit::start().await;
     let action = "[[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
     let host = Host::start(&format!("{}{action}", clouds::fitbit_config(&fake, LIMITS))).await;
-    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
-    fake.register_client("22ABCD", "fitbit-secret", &[&auth2]);
     fake.set_rate_limit_quota(10_000);
     let http = clouds::browser();
-    let form = [
-        ("client_id", "22ABCD"),
-        ("client_secret", "fitbit-secret"),
-        ("provider", "fitbit"),
-    ];
-    clouds::post_settings(&http, &host.url, &form).await;
-    clouds::authorise(&http, &host.url, "jack", &fake.authorize_url()).await;
+    clouds::authorised_legacy(&fake, &host.url, &http, "jack").await;
     let status = |http: reqwest::Client| {
         let url = format!("{}/status/sensors/fitbit", host.url);
         async move {
@@ -217,7 +198,7 @@ async fn the_scheduled_run_after_a_failure_succeeds() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(seen["alive"], true, "{seen}");
-    fake.inject("/1/user/", Fault::Status(503), 1);
+    fake.faults().inject("/1/user/", Fault::Status(503), 1);
     // The failed run is recorded (the next one comes a second later) ...
     let mut failed = json!({});
     for _ in 0..400 {
@@ -240,7 +221,7 @@ async fn the_scheduled_run_after_a_failure_succeeds() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(fake.injected_faults().len(), 1);
+    assert_eq!(fake.faults().injected().len(), 1);
     assert_eq!(
         seen["alive"], true,
         "the next scheduled run succeeded: {seen}"

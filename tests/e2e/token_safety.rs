@@ -12,10 +12,6 @@ use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
 use igor_test_support::{FakeFitbit, FakeGoogle, Fault};
 
-const FITBIT_ID: &str = "22ABCD";
-const FITBIT_SECRET: &str = "fitbit-client-secret";
-const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
-const GOOGLE_SECRET: &str = "GOCSPX-google-secret";
 const TOKEN: &str = "identities/jack/plugindata/fitbit/token";
 
 /// A host with jack authorised at the fake Fitbit, holding a token that
@@ -23,17 +19,9 @@ const TOKEN: &str = "identities/jack/plugindata/fitbit/token";
 async fn legacy_with_expired_token(extra: &str) -> (FakeFitbit, Host, reqwest::Client) {
     let fake = FakeFitbit::start().await;
     let host = Host::start(&clouds::fitbit_config(&fake, extra)).await;
-    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
-    fake.register_client(FITBIT_ID, FITBIT_SECRET, &[&auth2]);
     let http = clouds::browser();
-    let form = [
-        ("client_id", FITBIT_ID),
-        ("client_secret", FITBIT_SECRET),
-        ("provider", "fitbit"),
-    ];
-    clouds::post_settings(&http, &host.url, &form).await;
     fake.set_access_token_lifetime(Duration::from_secs(30));
-    clouds::authorise(&http, &host.url, "jack", &fake.authorize_url()).await;
+    clouds::authorised_legacy(&fake, &host.url, &http, "jack").await;
     fake.set_access_token_lifetime(Duration::from_secs(28_800));
     // A second refresh with a used refresh token is refused outright.
     fake.set_grace(Duration::ZERO);
@@ -84,7 +72,7 @@ async fn a_hundred_legacy_requests_refresh_once() {
     let (fake, host, http) = legacy_with_expired_token("").await;
     let before = fake.token_requests();
     // A slow token endpoint: everyone else arrives while the refresh runs.
-    fake.inject(
+    fake.faults().inject(
         "/oauth2/token",
         Fault::SlowAnswer(Duration::from_millis(300)),
         1,
@@ -108,17 +96,15 @@ async fn a_hundred_legacy_requests_refresh_once() {
 async fn a_hundred_google_requests_refresh_once() {
     let google = FakeGoogle::start().await;
     let host = Host::start(&clouds::google_config(&google, None)).await;
-    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
-    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
     let http = clouds::browser();
-    let form = [("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)];
-    clouds::post_settings(&http, &host.url, &form).await;
     google.set_access_token_lifetime(Duration::from_secs(30));
-    clouds::authorise(&http, &host.url, "jack", &google.authorize_url()).await;
+    clouds::authorised_google(&google, &host.url, &http, "jack").await;
     google.set_access_token_lifetime(Duration::from_secs(3600));
     let refresh_token = host.stored(TOKEN).unwrap()["refresh_token"].clone();
     let before = google.token_requests();
-    google.inject("/token", Fault::SlowAnswer(Duration::from_millis(300)), 1);
+    google
+        .faults()
+        .inject("/token", Fault::SlowAnswer(Duration::from_millis(300)), 1);
     // One roll-up call per request keeps 100 requests within Google's
     // 300 requests per minute and user.
     let url = format!(
@@ -141,7 +127,7 @@ async fn a_token_answer_after_the_deadline_is_still_saved() {
     let (fake, host, http) =
         legacy_with_expired_token("[plugin.limits]\nrequest_timeout_ms = 1000\n").await;
     let used = host.stored(TOKEN).unwrap()["refresh_token"].clone();
-    fake.inject(
+    fake.faults().inject(
         "/oauth2/token",
         Fault::SlowAnswer(Duration::from_millis(2500)),
         1,

@@ -103,3 +103,42 @@ pub async fn authorise(
     assert!(page.contains("page/setup.html?user="), "{page}");
     (url::Url::parse(&location).unwrap(), page)
 }
+
+/// The OAuth clients the tests register with the fakes.
+pub const FITBIT_ID: &str = "22ABCD";
+pub const FITBIT_SECRET: &str = "fitbit-client-secret";
+pub const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
+pub const GOOGLE_SECRET: &str = "GOCSPX-google-secret";
+
+/// Registers the host's redirect URI at the fake Fitbit, enters the client
+/// on the settings form with the legacy provider, and authorises `user`.
+pub async fn authorised_legacy(
+    fake: &FakeFitbit,
+    host_url: &str,
+    http: &reqwest::Client,
+    user: &str,
+) {
+    let auth2 = format!("{host_url}/plugin/fitbit/auth2");
+    fake.register_client(FITBIT_ID, FITBIT_SECRET, &[&auth2]);
+    let form = [
+        ("client_id", FITBIT_ID),
+        ("client_secret", FITBIT_SECRET),
+        ("provider", "fitbit"),
+    ];
+    post_settings(http, host_url, &form).await;
+    authorise(http, host_url, user, &fake.authorize_url()).await;
+}
+
+/// The same with the fake Google and the (default) Google Health provider.
+pub async fn authorised_google(
+    google: &FakeGoogle,
+    host_url: &str,
+    http: &reqwest::Client,
+    user: &str,
+) {
+    let auth2 = format!("{host_url}/plugin/fitbit/auth2");
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
+    let form = [("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)];
+    post_settings(http, host_url, &form).await;
+    authorise(http, host_url, user, &google.authorize_url()).await;
+}

@@ -54,7 +54,7 @@ use tokio::task::JoinHandle;
 pub use crate::consent::{consent, consent_with};
 pub use model::{FatLog, SleepLog, WeightLog};
 
-use crate::faults::{Fault, Faults};
+use crate::faults::Faults;
 use crate::util::{self, Clock, Handler, RecordedRequest, json_response, lock};
 use model::UserData;
 
@@ -358,20 +358,9 @@ impl FakeFitbit {
         lock(&self.inner.state)
     }
 
-    /// Fails the next `times` requests whose path starts with `prefix`
-    /// (e.g. `/oauth2/token` or `/1/user/`) as `fault` says.
-    pub fn inject(&self, prefix: &str, fault: Fault, times: usize) {
-        self.faults.inject(prefix, fault, times);
-    }
-
-    /// Disarms every fault not yet injected.
-    pub fn clear_faults(&self) {
-        self.faults.clear();
-    }
-
-    /// `(path, fault)` of every request that got a fault.
-    pub fn injected_faults(&self) -> Vec<(String, Fault)> {
-        self.faults.injected()
+    /// The failures to inject (see [`Faults::inject`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
     }
 
     /// `http://127.0.0.1:PORT` — the base for API, token and revoke URLs.

@@ -64,7 +64,7 @@ use tokio::task::JoinHandle;
 pub use crate::consent::{consent, consent_with};
 pub use points::DataPoint;
 
-use crate::faults::{Fault, Faults};
+use crate::faults::Faults;
 use crate::util::{self, Clock, Handler, RecordedRequest, lock};
 
 pub const DEFAULT_HEALTH_USER_ID: &str = "4957304218837201659";
@@ -381,20 +381,9 @@ impl FakeGoogle {
         lock(&self.inner.state)
     }
 
-    /// Fails the next `times` requests whose path starts with `prefix`
-    /// (e.g. `/oauth2/token` or `/1/user/`) as `fault` says.
-    pub fn inject(&self, prefix: &str, fault: Fault, times: usize) {
-        self.faults.inject(prefix, fault, times);
-    }
-
-    /// Disarms every fault not yet injected.
-    pub fn clear_faults(&self) {
-        self.faults.clear();
-    }
-
-    /// `(path, fault)` of every request that got a fault.
-    pub fn injected_faults(&self) -> Vec<(String, Fault)> {
-        self.faults.injected()
+    /// The failures to inject (see [`Faults::inject`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
     }
 
     /// `http://127.0.0.1:PORT`; the API lives under `{url}/v4/`.

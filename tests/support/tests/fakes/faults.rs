@@ -33,7 +33,7 @@ async fn injected_faults_fail_on_the_wire_as_documented() {
             ])
             .send()
     };
-    f.inject(
+    f.faults().inject(
         "/oauth2/token",
         Fault::SlowAnswer(Duration::from_millis(300)),
         1,
@@ -48,38 +48,42 @@ async fn injected_faults_fail_on_the_wire_as_documented() {
     assert!(!late.is_finished(), "used up before the answer");
     assert_eq!(late.await.unwrap().unwrap().status(), 200);
 
-    f.inject("/1/user/", Fault::Reset, 1);
+    f.faults().inject("/1/user/", Fault::Reset, 1);
     let broken = match get().await {
         Err(_) => true,
         Ok(r) => r.bytes().await.is_err(),
     };
     assert!(broken, "the connection breaks");
 
-    f.inject("/1/user/", Fault::Status(503), 1);
+    f.faults().inject("/1/user/", Fault::Status(503), 1);
     let (status, body) = json_of(get().await.unwrap()).await;
     assert_eq!(status, 503);
     assert!(body["errors"][0]["message"].is_string(), "{body}");
 
-    f.inject("/1/user/", Fault::TooManyRequests(Some(7)), 1);
+    f.faults()
+        .inject("/1/user/", Fault::TooManyRequests(Some(7)), 1);
     let limited = get().await.unwrap();
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["retry-after"], "7");
-    f.inject("/1/user/", Fault::TooManyRequests(None), 1);
+    f.faults()
+        .inject("/1/user/", Fault::TooManyRequests(None), 1);
     assert!(get().await.unwrap().headers().get("retry-after").is_none());
 
-    f.inject("/1/user/", Fault::WrongShape(json!({"user": "lots"})), 1);
+    f.faults()
+        .inject("/1/user/", Fault::WrongShape(json!({"user": "lots"})), 1);
     assert_eq!(
         get().await.unwrap().text().await.unwrap(),
         r#"{"user":"lots"}"#
     );
 
-    f.inject("/1/user/", Fault::HugeBody(1 << 20), 1);
+    f.faults().inject("/1/user/", Fault::HugeBody(1 << 20), 1);
     assert_eq!(get().await.unwrap().bytes().await.unwrap().len(), 1 << 20);
 
-    f.inject("/1/user/", Fault::SlowDrip(Duration::from_millis(1)), 1);
+    f.faults()
+        .inject("/1/user/", Fault::SlowDrip(Duration::from_millis(1)), 1);
     assert_eq!(get().await.unwrap().text().await.unwrap(), real);
 
-    f.inject("/1/user/", Fault::Hang, 1);
+    f.faults().inject("/1/user/", Fault::Hang, 1);
     let hung = http
         .get(&profile)
         .bearer_auth(&pair.access_token)
@@ -87,9 +91,9 @@ async fn injected_faults_fail_on_the_wire_as_documented() {
         .send()
         .await;
     assert!(hung.is_err_and(|e| e.is_timeout()));
-    assert_eq!(f.injected_faults().len(), 9);
+    assert_eq!(f.faults().injected().len(), 9);
     // Disarmed faults leave the fake as it was.
-    f.inject("/1/user/", Fault::Status(500), 5);
-    f.clear_faults();
+    f.faults().inject("/1/user/", Fault::Status(500), 5);
+    f.faults().clear();
     assert_eq!(get().await.unwrap().text().await.unwrap(), real);
 }
