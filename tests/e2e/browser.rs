@@ -123,21 +123,7 @@ async fn text(client: &Client) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_sets_up_a_user_in_the_browser() {
     let fake = FakeFitbit::start().await;
-    let url = fake.url();
-    let host = Host::start(&format!(
-        r#"
-[[plugin]]
-name = "fitbit"
-[plugin.config]
-fitbit_api_url = "{url}"
-fitbit_authorize_url = "{url}/oauth2/authorize"
-[plugin.egress]
-allow = ["{url}"]
-secret_urls = ["{url}/oauth2/token", "{url}/oauth2/revoke"]
-allow_loopback = true
-"#
-    ))
-    .await;
+    let host = Host::start(&common::clouds::fitbit_config(&fake, "")).await;
     fake.register_client(
         "22ABCD",
         "browser-secret",

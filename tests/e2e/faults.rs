@@ -34,6 +34,19 @@ fn transport_faults() -> Vec<(Fault, &'static str)> {
     ]
 }
 
+/// Faults of a token endpoint and what the caller is told about each.
+fn token_faults() -> Vec<(Fault, &'static str)> {
+    let mut faults = transport_faults();
+    faults.extend([
+        (Fault::TooManyRequests(None), "429"),
+        (
+            Fault::WrongShape(json!({"token": "x"})),
+            "without an access token",
+        ),
+    ]);
+    faults
+}
+
 struct Run<'a> {
     host: &'a Host,
     http: reqwest::Client,
@@ -101,14 +114,7 @@ async fn legacy_fitbit_failures() {
         run.check(arm, fault, needle).await;
     }
     // At the token endpoint, during a reactive refresh.
-    let mut token_faults = transport_faults();
-    token_faults.extend([
-        (Fault::TooManyRequests(None), "429"),
-        (
-            Fault::WrongShape(json!({"token": "x"})),
-            "without an access token",
-        ),
-    ]);
+    let token_faults = token_faults();
     for (fault, needle) in &token_faults {
         let arm = || {
             fake.expire_all_access_tokens();
@@ -153,14 +159,7 @@ async fn google_health_failures() {
         let arm = || google.faults().inject("/v4/", fault.clone(), 1);
         run.check(arm, fault, needle).await;
     }
-    let mut token_faults = transport_faults();
-    token_faults.extend([
-        (Fault::TooManyRequests(None), "429"),
-        (
-            Fault::WrongShape(json!({"token": "x"})),
-            "without an access token",
-        ),
-    ]);
+    let token_faults = token_faults();
     for (fault, needle) in &token_faults {
         let arm = || {
             google.expire_access_tokens();
