@@ -93,6 +93,46 @@ async fn a_hundred_legacy_requests_refresh_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_hosts_on_one_store_refresh_once() {
+    let (fake, host, http) = legacy_with_expired_token("").await;
+    // A second host process on the same SQLite store.
+    let store = host.data_dir().join("store.sqlite");
+    let shared = format!(
+        "{}[store]\nbackend = \"sqlite\"\npath = {:?}\n",
+        clouds::fitbit_config(&fake, ""),
+        store.display().to_string()
+    );
+    let other = Host::start(&shared).await;
+    let before = fake.token_requests();
+    fake.faults().inject(
+        "/oauth2/token",
+        Fault::SlowAnswer(Duration::from_millis(300)),
+        1,
+    );
+    let target = "/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d";
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let base = if i % 2 == 0 { &host.url } else { &other.url };
+            let (http, url) = (http.clone(), format!("{base}{target}"));
+            tokio::spawn(async move {
+                let r = http.get(url).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    assert_all_ok(&answers);
+    assert_eq!(
+        fake.token_requests(),
+        before + 1,
+        "one refresh for both hosts"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_google_requests_refresh_once() {
     let google = FakeGoogle::start().await;
     let host = Host::start(&clouds::google_config(&google, None)).await;
