@@ -11,7 +11,7 @@ use igor_test_support::fake_google::{
     DEFAULT_HEALTH_USER_ID, DEFAULT_LEGACY_USER_ID, DataPoint, InjectedError, SCOPE_ACTIVITY,
     SCOPE_METRICS, SCOPE_SLEEP,
 };
-use igor_test_support::{FakeFitbit, FakeGoogle};
+use igor_test_support::{FakeFitbit, FakeGoogle, consent};
 use serde_json::Value;
 
 const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
@@ -385,7 +385,11 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
     // at that port here, as on the owner's laptop.
     let port = common::free_port();
     let base = format!("http://igor.local:{port}");
-    let h = Harness::start_with(&config(&google, None), &format!("base_url = \"{base}\"")).await;
+    let h = Harness::start_with(
+        &clouds::google_config(&google, None),
+        &format!("base_url = \"{base}\""),
+    )
+    .await;
     let refused = google
         .try_register_client(
             GOOGLE_ID,
@@ -465,7 +469,11 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
 async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
     let google = FakeGoogle::start().await;
     let base = "https://igor.example.com";
-    let h = Harness::start_with(&config(&google, None), &format!("base_url = \"{base}\"")).await;
+    let h = Harness::start_with(
+        &clouds::google_config(&google, None),
+        &format!("base_url = \"{base}\""),
+    )
+    .await;
     let redirect = format!("{base}/plugin/fitbit/auth2");
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&redirect]);
     h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
@@ -492,7 +500,7 @@ async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
 async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
     let google = FakeGoogle::start().await;
     let action = "[[action]]\ninterval = 3600\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
-    let h = Harness::start(&format!("{}{action}", config(&google, None))).await;
+    let h = Harness::start(&format!("{}{action}", clouds::google_config(&google, None))).await;
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
     google.set_testing_mode(GOOGLE_ID, true);
     h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])

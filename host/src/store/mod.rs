@@ -7,6 +7,7 @@
 //! before any backend sees them; SQLite and PostgreSQL check them again.
 
 pub mod igor;
+pub mod igor_config;
 pub mod igor_xml;
 pub mod keys;
 mod migrations;

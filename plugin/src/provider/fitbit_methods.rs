@@ -186,10 +186,11 @@ pub fn check_shape(call: &Call, answer: &Map<String, Value>) -> std::result::Res
     match call.method.as_str() {
         "get_bodyweight" => list_of(answer, "weight", &[("weight", number), ("date", text)]),
         "get_bodyfat" => list_of(answer, "fat", &[("fat", number), ("date", text)]),
+        // Values are strings, or objects for `activities/heart` (zones).
         "time_series" => list_of(
             answer,
             &resource,
-            &[("dateTime", text), ("value", number_or_text)],
+            &[("dateTime", text), ("value", scalar_or_object)],
         ),
         "intraday_time_series" => {
             let key = format!("{resource}-intraday");
@@ -216,8 +217,8 @@ fn text(value: &Value) -> bool {
     value.is_string()
 }
 
-fn number_or_text(value: &Value) -> bool {
-    value.is_number() || value.is_string()
+fn scalar_or_object(value: &Value) -> bool {
+    value.is_number() || value.is_string() || value.is_object()
 }
 
 type FieldCheck<'a> = (&'a str, fn(&Value) -> bool);
@@ -536,6 +537,24 @@ mod tests {
             assert_eq!(err.status, 400);
             assert!(err.message.contains(needle), "{needle}: {}", err.message);
         }
+    }
+
+    #[test]
+    fn shapes_follow_what_each_method_answers() {
+        let call = |a: Value| {
+            plan(&methods(&["time_series"]), &args(a))
+                .unwrap()
+                .remove(0)
+        };
+        let heart = call(json!({"resource": "activities/heart", "period": "7d"}));
+        let zones = json!({"activities-heart": [{"dateTime": "2026-11-20",
+            "value": {"heartRateZones": [], "restingHeartRate": 60}}]});
+        assert_eq!(check_shape(&heart, zones.as_object().unwrap()), Ok(()));
+        let steps = call(json!({"resource": "activities/steps", "period": "7d"}));
+        let listed = json!({"activities-steps": [{"dateTime": "2026-11-20", "value": [1]}]});
+        assert!(check_shape(&steps, listed.as_object().unwrap()).is_err());
+        let text = json!({"activities-steps": [{"dateTime": "2026-11-20", "value": "8012"}]});
+        assert_eq!(check_shape(&steps, text.as_object().unwrap()), Ok(()));
     }
 
     #[test]
