@@ -95,12 +95,15 @@ async fn a_hundred_legacy_requests_refresh_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hosts_on_one_store_refresh_once() {
     let (fake, host, http) = legacy_with_expired_token("").await;
-    // A second host process on the same SQLite store.
+    // A second host process on the same SQLite store, with the same key
+    // for the secrets sealed in it.
     let store = host.data_dir().join("store.sqlite");
+    let key = host.data_dir().join("secret.key");
     let shared = format!(
-        "{}[store]\nbackend = \"sqlite\"\npath = {:?}\n",
+        "{}[store]\nbackend = \"sqlite\"\npath = {:?}\n[secrets]\nkey_file = {:?}\n",
         clouds::fitbit_config(&fake, ""),
-        store.display().to_string()
+        store.display().to_string(),
+        key.display().to_string()
     );
     let other = Host::start(&shared).await;
     let before = fake.token_requests();
