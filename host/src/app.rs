@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use crate::access::Presented;
 use crate::config::Config;
 use crate::echo::echo;
 use crate::engine;
+use crate::runtime::Plugin;
 use crate::runtime::{self, Context, InvokeError, Request, Response};
 use crate::store::DocumentStore;
 /// The host's own stores (see [`crate::store::Stores`]).
@@ -17,23 +19,37 @@ use crate::tenants::{Registry, Shared, Tenant, build_registry};
 
 pub struct App {
     pub base_url: String,
-    /// `[server] igor_forward_secret` (see [`crate::igor_forward`]).
-    pub igor_forward_secret: Option<String>,
     shared: Shared,
     /// Where the configuration came from, for reloads.
     config_path: Option<PathBuf>,
     registry: RwLock<Arc<Registry>>,
+    /// Why the last reload was refused, until one succeeds (for `/readyz`).
+    refused_reload: RwLock<Option<String>>,
 }
 
 /// A request as the host received it, before it is addressed to a plugin.
 #[derive(Debug, Clone, Default)]
 pub struct HostRequest {
     pub method: String,
-    /// Path and query, e.g. `/plugin/fitbit?user=jack`.
+    /// Path and query, e.g. `/plugin/NAME?user=jack`.
     pub target: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    pub caller: Option<String>,
+}
+
+/// A request whose caller was admitted and whose plugin was found; its body
+/// is read after this, under the plugin's limit.
+pub struct Routed {
+    pub plugin: Arc<Plugin>,
+    /// The tenant's URL prefix (`""` for the single tenant).
+    url_prefix: String,
+    method: String,
+    /// Below the plugin, e.g. `/auth2`; `/` for the plugin itself.
+    sub_path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    /// The Igor user named by a verified forwarded request.
+    caller: Option<String>,
 }
 
 /// Headers that carry the caller's credentials for the host; never passed on.
@@ -64,13 +80,14 @@ impl App {
             data_dir: config.data_dir.clone(),
             secrets_location: stores.secrets_location,
         };
-        let registry = build_registry(&config, &shared)?;
+        let registry = Arc::new(build_registry(&config, &shared)?);
+        crate::metrics::count_store_usage(&registry).await;
         Ok(Self {
             base_url: crate::store::igor::host_base_url(&config).await?,
-            igor_forward_secret: config.server.igor_forward_secret.clone(),
             shared,
             config_path,
-            registry: RwLock::new(Arc::new(registry)),
+            registry: RwLock::new(registry),
+            refused_reload: RwLock::new(None),
         })
     }
 
@@ -83,32 +100,69 @@ impl App {
         self.registry.read().expect("registry lock").clone()
     }
 
+    /// Why the configuration on disk is not the one running, if it is not.
+    pub fn refused_reload(&self) -> Option<String> {
+        self.refused_reload.read().expect("reload lock").clone()
+    }
+
     /// Re-reads the configuration and swaps in its tenants and plugins.
     /// Requests in flight finish on the plugins they started with; a bad
     /// configuration is refused and the running one stays.
-    pub fn reload(&self) -> anyhow::Result<Arc<Registry>> {
-        let config = Config::load(self.config_path.as_deref())?;
-        let new = Arc::new(build_registry(&config, &self.shared)?);
+    pub async fn reload(&self) -> anyhow::Result<Arc<Registry>> {
+        let built = Config::load(self.config_path.as_deref())
+            .and_then(|config| build_registry(&config, &self.shared));
+        let new = match built {
+            Ok(registry) => Arc::new(registry),
+            Err(err) => {
+                *self.refused_reload.write().expect("reload lock") = Some(format!("{err:#}"));
+                return Err(err);
+            }
+        };
+        *self.refused_reload.write().expect("reload lock") = None;
         let old = std::mem::replace(
             &mut *self.registry.write().expect("registry lock"),
             new.clone(),
         );
         old.retire();
+        crate::metrics::forget_retired_tenants(&old, &new);
+        crate::metrics::count_store_usage(&new).await;
         tracing::info!(tenants = new.tenants.len(), "configuration reloaded");
         Ok(new)
     }
 
     /// Routes a request by its URL and runs it, checking credentials.
     pub async fn dispatch(&self, request: HostRequest) -> HostResponse {
+        let routed = match self.route(&request.method, &request.target, request.headers) {
+            Ok(routed) => routed,
+            Err(refusal) => return refusal,
+        };
+        let limit = routed.plugin.limits.max_request_body_bytes;
+        if request.body.len() > limit {
+            return body_too_large(limit);
+        }
+        self.run(routed, request.body).await
+    }
+
+    /// Finds the tenant and plugin a request addresses and checks that its
+    /// caller may reach them, before anything of its body is read.
+    pub fn route(
+        &self,
+        method: &str,
+        target: &str,
+        mut headers: Vec<(String, String)>,
+    ) -> Result<Routed, HostResponse> {
         let registry = self.registry();
         let (tenant, inner_target) = if registry.multi_tenant {
-            let Some(rest) = request.target.strip_prefix("/tenants/") else {
-                return HostResponse::text(404, "Not found: tenants live under /tenants/ID/\n");
+            let Some(rest) = target.strip_prefix("/tenants/") else {
+                return Err(HostResponse::text(
+                    404,
+                    "Not found: tenants live under /tenants/ID/\n",
+                ));
             };
             let (id, inner) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
             match registry.tenants.get(id) {
-                Some(tenant) => (tenant.clone(), inner.to_string()),
-                None => return HostResponse::text(404, "No such tenant\n"),
+                Some(tenant) => (tenant.clone(), inner),
+                None => return Err(HostResponse::text(404, "No such tenant\n")),
             }
         } else {
             let tenant = registry
@@ -116,41 +170,65 @@ impl App {
                 .get(DEFAULT_TENANT)
                 .expect("single tenant")
                 .clone();
-            (tenant, request.target.clone())
+            (tenant, target)
         };
-        let is_oauth_callback = inner_target
-            .split('?')
-            .next()
-            .is_some_and(|path| path.ends_with("/auth2"));
-        let authorization = header(&request.headers, "authorization");
-        if !is_oauth_callback && !tenant.authenticates(authorization) {
-            tracing::warn!(tenant = %tenant.id, target = %inner_target.split('?').next().unwrap_or(""), "unauthenticated request refused");
-            let mut response = HostResponse::text(
-                401,
-                "This tenant needs credentials: send its bearer token\n",
-            );
-            response.headers.push((
-                "www-authenticate".into(),
-                format!("Bearer realm=\"igor-host tenant {}\"", tenant.id),
-            ));
-            return response;
+        let forwarded =
+            crate::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut headers);
+        let (path, query) = inner_target.split_once('?').unwrap_or((inner_target, ""));
+        let addressed = path
+            .strip_prefix("/plugin/")
+            .map(|rest| match rest.split_once('/') {
+                Some((name, sub)) => (name, format!("/{sub}")),
+                None => (rest, "/".to_string()),
+            });
+        let plugin = addressed
+            .as_ref()
+            .and_then(|(name, _)| tenant.plugins.get(*name));
+        let presented = Presented {
+            authorization: header(&headers, "authorization"),
+            forwarded: forwarded.verified,
+            public_route: plugin
+                .zip(addressed.as_ref())
+                .is_some_and(|(plugin, (_, sub))| plugin.is_public_route(method, sub)),
+        };
+        if !tenant.gate.admits(presented) {
+            tracing::warn!(tenant = %tenant.id, path = %path, "unauthenticated request refused");
+            return Err(tenant.refusal());
         }
-        self.dispatch_in_tenant(
-            &tenant,
-            HostRequest {
-                target: inner_target,
-                ..request
-            },
-        )
-        .await
+        let Some((name, sub_path)) = addressed else {
+            return Err(HostResponse::text(
+                404,
+                "Not found: plugins live under /plugin/NAME\n",
+            ));
+        };
+        let Some(plugin) = plugin.cloned() else {
+            return Err(HostResponse::text(
+                404,
+                &format!("No plugin named {name:?} is installed\n"),
+            ));
+        };
+        let header_bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if header_bytes > plugin.limits.max_header_bytes {
+            return Err(HostResponse::text(431, "Request headers too large\n"));
+        }
+        Ok(Routed {
+            url_prefix: tenant.url_prefix.clone(),
+            plugin,
+            method: method.to_ascii_uppercase(),
+            sub_path,
+            query: query.to_string(),
+            headers,
+            caller: forwarded.caller,
+        })
     }
 
-    /// Runs a request already attributed to `tenant` (the scheduler's path).
+    /// Runs a request already attributed to `tenant` (the scheduler's path:
+    /// no credentials are checked).
     pub async fn dispatch_in_tenant(&self, tenant: &Tenant, request: HostRequest) -> HostResponse {
-        let (path, query) = match request.target.split_once('?') {
-            Some((path, query)) => (path, query),
-            None => (request.target.as_str(), ""),
-        };
+        let (path, query) = request
+            .target
+            .split_once('?')
+            .unwrap_or((request.target.as_str(), ""));
         let Some(rest) = path.strip_prefix("/plugin/") else {
             return HostResponse::text(404, "Not found: plugins live under /plugin/NAME\n");
         };
@@ -164,38 +242,47 @@ impl App {
                 &format!("No plugin named {:?} is installed\n", echo(name)),
             );
         };
-        if request.body.len() > plugin.limits.max_request_body_bytes {
-            return HostResponse::text(
-                413,
-                &format!(
-                    "Request body too large: the limit is {} bytes\n",
-                    plugin.limits.max_request_body_bytes
-                ),
-            );
-        }
-        let header_bytes: usize = request.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if header_bytes > plugin.limits.max_header_bytes {
-            return HostResponse::text(431, "Request headers too large\n");
-        }
-        let wit_request = Request {
+        let routed = Routed {
+            url_prefix: tenant.url_prefix.clone(),
+            plugin: plugin.clone(),
             method: request.method.to_ascii_uppercase(),
+            sub_path,
+            query: query.to_string(),
+            headers: request.headers,
+            caller: None,
+        };
+        self.run(routed, request.body).await
+    }
+
+    /// Runs an admitted request in its plugin.
+    pub async fn run(&self, routed: Routed, body: Vec<u8>) -> HostResponse {
+        let Routed {
+            url_prefix,
+            plugin,
+            method,
+            sub_path,
+            query,
+            headers,
+            caller,
+        } = routed;
+        let wit_request = Request {
+            method,
             path: percent_encoding::percent_decode_str(&sub_path)
                 .decode_utf8_lossy()
                 .into_owned(),
             query: url::form_urlencoded::parse(query.as_bytes())
                 .into_owned()
                 .collect(),
-            headers: request
-                .headers
+            headers: headers
                 .into_iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .filter(|(k, _)| !HOST_ONLY_HEADERS.contains(&k.as_str()))
                 .collect(),
-            body: request.body,
+            body,
             context: Context {
                 plugin_name: plugin.name.clone(),
-                base_url: format!("{}{}", self.base_url, tenant.url_prefix),
-                caller: request.caller,
+                base_url: format!("{}{url_prefix}", self.base_url),
+                caller,
                 utc_offset_seconds: chrono::Local::now().offset().local_minus_utc(),
                 config: plugin.config.clone(),
             },
@@ -205,6 +292,14 @@ impl App {
             Err(err) => HostResponse::from_error(&err),
         }
     }
+}
+
+/// The 413 for a body over `limit`.
+pub fn body_too_large(limit: usize) -> HostResponse {
+    HostResponse::text(
+        413,
+        &format!("Request body too large: the limit is {limit} bytes\n"),
+    )
 }
 
 /// Every limits table in effect: pooled memory slots are sized for the largest.

@@ -50,18 +50,24 @@ pub struct Config {
     /// virtual memory up front). Turn off where reservations are refused.
     #[serde(default = "yes")]
     pub pooling_allocator: bool,
-    /// Who may reload the configuration over HTTP (`POST /admin/reload`).
+    /// Who may reload the configuration over HTTP (`POST /admin/reload`)
+    /// and read `/metrics` on the main listener.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// The single-tenant host's owner: who may call its routes.
+    #[serde(default)]
+    pub owner: OwnerConfig,
     /// Scheduled calls, like Igor's `<action>` elements.
     #[serde(default, rename = "action")]
     pub actions: Vec<ActionConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Address to listen on.
+    /// Address to listen on. Anything but loopback needs a credential
+    /// (`[owner]`, `igor_forward_secret` or tenants) or
+    /// `allow_unauthenticated = true`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// The URL browsers use to reach this host (OAuth redirect URIs derive
@@ -71,21 +77,58 @@ pub struct ServerConfig {
     pub base_url: Option<String>,
     /// Shared secret of the forwarding Igor plugin (`igor/plugin/`): a
     /// request carrying it in `X-Igor-Forward-Secret` may name its caller in
-    /// `X-Igor-Caller`. Unset: caller headers are ignored.
+    /// `X-Igor-Caller`. On the single-tenant host, only such requests (and
+    /// the owner's, and a plugin's public routes) are accepted.
     pub igor_forward_secret: Option<String>,
+    /// Serve a single-tenant host on a non-loopback address with no
+    /// credential at all. Logged as a warning at every start.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// Open connections served at once; more wait to be accepted.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (also how long an idle
+    /// connection is kept).
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Time a client has to send a request's body.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// A separate address serving only `/metrics`, without credentials
+    /// (on the main address, `/metrics` needs an admin token).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            base_url: None,
-            igor_forward_secret: None,
-        }
+        toml::from_str("").expect("the empty [server] table is valid")
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url)
+            .field(
+                "igor_forward_secret",
+                &self.igor_forward_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_unauthenticated", &self.allow_unauthenticated)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout_ms", &self.header_timeout_ms)
+            .field("body_timeout_ms", &self.body_timeout_ms)
+            .field("metrics_listen", &self.metrics_listen)
+            .finish()
     }
 }
 
 impl ServerConfig {
+    /// Whether anyone who can reach `listen` is not on this machine.
+    pub fn exposed(&self) -> bool {
+        !self.listen.ip().is_loopback()
+    }
+
     pub fn base_url(&self) -> String {
         match &self.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
@@ -121,28 +164,49 @@ pub struct PluginConfig {
     /// Non-secret settings handed to the plugin with every request.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Outbound HTTP beyond (or instead of) what the component's manifest
+    /// asks.
     #[serde(default)]
     pub egress: Option<EgressConfig>,
+    /// Paths below the plugin that need no credentials; unset: those its
+    /// manifest declares (such as an OAuth callback), `[]`: none.
+    #[serde(default)]
+    pub public_routes: Option<Vec<String>>,
     /// Overrides of the global limits for this plugin.
     #[serde(default)]
     pub limits: Option<Limits>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EgressConfig {
     /// Destinations the plugin may fetch from, as `scheme://host[:port]`
-    /// (a host may start with `*.`). Empty: no outbound HTTP at all.
+    /// (a host may start with `*.`), in addition to what its manifest asks.
     #[serde(default)]
     pub allow: Vec<String>,
     /// Exact URLs (no query) that may receive the plugin's secrets, e.g. an
-    /// OAuth token endpoint. Each must also be allowed by `allow`.
+    /// OAuth token endpoint, in addition to its manifest's. Each must also be
+    /// allowed.
     #[serde(default)]
     pub secret_urls: Vec<String>,
+    /// Destinations (`scheme://host[:port]`) its manifest asks for that are
+    /// refused, with the secret URLs on them.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Grant what the component's manifest asks; `false`: only `allow` and
+    /// `secret_urls`.
+    #[serde(default = "yes")]
+    pub from_manifest: bool,
     /// Let allowed destinations resolve to loopback addresses. For tests
     /// against local fakes only; private and special ranges stay blocked.
     #[serde(default)]
     pub allow_loopback: bool,
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("the empty egress table is valid")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +239,16 @@ pub struct TenantConfig {
 pub struct AdminConfig {
     /// SHA-256 (hex) of tokens allowed to call `/admin/...`. Empty: no
     /// admin API (reload with SIGHUP instead).
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerConfig {
+    /// SHA-256 (hex) of each token that lets a caller use the single-tenant
+    /// host (`Authorization: Bearer <token>`, or the token as a Basic
+    /// password, which browsers can send). Empty: no owner token.
     #[serde(default)]
     pub token_sha256: Vec<String>,
 }
@@ -216,12 +290,25 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 9333))
 }
 
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_header_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_body_timeout_ms() -> u64 {
+    30_000
+}
+
 pub fn default_plugins() -> Vec<PluginConfig> {
     vec![PluginConfig {
         name: "fitbit".into(),
         component: None,
         config: BTreeMap::new(),
         egress: None,
+        public_routes: None,
         limits: None,
     }]
 }
@@ -315,12 +402,9 @@ impl Config {
             if !tenant_ids.insert(&tenant.id) {
                 bail!("tenant {:?} is configured twice", tenant.id);
             }
-            for hash in tenant.token_sha256.iter().chain(&self.admin.token_sha256) {
-                if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
-                    bail!(
-                        "token_sha256 entries are 64 hex digits (sha256sum of the token), got {hash:?}"
-                    );
-                }
+            for hash in &tenant.token_sha256 {
+                crate::access::parse_digest(hash)
+                    .with_context(|| format!("tenant {}", tenant.id))?;
             }
             validate_plugins(&tenant.plugins)?;
             validate_actions(&tenant.actions)?;
@@ -336,8 +420,57 @@ impl Config {
                 );
             }
         }
+        for hash in self
+            .admin
+            .token_sha256
+            .iter()
+            .chain(&self.owner.token_sha256)
+        {
+            crate::access::parse_digest(hash).context("[admin] or [owner]")?;
+        }
+        self.validate_access()?;
         validate_plugins(self.plugins.as_deref().unwrap_or_default())?;
         validate_actions(&self.actions)
+    }
+
+    /// Refuses a host that anyone on the network could use without a
+    /// credential, unless the operator says so.
+    fn validate_access(&self) -> anyhow::Result<()> {
+        let server = &self.server;
+        if !self.tenants.is_empty() && !self.owner.token_sha256.is_empty() {
+            bail!(
+                "[owner] is for the single-tenant host; each [[tenant]] has its own token_sha256"
+            );
+        }
+        if server.igor_forward_secret.as_deref() == Some("") {
+            bail!("[server] igor_forward_secret is empty: remove it or set a long random value");
+        }
+        if server.max_connections == 0
+            || server.header_timeout_ms == 0
+            || server.body_timeout_ms == 0
+        {
+            bail!(
+                "[server] max_connections, header_timeout_ms and body_timeout_ms must be at least 1"
+            );
+        }
+        if server.exposed() && !server.allow_unauthenticated && !self.has_credentials() {
+            bail!(
+                "[server] listen = \"{}\" is reachable from other machines, but nothing asks \
+                 callers for a credential. Add an owner token ([owner] token_sha256 = \
+                 [\"<sha256 of the token>\"], from `printf %s TOKEN | sha256sum`), or set \
+                 igor_forward_secret when only Igor calls this host, or listen on 127.0.0.1; \
+                 to serve everyone anyway, set allow_unauthenticated = true",
+                server.listen
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether callers of the plugin routes must prove who they are.
+    pub fn has_credentials(&self) -> bool {
+        !self.tenants.is_empty()
+            || !self.owner.token_sha256.is_empty()
+            || self.server.igor_forward_secret.is_some()
     }
 
     /// The single-tenant host's plugins (the built-in fitbit by default).
@@ -495,6 +628,8 @@ mod tests {
             [server]
             listen = "0.0.0.0:8080"
             base_url = "https://igor.example/"
+            [owner]
+            token_sha256 = ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
             [store]
             backend = "sqlite"
             path = "/tmp/x.sqlite"
@@ -520,6 +655,51 @@ mod tests {
                 .unwrap()
                 .allow_loopback
         );
+    }
+
+    #[test]
+    fn an_exposed_host_needs_a_credential_or_an_explicit_yes() {
+        let parse = |text: &str| toml::from_str::<Config>(text).unwrap().validate();
+        let err = parse("[server]\nlisten = \"0.0.0.0:9333\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[owner] token_sha256"), "{err}");
+        assert!(err.contains("allow_unauthenticated = true"), "{err}");
+        parse("[server]\nlisten = \"[::]:9333\"\nallow_unauthenticated = true\n").unwrap();
+        parse("[server]\nlisten = \"0.0.0.0:9333\"\nigor_forward_secret = \"s-x\"\n").unwrap();
+        parse("[server]\nlisten = \"127.0.0.1:9333\"\n").unwrap();
+        parse("[server]\nlisten = \"[::1]:9333\"\n").unwrap();
+        let hash = "ab".repeat(32);
+        parse(&format!(
+            "[server]\nlisten = \"0.0.0.0:9333\"\n[owner]\ntoken_sha256 = [\"{hash}\"]\n"
+        ))
+        .unwrap();
+        let err = parse(&format!(
+            "[owner]\ntoken_sha256 = [\"{hash}\"]\n[[tenant]]\nid = \"a\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("[owner] is for the single-tenant host"),
+            "{err}"
+        );
+        assert!(parse("[owner]\ntoken_sha256 = [\"s3cret\"]\n").is_err());
+        assert!(parse("[server]\nigor_forward_secret = \"\"\n").is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let config: Config = toml::from_str(
+            "[server]\nigor_forward_secret = \"s-forward-secret\"\n\
+             [store]\nbackend = \"igor\"\nurl = \"http://127.0.0.1:1\"\n\
+             username = \"admin\"\npassword = \"igor-password\"\n",
+        )
+        .unwrap();
+        let shown = format!("{config:?} {config:#?}");
+        for secret in ["s-forward-secret", "igor-password"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

@@ -11,9 +11,18 @@ use sha2::{Digest, Sha256};
 pub const SECRET_HEADER: &str = "x-igor-forward-secret";
 pub const CALLER_HEADER: &str = "x-igor-caller";
 
-/// Removes the forwarding headers from `headers` and returns the caller they
-/// name, if the right secret came with them.
-pub fn take_caller(secret: Option<&str>, headers: &mut Vec<(String, String)>) -> Option<String> {
+/// What the forwarding headers of a request showed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Forwarded {
+    /// The request carried the configured secret: Igor sent it.
+    pub verified: bool,
+    /// The Igor user it names, believed only when `verified`.
+    pub caller: Option<String>,
+}
+
+/// Removes the forwarding headers from `headers` and says whether the right
+/// secret came with them, and which caller they name.
+pub fn take(secret: Option<&str>, headers: &mut Vec<(String, String)>) -> Forwarded {
     let mut given_secret = None;
     let mut caller = None;
     headers.retain(|(name, value)| {
@@ -27,21 +36,30 @@ pub fn take_caller(secret: Option<&str>, headers: &mut Vec<(String, String)>) ->
             true
         }
     });
-    let caller = caller.filter(|c| !c.is_empty())?;
-    let (Some(secret), Some(given)) = (secret.filter(|s| !s.is_empty()), given_secret) else {
-        tracing::warn!("ignoring X-Igor-Caller: no valid X-Igor-Forward-Secret");
-        return None;
+    let caller = caller.filter(|c| !c.is_empty());
+    let verified = match (secret.filter(|s| !s.is_empty()), &given_secret) {
+        // Compare digests: equal length, no early exit on the secret's bytes.
+        (Some(secret), Some(given)) => {
+            Sha256::digest(secret.as_bytes()) == Sha256::digest(given.as_bytes())
+        }
+        _ => false,
     };
-    // Compare digests: equal length, no early exit on the secret's bytes.
-    if Sha256::digest(secret.as_bytes()) != Sha256::digest(given.as_bytes()) {
-        tracing::warn!("ignoring X-Igor-Caller: wrong X-Igor-Forward-Secret");
-        return None;
+    if !verified {
+        if given_secret.is_some() {
+            tracing::warn!("wrong or unexpected X-Igor-Forward-Secret; not a forwarded request");
+        } else if caller.is_some() {
+            tracing::warn!("ignoring X-Igor-Caller: no X-Igor-Forward-Secret");
+        }
+        return Forwarded::default();
     }
-    if !valid_caller(&caller) {
-        tracing::warn!(%caller, "ignoring X-Igor-Caller: not a plain user name");
-        return None;
-    }
-    Some(caller)
+    let caller = caller.filter(|caller| {
+        let valid = valid_caller(caller);
+        if !valid {
+            tracing::warn!("ignoring X-Igor-Caller: not a plain user name");
+        }
+        valid
+    });
+    Forwarded { verified, caller }
 }
 
 /// Igor user names as the host passes them on: plain, path- and URL-safe.
@@ -71,18 +89,28 @@ mod tests {
     #[test]
     fn trusts_the_caller_only_with_the_secret() {
         let mut h = headers("s3cret", "jack");
-        assert_eq!(take_caller(Some("s3cret"), &mut h), Some("jack".into()));
+        let forwarded = take(Some("s3cret"), &mut h);
+        assert!(forwarded.verified);
+        assert_eq!(forwarded.caller, Some("jack".into()));
         assert_eq!(h, vec![("accept".to_string(), "text/html".to_string())]);
         for (configured, given, caller) in [
             (Some("s3cret"), "wrong", "jack"),
             (None, "s3cret", "jack"),
             (Some(""), "", "jack"),
-            (Some("s3cret"), "s3cret", "../x"),
-            (Some("s3cret"), "s3cret", ""),
         ] {
             let mut h = headers(given, caller);
-            assert_eq!(take_caller(configured, &mut h), None, "{given} {caller}");
+            assert_eq!(take(configured, &mut h), Forwarded::default(), "{given}");
             assert_eq!(h.len(), 1, "the forwarding headers are always removed");
         }
+        // Forwarded, but the name is not one the host passes on.
+        for caller in ["../x", ""] {
+            let mut h = headers("s3cret", caller);
+            let forwarded = take(Some("s3cret"), &mut h);
+            assert!(forwarded.verified);
+            assert_eq!(forwarded.caller, None, "{caller}");
+        }
+        // An action forwarded by Igor names no caller.
+        let mut h = vec![("x-igor-forward-secret".to_string(), "s3cret".to_string())];
+        assert!(take(Some("s3cret"), &mut h).verified);
     }
 }

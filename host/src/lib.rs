@@ -6,6 +6,7 @@
 //! (HTTP), [`scheduler`] (actions), [`tenants`] (isolation and
 //! credentials), [`metrics`]; [`app`] wires them together.
 
+pub mod access;
 pub mod app;
 pub mod config;
 pub mod deadline;
@@ -14,6 +15,7 @@ pub mod egress;
 pub mod engine;
 pub mod igor_forward;
 pub mod limits;
+pub mod manifest;
 pub mod metrics;
 pub mod runtime;
 pub mod scheduler;

@@ -136,7 +136,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     target,
                     headers,
                     body: data.map(String::into_bytes).unwrap_or_default(),
-                    caller: None,
                 })
                 .await;
             println!("HTTP {}", response.status);
@@ -275,14 +274,18 @@ fn read_secret_value(name: &str) -> anyhow::Result<String> {
 
 async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path.as_deref())?;
-    let listen = config.server.listen;
     println!("Data directory: {}", config.data_dir.display());
     tracing::info!(data_dir = %config.data_dir.display(), "data directory");
-    let app = Arc::new(App::new(config, config_path).await?);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    let local = listener.local_addr()?;
+    let app = Arc::new(App::new(config.clone(), config_path).await?);
+    let listeners = igor_host::server::Listeners::bind(&config.server).await?;
+    let local = listeners.main.local_addr()?;
+    if config.server.allow_unauthenticated && config.server.exposed() && !config.has_credentials() {
+        tracing::warn!(
+            %local,
+            "allow_unauthenticated = true: anyone who reaches this address can use the plugins \
+             (change settings, delete users, start authorisations)"
+        );
+    }
     let registry = app.registry();
     tracing::info!(%local, tenants = registry.tenants.len(), "serving");
     for tenant in registry.tenants.values() {
@@ -295,11 +298,11 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     }
     igor_host::scheduler::spawn_actions(app.clone(), registry);
     spawn_reload_on_sighup(app.clone());
-    axum::serve(listener, igor_host::server::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let limits = igor_host::server::ListenLimits::from_config(&config.server);
+    igor_host::server::serve_app(app, listeners, limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -312,7 +315,7 @@ fn spawn_reload_on_sighup(app: Arc<App>) {
             return;
         };
         while hangups.recv().await.is_some() {
-            match app.reload() {
+            match app.reload().await {
                 Ok(registry) => igor_host::scheduler::spawn_actions(app.clone(), registry),
                 Err(err) => {
                     tracing::error!(error = %format!("{err:#}"), "reload refused; the running configuration stays")

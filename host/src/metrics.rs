@@ -1,5 +1,6 @@
 //! Prometheus metrics, per tenant and plugin: requests, latency, traps by
-//! kind, egress denials, and (read at scrape time) store usage.
+//! kind, egress denials, and store usage. Everything is a running value
+//! updated as things happen, so a scrape reads memory and nothing else.
 
 use std::sync::LazyLock;
 
@@ -112,5 +113,45 @@ pub fn plugin_labels(tenant: &str, plugin: &str) -> PluginLabels {
     PluginLabels {
         tenant: tenant.to_string(),
         plugin: plugin.to_string(),
+    }
+}
+
+/// Sets a tenant's store usage gauges.
+pub fn record_store_usage(tenant: &str, usage: crate::store::Usage) {
+    let labels = TenantLabels {
+        tenant: tenant.to_string(),
+    };
+    METRICS
+        .store_bytes
+        .get_or_create(&labels)
+        .set(usage.bytes as i64);
+    METRICS
+        .store_documents
+        .get_or_create(&labels)
+        .set(usage.documents as i64);
+}
+
+/// Reads each tenant's store usage once (at start and after a reload);
+/// writes keep the gauges current from then on.
+pub async fn count_store_usage(registry: &crate::tenants::Registry) {
+    for (id, tenant) in &registry.tenants {
+        match tenant.documents.usage(id).await {
+            Ok(Some(usage)) => record_store_usage(id, usage),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(tenant = %id, error = %err, "could not read store usage"),
+        }
+    }
+}
+
+/// Drops the usage gauges of tenants a reload removed.
+pub fn forget_retired_tenants(old: &crate::tenants::Registry, new: &crate::tenants::Registry) {
+    for id in old
+        .tenants
+        .keys()
+        .filter(|id| !new.tenants.contains_key(*id))
+    {
+        let labels = TenantLabels { tenant: id.clone() };
+        METRICS.store_bytes.remove(&labels);
+        METRICS.store_documents.remove(&labels);
     }
 }

@@ -15,6 +15,7 @@ use crate::deadline::Deadline;
 use crate::egress::{EgressClient, FetchError, FetchRequest, SecretUse};
 use crate::engine::GuestLimiter;
 use crate::limits::Limits;
+use crate::manifest::PublicRoute;
 use crate::metrics::{self, METRICS};
 use crate::store::{self, DocumentStore, Namespace, SecretStore, StoreError};
 use crate::tenants::TenantShare;
@@ -41,8 +42,23 @@ pub struct Plugin {
     pub secrets: Arc<dyn SecretStore>,
     pub egress: EgressClient,
     pub config: Vec<(String, String)>,
+    /// Routes that need no credentials (granted from its manifest).
+    pub public_routes: Vec<PublicRoute>,
     pub limits: Limits,
     /// Allowances shared with the tenant's other plugins.
+    pub tenant: Arc<TenantShare>,
+}
+
+/// What a [`Plugin`] is made of, besides its code.
+pub struct PluginParts {
+    pub name: String,
+    pub namespace: Namespace,
+    pub documents: Arc<dyn DocumentStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub egress: EgressClient,
+    pub config: Vec<(String, String)>,
+    pub public_routes: Vec<PublicRoute>,
+    pub limits: Limits,
     pub tenant: Arc<TenantShare>,
 }
 
@@ -81,19 +97,12 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<RequestState>> {
 }
 
 impl Plugin {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        name: String,
-        namespace: Namespace,
+        parts: PluginParts,
         linker: &Linker<RequestState>,
         component: &wasmtime::component::Component,
-        documents: Arc<dyn DocumentStore>,
-        secrets: Arc<dyn SecretStore>,
-        egress: EgressClient,
-        config: Vec<(String, String)>,
-        limits: Limits,
-        tenant: Arc<TenantShare>,
     ) -> anyhow::Result<Self> {
+        let name = &parts.name;
         let pre = linker
             .instantiate_pre(component)
             .map_err(anyhow::Error::from)
@@ -102,16 +111,22 @@ impl Plugin {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("plugin {name} does not export igor:plugin/handler@0.1.0"))?;
         Ok(Self {
-            name,
-            namespace,
             pre,
-            documents,
-            secrets,
-            egress,
-            config,
-            limits,
-            tenant,
+            name: parts.name,
+            namespace: parts.namespace,
+            documents: parts.documents,
+            secrets: parts.secrets,
+            egress: parts.egress,
+            config: parts.config,
+            public_routes: parts.public_routes,
+            limits: parts.limits,
+            tenant: parts.tenant,
         })
+    }
+
+    /// Whether `method path` (below the plugin) needs no credentials.
+    pub fn is_public_route(&self, method: &str, path: &str) -> bool {
+        self.public_routes.iter().any(|r| r.matches(method, path))
     }
 
     /// Handles one request in a fresh instance.
@@ -293,6 +308,15 @@ impl RequestState {
     fn ns(&self) -> &Namespace {
         &self.plugin.namespace
     }
+
+    /// After a change: the tenant's usage (kept by the store with each
+    /// write) into the metrics, so that a scrape reads no store.
+    async fn count_usage(plugin: Arc<Plugin>) {
+        let tenant = &plugin.tenant.id;
+        if let Ok(Some(usage)) = plugin.documents.usage(tenant).await {
+            metrics::record_store_usage(tenant, usage);
+        }
+    }
 }
 
 impl igor::plugin::types::Host for RequestState {}
@@ -339,11 +363,12 @@ impl igor::plugin::store::Host for RequestState {
             )
             .await;
         self.deadline.store_write_ended();
-        if let Err(err) = &result {
-            tracing::warn!(
+        match &result {
+            Ok(_) => Self::count_usage(self.plugin.clone()).await,
+            Err(err) => tracing::warn!(
                 tenant = %self.plugin.namespace.tenant, plugin = %self.plugin.name, %path,
                 error = %err, "store write refused"
-            );
+            ),
         }
         Ok(result.map_err(Into::into))
     }
@@ -362,6 +387,9 @@ impl igor::plugin::store::Host for RequestState {
             .delete(self.ns(), &path, expected_revision)
             .await;
         self.deadline.store_write_ended();
+        if let Ok(true) = result {
+            Self::count_usage(self.plugin.clone()).await;
+        }
         Ok(result.map_err(Into::into))
     }
 }
@@ -556,7 +584,7 @@ fn to_wit_fetch_error(err: FetchError) -> wit_http::FetchError {
 
 /// A URL without its query, which may carry tokens or codes, bounded.
 fn redact(url: &str) -> String {
-    crate::echo::echo(url.split(['?', '#']).next().unwrap_or(""))
+    crate::echo::echo(crate::egress::without_query(url))
 }
 
 impl igor::plugin::log::Host for RequestState {

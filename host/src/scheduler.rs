@@ -51,7 +51,9 @@ pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> Ho
             },
         )
         .await;
-    tracing::info!(tenant = %tenant.id, url = %action.url, status = response.status, "action ran");
+    // The action's query names users and dates: log only its path.
+    let path = crate::egress::without_query(&action.url);
+    tracing::info!(tenant = %tenant.id, %path, status = response.status, "action ran");
     if let Some(representing) = &action.representing
         && let Err(err) = record_status(
             app.documents().as_ref(),

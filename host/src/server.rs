@@ -1,49 +1,188 @@
-//! The HTTP front: plugin routes (via [`App::dispatch`]), health,
-//! readiness, metrics, action status and the admin reload.
+//! The HTTP front: plugin routes (via [`App::route`] and [`App::run`]),
+//! health, readiness, metrics, action status and the admin reload; and the
+//! listener that serves them with a cap on open connections and deadlines
+//! for slow clients.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-use crate::app::{App, DEFAULT_TENANT, HostRequest, HostResponse};
-use crate::metrics::{METRICS, TenantLabels};
+use crate::access::Presented;
+use crate::app::{App, DEFAULT_TENANT, HostResponse};
+use crate::config::ServerConfig;
+use crate::metrics::METRICS;
 use crate::scheduler::host_namespace;
 
-/// Ceiling for any request body; plugins have their own, lower limits.
-const MAX_BODY: usize = 16 << 20;
+/// How long `/readyz` waits for a store before calling it unreachable.
+const READY_PROBE: Duration = Duration::from_secs(5);
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(admin_metrics))
         .route("/status/{*representing}", get(status))
         .route("/admin/reload", post(reload))
         .fallback(dispatch)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
-async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(body) => body,
-        Err(_) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large\n").into_response();
+/// What the separate `metrics_listen` address serves: `/metrics` only.
+pub fn metrics_router() -> Router {
+    Router::new().route("/metrics", get(|| async { metrics() }))
+}
+
+/// Limits of the listener, from `[server]`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenLimits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+}
+
+impl ListenLimits {
+    pub fn from_config(server: &ServerConfig) -> Self {
+        Self {
+            max_connections: server.max_connections,
+            header_timeout: Duration::from_millis(server.header_timeout_ms),
+            body_timeout: Duration::from_millis(server.body_timeout_ms),
         }
-    };
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets the
+/// open connections finish. At most `max_connections` are served at once;
+/// further clients wait in the listen backlog. A client that does not send
+/// its headers within `header_timeout` (or stays idle that long between
+/// requests) is disconnected.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ListenLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let service = hyper_util::service::TowerToHyperService::new(
+        router.layer(axum::Extension(BodyTimeout(limits.body_timeout))),
+    );
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = async { drop(stop.wait_for(|stopping| *stopping).await) } => {
+                    // Finish the request in progress, then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = ended {
+                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    let _ = stopping.send(true);
+    // Every connection holds a slot until it has ended.
+    let _all = slots
+        .acquire_many(limits.max_connections as u32)
+        .await
+        .expect("never closed");
+}
+
+/// How long a client may take to send a request body.
+#[derive(Clone, Copy)]
+struct BodyTimeout(Duration);
+
+/// A plugin request: the caller is checked and the plugin found before any
+/// of the body is read; the body is then read under the plugin's limit.
+async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
+    let body_timeout = request
+        .extensions()
+        .get::<BodyTimeout>()
+        .map_or(Duration::from_secs(30), |t| t.0);
+    let (parts, body) = request.into_parts();
     let target = parts
         .uri
         .path_and_query()
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
-    let mut headers = parts
+    let routed = match app.route(parts.method.as_str(), &target, header_list(&parts.headers)) {
+        Ok(routed) => routed,
+        Err(refusal) => return into_http(refusal),
+    };
+    let limit = routed.plugin.limits.max_request_body_bytes;
+    let declared = parts
         .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return into_http(crate::app::body_too_large(limit));
+    }
+    let read = http_body_util::Limited::new(body, limit).collect();
+    let body = match tokio::time::timeout(body_timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+            return into_http(crate::app::body_too_large(limit));
+        }
+        Ok(Err(_)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read\n",
+            )
+                .into_response();
+        }
+        Err(_) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "The request body did not arrive within {} ms\n",
+                    body_timeout.as_millis()
+                ),
+            )
+                .into_response();
+        }
+    };
+    into_http(app.run(routed, body.to_vec()).await)
+}
+
+fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
         .iter()
         .map(|(k, v)| {
             (
@@ -51,44 +190,91 @@ async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
                 String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )
         })
-        .collect();
-    let caller = crate::igor_forward::take_caller(app.igor_forward_secret.as_deref(), &mut headers);
-    let response = app
-        .dispatch(HostRequest {
-            method: parts.method.as_str().to_string(),
-            target,
-            headers,
-            body: body.to_vec(),
-            caller,
-        })
-        .await;
-    into_http(response)
+        .collect()
 }
 
+/// Ready when every store answers and the configuration on disk is the one
+/// running (a refused reload leaves configured components unloaded).
 async fn ready(State(app): State<Arc<App>>) -> Response {
     let registry = app.registry();
-    let plugins: usize = registry.tenants.values().map(|t| t.plugins.len()).sum();
-    format!(
-        "ready: {} tenant(s), {plugins} plugin(s)\n",
-        registry.tenants.len()
-    )
-    .into_response()
-}
-
-async fn metrics(State(app): State<Arc<App>>) -> Response {
-    for (id, tenant) in &app.registry().tenants {
-        if let Ok(Some(usage)) = tenant.documents.usage(id).await {
-            let labels = TenantLabels { tenant: id.clone() };
-            METRICS
-                .store_bytes
-                .get_or_create(&labels)
-                .set(usage.bytes as i64);
-            METRICS
-                .store_documents
-                .get_or_create(&labels)
-                .set(usage.documents as i64);
+    let mut problems = Vec::new();
+    if app.refused_reload().is_some() {
+        problems.push(
+            "the configuration was changed but refused at the last reload; the previous \
+             one is running"
+                .to_string(),
+        );
+    }
+    let mut stores = Vec::new();
+    for tenant in registry.tenants.values() {
+        if !stores
+            .iter()
+            .any(|(_, s)| Arc::ptr_eq(s, &tenant.documents))
+        {
+            stores.push((tenant.id.clone(), tenant.documents.clone()));
         }
     }
+    let probes = stores.iter().map(|(tenant, store)| async move {
+        // A read of the host's own namespace: answered by any working store.
+        let namespace = host_namespace(tenant);
+        let probe = store.get(&namespace, "status/ready");
+        match tokio::time::timeout(READY_PROBE, probe).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(err)) => {
+                tracing::warn!(%tenant, error = %err, "readiness: the store does not answer");
+                Some(tenant.clone())
+            }
+            Err(_) => {
+                tracing::warn!(%tenant, "readiness: the store did not answer in time");
+                Some(tenant.clone())
+            }
+        }
+    });
+    let unreachable: Vec<String> = futures_util::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    if !unreachable.is_empty() {
+        problems.push(if registry.multi_tenant {
+            format!("the stores of {} are unreachable", unreachable.join(", "))
+        } else {
+            "the store is unreachable".to_string()
+        });
+    }
+    if problems.is_empty() {
+        let plugins: usize = registry.tenants.values().map(|t| t.plugins.len()).sum();
+        format!(
+            "ready: {} tenant(s), {plugins} plugin(s)\n",
+            registry.tenants.len()
+        )
+        .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", problems.join("; ")),
+        )
+            .into_response()
+    }
+}
+
+/// `/metrics` on the main listener: for holders of an admin token.
+async fn admin_metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !app.registry().admin.accept(authorization(&headers)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(
+                axum::http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"igor-host admin\"",
+            )],
+            "Metrics need an admin token here (or use [server] metrics_listen)\n",
+        )
+            .into_response();
+    }
+    metrics()
+}
+
+fn metrics() -> Response {
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -99,21 +285,41 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-/// Action status of the single-tenant host (`status/<representing>`).
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Action status of the single-tenant host (`status/<representing>`), for
+/// the same callers as its plugins.
 async fn status(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     axum::extract::Path(representing): axum::extract::Path<String>,
 ) -> Response {
-    if app.registry().multi_tenant {
+    let registry = app.registry();
+    if registry.multi_tenant {
         return (
             StatusCode::NOT_FOUND,
             "Per-tenant status is not served here\n",
         )
             .into_response();
     }
+    let tenant = registry.tenants.get(DEFAULT_TENANT).expect("single tenant");
+    let mut list = header_list(&headers);
+    let forwarded = crate::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut list);
+    let presented = Presented {
+        authorization: authorization(&headers),
+        forwarded: forwarded.verified,
+        public_route: false,
+    };
+    if !tenant.gate.admits(presented) {
+        return into_http(tenant.refusal());
+    }
     let path = format!("status/{representing}");
-    match app
-        .documents()
+    match tenant
+        .documents
         .get(&host_namespace(DEFAULT_TENANT), &path)
         .await
     {
@@ -128,17 +334,14 @@ async fn status(
 }
 
 async fn reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let authorization = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if !app.registry().admin_authenticates(authorization) {
+    if !app.registry().admin.accept(authorization(&headers)) {
         return (
             StatusCode::UNAUTHORIZED,
             "The admin API needs an admin token\n",
         )
             .into_response();
     }
-    match app.reload() {
+    match app.reload().await {
         Ok(registry) => {
             crate::scheduler::spawn_actions(app.clone(), registry.clone());
             format!("reloaded: {} tenant(s)\n", registry.tenants.len()).into_response()
@@ -172,4 +375,49 @@ fn into_http(response: HostResponse) -> Response {
     builder
         .body(Body::from(Bytes::from(response.body)))
         .unwrap_or_else(|_| (StatusCode::BAD_GATEWAY, "invalid plugin response\n").into_response())
+}
+
+/// The host's listening sockets.
+pub struct Listeners {
+    pub main: TcpListener,
+    /// `[server] metrics_listen`, serving only `/metrics`.
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    pub async fn bind(server: &ServerConfig) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let main = TcpListener::bind(server.listen)
+            .await
+            .with_context(|| format!("listening on {}", server.listen))?;
+        let metrics =
+            match server.metrics_listen {
+                Some(address) => Some(TcpListener::bind(address).await.with_context(|| {
+                    format!("listening on {address} ([server] metrics_listen)")
+                })?),
+                None => None,
+            };
+        Ok(Self { main, metrics })
+    }
+}
+
+/// Serves the host (and its metrics address) until `shutdown` completes.
+pub async fn serve_app(
+    app: Arc<App>,
+    listeners: Listeners,
+    limits: ListenLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    if let Some(metrics) = listeners.metrics {
+        if let Ok(address) = metrics.local_addr() {
+            tracing::info!(%address, "serving /metrics");
+        }
+        tokio::spawn(serve(
+            metrics,
+            metrics_router(),
+            limits,
+            std::future::pending(),
+        ));
+    }
+    serve(listeners.main, router(app), limits, shutdown).await;
 }

@@ -1,11 +1,13 @@
 //! Tenants: who may call which plugins, with whose data and limits.
 //!
 //! A host without `[[tenant]]` config has one implicit tenant, `default`,
-//! serving `/plugin/NAME/...` without authentication (the single-household
-//! setup). With tenants, each is served under `/tenants/<id>/` and every
-//! route needs one of its bearer tokens, except the OAuth callback, which
-//! its single-use state nonce authenticates. The tenant is always taken from
-//! the host's routing, never from anything a plugin says.
+//! serving `/plugin/NAME/...` to its owner (the single-household setup:
+//! the `[owner]` token, requests forwarded by Igor, or anyone on a
+//! loopback-only host without either). With tenants, each is served under
+//! `/tenants/<id>/` and every route needs one of its tokens. Either way, the
+//! routes a plugin declares public need none (see [`crate::access`]). The
+//! tenant is always taken from the host's routing, never from anything a
+//! plugin says.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,16 +15,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use crate::config::{ActionConfig, Config, EgressConfig, PluginConfig, Quota, StoreConfig};
+use crate::access::{Credentials, Gate};
+use crate::app::HostResponse;
+use crate::config::{ActionConfig, Config, PluginConfig, Quota, StoreConfig};
 use crate::egress::{EgressClient, EgressPolicy};
 use crate::engine;
 use crate::limits::Limits;
-use crate::runtime::{Plugin, RequestState};
+use crate::manifest::{self, Grant, Manifest};
+use crate::runtime::{Plugin, PluginParts, RequestState};
 use crate::store::{DocumentStore, Namespace, SecretStore};
 
 /// The tenant of a host without tenant configuration.
@@ -32,26 +36,9 @@ pub const DEFAULT_TENANT: &str = "default";
 /// its secrets, for messages such as "the client secret is not set".
 pub const SECRET_STORE_KEY: &str = "host_secret_store";
 
-/// The fitbit component built from `plugin/` into this binary.
-pub static BUILTIN_FITBIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fitbit.wasm"));
-
-/// Where the built-in fitbit plugin may connect, and which of those URLs may
-/// receive its client secret.
-pub fn builtin_fitbit_egress() -> EgressConfig {
-    EgressConfig {
-        allow: vec![
-            "https://api.fitbit.com".into(),
-            "https://health.googleapis.com".into(),
-            "https://oauth2.googleapis.com".into(),
-        ],
-        secret_urls: vec![
-            "https://api.fitbit.com/oauth2/token".into(),
-            "https://api.fitbit.com/oauth2/revoke".into(),
-            "https://oauth2.googleapis.com/token".into(),
-        ],
-        allow_loopback: false,
-    }
-}
+/// The component built from `plugin/` into this binary: what a `[[plugin]]`
+/// entry without `component` runs.
+pub static BUILTIN_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fitbit.wasm"));
 
 /// What a tenant's plugins share: request and connection allowances and
 /// the store quota.
@@ -65,68 +52,31 @@ pub struct TenantShare {
 
 pub struct Tenant {
     pub id: String,
-    token_hashes: Vec<[u8; 32]>,
+    /// Who may call the tenant's routes.
+    pub gate: Gate,
     pub plugins: BTreeMap<String, Arc<Plugin>>,
     pub actions: Vec<ActionConfig>,
     /// `""` for the single tenant, `/tenants/<id>` otherwise.
     pub url_prefix: String,
-    pub requires_auth: bool,
     /// Where the tenant's plugins and action status keep their documents.
     pub documents: Arc<dyn DocumentStore>,
 }
 
 impl Tenant {
-    /// Whether the request's `Authorization` header carries one of the
-    /// tenant's tokens (as a Bearer token or as a Basic password).
-    pub fn authenticates(&self, authorization: Option<&str>) -> bool {
-        if !self.requires_auth {
-            return true;
-        }
-        let Some(token) = authorization.and_then(token_from_authorization) else {
-            return false;
+    /// The 401 for a caller the gate does not admit.
+    pub fn refusal(&self) -> HostResponse {
+        let realm = if self.url_prefix.is_empty() {
+            "igor-host".to_string()
+        } else {
+            format!("igor-host tenant {}", self.id)
         };
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        // Compare every entry in full so timing does not hint which matched.
-        self.token_hashes
-            .iter()
-            .fold(false, |found, hash| found | constant_time_eq(hash, &digest))
+        let (challenge, text) = self.gate.refusal(&realm);
+        let mut response = HostResponse::text(401, text);
+        response
+            .headers
+            .push(("www-authenticate".into(), challenge));
+        response
     }
-}
-
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The token from `Bearer T` or `Basic base64(anything:T)`.
-pub fn token_from_authorization(header: &str) -> Option<String> {
-    let (scheme, value) = header.trim().split_once(' ')?;
-    match scheme.to_ascii_lowercase().as_str() {
-        "bearer" => Some(value.trim().to_string()),
-        "basic" => {
-            let decoded =
-                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value.trim())
-                    .ok()?;
-            let decoded = String::from_utf8(decoded).ok()?;
-            decoded
-                .split_once(':')
-                .map(|(_, password)| password.to_string())
-        }
-        _ => None,
-    }
-}
-
-/// Parses `token_sha256` entries (validated hex) into digests.
-fn parse_hashes(hashes: &[String]) -> Vec<[u8; 32]> {
-    hashes
-        .iter()
-        .filter_map(|hex| {
-            let bytes: Vec<u8> = (0..hex.len())
-                .step_by(2)
-                .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-                .collect();
-            bytes.try_into().ok()
-        })
-        .collect()
 }
 
 /// All tenants of one configuration. Replaced whole on reload; requests in
@@ -134,7 +84,10 @@ fn parse_hashes(hashes: &[String]) -> Vec<[u8; 32]> {
 pub struct Registry {
     pub tenants: BTreeMap<String, Arc<Tenant>>,
     pub multi_tenant: bool,
-    admin_hashes: Vec<[u8; 32]>,
+    /// Who may use `/admin/...` (and `/metrics` on the main listener).
+    pub admin: Credentials,
+    /// `[server] igor_forward_secret` (see [`crate::igor_forward`]).
+    pub igor_forward_secret: Option<String>,
     /// Set when a newer registry replaces this one: its actions stop.
     pub retired: AtomicBool,
 }
@@ -146,16 +99,6 @@ impl Registry {
 
     pub fn is_retired(&self) -> bool {
         self.retired.load(Ordering::SeqCst)
-    }
-
-    pub fn admin_authenticates(&self, authorization: Option<&str>) -> bool {
-        let Some(token) = authorization.and_then(token_from_authorization) else {
-            return false;
-        };
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.admin_hashes
-            .iter()
-            .fold(false, |found, hash| found | constant_time_eq(hash, &digest))
     }
 }
 
@@ -215,10 +158,16 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
                 }
                 None => shared.documents.clone(),
             };
+            let gate = Gate {
+                tokens: Credentials::from_hex(&tenant.token_sha256)?,
+                // A tenant's forwarded requests still need its token: the
+                // forward secret is the host's, not the tenant's.
+                forwarded: false,
+            };
             let built = build_tenant(
                 &tenant.id,
                 format!("/tenants/{}", tenant.id),
-                parse_hashes(&tenant.token_sha256),
+                gate,
                 &tenant.plugins,
                 tenant.actions.clone(),
                 limits,
@@ -230,10 +179,14 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
             tenants.insert(tenant.id.clone(), Arc::new(built));
         }
     } else {
+        let gate = Gate {
+            tokens: Credentials::from_hex(&config.owner.token_sha256)?,
+            forwarded: config.server.igor_forward_secret.is_some(),
+        };
         let built = build_tenant(
             DEFAULT_TENANT,
             String::new(),
-            Vec::new(),
+            gate,
             &config.single_tenant_plugins(),
             config.actions.clone(),
             config.limits,
@@ -246,7 +199,8 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
     Ok(Registry {
         tenants,
         multi_tenant,
-        admin_hashes: parse_hashes(&config.admin.token_sha256),
+        admin: Credentials::from_hex(&config.admin.token_sha256)?,
+        igor_forward_secret: config.server.igor_forward_secret.clone(),
         retired: AtomicBool::new(false),
     })
 }
@@ -255,7 +209,7 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
 fn build_tenant(
     id: &str,
     url_prefix: String,
-    token_hashes: Vec<[u8; 32]>,
+    gate: Gate,
     plugins: &[PluginConfig],
     actions: Vec<ActionConfig>,
     limits: Limits,
@@ -277,8 +231,7 @@ fn build_tenant(
     }
     Ok(Tenant {
         id: id.to_string(),
-        requires_auth: !url_prefix.is_empty(),
-        token_hashes,
+        gate,
         plugins: built,
         actions,
         url_prefix,
@@ -296,77 +249,71 @@ fn load_plugin(
     let name = &plugin.name;
     let wasm = match &plugin.component {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => BUILTIN_FITBIT.to_vec(),
+        None => BUILTIN_COMPONENT.to_vec(),
     };
     let component = engine::load_component(&shared.engine, &wasm, Some(&shared.cache_dir))
         .context("loading the component")?;
     engine::check_imports(&shared.engine, &component, name)?;
-    let egress_config = match (&plugin.egress, &plugin.component) {
-        (Some(egress), _) => egress.clone(),
-        (None, None) => builtin_fitbit_egress(),
-        (None, Some(_)) => EgressConfig::default(),
-    };
-    let policy = EgressPolicy::from_config(&egress_config).context("egress configuration")?;
+    let manifest = Manifest::from_component(&wasm)?;
+    let grant = manifest::grant(manifest.as_ref(), plugin)?;
+    log_grant(&share.id, name, manifest.as_ref(), plugin, &grant);
+    let policy = EgressPolicy::from_config(&grant.egress).context("egress configuration")?;
     let limits = plugin.limits.unwrap_or(tenant_limits);
     let egress = EgressClient::new(policy, limits, share.connections.clone())?;
-    let settings = plugin
-        .config
-        .iter()
-        .filter(|(k, _)| *k != SECRET_STORE_KEY)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .chain([(SECRET_STORE_KEY.into(), shared.secrets_location.clone())])
-        .collect();
     Plugin::new(
-        name.clone(),
-        Namespace::new(share.id.clone(), name.clone()),
+        PluginParts {
+            name: name.clone(),
+            namespace: Namespace::new(share.id.clone(), name.clone()),
+            documents,
+            secrets: shared.secrets.clone(),
+            egress,
+            // The host says where it keeps secrets; a plugin cannot redirect it.
+            config: grant
+                .config
+                .into_iter()
+                .filter(|(k, _)| k != SECRET_STORE_KEY)
+                .chain([(SECRET_STORE_KEY.into(), shared.secrets_location.clone())])
+                .collect(),
+            public_routes: grant.public_routes,
+            limits,
+            tenant: share,
+        },
         &shared.linker,
         &component,
-        documents,
-        shared.secrets.clone(),
-        egress,
-        settings,
-        limits,
-        share,
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sha256_hex(token: &str) -> String {
-        Sha256::digest(token.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    fn tenant(tokens: &[&str]) -> Tenant {
-        let hashes: Vec<String> = tokens.iter().map(|t| sha256_hex(t)).collect();
-        Tenant {
-            id: "t".into(),
-            token_hashes: parse_hashes(&hashes),
-            plugins: BTreeMap::new(),
-            actions: vec![],
-            url_prefix: "/tenants/t".into(),
-            requires_auth: true,
-            documents: Arc::new(
-                crate::store::sqlite::SqliteStore::open(std::path::Path::new(":memory:")).unwrap(),
-            ),
+/// Says what a plugin asks for and what it got, once per load.
+fn log_grant(
+    tenant: &str,
+    name: &str,
+    manifest: Option<&Manifest>,
+    plugin: &PluginConfig,
+    grant: &Grant,
+) {
+    let Some(manifest) = manifest else {
+        tracing::info!(
+            %tenant, plugin = %name, allow = ?grant.egress.allow,
+            "the component has no manifest: it gets only what its [[plugin]] entry grants"
+        );
+        return;
+    };
+    let public: Vec<&str> = grant
+        .public_routes
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect();
+    tracing::info!(
+        %tenant, plugin = %name, manifest = %manifest.name, allow = ?grant.egress.allow,
+        secret_urls = ?grant.egress.secret_urls, public_routes = ?public,
+        refused = ?grant.refused, "plugin loaded with what its manifest asks"
+    );
+    for key in plugin.config.keys() {
+        if !manifest.config.contains_key(key) {
+            tracing::warn!(
+                %tenant, plugin = %name, setting = %key,
+                "[plugin.config] sets a setting the plugin's manifest does not declare"
+            );
         }
-    }
-
-    #[test]
-    fn bearer_and_basic_tokens_authenticate() {
-        let t = tenant(&["s3cret", "other"]);
-        assert!(t.authenticates(Some("Bearer s3cret")));
-        assert!(t.authenticates(Some("bearer other")));
-        let basic =
-            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "anyone:s3cret");
-        assert!(t.authenticates(Some(&format!("Basic {basic}"))));
-        assert!(!t.authenticates(Some("Bearer s3cre")));
-        assert!(!t.authenticates(Some("Bearer")));
-        assert!(!t.authenticates(None));
-        assert!(!tenant(&[]).authenticates(Some("Bearer ")));
     }
 }

@@ -511,6 +511,48 @@ async fn tokens_written_to_igor_survive_an_igor_crash() {
 }
 
 #[tokio::test]
+async fn igor_answering_without_end_is_cut_off_while_reading() {
+    // A stand-in that streams an endless answer, and one that announces
+    // more than the host reads. Neither is held in memory past the limit,
+    // and neither waits for the (long) timeout.
+    let endless = axum::Router::new().fallback(|| async {
+        let chunk = axum::body::Bytes::from(vec![b'x'; 1 << 16]);
+        let stream = futures_util::stream::repeat_with(move || {
+            Ok::<_, std::convert::Infallible>(chunk.clone())
+        });
+        axum::body::Body::from_stream(stream)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endless_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, endless).await });
+    // Announces a terabyte, sends a byte, then holds the connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let announcing_addr = listener.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\nx")
+                .await;
+            keep.lock().unwrap().push(socket);
+        }
+    });
+    for addr in [endless_addr, announcing_addr] {
+        let config: IgorConfig =
+            toml::from_str(&format!("url = \"http://{addr}\"\ntimeout_ms = 30000")).unwrap();
+        let s = IgorStore::new(&config, "default").unwrap();
+        unavailable(
+            s.get(&fitbit(), "plugindata/fitbit").await,
+            "with more than 33554432 bytes",
+        );
+    }
+}
+
+#[tokio::test]
 async fn redirect_base_comes_from_igor() {
     let igor = Igor::start(Options::default()).await;
     assert_eq!(

@@ -142,7 +142,10 @@ impl EgressClient {
     /// Checks the request against the policy; returns the parsed URL.
     pub fn check(&self, request: &FetchRequest) -> Result<Url, FetchError> {
         let url = Url::parse(&request.url).map_err(|e| {
-            FetchError::InvalidRequest(format!("bad URL {:?}: {e}", echo(&request.url)))
+            FetchError::InvalidRequest(format!(
+                "bad URL {:?}: {e}",
+                echo(without_query(&request.url))
+            ))
         })?;
         self.policy.check_url(&url).map_err(FetchError::Denied)?;
         Ok(url)
@@ -298,6 +301,9 @@ fn classify_error(err: reqwest::Error) -> FetchError {
     if err.is_timeout() {
         FetchError::Timeout
     } else {
+        // reqwest's message names the URL, query included: leave it out
+        // (the plugin knows where it sent the request).
+        let err = err.without_url();
         let mut message = err.to_string();
         let mut source = err.source();
         while let Some(e) = source {
@@ -306,6 +312,11 @@ fn classify_error(err: reqwest::Error) -> FetchError {
         }
         FetchError::Connection(message)
     }
+}
+
+/// A URL without its query and fragment, which may carry tokens or codes.
+pub fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or("")
 }
 
 #[cfg(test)]
@@ -318,6 +329,7 @@ mod tests {
             allow: allow.iter().map(|s| s.to_string()).collect(),
             secret_urls: vec![],
             allow_loopback: loopback,
+            ..EgressConfig::default()
         })
         .unwrap();
         EgressClient::new(policy, limits, Arc::new(Semaphore::new(4))).unwrap()

@@ -4,5 +4,5 @@
 mod client;
 pub mod policy;
 
-pub use client::{EgressClient, FetchError, FetchRequest, FetchResponse, SecretUse};
+pub use client::{EgressClient, FetchError, FetchRequest, FetchResponse, SecretUse, without_query};
 pub use policy::EgressPolicy;

@@ -266,6 +266,7 @@ mod tests {
             allow: allow.iter().map(|s| s.to_string()).collect(),
             secret_urls: vec![],
             allow_loopback: loopback,
+            ..EgressConfig::default()
         })
         .unwrap()
     }
@@ -375,7 +376,7 @@ mod tests {
         let config = EgressConfig {
             allow: vec!["https://api.fitbit.com".into()],
             secret_urls: vec!["https://api.fitbit.com/oauth2/token".into()],
-            allow_loopback: false,
+            ..EgressConfig::default()
         };
         let p = EgressPolicy::from_config(&config).unwrap();
         assert!(p.may_receive_secret(&url("https://api.fitbit.com/oauth2/token")));

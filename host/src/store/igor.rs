@@ -84,6 +84,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
@@ -244,15 +245,27 @@ impl IgorStore {
         }
         let response = request.send().await.map_err(|e| self.transport_error(&e))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        if bytes.len() > MAX_ANSWER {
-            return Err(StoreError::Unavailable(format!(
+        let too_large = || {
+            StoreError::Unavailable(format!(
                 "Igor at {} answered {method} /data/{path} with more than {MAX_ANSWER} bytes",
                 self.base
-            )));
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_ANSWER as u64)
+        {
+            return Err(too_large());
+        }
+        // Read while counting: an answer is never held beyond the limit.
+        let mut bytes = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.transport_error(&e))?;
+            if bytes.len() + chunk.len() > MAX_ANSWER {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
         }
         Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     }
