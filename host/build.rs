@@ -1,20 +1,29 @@
 //! Builds the fitbit plugin (`../plugin`) for wasm32-wasip2 so the host binary
-//! carries it as its built-in plugin. Set `IGOR_FITBIT_WASM` to use a
-//! prebuilt component instead.
+//! carries it as its built-in plugin, with `plugin/manifest.toml` written into
+//! it (see `src/manifest.rs`). Set `IGOR_FITBIT_WASM` to use a prebuilt
+//! component instead; the manifest is added to it the same way.
 
 use std::env;
 use std::path::PathBuf;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("fitbit.wasm");
     println!("cargo::rerun-if-env-changed=IGOR_FITBIT_WASM");
-    if let Ok(prebuilt) = env::var("IGOR_FITBIT_WASM") {
-        std::fs::copy(&prebuilt, &out).expect("copying IGOR_FITBIT_WASM");
-        return;
-    }
-    let build = igor_build_support::WasmBuild::new(manifest_dir.parent().unwrap());
-    build.watch(["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock"]);
-    let built = build.build(&["fitbit"]).remove(0);
-    std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
+    let build = igor_build_support::WasmBuild::new(root);
+    build.watch(["plugin/manifest.toml"]);
+    let component = match env::var("IGOR_FITBIT_WASM") {
+        Ok(prebuilt) => PathBuf::from(prebuilt),
+        Err(_) => {
+            build.watch(["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock"]);
+            build.build(&["fitbit"]).remove(0)
+        }
+    };
+    let wasm = std::fs::read(&component)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", component.display()));
+    let manifest = std::fs::read_to_string(root.join("plugin/manifest.toml"))
+        .expect("reading plugin/manifest.toml");
+    let wasm = igor_build_support::manifest::with_manifest(&wasm, &manifest);
+    std::fs::write(&out, wasm).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
 }

@@ -1,6 +1,7 @@
 //! Builds workspace crates for `wasm32-wasip2` from a build script, with a
 //! nested cargo: `host/build.rs` builds the fitbit plugin it embeds,
-//! `tests/guests/build.rs` the test guests.
+//! `tests/guests/build.rs` the test guests. [`manifest`] writes a plugin's
+//! manifest into its component.
 //!
 //! rustup installs the targets of `rust-toolchain.toml` only when it installs
 //! the toolchain itself, so on a machine whose Rust was already there the
@@ -8,6 +9,8 @@
 //! toolchain in use (rustup names it in `RUSTUP_TOOLCHAIN` for cargo and its
 //! children), and says so; without rustup it stops with one line saying what
 //! to install.
+
+pub mod manifest;
 
 use std::env;
 use std::ffi::{OsStr, OsString};

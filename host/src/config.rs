@@ -1,7 +1,7 @@
 //! The host's TOML configuration, with documented defaults.
 //!
 //! Every field is optional: an empty file (or none at all) runs the built-in
-//! fitbit plugin on an embedded SQLite store in the user's data directory
+//! plugin on an embedded SQLite store in the user's data directory
 //! (`$XDG_DATA_HOME/igor-host`, usually `~/.local/share/igor-host`). Relative
 //! paths in a file are taken from the file's directory, never from the
 //! current directory, so the host finds its data wherever it is started.
@@ -39,7 +39,7 @@ pub struct Config {
     #[serde(default)]
     pub limits: Limits,
     /// The plugins of the single-tenant host; default: the built-in
-    /// `fitbit`. Not allowed together with `[[tenant]]`.
+    /// component. Not allowed together with `[[tenant]]`.
     #[serde(default, rename = "plugin")]
     pub plugins: Option<Vec<PluginConfig>>,
     /// Tenants of a multi-tenant host. When any is configured, every route
@@ -159,7 +159,7 @@ pub enum StoreConfig {
 pub struct PluginConfig {
     /// The install name: `/plugin/<name>/...`, and the root of its data paths.
     pub name: String,
-    /// The component file; default: the built-in fitbit component.
+    /// The component file; default: the built-in component.
     pub component: Option<PathBuf>,
     /// Non-secret settings handed to the plugin with every request.
     #[serde(default)]
@@ -258,7 +258,7 @@ pub struct OwnerConfig {
 pub struct ActionConfig {
     /// Seconds between runs; the first run is right after start.
     pub interval: u64,
-    /// A host-relative URL such as `/plugin/fitbit?user=jack`.
+    /// A host-relative URL such as `/plugin/NAME?user=jack`.
     pub url: String,
     /// Where to record the outcome: `status/<representing>`.
     pub representing: Option<String>,
@@ -304,7 +304,7 @@ fn default_body_timeout_ms() -> u64 {
 
 pub fn default_plugins() -> Vec<PluginConfig> {
     vec![PluginConfig {
-        name: "fitbit".into(),
+        name: crate::manifest::builtin().name.clone(),
         component: None,
         config: BTreeMap::new(),
         egress: None,
@@ -473,7 +473,7 @@ impl Config {
             || self.server.igor_forward_secret.is_some()
     }
 
-    /// The single-tenant host's plugins (the built-in fitbit by default).
+    /// The single-tenant host's plugins (the built-in one by default).
     pub fn single_tenant_plugins(&self) -> Vec<PluginConfig> {
         self.plugins.clone().unwrap_or_else(default_plugins)
     }
@@ -517,7 +517,7 @@ pub const MAX_NAME_LEN: usize = 64;
 
 /// Plugin names become URL segments and data-path roots, so they are what
 /// Igor accepts as an install name: an XML element name
-/// (`^[a-zA-Z_][-_.a-zA-Z0-9]*$`), such as `fitbit` or `_fitbit`.
+/// (`^[a-zA-Z_][-_.a-zA-Z0-9]*$`), such as `weather` or `_weather`.
 pub fn validate_plugin_name(name: &str) -> anyhow::Result<()> {
     let mut chars = name.chars();
     let ok = name.len() <= MAX_NAME_LEN
@@ -555,11 +555,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn empty_config_runs_builtin_fitbit() {
+    fn empty_config_runs_the_builtin_component() {
         let config = Config::load(None).unwrap();
         let plugins = config.single_tenant_plugins();
         assert_eq!(plugins.len(), 1);
-        assert_eq!(plugins[0].name, "fitbit");
+        assert_eq!(plugins[0].name, crate::manifest::builtin().name);
+        assert_eq!(plugins[0].component, None);
         assert_eq!(config.server.base_url(), "http://127.0.0.1:9333");
         let expected =
             default_data_dir(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")).unwrap();
@@ -634,13 +635,13 @@ mod tests {
             backend = "sqlite"
             path = "/tmp/x.sqlite"
             [[plugin]]
-            name = "fitbit"
-            config = { fitbit_api_url = "http://127.0.0.1:1234" }
+            name = "weather"
+            config = { api_url = "http://127.0.0.1:1234" }
             egress = { allow = ["http://127.0.0.1:1234"], allow_loopback = true }
             [[action]]
             interval = 36000
-            url = "/plugin/fitbit?user=jack"
-            representing = "sensors/fitbit"
+            url = "/plugin/weather?user=jack"
+            representing = "sensors/weather"
             "#,
         )
         .unwrap();
@@ -705,12 +706,19 @@ mod tests {
     #[test]
     fn plugin_names_are_what_igor_accepts() {
         let longest = format!("_{}", "a".repeat(MAX_NAME_LEN - 1));
-        for good in ["fitbit", "_fitbit", "_host", "Fit.bit-2_x", "a", &longest] {
+        for good in [
+            "weather",
+            "_weather",
+            "_host",
+            "We.ather-2_x",
+            "a",
+            &longest,
+        ] {
             validate_plugin_name(good).unwrap();
         }
         let too_long = format!("{longest}a");
         for bad in [
-            "", "../x", "1x", "-x", ".x", "a/b", "a b", "a:b", "fitbït", &too_long,
+            "", "../x", "1x", "-x", ".x", "a/b", "a b", "a:b", "wéather", &too_long,
         ] {
             assert!(validate_plugin_name(bad).is_err(), "{bad:?}");
         }

@@ -1,6 +1,6 @@
 //! Requests forwarded by the Igor plugin in `igor/plugin/` (installed in a
-//! real Igor as `plugins/fitbit`): Igor authenticates the browser or action
-//! and passes `/plugin/fitbit/...` on to this host, naming its caller in
+//! real Igor as `plugins/NAME`): Igor authenticates the browser or action
+//! and passes `/plugin/NAME/...` on to this host, naming its caller in
 //! `X-Igor-Caller`. The host believes that name only when the request also
 //! carries the shared secret (`[server] igor_forward_secret`) in
 //! `X-Igor-Forward-Secret`. Both headers are removed before a plugin sees

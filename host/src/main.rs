@@ -1,7 +1,8 @@
 //! The `igor-host` command: `serve` runs the HTTP host, `call` runs one
 //! request through a plugin and prints the answer, `get` prints stored data,
 //! `secret set` stores a secret for a plugin, `secret rotate-key` reseals
-//! every secret with a new key.
+//! every secret with a new key, `inspect` shows what a component asks of its
+//! host.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -12,16 +13,14 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use igor_host::app::{App, DEFAULT_TENANT, HostRequest, Stores};
 use igor_host::config::Config;
+use igor_host::manifest::Manifest;
 use igor_host::store::{DocumentStore, Namespace, validate_secret_name};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Runs Igor plugin components (such as fitbit.wasm) under wasmtime"
-)]
+#[command(version, about = "Runs Igor plugin components under wasmtime")]
 struct Cli {
-    /// Configuration file (TOML). Without one: the built-in fitbit plugin on
-    /// an embedded store in ~/.local/share/igor-host, on 127.0.0.1:9333.
+    /// Configuration file (TOML). Without one: the built-in plugin on an
+    /// embedded store in ~/.local/share/igor-host, on 127.0.0.1:9333.
     #[arg(long, short, global = true, env = "IGOR_HOST_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -32,9 +31,9 @@ struct Cli {
 enum Command {
     /// Serve /plugin/NAME/... over HTTP and run the scheduled actions.
     Serve,
-    /// Run one request, e.g. `call '/plugin/fitbit?user=jack'`, and print the response.
+    /// Run one request, e.g. `call '/plugin/NAME?user=jack'`, and print the response.
     Call {
-        /// Path and query below the host, e.g. /plugin/fitbit?user=jack.
+        /// Path and query below the host, e.g. /plugin/NAME?user=jack.
         target: String,
         /// HTTP method.
         #[arg(long, short = 'X', default_value = "GET")]
@@ -47,7 +46,7 @@ enum Command {
         headers: Vec<String>,
     },
     /// Print a plugin's stored document from the configured store (SQLite,
-    /// PostgreSQL or Igor), e.g. `get sensors/fitbit/jack`.
+    /// PostgreSQL or Igor), e.g. `get sensors/NAME/jack`.
     Get {
         path: String,
         #[command(flatten)]
@@ -57,6 +56,9 @@ enum Command {
     /// key that seals the secrets.
     #[command(subcommand, alias = "secrets")]
     Secret(SecretCommand),
+    /// Print what a component asks of its host (its manifest) and the
+    /// interfaces it imports; without a file, the built-in component's.
+    Inspect { component: Option<PathBuf> },
 }
 
 #[derive(Subcommand)]
@@ -82,7 +84,7 @@ enum SecretCommand {
 #[derive(clap::Args)]
 struct Owner {
     /// The plugin (its install name).
-    #[arg(long, default_value = "fitbit")]
+    #[arg(long, default_value_t = igor_host::manifest::builtin().name.clone())]
     plugin: String,
     /// The tenant, on a host with [[tenant]]s.
     #[arg(long)]
@@ -168,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Inspect { component } => inspect(component.as_deref()),
         Command::Secret(SecretCommand::Set { name, owner }) => {
             validate_secret_name(&name)?;
             let config = Config::load(cli.config.as_deref())?;
@@ -270,6 +273,27 @@ fn read_secret_value(name: &str) -> anyhow::Result<String> {
         bail!("{name}: secrets are limited to {MAX_SECRET_BYTES} bytes");
     }
     Ok(value)
+}
+
+fn inspect(component: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let wasm = match component {
+        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => igor_host::tenants::BUILTIN_COMPONENT.to_vec(),
+    };
+    let name = component.map_or("the built-in component".into(), |p| p.display().to_string());
+    match Manifest::from_component(&wasm).with_context(|| format!("reading {name}"))? {
+        Some(manifest) => println!("{}", manifest.describe()),
+        None => println!(
+            "{name} has no manifest (custom section {}): it gets only what its [[plugin]] \
+             entry grants",
+            igor_host::manifest::SECTION
+        ),
+    }
+    println!("imports:");
+    for import in Manifest::imports_of(&wasm)? {
+        println!("  {import}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {

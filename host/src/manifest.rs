@@ -108,6 +108,25 @@ impl Manifest {
         Ok(found)
     }
 
+    /// The interfaces a component imports (what it could ask the host for).
+    pub fn imports_of(wasm: &[u8]) -> anyhow::Result<Vec<String>> {
+        let mut depth = 0usize;
+        let mut imports = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+            match payload.context("reading the component")? {
+                wasmparser::Payload::Version { .. } => depth += 1,
+                wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+                wasmparser::Payload::ComponentImportSection(section) if depth == 1 => {
+                    for import in section {
+                        imports.push(import.context("reading an import")?.name.name.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(imports)
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         crate::config::validate_plugin_name(&self.name).context("manifest name")?;
         for key in self.config.keys() {
@@ -195,6 +214,17 @@ impl Manifest {
         }
         out
     }
+}
+
+/// The built-in component's manifest (`plugin/manifest.toml`, written into
+/// it by `build.rs`).
+pub fn builtin() -> &'static Manifest {
+    static BUILTIN: std::sync::LazyLock<Manifest> = std::sync::LazyLock::new(|| {
+        Manifest::from_component(crate::tenants::BUILTIN_COMPONENT)
+            .expect("the built-in component is readable")
+            .expect("build.rs writes the built-in component's manifest")
+    });
+    &BUILTIN
 }
 
 /// What a plugin may do once the operator's configuration is applied.

@@ -4,11 +4,12 @@ use std::collections::BTreeSet;
 
 /// Tables that are lists of entries (`[[plugin]]`), longest first, with
 /// the key that starts an entry.
+/// `{plugin}` stands for the built-in plugin's name.
 const LISTS: &[(&str, &str)] = &[
-    ("tenant.plugin", "name = \"fitbit\""),
-    ("tenant.action", "url = \"/plugin/fitbit?user=jack\""),
-    ("plugin", "name = \"fitbit\""),
-    ("action", "url = \"/plugin/fitbit?user=jack\""),
+    ("tenant.plugin", "name = \"{plugin}\""),
+    ("tenant.action", "url = \"/plugin/{plugin}?user=jack\""),
+    ("plugin", "name = \"{plugin}\""),
+    ("action", "url = \"/plugin/{plugin}?user=jack\""),
     ("tenant", "id = \"smiths\""),
 ];
 
@@ -38,6 +39,7 @@ pub(super) fn missing_list_header(text: &str) -> Option<String> {
             continue;
         };
         if !opened.contains(*list) {
+            let first_key = first_key.replace("{plugin}", &crate::manifest::builtin().name);
             let below = if table == *list {
                 format!("write [[{list}]] (two brackets) instead of [{list}]")
             } else {
@@ -70,11 +72,12 @@ mod tests {
             err.starts_with("line 4: [plugin.config] belongs to"),
             "{err}"
         );
-        assert!(
-            err.contains("\n    [[plugin]]\n    name = \"fitbit\"\n"),
-            "{err}"
+        let example = format!(
+            "\n    [[plugin]]\n    name = \"{}\"\n",
+            crate::manifest::builtin().name
         );
-        let err = crate::config::Config::parse("[plugin]\nname = \"fitbit\"\n")
+        assert!(err.contains(&example), "{err}");
+        let err = crate::config::Config::parse("[plugin]\nname = \"weather\"\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("write [[plugin]] (two brackets)"), "{err}");
@@ -92,8 +95,10 @@ mod tests {
                     [[tenant]]\nid = \"b\"\n[tenant.plugin.config]\nk = \"v\"\n";
         assert!(missing_list_header(text).is_some());
         // Correct files parse; other mistakes keep TOML's own message.
-        crate::config::Config::parse("[[plugin]]\nname = \"fitbit\"\n[plugin.config]\nk = \"v\"\n")
-            .unwrap();
+        crate::config::Config::parse(
+            "[[plugin]]\nname = \"weather\"\n[plugin.config]\nk = \"v\"\n",
+        )
+        .unwrap();
         let err = crate::config::Config::parse("nonsense = 1")
             .unwrap_err()
             .to_string();

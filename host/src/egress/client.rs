@@ -404,8 +404,8 @@ mod tests {
 
     #[tokio::test]
     async fn host_owned_headers_are_rejected() {
-        let c = client(&["https://api.fitbit.com"], false, Limits::default());
-        let mut request = get("https://api.fitbit.com/");
+        let c = client(&["https://api.example.com"], false, Limits::default());
+        let mut request = get("https://api.example.com/");
         request.headers.push(("Host".into(), "evil".into()));
         let err = c.fetch(request, None).await.unwrap_err();
         assert!(matches!(err, FetchError::InvalidRequest(_)), "{err:?}");

@@ -278,22 +278,22 @@ mod tests {
     #[test]
     fn empty_policy_denies_everything() {
         let p = EgressPolicy::default();
-        assert!(p.check_url(&url("https://api.fitbit.com/1/user")).is_err());
+        assert!(p.check_url(&url("https://api.example.com/1/user")).is_err());
     }
 
     #[test]
     fn matches_scheme_host_and_port() {
-        let p = policy(&["https://api.fitbit.com", "http://127.0.0.1:8080"], false);
-        assert!(p.check_url(&url("https://api.fitbit.com/x")).is_ok());
-        assert!(p.check_url(&url("https://API.fitbit.com:443/x")).is_ok());
-        assert!(p.check_url(&url("http://api.fitbit.com/x")).is_err());
-        assert!(p.check_url(&url("https://api.fitbit.com:8443/x")).is_err());
+        let p = policy(&["https://api.example.com", "http://127.0.0.1:8080"], false);
+        assert!(p.check_url(&url("https://api.example.com/x")).is_ok());
+        assert!(p.check_url(&url("https://API.example.com:443/x")).is_ok());
+        assert!(p.check_url(&url("http://api.example.com/x")).is_err());
+        assert!(p.check_url(&url("https://api.example.com:8443/x")).is_err());
         assert!(
-            p.check_url(&url("https://api.fitbit.com.evil.com/"))
+            p.check_url(&url("https://api.example.com.evil.com/"))
                 .is_err()
         );
         assert!(
-            p.check_url(&url("https://user:pw@api.fitbit.com/"))
+            p.check_url(&url("https://user:pw@api.example.com/"))
                 .is_err()
         );
         // Allowed by the list but loopback is not enabled.
@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn malformed_entries_get_actionable_errors() {
         for (entry, hint) in [
-            ("api.fitbit.com", "add a scheme"),
+            ("api.example.com", "add a scheme"),
             ("ftp://x.com", "http or https"),
             ("https://x.com/path", "without path"),
             ("https://a.*.com", "leading"),
@@ -374,15 +374,15 @@ mod tests {
     #[test]
     fn secret_urls_must_be_exact_and_allowed() {
         let config = EgressConfig {
-            allow: vec!["https://api.fitbit.com".into()],
-            secret_urls: vec!["https://api.fitbit.com/oauth2/token".into()],
+            allow: vec!["https://api.example.com".into()],
+            secret_urls: vec!["https://api.example.com/oauth2/token".into()],
             ..EgressConfig::default()
         };
         let p = EgressPolicy::from_config(&config).unwrap();
-        assert!(p.may_receive_secret(&url("https://api.fitbit.com/oauth2/token")));
-        assert!(p.may_receive_secret(&url("https://api.fitbit.com/oauth2/token?x=1")));
-        assert!(!p.may_receive_secret(&url("https://api.fitbit.com/oauth2/token/x")));
-        assert!(!p.may_receive_secret(&url("https://api.fitbit.com/1/user")));
+        assert!(p.may_receive_secret(&url("https://api.example.com/oauth2/token")));
+        assert!(p.may_receive_secret(&url("https://api.example.com/oauth2/token?x=1")));
+        assert!(!p.may_receive_secret(&url("https://api.example.com/oauth2/token/x")));
+        assert!(!p.may_receive_secret(&url("https://api.example.com/1/user")));
         let bad = EgressConfig {
             secret_urls: vec!["https://evil.example/token".into()],
             ..config

@@ -1,4 +1,5 @@
 use super::*;
+use igor_build_support::manifest::{with_custom_section, with_manifest};
 
 const EXAMPLE: &str = r#"
 name = "weather"
@@ -176,46 +177,46 @@ fn bad_manifests_are_refused_with_the_reason() {
     }
 }
 
-/// `wasm` with a custom section appended (the component binary format
-/// allows custom sections anywhere at the top level).
-pub fn with_custom_section(wasm: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
-    fn leb128(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            out.push(if n == 0 { byte } else { byte | 0x80 });
-            if n == 0 {
-                return;
-            }
-        }
-    }
-    let mut payload = Vec::new();
-    leb128(name.len(), &mut payload);
-    payload.extend_from_slice(name.as_bytes());
-    payload.extend_from_slice(data);
-    let mut out = wasm.to_vec();
-    out.push(0);
-    leb128(payload.len(), &mut out);
-    out.extend_from_slice(&payload);
-    out
-}
-
 #[test]
 fn a_component_carries_its_manifest() {
     let wasm = std::fs::read(igor_test_guests::HOSTILE).unwrap();
     assert_eq!(Manifest::from_component(&wasm).unwrap(), None);
-    let with = with_custom_section(&wasm, SECTION, EXAMPLE.as_bytes());
+    let with = with_manifest(&wasm, EXAMPLE);
     let manifest = Manifest::from_component(&with).unwrap().unwrap();
     assert_eq!(manifest, Manifest::parse(EXAMPLE).unwrap());
     // Still a valid component.
     let engine = crate::engine::build_engine(64 << 20, false).unwrap();
     crate::engine::load_component(&engine, &with, None).unwrap();
 
-    let twice = with_custom_section(&with, SECTION, EXAMPLE.as_bytes());
+    let twice = with_manifest(&with, EXAMPLE);
     let err = Manifest::from_component(&twice).unwrap_err().to_string();
     assert!(err.contains("two"), "{err}");
-    let broken = with_custom_section(&wasm, SECTION, b"name = ");
+    let broken = with_manifest(&wasm, "name = ");
     assert!(Manifest::from_component(&broken).is_err());
+    // Another section, or the name in a nested module, is not a manifest.
+    let other = with_custom_section(&wasm, "something-else", EXAMPLE.as_bytes());
+    assert_eq!(Manifest::from_component(&other).unwrap(), None);
+}
+
+#[test]
+fn host_and_build_agree_on_the_section() {
+    assert_eq!(SECTION, igor_build_support::manifest::SECTION);
+}
+
+#[test]
+fn the_builtin_component_describes_itself() {
+    let manifest = Manifest::from_component(crate::tenants::BUILTIN_COMPONENT)
+        .unwrap()
+        .expect("the built-in component carries plugin/manifest.toml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../plugin/manifest.toml"
+    ))
+    .unwrap();
+    assert_eq!(manifest, Manifest::parse(&text).unwrap());
+    let granted = grant(Some(&manifest), &crate::config::default_plugins()[0]).unwrap();
+    assert!(!granted.egress.allow.is_empty());
+    assert!(!granted.public_routes.is_empty());
 }
 
 #[test]
