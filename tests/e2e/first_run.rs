@@ -53,11 +53,10 @@ fn google_plugin(google: &FakeGoogle, header: &str) -> String {
     format!(
         "{header}\nname = \"fitbit\"\nconfig = {{ google_api_url = \"{g}\", google_authorize_url = \"{}\", \
          google_token_url = \"{}\", google_revoke_url = \"{}\" }}\n\
-         egress = {{ allow = [\"{g}\"], secret_urls = [\"{}\"], allow_loopback = true }}\n",
+         egress = {{ allow_loopback = true }}\n",
         google.authorize_url(),
         google.token_url(),
         google.revoke_url(),
-        google.token_url()
     )
 }
 

@@ -49,12 +49,10 @@ impl Parity {
             "[[plugin]]\nname = \"fitbit\"\n[plugin.config]\ngoogle_api_url = \"{g}\"\n\
              google_authorize_url = \"{}\"\ngoogle_token_url = \"{}\"\ngoogle_revoke_url = \"{}\"\n\
              fitbit_api_url = \"{f}\"\nfitbit_authorize_url = \"{f}/oauth2/authorize\"\n\
-             [plugin.egress]\nallow = [\"{g}\", \"{f}\"]\n\
-             secret_urls = [\"{}\", \"{f}/oauth2/token\", \"{f}/oauth2/revoke\"]\nallow_loopback = true\n",
+             [plugin.egress]\nallow_loopback = true\n",
             google.authorize_url(),
             google.token_url(),
             google.revoke_url(),
-            google.token_url(),
         );
         let host = Host::start(&config).await;
         let auth2 = format!("{}/plugin/fitbit/auth2", host.url);

@@ -242,8 +242,11 @@ async fn attacks_are_contained_and_logged() {
     }
     assert!(log.matches("flood line").count() <= 200, "flood not capped");
 
-    // Metrics count what happened, per tenant.
-    let metrics = reqwest::get(format!("{}/metrics", host.url))
+    // Metrics count what happened, per tenant (for an admin).
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", host.url))
+        .bearer_auth(ADMIN)
+        .send()
         .await
         .unwrap()
         .text()
@@ -274,15 +277,15 @@ async fn tenants_are_authenticated_and_isolated() {
     assert!(response.headers().contains_key("www-authenticate"));
     assert_eq!(c.get("a", "wrong", "/ok").await.0, 401);
     assert_eq!(c.get("a", TOKEN_B, "/ok").await.0, 401);
-    // The OAuth callback is reachable without a token (its state nonce
-    // authenticates it); here the plugin simply does not know the path.
+    // A path is public only when the plugin's manifest says so: this
+    // component has none, so even an OAuth-callback-like path needs a token.
     let response = reqwest::get(format!(
         "{}/tenants/a/plugin/hostile/auth2?state=x",
         host.url
     ))
     .await
     .unwrap();
-    assert_eq!(response.status(), 404);
+    assert_eq!(response.status(), 401);
     // Without tenants in the URL nothing is served.
     assert_eq!(
         reqwest::get(format!("{}/plugin/hostile/ok", host.url))

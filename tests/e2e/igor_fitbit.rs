@@ -47,8 +47,6 @@ google_authorize_url = "{authorize}"
 google_token_url = "{token}"
 google_revoke_url = "{revoke}"
 [plugin.egress]
-allow = ["{g}"]
-secret_urls = ["{token}"]
 allow_loopback = true
 "#,
             igor = igor.url,
@@ -340,8 +338,6 @@ name = "fitbit"
 fitbit_api_url = "{f}"
 fitbit_authorize_url = "{f}/oauth2/authorize"
 [plugin.egress]
-allow = ["{f}"]
-secret_urls = ["{f}/oauth2/token", "{f}/oauth2/revoke"]
 allow_loopback = true
 "#
         ),

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod clouds;
+pub mod flow;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -42,12 +43,17 @@ impl Host {
 
     /// Like `start`, with extra `[server]` keys.
     pub async fn start_with(config: &str, server_extra: &str) -> Host {
+        Self::start_on("127.0.0.1", config, server_extra).await
+    }
+
+    /// Like `start_with`, listening on `ip` (reached through 127.0.0.1).
+    pub async fn start_on(ip: &str, config: &str, server_extra: &str) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let config_path = dir.path().join("host.toml");
         let full = format!(
-            "data_dir = {:?}\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server_extra}\n# --\n{config}\n",
+            "data_dir = {:?}\n[server]\nlisten = \"{ip}:{port}\"\n{server_extra}\n# --\n{config}\n",
             dir.path().join("data").display().to_string()
         );
         std::fs::write(&config_path, full).unwrap();
@@ -231,4 +237,17 @@ pub fn sha256_hex(token: &str) -> String {
 /// The body of `GET url`, whatever its status.
 pub async fn page_text(client: &reqwest::Client, url: &str) -> String {
     client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// The hostile test guest with `manifest` written into it, as a file in
+/// `dir` (the way `host/build.rs` writes the built-in plugin's).
+pub fn hostile_with_manifest(dir: &Path, manifest: &str) -> PathBuf {
+    let wasm = std::fs::read(igor_test_guests::HOSTILE).unwrap();
+    let path = dir.join("hostile-with-manifest.wasm");
+    std::fs::write(
+        &path,
+        igor_build_support::manifest::with_manifest(&wasm, manifest),
+    )
+    .unwrap();
+    path
 }

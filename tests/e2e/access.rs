@@ -1,0 +1,435 @@
+//! Who may call the real host binary: the owner's token on a single-tenant
+//! host, requests forwarded by Igor, routes a plugin's manifest declares
+//! public, the admin token for metrics, a non-loopback address only with a
+//! credential; and what `/readyz` and `igor-host inspect` say.
+
+mod common;
+mod real_igor;
+
+use std::time::{Duration, Instant};
+
+use common::{Host, hostile_with_manifest, sha256_hex};
+use reqwest::StatusCode;
+
+const OWNER: &str = "token-of-the-owner";
+const ADMIN: &str = "admin-token";
+const FORWARD: &str = "s-forward-secret";
+
+/// What the hostile guest asks for when it carries a manifest.
+const MANIFEST: &str = r#"
+name = "hostile"
+[config]
+upstream_url = "https://upstream.invalid"
+[egress]
+allow = ["{upstream_url}"]
+secret_urls = ["{upstream_url}/token"]
+[[public_route]]
+path = "/ok"
+reason = "a liveness page"
+"#;
+
+/// A loopback server answering every request with "upstream".
+async fn upstream() -> String {
+    let app = axum::Router::new().fallback(|| async { "upstream" });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Two entries of the hostile guest with its manifest: `hostile` granted
+/// what it asks (its upstream moved to `upstream` by a setting), `narrowed`
+/// with the upstream and the public route refused.
+fn plugins(dir: &std::path::Path, upstream: &str) -> String {
+    let wasm = hostile_with_manifest(dir, MANIFEST);
+    format!(
+        r#"
+[[plugin]]
+name = "hostile"
+component = "{wasm}"
+config = {{ upstream_url = "{upstream}" }}
+egress = {{ allow_loopback = true }}
+
+[[plugin]]
+name = "narrowed"
+component = "{wasm}"
+public_routes = []
+config = {{ upstream_url = "{upstream}" }}
+egress = {{ allow_loopback = true, deny = ["{upstream}"] }}
+"#,
+        wasm = wasm.display()
+    )
+}
+
+struct Caller {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Caller {
+    fn new(host: &Host) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: host.url.clone(),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, String) {
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+}
+
+fn bearer(token: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {token}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_token_guards_a_single_tenant_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = upstream().await;
+    let host = Host::start(&format!(
+        "[owner]\ntoken_sha256 = [\"{}\"]\n{}",
+        sha256_hex(OWNER),
+        plugins(dir.path(), &upstream)
+    ))
+    .await;
+    let c = Caller::new(&host);
+    let (auth, owner) = bearer(OWNER);
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("me:{OWNER}")
+        )
+    );
+
+    // Without the token, or with another, nothing reaches the plugin.
+    let response = c
+        .http
+        .get(format!("{}/plugin/hostile/store-get?path=x", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().contains_key("www-authenticate"));
+    let (status, _) = c
+        .get(
+            "/plugin/hostile/store-get?path=x",
+            &[(auth, "Bearer wrong")],
+        )
+        .await;
+    assert_eq!(status, 401);
+    // With it, as Bearer or as the Basic password, the plugin answers.
+    for value in [owner.as_str(), basic.as_str()] {
+        let got = c
+            .get("/plugin/hostile/store-get?path=x", &[(auth, value)])
+            .await;
+        assert_eq!(got, (404, "nothing".into()));
+    }
+    // The route the manifest declares public needs nothing, for GET only;
+    // the operator refused it for the narrowed entry.
+    assert_eq!(
+        c.get("/plugin/hostile/ok", &[]).await,
+        (200, "still here".into())
+    );
+    let (status, _) = c
+        .send(c.http.post(format!("{}/plugin/hostile/ok", c.base)))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(c.get("/plugin/narrowed/ok", &[]).await.0, 401);
+    // Action status is the owner's too.
+    assert_eq!(c.get("/status/sensors/x", &[]).await.0, 401);
+    assert_eq!(c.get("/status/sensors/x", &[(auth, &owner)]).await.0, 404);
+
+    // The setting that moved the upstream also allowed it; the operator's
+    // deny refused it for the narrowed entry.
+    let fetch = format!("/fetch?url={upstream}/x");
+    let (_, body) = c
+        .get(&format!("/plugin/hostile{fetch}"), &[(auth, &owner)])
+        .await;
+    assert!(body.starts_with("status 200"), "{body}");
+    let (_, body) = c
+        .get(&format!("/plugin/narrowed{fetch}"), &[(auth, &owner)])
+        .await;
+    assert!(body.starts_with("error FetchError::Denied"), "{body}");
+    let log = host.log();
+    assert!(
+        log.contains("plugin loaded with what its manifest asks"),
+        "{log}"
+    );
+    assert!(log.contains("connecting to http://127.0.0.1:"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_forward_secret_only_igor_and_the_owner_get_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::start_with(
+        &format!(
+            "[owner]\ntoken_sha256 = [\"{}\"]\n{}",
+            sha256_hex(OWNER),
+            plugins(dir.path(), "http://127.0.0.1:9")
+        ),
+        &format!("igor_forward_secret = \"{FORWARD}\""),
+    )
+    .await;
+    let c = Caller::new(&host);
+    let path = "/plugin/hostile/store-get?path=x";
+    let (status, body) = c.get(path, &[]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("Igor"), "{body}");
+    let (status, _) = c.get(path, &[("x-igor-forward-secret", "guess")]).await;
+    assert_eq!(status, 401);
+    // A caller name without the secret is no way in either.
+    let (status, _) = c.get(path, &[("x-igor-caller", "admin")]).await;
+    assert_eq!(status, 401);
+    let forwarded = [
+        ("x-igor-forward-secret", FORWARD),
+        ("x-igor-caller", "jack"),
+    ];
+    assert_eq!(c.get(path, &forwarded).await, (404, "nothing".into()));
+    let (auth, owner) = bearer(OWNER);
+    assert_eq!(c.get(path, &[(auth, &owner)]).await.0, 404);
+    assert_eq!(c.get("/plugin/hostile/ok", &[]).await.0, 200);
+    assert_eq!(c.get("/status/sensors/x", &[]).await.0, 401);
+    assert_eq!(c.get("/status/sensors/x", &forwarded).await.0, 404);
+}
+
+/// Runs `serve` with `config` on 0.0.0.0, expecting it to refuse: the
+/// exit code and what it printed.
+fn refused_to_serve(config: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("host.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = {:?}\n[server]\nlisten = \"0.0.0.0:{}\"\n{config}",
+            dir.path().join("data").display().to_string(),
+            common::free_port()
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(common::host_binary())
+        .arg("--config")
+        .arg(&path)
+        .arg("serve")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_beyond_loopback_needs_a_credential_or_an_explicit_yes() {
+    let (code, stderr) = refused_to_serve("");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("reachable from other machines") && stderr.contains("[owner]"),
+        "{stderr}"
+    );
+
+    let host = Host::start_on("0.0.0.0", "", "allow_unauthenticated = true").await;
+    assert_eq!(
+        Caller::new(&host)
+            .get("/plugin/fitbit/page/setup.html", &[])
+            .await
+            .0,
+        200
+    );
+    assert!(
+        host.log()
+            .contains("allow_unauthenticated = true: anyone who reaches this address"),
+        "{}",
+        host.log()
+    );
+    // With the owner's token it starts without the warning.
+    let host = Host::start_on(
+        "0.0.0.0",
+        &format!("[owner]\ntoken_sha256 = [\"{}\"]\n", sha256_hex(OWNER)),
+        "",
+    )
+    .await;
+    assert_eq!(
+        Caller::new(&host)
+            .get("/plugin/fitbit/page/setup.html", &[])
+            .await
+            .0,
+        401
+    );
+    assert!(!host.log().contains("allow_unauthenticated"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_need_the_admin_token_or_their_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = common::free_port();
+    let config = format!(
+        "[admin]\ntoken_sha256 = [\"{admin}\"]\n\
+         [[tenant]]\nid = \"b\"\ntoken_sha256 = [\"{owner}\"]\nstore = {{ backend = \"sqlite\" }}\n\
+         [[tenant.plugin]]\nname = \"hostile\"\ncomponent = \"{wasm}\"\n",
+        admin = sha256_hex(ADMIN),
+        owner = sha256_hex(OWNER),
+        wasm = hostile_with_manifest(dir.path(), MANIFEST).display()
+    );
+    let host = Host::start_with(
+        &config,
+        &format!("metrics_listen = \"127.0.0.1:{metrics_port}\""),
+    )
+    .await;
+    let c = Caller::new(&host);
+    assert_eq!(c.get("/metrics", &[]).await.0, 401);
+    let (auth, owner) = bearer(OWNER);
+    assert_eq!(c.get("/metrics", &[(auth, &owner)]).await.0, 401);
+    let (_, admin) = bearer(ADMIN);
+    let (status, text) = c.get("/metrics", &[(auth, &admin)]).await;
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("# TYPE igor_host_store_documents gauge"),
+        "{text}"
+    );
+    let scrape = || async {
+        reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // The metrics address serves metrics, and nothing else.
+    assert!(scrape().await.contains("igor_host_"));
+    let other = reqwest::get(format!(
+        "http://127.0.0.1:{metrics_port}/tenants/b/plugin/hostile/ok"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 404);
+
+    // Store usage is counted as documents are written, not at scrape time:
+    // a document added behind the host's back is not seen by a scrape, only
+    // once the next write recounts.
+    let gauge = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(r#"igor_host_store_documents{tenant="b"} "#))
+            .map(|v| v.parse::<u64>().unwrap())
+    };
+    let owner_auth = [(auth, owner.as_str())];
+    for path in ["a", "b"] {
+        let (status, body) = c
+            .get(
+                &format!("/tenants/b/plugin/hostile/store-put?path={path}&json=1"),
+                &owner_auth,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.starts_with("Ok("), "{body}");
+    }
+    assert_eq!(gauge(&scrape().await), Some(2));
+    let file = host.data_dir().join("tenants/b.sqlite");
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .execute(
+            "INSERT INTO documents (tenant, plugin, path, json, revision) \
+             VALUES ('b', 'hostile', 'outside', '1', 999)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(gauge(&scrape().await), Some(2), "a scrape does not scan");
+    let (_, body) = c
+        .get(
+            "/tenants/b/plugin/hostile/store-put?path=c&json=1",
+            &owner_auth,
+        )
+        .await;
+    assert!(body.starts_with("Ok("), "{body}");
+    assert_eq!(gauge(&scrape().await), Some(4));
+}
+
+/// `/readyz`, polled until it answers `status` (the host notices a reload
+/// or a store outage on its own time).
+async fn ready_becomes(host: &Host, status: u16) -> String {
+    let started = Instant::now();
+    loop {
+        let response = reqwest::get(format!("{}/readyz", host.url)).await.unwrap();
+        let got = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        if got == status {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "readyz stayed {got} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_means_the_store_answers_and_the_configuration_loaded() {
+    let mut igor = real_igor::Igor::start(real_igor::Options::default()).await;
+    let store = format!(
+        "[store]\nbackend = \"igor\"\nurl = \"{}\"\nusername = \"admin\"\npassword = \"\"\ntimeout_ms = 2000\n",
+        igor.url
+    );
+    let host = Host::start(&store).await;
+    let body = ready_becomes(&host, 200).await;
+    assert!(
+        body.starts_with("ready: 1 tenant(s), 1 plugin(s)"),
+        "{body}"
+    );
+    igor.stop();
+    let body = ready_becomes(&host, 503).await;
+    assert_eq!(body, "not ready: the store is unreachable\n");
+    igor.restart().await;
+    ready_becomes(&host, 200).await;
+
+    // A configuration that does not load: the old one keeps serving, and
+    // the host says it is not the configured one.
+    host.write_config(&format!(
+        "{store}[[plugin]]\nname = \"broken\"\ncomponent = \"/nonexistent.wasm\"\n"
+    ));
+    host.hangup();
+    let body = ready_becomes(&host, 503).await;
+    assert!(body.contains("refused at the last reload"), "{body}");
+    host.write_config(&store);
+    host.hangup();
+    ready_becomes(&host, 200).await;
+}
+
+#[test]
+fn inspect_prints_what_a_component_asks() {
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(common::host_binary())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let builtin = run(&["inspect"]);
+    for needle in [
+        "plugin fitbit:",
+        "google_token_url = \"https://oauth2.googleapis.com/token\"",
+        "https://oauth2.googleapis.com/token (follows google_token_url)",
+        "https://api.fitbit.com/oauth2/token (follows fitbit_api_url)",
+        "GET /auth2 - ",
+        "igor:plugin/http@0.1.0",
+    ] {
+        assert!(builtin.contains(needle), "{needle} not in\n{builtin}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let with = hostile_with_manifest(dir.path(), MANIFEST);
+    let text = run(&["inspect", with.to_str().unwrap()]);
+    assert!(text.contains("GET /ok - a liveness page"), "{text}");
+    let text = run(&["inspect", igor_test_guests::HOSTILE]);
+    assert!(text.contains("has no manifest"), "{text}");
+}

@@ -1,0 +1,98 @@
+//! The fitbit plugin driven as a browser and an owner would: the host
+//! pointed at the fake clouds, the settings form, and authorisation through
+//! the consent page.
+
+use igor_test_support::{FakeFitbit, FakeGoogle, consent};
+
+use super::Host;
+
+/// The plugin pointed at the fakes: its settings alone let it reach them
+/// (the manifest ties each endpoint setting to where it may connect).
+pub fn config(google: &FakeGoogle, fitbit: Option<&FakeFitbit>) -> String {
+    let mut settings = format!(
+        "google_api_url = \"{}\"\ngoogle_authorize_url = \"{}\"\ngoogle_token_url = \"{}\"\ngoogle_revoke_url = \"{}\"\n",
+        google.url(),
+        google.authorize_url(),
+        google.token_url(),
+        google.revoke_url()
+    );
+    if let Some(fitbit) = fitbit {
+        let f = fitbit.url();
+        settings.push_str(&format!(
+            "fitbit_api_url = \"{f}\"\nfitbit_authorize_url = \"{f}/oauth2/authorize\"\n"
+        ));
+    }
+    format!(
+        "[[plugin]]\nname = \"fitbit\"\n[plugin.config]\n{settings}[plugin.egress]\nallow_loopback = true\n"
+    )
+}
+
+pub struct Harness {
+    pub host: Host,
+    pub http: reqwest::Client,
+}
+
+impl Harness {
+    pub async fn start(config: &str) -> Self {
+        Self::start_with(config, "").await
+    }
+
+    /// With extra `[server]` keys (`base_url = ...`).
+    pub async fn start_with(config: &str, server: &str) -> Self {
+        Self {
+            host: Host::start_with(config, server).await,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn auth2(&self) -> String {
+        format!("{}/plugin/fitbit/auth2", self.host.url)
+    }
+
+    pub async fn get(&self, target: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{target}", self.host.url))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub async fn settings(&self, form: &[(&str, &str)]) {
+        let response = self
+            .http
+            .post(format!("{}/plugin/fitbit/settings", self.host.url))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
+    /// auth1 → consent page → Allow → auth2; returns the authorize URL.
+    pub async fn authorise(&self, user: &str, provider_prefix: &str) -> url::Url {
+        let response = self
+            .http
+            .get(format!("{}/plugin/fitbit/auth1?user={user}", self.host.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(provider_prefix), "{location}");
+        let back = consent(&self.http, &location).await.unwrap();
+        let response = self.http.get(&back).send().await.unwrap();
+        let status = response.status();
+        let page = response.text().await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains(&format!("access for {user} is set up")),
+            "{page}"
+        );
+        url::Url::parse(&location).unwrap()
+    }
+}

@@ -1,0 +1,176 @@
+//! Callers who are slow, stall or send too much, against the real host
+//! binary over raw TCP: credentials are checked before a body is read, a
+//! body is read only up to the plugin's limit, headers and bodies have
+//! deadlines, and open connections are capped.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Host, sha256_hex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TOKEN: &str = "token-of-tenant-a";
+
+fn tenant_config() -> String {
+    format!(
+        "[[tenant]]\nid = \"a\"\ntoken_sha256 = [\"{}\"]\n\
+         [[tenant.plugin]]\nname = \"hostile\"\ncomponent = \"{}\"\n",
+        sha256_hex(TOKEN),
+        igor_test_guests::HOSTILE
+    )
+}
+
+async fn connect(host: &Host) -> TcpStream {
+    TcpStream::connect(host.url.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Everything the server sends until it closes the connection or the
+/// test's own safety limit (a hang is the failure this guards against).
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    match tokio::time::timeout(Duration::from_secs(60), read).await {
+        Ok(_) => String::from_utf8_lossy(&answer).into_owned(),
+        Err(_) => panic!(
+            "the host kept the connection open; got so far: {}",
+            String::from_utf8_lossy(&answer)
+        ),
+    }
+}
+
+/// Sends `head` (request line and headers, ending in an empty line) and
+/// no body, and returns the status line of the answer.
+async fn status_without_body(host: &Host, head: &str) -> String {
+    let mut stream = connect(host).await;
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buffer = [0u8; 1024];
+    let read = stream.read(&mut buffer);
+    let n = tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("the host waited for a body it should not read")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+    text.lines().next().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_and_limits_come_before_the_body() {
+    let host = Host::start(&tenant_config()).await;
+    // Ten megabytes announced, none sent: a caller without the token is
+    // refused at once, before the host reads a byte of it.
+    let status = status_without_body(
+        &host,
+        "POST /tenants/a/plugin/hostile/ok HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    // With the token, a body over the plugin's limit (1 MiB) is refused
+    // from its announced length.
+    let status = status_without_body(
+        &host,
+        &format!(
+            "POST /tenants/a/plugin/hostile/ok HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {TOKEN}\r\nContent-Length: 2000000\r\n\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+    // And one that does not announce its length is cut off at the limit.
+    let response = reqwest::Client::new()
+        .post(format!("{}/tenants/a/plugin/hostile/ok", host.url))
+        .bearer_auth(TOKEN)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            (0..64).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 64 << 10])),
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let response = reqwest::Client::new()
+        .post(format!("{}/tenants/a/plugin/hostile/ok", host.url))
+        .bearer_auth(TOKEN)
+        .body(vec![b'x'; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_headers_and_bodies_are_cut_off() {
+    let host = Host::start_with(
+        &tenant_config(),
+        "header_timeout_ms = 300\nbody_timeout_ms = 300",
+    )
+    .await;
+    // Headers that never end.
+    let mut stalled = connect(&host).await;
+    stalled
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stalled).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // A connection left idle after a request is closed the same way.
+    let mut idle = connect(&host).await;
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    // A body that stops arriving.
+    let mut dripping = connect(&host).await;
+    dripping
+        .write_all(
+            format!(
+                "POST /tenants/a/plugin/hostile/ok HTTP/1.1\r\nHost: x\r\n\
+                 Authorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n0123456789"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut dripping).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout"),
+        "{answer}"
+    );
+    assert!(answer.contains("did not arrive within 300 ms"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_connections_are_capped() {
+    let host = Host::start_with(
+        &tenant_config(),
+        "max_connections = 2\nheader_timeout_ms = 600000",
+    )
+    .await;
+    // Two clients hold both connections without finishing a request.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&host).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    let url = format!("{}/healthz", host.url);
+    let third = tokio::spawn(async move { reqwest::get(url).await.unwrap().status() });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection was served while two were open"
+    );
+    // One client leaves: its slot goes to the waiting one.
+    drop(held.pop());
+    let status = tokio::time::timeout(Duration::from_secs(60), third)
+        .await
+        .expect("the waiting client was never served")
+        .unwrap();
+    assert_eq!(status, 200);
+}
