@@ -8,15 +8,23 @@ host's answer (status, redirect, content type, body) is returned as it is.
 
 Settings, in plugindata/NAME (NAME is the install name, normally fitbit):
   host_url        the host's URL as Igor reaches it, e.g. http://127.0.0.1:9334
-  forward_secret  the host's [server] igor_forward_secret; with it the host
-                  believes the caller named in X-Igor-Caller (use a value that
-                  does not look like a number: Igor would convert it)
-  host_token      optional: a bearer token for a host that requires one
   host_timeout    optional: seconds to wait for the host (default 60)
+
+Credentials, in files of Igor's database directory, beside shadow.xml and
+outside everything Igor serves (plugindata is readable over Igor's REST
+API, and files under plugins/ can be rendered as pages):
+  NAME.forward_secret  the host's [server] igor_forward_secret: the host
+                       accepts forwarded requests, and believes the caller
+                       named in X-Igor-Caller, only with it
+  NAME.host_token      optional: the host's owner token, for a host that
+                       is called with one instead
+Values found in plugindata/NAME (where earlier versions kept them) are
+moved to these files and removed from Igor's database.
 
 See readme.md for installation.
 """
 
+import os
 import re
 import urllib.parse
 
@@ -29,6 +37,10 @@ IGOR_ARGS = ("token", "callerToken", "userData")
 # Template variables Igor adds when rendering a page.
 PAGE_ARGS = IGOR_ARGS + ("pluginName", "pluginObject", "pluginData", "kwargs")
 METHOD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+# Igor user names: XML element names.
+USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# Credentials kept in files, never in Igor's database.
+CREDENTIALS = ("forward_secret", "host_token")
 # Attribute names Igor or Python may probe for that are not host methods.
 NOT_FORWARDED = ("unload", "next", "keys", "items")
 REQUEST_HEADERS = ("content-type", "origin", "accept", "accept-language", "user-agent")
@@ -70,19 +82,17 @@ class IgorHostForwarder(object):
     # ---- settings (all read here) ---------------------------------------
 
     def _settings(self):
-        """The forwarder's settings from plugindata/NAME: host_url (None
-        until set), forward_secret, host_token (None when unset) and
-        host_timeout (seconds)."""
+        """The forwarder's settings: host_url (None until set) and
+        host_timeout (seconds) from plugindata/NAME, forward_secret and
+        host_token (None when unset) from their files."""
         try:
             timeout = float(self._setting("host_timeout", "60"))
         except ValueError:
             timeout = 60.0
-        return {
-            "host_url": self._setting("host_url"),
-            "forward_secret": self._setting("forward_secret"),
-            "host_token": self._setting("host_token"),
-            "host_timeout": timeout,
-        }
+        settings = {"host_url": self._setting("host_url"), "host_timeout": timeout}
+        for name in CREDENTIALS:
+            settings[name] = _read_credential(self.igor, self.pluginName, name)
+        return settings
 
     def _setting(self, key, default=None):
         value = self.pluginData.get(key, default)
@@ -209,6 +219,13 @@ def _registerPostRoute(pluginName):
         checker = igor.access.checkerForEntrypoint(flask_request.environ["PATH_INFO"])
         if not checker.allowed("get", token):
             igor.app.raiseHTTPError("401 Unauthorized")
+        # A POST changes settings: the caller also needs the right to write
+        # what it changes, as if writing it in Igor's database itself.
+        changes = _changed_by_post(pluginName)
+        if not igor.access.checkerForNewElement(changes).allowed("put", token):
+            igor.app.raiseHTTPError(
+                "403 Forbidden: changing %s settings needs the put right on %s" % (pluginName, changes)
+            )
         plugin = igor.plugins._getPluginObject(pluginName, token)
         if plugin is None:
             igor.app.raiseNotfound()
@@ -222,6 +239,71 @@ def _registerPostRoute(pluginName):
     app.url_map.add(Rule("/plugin/%s/<string:methodName>" % pluginName, methods=["POST"], endpoint=endpoint))
 
 
+def _changed_by_post(pluginName):
+    """What a form POST changes: a user's settings for a form naming that
+    user, else the plugin's own."""
+    # Cache the body first: the form is parsed from it, and it is forwarded.
+    flask_request.get_data(cache=True)
+    user = flask_request.form.get("user", "")
+    if user:
+        if not USER_NAME.match(user):
+            from werkzeug.exceptions import abort
+
+            abort(Response("400 Bad Request: not a user name\n", status=400))
+        return "/data/identities/%s/plugindata/%s" % (user, pluginName)
+    return "/data/plugindata/%s" % pluginName
+
+
+def _credential_path(igor, pluginName, name):
+    """Igor's database directory holds shadow.xml, Igor's own secrets; Igor
+    serves nothing from it (static files come from static/, pages from
+    plugins/)."""
+    return os.path.join(igor.pathnames.datadir, "%s.%s" % (pluginName, name))
+
+
+def _read_credential(igor, pluginName, name):
+    path = _credential_path(igor, pluginName, name)
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+            print("%s forwarder: %s was readable by others; now only by Igor's user" % (pluginName, path))
+        with open(path) as f:
+            value = f.read().strip()
+    except FileNotFoundError:
+        return None
+    return value or None
+
+
+def _write_credential(path, value):
+    """Creates the file readable and writable by Igor's user only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+
+
+def _move_credentials(igor, pluginName, pluginData):
+    """Credentials found in plugindata/NAME, where anyone who may read
+    Igor's data could see them, go to their files and leave the database."""
+    moved = False
+    for name in CREDENTIALS:
+        value = pluginData.get(name) if isinstance(pluginData, dict) else None
+        if value is None:
+            continue
+        path = _credential_path(igor, pluginName, name)
+        value = str(value).strip() if value not in ("", {}) else ""
+        if value and not os.path.exists(path):
+            _write_credential(path, value)
+            print("%s forwarder: moved plugindata/%s/%s to %s" % (pluginName, pluginName, name, path))
+        else:
+            print("%s forwarder: removed plugindata/%s/%s" % (pluginName, pluginName, name))
+        igor.databaseAccessor.delete_key("plugindata/%s/%s" % (pluginName, name), igor.access.tokenForIgor())
+        del pluginData[name]
+        moved = True
+    if moved:
+        igor.internal.save(igor.access.tokenForIgor())
+
+
 def igorPlugin(igor, pluginName, pluginData):
     _registerPostRoute(pluginName)
+    _move_credentials(igor, pluginName, pluginData)
     return IgorHostForwarder(igor, pluginName, pluginData)

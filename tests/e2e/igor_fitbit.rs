@@ -62,11 +62,7 @@ allow_loopback = true
         &serde_json::json!({ "host_url": host.url }).to_string(),
     )
     .await;
-    igor.put_json(
-        "plugindata/fitbit/forward_secret",
-        &serde_json::json!({ "forward_secret": FORWARD_SECRET }).to_string(),
-    )
-    .await;
+    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
     // The provider sends the browser back to Igor, which forwards to the host.
     let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
@@ -344,16 +340,12 @@ allow_loopback = true
         &format!("igor_forward_secret = \"{FORWARD_SECRET}\""),
     )
     .await;
-    for (key, value) in [
-        ("host_url", host.url.as_str()),
-        ("forward_secret", FORWARD_SECRET),
-    ] {
-        igor.put_json(
-            &format!("plugindata/fitbit/{key}"),
-            &serde_json::json!({ key: value }).to_string(),
-        )
-        .await;
-    }
+    igor.put_json(
+        "plugindata/fitbit/host_url",
+        &serde_json::json!({ "host_url": host.url }).to_string(),
+    )
+    .await;
+    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
     let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
     fitbit.register_client("22ABCD", "legacy-secret", &[&redirect]);
     let browser = reqwest::Client::builder()

@@ -252,6 +252,21 @@ pub fn install_forwarder(db: &Path, name: &str) {
     }
 }
 
+/// Gives the forwarder installed as `name` its forward secret, in the file
+/// beside Igor's database where it looks for it, readable by its owner only.
+pub fn set_forward_secret(db: &Path, name: &str, secret: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = db.join(format!("{name}.forward_secret"));
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut file, secret.as_bytes()).unwrap();
+}
+
 impl Drop for Igor {
     fn drop(&mut self) {
         self.stop();
