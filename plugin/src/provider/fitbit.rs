@@ -26,12 +26,8 @@ pub struct Fitbit {
 impl Fitbit {
     pub fn from_config(request: &Request, plugin_url: String) -> Self {
         Self {
-            api_url: endpoint(request, "fitbit_api_url", "https://api.fitbit.com"),
-            authorize_url: endpoint(
-                request,
-                "fitbit_authorize_url",
-                "https://www.fitbit.com/oauth2/authorize",
-            ),
+            api_url: endpoint(request, "fitbit_api_url"),
+            authorize_url: endpoint(request, "fitbit_authorize_url"),
             plugin_url,
             today: Date::from_epoch(0.0, 0),
         }

@@ -201,11 +201,47 @@ pub fn provider_for(id: &str, request: &Request, today: Date) -> Result<Box<dyn 
     }
 }
 
-/// The request's operator setting `key`, or `default`, without a trailing `/`.
-pub fn endpoint(request: &Request, key: &str, default: &str) -> String {
+/// The provider endpoints the operator may move, with their defaults: the
+/// same as the `[config]` of `plugin/manifest.toml`, which also ties each to
+/// where the plugin may connect (a test keeps the two equal).
+pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("google_api_url", "https://health.googleapis.com"),
+    (
+        "google_authorize_url",
+        "https://accounts.google.com/o/oauth2/v2/auth",
+    ),
+    ("google_token_url", "https://oauth2.googleapis.com/token"),
+    ("google_revoke_url", "https://oauth2.googleapis.com/revoke"),
+    ("fitbit_api_url", "https://api.fitbit.com"),
+    (
+        "fitbit_authorize_url",
+        "https://www.fitbit.com/oauth2/authorize",
+    ),
+];
+
+/// The endpoint setting `key` (one of [`ENDPOINTS`]), without a trailing `/`.
+pub fn endpoint(request: &Request, key: &str) -> String {
+    let default = ENDPOINTS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, default)| *default)
+        .expect("an endpoint the plugin declares");
     request
         .config(key)
         .unwrap_or(default)
         .trim_end_matches('/')
         .to_string()
+}
+
+#[cfg(test)]
+mod manifest_tests {
+    #[test]
+    fn the_manifest_declares_every_endpoint_with_its_default() {
+        let manifest: toml::Table = toml::from_str(include_str!("../../manifest.toml")).unwrap();
+        let declared = manifest["config"].as_table().unwrap();
+        for (key, default) in super::ENDPOINTS {
+            assert_eq!(declared[*key].as_str(), Some(*default), "{key}");
+        }
+        assert_eq!(declared.len(), super::ENDPOINTS.len());
+    }
 }

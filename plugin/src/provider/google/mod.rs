@@ -79,22 +79,10 @@ pub struct Window {
 impl GoogleHealth {
     pub fn from_config(request: &Request, plugin_url: String) -> Self {
         Self {
-            api_url: endpoint(request, "google_api_url", "https://health.googleapis.com"),
-            authorize_url: endpoint(
-                request,
-                "google_authorize_url",
-                "https://accounts.google.com/o/oauth2/v2/auth",
-            ),
-            token_url: endpoint(
-                request,
-                "google_token_url",
-                "https://oauth2.googleapis.com/token",
-            ),
-            revoke_url: endpoint(
-                request,
-                "google_revoke_url",
-                "https://oauth2.googleapis.com/revoke",
-            ),
+            api_url: endpoint(request, "google_api_url"),
+            authorize_url: endpoint(request, "google_authorize_url"),
+            token_url: endpoint(request, "google_token_url"),
+            revoke_url: endpoint(request, "google_revoke_url"),
             plugin_url,
             today: Date::from_epoch(0.0, 0),
             utc_offset: request.context.utc_offset_seconds,
