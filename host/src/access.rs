@@ -119,8 +119,9 @@ impl Gate {
             || self.tokens.accept(request.authorization)
     }
 
-    /// What the `WWW-Authenticate` challenge and the 401 text say.
-    pub fn refusal(&self, realm: &str) -> (String, &'static str) {
+    /// The `WWW-Authenticate` challenges and the text of a 401. Basic comes
+    /// first, so that a browser asks for the token (as the password).
+    pub fn refusal(&self, realm: &str) -> (Vec<String>, &'static str) {
         let text = if self.tokens.is_empty() {
             "This host accepts only requests forwarded by Igor: use Igor's /plugin/... URL\n"
         } else if self.forwarded {
@@ -130,7 +131,11 @@ impl Gate {
             "This host needs credentials: send the token (Authorization: Bearer TOKEN, or \
              as the password of Basic auth)\n"
         };
-        (format!("Bearer realm=\"{realm}\""), text)
+        let mut challenges = vec![format!("Bearer realm=\"{realm}\"")];
+        if !self.tokens.is_empty() {
+            challenges.insert(0, format!("Basic realm=\"{realm}\", charset=\"UTF-8\""));
+        }
+        (challenges, text)
     }
 }
 

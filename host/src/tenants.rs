@@ -70,11 +70,13 @@ impl Tenant {
         } else {
             format!("igor-host tenant {}", self.id)
         };
-        let (challenge, text) = self.gate.refusal(&realm);
+        let (challenges, text) = self.gate.refusal(&realm);
         let mut response = HostResponse::text(401, text);
-        response
-            .headers
-            .push(("www-authenticate".into(), challenge));
+        for challenge in challenges {
+            response
+                .headers
+                .push(("www-authenticate".into(), challenge));
+        }
         response
     }
 }

@@ -120,7 +120,18 @@ async fn the_owner_token_guards_a_single_tenant_host() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(response.headers().contains_key("www-authenticate"));
+    // A browser asks for the token: Basic comes first.
+    let challenges: Vec<&str> = response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(challenges[0].starts_with("Basic realm="), "{challenges:?}");
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Bearer ")),
+        "{challenges:?}"
+    );
     let (status, _) = c
         .get(
             "/plugin/hostile/store-get?path=x",

@@ -19,6 +19,7 @@ use serde_json::Value;
 const CLIENT_ID: &str = "igor-client.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "GOCSPX-igor";
 const FORWARD_SECRET: &str = "s-forward-secret";
+const OWNER: &str = "token-of-the-owner";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_igor_owner_keeps_their_urls_and_action() {
@@ -322,6 +323,9 @@ async fn refreshes_survive_a_slow_igor_and_concurrent_runs() {
     let host = Host::start_with(
         &format!(
             r#"
+[owner]
+token_sha256 = ["{owner}"]
+
 [store]
 backend = "igor"
 url = "http://127.0.0.1:{proxy}"
@@ -335,7 +339,8 @@ fitbit_api_url = "{f}"
 fitbit_authorize_url = "{f}/oauth2/authorize"
 [plugin.egress]
 allow_loopback = true
-"#
+"#,
+            owner = common::sha256_hex(OWNER),
         ),
         &format!("igor_forward_secret = \"{FORWARD_SECRET}\""),
     )
@@ -388,8 +393,16 @@ allow_loopback = true
     let query = "/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d";
 
     // A refresh while Igor answers slowly: the new token is saved first.
+    // Calls to the host itself need the owner's token: it takes only
+    // Igor's forwarded requests otherwise.
     let direct = format!("{}{query}", host.url);
-    let response = browser.get(&direct).send().await.unwrap();
+    assert_eq!(browser.get(&direct).send().await.unwrap().status(), 401);
+    let response = browser
+        .get(&direct)
+        .bearer_auth(OWNER)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200, "{}", host.log());
 
     // The same user from Igor and from the host at once: every run succeeds
@@ -398,9 +411,12 @@ allow_loopback = true
     let runs: Vec<_> = [&direct, &through_igor, &direct, &through_igor]
         .into_iter()
         .map(|url| {
-            let (client, url) = (browser.clone(), url.clone());
+            let mut request = browser.get(url);
+            if url == &direct {
+                request = request.bearer_auth(OWNER);
+            }
             tokio::spawn(async move {
-                let r = client.get(url).send().await.unwrap();
+                let r = request.send().await.unwrap();
                 (r.status().as_u16(), r.text().await.unwrap())
             })
         })
@@ -418,6 +434,11 @@ allow_loopback = true
         fitbit.refresh_token_of(DEFAULT_USER_ID).as_deref(),
         "{token}"
     );
-    let response = browser.get(&direct).send().await.unwrap();
+    let response = browser
+        .get(&direct)
+        .bearer_auth(OWNER)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }

@@ -9,6 +9,7 @@
 mod common;
 mod real_igor;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -199,11 +200,18 @@ fn config_for_fake(toml: &str, google: &FakeGoogle) -> String {
         .replace("https://oauth2.googleapis.com/revoke", &google.revoke_url())
         .replace("https://oauth2.googleapis.com", &google.url())
         .replace("https://health.googleapis.com", &google.url());
-    assert!(
-        config.trim_end().ends_with(']') && config.contains("[plugin.egress]"),
-        "the file ends with its [plugin.egress] table:\n{config}"
+    let last_table = config
+        .lines()
+        .rfind(|l| l.trim_start().starts_with('['))
+        .unwrap_or("");
+    assert_eq!(
+        last_table.split('#').next().unwrap().trim(),
+        "[plugin.config]",
+        "the file ends with the plugin's settings:\n{config}"
     );
-    format!("{config}allow_loopback = true\n")
+    // The fake listens on loopback, which a plugin may reach only when
+    // told so; its settings alone let it reach the fake's address.
+    format!("{config}[plugin.egress]\nallow_loopback = true\n")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -217,8 +225,8 @@ async fn the_readme_steps_work_as_written() {
     assert_eq!(
         kinds,
         [
-            vec!["igorSetup", "igorSetup", "rm", "cp"],
-            vec!["igorServer", "igorVar", "igorVar", "igorVar"],
+            vec!["igorSetup", "igorSetup", "rm", "cp", "(umask"],
+            vec!["igorServer", "igorVar", "igorVar"],
             vec!["cargo"],
             vec!["curl", "igorVar", "cargo"],
         ],
@@ -245,6 +253,14 @@ async fn the_readme_steps_work_as_written() {
         shell.run(command);
     }
     assert!(shell.dir.join("plugins/fitbit/igorplugin.py").is_file());
+    let secret = shell.dir.join("fitbit.forward_secret");
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "only Igor's user may read {}",
+        secret.display()
+    );
 
     // 2. Igor starts; until the forwarder is told where the host is, its
     // answer (which Igor's action records) says what to do.
