@@ -70,8 +70,8 @@ pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> Ho
 }
 
 /// What the plugin an action calls (`/plugin/NAME...`) asks the owner to
-/// do, kept in its own data at `status/<representing>/notice` (the fitbit
-/// plugin's "authorise jack again before ..."). With Igor as the store this
+/// do, kept in its own data at `status/<representing>/notice` (such as
+/// "authorise jack again before ..."). With Igor as the store this
 /// is the very element below Igor's status; here it is copied into the
 /// status the host records.
 async fn plugin_notice(tenant: &Tenant, action_url: &str, representing: &str) -> Option<Value> {

@@ -233,3 +233,30 @@ fn the_description_names_what_is_asked() {
         assert!(text.contains(needle), "{needle} not in\n{text}");
     }
 }
+
+/// The host knows no plugin by name: the only mention of the built-in one
+/// in its sources is the line that embeds it.
+#[test]
+fn the_host_names_no_plugin() {
+    let builtin = builtin().name.to_lowercase();
+    let mut mentions = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines().filter(|l| l.to_lowercase().contains(&builtin)) {
+                mentions.push(format!("{}: {line}", path.display()));
+            }
+        }
+    }
+    assert_eq!(mentions.len(), 1, "{mentions:#?}");
+    assert!(mentions[0].contains("include_bytes!"), "{mentions:#?}");
+}

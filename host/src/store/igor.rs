@@ -3,8 +3,8 @@
 //! Igor's own actions, pages and users see the very same data.
 //!
 //! # Paths
-//! A plugin's paths are Igor paths as they are (`plugindata/fitbit`,
-//! `identities/jack/plugindata/fitbit/token`, `sensors/fitbit/jack`), but a
+//! A plugin's paths are Igor paths as they are (`plugindata/weather`,
+//! `identities/jack/plugindata/weather/token`, `sensors/weather/jack`), but a
 //! plugin `P` may only touch its own subtrees: `plugindata/P[/...]`,
 //! `identities/<user>/plugindata/P[/...]`, `sensors/P[/...]` and below the
 //! status of its sensors, `status/sensors/P/...` (where a plugin leaves
@@ -44,11 +44,11 @@
 //! store the parameters instead of the body). Sending XML lets a write keep
 //! what Igor hides from JSON readers: an element's `own:` attributes and its
 //! `au:` children (for example the capabilities `igorSetup addstd` puts on
-//! `plugindata/fitbit`), which a plain JSON `PUT` would silently drop.
+//! `plugindata/weather`), which a plain JSON `PUT` would silently drop.
 //!
 //! # Nesting
-//! In Igor, paths nest: `identities/jack/plugindata/fitbit` *contains*
-//! `.../fitbit/token`. Reading a parent returns its children too; writing a
+//! In Igor, paths nest: `identities/jack/plugindata/weather` *contains*
+//! `.../weather/token`. Reading a parent returns its children too; writing a
 //! parent replaces them (a plugin's read-modify-write keeps them); deleting a
 //! parent deletes them. Missing ancestors are created as empty elements
 //! before a write (Igor 0.99.1 refuses a `PUT` whose parent is missing).
@@ -581,59 +581,59 @@ mod tests {
     #[test]
     fn scopes_plugins_to_their_subtrees() {
         let s = store();
-        let fitbit = Namespace::new("default", "fitbit");
+        let weather = Namespace::new("default", "weather");
         for (path, root) in [
-            ("plugindata/fitbit", "plugindata/fitbit"),
-            ("plugindata/fitbit/x/y", "plugindata/fitbit"),
+            ("plugindata/weather", "plugindata/weather"),
+            ("plugindata/weather/x/y", "plugindata/weather"),
             (
-                "identities/jack/plugindata/fitbit/token",
-                "identities/jack/plugindata/fitbit",
+                "identities/jack/plugindata/weather/token",
+                "identities/jack/plugindata/weather",
             ),
-            ("sensors/fitbit/jack", "sensors/fitbit"),
-            ("status/sensors/fitbit/notice", "status/sensors"),
+            ("sensors/weather/jack", "sensors/weather"),
+            ("status/sensors/weather/notice", "status/sensors"),
         ] {
-            assert_eq!(s.scope(&fitbit, path).unwrap().root, root, "{path}");
+            assert_eq!(s.scope(&weather, path).unwrap().root, root, "{path}");
         }
         for path in [
             "plugindata",
             "plugindata/other",
-            "plugindata/fitbitx",
+            "plugindata/weatherx",
             "identities/jack",
             "identities/jack/plugindata",
             "identities/jack/plugindata/other/token",
-            "identities/jack/x/fitbit",
+            "identities/jack/x/weather",
             "sensors",
-            "status/sensors/fitbit",
+            "status/sensors/weather",
             "status/sensors/other/notice",
-            "status/fitbit/notice",
+            "status/weather/notice",
             "services/igor",
-            "plugindata/fitbit/1x",
-            "plugindata/fitbit/a b",
-            "plugindata/fitbit/x[1]",
-            "plugindata/fitbit/*",
-            "identities/*/plugindata/fitbit",
+            "plugindata/weather/1x",
+            "plugindata/weather/a b",
+            "plugindata/weather/x[1]",
+            "plugindata/weather/*",
+            "identities/*/plugindata/weather",
         ] {
             assert!(
-                matches!(s.scope(&fitbit, path), Err(StoreError::InvalidPath(_))),
+                matches!(s.scope(&weather, path), Err(StoreError::InvalidPath(_))),
                 "{path}"
             );
         }
         let host = Namespace::host("default");
         assert_eq!(
-            s.scope(&host, "status/sensors/fitbit").unwrap().root,
+            s.scope(&host, "status/sensors/weather").unwrap().root,
             "status/sensors"
         );
         assert!(s.scope(&host, "status").is_err());
-        assert!(s.scope(&host, "plugindata/fitbit").is_err());
+        assert!(s.scope(&host, "plugindata/weather").is_err());
         // A plugin may be called what the host namespace once was; it is an
         // ordinary plugin.
         let underscore = Namespace::new("default", "_host");
-        assert!(s.scope(&underscore, "status/sensors/fitbit").is_err());
+        assert!(s.scope(&underscore, "status/sensors/weather").is_err());
         assert_eq!(
             s.scope(&underscore, "plugindata/_host/x").unwrap().root,
             "plugindata/_host"
         );
-        let other = Namespace::new("acme", "fitbit");
-        assert!(s.scope(&other, "plugindata/fitbit").is_err());
+        let other = Namespace::new("acme", "weather");
+        assert!(s.scope(&other, "plugindata/weather").is_err());
     }
 }

@@ -333,11 +333,11 @@ mod tests {
 
     #[test]
     fn keeps_hidden_parts() {
-        let raw = r#"<fitbit own:plugin="fitbit"><au:needCapability><obj>/data/plugindata/fitbit</obj><get>descendant-or-self</get></au:needCapability><client_id>1</client_id><au:capability><cid>c1</cid></au:capability></fitbit>"#;
+        let raw = r#"<weather own:plugin="weather"><au:needCapability><obj>/data/plugindata/weather</obj><get>descendant-or-self</get></au:needCapability><client_id>1</client_id><au:capability><cid>c1</cid></au:capability></weather>"#;
         let hidden = hidden_parts_of(raw).unwrap();
         assert_eq!(
             hidden.attributes,
-            vec![("own".into(), "plugin".into(), "fitbit".into())]
+            vec![("own".into(), "plugin".into(), "weather".into())]
         );
         assert_eq!(hidden.children.len(), 2);
         assert!(hidden.children[0].starts_with("<au:needCapability><obj>"));
@@ -345,9 +345,9 @@ mod tests {
             hidden.children[1],
             "<au:capability><cid>c1</cid></au:capability>"
         );
-        let xml = to_xml("fitbit", &serde_json::json!({"client_id": "2"}), &hidden);
-        assert!(xml.starts_with("<fitbit xmlns:au="), "{xml}");
-        assert!(xml.contains(" own:plugin=\"fitbit\">"), "{xml}");
+        let xml = to_xml("weather", &serde_json::json!({"client_id": "2"}), &hidden);
+        assert!(xml.starts_with("<weather xmlns:au="), "{xml}");
+        assert!(xml.contains(" own:plugin=\"weather\">"), "{xml}");
         roxmltree::Document::parse(&xml).unwrap();
         assert_eq!(
             hidden_parts_of("<x><y>1</y></x>").unwrap(),

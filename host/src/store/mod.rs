@@ -280,9 +280,9 @@ mod tests {
     #[test]
     fn accepts_igor_paths() {
         for p in [
-            "plugindata/fitbit",
-            "identities/jack/plugindata/fitbit/token",
-            "sensors/fitbit/jack",
+            "plugindata/weather",
+            "identities/jack/plugindata/weather/token",
+            "sensors/weather/jack",
         ] {
             assert_eq!(validate_path(p), Ok(()), "{p}");
         }

@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn sealed_values_are_bound_to_their_key_and_place() {
         let key = Key::generate();
-        let ns = Namespace::new("t", "fitbit");
+        let ns = Namespace::new("t", "weather");
         let sealed = seal(&key, &ns, "client_secret", "hush-hush");
         assert!(!String::from_utf8_lossy(&sealed).contains("hush"));
         assert_eq!(
@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(
             open(
                 &key,
-                &Namespace::new("u", "fitbit"),
+                &Namespace::new("u", "weather"),
                 "client_secret",
                 &sealed
             ),
@@ -232,7 +232,7 @@ mod tests {
                 let vault =
                     Arc::new(crate::store::sqlite::SqliteStore::open(":memory:".as_ref()).unwrap());
                 let (old, new) = (Key::generate(), Key::generate());
-                let ns = Namespace::new("t", "fitbit");
+                let ns = Namespace::new("t", "weather");
                 let sealed =
                     SealedSecrets::new(Arc::new(Keyring::of(vec![old.clone()])), vault.clone());
                 sealed.set(&ns, "client_secret", SECRET).await.unwrap();

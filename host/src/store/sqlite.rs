@@ -382,11 +382,11 @@ mod tests {
         let conn = Connection::open(path).unwrap();
         conn.execute_batch(SCHEMA).unwrap();
         conn.execute_batch(
-            "INSERT INTO documents VALUES ('default', 'fitbit', 'plugindata/fitbit', '{\"a\":1}', 1);
-             INSERT INTO documents VALUES ('default', 'fitbit', 'sensors/fitbit/jack', '{}', 2);
-             INSERT INTO documents VALUES ('acme', 'fitbit', 'x', '12', 3);
+            "INSERT INTO documents VALUES ('default', 'weather', 'plugindata/weather', '{\"a\":1}', 1);
+             INSERT INTO documents VALUES ('default', 'weather', 'sensors/weather/jack', '{}', 2);
+             INSERT INTO documents VALUES ('acme', 'weather', 'x', '12', 3);
              UPDATE revision_counter SET last = 3;
-             INSERT INTO secrets VALUES ('default', 'fitbit', 'client_secret', 'plain-old-secret');",
+             INSERT INTO secrets VALUES ('default', 'weather', 'client_secret', 'plain-old-secret');",
         )
         .unwrap();
     }
@@ -405,7 +405,7 @@ mod tests {
             })
         );
         assert_eq!(store.usage("acme").await.unwrap().unwrap().documents, 1);
-        let ns = Namespace::new("default", "fitbit");
+        let ns = Namespace::new("default", "weather");
         assert!(store.put(&ns, "y", "1", None).await.unwrap() > 3);
         let key = Key::generate();
         let sealed = SealedSecrets::new(Arc::new(Keyring::of(vec![key.clone()])), store.clone());
@@ -445,14 +445,14 @@ mod tests {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(SCHEMA).unwrap();
             conn.execute(
-                "INSERT INTO documents VALUES ('default', '_host', 'status/sensors/fitbit', '{\"alive\":true}', 7)",
+                "INSERT INTO documents VALUES ('default', '_host', 'status/sensors/weather', '{\"alive\":true}', 7)",
                 [],
             )
             .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
         let host = Namespace::host("default");
-        let entry = DocumentStore::get(&store, &host, "status/sensors/fitbit")
+        let entry = DocumentStore::get(&store, &host, "status/sensors/weather")
             .await
             .unwrap()
             .unwrap();
@@ -462,7 +462,7 @@ mod tests {
         );
         let plugin = Namespace::new("default", "_host");
         assert_eq!(
-            DocumentStore::get(&store, &plugin, "status/sensors/fitbit")
+            DocumentStore::get(&store, &plugin, "status/sensors/weather")
                 .await
                 .unwrap(),
             None
