@@ -37,7 +37,8 @@ pub use igor::plugin::types::{Context, Request, Response};
 pub struct Plugin {
     pub name: String,
     pub namespace: Namespace,
-    pre: IgorPluginPre<RequestState>,
+    /// The component linked with the host's imports ([`Plugin::link`]).
+    pub pre: IgorPluginPre<RequestState>,
     pub documents: Arc<dyn DocumentStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub egress: EgressClient,
@@ -46,19 +47,6 @@ pub struct Plugin {
     pub public_routes: Vec<PublicRoute>,
     pub limits: Limits,
     /// Allowances shared with the tenant's other plugins.
-    pub tenant: Arc<TenantShare>,
-}
-
-/// What a [`Plugin`] is made of, besides its code.
-pub struct PluginParts {
-    pub name: String,
-    pub namespace: Namespace,
-    pub documents: Arc<dyn DocumentStore>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub egress: EgressClient,
-    pub config: Vec<(String, String)>,
-    pub public_routes: Vec<PublicRoute>,
-    pub limits: Limits,
     pub tenant: Arc<TenantShare>,
 }
 
@@ -97,31 +85,20 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<RequestState>> {
 }
 
 impl Plugin {
-    pub fn new(
-        parts: PluginParts,
+    /// Links `component` (of the plugin `name`) with the host's imports,
+    /// ready to be instantiated for each request.
+    pub fn link(
+        name: &str,
         linker: &Linker<RequestState>,
         component: &wasmtime::component::Component,
-    ) -> anyhow::Result<Self> {
-        let name = &parts.name;
+    ) -> anyhow::Result<IgorPluginPre<RequestState>> {
         let pre = linker
             .instantiate_pre(component)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("linking plugin {name}"))?;
-        let pre = IgorPluginPre::new(pre)
+        IgorPluginPre::new(pre)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("plugin {name} does not export igor:plugin/handler@0.1.0"))?;
-        Ok(Self {
-            pre,
-            name: parts.name,
-            namespace: parts.namespace,
-            documents: parts.documents,
-            secrets: parts.secrets,
-            egress: parts.egress,
-            config: parts.config,
-            public_routes: parts.public_routes,
-            limits: parts.limits,
-            tenant: parts.tenant,
-        })
+            .with_context(|| format!("plugin {name} does not export igor:plugin/handler@0.1.0"))
     }
 
     /// Whether `method path` (below the plugin) needs no credentials.

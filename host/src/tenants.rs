@@ -26,7 +26,7 @@ use crate::egress::{EgressClient, EgressPolicy};
 use crate::engine;
 use crate::limits::Limits;
 use crate::manifest::{self, Grant, Manifest};
-use crate::runtime::{Plugin, PluginParts, RequestState};
+use crate::runtime::{Plugin, RequestState};
 use crate::store::{DocumentStore, Namespace, SecretStore};
 
 /// The tenant of a host without tenant configuration.
@@ -262,27 +262,24 @@ fn load_plugin(
     let policy = EgressPolicy::from_config(&grant.egress).context("egress configuration")?;
     let limits = plugin.limits.unwrap_or(tenant_limits);
     let egress = EgressClient::new(policy, limits, share.connections.clone())?;
-    Plugin::new(
-        PluginParts {
-            name: name.clone(),
-            namespace: Namespace::new(share.id.clone(), name.clone()),
-            documents,
-            secrets: shared.secrets.clone(),
-            egress,
-            // The host says where it keeps secrets; a plugin cannot redirect it.
-            config: grant
-                .config
-                .into_iter()
-                .filter(|(k, _)| k != SECRET_STORE_KEY)
-                .chain([(SECRET_STORE_KEY.into(), shared.secrets_location.clone())])
-                .collect(),
-            public_routes: grant.public_routes,
-            limits,
-            tenant: share,
-        },
-        &shared.linker,
-        &component,
-    )
+    Ok(Plugin {
+        pre: Plugin::link(name, &shared.linker, &component)?,
+        name: name.clone(),
+        namespace: Namespace::new(share.id.clone(), name.clone()),
+        documents,
+        secrets: shared.secrets.clone(),
+        egress,
+        // The host says where it keeps secrets; a plugin cannot redirect it.
+        config: grant
+            .config
+            .into_iter()
+            .filter(|(k, _)| k != SECRET_STORE_KEY)
+            .chain([(SECRET_STORE_KEY.into(), shared.secrets_location.clone())])
+            .collect(),
+        public_routes: grant.public_routes,
+        limits,
+        tenant: share,
+    })
 }
 
 /// Says what a plugin asks for and what it got, once per load.

@@ -397,12 +397,8 @@ allow_loopback = true
     // Igor's forwarded requests otherwise.
     let direct = format!("{}{query}", host.url);
     assert_eq!(browser.get(&direct).send().await.unwrap().status(), 401);
-    let response = browser
-        .get(&direct)
-        .bearer_auth(OWNER)
-        .send()
-        .await
-        .unwrap();
+    let as_owner = |url: &str| browser.get(url).bearer_auth(OWNER);
+    let response = as_owner(&direct).send().await.unwrap();
     assert_eq!(response.status(), 200, "{}", host.log());
 
     // The same user from Igor and from the host at once: every run succeeds
@@ -411,10 +407,11 @@ allow_loopback = true
     let runs: Vec<_> = [&direct, &through_igor, &direct, &through_igor]
         .into_iter()
         .map(|url| {
-            let mut request = browser.get(url);
-            if url == &direct {
-                request = request.bearer_auth(OWNER);
-            }
+            let request = if url == &direct {
+                as_owner(url)
+            } else {
+                browser.get(url)
+            };
             tokio::spawn(async move {
                 let r = request.send().await.unwrap();
                 (r.status().as_u16(), r.text().await.unwrap())
@@ -434,11 +431,6 @@ allow_loopback = true
         fitbit.refresh_token_of(DEFAULT_USER_ID).as_deref(),
         "{token}"
     );
-    let response = browser
-        .get(&direct)
-        .bearer_auth(OWNER)
-        .send()
-        .await
-        .unwrap();
+    let response = as_owner(&direct).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }

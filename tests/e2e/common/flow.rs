@@ -75,24 +75,40 @@ impl Harness {
 
     /// auth1 → consent page → Allow → auth2; returns the authorize URL.
     pub async fn authorise(&self, user: &str, provider_prefix: &str) -> url::Url {
-        let response = self
-            .http
-            .get(format!("{}/plugin/fitbit/auth1?user={user}", self.host.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 303);
-        let location = response.headers()["location"].to_str().unwrap().to_string();
-        assert!(location.starts_with(provider_prefix), "{location}");
-        let back = consent(&self.http, &location).await.unwrap();
-        let response = self.http.get(&back).send().await.unwrap();
-        let status = response.status();
-        let page = response.text().await.unwrap();
-        assert_eq!(status, 200, "{page}");
+        let (location, page) = authorise(&self.http, &self.host.url, user, provider_prefix).await;
         assert!(
             page.contains(&format!("access for {user} is set up")),
             "{page}"
         );
         url::Url::parse(&location).unwrap()
     }
+}
+
+/// auth1 at the host → the provider's consent page → Allow → auth2 at the
+/// host; returns the provider's URL auth1 sent the browser to, and the page
+/// auth2 answered (200).
+pub async fn authorise(
+    http: &reqwest::Client,
+    host: &str,
+    user: &str,
+    provider_prefix: &str,
+) -> (String, String) {
+    let response = http
+        .get(format!("{host}/plugin/fitbit/auth1?user={user}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(provider_prefix), "{location}");
+    let back = consent(http, &location).await.unwrap();
+    assert!(
+        back.starts_with(&format!("{host}/plugin/fitbit/auth2?")),
+        "{back}"
+    );
+    let response = http.get(&back).send().await.unwrap();
+    let status = response.status();
+    let page = response.text().await.unwrap();
+    assert_eq!(status, 200, "{page}");
+    (location, page)
 }
