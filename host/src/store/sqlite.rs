@@ -401,7 +401,7 @@ mod tests {
             store.usage("default").await.unwrap(),
             Some(Usage {
                 documents: 2,
-                bytes: (17 + 7 + 19 + 2) as u64
+                bytes: (18 + 7 + 20 + 2) as u64
             })
         );
         assert_eq!(store.usage("acme").await.unwrap().unwrap().documents, 1);
