@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -18,7 +17,10 @@ use crate::limits::Limits;
 pub use crate::store::Quota;
 
 mod hints;
+mod server;
+
 use hints::missing_list_header;
+pub use server::{AdminConfig, OwnerConfig, ServerConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,81 +62,6 @@ pub struct Config {
     /// Scheduled calls, like Igor's `<action>` elements.
     #[serde(default, rename = "action")]
     pub actions: Vec<ActionConfig>,
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    /// Address to listen on. Anything but loopback needs a credential
-    /// (`[owner]`, `igor_forward_secret` or tenants) or
-    /// `allow_unauthenticated = true`.
-    #[serde(default = "default_listen")]
-    pub listen: SocketAddr,
-    /// The URL browsers use to reach this host (OAuth redirect URIs derive
-    /// from it). Default: `http://<listen>`; with the Igor store, Igor's
-    /// own base URL (its `services/igor/url`), since browsers then reach the
-    /// plugin through Igor (`igor/plugin/`).
-    pub base_url: Option<String>,
-    /// Shared secret of the forwarding Igor plugin (`igor/plugin/`): a
-    /// request carrying it in `X-Igor-Forward-Secret` may name its caller in
-    /// `X-Igor-Caller`. On the single-tenant host, only such requests (and
-    /// the owner's, and a plugin's public routes) are accepted.
-    pub igor_forward_secret: Option<String>,
-    /// Serve a single-tenant host on a non-loopback address with no
-    /// credential at all. Logged as a warning at every start.
-    #[serde(default)]
-    pub allow_unauthenticated: bool,
-    /// Open connections served at once; more wait to be accepted.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// Time a client has to send a request's headers (also how long an idle
-    /// connection is kept).
-    #[serde(default = "default_header_timeout_ms")]
-    pub header_timeout_ms: u64,
-    /// Time a client has to send a request's body.
-    #[serde(default = "default_body_timeout_ms")]
-    pub body_timeout_ms: u64,
-    /// A separate address serving only `/metrics`, without credentials
-    /// (on the main address, `/metrics` needs an admin token).
-    pub metrics_listen: Option<SocketAddr>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        toml::from_str("").expect("the empty [server] table is valid")
-    }
-}
-
-impl std::fmt::Debug for ServerConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerConfig")
-            .field("listen", &self.listen)
-            .field("base_url", &self.base_url)
-            .field(
-                "igor_forward_secret",
-                &self.igor_forward_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .field("allow_unauthenticated", &self.allow_unauthenticated)
-            .field("max_connections", &self.max_connections)
-            .field("header_timeout_ms", &self.header_timeout_ms)
-            .field("body_timeout_ms", &self.body_timeout_ms)
-            .field("metrics_listen", &self.metrics_listen)
-            .finish()
-    }
-}
-
-impl ServerConfig {
-    /// Whether anyone who can reach `listen` is not on this machine.
-    pub fn exposed(&self) -> bool {
-        !self.listen.ip().is_loopback()
-    }
-
-    pub fn base_url(&self) -> String {
-        match &self.base_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", self.listen),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -234,25 +161,6 @@ pub struct TenantConfig {
     pub actions: Vec<ActionConfig>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdminConfig {
-    /// SHA-256 (hex) of tokens allowed to call `/admin/...`. Empty: no
-    /// admin API (reload with SIGHUP instead).
-    #[serde(default)]
-    pub token_sha256: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OwnerConfig {
-    /// SHA-256 (hex) of each token that lets a caller use the single-tenant
-    /// host (`Authorization: Bearer <token>`, or the token as a Basic
-    /// password, which browsers can send). Empty: no owner token.
-    #[serde(default)]
-    pub token_sha256: Vec<String>,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
@@ -284,22 +192,6 @@ pub fn default_data_dir(
              set data_dir in the configuration file"
         ),
     }
-}
-
-fn default_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 9333))
-}
-
-fn default_max_connections() -> usize {
-    1024
-}
-
-fn default_header_timeout_ms() -> u64 {
-    10_000
-}
-
-fn default_body_timeout_ms() -> u64 {
-    30_000
 }
 
 pub fn default_plugins() -> Vec<PluginConfig> {
@@ -428,42 +320,9 @@ impl Config {
         {
             crate::access::parse_digest(hash).context("[admin] or [owner]")?;
         }
-        self.validate_access()?;
+        server::validate_access(self)?;
         validate_plugins(self.plugins.as_deref().unwrap_or_default())?;
         validate_actions(&self.actions)
-    }
-
-    /// Refuses a host that anyone on the network could use without a
-    /// credential, unless the operator says so.
-    fn validate_access(&self) -> anyhow::Result<()> {
-        let server = &self.server;
-        if !self.tenants.is_empty() && !self.owner.token_sha256.is_empty() {
-            bail!(
-                "[owner] is for the single-tenant host; each [[tenant]] has its own token_sha256"
-            );
-        }
-        if server.igor_forward_secret.as_deref() == Some("") {
-            bail!("[server] igor_forward_secret is empty: remove it or set a long random value");
-        }
-        if server.max_connections == 0
-            || server.header_timeout_ms == 0
-            || server.body_timeout_ms == 0
-        {
-            bail!(
-                "[server] max_connections, header_timeout_ms and body_timeout_ms must be at least 1"
-            );
-        }
-        if server.exposed() && !server.allow_unauthenticated && !self.has_credentials() {
-            bail!(
-                "[server] listen = \"{}\" is reachable from other machines, but nothing asks \
-                 callers for a credential. Add an owner token ([owner] token_sha256 = \
-                 [\"<sha256 of the token>\"], from `printf %s TOKEN | sha256sum`), or set \
-                 igor_forward_secret when only Igor calls this host, or listen on 127.0.0.1; \
-                 to serve everyone anyway, set allow_unauthenticated = true",
-                server.listen
-            );
-        }
-        Ok(())
     }
 
     /// Whether callers of the plugin routes must prove who they are.
@@ -656,51 +515,6 @@ mod tests {
                 .unwrap()
                 .allow_loopback
         );
-    }
-
-    #[test]
-    fn an_exposed_host_needs_a_credential_or_an_explicit_yes() {
-        let parse = |text: &str| toml::from_str::<Config>(text).unwrap().validate();
-        let err = parse("[server]\nlisten = \"0.0.0.0:9333\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("[owner] token_sha256"), "{err}");
-        assert!(err.contains("allow_unauthenticated = true"), "{err}");
-        parse("[server]\nlisten = \"[::]:9333\"\nallow_unauthenticated = true\n").unwrap();
-        parse("[server]\nlisten = \"0.0.0.0:9333\"\nigor_forward_secret = \"s-x\"\n").unwrap();
-        parse("[server]\nlisten = \"127.0.0.1:9333\"\n").unwrap();
-        parse("[server]\nlisten = \"[::1]:9333\"\n").unwrap();
-        let hash = "ab".repeat(32);
-        parse(&format!(
-            "[server]\nlisten = \"0.0.0.0:9333\"\n[owner]\ntoken_sha256 = [\"{hash}\"]\n"
-        ))
-        .unwrap();
-        let err = parse(&format!(
-            "[owner]\ntoken_sha256 = [\"{hash}\"]\n[[tenant]]\nid = \"a\"\n"
-        ))
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("[owner] is for the single-tenant host"),
-            "{err}"
-        );
-        assert!(parse("[owner]\ntoken_sha256 = [\"s3cret\"]\n").is_err());
-        assert!(parse("[server]\nigor_forward_secret = \"\"\n").is_err());
-    }
-
-    #[test]
-    fn debug_output_never_shows_secrets() {
-        let config: Config = toml::from_str(
-            "[server]\nigor_forward_secret = \"s-forward-secret\"\n\
-             [store]\nbackend = \"igor\"\nurl = \"http://127.0.0.1:1\"\n\
-             username = \"admin\"\npassword = \"igor-password\"\n",
-        )
-        .unwrap();
-        let shown = format!("{config:?} {config:#?}");
-        for secret in ["s-forward-secret", "igor-password"] {
-            assert!(!shown.contains(secret), "{shown}");
-        }
-        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]
