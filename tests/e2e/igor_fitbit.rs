@@ -319,10 +319,11 @@ async fn refreshes_survive_a_slow_igor_and_concurrent_runs() {
     })
     .await;
     let proxy = slow_proxy(igor.port, Duration::from_millis(150)).await;
-    let f = fitbit.url();
     let host = Host::start_with(
-        &format!(
-            r#"
+        &common::flow::legacy_config(
+            &fitbit,
+            &format!(
+                r#"
 [owner]
 token_sha256 = ["{owner}"]
 
@@ -331,16 +332,9 @@ backend = "igor"
 url = "http://127.0.0.1:{proxy}"
 username = "admin"
 password = ""
-
-[[plugin]]
-name = "fitbit"
-[plugin.config]
-fitbit_api_url = "{f}"
-fitbit_authorize_url = "{f}/oauth2/authorize"
-[plugin.egress]
-allow_loopback = true
 "#,
-            owner = common::sha256_hex(OWNER),
+                owner = common::sha256_hex(OWNER),
+            ),
         ),
         &format!("igor_forward_secret = \"{FORWARD_SECRET}\""),
     )

@@ -101,142 +101,57 @@ fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-#[tokio::test]
-async fn calls_are_forwarded_with_the_caller_and_the_secret() {
-    let (host_url, seen) = stand_in_host().await;
-    let igor = Igor::start(Options {
-        capabilities: true,
-        addstd: vec![],
-        forwarder: true,
-    })
-    .await;
-    let s = store(&igor);
-    s.put(
-        &fitbit(),
-        "plugindata/fitbit",
-        &json!({ "host_url": host_url }).to_string(),
-        None,
-    )
-    .await
-    .unwrap();
-    real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let plugin = format!("{}/plugin/fitbit", igor.url);
+/// Igor's `/plugin/fitbit...` called as one of Igor's users (Basic
+/// credentials: a user without a password takes any), or as nobody;
+/// redirects are not followed.
+struct Caller {
+    http: reqwest::Client,
+    plugin: String,
+    origin: String,
+}
 
-    // index with arguments; Igor's own token arguments are not passed on;
-    // the caller (Basic credentials, checked by Igor) is named.
-    let r = client
-        .get(format!("{plugin}?user=jack&methods=a,b"))
-        .basic_auth("admin", Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", igor.log());
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
-    assert_eq!(r.text().await.unwrap(), "{'weight': []}");
-    let first = seen.lock().unwrap()[0].clone();
-    assert_eq!(first.method, "GET");
-    assert_eq!(first.uri, "/plugin/fitbit?user=jack&methods=a%2Cb");
-    assert_eq!(header(&first, "x-igor-caller"), Some("admin"));
-    assert_eq!(header(&first, "x-igor-forward-secret"), Some("s-secret"));
-    assert_eq!(header(&first, "authorization"), None);
+impl Caller {
+    fn new(igor: &Igor) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            plugin: format!("{}/plugin/fitbit", igor.url),
+            origin: igor.url.clone(),
+        }
+    }
 
-    // Redirects pass through.
-    let r = client
-        .get(format!("{plugin}/auth1?user=jack"))
-        .basic_auth("admin", Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(
-        r.headers()["location"],
-        "https://provider.example/authorize?state=x"
-    );
+    fn signed(
+        &self,
+        request: reqwest::RequestBuilder,
+        user: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        match user {
+            Some(user) => request.basic_auth(user, Some("any")),
+            None => request,
+        }
+    }
 
-    // Errors keep their status and text (Igor's status line carries it).
-    let r = client
-        .get(format!("{plugin}/nosuch"))
-        .basic_auth("admin", Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    assert_eq!(
-        r.text().await.unwrap(),
-        "Fitbitplugin requires 'token' plugindata for user 'jack'"
-    );
+    async fn get(&self, user: Option<&str>, below: &str) -> reqwest::Response {
+        let request = self.http.get(format!("{}{below}", self.plugin));
+        self.signed(request, user).send().await.unwrap()
+    }
 
-    // JSON stays JSON.
-    let r = client
-        .get(format!("{plugin}/status.json"))
-        .basic_auth("admin", Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["content-type"], "application/json");
-
-    // The setup page, rendered from the host through Igor's template.
-    let r = client
-        .get(format!("{plugin}/page/setup.html?user=jack"))
-        .basic_auth("admin", Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert!(r.text().await.unwrap().contains("<form method=\"post\""));
-    let page = seen.lock().unwrap().last().unwrap().clone();
-    assert_eq!(page.uri, "/plugin/fitbit/page/setup.html?user=jack");
-
-    // The setup page's form posts reach the host as POSTs, with the body.
-    let r = client
-        .post(format!("{plugin}/settings"))
-        .basic_auth("admin", Some(""))
-        .header("origin", &igor.url)
-        .form(&[("client_id", "ABC"), ("returnTo", "/page/setup.html")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "{}", igor.log());
-    let post = seen.lock().unwrap().last().unwrap().clone();
-    assert_eq!(post.method, "POST");
-    assert_eq!(post.uri, "/plugin/fitbit/settings");
-    assert_eq!(post.body, "client_id=ABC&returnTo=%2Fpage%2Fsetup.html");
-    assert_eq!(header(&post, "origin"), Some(igor.url.as_str()));
-    assert_eq!(header(&post, "x-igor-caller"), Some("admin"));
-
-    // Without credentials Igor itself refuses (capabilities on).
-    let r = client
-        .get(format!("{plugin}?user=jack"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = client
-        .post(format!("{plugin}/settings"))
-        .form(&[("client_id", "EVIL")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    assert!(
-        !seen.lock().unwrap().iter().any(|s| s.body.contains("EVIL")),
-        "refused posts never reach the host"
-    );
+    /// A form posted from Igor's own page.
+    async fn post(
+        &self,
+        user: Option<&str>,
+        below: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let request = self
+            .http
+            .post(format!("{}{below}", self.plugin))
+            .header("origin", &self.origin)
+            .form(form);
+        self.signed(request, user).send().await.unwrap()
+    }
 }
 
 fn forwarder() -> Options {
@@ -247,6 +162,7 @@ fn forwarder() -> Options {
     }
 }
 
+/// Points the forwarder at the host, with other `plugindata/fitbit` values.
 async fn point_at(igor: &Igor, host_url: &str, extra: serde_json::Value) {
     let mut settings = json!({ "host_url": host_url });
     settings
@@ -259,25 +175,91 @@ async fn point_at(igor: &Igor, host_url: &str, extra: serde_json::Value) {
         .unwrap();
 }
 
+fn content_type(response: &reqwest::Response) -> &str {
+    response.headers()["content-type"].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn calls_are_forwarded_with_the_caller_and_the_secret() {
+    let (host_url, seen) = stand_in_host().await;
+    let igor = Igor::start(forwarder()).await;
+    point_at(&igor, &host_url, json!({})).await;
+    real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
+    let c = Caller::new(&igor);
+    let admin = Some("admin");
+
+    // index with arguments; Igor's own token arguments are not passed on;
+    // the caller (Basic credentials, checked by Igor) is named.
+    let r = c.get(admin, "?user=jack&methods=a,b").await;
+    assert_eq!(r.status(), 200, "{}", igor.log());
+    assert!(content_type(&r).starts_with("text/plain"));
+    assert_eq!(r.text().await.unwrap(), "{'weight': []}");
+    let first = seen.lock().unwrap()[0].clone();
+    assert_eq!(first.method, "GET");
+    assert_eq!(first.uri, "/plugin/fitbit?user=jack&methods=a%2Cb");
+    assert_eq!(header(&first, "x-igor-caller"), Some("admin"));
+    assert_eq!(header(&first, "x-igor-forward-secret"), Some("s-secret"));
+    assert_eq!(header(&first, "authorization"), None);
+
+    // Redirects pass through.
+    let r = c.get(admin, "/auth1?user=jack").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "https://provider.example/authorize?state=x"
+    );
+
+    // Errors keep their status and text (Igor's status line carries it).
+    let r = c.get(admin, "/nosuch").await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "Fitbitplugin requires 'token' plugindata for user 'jack'"
+    );
+
+    // JSON stays JSON.
+    let r = c.get(admin, "/status.json").await;
+    assert_eq!(content_type(&r), "application/json");
+
+    // The setup page, rendered from the host through Igor's template.
+    let r = c.get(admin, "/page/setup.html?user=jack").await;
+    assert_eq!(r.status(), 200);
+    assert!(content_type(&r).starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("<form method=\"post\""));
+    let page = seen.lock().unwrap().last().unwrap().clone();
+    assert_eq!(page.uri, "/plugin/fitbit/page/setup.html?user=jack");
+
+    // The setup page's form posts reach the host as POSTs, with the body.
+    let form = [("client_id", "ABC"), ("returnTo", "/page/setup.html")];
+    let r = c.post(admin, "/settings", &form).await;
+    assert_eq!(r.status(), 303, "{}", igor.log());
+    let post = seen.lock().unwrap().last().unwrap().clone();
+    assert_eq!(post.method, "POST");
+    assert_eq!(post.uri, "/plugin/fitbit/settings");
+    assert_eq!(post.body, "client_id=ABC&returnTo=%2Fpage%2Fsetup.html");
+    assert_eq!(header(&post, "origin"), Some(igor.url.as_str()));
+    assert_eq!(header(&post, "x-igor-caller"), Some("admin"));
+
+    // Without credentials Igor itself refuses (capabilities on).
+    assert_eq!(c.get(None, "?user=jack").await.status(), 401);
+    let r = c.post(None, "/settings", &[("client_id", "EVIL")]).await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        !seen.lock().unwrap().iter().any(|s| s.body.contains("EVIL")),
+        "refused posts never reach the host"
+    );
+}
+
 #[tokio::test]
 async fn credentials_move_out_of_igors_data() {
     let (host_url, seen) = stand_in_host().await;
     let igor = Igor::start(forwarder()).await;
     // Where earlier versions kept them: readable by whoever may read
     // plugindata over Igor's REST API.
-    point_at(
-        &igor,
-        &host_url,
-        json!({"forward_secret": "s-moved-secret", "host_token": "t-moved-token"}),
-    )
-    .await;
-    let client = reqwest::Client::new();
-    let r = client
-        .get(format!("{}/plugin/fitbit?user=jack", igor.url))
-        .basic_auth("admin", Some(""))
-        .send()
-        .await
-        .unwrap();
+    let old = json!({"forward_secret": "s-moved-secret", "host_token": "t-moved-token"});
+    point_at(&igor, &host_url, old).await;
+    let c = Caller::new(&igor);
+    let r = c.get(Some("admin"), "?user=jack").await;
     assert_eq!(r.status(), 200, "{}", igor.log());
     let first = seen.lock().unwrap()[0].clone();
     assert_eq!(
@@ -291,14 +273,15 @@ async fn credentials_move_out_of_igors_data() {
 
     // Now in files beside Igor's database, for Igor's user only, and gone
     // from Igor's data, in memory and on disk.
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     for (name, value) in [
         ("forward_secret", "s-moved-secret"),
         ("host_token", "t-moved-token"),
     ] {
         let path = igor.db.join(format!("fitbit.{name}"));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), value);
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "{name}");
+        assert_eq!(mode(&path), 0o600, "{name}");
     }
     let data = igor
         .get_json("plugindata/fitbit")
@@ -314,33 +297,18 @@ async fn credentials_move_out_of_igors_data() {
     );
 
     // Igor serves neither file: not as a static page, not as a plugin page.
-    for (url, credentials) in [
-        (format!("{}/fitbit.forward_secret", igor.url), None),
-        (
-            format!("{}/plugin/fitbit/page/fitbit.forward_secret", igor.url),
-            Some("admin"),
-        ),
-    ] {
-        let mut request = client.get(&url);
-        if let Some(user) = credentials {
-            request = request.basic_auth(user, Some(""));
-        }
-        let body = request.send().await.unwrap().text().await.unwrap();
-        assert!(!body.contains("s-moved-secret"), "{url}: {body}");
-    }
+    let r = reqwest::get(format!("{}/fitbit.forward_secret", igor.url))
+        .await
+        .unwrap();
+    assert!(!r.text().await.unwrap().contains("s-moved-secret"));
+    let r = c.get(Some("admin"), "/page/fitbit.forward_secret").await;
+    assert!(!r.text().await.unwrap().contains("s-moved-secret"));
 
     // A file others could read is made private before it is used.
     let path = igor.db.join("fitbit.forward_secret");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let r = client
-        .get(format!("{}/plugin/fitbit?user=jack", igor.url))
-        .basic_auth("admin", Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(c.get(Some("admin"), "?user=jack").await.status(), 200);
+    assert_eq!(mode(&path), 0o600);
 }
 
 /// Adds the Igor user `guest` (any password) who may open the plugin's
@@ -379,60 +347,33 @@ async fn a_post_needs_the_right_to_write_what_it_changes() {
     add_guest(&mut igor).await;
     point_at(&igor, &host_url, json!({})).await;
     real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let plugin = format!("{}/plugin/fitbit", igor.url);
+    let c = Caller::new(&igor);
+    let (guest, admin) = (Some("guest"), Some("admin"));
     // The guest may open the setup page (which also loads the plugin and
     // with it the POST route).
-    let page = client
-        .get(format!("{plugin}/page/setup.html"))
-        .basic_auth("guest", Some("x"))
-        .send()
-        .await
-        .unwrap();
+    let page = c.get(guest, "/page/setup.html").await;
     assert_eq!(page.status(), 200, "{}", igor.log());
-    let post = async |user: &str, method: &str, form: &[(&str, &str)]| {
-        let r = client
-            .post(format!("{plugin}/{method}"))
-            .basic_auth(user, Some("x"))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    };
     // The plugin's settings are not the guest's to change, nor jack's.
-    let (status, text) = post("guest", "settings", &[("client_id", "EVIL-1")]).await;
-    assert_eq!(status, 403, "{text}");
+    let r = c.post(guest, "/settings", &[("client_id", "EVIL-1")]).await;
+    assert_eq!(r.status(), 403);
+    let text = r.text().await.unwrap();
     assert!(
         text.contains("put right on /data/plugindata/fitbit"),
         "{text}"
     );
-    let (status, _) = post(
-        "guest",
-        "userSettings",
-        &[("user", "jack"), ("methods", "EVIL-2")],
-    )
-    .await;
-    assert_eq!(status, 403);
-    let (status, _) = post("guest", "userSettings", &[("user", "../x")]).await;
-    assert_eq!(status, 400);
+    let jacks = [("user", "jack"), ("methods", "EVIL-2")];
+    assert_eq!(c.post(guest, "/userSettings", &jacks).await.status(), 403);
+    let odd = [("user", "../x")];
+    assert_eq!(c.post(guest, "/userSettings", &odd).await.status(), 400);
     assert!(
         !seen.lock().unwrap().iter().any(|s| s.body.contains("EVIL")),
         "refused posts never reach the host"
     );
     // Its own settings are; the admin may change anything.
-    let (status, _) = post(
-        "guest",
-        "userSettings",
-        &[("user", "guest"), ("methods", "ok-1")],
-    )
-    .await;
-    assert_eq!(status, 303);
-    let (status, _) = post("admin", "settings", &[("client_id", "ok-2")]).await;
-    assert_eq!(status, 303);
+    let own = [("user", "guest"), ("methods", "ok-1")];
+    assert_eq!(c.post(guest, "/userSettings", &own).await.status(), 303);
+    let app = [("client_id", "ok-2")];
+    assert_eq!(c.post(admin, "/settings", &app).await.status(), 303);
     let bodies: Vec<String> = seen
         .lock()
         .unwrap()

@@ -27,6 +27,24 @@ pub fn config(google: &FakeGoogle, fitbit: Option<&FakeFitbit>) -> String {
     )
 }
 
+/// The plugin on the legacy Fitbit API only, pointed at the fake, with
+/// `extra` TOML after its entry.
+pub fn legacy_config(fitbit: &FakeFitbit, extra: &str) -> String {
+    let url = fitbit.url();
+    format!(
+        r#"
+[[plugin]]
+name = "fitbit"
+[plugin.config]
+fitbit_api_url = "{url}"
+fitbit_authorize_url = "{url}/oauth2/authorize"
+[plugin.egress]
+allow_loopback = true
+{extra}
+"#
+    )
+}
+
 pub struct Harness {
     pub host: Host,
     pub http: reqwest::Client,
