@@ -214,14 +214,11 @@ google_authorize_url = "{}"
 google_token_url = "{}"
 google_revoke_url = "{}"
 [plugin.egress]
-allow = ["{g}"]
-secret_urls = ["{}"]
 allow_loopback = true
 "#,
         google.authorize_url(),
         google.token_url(),
         google.revoke_url(),
-        google.token_url()
     )
 }
 

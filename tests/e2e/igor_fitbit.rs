@@ -320,7 +320,7 @@ async fn refreshes_survive_a_slow_igor_and_concurrent_runs() {
     .await;
     let proxy = slow_proxy(igor.port, Duration::from_millis(150)).await;
     let host = Host::start_with(
-        &common::flow::legacy_config(
+        &common::clouds::fitbit_config(
             &fitbit,
             &format!(
                 r#"

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use common::flow::{Harness, config};
+use common::{Host, clouds};
 use igor_test_support::FakeGoogle;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 
@@ -93,13 +93,18 @@ async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
          representing = \"sensors/fitbit\"\n",
         igor_test_guests::HOSTILE
     );
-    let h = Harness::start(&format!("{}{hostile}", config(&google, None))).await;
-    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
+    let host = Host::start(&format!(
+        "{}{hostile}",
+        clouds::google_config(&google, None)
+    ))
+    .await;
+    let http = clouds::browser();
+    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
     let mut answers = Answers::default();
-    let url = |target: &str| format!("{}{target}", h.host.url);
+    let url = |target: &str| format!("{}{target}", host.url);
 
-    let settings = h
-        .http
+    let settings = http
         .post(url("/plugin/fitbit/settings"))
         .form(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
         .send()
@@ -107,19 +112,20 @@ async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
         .unwrap();
     assert_eq!(answers.record(settings).await.0, 200);
     // The consent's redirect back carries the code and the state.
-    h.authorise("jack", &google.authorize_url()).await;
+    let (_, page) = clouds::authorise(&http, &host.url, "jack", &google.authorize_url()).await;
+    answers.0.push(page);
     let when = (Utc::now() - chrono::Duration::hours(3)).to_rfc3339_opts(SecondsFormat::Secs, true);
     google.add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&when, 80_100.0));
     let data = "/plugin/fitbit?user=jack&period=7d";
     let (status, body) = answers
-        .record(h.http.get(url(data)).send().await.unwrap())
+        .record(http.get(url(data)).send().await.unwrap())
         .await;
     assert_eq!(status, 200, "{body}");
     // An expired access token is refreshed with the refresh token.
     google.expire_access_tokens();
     let before = google.token_requests();
     let (status, body) = answers
-        .record(h.http.get(url(data)).send().await.unwrap())
+        .record(http.get(url(data)).send().await.unwrap())
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(google.token_requests() > before, "no refresh happened");
@@ -128,8 +134,7 @@ async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
     loop {
         let (status, body) = answers
             .record(
-                h.http
-                    .get(url("/status/sensors/fitbit"))
+                http.get(url("/status/sensors/fitbit"))
                     .send()
                     .await
                     .unwrap(),
@@ -150,8 +155,7 @@ async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
         let encoded: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
         let (status, body) = answers
             .record(
-                h.http
-                    .get(url(&format!("/plugin/hostile/fetch?url={encoded}")))
+                http.get(url(&format!("/plugin/hostile/fetch?url={encoded}")))
                     .send()
                     .await
                     .unwrap(),
@@ -165,7 +169,7 @@ async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
         );
     }
 
-    let log = h.host.log();
+    let log = host.log();
     let secrets = secrets(&google, &["user=jack&period=7d"]);
     assert!(secrets.len() > 10, "{secrets:?}");
     for secret in &secrets {

@@ -236,12 +236,21 @@ pub fn endpoint(request: &Request, key: &str) -> String {
 #[cfg(test)]
 mod manifest_tests {
     #[test]
-    fn the_manifest_declares_every_endpoint_with_its_default() {
+    fn the_manifest_declares_every_setting_with_its_default() {
         let manifest: toml::Table = toml::from_str(include_str!("../../manifest.toml")).unwrap();
         let declared = manifest["config"].as_table().unwrap();
         for (key, default) in super::ENDPOINTS {
             assert_eq!(declared[*key].as_str(), Some(*default), "{key}");
         }
-        assert_eq!(declared.len(), super::ENDPOINTS.len());
+        let lease = declared["token_lease_seconds"].as_str().unwrap();
+        assert_eq!(
+            lease.parse::<f64>(),
+            Ok(crate::oauth::DEFAULT_LEASE_SECONDS)
+        );
+        assert_eq!(
+            declared.len(),
+            super::ENDPOINTS.len() + 1,
+            "every setting the plugin reads, and no other"
+        );
     }
 }

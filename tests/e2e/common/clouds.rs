@@ -14,8 +14,6 @@ name = "fitbit"
 fitbit_api_url = "{url}"
 fitbit_authorize_url = "{url}/oauth2/authorize"
 [plugin.egress]
-allow = ["{url}"]
-secret_urls = ["{url}/oauth2/token", "{url}/oauth2/revoke"]
 allow_loopback = true
 {extra}
 "#
@@ -23,32 +21,25 @@ allow_loopback = true
 }
 
 /// A plugin section using the fake Google (and the fake Fitbit, for
-/// installations that still have legacy users).
+/// installations that still have legacy users). The endpoint settings alone
+/// let the plugin reach the fakes: its manifest ties each to where it may
+/// connect (loopback still needs `allow_loopback`).
 pub fn google_config(google: &FakeGoogle, fitbit: Option<&FakeFitbit>) -> String {
-    let g = google.url();
-    let (mut allow, mut secret_urls) = (
-        vec![format!("\"{g}\"")],
-        vec![format!("\"{}\"", google.token_url())],
-    );
     let mut settings = format!(
-        "google_api_url = \"{g}\"\ngoogle_authorize_url = \"{}\"\ngoogle_token_url = \"{}\"\ngoogle_revoke_url = \"{}\"\n",
+        "google_api_url = \"{}\"\ngoogle_authorize_url = \"{}\"\ngoogle_token_url = \"{}\"\ngoogle_revoke_url = \"{}\"\n",
+        google.url(),
         google.authorize_url(),
         google.token_url(),
         google.revoke_url()
     );
     if let Some(fitbit) = fitbit {
         let f = fitbit.url();
-        allow.push(format!("\"{f}\""));
-        secret_urls.push(format!("\"{f}/oauth2/token\""));
-        secret_urls.push(format!("\"{f}/oauth2/revoke\""));
         settings.push_str(&format!(
             "fitbit_api_url = \"{f}\"\nfitbit_authorize_url = \"{f}/oauth2/authorize\"\n"
         ));
     }
     format!(
-        "[[plugin]]\nname = \"fitbit\"\n[plugin.config]\n{settings}[plugin.egress]\nallow = [{}]\nsecret_urls = [{}]\nallow_loopback = true\n",
-        allow.join(", "),
-        secret_urls.join(", ")
+        "[[plugin]]\nname = \"fitbit\"\n[plugin.config]\n{settings}[plugin.egress]\nallow_loopback = true\n"
     )
 }
 
