@@ -421,3 +421,44 @@ pub async fn serve_app(
     }
     serve(listeners.main, router(app), limits, shutdown).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A caller streaming an endless body: the host reads it only up to the
+    /// plugin's limit, answers 413, and never runs the plugin.
+    #[tokio::test]
+    async fn a_streamed_body_is_read_only_up_to_the_plugins_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let config: crate::config::Config = toml::from_str(&format!(
+            "data_dir = {:?}\npooling_allocator = false\n\
+             [[plugin]]\nname = \"hostile\"\ncomponent = {:?}\n\
+             limits = {{ max_request_body_bytes = 100000 }}\n",
+            dir.path().display().to_string(),
+            igor_test_guests::HOSTILE
+        ))
+        .unwrap();
+        let app = Arc::new(App::new(config, None).await.unwrap());
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counter = pulled.clone();
+        let endless = futures_util::stream::repeat_with(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, std::convert::Infallible>(Bytes::from(vec![b'x'; 10_000]))
+        });
+        let request = Request::post("/plugin/hostile/ok")
+            .body(Body::from_stream(endless))
+            .unwrap();
+        let response = router(app).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let chunks = pulled.load(Ordering::SeqCst);
+        assert!(
+            chunks <= 11,
+            "{chunks} chunks of 10000 bytes read for a 100000-byte limit"
+        );
+    }
+}

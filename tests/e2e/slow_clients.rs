@@ -79,17 +79,8 @@ async fn credentials_and_limits_come_before_the_body() {
     )
     .await;
     assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
-    // And one that does not announce its length is cut off at the limit.
-    let response = reqwest::Client::new()
-        .post(format!("{}/tenants/a/plugin/hostile/ok", host.url))
-        .bearer_auth(TOKEN)
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            (0..64).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 64 << 10])),
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
+    // (A body that does not announce its length is cut off at the limit:
+    // server::tests::a_streamed_body_is_read_only_up_to_the_plugins_limit.)
     let response = reqwest::Client::new()
         .post(format!("{}/tenants/a/plugin/hostile/ok", host.url))
         .bearer_auth(TOKEN)
