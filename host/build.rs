@@ -16,7 +16,14 @@ fn main() {
     let component = match env::var("IGOR_FITBIT_WASM") {
         Ok(prebuilt) => PathBuf::from(prebuilt),
         Err(_) => {
-            build.watch(["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock"]);
+            build.watch([
+                "plugin/src",
+                "plugin/Cargo.toml",
+                "sdk/src",
+                "sdk/Cargo.toml",
+                "wit",
+                "Cargo.lock",
+            ]);
             build.build(&["fitbit"]).remove(0)
         }
     };

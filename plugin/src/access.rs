@@ -20,13 +20,13 @@ use serde_json::{Map, Value};
 
 use crate::errors::{PluginError, Result};
 use crate::history::History;
-use crate::host::{Host, Level, StoreFailure};
 use crate::json::{as_f64, as_object, as_text, text_field};
 use crate::oauth::{GRANTED_AT, field};
 use crate::pages::utc_time;
 use crate::paths::Paths;
 use crate::provider::AppSettings;
 use crate::settings::update;
+use igor_plugin_sdk::{Host, Level, StoreFailure};
 
 /// Lifetime of a refresh token of an app in Testing publishing status.
 pub const TESTING_GRANT_SECONDS: f64 = 7.0 * 86_400.0;

@@ -11,9 +11,7 @@
 
 use serde_json::Value;
 
-use crate::api::{Request, Response};
 use crate::errors::{PluginError, Result};
-use crate::host::{Host, Level, StoreFailure};
 use crate::json::as_object;
 use crate::oauth::{
     PENDING_AUTH_SECONDS, PendingAuth, constant_time_eq, field, hex, make_state, new_verifier,
@@ -23,6 +21,8 @@ use crate::pages;
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::{AppSettings, Consent, TokenError, provider_for};
 use crate::settings::{check_origin, require_client_secret};
+use igor_plugin_sdk::{Host, Level, StoreFailure};
+use igor_plugin_sdk::{Request, Response};
 
 /// `GET /auth1?user=U[&scope=a,b]`: start authorising U with the
 /// installation's provider, asking for what U's methods need, what U

@@ -4,13 +4,13 @@
 
 use serde_json::json;
 
-use crate::api::Response;
 use crate::google_flow_tests::{
     configured, form_value, query_of, refresh_tokens_refused, run, start_auth, with_token,
 };
 use crate::provider::google::{SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP};
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
+use igor_plugin_sdk::Response;
 
 const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 const TOKEN_PATH: &str = "identities/jack/plugindata/fitbit/token";
@@ -102,7 +102,7 @@ fn a_pasted_address_completes_with_the_checks_of_the_redirect() {
     // Expired: older than 10 minutes, nothing stored (the record is used up).
     let q = start_auth(&host, "jack");
     host.now.set(host.now.get() + 601.0);
-    let mut before = host.data();
+    let mut before = crate::testing::data(&host);
     before.remove(AUTH_PATH);
     let late = paste(
         &host,
@@ -114,7 +114,7 @@ fn a_pasted_address_completes_with_the_checks_of_the_redirect() {
         "{}",
         late.body_text()
     );
-    assert_eq!(host.data(), before);
+    assert_eq!(crate::testing::data(&host), before);
 
     // A cross-site post is refused like every form.
     let mut cross = form("/auth2", &[("user", "jack"), ("address", &good)]);
@@ -151,7 +151,7 @@ fn the_setup_page_says_which_redirect_google_accepts() {
 fn a_call_needing_more_consent_names_it_and_the_link_that_adds_it() {
     let host = configured(Some("en_GB"));
     with_token(&host, 3000.0, SCOPE_METRICS);
-    let before = host.data();
+    let before = crate::testing::data(&host);
     let r = run(&host, &[("user", "jack"), ("methods", "sleep")]);
     assert_eq!(r.status, 403);
     let text = r.body_text();
@@ -160,7 +160,7 @@ fn a_call_needing_more_consent_names_it_and_the_link_that_adds_it() {
         text.contains("http://igor.test/plugin/fitbit/auth1?user=jack&scope=sleep.readonly"),
         "{text}"
     );
-    assert!(host.sent.borrow().is_empty() && host.data() == before);
+    assert!(host.sent.borrow().is_empty() && crate::testing::data(&host) == before);
     let history = host
         .get("identities/jack/plugindata/fitbit/history")
         .unwrap();

@@ -1,6 +1,6 @@
 //! Errors that become HTTP answers: a status and a short human-readable text.
 
-use crate::api::Response;
+use igor_plugin_sdk::Response;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginError {

@@ -3,10 +3,10 @@
 
 use serde_json::json;
 
-use crate::host::Credential;
 use crate::router::handle;
 use crate::testing::fitbit::{API, auth_header, configured, form_value, weight_body, with_token};
 use crate::testing::{MemoryHost, form, put_into, request, response};
+use igor_plugin_sdk::Credential;
 
 #[test]
 fn authorisation_round_trip_stores_the_token() {
@@ -210,7 +210,7 @@ fn a_used_refresh_token_changes_nothing_and_says_reauthorise() {
     let host = configured();
     with_token(&host, 0.0);
     host.put("sensors/fitbit/jack", json!({"weight": []}));
-    let before = host.data();
+    let before = crate::testing::data(&host);
     host.respond(|_| {
         response(
             400,
@@ -224,7 +224,7 @@ fn a_used_refresh_token_changes_nothing_and_says_reauthorise() {
         text.contains("invalid_grant") && text.contains("auth1?user=jack"),
         "{text}"
     );
-    assert_eq!(host.data(), before);
+    assert_eq!(crate::testing::data(&host), before);
 }
 
 #[test]

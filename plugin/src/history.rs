@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::dates::Date;
-use crate::host::{Host, Level};
 use crate::json::{as_f64, as_list, as_object, as_text};
 use crate::paths::Paths;
 use crate::provider::AppSettings;
 use crate::provider::google::convert::{KG_PER_STONE, LB_PER_KG, Units, WeightUnit};
+use igor_plugin_sdk::{Host, Level};
 
 /// The units a user's results are in: the installation's `system` when
 /// set; else, with Google Health, the user's own display units as the last

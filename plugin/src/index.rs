@@ -4,18 +4,18 @@
 use serde_json::{Map, Value};
 
 use crate::access::{self, Access};
-use crate::api::{Request, Response};
 use crate::dates::Date;
 use crate::errors::Cause;
 use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, units_of};
-use crate::host::{Host, Level};
 use crate::json::{as_object, as_text, text_field};
 use crate::oauth::{TokenKeeper, TokenPlace, field, lease_seconds};
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::google::convert::Units;
 use crate::provider::{ApiError, AppSettings, RunState, provider_for};
 use crate::settings::require_client_secret;
+use igor_plugin_sdk::{Host, Level};
+use igor_plugin_sdk::{Request, Response};
 
 pub const DEFAULT_METHODS: &str = "get_bodyweight";
 

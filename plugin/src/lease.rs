@@ -6,9 +6,9 @@
 
 use serde_json::{Value, json};
 
-use crate::host::{Host, StoreFailure};
 use crate::json::as_f64;
 use crate::oauth::hex;
+use igor_plugin_sdk::{Host, StoreFailure};
 
 /// A lease this request holds until [`Lease::release`].
 #[derive(Debug)]
@@ -69,7 +69,7 @@ impl Lease {
         {
             // It expires by itself; waiters then take it over.
             host.log(
-                crate::host::Level::Warn,
+                igor_plugin_sdk::Level::Warn,
                 &format!("a lease was not released ({err}); it expires by itself"),
             );
         }

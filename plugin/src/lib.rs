@@ -3,10 +3,10 @@
 //! It answers Igor's `/plugin/fitbit/...` calls exactly where the original
 //! Python plugin did, for two providers: the legacy Fitbit Web API (shut
 //! down on 2026-11-02) and the Google Health API v4. It reaches the world
-//! only through the `igor:plugin` imports, wrapped by [`host`].
+//! only through the host's `igor:plugin` imports, as the guest SDK
+//! (`igor-plugin-sdk`) wraps them.
 
 pub mod access;
-pub mod api;
 pub mod authorize;
 pub mod chart;
 #[cfg(test)]
@@ -18,7 +18,6 @@ mod flow_tests;
 #[cfg(test)]
 mod google_flow_tests;
 pub mod history;
-pub mod host;
 pub mod index;
 pub mod json;
 pub mod lease;
@@ -41,44 +40,16 @@ pub mod testing;
 mod upstream_flow_tests;
 pub mod users;
 
-#[cfg(target_arch = "wasm32")]
-mod component {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "igor-plugin",
-    });
+/// The plugin as the component's `igor:plugin/handler`.
+pub struct FitbitPlugin;
 
-    use exports::igor::plugin::handler::Guest;
-    use igor::plugin::types::{Request, Response};
-
-    struct FitbitPlugin;
-
-    impl Guest for FitbitPlugin {
-        fn handle_request(request: Request) -> Response {
-            let request = crate::api::Request {
-                method: request.method,
-                path: request.path,
-                query: request.query,
-                headers: request.headers,
-                body: request.body,
-                context: crate::api::Context {
-                    plugin_name: request.context.plugin_name,
-                    base_url: request.context.base_url,
-                    caller: request.context.caller,
-                    utc_offset_seconds: request.context.utc_offset_seconds,
-                    config: request.context.config,
-                },
-            };
-            let response = crate::router::handle(&crate::host::wasm::WasmHost, &request);
-            Response {
-                status: response.status,
-                headers: response.headers,
-                body: response.body,
-            }
-        }
+impl igor_plugin_sdk::Plugin for FitbitPlugin {
+    fn handle(
+        host: &dyn igor_plugin_sdk::Host,
+        request: &igor_plugin_sdk::Request,
+    ) -> igor_plugin_sdk::Response {
+        router::handle(host, request)
     }
-
-    export!(FitbitPlugin);
-
-    pub(crate) use igor::plugin::{http, log, secrets, store};
 }
+
+igor_plugin_sdk::export_plugin!(FitbitPlugin);

@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::errors::{PluginError, Result, legacy_shutdown_message};
-use crate::host::{FetchRequest, Host, Level, StoreFailure};
 use crate::json::{as_f64, as_text};
 use crate::provider::{AppSettings, Provider, TokenError};
+use igor_plugin_sdk::{FetchRequest, Host, Level, StoreFailure};
 
 /// Refresh this long before the provider's expiry.
 pub const REFRESH_MARGIN_SECONDS: f64 = 60.0;
@@ -124,7 +124,7 @@ const FIRST_PAUSE: f64 = 0.01;
 const LONGEST_PAUSE: f64 = 0.25;
 
 /// The lease time from the plugin's config, within 1 s..10 min.
-pub fn lease_seconds(request: &crate::api::Request) -> f64 {
+pub fn lease_seconds(request: &igor_plugin_sdk::Request) -> f64 {
     request
         .config("token_lease_seconds")
         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -374,8 +374,8 @@ impl<'a> TokenKeeper<'a> {
 }
 
 /// Builds the `Basic` credential for a client: the host adds the secret.
-pub fn client_basic_credential(client_id: &str) -> crate::host::Credential {
-    crate::host::Credential::Basic {
+pub fn client_basic_credential(client_id: &str) -> igor_plugin_sdk::Credential {
+    igor_plugin_sdk::Credential::Basic {
         user: client_id.to_string(),
         secret: crate::provider::CLIENT_SECRET.to_string(),
     }

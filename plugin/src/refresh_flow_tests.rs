@@ -4,14 +4,14 @@
 
 use serde_json::{Value, json};
 
-use crate::host::FetchRequest;
 use crate::router::handle;
 use crate::testing::fitbit::{TOKEN_PATH, auth_header, configured, weight_body, with_token};
 use crate::testing::{MemoryHost, put_into, request, response};
+use igor_plugin_sdk::FetchRequest;
 
 const LEASE_PATH: &str = "identities/jack/plugindata/fitbit/token_lease";
 
-fn run(host: &MemoryHost) -> crate::api::Response {
+fn run(host: &MemoryHost) -> igor_plugin_sdk::Response {
     handle(host, &request("GET", "/", &[("user", "jack")]))
 }
 

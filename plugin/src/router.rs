@@ -1,9 +1,9 @@
 //! Dispatch by path and method, the original plugin's URLs.
 
-use crate::api::{Request, Response};
 use crate::errors::PluginError;
-use crate::host::Host;
 use crate::{authorize, index, settings};
+use igor_plugin_sdk::Host;
+use igor_plugin_sdk::{Request, Response};
 
 pub fn handle(host: &dyn Host, request: &Request) -> Response {
     let method = request.method.as_str();

@@ -6,16 +6,16 @@ use serde_json::{Map, Value};
 
 use crate::access::Access;
 use crate::access::PUBLISHING_STATUS;
-use crate::api::{Request, Response};
 use crate::dates::Date;
 use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, latest_values, units_of};
-use crate::host::{Host, Level, StoreFailure};
 use crate::json::{as_f64, as_object};
 use crate::oauth::field;
 use crate::pages::{self, SetupView, TokenView, UserForm, UserRow};
 use crate::paths::{Paths, USER_BOOKKEEPING, user_settings_only, valid_user};
 use crate::provider::{AppSettings, CLIENT_SECRET, PROVIDERS, provider_for};
+use igor_plugin_sdk::{Host, Level, StoreFailure};
+use igor_plugin_sdk::{Request, Response};
 
 /// Where to go after a form: a 303 to `returnTo` if it is one of this
 /// plugin's pages, else a plain `ok` (no open redirect).

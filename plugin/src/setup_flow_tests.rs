@@ -6,12 +6,12 @@ use std::cell::Cell;
 
 use serde_json::{Value, json};
 
-use crate::api::Response;
-use crate::host::{FetchRequest, FetchResponse, Host, Level, StoreFailure};
 use crate::router::handle;
 use crate::settings::return_location;
 use crate::testing::fitbit::{API, TOKEN_PATH, configured, fitbit_error, with_token};
 use crate::testing::{MemoryHost, form, request, response};
+use igor_plugin_sdk::Response;
+use igor_plugin_sdk::{FetchRequest, FetchResponse, Host, Level, StoreFailure};
 
 const AUTH_PATH: &str = "identities/jack/plugindata/fitbit/auth";
 
@@ -370,7 +370,7 @@ fn deleting_a_user_survives_a_failed_revoke() {
     assert_eq!(revoke.url, format!("{API}/oauth2/revoke"));
     assert_eq!(
         revoke.credential,
-        Some(crate::host::Credential::Basic {
+        Some(igor_plugin_sdk::Credential::Basic {
             user: "22ABCD".into(),
             secret: "client_secret".into()
         })

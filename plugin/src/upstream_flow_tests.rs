@@ -4,14 +4,14 @@
 
 use serde_json::json;
 
-use crate::host::FetchRequest;
 use crate::router::handle;
 use crate::testing::fitbit::{
     API, TOKEN_PATH, auth_header, configured, fitbit_error, weight_body, with_token,
 };
 use crate::testing::{MemoryHost, put_into, request, response};
+use igor_plugin_sdk::FetchRequest;
 
-fn run(host: &MemoryHost, query: &[(&str, &str)]) -> crate::api::Response {
+fn run(host: &MemoryHost, query: &[(&str, &str)]) -> igor_plugin_sdk::Response {
     let mut full = vec![("user", "jack")];
     full.extend_from_slice(query);
     handle(host, &request("GET", "/", &full))
@@ -236,7 +236,7 @@ fn a_token_refreshed_by_another_request_is_used_without_refreshing() {
 fn a_410_from_the_token_endpoint_explains_the_migration_too() {
     let host = configured();
     with_token(&host, 0.0);
-    let before = host.data();
+    let before = crate::testing::data(&host);
     host.respond(|_| response(410, json!({})));
     let r = run(&host, &[]);
     assert_eq!(r.status, 502);
@@ -246,7 +246,7 @@ fn a_410_from_the_token_endpoint_explains_the_migration_too() {
         text.contains("http://igor.test/plugin/fitbit/page/setup.html?user=jack"),
         "{text}"
     );
-    assert_eq!(host.data(), before);
+    assert_eq!(crate::testing::data(&host), before);
 }
 
 #[test]

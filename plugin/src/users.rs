@@ -7,10 +7,10 @@
 use serde_json::json;
 
 use crate::errors::Result;
-use crate::host::Host;
 use crate::json::{as_list, as_text};
 use crate::paths::{Paths, valid_user};
 use crate::settings::update;
+use igor_plugin_sdk::Host;
 
 /// The names, sorted; names that are not valid user names are skipped.
 pub fn list(host: &dyn Host, paths: &Paths) -> Result<Vec<String>> {

@@ -171,7 +171,10 @@ async fn the_owner_token_guards_a_single_tenant_host() {
     let (_, body) = c
         .get(&format!("/plugin/narrowed{fetch}"), &[(auth, &owner)])
         .await;
-    assert!(body.starts_with("error FetchError::Denied"), "{body}");
+    assert!(
+        body.starts_with("error refused by the host's egress policy"),
+        "{body}"
+    );
     let log = host.log();
     assert!(
         log.contains("plugin loaded with what its manifest asks"),

@@ -163,8 +163,8 @@ async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
             .await;
         assert_eq!(status, 200);
         assert!(
-            body.starts_with("error FetchError::Connection")
-                || body.starts_with("error FetchError::InvalidRequest"),
+            body.starts_with("error connection failed")
+                || body.starts_with("error invalid request"),
             "{body}"
         );
     }

@@ -16,10 +16,10 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::host::{Credential, FetchRequest};
 use crate::provider::google::{SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP};
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
+use igor_plugin_sdk::{Credential, FetchRequest};
 
 pub(super) const API: &str = "https://health.googleapis.com";
 pub(super) const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
@@ -129,7 +129,7 @@ pub(super) fn requests(host: &MemoryHost) -> Vec<FetchRequest> {
     host.sent.borrow().clone()
 }
 
-pub(crate) fn run(host: &MemoryHost, query: &[(&str, &str)]) -> crate::api::Response {
+pub(crate) fn run(host: &MemoryHost, query: &[(&str, &str)]) -> igor_plugin_sdk::Response {
     handle(host, &request("GET", "/", query))
 }
 

@@ -10,7 +10,7 @@ const ALL: &str = "https://www.googleapis.com/auth/googlehealth.health_metrics_a
     https://www.googleapis.com/auth/googlehealth.profile.readonly \
     https://www.googleapis.com/auth/googlehealth.settings.readonly";
 
-fn body_of(request: &crate::host::FetchRequest) -> Value {
+fn body_of(request: &igor_plugin_sdk::FetchRequest) -> Value {
     serde_json::from_slice(&request.body).unwrap()
 }
 
@@ -59,7 +59,9 @@ fn devices_come_from_every_page_of_paired_devices() {
     );
 }
 
-fn profile_responder(r: &crate::host::FetchRequest) -> Result<crate::host::FetchResponse, String> {
+fn profile_responder(
+    r: &igor_plugin_sdk::FetchRequest,
+) -> Result<igor_plugin_sdk::FetchResponse, String> {
     match path_of(&r.url).as_str() {
         "/v4/users/me/profile" => response(
             200,

@@ -8,11 +8,11 @@ mod users;
 use serde_json::{Map, Value};
 
 use crate::access::Access;
-use crate::api::Response;
 use crate::history::History;
 use crate::provider::AppSettings;
 use crate::provider::google::convert::Units;
 use crate::redirect::Redirect;
+use igor_plugin_sdk::Response;
 
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -6,11 +6,11 @@ use serde_json::{Map, Value};
 
 use super::fitbit_methods;
 use super::{ApiError, AppSettings, Call, Provider, RunState, TokenError, endpoint};
-use crate::api::Request;
 use crate::dates::Date;
 use crate::errors::{PluginError, Result, UPSTREAM_CHARS, clip, legacy_shutdown_message};
-use crate::host::{FetchRequest, FetchResponse, Host};
 use crate::oauth::{client_basic_credential, field, token_form};
+use igor_plugin_sdk::Request;
+use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 
 /// Scopes asked for (python-fitbit's defaults, without its duplicate).
 pub const SCOPES: &str =

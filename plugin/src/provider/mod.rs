@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::api::Request;
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
-use crate::host::{FetchRequest, FetchResponse, Host};
 use crate::json::{as_object, text_field};
 use crate::paths::Paths;
 use crate::redirect::Redirect;
+use igor_plugin_sdk::Request;
+use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 
 /// Name of the host-held secret with the OAuth client secret.
 pub const CLIENT_SECRET: &str = "client_secret";

@@ -3,5 +3,6 @@
 //!   (endless loop, memory bomb, SSRF, secret exfiltration, log flood, ...).
 //! - [`SOCKETS`]: a component that imports wasi:sockets and must be refused.
 //! - [`WASI_HTTP`]: a component that imports wasi:http and must be refused.
+//! - [`HELLO`]: the example plugin `examples/hello`.
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));

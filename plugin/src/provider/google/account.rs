@@ -14,9 +14,9 @@ use super::shape::{
 use super::sync::WEIGHT;
 use super::transport::{Answer, Ctx};
 use super::{GoogleHealth, granted};
-use crate::host::FetchRequest;
 use crate::oauth::field;
 use crate::provider::{AppSettings, RunState};
+use igor_plugin_sdk::FetchRequest;
 
 /// Paired devices per page (the API's maximum).
 pub const DEVICE_PAGE_SIZE: u32 = 100;

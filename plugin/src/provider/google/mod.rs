@@ -31,13 +31,13 @@ mod transport;
 use serde_json::{Map, Value};
 
 use super::{ApiError, AppSettings, Call, Consent, Provider, RunState, TokenError, endpoint};
-use crate::api::Request;
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
-use crate::host::{FetchRequest, FetchResponse, Host};
 use crate::oauth::field;
 use crate::redirect::Redirect;
 use convert::period_start;
+use igor_plugin_sdk::Request;
+use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 use transport::Ctx;
 
 pub use scopes::{

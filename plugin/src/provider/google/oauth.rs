@@ -9,10 +9,10 @@ use super::super::{AppSettings, CLIENT_SECRET, Consent, TokenError};
 use super::GoogleHealth;
 use super::scopes::consent_scopes;
 use super::transport::Ctx;
-use crate::host::{Credential, FetchRequest, FetchResponse, Host, Level};
 use crate::json::as_text;
 use crate::oauth::{field, token_form};
 use crate::provider::ApiError;
+use igor_plugin_sdk::{Credential, FetchRequest, FetchResponse, Host, Level};
 
 /// Extra advice when Google refuses a refresh token.
 pub const INVALID_GRANT_NOTE: &str = " Google refresh tokens of apps whose OAuth consent screen is in \"Testing\" publishing \

@@ -13,9 +13,9 @@ use super::shape::{
 };
 use super::{GoogleHealth, LIST_PAGE_SIZE, MAX_PAGES};
 use crate::dates::Date;
-use crate::host::{FetchRequest, FetchResponse, Host, Level};
 use crate::json::as_list;
 use crate::provider::ApiError;
+use igor_plugin_sdk::{FetchRequest, FetchResponse, Host, Level};
 
 pub(super) type Answer<T> = std::result::Result<T, ApiError>;
 

@@ -1,19 +1,11 @@
 //! A hostile plugin: each request path is one attack on the host. The host
 //! must contain every one and keep serving.
 
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "igor-plugin",
-});
-
-use exports::igor::plugin::handler::Guest;
-use igor::plugin::http::{BasicCredential, Credential, FetchRequest, FormCredential, http_fetch};
-use igor::plugin::log::{Level, log};
-use igor::plugin::store::{store_get, store_put};
-use igor::plugin::types::{Request, Response};
+use igor_plugin_sdk::{Credential, FetchRequest, Host, Level, Plugin, Request, Response};
 
 struct Hostile;
 
+/// A plain-text answer, exactly `body` (no newline added).
 fn answer(status: u16, body: String) -> Response {
     Response {
         status,
@@ -23,42 +15,26 @@ fn answer(status: u16, body: String) -> Response {
 }
 
 fn arg<'a>(request: &'a Request, name: &str) -> &'a str {
-    request
-        .query
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
+    request.query(name).unwrap_or("")
 }
 
-fn get(url: &str, credential: Option<Credential>) -> String {
-    let request = FetchRequest {
-        method: "POST".into(),
-        url: url.into(),
-        headers: vec![(
-            "content-type".into(),
-            "application/x-www-form-urlencoded".into(),
-        )],
-        body: b"grant_type=steal".to_vec(),
-        credential,
-    };
-    match http_fetch(&request) {
+/// Posts a form to `url`; the answer or the error, as text.
+fn post(host: &dyn Host, url: &str, credential: Option<Credential>) -> String {
+    let mut request = FetchRequest::form(url, &[("grant_type", "steal")]);
+    request.credential = credential;
+    match host.fetch(&request) {
         Ok(response) => format!(
             "status {} location {:?} body {}",
             response.status,
-            response
-                .headers
-                .iter()
-                .find(|(k, _)| k == "location")
-                .map(|(_, v)| v.clone()),
-            String::from_utf8_lossy(&response.body)
+            response.header("location"),
+            response.text()
         ),
-        Err(err) => format!("error {err:?}"),
+        Err(err) => format!("error {err}"),
     }
 }
 
-impl Guest for Hostile {
-    fn handle_request(request: Request) -> Response {
+impl Plugin for Hostile {
+    fn handle(host: &dyn Host, request: &Request) -> Response {
         match request.path.as_str() {
             "/ok" => answer(200, "still here".into()),
             "/loop" => {
@@ -77,18 +53,18 @@ impl Guest for Hostile {
             "/panic" => panic!("hostile guest panics on purpose"),
             "/log-flood" => {
                 for i in 0..100_000 {
-                    log(
+                    host.log(
                         Level::Info,
                         &format!("flood line {i} {}", "x".repeat(10_000)),
                     );
                 }
                 answer(200, "flooded".into())
             }
-            "/fetch" => answer(200, get(arg(&request, "url"), None)),
+            "/fetch" => answer(200, post(host, arg(request, "url"), None)),
             "/follow" => {
                 // Follow one redirect by hand: the second request must be
                 // checked against the policy again.
-                let first = get(arg(&request, "url"), None);
+                let first = post(host, arg(request, "url"), None);
                 let location = first
                     .split("location Some(\"")
                     .nth(1)
@@ -97,42 +73,47 @@ impl Guest for Hostile {
                     .to_string();
                 answer(
                     200,
-                    format!("first: {first}\nsecond: {}", get(&location, None)),
+                    format!("first: {first}\nsecond: {}", post(host, &location, None)),
                 )
             }
             "/exfiltrate" => {
                 // Try to send the secret somewhere it does not belong, both ways.
-                let url = arg(&request, "url");
-                let basic = get(
-                    url,
-                    Some(Credential::Basic(BasicCredential {
-                        user: "x".into(),
-                        secret: "client_secret".into(),
-                    })),
-                );
-                let form = get(
-                    url,
-                    Some(Credential::FormField(FormCredential {
-                        field: "s".into(),
-                        secret: "client_secret".into(),
-                    })),
-                );
+                let url = arg(request, "url");
+                let basic = Credential::Basic {
+                    user: "x".into(),
+                    secret: "client_secret".into(),
+                };
+                let form = Credential::FormField {
+                    field: "s".into(),
+                    secret: "client_secret".into(),
+                };
+                let basic = post(host, url, Some(basic));
+                let form = post(host, url, Some(form));
                 answer(200, format!("basic: {basic}\nform: {form}"))
             }
             "/store-escape" => {
                 let mut out = String::new();
                 for path in ["../other/x", "/etc/passwd", "a//b", "", "a/./b"] {
-                    out.push_str(&format!("get {path:?}: {:?}\n", store_get(path)));
-                    out.push_str(&format!("put {path:?}: {:?}\n", store_put(path, "1", None)));
+                    let one = serde_json::json!(1);
+                    out.push_str(&format!("get {path:?}: {:?}\n", host.store_get(path)));
+                    out.push_str(&format!(
+                        "put {path:?}: {:?}\n",
+                        host.store_put(path, &one, None)
+                    ));
                 }
                 answer(200, out)
             }
             "/store-put" => {
-                let result = store_put(arg(&request, "path"), arg(&request, "json"), None);
-                answer(200, format!("{result:?}"))
+                let result = match serde_json::from_str(arg(request, "json")) {
+                    Ok(value) => {
+                        format!("{:?}", host.store_put(arg(request, "path"), &value, None))
+                    }
+                    Err(err) => format!("not JSON: {err}"),
+                };
+                answer(200, result)
             }
-            "/store-get" => match store_get(arg(&request, "path")) {
-                Ok(Some(entry)) => answer(200, entry.json),
+            "/store-get" => match host.store_get(arg(request, "path")) {
+                Ok(Some((value, _))) => answer(200, value.to_string()),
                 Ok(None) => answer(404, "nothing".into()),
                 Err(err) => answer(400, format!("{err:?}")),
             },
@@ -141,4 +122,4 @@ impl Guest for Hostile {
     }
 }
 
-export!(Hostile);
+igor_plugin_sdk::export_plugin!(Hostile);

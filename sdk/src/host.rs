@@ -1,7 +1,7 @@
 //! The plugin's view of its host: data, secrets, outbound HTTP, logging,
-//! the clock and randomness. [`Host`] is what the logic is written against;
-//! [`wasm::WasmHost`] implements it with the `igor:plugin` imports, and
-//! tests implement it in memory.
+//! the clock and randomness. [`Host`] is what a plugin's logic is written
+//! against; [`wasm::WasmHost`] implements it with the `igor:plugin` imports,
+//! and [`crate::testing::MemoryHost`] in memory, for native tests.
 
 use serde_json::Value;
 
@@ -144,7 +144,7 @@ pub mod wasm {
     //! [`Host`] over the `igor:plugin` imports.
 
     use super::*;
-    use crate::component::{http, log, secrets, store};
+    use crate::bindings::igor::plugin::{http, log, secrets, store};
 
     pub struct WasmHost;
 

@@ -1,0 +1,269 @@
+//! An in-memory [`Host`] for native tests of whole flows: documents with
+//! revisions, secrets, scripted answers to fetches, a settable clock and
+//! recorded log lines.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use serde_json::Value;
+
+use crate::host::{FetchRequest, FetchResponse, Host, Level, StoreFailure};
+use crate::request::{Context, Request};
+
+pub type Documents = Rc<RefCell<BTreeMap<String, (Value, u64)>>>;
+type Responder = Box<dyn FnMut(&FetchRequest) -> Result<FetchResponse, String>>;
+type WriteHook = Box<dyn FnMut(&str)>;
+type Sleeper = Box<dyn FnMut(f64)>;
+
+pub struct MemoryHost {
+    pub documents: Documents,
+    pub revision: Rc<Cell<u64>>,
+    pub secrets: RefCell<BTreeMap<String, String>>,
+    pub sent: RefCell<Vec<FetchRequest>>,
+    responder: RefCell<Responder>,
+    before_write: RefCell<Option<WriteHook>>,
+    pub now: Cell<f64>,
+    pub logs: RefCell<Vec<String>>,
+    /// Seconds slept, in order.
+    pub slept: RefCell<Vec<f64>>,
+    sleeper: RefCell<Option<Sleeper>>,
+    counter: Cell<u8>,
+}
+
+impl Default for MemoryHost {
+    fn default() -> Self {
+        Self {
+            documents: Rc::default(),
+            revision: Rc::default(),
+            secrets: RefCell::default(),
+            sent: RefCell::default(),
+            responder: RefCell::new(Box::new(|r| Err(format!("no responder for {}", r.url)))),
+            before_write: RefCell::default(),
+            now: Cell::new(1_795_600_000.0),
+            logs: RefCell::default(),
+            slept: RefCell::default(),
+            sleeper: RefCell::default(),
+            counter: Cell::new(0),
+        }
+    }
+}
+
+pub fn response(status: u16, body: Value) -> Result<FetchResponse, String> {
+    Ok(FetchResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    })
+}
+
+impl MemoryHost {
+    pub fn respond(&self, f: impl FnMut(&FetchRequest) -> Result<FetchResponse, String> + 'static) {
+        *self.responder.borrow_mut() = Box::new(f);
+    }
+
+    /// Runs `f` whenever the plugin sleeps (after the clock moved on), as
+    /// another request would act meanwhile.
+    pub fn on_sleep(&self, f: impl FnMut(f64) + 'static) {
+        *self.sleeper.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// Runs `f` with the path before each write or delete the plugin makes,
+    /// as a concurrent request would act meanwhile (it may change
+    /// [`Self::documents`] through a clone of the `Rc`).
+    pub fn before_write(&self, f: impl FnMut(&str) + 'static) {
+        *self.before_write.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// What every write and delete does first: the hook, then the
+    /// compare-and-swap check.
+    fn check_write(&self, path: &str, expected: Option<u64>) -> Result<(), StoreFailure> {
+        if let Some(f) = self.before_write.borrow_mut().as_mut() {
+            f(path);
+        }
+        let current = self.documents.borrow().get(path).map_or(0, |(_, r)| *r);
+        match expected {
+            Some(e) if e != current => Err(StoreFailure::Conflict(current)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes a document as another client would.
+    pub fn put(&self, path: &str, value: Value) -> u64 {
+        put_into(&self.documents, &self.revision, path, value)
+    }
+
+    pub fn get(&self, path: &str) -> Option<Value> {
+        self.documents.borrow().get(path).map(|(v, _)| v.clone())
+    }
+
+    pub fn sent_urls(&self) -> Vec<String> {
+        self.sent.borrow().iter().map(|r| r.url.clone()).collect()
+    }
+}
+
+pub fn put_into(documents: &Documents, revision: &Cell<u64>, path: &str, value: Value) -> u64 {
+    revision.set(revision.get() + 1);
+    documents
+        .borrow_mut()
+        .insert(path.to_string(), (value, revision.get()));
+    revision.get()
+}
+
+impl Host for MemoryHost {
+    fn store_get(&self, path: &str) -> Result<Option<(Value, u64)>, StoreFailure> {
+        Ok(self.documents.borrow().get(path).cloned())
+    }
+
+    fn store_put(
+        &self,
+        path: &str,
+        value: &Value,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreFailure> {
+        self.check_write(path, expected)?;
+        Ok(put_into(
+            &self.documents,
+            &self.revision,
+            path,
+            value.clone(),
+        ))
+    }
+
+    fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure> {
+        self.check_write(path, expected)?;
+        Ok(self.documents.borrow_mut().remove(path).is_some())
+    }
+
+    fn secret_set(&self, name: &str, value: &str) -> Result<(), StoreFailure> {
+        self.secrets.borrow_mut().insert(name.into(), value.into());
+        Ok(())
+    }
+
+    fn secret_delete(&self, name: &str) -> Result<bool, StoreFailure> {
+        Ok(self.secrets.borrow_mut().remove(name).is_some())
+    }
+
+    fn secret_exists(&self, name: &str) -> Result<bool, StoreFailure> {
+        Ok(self.secrets.borrow().contains_key(name))
+    }
+
+    fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, String> {
+        self.sent.borrow_mut().push(request.clone());
+        (self.responder.borrow_mut())(request)
+    }
+
+    fn log(&self, _level: Level, message: &str) {
+        self.logs.borrow_mut().push(message.to_string());
+    }
+
+    fn now(&self) -> f64 {
+        self.now.get()
+    }
+
+    fn sleep(&self, seconds: f64) {
+        self.slept.borrow_mut().push(seconds);
+        self.now.set(self.now.get() + seconds);
+        if let Some(f) = self.sleeper.borrow_mut().as_mut() {
+            f(seconds);
+        }
+    }
+
+    fn random_bytes(&self, n: usize) -> Vec<u8> {
+        self.counter.set(self.counter.get().wrapping_add(1));
+        vec![self.counter.get(); n]
+    }
+}
+
+/// A request to the plugin installed as `plugin_name` at `http://igor.test`,
+/// with the host's clock at UTC.
+pub fn request(plugin_name: &str, method: &str, path: &str, query: &[(&str, &str)]) -> Request {
+    Request {
+        method: method.into(),
+        path: path.into(),
+        query: query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        headers: vec![],
+        body: vec![],
+        context: Context {
+            plugin_name: plugin_name.into(),
+            base_url: "http://igor.test".into(),
+            caller: None,
+            utc_offset_seconds: 0,
+            config: vec![],
+        },
+    }
+}
+
+/// `request` turned into a POST of an urlencoded form.
+pub fn with_form(mut request: Request, fields: &[(&str, &str)]) -> Request {
+    let mut body = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        body.append_pair(k, v);
+    }
+    request.method = "POST".into();
+    request.body = body.finish().into_bytes();
+    request.headers.push((
+        "content-type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn writes_follow_the_store_contract() {
+        let host = MemoryHost::default();
+        let first = host.store_put("a/b", &json!(1), Some(0)).unwrap();
+        assert_eq!(
+            host.store_put("a/b", &json!(2), Some(0)),
+            Err(StoreFailure::Conflict(first))
+        );
+        let second = host.store_put("a/b", &json!(2), Some(first)).unwrap();
+        assert!(second > first);
+        assert_eq!(host.store_get("a/b"), Ok(Some((json!(2), second))));
+        assert_eq!(
+            host.store_delete("a/b", Some(first)),
+            Err(StoreFailure::Conflict(second))
+        );
+        assert_eq!(host.store_delete("a/b", Some(second)), Ok(true));
+        assert_eq!(host.store_delete("a/b", None), Ok(false));
+        assert_eq!(host.store_get("a/b"), Ok(None));
+    }
+
+    #[test]
+    fn secrets_are_kept_but_never_read_back() {
+        let host = MemoryHost::default();
+        assert_eq!(host.secret_exists("s"), Ok(false));
+        host.secret_set("s", "v").unwrap();
+        assert_eq!(host.secret_exists("s"), Ok(true));
+        assert_eq!(host.secret_delete("s"), Ok(true));
+        assert_eq!(host.secret_exists("s"), Ok(false));
+    }
+
+    #[test]
+    fn fetches_are_recorded_and_answered_by_the_responder() {
+        let host = MemoryHost::default();
+        assert!(host.fetch(&FetchRequest::get("https://a.test/")).is_err());
+        host.respond(|r| response(200, json!({"url": r.url})));
+        let answer = host.fetch(&FetchRequest::get("https://b.test/")).unwrap();
+        assert_eq!(answer.json(), Some(json!({"url": "https://b.test/"})));
+        assert_eq!(host.sent_urls(), ["https://a.test/", "https://b.test/"]);
+    }
+
+    #[test]
+    fn requests_carry_their_query_and_form() {
+        let request = with_form(request("p", "GET", "/x", &[("a", "1")]), &[("f", " v ")]);
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.query("a"), Some("1"));
+        assert_eq!(request.form_field("f").as_deref(), Some("v"));
+        assert_eq!(request.plugin_url(), "http://igor.test/plugin/p");
+    }
+}

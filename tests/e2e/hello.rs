@@ -1,0 +1,109 @@
+//! The example plugin `examples/hello`, built to wasm and run by the real
+//! host binary: its store, outbound HTTP and log, as its README describes.
+
+mod common;
+
+use axum::Router;
+use axum::routing::get;
+use common::Host;
+
+/// A loopback server answering `GET /hi`.
+async fn upstream() -> String {
+    let app = Router::new().route("/hi", get(|| async { "hi there" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// `hello` may fetch from the upstream; `elsewhere`, the same component
+/// under another name, points at an address no policy lets it reach.
+fn config(upstream: &str) -> String {
+    format!(
+        r#"
+[[plugin]]
+name = "hello"
+component = "{wasm}"
+config = {{ upstream_url = "{upstream}/hi" }}
+egress = {{ allow = ["{upstream}"], allow_loopback = true }}
+
+[[plugin]]
+name = "elsewhere"
+component = "{wasm}"
+config = {{ upstream_url = "http://169.254.169.254/latest/meta-data/" }}
+egress = {{ allow = ["http://169.254.169.254"] }}
+"#,
+        wasm = igor_test_guests::HELLO,
+    )
+}
+
+async fn get_text(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// A document of plugin `plugin`, read with `igor-host get` as an operator would.
+fn stored(host: &Host, plugin: &str, path: &str) -> serde_json::Value {
+    let output = std::process::Command::new(common::host_binary())
+        .arg("--config")
+        .arg(&host.config_path)
+        .args(["get", "--plugin", plugin, path])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn greetings_are_counted_in_the_store_even_when_concurrent() {
+    let host = Host::start(&config(&upstream().await)).await;
+    let url = format!("{}/plugin/hello?name=jo", host.url);
+    assert_eq!(
+        get_text(&url).await,
+        (200, "Hello, jo! (greeting number 1)\n".into())
+    );
+    // Eight at once: each lost compare-and-swap is retried, none is lost.
+    let concurrent: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { get_text(&url).await })
+        })
+        .collect();
+    for request in concurrent {
+        assert_eq!(request.await.unwrap().0, 200);
+    }
+    assert_eq!(
+        stored(&host, "hello", "greetings/jo"),
+        serde_json::json!({"count": 9})
+    );
+    let log = host.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("greeted jo (greeting number 9)"))
+        .unwrap_or_else(|| panic!("no log line of the ninth greeting:\n{log}"));
+    assert!(line.contains("plugin=hello"), "{line}");
+
+    let (status, body) = get_text(&format!("{}/plugin/hello?name=..", host.url)).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetches_go_through_the_egress_policy() {
+    let upstream = upstream().await;
+    let host = Host::start(&config(&upstream)).await;
+    let (status, body) = get_text(&format!("{}/plugin/hello/fetch", host.url)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, format!("{upstream}/hi answered 200: hi there\n"));
+    assert_eq!(
+        stored(&host, "hello", "last-fetch"),
+        serde_json::json!({"url": format!("{upstream}/hi"), "status": 200, "body": "hi there"})
+    );
+
+    let (status, body) = get_text(&format!("{}/plugin/elsewhere/fetch", host.url)).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.contains("refused by the host's egress policy"),
+        "{body}"
+    );
+    assert!(host.log().contains("egress refused"));
+}
