@@ -1,13 +1,18 @@
 //! igor-host: a small wasmtime host for Igor plugin components.
 //!
-//! One module per capability: [`store`] (plugin data), [`egress`] (outbound
-//! HTTP policy and transport), [`engine`], [`limits`] and [`deadline`]
-//! (compilation, memory, deadlines), [`runtime`] (the igor-plugin world), [`server`]
-//! (HTTP), [`scheduler`] (actions), [`tenants`] (isolation and
-//! credentials), [`metrics`]; [`app`] wires them together.
+//! [`capabilities`] holds one module per `igor:plugin` interface a plugin
+//! imports (store, secrets, http, log); [`bindings`] is the contract as
+//! generated from `wit/`; [`runtime`] instantiates and calls a plugin.
+//! Beneath them: [`store`] (document and secret backends), [`egress`]
+//! (outbound HTTP policy and transport), [`engine`], [`limits`] and
+//! [`deadline`] (compilation, memory, deadlines). Around them: [`server`]
+//! (HTTP), [`scheduler`] (actions), [`tenants`] (isolation and credentials),
+//! [`metrics`]; [`app`] wires them together.
 
 pub mod access;
 pub mod app;
+pub mod bindings;
+pub mod capabilities;
 pub mod config;
 pub mod deadline;
 pub mod echo;

@@ -21,13 +21,14 @@ use wasmtime::component::Linker;
 
 use crate::access::{Credentials, Gate};
 use crate::app::HostResponse;
+use crate::capabilities::PluginCapabilities;
 use crate::config::{ActionConfig, Config, PluginConfig, Quota, StoreConfig};
 use crate::egress::{EgressClient, EgressPolicy};
 use crate::engine;
 use crate::limits::Limits;
 use crate::manifest::{self, Grant, Manifest};
 use crate::runtime::{Plugin, RequestState};
-use crate::store::{DocumentStore, Namespace, SecretStore};
+use crate::store::{DocumentStore, Namespace, QuotaStore, SecretStore};
 
 /// The tenant of a host without tenant configuration.
 pub const DEFAULT_TENANT: &str = "default";
@@ -40,14 +41,11 @@ pub const SECRET_STORE_KEY: &str = "host_secret_store";
 /// entry without `component` runs.
 pub static BUILTIN_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fitbit.wasm"));
 
-/// What a tenant's plugins share: request and connection allowances and
-/// the store quota.
+/// What a tenant's plugins share: request and connection allowances.
 pub struct TenantShare {
     pub id: String,
     pub requests: Semaphore,
     pub connections: Arc<Semaphore>,
-    /// Checked by the store in each write's transaction.
-    pub quota: Quota,
 }
 
 pub struct Tenant {
@@ -223,11 +221,13 @@ fn build_tenant(
         id: id.to_string(),
         requests: Semaphore::new(limits.max_concurrent_requests.max(1)),
         connections: Arc::new(Semaphore::new(limits.max_concurrent_fetches.max(1))),
-        quota,
     });
+    // The plugins write within the tenant's quota; the host (action status)
+    // writes to `documents` itself.
+    let within_quota: Arc<dyn DocumentStore> = Arc::new(QuotaStore::new(documents.clone(), quota));
     let mut built = BTreeMap::new();
     for plugin in plugins {
-        let loaded = load_plugin(plugin, limits, share.clone(), documents.clone(), shared)
+        let loaded = load_plugin(plugin, limits, share.clone(), within_quota.clone(), shared)
             .with_context(|| format!("plugin {}", plugin.name))?;
         built.insert(plugin.name.clone(), Arc::new(loaded));
     }
@@ -266,9 +266,14 @@ fn load_plugin(
         pre: Plugin::link(name, &shared.linker, &component)?,
         name: name.clone(),
         namespace: Namespace::new(share.id.clone(), name.clone()),
-        documents,
-        secrets: shared.secrets.clone(),
-        egress,
+        capabilities: PluginCapabilities {
+            namespace: Namespace::new(share.id.clone(), name.clone()),
+            documents,
+            secrets: shared.secrets.clone(),
+            secrets_location: Some(shared.secrets_location.clone()),
+            egress: Arc::new(egress),
+            limits,
+        },
         // The host says where it keeps secrets; a plugin cannot redirect it.
         config: grant
             .config

@@ -21,7 +21,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 pub use open::{Stores, rotate_key};
-pub use quota::{Quota, Usage, document_bytes};
+pub use quota::{Quota, QuotaStore, Usage, document_bytes};
 
 use crate::echo::echo;
 
@@ -97,6 +97,8 @@ pub trait DocumentStore: Send + Sync {
 
     /// Writes unless `expected` or the tenant's `quota` refuses it. Backends
     /// that keep usage check the quota in the write's own transaction.
+    /// Plugins write through a [`QuotaStore`], which always passes their
+    /// tenant's quota.
     async fn put_within(
         &self,
         ns: &Namespace,
@@ -106,7 +108,8 @@ pub trait DocumentStore: Send + Sync {
         quota: &Quota,
     ) -> Result<u64, StoreError>;
 
-    /// A write without quota: the host's own documents.
+    /// A write without quota of its own (the host's documents; through a
+    /// [`QuotaStore`], within its quota).
     async fn put(
         &self,
         ns: &Namespace,

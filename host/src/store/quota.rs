@@ -1,10 +1,14 @@
 //! Per-tenant store quotas: the policy every backend applies inside its own
 //! write transaction, against a usage row it keeps per tenant (so no write
-//! scans the tenant's documents, and the check holds across processes).
+//! scans the tenant's documents, and the check holds across processes), and
+//! [`QuotaStore`], which puts a tenant's quota over any [`DocumentStore`].
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::StoreError;
+use super::{DocumentStore, Entry, Namespace, StoreError};
 
 /// Per-tenant store quotas (`[tenant.quota]`).
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -49,6 +53,15 @@ impl Quota {
         max_keys: u64::MAX,
         max_total_bytes: u64::MAX,
     };
+
+    /// The stricter of two quotas, limit by limit.
+    pub fn tighter(&self, other: &Quota) -> Quota {
+        Quota {
+            max_value_bytes: self.max_value_bytes.min(other.max_value_bytes),
+            max_keys: self.max_keys.min(other.max_keys),
+            max_total_bytes: self.max_total_bytes.min(other.max_total_bytes),
+        }
+    }
 
     pub fn check_value(&self, json: &str) -> Result<(), StoreError> {
         if json.len() > self.max_value_bytes {
@@ -95,6 +108,55 @@ impl Usage {
     }
 }
 
+/// A store whose every write is within a tenant's quota: what a plugin is
+/// given instead of the tenant's backend. The backend checks the quota in
+/// the write's own transaction ([`DocumentStore::put_within`]); this only
+/// makes sure it is always asked to.
+pub struct QuotaStore {
+    inner: Arc<dyn DocumentStore>,
+    quota: Quota,
+}
+
+impl QuotaStore {
+    pub fn new(inner: Arc<dyn DocumentStore>, quota: Quota) -> Self {
+        Self { inner, quota }
+    }
+}
+
+#[async_trait]
+impl DocumentStore for QuotaStore {
+    async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+        self.inner.get(ns, path).await
+    }
+
+    async fn put_within(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+        quota: &Quota,
+    ) -> Result<u64, StoreError> {
+        let quota = self.quota.tighter(quota);
+        self.inner
+            .put_within(ns, path, json, expected, &quota)
+            .await
+    }
+
+    async fn delete(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete(ns, path, expected).await
+    }
+
+    async fn usage(&self, tenant: &str) -> Result<Option<Usage>, StoreError> {
+        self.inner.usage(tenant).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +191,24 @@ mod tests {
         assert_eq!(SMALL.admit(usage(5, 100), Some(30), 10), Ok(usage(5, 80)));
         assert!(SMALL.admit(usage(5, 100), Some(30), 31).is_err());
         assert_eq!(usage(5, 100).without(30), usage(4, 70));
+    }
+
+    #[test]
+    fn the_tighter_quota_takes_each_smaller_limit() {
+        let other = Quota {
+            max_value_bytes: 100,
+            max_keys: 1,
+            max_total_bytes: 10,
+        };
+        assert_eq!(
+            SMALL.tighter(&other),
+            Quota {
+                max_value_bytes: 10,
+                max_keys: 1,
+                max_total_bytes: 10
+            }
+        );
+        assert_eq!(Quota::UNLIMITED.tighter(&SMALL), SMALL);
     }
 
     #[test]

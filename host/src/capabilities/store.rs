@@ -1,0 +1,224 @@
+//! `igor:plugin/store`: the plugin's documents, in its own namespace.
+//!
+//! [`StoreCtx`] is one request's view of the plugin's documents. Its store is
+//! already scoped by the host: a [`crate::store::QuotaStore`] over the
+//! tenant's backend, so the tenant's quota holds whatever the plugin writes.
+//! Paths are checked here before any backend sees them.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::igor::plugin::store::{self as wit, Entry, StoreError as WitStoreError};
+use crate::deadline::Deadline;
+use crate::metrics;
+use crate::store::{self, DocumentStore, Namespace, StoreError};
+
+/// One request's access to its plugin's documents.
+pub struct StoreCtx {
+    documents: Arc<dyn DocumentStore>,
+    namespace: Namespace,
+    deadline: Arc<Deadline>,
+}
+
+impl StoreCtx {
+    /// `documents` as the plugin may use them (quota included), under
+    /// `namespace`; writes tell `deadline` when they end.
+    pub fn new(
+        documents: Arc<dyn DocumentStore>,
+        namespace: Namespace,
+        deadline: Arc<Deadline>,
+    ) -> Self {
+        Self {
+            documents,
+            namespace,
+            deadline,
+        }
+    }
+}
+
+impl StoreCtx {
+    /// After a change: the tenant's usage (kept by the store with each
+    /// write) into the metrics, so that a scrape reads no store.
+    async fn count_usage(&self) {
+        let tenant = &self.namespace.tenant;
+        if let Ok(Some(usage)) = self.documents.usage(tenant).await {
+            metrics::record_store_usage(tenant, usage);
+        }
+    }
+}
+
+/// How the store's `T` reaches its [`StoreCtx`].
+pub trait StoreView: Send {
+    fn store(&mut self) -> &mut StoreCtx;
+}
+
+struct HasStore;
+
+impl HasData for HasStore {
+    type Data<'a> = &'a mut StoreCtx;
+}
+
+/// Links `igor:plugin/store` to each store's [`StoreCtx`].
+pub fn add_to_linker<T: StoreView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasStore>(linker, T::store)
+}
+
+impl From<StoreError> for WitStoreError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(rev) => WitStoreError::Conflict(rev),
+            StoreError::InvalidPath(m) => WitStoreError::InvalidPath(m),
+            StoreError::InvalidJson(m) => WitStoreError::InvalidJson(m),
+            StoreError::QuotaExceeded(m) => WitStoreError::QuotaExceeded(m),
+            StoreError::Unavailable(m) => WitStoreError::Unavailable(m),
+        }
+    }
+}
+
+impl wit::Host for StoreCtx {
+    async fn store_get(
+        &mut self,
+        path: String,
+    ) -> wasmtime::Result<Result<Option<Entry>, WitStoreError>> {
+        if let Err(e) = store::validate_path(&path) {
+            return Ok(Err(e.into()));
+        }
+        let result = self.documents.get(&self.namespace, &path).await;
+        Ok(result
+            .map(|entry| {
+                entry.map(|e| Entry {
+                    json: e.json,
+                    revision: e.revision,
+                })
+            })
+            .map_err(Into::into))
+    }
+
+    async fn store_put(
+        &mut self,
+        path: String,
+        json: String,
+        expected_revision: Option<u64>,
+    ) -> wasmtime::Result<Result<u64, WitStoreError>> {
+        if let Err(e) = store::validate_path(&path) {
+            return Ok(Err(e.into()));
+        }
+        let ns = &self.namespace;
+        let result = self
+            .documents
+            .put(ns, &path, &json, expected_revision)
+            .await;
+        self.deadline.store_write_ended();
+        match &result {
+            Ok(_) => self.count_usage().await,
+            Err(err) => tracing::warn!(
+                tenant = %ns.tenant, plugin = %ns.plugin, %path, error = %err,
+                "store write refused"
+            ),
+        }
+        Ok(result.map_err(Into::into))
+    }
+
+    async fn store_delete(
+        &mut self,
+        path: String,
+        expected_revision: Option<u64>,
+    ) -> wasmtime::Result<Result<bool, WitStoreError>> {
+        if let Err(e) = store::validate_path(&path) {
+            return Ok(Err(e.into()));
+        }
+        let result = self
+            .documents
+            .delete(&self.namespace, &path, expected_revision)
+            .await;
+        self.deadline.store_write_ended();
+        if let Ok(true) = result {
+            self.count_usage().await;
+        }
+        Ok(result.map_err(Into::into))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::bindings::igor::plugin::store::Host;
+    use crate::limits::Limits;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{Quota, QuotaStore};
+
+    fn ctx(dir: &tempfile::TempDir, plugin: &str, quota: Quota) -> StoreCtx {
+        let sqlite = SqliteStore::open(&dir.path().join("store.sqlite")).unwrap();
+        let documents = Arc::new(QuotaStore::new(Arc::new(sqlite), quota));
+        let deadline = Arc::new(Deadline::new(Instant::now(), &Limits::default()));
+        StoreCtx::new(documents, Namespace::new("t", plugin), deadline)
+    }
+
+    #[tokio::test]
+    async fn documents_round_trip_with_compare_and_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = ctx(&dir, "p", Quota::default());
+        let path = "sensors/p/jack".to_string();
+        let first = store.store_put(path.clone(), "{\"a\":1}".into(), Some(0));
+        let first = first.await.unwrap().unwrap();
+        let stale = store.store_put(path.clone(), "2".into(), Some(0)).await;
+        assert_eq!(stale.unwrap(), Err(WitStoreError::Conflict(first)));
+        let entry = store.store_get(path.clone()).await.unwrap().unwrap();
+        assert_eq!(
+            entry.map(|e| (e.json, e.revision)),
+            Some(("{\"a\":1}".into(), first))
+        );
+        assert_eq!(
+            store.store_delete(path.clone(), Some(first)).await.unwrap(),
+            Ok(true)
+        );
+        assert_eq!(store.store_get(path).await.unwrap(), Ok(None));
+    }
+
+    #[tokio::test]
+    async fn paths_are_checked_before_the_backend_and_plugins_are_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = ctx(&dir, "p", Quota::default());
+        for path in ["../q/x", "/etc/passwd", "a//b", ""] {
+            let refused = store.store_put(path.into(), "1".into(), None).await;
+            assert!(
+                matches!(refused.unwrap(), Err(WitStoreError::InvalidPath(_))),
+                "{path:?}"
+            );
+        }
+        store
+            .store_put("x".into(), "1".into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut other = ctx(&dir, "q", Quota::default());
+        assert_eq!(other.store_get("x".into()).await.unwrap(), Ok(None));
+    }
+
+    #[tokio::test]
+    async fn the_quota_holds_for_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let quota = Quota {
+            max_value_bytes: 10,
+            max_keys: 1,
+            max_total_bytes: 100,
+        };
+        let mut store = ctx(&dir, "p", quota);
+        let big = store.store_put("a".into(), "\"0123456789\"".into(), None);
+        assert!(
+            matches!(big.await.unwrap(), Err(WitStoreError::QuotaExceeded(m)) if m.contains("10 bytes"))
+        );
+        store
+            .store_put("a".into(), "1".into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let second = store.store_put("b".into(), "1".into(), None).await;
+        assert!(
+            matches!(second.unwrap(), Err(WitStoreError::QuotaExceeded(m)) if m.contains("1 documents"))
+        );
+    }
+}
