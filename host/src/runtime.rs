@@ -128,7 +128,7 @@ impl Plugin {
                 Err(err) => return Err(CallFailure::Instantiate(err)),
             };
             instance
-                .igor_plugin_handler()
+                .igor_plugin0_1_0_handler()
                 .call_handle_request(&mut store, &request)
                 .await
                 .map_err(CallFailure::Trap)

@@ -394,6 +394,17 @@ fn creating_modifying_and_deleting_a_user() {
         "identities/jill/plugindata/fitbit/token",
         json!({"access_token": "A", "refresh_token": "R", "provider": "fitbit"}),
     );
+    for user in ["jill", "jack"] {
+        host.put(
+            &format!("identities/{user}/plugindata/fitbit/history"),
+            json!({}),
+        );
+        host.put(
+            &format!("identities/{user}/plugindata/fitbit/token_lease"),
+            json!({}),
+        );
+        host.put(&format!("sensors/fitbit/{user}"), json!({"weight": []}));
+    }
     host.respond(|_| response(200, json!({})));
     let deleted = handle(
         &host,
@@ -403,11 +414,16 @@ fn creating_modifying_and_deleting_a_user() {
     let revoke = host.sent.borrow()[0].clone();
     assert_eq!(revoke.url, format!("{API}/oauth2/revoke"));
     assert_eq!(form_value(&revoke, "token").unwrap(), "R");
-    assert!(
-        host.get("identities/jill/plugindata/fitbit/token")
-            .is_none()
-    );
-    assert!(host.get("identities/jill/plugindata/fitbit").is_none());
+    // Everything about jill is gone, nothing about jack.
+    let left: Vec<String> = host.documents.borrow().keys().cloned().collect();
+    assert!(!left.iter().any(|path| path.contains("jill")), "{left:?}");
+    for path in [
+        "identities/jack/plugindata/fitbit/history",
+        "identities/jack/plugindata/fitbit/token_lease",
+        "sensors/fitbit/jack",
+    ] {
+        assert!(left.iter().any(|p| p == path), "{path} kept: {left:?}");
+    }
 }
 
 #[test]

@@ -299,8 +299,8 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
     Ok(finish(request, get("returnTo").as_deref()))
 }
 
-/// Revokes the user's token at the provider (best effort), then removes the
-/// token, any authorisation in progress, and the user's settings.
+/// Revokes the user's token at the provider (best effort), then removes
+/// everything the plugin keeps about the user.
 fn delete_user(host: &dyn Host, request: &Request, paths: &Paths, user: &str) -> Result<()> {
     let token = host
         .store_get(&paths.token(user))
@@ -324,14 +324,14 @@ fn delete_user(host: &dyn Host, request: &Request, paths: &Paths, user: &str) ->
             }
         }
     }
-    for path in [
-        paths.token(user),
-        paths.pending_auth(user),
-        paths.sync(user),
-        paths.history(user),
-        paths.user(user),
-    ] {
-        host.store_delete(&path, None).map_err(PluginError::store)?;
+    // The settings with everything below them (token, lease, authorisation
+    // in progress, sync bookkeeping, history), and the latest results.
+    // Deepest first: an interrupted delete leaves the user to delete again.
+    for prefix in [paths.user(user), paths.sensors(user)] {
+        let found = host.store_list(&prefix).map_err(PluginError::store)?;
+        for path in found.iter().rev() {
+            host.store_delete(path, None).map_err(PluginError::store)?;
+        }
     }
     crate::access::publish_notice(host, paths, user, None)?;
     crate::users::remove(host, paths, user)

@@ -2,16 +2,13 @@
 //! authorisation, the settings forms, the setup page and the router's
 //! answers to wrong methods and paths.
 
-use std::cell::Cell;
-
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::router::handle;
 use crate::settings::return_location;
 use crate::testing::fitbit::{API, TOKEN_PATH, configured, fitbit_error, with_token};
-use crate::testing::{MemoryHost, form, request, response};
+use crate::testing::{MemoryHost, form, put_into, request, response};
 use igor_plugin_sdk::Response;
-use igor_plugin_sdk::{FetchRequest, FetchResponse, Host, Level, StoreFailure};
 
 const AUTH_PATH: &str = "identities/jack/plugindata/fitbit/auth";
 
@@ -201,67 +198,27 @@ fn return_to_stays_inside_the_plugin() {
     }
 }
 
-/// A host on which another client changes a document just before each of
-/// the first `races` compare-and-swap writes.
-struct RacingHost {
-    inner: MemoryHost,
-    races: Cell<u32>,
-}
-
-impl Host for RacingHost {
-    fn store_get(&self, path: &str) -> Result<Option<(Value, u64)>, StoreFailure> {
-        self.inner.store_get(path)
-    }
-    fn store_put(
-        &self,
-        path: &str,
-        value: &Value,
-        expected: Option<u64>,
-    ) -> Result<u64, StoreFailure> {
-        if expected.is_some() && self.races.get() > 0 {
-            self.races.set(self.races.get() - 1);
-            let mut other = self.inner.get(path).unwrap_or(json!({}));
-            other[format!("other{}", self.races.get())] = json!("kept");
-            self.inner.put(path, other);
+/// A host on which another client changes the app settings just before
+/// each of the plugin's first `races` writes of them.
+fn racing_host(races: u32) -> MemoryHost {
+    let host = configured();
+    let (documents, revision) = (host.documents.clone(), host.revision.clone());
+    let mut left = races;
+    host.before_write(move |path| {
+        if path == "plugindata/fitbit" && left > 0 {
+            left -= 1;
+            let mut other = documents.borrow()[path].0.clone();
+            other[format!("other{left}")] = json!("kept");
+            put_into(&documents, &revision, path, other);
         }
-        self.inner.store_put(path, value, expected)
-    }
-    fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure> {
-        self.inner.store_delete(path, expected)
-    }
-    fn secret_set(&self, name: &str, value: &str) -> Result<(), StoreFailure> {
-        self.inner.secret_set(name, value)
-    }
-    fn secret_delete(&self, name: &str) -> Result<bool, StoreFailure> {
-        self.inner.secret_delete(name)
-    }
-    fn secret_exists(&self, name: &str) -> Result<bool, StoreFailure> {
-        self.inner.secret_exists(name)
-    }
-    fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, String> {
-        self.inner.fetch(request)
-    }
-    fn log(&self, level: Level, message: &str) {
-        self.inner.log(level, message)
-    }
-    fn now(&self) -> f64 {
-        self.inner.now()
-    }
-    fn sleep(&self, seconds: f64) {
-        self.inner.sleep(seconds)
-    }
-    fn random_bytes(&self, n: usize) -> Vec<u8> {
-        self.inner.random_bytes(n)
-    }
+    });
+    host
 }
 
 #[test]
 fn settings_keep_other_keys_and_survive_races() {
-    let host = RacingHost {
-        inner: configured(),
-        races: Cell::new(2),
-    };
-    host.inner.put(
+    let host = racing_host(2);
+    host.put(
         "plugindata/fitbit",
         json!({"client_id": "22ABCD", "provider": "fitbit", "note": "mine", "client_secret": "legacy"}),
     );
@@ -271,15 +228,14 @@ fn settings_keep_other_keys_and_survive_races() {
     );
     assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(
-        host.inner.get("plugindata/fitbit").unwrap(),
+        host.get("plugindata/fitbit").unwrap(),
         json!({"client_id": "33EFGH", "provider": "fitbit", "note": "mine", "system": "en_GB",
                "other0": "kept", "other1": "kept"})
     );
     // A secret written into plugindata the original plugin's way moved into
     // the host (it replaced the one set earlier) and left the document.
-    assert_eq!(host.inner.secrets.borrow()["client_secret"], "legacy");
-    host.inner
-        .secrets
+    assert_eq!(host.secrets.borrow()["client_secret"], "legacy");
+    host.secrets
         .borrow_mut()
         .insert("client_secret".into(), "s3cret".into());
 
@@ -292,17 +248,16 @@ fn settings_keep_other_keys_and_survive_races() {
         let r = handle(&host, &form("/settings", &bad));
         assert_eq!(r.status, 400, "{bad:?}");
     }
-    assert_eq!(host.inner.secrets.borrow()["client_secret"], "s3cret");
+    assert_eq!(host.secrets.borrow()["client_secret"], "s3cret");
     assert_eq!(
-        host.inner.get("plugindata/fitbit").unwrap()["client_id"],
+        host.get("plugindata/fitbit").unwrap()["client_id"],
         "33EFGH"
     );
 
     // Clearing the unit system means metric: the key goes.
     handle(&host, &form("/settings", &[("system", "")]));
     assert!(
-        host.inner
-            .get("plugindata/fitbit")
+        host.get("plugindata/fitbit")
             .unwrap()
             .get("system")
             .is_none()

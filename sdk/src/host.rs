@@ -126,6 +126,11 @@ pub trait Host {
         expected: Option<u64>,
     ) -> Result<u64, StoreFailure>;
     fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure>;
+    /// Every path that holds a document and is `prefix` or lies below it
+    /// ([`is_at_or_below`]), in byte order; `""` lists all. With a store
+    /// whose documents nest (Igor), only `prefix` itself: deleting it
+    /// deletes what lies below.
+    fn store_list(&self, prefix: &str) -> Result<Vec<String>, StoreFailure>;
     fn secret_set(&self, name: &str, value: &str) -> Result<(), StoreFailure>;
     fn secret_delete(&self, name: &str) -> Result<bool, StoreFailure>;
     fn secret_exists(&self, name: &str) -> Result<bool, StoreFailure>;
@@ -139,12 +144,22 @@ pub trait Host {
     fn random_bytes(&self, n: usize) -> Vec<u8>;
 }
 
+/// Whether `path` is `prefix` or lies below it (`prefix/...`); every path
+/// is below `""`.
+pub fn is_at_or_below(path: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 #[cfg(target_arch = "wasm32")]
 pub mod wasm {
     //! [`Host`] over the `igor:plugin` imports.
 
     use super::*;
-    use crate::bindings::igor::plugin::{http, log, secrets, store};
+    use crate::bindings::igor::plugin0_1_0::{http, log, secrets, store};
+    use crate::bindings::igor::plugin0_2_0::listing;
 
     pub struct WasmHost;
 
@@ -183,6 +198,19 @@ pub mod wasm {
 
         fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure> {
             store::store_delete(path, expected).map_err(store_failure)
+        }
+
+        fn store_list(&self, prefix: &str) -> Result<Vec<String>, StoreFailure> {
+            // The host answers a page at a time; an empty page is the end.
+            let mut paths: Vec<String> = Vec::new();
+            loop {
+                let page = listing::store_list(prefix, paths.last().map(String::as_str))
+                    .map_err(store_failure)?;
+                if page.is_empty() {
+                    return Ok(paths);
+                }
+                paths.extend(page);
+            }
         }
 
         fn secret_set(&self, name: &str, value: &str) -> Result<(), StoreFailure> {
@@ -267,5 +295,19 @@ pub mod wasm {
             getrandom::fill(&mut bytes).expect("wasi:random is available");
             bytes
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn below_means_whole_segments() {
+        assert!(is_at_or_below("a/b", "a/b"));
+        assert!(is_at_or_below("a/b/c", "a/b"));
+        assert!(!is_at_or_below("a/bc", "a/b"));
+        assert!(!is_at_or_below("a", "a/b"));
+        assert!(is_at_or_below("x", ""));
     }
 }

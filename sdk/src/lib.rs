@@ -34,7 +34,9 @@ pub mod request;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use host::{Credential, FetchRequest, FetchResponse, Host, Level, StoreFailure};
+pub use host::{
+    Credential, FetchRequest, FetchResponse, Host, Level, StoreFailure, is_at_or_below,
+};
 pub use request::{Context, Request, Response};
 
 /// A plugin: what answers the requests the host routes to it.
@@ -45,13 +47,15 @@ pub trait Plugin {
     fn handle(host: &dyn Host, request: &Request) -> Response;
 }
 
-/// The generated bindings of the `igor-plugin` world, for what the [`Host`]
-/// trait does not cover.
+/// The generated bindings of the `igor-plugin@0.2.0` world, for what the
+/// [`Host`] trait does not cover. Each interface lives under the version
+/// that introduced it: `igor::plugin0_1_0::store`, `igor::plugin0_2_0::listing`.
 #[cfg(target_arch = "wasm32")]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
-        world: "igor-plugin",
+        path: ["../wit/0.1.0", "../wit/0.2.0"],
+        world: "igor:plugin/igor-plugin@0.2.0",
+        generate_all,
         pub_export_macro: true,
         export_macro_name: "__export_igor_plugin",
         default_bindings_module: "igor_plugin_sdk::bindings",
@@ -64,8 +68,8 @@ pub mod component {
     //! The glue behind [`export_plugin!`](crate::export_plugin): the WIT
     //! request in, the plugin's response out.
 
-    use crate::bindings::exports::igor::plugin::handler::Guest;
-    use crate::bindings::igor::plugin::types;
+    use crate::bindings::exports::igor::plugin0_1_0::handler::Guest;
+    use crate::bindings::igor::plugin0_1_0::types;
 
     /// The component's export for plugin `P`.
     pub struct Component<P>(std::marker::PhantomData<P>);

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::host::{FetchRequest, FetchResponse, Host, Level, StoreFailure};
+use crate::host::{FetchRequest, FetchResponse, Host, Level, StoreFailure, is_at_or_below};
 use crate::request::{Context, Request};
 
 pub type Documents = Rc<RefCell<BTreeMap<String, (Value, u64)>>>;
@@ -135,6 +135,12 @@ impl Host for MemoryHost {
         Ok(self.documents.borrow_mut().remove(path).is_some())
     }
 
+    fn store_list(&self, prefix: &str) -> Result<Vec<String>, StoreFailure> {
+        let documents = self.documents.borrow();
+        let paths = documents.keys().filter(|path| is_at_or_below(path, prefix));
+        Ok(paths.cloned().collect())
+    }
+
     fn secret_set(&self, name: &str, value: &str) -> Result<(), StoreFailure> {
         self.secrets.borrow_mut().insert(name.into(), value.into());
         Ok(())
@@ -236,6 +242,17 @@ mod tests {
         assert_eq!(host.store_delete("a/b", Some(second)), Ok(true));
         assert_eq!(host.store_delete("a/b", None), Ok(false));
         assert_eq!(host.store_get("a/b"), Ok(None));
+    }
+
+    #[test]
+    fn listing_gives_the_paths_at_and_below_a_prefix() {
+        let host = MemoryHost::default();
+        for path in ["u/jo", "u/jo/token", "u/joe", "v"] {
+            host.put(path, json!(1));
+        }
+        assert_eq!(host.store_list("u/jo").unwrap(), ["u/jo", "u/jo/token"]);
+        assert_eq!(host.store_list("").unwrap().len(), 4);
+        assert!(host.store_list("w").unwrap().is_empty());
     }
 
     #[test]

@@ -85,6 +85,17 @@ async fn greetings_are_counted_in_the_store_even_when_concurrent() {
 
     let (status, body) = get_text(&format!("{}/plugin/hello?name=..", host.url)).await;
     assert_eq!(status, 400, "{body}");
+
+    // Listing (igor:plugin@0.2.0) finds every greeting to forget.
+    get_text(&format!("{}/plugin/hello?name=al", host.url)).await;
+    let client = reqwest::Client::new();
+    let forgot = client
+        .post(format!("{}/plugin/hello/forget", host.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forgot.text().await.unwrap(), "forgot 2 names\n");
+    assert_eq!(get_text(&url).await.1, "Hello, jo! (greeting number 1)\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]

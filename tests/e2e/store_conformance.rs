@@ -295,6 +295,43 @@ async fn namespaces_are_separate(b: &Backend) {
     }
 }
 
+async fn listing_below_a_prefix(b: &Backend) {
+    let store = b.open();
+    let ns = ns("conf");
+    let prefix = at(&ns, "jo");
+    for name in ["jo", "jo/token", "jo/a", "joe", "jo-x"] {
+        store
+            .put(&ns, &at(&ns, name), r#"{"v":1}"#, None)
+            .await
+            .unwrap();
+    }
+    let listed = store.list(&ns, &prefix, None, 10).await.unwrap();
+    let below = |name: &str| format!("{prefix}/{name}");
+    if b.full() {
+        // Whole segments only (not `joe`, not `jo-x`), in byte order, paged.
+        assert_eq!(listed, [prefix.clone(), below("a"), below("token")]);
+        let rest = store.list(&ns, &prefix, Some(&below("a")), 10).await;
+        assert_eq!(rest.unwrap(), [below("token")]);
+        assert_eq!(store.list(&ns, &prefix, None, 1).await.unwrap().len(), 1);
+        assert_eq!(store.list(&ns, "", None, 100).await.unwrap().len(), 5);
+        let other = Namespace::new("default", "other");
+        let other = store.list(&other, "", None, 100).await.unwrap();
+        assert!(other.is_empty(), "{other:?}");
+    } else {
+        // Igor nests documents: the prefix alone, and deleting it deletes
+        // what lies below. It cannot list everything of a plugin.
+        assert_eq!(listed, std::slice::from_ref(&prefix));
+        assert!(matches!(
+            store.list(&ns, "", None, 10).await,
+            Err(StoreError::InvalidPath(_))
+        ));
+        store.delete(&ns, &prefix, None).await.unwrap();
+        assert_eq!(store.get(&ns, &below("token")).await, Ok(None));
+    }
+    let nothing = store.list(&ns, &at(&ns, "nothing"), None, 10).await;
+    assert_eq!(nothing, Ok(vec![]));
+}
+
 async fn quotas(b: &Backend) {
     let store = b.open();
     let quota = Quota {
@@ -525,7 +562,8 @@ macro_rules! conformance {
     ($($kind:ident),*) => {
         $(conformance!($kind:
             revisions_and_compare_and_swap, conditional_delete, path_rules_and_typed_errors,
-            namespaces_are_separate, quotas, concurrent_writers_in_one_process,
+            namespaces_are_separate, listing_below_a_prefix, quotas,
+            concurrent_writers_in_one_process,
             compare_and_swap_across_processes, create_only_across_processes,
             quota_holds_across_processes, processes_opening_a_new_store_at_once,
         );)*

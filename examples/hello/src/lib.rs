@@ -6,6 +6,8 @@
 //! - `GET /plugin/hello/fetch` fetches the operator's `upstream_url` through
 //!   the host (`igor:plugin/http`, under the host's egress policy) and keeps
 //!   what it got at `last-fetch`.
+//! - `POST /plugin/hello/forget` removes every greeting (the documents
+//!   below `greetings`, found with `store_list`).
 //!
 //! Each handled request writes a line to the host's log. See README.md for
 //! building, configuring and testing it.
@@ -20,6 +22,7 @@ impl Plugin for Hello {
         match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/") => greet(host, request),
             ("GET", "/fetch") => fetch(host, request),
+            ("POST", "/forget") => forget(host),
             _ => Response::text(404, format!("No page {}", request.path)),
         }
     }
@@ -59,6 +62,19 @@ fn greet(host: &dyn Host, request: &Request) -> Response {
         }
     }
     Response::text(503, "too many greetings at once; try again")
+}
+
+fn forget(host: &dyn Host) -> Response {
+    let removed = host.store_list("greetings").and_then(|paths| {
+        for path in &paths {
+            host.store_delete(path, None)?;
+        }
+        Ok(paths.len())
+    });
+    match removed {
+        Ok(n) => Response::text(200, format!("forgot {n} names")),
+        Err(err) => Response::text(503, format!("forgetting: {err}")),
+    }
 }
 
 fn fetch(host: &dyn Host, request: &Request) -> Response {
@@ -115,6 +131,21 @@ mod tests {
             host.logs.borrow().last().unwrap(),
             "greeted jo (greeting number 2)"
         );
+    }
+
+    #[test]
+    fn forgetting_removes_the_greetings_only() {
+        let host = MemoryHost::default();
+        get(&host, "/", &[("name", "jo")]);
+        get(&host, "/", &[("name", "al")]);
+        host.put("last-fetch", json!({}));
+        let request = testing::request("hello", "POST", "/forget", &[]);
+        assert_eq!(
+            Hello::handle(&host, &request).body_text(),
+            "forgot 2 names\n"
+        );
+        let left: Vec<String> = host.documents.borrow().keys().cloned().collect();
+        assert_eq!(left, ["last-fetch"]);
     }
 
     #[test]

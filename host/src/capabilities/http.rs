@@ -13,7 +13,7 @@ use std::time::Instant;
 use url::Url;
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::igor::plugin::http::{self as wit, Credential, FetchError as WitFetchError};
+use crate::bindings::http::{self as wit, Credential, FetchError as WitFetchError};
 use crate::deadline::Deadline;
 use crate::egress::{EgressClient, FetchError, FetchRequest, SecretUse};
 use crate::metrics::{self, METRICS};

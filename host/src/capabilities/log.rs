@@ -3,7 +3,7 @@
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::igor::plugin::log::{self as wit, Level};
+use crate::bindings::log::{self as wit, Level};
 use crate::store::Namespace;
 
 /// One request's log allowance.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::igor::plugin::types;
+use crate::bindings::types;
 use crate::deadline::Deadline;
 use crate::egress::EgressClient;
 use crate::limits::Limits;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::igor::plugin::secrets as wit;
-use crate::bindings::igor::plugin::store::StoreError as WitStoreError;
+use crate::bindings::secrets as wit;
+use crate::bindings::store::StoreError as WitStoreError;
 use crate::store::{self, Namespace, SecretStore};
 
 /// Longest secret a plugin may set, in bytes.
@@ -86,7 +86,7 @@ impl wit::Host for SecretsCtx {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::bindings::igor::plugin::secrets::Host;
+    use crate::bindings::secrets::Host;
     use crate::store::keys::{Key, Keyring};
     use crate::store::sealed::SealedSecrets;
     use crate::store::sqlite::SqliteStore;

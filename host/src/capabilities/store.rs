@@ -1,4 +1,5 @@
-//! `igor:plugin/store`: the plugin's documents, in its own namespace.
+//! `igor:plugin/store` and `listing`: the plugin's documents, in its own
+//! namespace.
 //!
 //! [`StoreCtx`] is one request's view of the plugin's documents. Its store is
 //! already scoped by the host: a [`crate::store::QuotaStore`] over the
@@ -9,7 +10,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::igor::plugin::store::{self as wit, Entry, StoreError as WitStoreError};
+use crate::bindings::listing;
+use crate::bindings::store::{self as wit, Entry, StoreError as WitStoreError};
 use crate::deadline::Deadline;
 use crate::metrics;
 use crate::store::{self, DocumentStore, Namespace, StoreError};
@@ -59,9 +61,10 @@ impl HasData for HasStore {
     type Data<'a> = &'a mut StoreCtx;
 }
 
-/// Links `igor:plugin/store` to each store's [`StoreCtx`].
+/// Links `igor:plugin/store` and `listing` to each store's [`StoreCtx`].
 pub fn add_to_linker<T: StoreView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasStore>(linker, T::store)
+    wit::add_to_linker::<T, HasStore>(linker, T::store)?;
+    listing::add_to_linker::<T, HasStore>(linker, T::store)
 }
 
 impl From<StoreError> for WitStoreError {
@@ -140,12 +143,35 @@ impl wit::Host for StoreCtx {
     }
 }
 
+impl listing::Host for StoreCtx {
+    async fn store_list(
+        &mut self,
+        prefix: String,
+        start_after: Option<String>,
+    ) -> wasmtime::Result<Result<Vec<String>, WitStoreError>> {
+        if let Err(e) = store::validate_prefix(&prefix) {
+            return Ok(Err(e.into()));
+        }
+        let result = self
+            .documents
+            .list(
+                &self.namespace,
+                &prefix,
+                start_after.as_deref(),
+                store::MAX_LIST,
+            )
+            .await;
+        Ok(result.map_err(Into::into))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::bindings::igor::plugin::store::Host;
+    use crate::bindings::listing::Host as _;
+    use crate::bindings::store::Host as _;
     use crate::limits::Limits;
     use crate::store::sqlite::SqliteStore;
     use crate::store::{Quota, QuotaStore};
@@ -220,5 +246,59 @@ mod tests {
         assert!(
             matches!(second.unwrap(), Err(WitStoreError::QuotaExceeded(m)) if m.contains("1 documents"))
         );
+    }
+
+    #[tokio::test]
+    async fn listing_pages_through_whole_segments_in_byte_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = ctx(&dir, "p", Quota::default());
+        for path in ["u/jo", "u/jo/token", "u/jo/a", "u/joe", "u/jo-x", "v"] {
+            store
+                .store_put(path.into(), "1".into(), None)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let below = store
+            .store_list("u/jo".into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(below, ["u/jo", "u/jo/a", "u/jo/token"]);
+        let rest = store.store_list("u/jo".into(), Some("u/jo/a".into())).await;
+        assert_eq!(rest.unwrap().unwrap(), ["u/jo/token"]);
+        let all = store
+            .store_list(String::new(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.len(), 6);
+        let bad = store.store_list("../u".into(), None).await.unwrap();
+        assert!(matches!(bad, Err(WitStoreError::InvalidPath(_))));
+        // Another plugin's documents are not listed.
+        let mut other = ctx(&dir, "q", Quota::default());
+        assert_eq!(
+            other.store_list(String::new(), None).await.unwrap(),
+            Ok(vec![])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_holds_at_most_the_maximum() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = ctx(&dir, "p", Quota::default());
+        for i in 0..store::MAX_LIST + 1 {
+            let path = format!("d/{i:05}");
+            store
+                .store_put(path, "1".into(), None)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let first = store.store_list("d".into(), None).await.unwrap().unwrap();
+        assert_eq!(first.len(), store::MAX_LIST);
+        let last = first.last().cloned();
+        let second = store.store_list("d".into(), last).await.unwrap().unwrap();
+        assert_eq!(second, [format!("d/{:05}", store::MAX_LIST)]);
     }
 }

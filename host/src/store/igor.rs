@@ -455,6 +455,30 @@ impl DocumentStore for IgorStore {
         self.read(path).await
     }
 
+    /// A document contains those below it, so the list holds `prefix` alone
+    /// (when it exists). Igor has no listing of a plugin's scattered
+    /// subtrees, so `prefix` must name one of them.
+    async fn list(
+        &self,
+        ns: &Namespace,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        if prefix.is_empty() {
+            return Err(StoreError::InvalidPath(
+                "with Igor as the store, listing needs a path to list below".into(),
+            ));
+        }
+        self.scope(ns, prefix)?;
+        let wanted = limit > 0 && after.is_none_or(|after| prefix > after);
+        if wanted && self.read(prefix).await?.is_some() {
+            Ok(vec![prefix.to_string()])
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
     /// Only the document size of `quota` is enforced: Igor cannot tell a
     /// tenant's usage.
     async fn put_within(

@@ -128,6 +128,17 @@ pub trait DocumentStore: Send + Sync {
         expected: Option<u64>,
     ) -> Result<bool, StoreError>;
 
+    /// Up to `limit` paths of `ns` that hold a document and are `prefix` or
+    /// lie below it (`prefix/...`; `""`: every path), in byte order, after
+    /// `after` when given. Where documents nest (Igor), `prefix` alone.
+    async fn list(
+        &self,
+        ns: &Namespace,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+
     /// What a tenant stores across its plugins; `None` when the backend
     /// cannot tell (quotas on counts and totals are then not enforced).
     async fn usage(&self, _tenant: &str) -> Result<Option<Usage>, StoreError> {
@@ -258,6 +269,18 @@ pub fn validate_path(path: &str) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Checks a listing prefix: empty (everything) or a valid path.
+pub fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
+    if prefix.is_empty() {
+        Ok(())
+    } else {
+        validate_path(prefix)
+    }
+}
+
+/// Most paths one `list` call returns.
+pub const MAX_LIST: usize = 1000;
 
 /// Checks a secret name: a short identifier.
 pub fn validate_secret_name(name: &str) -> Result<(), StoreError> {

@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 
 use super::{
     DocumentStore, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret, Usage,
-    VaultEntry, check_expected, check_write, document_bytes, validate_path,
+    VaultEntry, check_expected, check_write, document_bytes, validate_path, validate_prefix,
 };
 
 /// `[store] backend = "postgres"`.
@@ -248,6 +248,36 @@ impl DocumentStore for PostgresStore {
             json: r.get(0),
             revision: r.get::<_, i64>(1) as u64,
         }))
+    }
+
+    async fn list(
+        &self,
+        ns: &Namespace,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        validate_prefix(prefix)?;
+        let client = self.client().await?;
+        // COLLATE "C": byte order, whatever the database's collation.
+        let select = client
+            .prepare_cached(
+                "SELECT path FROM documents
+                 WHERE tenant = $1 AND plugin = $2 AND path COLLATE \"C\" > $4
+                   AND ($3 = '' OR path = $3 OR starts_with(path, $3 || '/'))
+                 ORDER BY path COLLATE \"C\" LIMIT $5",
+            )
+            .await
+            .map_err(db)?;
+        let after = after.unwrap_or("");
+        let rows = client
+            .query(
+                &select,
+                &[&ns.tenant, &ns.plugin, &prefix, &after, &(limit as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     async fn put_within(

@@ -152,6 +152,16 @@ impl DocumentStore for QuotaStore {
         self.inner.delete(ns, path, expected).await
     }
 
+    async fn list(
+        &self,
+        ns: &Namespace,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.list(ns, prefix, after, limit).await
+    }
+
     async fn usage(&self, tenant: &str) -> Result<Option<Usage>, StoreError> {
         self.inner.usage(tenant).await
     }

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     DocumentStore, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret, Usage,
-    VaultEntry, check_expected, check_write, document_bytes, validate_path,
+    VaultEntry, check_expected, check_write, document_bytes, validate_path, validate_prefix,
 };
 
 #[derive(Clone)]
@@ -146,6 +146,39 @@ impl DocumentStore for SqliteStore {
             )
             .optional()
             .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        ns: &Namespace,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        validate_prefix(prefix)?;
+        let (ns, prefix) = (ns.clone(), prefix.to_string());
+        let after = after.unwrap_or("").to_string();
+        self.with_conn(move |conn| {
+            // Below `p` is the range [p/, p0): '0' follows '/' in byte order,
+            // which is how SQLite compares text.
+            let mut select = conn
+                .prepare_cached(
+                    "SELECT path FROM documents
+                     WHERE tenant = ?1 AND plugin = ?2 AND path > ?4
+                       AND (?3 = '' OR path = ?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))
+                     ORDER BY path LIMIT ?5",
+                )
+                .map_err(unavailable)?;
+            let rows = select
+                .query_map(
+                    params![ns.tenant, ns.plugin, prefix, after, limit as i64],
+                    |row| row.get(0),
+                )
+                .map_err(unavailable)?;
+            rows.collect::<Result<Vec<String>, _>>()
+                .map_err(unavailable)
         })
         .await
     }
