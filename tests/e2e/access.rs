@@ -8,7 +8,7 @@ mod real_igor;
 
 use std::time::{Duration, Instant};
 
-use common::{Host, hostile_with_manifest, sha256_hex};
+use common::{Host, hostile_with_manifest, sha256_hex, upstream};
 use reqwest::StatusCode;
 
 const OWNER: &str = "token-of-the-owner";
@@ -27,15 +27,6 @@ secret_urls = ["{upstream_url}/token"]
 path = "/ok"
 reason = "a liveness page"
 "#;
-
-/// A loopback server answering every request with "upstream".
-async fn upstream() -> String {
-    let app = axum::Router::new().fallback(|| async { "upstream" });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
 
 /// Two entries of the hostile guest with its manifest: `hostile` granted
 /// what it asks (its upstream moved to `upstream` by a setting), `narrowed`
@@ -95,7 +86,7 @@ fn bearer(token: &str) -> (&'static str, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_owner_token_guards_a_single_tenant_host() {
     let dir = tempfile::tempdir().unwrap();
-    let upstream = upstream().await;
+    let upstream = upstream("upstream").await;
     let host = Host::start(&format!(
         "[owner]\ntoken_sha256 = [\"{}\"]\n{}",
         sha256_hex(OWNER),

@@ -4,9 +4,7 @@
 
 mod common;
 
-use axum::Router;
-use axum::routing::get;
-use common::Host;
+use common::{Host, upstream};
 use sha2::{Digest, Sha256};
 
 /// Each released version's WIT file and its SHA-256 at release.
@@ -57,10 +55,7 @@ async fn a_component_built_against_0_1_0_still_runs() {
         "{hello:?}"
     );
 
-    let app = Router::new().route("/hi", get(|| async { "hi there" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let upstream = upstream("hi there").await;
     let host = Host::start(&format!(
         r#"
 [[plugin]]

@@ -3,18 +3,7 @@
 
 mod common;
 
-use axum::Router;
-use axum::routing::get;
-use common::Host;
-
-/// A loopback server answering `GET /hi`.
-async fn upstream() -> String {
-    let app = Router::new().route("/hi", get(|| async { "hi there" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
+use common::{Host, upstream};
 
 /// `hello` may fetch from the upstream; `elsewhere`, the same component
 /// under another name, points at an address no policy lets it reach.
@@ -56,7 +45,7 @@ fn stored(host: &Host, plugin: &str, path: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn greetings_are_counted_in_the_store_even_when_concurrent() {
-    let host = Host::start(&config(&upstream().await)).await;
+    let host = Host::start(&config(&upstream("hi there").await)).await;
     let url = format!("{}/plugin/hello?name=jo", host.url);
     assert_eq!(
         get_text(&url).await,
@@ -100,7 +89,7 @@ async fn greetings_are_counted_in_the_store_even_when_concurrent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fetches_go_through_the_egress_policy() {
-    let upstream = upstream().await;
+    let upstream = upstream("hi there").await;
     let host = Host::start(&config(&upstream)).await;
     let (status, body) = get_text(&format!("{}/plugin/hello/fetch", host.url)).await;
     assert_eq!(status, 200, "{body}");

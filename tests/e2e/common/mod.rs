@@ -250,3 +250,12 @@ pub fn hostile_with_manifest(dir: &Path, manifest: &str) -> PathBuf {
     .unwrap();
     path
 }
+
+/// A loopback server answering every request with `body`; its base URL.
+pub async fn upstream(body: &'static str) -> String {
+    let app = axum::Router::new().fallback(move || async move { body });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
