@@ -62,6 +62,20 @@ pub struct Config {
     /// Scheduled calls, like Igor's `<action>` elements.
     #[serde(default, rename = "action")]
     pub actions: Vec<ActionConfig>,
+    /// When scheduled actions first run.
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// An action that has not run within its interval (never, or not since
+    /// before the host stopped) first runs after a random delay below this
+    /// many seconds (and below its interval), so a start, a reload or a new
+    /// tenant does not call every upstream at once. Unset: spread over the
+    /// whole interval; `0`: run such actions at once.
+    pub first_run_spread_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -164,7 +178,9 @@ pub struct TenantConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
-    /// Seconds between runs; the first run is right after start.
+    /// Seconds between runs. The first run after a start or reload comes
+    /// one interval after the last recorded one, or, for an action without
+    /// a recent run, at a random time spread by `[scheduler]`.
     pub interval: u64,
     /// A host-relative URL such as `/plugin/NAME?user=jack`.
     pub url: String,

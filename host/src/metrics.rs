@@ -44,6 +44,7 @@ pub struct Metrics {
     pub egress_denials: Family<PluginLabels, Counter>,
     pub store_bytes: Family<TenantLabels, Gauge>,
     pub store_documents: Family<TenantLabels, Gauge>,
+    pub scheduled_actions: Gauge,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -89,6 +90,12 @@ impl Metrics {
             "Documents stored by a tenant's plugins",
             store_documents.clone(),
         );
+        let scheduled_actions = Gauge::default();
+        registry.register(
+            "scheduled_actions",
+            "Scheduled actions waiting for or running their next run",
+            scheduled_actions.clone(),
+        );
         Self {
             registry,
             requests,
@@ -97,6 +104,7 @@ impl Metrics {
             egress_denials,
             store_bytes,
             store_documents,
+            scheduled_actions,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Scheduled actions, like Igor's `<action>` with `interval`, `url` and
-//! `representing`: each runs right after start and then every `interval`
-//! seconds, and records its outcome in `status/<representing>`.
+//! `representing`: each runs every `interval` seconds, as its tenant, and
+//! records its outcome in `status/<representing>` in the tenant's store.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::app::{App, HostRequest, HostResponse};
 use crate::config::ActionConfig;
+use crate::metrics::METRICS;
 use crate::store::{DocumentStore, Namespace, StoreError};
 use crate::tenants::{Registry, Tenant};
 
@@ -18,25 +19,92 @@ pub fn host_namespace(tenant: &str) -> Namespace {
     Namespace::host(tenant)
 }
 
-/// Starts one task per action of every tenant in `registry`. The tasks end
-/// after their current run once the registry is replaced by a reload.
+/// Starts one task per action of every tenant in `registry`. A task waits
+/// for its first run as [`first_run_delay`] says, then runs every
+/// `interval`; it ends as soon as the registry is retired by a reload (a
+/// run in progress finishes first). Tasks hold no reference to the
+/// registry, so a retired one is freed with its plugins.
 pub fn spawn_actions(app: Arc<App>, registry: Arc<Registry>) {
+    let spread = registry.scheduler.first_run_spread_seconds;
     for tenant in registry.tenants.values() {
         for action in tenant.actions.clone() {
-            let (app, registry, tenant) = (app.clone(), registry.clone(), tenant.clone());
+            let (app, tenant) = (app.clone(), tenant.clone());
+            let retirement = registry.retirement();
+            METRICS.scheduled_actions.inc();
             tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(Duration::from_secs(action.interval));
+                tokio::pin!(retirement);
+                let first = first_run_delay(&tenant, &action, spread, now_seconds()).await;
+                let period = Duration::from_secs(action.interval);
+                let mut ticker =
+                    tokio::time::interval_at(tokio::time::Instant::now() + first, period);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
-                    ticker.tick().await;
-                    if registry.is_retired() {
-                        break;
+                    tokio::select! {
+                        _ = ticker.tick() => {}
+                        () = &mut retirement => break,
                     }
                     run_action(&app, &tenant, &action).await;
                 }
+                METRICS.scheduled_actions.dec();
             });
         }
     }
+}
+
+/// How long an action waits for its first run: until one interval after
+/// its last recorded run, when that is still ahead (a restart or reload
+/// keeps the rhythm); otherwise a random delay below the spread (default:
+/// the interval), so many actions due at once do not all call upstream at
+/// the same moment.
+async fn first_run_delay(
+    tenant: &Tenant,
+    action: &ActionConfig,
+    spread_seconds: Option<u64>,
+    now: u64,
+) -> Duration {
+    let last_run = match &action.representing {
+        Some(representing) => last_activity(tenant, representing).await,
+        None => None,
+    };
+    delay_before_first_run(last_run, action.interval, spread_seconds, now)
+}
+
+fn delay_before_first_run(
+    last_run: Option<u64>,
+    interval: u64,
+    spread_seconds: Option<u64>,
+    now: u64,
+) -> Duration {
+    if let Some(due) = last_run.map(|last| last.saturating_add(interval))
+        && due > now
+    {
+        return Duration::from_secs(due - now);
+    }
+    let spread_ms = spread_seconds
+        .unwrap_or(interval)
+        .min(interval)
+        .saturating_mul(1000);
+    if spread_ms == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(rand::random_range(0..spread_ms))
+}
+
+async fn last_activity(tenant: &Tenant, representing: &str) -> Option<u64> {
+    let path = format!("status/{}", representing.trim_matches('/'));
+    let entry = tenant
+        .documents
+        .get(&host_namespace(&tenant.id), &path)
+        .await
+        .ok()??;
+    serde_json::from_str::<Value>(&entry.json).ok()?["lastActivity"].as_u64()
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Runs an action once and records its status.
@@ -56,7 +124,7 @@ pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> Ho
     tracing::info!(tenant = %tenant.id, %path, status = response.status, "action ran");
     if let Some(representing) = &action.representing
         && let Err(err) = record_status(
-            app.documents().as_ref(),
+            tenant.documents.as_ref(),
             &tenant.id,
             representing,
             &response,
@@ -102,10 +170,7 @@ pub async fn record_status(
     let ns = host_namespace(tenant);
     let path = format!("status/{}", representing.trim_matches('/'));
     crate::store::validate_path(&path)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = now_seconds();
     let success = response.status == 200;
     // Read-modify-write so the other timestamp survives; retry on a race.
     for _ in 0..5 {
@@ -149,4 +214,46 @@ pub async fn record_status(
         }
     }
     Err(StoreError::Unavailable("status kept changing".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: u64 = 3600;
+
+    #[test]
+    fn a_recent_run_keeps_the_rhythm() {
+        let delay = delay_before_first_run(Some(1_000), HOUR, Some(0), 1_600);
+        assert_eq!(delay, Duration::from_secs(HOUR - 600));
+    }
+
+    #[test]
+    fn due_actions_are_spread_below_the_interval_and_the_spread() {
+        let delays: Vec<Duration> = (0..200)
+            .map(|_| delay_before_first_run(None, HOUR, None, 0))
+            .collect();
+        assert!(delays.iter().all(|d| *d < Duration::from_secs(HOUR)));
+        // Not all at the same moment: 200 draws below an hour differ.
+        let first = delays[0];
+        assert!(delays.iter().any(|d| *d != first), "{delays:?}");
+        for _ in 0..200 {
+            let overdue = delay_before_first_run(Some(0), HOUR, Some(60), 10 * HOUR);
+            assert!(overdue < Duration::from_secs(60), "{overdue:?}");
+            let short = delay_before_first_run(None, 5, Some(60), 0);
+            assert!(short < Duration::from_secs(5), "{short:?}");
+        }
+    }
+
+    #[test]
+    fn a_zero_spread_runs_due_actions_at_once() {
+        assert_eq!(
+            delay_before_first_run(None, HOUR, Some(0), 0),
+            Duration::ZERO
+        );
+        assert_eq!(
+            delay_before_first_run(Some(0), HOUR, Some(0), HOUR),
+            Duration::ZERO
+        );
+    }
 }

@@ -32,6 +32,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(admin_metrics))
         .route("/status/{*representing}", get(status))
+        .route(
+            "/tenants/{tenant}/status/{*representing}",
+            get(tenant_status),
+        )
         .route("/admin/reload", post(reload))
         .fallback(dispatch)
         .with_state(app)
@@ -302,15 +306,39 @@ async fn status(
     if registry.multi_tenant {
         return (
             StatusCode::NOT_FOUND,
-            "Per-tenant status is not served here\n",
+            "Not found: action status lives under /tenants/ID/status/\n",
         )
             .into_response();
     }
     let tenant = registry.tenants.get(DEFAULT_TENANT).expect("single tenant");
-    let mut list = header_list(&headers);
+    recorded_status(&registry, tenant, &headers, &representing).await
+}
+
+/// A tenant's action status (`/tenants/ID/status/<representing>`), for the
+/// tenant's callers only.
+async fn tenant_status(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::extract::Path((id, representing)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let registry = app.registry();
+    let tenant = match registry.tenants.get(&id) {
+        Some(tenant) if registry.multi_tenant => tenant,
+        _ => return (StatusCode::NOT_FOUND, "No such tenant\n").into_response(),
+    };
+    recorded_status(&registry, tenant, &headers, &representing).await
+}
+
+async fn recorded_status(
+    registry: &crate::tenants::Registry,
+    tenant: &crate::tenants::Tenant,
+    headers: &HeaderMap,
+    representing: &str,
+) -> Response {
+    let mut list = header_list(headers);
     let forwarded = crate::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut list);
     let presented = Presented {
-        authorization: authorization(&headers),
+        authorization: authorization(headers),
         forwarded: forwarded.verified,
         public_route: false,
     };
@@ -320,7 +348,7 @@ async fn status(
     let path = format!("status/{representing}");
     match tenant
         .documents
-        .get(&host_namespace(DEFAULT_TENANT), &path)
+        .get(&host_namespace(&tenant.id), &path)
         .await
     {
         Ok(Some(entry)) => (

@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use tokio::sync::Semaphore;
@@ -22,7 +21,7 @@ use wasmtime::component::Linker;
 use crate::access::{Credentials, Gate};
 use crate::app::HostResponse;
 use crate::capabilities::PluginCapabilities;
-use crate::config::{ActionConfig, Config, PluginConfig, Quota, StoreConfig};
+use crate::config::{ActionConfig, Config, PluginConfig, Quota, SchedulerConfig, StoreConfig};
 use crate::egress::{EgressClient, EgressPolicy};
 use crate::engine;
 use crate::limits::Limits;
@@ -88,17 +87,29 @@ pub struct Registry {
     pub admin: Credentials,
     /// `[server] igor_forward_secret` (see [`crate::igor_forward`]).
     pub igor_forward_secret: Option<String>,
-    /// Set when a newer registry replaces this one: its actions stop.
-    pub retired: AtomicBool,
+    /// When actions first run.
+    pub scheduler: SchedulerConfig,
+    /// Turns true when a newer registry replaces this one: its actions stop
+    /// waiting at once (a run in progress finishes).
+    retired: tokio::sync::watch::Sender<bool>,
 }
 
 impl Registry {
     pub fn retire(&self) {
-        self.retired.store(true, Ordering::SeqCst);
+        self.retired.send_replace(true);
     }
 
     pub fn is_retired(&self) -> bool {
-        self.retired.load(Ordering::SeqCst)
+        *self.retired.borrow()
+    }
+
+    /// Resolves once this registry is retired.
+    pub fn retirement(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut retired = self.retired.subscribe();
+        async move {
+            // An error means the registry is gone, which also ends its actions.
+            let _ = retired.wait_for(|retired| *retired).await;
+        }
     }
 }
 
@@ -201,7 +212,8 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
         multi_tenant,
         admin: Credentials::from_hex(&config.admin.token_sha256)?,
         igor_forward_secret: config.server.igor_forward_secret.clone(),
-        retired: AtomicBool::new(false),
+        scheduler: config.scheduler,
+        retired: tokio::sync::watch::Sender::new(false),
     })
 }
 

@@ -268,23 +268,13 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
         if key.starts_with('_') || matches!(key.as_str(), "user" | "delete" | "returnTo") {
             continue;
         }
-        if !is_simple_key(key) || USER_BOOKKEEPING.contains(&key.as_str()) {
-            return Err(PluginError::bad_request(format!(
-                "Fitbitplugin: {:?} cannot be a user setting",
-                echo(key)
-            )));
-        }
+        check_user_setting_name(key)?;
         let value = value.trim();
         // An empty field means "use the default", so it is not stored.
         changes.push((key.clone(), (!value.is_empty()).then(|| value.to_string())));
     }
     if let Some(name) = get("_newName").filter(|n| !n.is_empty()) {
-        if !is_simple_key(&name) || USER_BOOKKEEPING.contains(&name.as_str()) {
-            return Err(PluginError::bad_request(format!(
-                "Fitbitplugin: {:?} cannot be a user setting",
-                echo(&name)
-            )));
-        }
+        check_user_setting_name(&name)?;
         changes.push((name, get("_newValue").filter(|v| !v.is_empty())));
     }
     update(host, &paths.user(&user), |document| {
@@ -297,6 +287,29 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
     })?;
     crate::users::add(host, &paths, &user)?;
     Ok(finish(request, get("returnTo").as_deref()))
+}
+
+/// Words in a setting's name that mark it as a credential.
+const SECRET_WORDS: [&str; 4] = ["secret", "token", "password", "key"];
+
+/// A user's settings are a plain document anyone who may read the plugin's
+/// data can read, and bookkeeping is the plugin's own: refuse both kinds.
+fn check_user_setting_name(name: &str) -> Result<()> {
+    if !is_simple_key(name) || USER_BOOKKEEPING.contains(&name) {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin: {:?} cannot be a user setting",
+            echo(name)
+        )));
+    }
+    let lower = name.to_ascii_lowercase();
+    if SECRET_WORDS.iter().any(|word| lower.contains(word)) {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin: {:?} looks like a credential, and user settings are readable by \
+             whoever may read this plugin's data; the client secret belongs on the setup page",
+            echo(name)
+        )));
+    }
+    Ok(())
 }
 
 /// Revokes the user's token at the provider (best effort), then removes

@@ -265,6 +265,26 @@ fn settings_keep_other_keys_and_survive_races() {
 }
 
 #[test]
+fn credentials_are_refused_as_user_settings() {
+    let host = configured();
+    let cases: [&[(&str, &str)]; 3] = [
+        &[("user", "jack"), ("client_secret", "s3cret")],
+        &[("user", "jack"), ("Refresh_Token", "r")],
+        &[
+            ("user", "jack"),
+            ("_newName", "api_key"),
+            ("_newValue", "k"),
+        ],
+    ];
+    for fields in cases {
+        let r = handle(&host, &form("/userSettings", fields));
+        assert_eq!(r.status, 400, "{fields:?}");
+        assert!(r.body_text().contains("setup page"), "{}", r.body_text());
+    }
+    assert!(host.get("identities/jack/plugindata/fitbit").is_none());
+}
+
+#[test]
 fn user_settings_need_a_user_and_plain_keys() {
     let host = configured();
     let r = handle(&host, &form("/userSettings", &[("methods", "x")]));

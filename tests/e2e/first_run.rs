@@ -295,6 +295,7 @@ async fn install_names_are_what_igor_accepts_and_cannot_reach_host_data() {
     let host = Host::start(&format!(
         "[[plugin]]\nname = \"_fitbit\"\n\
          [[plugin]]\nname = \"_host\"\ncomponent = \"{hostile}\"\n\
+         [scheduler]\nfirst_run_spread_seconds = 0\n\
          [[action]]\ninterval = 3600\nurl = \"/plugin/_host/ok\"\nrepresenting = \"sensors/probe\"\n"
     ))
     .await;

@@ -499,8 +499,7 @@ async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
     let google = FakeGoogle::start().await;
-    let action = "[[action]]\ninterval = 3600\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
-    let h = Harness::start(&format!("{}{action}", clouds::google_config(&google, None))).await;
+    let h = Harness::start(&clouds::google_config(&google, None)).await;
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
     google.set_testing_mode(GOOGLE_ID, true);
     h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
@@ -536,8 +535,12 @@ async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
     assert_eq!(status, 200, "{body}");
 
     // Seven days later Google ends the Testing grant, in its own words; the
-    // scheduled action's status tells the owner what to do.
+    // scheduled action's status tells the owner what to do. (An action
+    // added by a reload runs at once with no spread, then every second.)
     google.advance_clock(std::time::Duration::from_secs(7 * 24 * 3600 + 60));
+    let action = "[scheduler]\nfirst_run_spread_seconds = 0\n[[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
+    h.host
+        .write_config(&format!("{}{action}", clouds::google_config(&google, None)));
     h.host.hangup();
     let status = status_when(&h, "sensors/fitbit", |s| s.get("notice").is_some()).await;
     let message = status["errorMessage"].as_str().unwrap();
@@ -556,7 +559,6 @@ async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
 
     // One click renews access; the next run clears the notice.
     h.authorise("jack", &google.authorize_url()).await;
-    h.host.hangup();
     let status = status_when(&h, "sensors/fitbit", |s| {
         s["alive"] == true && s.get("notice").is_none()
     })

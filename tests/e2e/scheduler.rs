@@ -1,0 +1,160 @@
+//! Scheduled actions of a multi-tenant host, through the real binary:
+//! status in each tenant's own store behind its own credentials, and a
+//! reload that retires the old actions at once without re-running them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Host, sha256_hex};
+use serde_json::Value;
+
+const TOKEN_A: &str = "token-of-tenant-a";
+const TOKEN_B: &str = "token-of-tenant-b";
+const ADMIN: &str = "admin-token";
+
+/// Tenants `a` (the host's store) and `b` (its own SQLite file), each with
+/// an hourly action on the hostile guest's `/ok`, first run at once.
+fn config() -> String {
+    let tenant = |id: &str, token: &str, store: &str| {
+        format!(
+            "[[tenant]]\nid = \"{id}\"\ntoken_sha256 = [\"{}\"]\n{store}\
+             [[tenant.plugin]]\nname = \"probe\"\ncomponent = \"{}\"\n\
+             [[tenant.action]]\ninterval = 3600\nurl = \"/plugin/probe/ok\"\nrepresenting = \"sensors/probe\"\n",
+            sha256_hex(token),
+            igor_test_guests::HOSTILE,
+        )
+    };
+    format!(
+        "[scheduler]\nfirst_run_spread_seconds = 0\n[admin]\ntoken_sha256 = [\"{}\"]\n{}{}",
+        sha256_hex(ADMIN),
+        tenant("a", TOKEN_A, ""),
+        tenant("b", TOKEN_B, "store = { backend = \"sqlite\" }\n"),
+    )
+}
+
+async fn get(host: &Host, path: &str, token: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", host.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The status recorded for `tenant`, once its first run has happened.
+async fn recorded_status(host: &Host, tenant: &str, token: &str) -> Value {
+    let path = format!("/tenants/{tenant}/status/sensors/probe");
+    for _ in 0..600 {
+        let (status, body) = get(host, &path, token).await;
+        if status == 200 {
+            return serde_json::from_str(&body).unwrap();
+        }
+        assert_eq!(status, 404, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no status recorded for tenant {tenant}:\n{}", host.log());
+}
+
+async fn scheduled_actions(host: &Host) -> String {
+    let (status, body) = get(host, "/metrics", ADMIN).await;
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .find(|line| line.starts_with("igor_host_scheduled_actions "))
+        .unwrap_or_else(|| panic!("no scheduled_actions gauge:\n{body}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_tenant_reads_its_own_action_status_only() {
+    let host = Host::start(&config()).await;
+    for (tenant, token) in [("a", TOKEN_A), ("b", TOKEN_B)] {
+        let status = recorded_status(&host, tenant, token).await;
+        assert_eq!(status["alive"], true, "{status}");
+        assert_eq!(status["errorMessage"], "", "{status}");
+    }
+    // Another tenant's token, none, or the single-tenant route: refused.
+    assert_eq!(
+        get(&host, "/tenants/b/status/sensors/probe", TOKEN_A)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        get(&host, "/tenants/a/status/sensors/probe", "").await.0,
+        401
+    );
+    assert_eq!(
+        get(&host, "/tenants/x/status/sensors/probe", TOKEN_A)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(get(&host, "/status/sensors/probe", TOKEN_A).await.0, 404);
+    // Tenant b's status is in b's own store file.
+    assert!(host.data_dir().join("tenants/b.sqlite").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_retires_old_actions_at_once_and_keeps_their_rhythm() {
+    let host = Host::start(&config()).await;
+    let before = recorded_status(&host, "a", TOKEN_A).await;
+    recorded_status(&host, "b", TOKEN_B).await;
+    assert_eq!(
+        scheduled_actions(&host).await,
+        "igor_host_scheduled_actions 2"
+    );
+
+    // The same tenants again, and tenant b removed: the gauge follows at once
+    // (the old registry's tasks do not wait out their hour).
+    let (status, body) = {
+        let response = reqwest::Client::new()
+            .post(format!("{}/admin/reload", host.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    assert_eq!(status, 200, "{body}");
+    let mut gauge = String::new();
+    for _ in 0..100 {
+        gauge = scheduled_actions(&host).await;
+        if gauge == "igor_host_scheduled_actions 2" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(gauge, "igor_host_scheduled_actions 2", "{}", host.log());
+
+    let config = config();
+    let without_b = config.split("[[tenant]]\nid = \"b\"").next().unwrap();
+    host.write_config(without_b);
+    let response = reqwest::Client::new()
+        .post(format!("{}/admin/reload", host.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for _ in 0..100 {
+        gauge = scheduled_actions(&host).await;
+        if gauge == "igor_host_scheduled_actions 1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(gauge, "igor_host_scheduled_actions 1", "{}", host.log());
+
+    // Neither reload re-ran tenant a's action: its next run is an hour
+    // after the recorded one.
+    let after = recorded_status(&host, "a", TOKEN_A).await;
+    assert_eq!(after["lastActivity"], before["lastActivity"], "{after}");
+    assert_eq!(
+        host.log().matches("action ran").count(),
+        2,
+        "{}",
+        host.log()
+    );
+}
