@@ -73,6 +73,7 @@ impl App {
         let stores = Stores::open(&config).await?;
         let shared = Shared {
             linker: runtime::linker(&engine)?,
+            components: Default::default(),
             engine,
             documents: stores.documents,
             secrets: stores.secrets,

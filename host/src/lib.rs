@@ -13,6 +13,7 @@ pub mod access;
 pub mod app;
 pub mod bindings;
 pub mod capabilities;
+pub mod components;
 pub mod config;
 pub mod deadline;
 pub mod echo;

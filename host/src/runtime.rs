@@ -29,8 +29,9 @@ use crate::tenants::TenantShare;
 pub struct Plugin {
     pub name: String,
     pub namespace: Namespace,
-    /// The component linked with the host's imports ([`Plugin::link`]).
-    pub pre: IgorPluginPre<RequestState>,
+    /// The component linked with the host's imports ([`Plugin::link`]),
+    /// shared with every other plugin that runs it.
+    pub component: Arc<crate::components::LoadedComponent>,
     /// What it may reach, shared by its requests.
     pub capabilities: PluginCapabilities,
     pub config: Vec<(String, String)>,
@@ -109,7 +110,7 @@ impl Plugin {
             limiter: GuestLimiter::new(self.limits),
             capabilities: self.capabilities.for_request(deadline.clone()),
         };
-        let mut store = Store::new(self.pre.engine(), state);
+        let mut store = Store::new(self.component.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         // Yield to tokio every tick; trap once the wall-clock deadline passes.
         let epoch_deadline = deadline.clone();
@@ -123,7 +124,7 @@ impl Plugin {
         store.set_epoch_deadline(1);
 
         let call = async {
-            let instance = match self.pre.instantiate_async(&mut store).await {
+            let instance = match self.component.pre.instantiate_async(&mut store).await {
                 Ok(instance) => instance,
                 Err(err) => return Err(CallFailure::Instantiate(err)),
             };

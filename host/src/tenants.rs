@@ -23,7 +23,6 @@ use crate::app::HostResponse;
 use crate::capabilities::PluginCapabilities;
 use crate::config::{ActionConfig, Config, PluginConfig, Quota, SchedulerConfig, StoreConfig};
 use crate::egress::{EgressClient, EgressPolicy};
-use crate::engine;
 use crate::limits::Limits;
 use crate::manifest::{self, Grant, Manifest};
 use crate::runtime::{Plugin, RequestState};
@@ -117,6 +116,8 @@ impl Registry {
 pub struct Shared {
     pub engine: Engine,
     pub linker: Linker<RequestState>,
+    /// Components compiled once, shared by the tenants that run them.
+    pub components: crate::components::ComponentLibrary,
     pub documents: Arc<dyn DocumentStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub cache_dir: PathBuf,
@@ -261,21 +262,20 @@ fn load_plugin(
     shared: &Shared,
 ) -> anyhow::Result<Plugin> {
     let name = &plugin.name;
-    let wasm = match &plugin.component {
-        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => BUILTIN_COMPONENT.to_vec(),
-    };
-    let component = engine::load_component(&shared.engine, &wasm, Some(&shared.cache_dir))
-        .context("loading the component")?;
-    engine::check_imports(&shared.engine, &component, name)?;
-    let manifest = Manifest::from_component(&wasm)?;
-    let grant = manifest::grant(manifest.as_ref(), plugin)?;
-    log_grant(&share.id, name, manifest.as_ref(), plugin, &grant);
+    let component = shared.components.load(
+        name,
+        plugin.component.as_deref(),
+        &shared.engine,
+        &shared.linker,
+        &shared.cache_dir,
+    )?;
+    let grant = manifest::grant(component.manifest.as_ref(), plugin)?;
+    log_grant(&share.id, name, component.manifest.as_ref(), plugin, &grant);
     let policy = EgressPolicy::from_config(&grant.egress).context("egress configuration")?;
     let limits = plugin.limits.unwrap_or(tenant_limits);
     let egress = EgressClient::new(policy, limits, share.connections.clone())?;
     Ok(Plugin {
-        pre: Plugin::link(name, &shared.linker, &component)?,
+        component,
         name: name.clone(),
         namespace: Namespace::new(share.id.clone(), name.clone()),
         capabilities: PluginCapabilities {
