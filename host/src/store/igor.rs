@@ -18,33 +18,10 @@
 //!
 //! # Documents
 //! Igor stores XML and converts to and from JSON; the conversion is lossy and
-//! **what `get` returns is what Igor returns**, not what was written. Plugin
-//! readers must cope (the original Python plugin had to as well):
-//! - a one-element list reads back as its only element (`"scope": ["weight"]`
-//!   → `"scope": "weight"`), an empty list disappears;
-//! - numeric-looking strings read back as numbers (`"client_id": "0123"` →
-//!   `123`; Python's `int()`/`float()` decide, so `"1_000"` → `1000`),
-//!   `"true"`/`"false"`/`"null"` as booleans and null;
-//! - `false`, `null`, `""` and `{}` all read back as `{}`; leading and
-//!   trailing white space of text is dropped; characters XML cannot hold are
-//!   dropped;
-//! - the strings `"nan"`, `"inf"`, `"1e400"`... make Igor answer with
-//!   non-JSON `NaN`/`Infinity`; they are read back as the strings `"NaN"`,
-//!   `"Infinity"` and `"-Infinity"`;
-//! - a scalar document (a string or number at top level) is stored as the
-//!   element's text and reads back converted as above.
-//!
-//! Refused with `InvalidJson` (naming the key): object keys that are not XML
-//! names (Igor would escape them as `<_e _e="...">` and read back a
-//! different shape; `#text` and `@attr` keys are refused too), a list at top
-//! level or directly inside a list (Igor would store its Python `repr`).
-//!
-//! Writes are sent as XML (`Content-Type: application/xml`, built here the way
-//! Igor builds elements from JSON), never with query parameters (Igor would
-//! store the parameters instead of the body). Sending XML lets a write keep
-//! what Igor hides from JSON readers: an element's `own:` attributes and its
-//! `au:` children (for example the capabilities `igorSetup addstd` puts on
-//! `plugindata/weather`), which a plain JSON `PUT` would silently drop.
+//! **what `get` returns is what Igor returns**, not what was written: see
+//! [`super::igor_xml`] for exactly what changes and what is refused. Writes
+//! are sent as XML, never with query parameters, so a write keeps what Igor
+//! hides from JSON readers (`own:` attributes and `au:` children).
 //!
 //! # Nesting
 //! In Igor, paths nest: `identities/jack/plugindata/weather` *contains*
@@ -594,70 +571,4 @@ pub async fn igor_base_url(config: &IgorConfig) -> anyhow::Result<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> IgorStore {
-        let config: IgorConfig = toml::from_str("url = \"http://127.0.0.1:1/data/\"").unwrap();
-        IgorStore::new(&config, "default").unwrap()
-    }
-
-    #[test]
-    fn scopes_plugins_to_their_subtrees() {
-        let s = store();
-        let weather = Namespace::new("default", "weather");
-        for (path, root) in [
-            ("plugindata/weather", "plugindata/weather"),
-            ("plugindata/weather/x/y", "plugindata/weather"),
-            (
-                "identities/jack/plugindata/weather/token",
-                "identities/jack/plugindata/weather",
-            ),
-            ("sensors/weather/jack", "sensors/weather"),
-            ("status/sensors/weather/notice", "status/sensors"),
-        ] {
-            assert_eq!(s.scope(&weather, path).unwrap().root, root, "{path}");
-        }
-        for path in [
-            "plugindata",
-            "plugindata/other",
-            "plugindata/weatherx",
-            "identities/jack",
-            "identities/jack/plugindata",
-            "identities/jack/plugindata/other/token",
-            "identities/jack/x/weather",
-            "sensors",
-            "status/sensors/weather",
-            "status/sensors/other/notice",
-            "status/weather/notice",
-            "services/igor",
-            "plugindata/weather/1x",
-            "plugindata/weather/a b",
-            "plugindata/weather/x[1]",
-            "plugindata/weather/*",
-            "identities/*/plugindata/weather",
-        ] {
-            assert!(
-                matches!(s.scope(&weather, path), Err(StoreError::InvalidPath(_))),
-                "{path}"
-            );
-        }
-        let host = Namespace::host("default");
-        assert_eq!(
-            s.scope(&host, "status/sensors/weather").unwrap().root,
-            "status/sensors"
-        );
-        assert!(s.scope(&host, "status").is_err());
-        assert!(s.scope(&host, "plugindata/weather").is_err());
-        // A plugin may be called what the host namespace once was; it is an
-        // ordinary plugin.
-        let underscore = Namespace::new("default", "_host");
-        assert!(s.scope(&underscore, "status/sensors/weather").is_err());
-        assert_eq!(
-            s.scope(&underscore, "plugindata/_host/x").unwrap().root,
-            "plugindata/_host"
-        );
-        let other = Namespace::new("acme", "weather");
-        assert!(s.scope(&other, "plugindata/weather").is_err());
-    }
-}
+mod tests;

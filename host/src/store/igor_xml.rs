@@ -1,8 +1,38 @@
 //! What crosses the wire to and from Igor: its JSON read back as documents,
 //! documents written as the XML elements Igor would build, the hidden
 //! (`au:`/`own:`) parts a write keeps, and revisions as content hashes. Pure
-//! functions without I/O (see `igor.rs` for why each exists), fuzzed in
-//! `fuzz/`; errors are texts the store turns into its own.
+//! functions without I/O, fuzzed in `fuzz/`; errors are texts the store
+//! turns into its own.
+//!
+//! # Documents
+//! Igor stores XML and converts to and from JSON; the conversion is lossy and
+//! **what `get` returns is what Igor returns**, not what was written. Plugin
+//! readers must cope (the original Python plugin had to as well):
+//! - a one-element list reads back as its only element (`"scope": ["weight"]`
+//!   → `"scope": "weight"`), an empty list disappears;
+//! - numeric-looking strings read back as numbers (`"client_id": "0123"` →
+//!   `123`; Python's `int()`/`float()` decide, so `"1_000"` → `1000`),
+//!   `"true"`/`"false"`/`"null"` as booleans and null;
+//! - `false`, `null`, `""` and `{}` all read back as `{}`; leading and
+//!   trailing white space of text is dropped; characters XML cannot hold are
+//!   dropped;
+//! - the strings `"nan"`, `"inf"`, `"1e400"`... make Igor answer with
+//!   non-JSON `NaN`/`Infinity`; they are read back as the strings `"NaN"`,
+//!   `"Infinity"` and `"-Infinity"`;
+//! - a scalar document (a string or number at top level) is stored as the
+//!   element's text and reads back converted as above.
+//!
+//! Refused with `InvalidJson` (naming the key): object keys that are not XML
+//! names (Igor would escape them as `<_e _e="...">` and read back a
+//! different shape; `#text` and `@attr` keys are refused too), a list at top
+//! level or directly inside a list (Igor would store its Python `repr`).
+//!
+//! Writes are sent as XML (`Content-Type: application/xml`, built here the way
+//! Igor builds elements from JSON), never with query parameters (Igor would
+//! store the parameters instead of the body). Sending XML lets a write keep
+//! what Igor hides from JSON readers: an element's `own:` attributes and its
+//! `au:` children (for example the capabilities `igorSetup addstd` puts on
+//! `plugindata/weather`), which a plain JSON `PUT` would silently drop.
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};

@@ -1,0 +1,280 @@
+//! The fake as tests drive it: start it, add users and data, change its
+//! clock and rules, inject errors, and read what it was sent.
+
+use super::*;
+
+/// A running fake Fitbit. Dropping it stops the server.
+pub struct FakeFitbit {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    faults: Arc<Faults>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FakeFitbit {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeFitbit {
+    /// Bind 127.0.0.1:0 and serve on a tokio task.
+    pub async fn start() -> FakeFitbit {
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State::new()),
+        });
+        let faults = Arc::new(Faults::default());
+        let (addr, task) = util::spawn(inner.clone(), faults.clone()).await;
+        FakeFitbit {
+            addr,
+            inner,
+            faults,
+            task,
+        }
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+        lock(&self.inner.state)
+    }
+
+    /// The failures to inject (see [`Faults::inject`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// `http://127.0.0.1:PORT` — the base for API, token and revoke URLs.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// `{url}/oauth2/authorize`.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/oauth2/authorize", self.url())
+    }
+    /// `{url}/oauth2/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/token", self.url())
+    }
+    /// `{url}/oauth2/revoke`.
+    pub fn revoke_url(&self) -> String {
+        format!("{}/oauth2/revoke", self.url())
+    }
+
+    // ----- clients, users, consent -----
+
+    /// Register an app ("server" type: authenticates with HTTP Basic).
+    pub fn register_client(&self, client_id: &str, client_secret: &str, redirect_uris: &[&str]) {
+        self.st().clients.insert(
+            client_id.into(),
+            Client {
+                secret: client_secret.into(),
+                redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+                name: "Igor Fitbit".into(),
+                intraday: true,
+            },
+        );
+    }
+    /// The app name shown on the consent page.
+    pub fn set_client_name(&self, client_id: &str, name: &str) {
+        if let Some(c) = self.st().clients.get_mut(client_id) {
+            c.name = name.into();
+        }
+    }
+    /// Whether the app may use intraday endpoints (Personal apps may; default
+    /// true). When false those answer 403 `insufficient_permissions`.
+    pub fn set_intraday_allowed(&self, client_id: &str, allowed: bool) {
+        if let Some(c) = self.st().clients.get_mut(client_id) {
+            c.intraday = allowed;
+        }
+    }
+    /// The Fitbit user the consent page logs in as (default [`DEFAULT_USER_ID`]).
+    pub fn consent_as(&self, user_id: &str) {
+        let mut st = self.st();
+        st.consent_user = user_id.into();
+        st.user_mut(user_id);
+    }
+    /// Scopes the "user" unticks on the consent page.
+    pub fn set_withheld_scopes(&self, scopes: &[&str]) {
+        self.st().withheld_scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+    /// Mint tokens directly, bypassing the consent flow. `scopes` is
+    /// space-separated.
+    pub fn issue_tokens(&self, client_id: &str, user_id: &str, scopes: &str) -> TokenPair {
+        let scopes: Vec<String> = scopes.split_whitespace().map(String::from).collect();
+        let mut st = self.st();
+        st.user_mut(user_id);
+        st.issue(client_id, user_id, &scopes).0
+    }
+
+    // ----- data -----
+
+    pub fn add_weight(&self, user_id: &str, log: WeightLog) {
+        self.st().user_mut(user_id).weights.push(log);
+    }
+    pub fn add_fat(&self, user_id: &str, log: FatLog) {
+        self.st().user_mut(user_id).fats.push(log);
+    }
+    pub fn add_sleep(&self, user_id: &str, log: SleepLog) {
+        self.st().user_mut(user_id).sleeps.push(log);
+    }
+    /// Daily total of an activity resource (`steps`, `distance` in km,
+    /// `floors`, `elevation` in m, `calories`, `minutesSedentary`, ...).
+    pub fn set_activity(&self, user_id: &str, resource: &str, date: &str, value: f64) {
+        let d = parse_date(date);
+        self.st()
+            .user_mut(user_id)
+            .activities
+            .insert((resource.into(), d), value);
+    }
+    pub fn set_resting_heart_rate(&self, user_id: &str, date: &str, bpm: u32) {
+        let d = parse_date(date);
+        self.st().user_mut(user_id).resting_hr.insert(d, bpm);
+    }
+    /// Intraday samples of `resource` (`steps`, `heart`, ...) as
+    /// `("HH:MM:SS", value)`; aggregated (sum, heart: mean) per detail level.
+    pub fn set_intraday(&self, user_id: &str, resource: &str, date: &str, samples: &[(&str, f64)]) {
+        let d = parse_date(date);
+        let samples = samples
+            .iter()
+            .map(|(t, v)| {
+                let t = chrono::NaiveTime::parse_from_str(t, "%H:%M:%S").expect("time as HH:MM:SS");
+                (t.num_seconds_from_midnight(), *v)
+            })
+            .collect();
+        self.st()
+            .user_mut(user_id)
+            .intraday
+            .insert((resource.into(), d), samples);
+    }
+    /// Merge fields into the profile's `user` object (e.g. `height` in cm,
+    /// `offsetFromUTCMillis`, `timezone`, `displayName`).
+    pub fn set_profile(&self, user_id: &str, fields: Value) {
+        let mut st = self.st();
+        let u = st.user_mut(user_id);
+        if let Value::Object(m) = fields {
+            u.profile_overrides.extend(m);
+        }
+    }
+    /// Replace the `devices.json` array.
+    pub fn set_devices(&self, user_id: &str, devices: Value) {
+        self.st().user_mut(user_id).devices = Some(devices);
+    }
+
+    // ----- time, tokens, modes -----
+
+    pub fn set_access_token_lifetime(&self, lifetime: Duration) {
+        self.st().access_lifetime = lifetime;
+    }
+    /// Server-side expiry: every access token issued so far answers 401
+    /// `expired_token` from now on.
+    pub fn expire_all_access_tokens(&self) {
+        let mut st = self.st();
+        let past = st.clock.now() - chrono::Duration::seconds(1);
+        for t in st.access.values_mut() {
+            t.expires_at = past;
+        }
+    }
+    /// Move the fake's clock forward (token/code expiry, grace, rate windows).
+    pub fn advance_clock(&self, by: Duration) {
+        self.st().clock.advance(by);
+    }
+    /// The date `today` resolves to for this user (their UTC offset applied).
+    pub fn today(&self, user_id: &str) -> String {
+        let mut st = self.st();
+        let now = st.clock.now();
+        let off = st.user_mut(user_id).utc_offset_ms();
+        (now + chrono::Duration::milliseconds(off))
+            .date_naive()
+            .to_string()
+    }
+    pub fn set_grace(&self, grace: Duration) {
+        self.st().grace = grace;
+    }
+    /// 410 Gone on every path, `/oauth2/*` included.
+    pub fn set_shut_down(&self, shut_down: bool) {
+        self.st().shut_down = shut_down;
+    }
+    /// Hourly quota per user per app (default 150).
+    pub fn set_rate_limit_quota(&self, quota: u32) {
+        self.st().quota = quota;
+    }
+    /// Set the remaining calls of the current hour for `user_id` with every
+    /// registered app.
+    pub fn set_rate_limit_remaining(&self, user_id: &str, remaining: u32) {
+        let mut st = self.st();
+        let window = st.clock.now().timestamp().div_euclid(3600);
+        let used = st.quota.saturating_sub(remaining);
+        let clients: Vec<String> = st.clients.keys().cloned().collect();
+        for c in clients {
+            st.usage.insert((user_id.into(), c), (window, used));
+        }
+    }
+
+    // ----- inspection -----
+
+    /// Every request received, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.st().requests.clone()
+    }
+    pub fn clear_requests(&self) {
+        self.st().requests.clear();
+    }
+    /// Number of requests whose path starts with `path_prefix`.
+    pub fn calls(&self, path_prefix: &str) -> usize {
+        self.st()
+            .requests
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .count()
+    }
+    /// Number of `POST /oauth2/token` requests.
+    pub fn token_requests(&self) -> usize {
+        self.st().token_requests
+    }
+    /// The user's currently active refresh token (any app).
+    pub fn refresh_token_of(&self, user_id: &str) -> Option<String> {
+        self.st()
+            .refresh
+            .iter()
+            .find(|(_, t)| t.user == user_id && matches!(t.status, RefreshStatus::Active))
+            .map(|(k, _)| k.clone())
+    }
+    /// Refresh tokens that have been exchanged already.
+    pub fn used_refresh_tokens(&self) -> Vec<String> {
+        self.st()
+            .refresh
+            .iter()
+            .filter(|(_, t)| matches!(t.status, RefreshStatus::Used { .. }))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+    /// Access tokens of the user that are neither expired nor revoked.
+    pub fn valid_access_tokens(&self, user_id: &str) -> Vec<String> {
+        let st = self.st();
+        let now = st.clock.now();
+        st.access
+            .iter()
+            .filter(|(_, t)| t.user == user_id && !t.revoked && t.expires_at > now)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+    /// Whether every token of the user for the app has been revoked.
+    pub fn is_revoked(&self, user_id: &str, client_id: &str) -> bool {
+        let st = self.st();
+        let mut any = false;
+        for t in st
+            .refresh
+            .values()
+            .filter(|t| t.user == user_id && t.client == client_id)
+        {
+            any = true;
+            if !matches!(t.status, RefreshStatus::Revoked) {
+                return false;
+            }
+        }
+        any
+    }
+}
+
+pub(crate) fn parse_date(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date as yyyy-MM-dd")
+}

@@ -1,0 +1,276 @@
+//! The fake as tests drive it: start it, register OAuth clients and users,
+//! change its rules and clock, inject errors, and read what it was sent.
+
+use super::*;
+
+/// A running fake Google. Dropping it stops the server.
+pub struct FakeGoogle {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    faults: Arc<Faults>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FakeGoogle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeGoogle {
+    pub async fn start() -> FakeGoogle {
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State::new()),
+        });
+        let faults = Arc::new(Faults::default());
+        let (addr, task) = util::spawn(inner.clone(), faults.clone()).await;
+        FakeGoogle {
+            addr,
+            inner,
+            faults,
+            task,
+        }
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+        lock(&self.inner.state)
+    }
+
+    /// The failures to inject (see [`Faults::inject`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// `http://127.0.0.1:PORT`; the API lives under `{url}/v4/`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// `{url}/o/oauth2/v2/auth`.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/o/oauth2/v2/auth", self.url())
+    }
+    /// `{url}/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.url())
+    }
+    /// `{url}/revoke`.
+    pub fn revoke_url(&self) -> String {
+        format!("{}/revoke", self.url())
+    }
+
+    // ----- clients, users, consent -----
+
+    /// Registers a Web application client as the Cloud console does; panics
+    /// with the console's message on a redirect URI Google refuses (see
+    /// [`redirect_uris`]).
+    pub fn register_client(&self, client_id: &str, client_secret: &str, redirect_uris: &[&str]) {
+        if let Err(refusal) = self.try_register_client(client_id, client_secret, redirect_uris) {
+            panic!("{refusal}");
+        }
+    }
+
+    /// Like [`FakeGoogle::register_client`], answering the console's refusal.
+    pub fn try_register_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+    ) -> Result<(), String> {
+        for uri in redirect_uris {
+            redirect_uris::validate(uri)?;
+        }
+        self.st().clients.insert(
+            client_id.into(),
+            GClient {
+                secret: client_secret.into(),
+                redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+                name: "Igor Fitbit".into(),
+                testing_mode: false,
+            },
+        );
+        Ok(())
+    }
+    pub fn set_client_name(&self, client_id: &str, name: &str) {
+        if let Some(c) = self.st().clients.get_mut(client_id) {
+            c.name = name.into();
+        }
+    }
+    /// "Testing" publishing status: refresh tokens issued from now on expire
+    /// after 7 days (use [`FakeGoogle::advance_clock`]).
+    pub fn set_testing_mode(&self, client_id: &str, testing: bool) {
+        if let Some(c) = self.st().clients.get_mut(client_id) {
+            c.testing_mode = testing;
+        }
+    }
+    /// Create (or update) a user with its legacy Fitbit id.
+    pub fn add_user(&self, health_user_id: &str, legacy_user_id: &str) {
+        self.st().user_mut(health_user_id).legacy_id = legacy_user_id.into();
+    }
+    /// The user the consent page signs in as (default [`DEFAULT_HEALTH_USER_ID`]).
+    pub fn consent_as(&self, health_user_id: &str) {
+        let mut st = self.st();
+        st.consent_user = health_user_id.into();
+        st.user_mut(health_user_id);
+    }
+    /// Scopes the user unticks on the (granular) consent page.
+    pub fn set_withheld_scopes(&self, scopes: &[&str]) {
+        self.st().withheld_scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+    /// Mint an access + refresh token directly. `scopes` is space-separated.
+    pub fn issue_tokens(
+        &self,
+        client_id: &str,
+        health_user_id: &str,
+        scopes: &str,
+    ) -> GoogleTokens {
+        let scopes: Vec<String> = scopes.split_whitespace().map(String::from).collect();
+        let mut st = self.st();
+        st.user_mut(health_user_id);
+        GoogleTokens {
+            access_token: st.new_access(client_id, health_user_id, &scopes),
+            refresh_token: st.new_refresh(client_id, health_user_id, &scopes),
+        }
+    }
+
+    // ----- data -----
+
+    pub fn add_data_point(&self, health_user_id: &str, point: DataPoint) {
+        let mut st = self.st();
+        st.next_id += 1;
+        let id = point.id.clone().unwrap_or_else(|| st.next_id.to_string());
+        st.user_mut(health_user_id).points.push((id, point));
+    }
+    pub fn add_data_points(
+        &self,
+        health_user_id: &str,
+        points: impl IntoIterator<Item = DataPoint>,
+    ) {
+        for p in points {
+            self.add_data_point(health_user_id, p);
+        }
+    }
+    pub fn clear_data_points(&self, health_user_id: &str) {
+        self.st().user_mut(health_user_id).points.clear();
+    }
+    /// Merge fields into `GET /v4/users/me/settings`.
+    pub fn set_settings(&self, health_user_id: &str, fields: Value) {
+        if let Value::Object(m) = fields {
+            self.st().user_mut(health_user_id).settings.extend(m);
+        }
+    }
+    /// Merge fields into `GET /v4/users/me/profile` (e.g. `age`,
+    /// `userConfiguredWalkingStrideLengthMm`; `null` removes a default).
+    pub fn set_profile(&self, health_user_id: &str, fields: Value) {
+        if let Value::Object(m) = fields {
+            self.st().user_mut(health_user_id).profile.extend(m);
+        }
+    }
+    /// Pair a device: `id` becomes `users/{u}/pairedDevices/{id}`, `fields`
+    /// the rest of the `PairedDevice` (`deviceVersion`, `batteryLevel`, ...).
+    pub fn add_paired_device(&self, health_user_id: &str, id: &str, fields: Value) {
+        self.st()
+            .user_mut(health_user_id)
+            .devices
+            .push((id.into(), fields));
+    }
+    /// When false every API call of the user answers 400 FAILED_PRECONDITION
+    /// ACCOUNT_NOT_LINKED.
+    pub fn set_account_linked(&self, health_user_id: &str, linked: bool) {
+        self.st().user_mut(health_user_id).linked = linked;
+    }
+
+    // ----- tokens, time, faults -----
+
+    pub fn set_access_token_lifetime(&self, lifetime: Duration) {
+        self.st().access_lifetime = lifetime;
+    }
+    /// Every access token issued so far is expired from now on.
+    pub fn expire_access_tokens(&self) {
+        let mut st = self.st();
+        let past = st.clock.now() - chrono::Duration::seconds(1);
+        for t in st.access.values_mut() {
+            t.expires_at = past;
+        }
+    }
+    /// Every refresh token issued so far is expired (as after 7 days in Testing mode).
+    pub fn expire_refresh_tokens(&self) {
+        let mut st = self.st();
+        let past = st.clock.now() - chrono::Duration::seconds(1);
+        for t in st.refresh.values_mut() {
+            t.expires_at = Some(past);
+        }
+    }
+    /// Revoke every token of the user for the client (as if the user removed
+    /// the app's access in their Google account).
+    pub fn revoke_grant(&self, health_user_id: &str, client_id: &str) {
+        self.st().revoke_grant(health_user_id, client_id);
+    }
+    pub fn advance_clock(&self, by: Duration) {
+        self.st().clock.advance(by);
+    }
+    /// The next `count` authenticated API calls fail with `error`.
+    pub fn inject_errors(&self, error: InjectedError, count: usize) {
+        let mut st = self.st();
+        st.injected.extend(std::iter::repeat_n(error, count));
+    }
+    /// The next `count` list responses are empty pages that still carry a
+    /// `nextPageToken` continuing where they would have started.
+    pub fn insert_empty_pages(&self, count: u32) {
+        self.st().empty_pages += count;
+    }
+    pub fn set_quota_per_minute(&self, quota: u32) {
+        self.st().quota_per_minute = quota;
+    }
+
+    // ----- inspection -----
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.st().requests.clone()
+    }
+    pub fn clear_requests(&self) {
+        self.st().requests.clear();
+    }
+    /// Number of requests whose path starts with `path_prefix`.
+    pub fn calls(&self, path_prefix: &str) -> usize {
+        self.st()
+            .requests
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .count()
+    }
+    /// Number of `POST /token` requests.
+    pub fn token_requests(&self) -> usize {
+        self.st().token_requests
+    }
+    /// Query parameters of the last `GET /o/oauth2/v2/auth`.
+    pub fn last_authorize_query(&self) -> Option<Vec<(String, String)>> {
+        self.st().last_authorize.clone()
+    }
+    /// The scopes `health_user_id` has granted `client_id` so far.
+    pub fn granted_scopes(&self, health_user_id: &str, client_id: &str) -> Vec<String> {
+        self.st()
+            .grants
+            .get(&(health_user_id.to_string(), client_id.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+    /// Live (unrevoked, unexpired) refresh tokens of the user.
+    pub fn refresh_tokens_of(&self, health_user_id: &str) -> Vec<String> {
+        let st = self.st();
+        st.refresh
+            .iter()
+            .filter(|(_, t)| t.user == health_user_id && st.refresh_live(t))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+    /// Access tokens of the user that are neither expired nor revoked.
+    pub fn valid_access_tokens(&self, health_user_id: &str) -> Vec<String> {
+        let st = self.st();
+        let now = st.clock.now();
+        st.access
+            .iter()
+            .filter(|(_, t)| t.user == health_user_id && !t.revoked && t.expires_at > now)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
