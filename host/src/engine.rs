@@ -113,10 +113,13 @@ impl wasmtime::ResourceLimiter for GuestLimiter {
     }
 }
 
-/// Interfaces a plugin may import. Anything else (wasi:sockets, wasi:http,
-/// ...) is refused at load time with a clear error.
+/// Interfaces a plugin may import. Anything else (wasi:sockets, wasi:http's
+/// incoming side, ...) is refused at load time with a clear error.
 const ALLOWED_IMPORTS: &[&str] = &[
     "igor:plugin/",
+    // Sent through the plugin's egress policy (`capabilities::wasi_http`).
+    "wasi:http/outgoing-handler@",
+    "wasi:http/types@",
     "wasi:io/",
     "wasi:clocks/",
     "wasi:random/",
@@ -136,7 +139,7 @@ pub fn check_imports(engine: &Engine, component: &Component, name: &str) -> anyh
     if !refused.is_empty() {
         bail!(
             "plugin {name}: the component imports {}, which this host never provides \
-             (plugins reach the network only through igor:plugin/http)",
+             (plugins reach the network only through igor:plugin/http or wasi:http/outgoing-handler)",
             refused.join(", ")
         );
     }
@@ -256,8 +259,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("wasi:sockets/tcp"), "{err}");
-        let hostile = std::fs::read(igor_test_guests::HOSTILE).unwrap();
-        let component = load_component(&engine, &hostile, None).unwrap();
-        check_imports(&engine, &component, "x").unwrap();
+        for allowed in [igor_test_guests::HOSTILE, igor_test_guests::WASI_HTTP] {
+            let wasm = std::fs::read(allowed).unwrap();
+            let component = load_component(&engine, &wasm, None).unwrap();
+            check_imports(&engine, &component, "x").unwrap();
+        }
     }
 }

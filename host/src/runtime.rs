@@ -11,6 +11,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::IgorPluginPre;
 pub use crate::bindings::{Context, Request, Response};
@@ -68,11 +69,13 @@ impl InvokeError {
 }
 
 /// Builds the linker every plugin is instantiated with: the igor-plugin
-/// imports plus the WASI interfaces Rust's std needs, with nothing granted.
+/// imports, the WASI interfaces Rust's std needs with nothing granted, and
+/// wasi:http's outgoing handler under the plugin's egress policy.
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<RequestState>> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    capabilities::wasi_http::add_to_linker(&mut linker)?;
     Ok(linker)
 }
 
@@ -252,6 +255,12 @@ impl WasiView for RequestState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        self.capabilities.wasi_http.view(&mut self.table)
     }
 }
 

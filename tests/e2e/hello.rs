@@ -1,5 +1,6 @@
 //! The example plugin `examples/hello`, built to wasm and run by the real
-//! host binary: its store, outbound HTTP and log, as its README describes.
+//! host binary: its store, outbound HTTP (both ways) and log, as its
+//! README describes.
 
 mod common;
 
@@ -106,4 +107,26 @@ async fn fetches_go_through_the_egress_policy() {
         "{body}"
     );
     assert!(host.log().contains("egress refused"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wasi_http_fetches_go_through_the_same_egress_policy() {
+    let upstream = upstream("hi there").await;
+    let host = Host::start(&config(&upstream)).await;
+    let (status, body) = get_text(&format!("{}/plugin/hello/fetch-wasi", host.url)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        format!("{upstream}/hi answered 200 over wasi:http: hi there\n")
+    );
+
+    let (status, body) = get_text(&format!("{}/plugin/elsewhere/fetch-wasi", host.url)).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("HttpRequestDenied"), "{body}");
+    let log = host.log();
+    let refused = log
+        .lines()
+        .find(|l| l.contains("egress refused"))
+        .unwrap_or_else(|| panic!("refusal not logged:\n{log}"));
+    assert!(refused.contains("plugin=elsewhere"), "{refused}");
 }

@@ -15,7 +15,8 @@ const TOKEN_B: &str = "token-of-tenant-b";
 const ADMIN: &str = "admin-token";
 
 /// A loopback server: `/redirect` points at the metadata address, `/big`
-/// answers 8 MiB, `/token` records what it was sent.
+/// answers 8 MiB, `/slow` answers after a minute, anything else records
+/// what it was sent.
 async fn upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let record = seen.clone();
@@ -27,6 +28,13 @@ async fn upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         .route(
             "/big",
             any(|| async { vec![b'x'; 8 << 20].into_response() }),
+        )
+        .route(
+            "/slow",
+            any(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "too late"
+            }),
         )
         .fallback(move |request: axum::extract::Request| {
             let record = record.clone();
@@ -52,7 +60,8 @@ async fn upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     (url, seen)
 }
 
-fn tenants_config(upstream: &str) -> String {
+/// Tenants a and b, each running `wasm` as its plugin "hostile".
+fn tenants_config(upstream: &str, wasm: &str) -> String {
     format!(
         r#"
 [admin]
@@ -81,7 +90,6 @@ egress = {{ allow = ["{upstream}", "http://localhost:{port}", "http://[::1]:{por
         admin = sha256_hex(ADMIN),
         a = sha256_hex(TOKEN_A),
         b = sha256_hex(TOKEN_B),
-        wasm = igor_test_guests::HOSTILE,
         port = upstream.rsplit(':').next().unwrap(),
     )
 }
@@ -121,10 +129,38 @@ impl Client {
     }
 }
 
+/// Loopback (the upstream, by name and in three address spellings), the
+/// metadata address and a name no tenant lists. Tenant b lists all but the
+/// last and has no loopback test entry, so each is refused.
+fn ssrf_targets(upstream: &str) -> [String; 6] {
+    let port = upstream.rsplit(':').next().unwrap();
+    [
+        format!("{upstream}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://[::1]:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://example.com/".to_string(),
+    ]
+}
+
+/// The host's metrics, as an admin reads them.
+async fn metrics(host: &Host) -> String {
+    reqwest::Client::new()
+        .get(format!("{}/metrics", host.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn attacks_are_contained_and_logged() {
     let (upstream, seen) = upstream().await;
-    let host = Host::start(&tenants_config(&upstream)).await;
+    let host = Host::start(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
     c.still_serving().await;
 
@@ -148,15 +184,7 @@ async fn attacks_are_contained_and_logged() {
 
     // SSRF. Tenant b lists loopback and metadata destinations but has no
     // loopback test entry: every spelling is refused at the address level.
-    let port = upstream.rsplit(':').next().unwrap();
-    for target in [
-        format!("{upstream}/"),
-        format!("http://localhost:{port}/"),
-        format!("http://[::1]:{port}/"),
-        format!("http://[::ffff:127.0.0.1]:{port}/"),
-        "http://169.254.169.254/latest/meta-data/".to_string(),
-        "http://example.com/".to_string(),
-    ] {
+    for target in ssrf_targets(&upstream) {
         let (status, body) = c.get("b", TOKEN_B, &format!("/fetch?url={target}")).await;
         assert_eq!(status, 200);
         assert!(
@@ -166,6 +194,7 @@ async fn attacks_are_contained_and_logged() {
     }
     // Tenant a's loopback test entry opens its upstream, nothing more: not
     // other loopback ports or names, and never the metadata address.
+    let port = upstream.rsplit(':').next().unwrap();
     let (_, body) = c
         .get("a", TOKEN_A, &format!("/fetch?url={upstream}/x"))
         .await;
@@ -252,15 +281,7 @@ async fn attacks_are_contained_and_logged() {
     assert!(log.matches("flood line").count() <= 200, "flood not capped");
 
     // Metrics count what happened, per tenant (for an admin).
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", host.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&host).await;
     for needle in [
         r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="deadline"} 1"#,
         r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="memory"} 1"#,
@@ -275,7 +296,7 @@ async fn attacks_are_contained_and_logged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_are_authenticated_and_isolated() {
     let (upstream, _) = upstream().await;
-    let host = Host::start(&tenants_config(&upstream)).await;
+    let host = Host::start(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
 
     // No token, a wrong token, another tenant's token: all refused.
@@ -353,7 +374,7 @@ async fn tenants_are_authenticated_and_isolated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_change_without_restart_or_dropped_requests() {
     let (upstream, _) = upstream().await;
-    let host = Host::start(&tenants_config(&upstream)).await;
+    let host = Host::start(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
     assert_eq!(c.get("c", "token-c", "/ok").await.0, 404);
 
@@ -373,7 +394,7 @@ async fn tenants_change_without_restart_or_dropped_requests() {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let config = tenants_config(&upstream);
+    let config = tenants_config(&upstream, igor_test_guests::HOSTILE);
     let without_b = config
         .split("[[tenant]]\nid = \"b\"")
         .next()
@@ -420,28 +441,96 @@ async fn tenants_change_without_restart_or_dropped_requests() {
 }
 
 #[test]
-fn components_importing_sockets_or_wasi_http_are_refused_at_load() {
-    for (wasm, interface) in [
-        (igor_test_guests::SOCKETS, "wasi:sockets/"),
-        (igor_test_guests::WASI_HTTP, "wasi:http/"),
+fn components_importing_sockets_are_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("host.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[[plugin]]\nname = \"sneaky\"\ncomponent = \"{}\"\n",
+            dir.path().join("data").display().to_string(),
+            igor_test_guests::SOCKETS,
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = call_once(&config, "/plugin/sneaky/");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("plugin sneaky")
+            && stderr.contains("imports wasi:sockets/")
+            && stderr.contains("never provides"),
+        "{stderr}"
+    );
+}
+
+/// A plugin using wasi:http (through `wstd`) gets exactly the egress policy,
+/// limits, log lines and metrics of igor:plugin/http.
+#[tokio::test(flavor = "multi_thread")]
+async fn wasi_http_requests_are_policed() {
+    let (upstream, seen) = upstream().await;
+    let host = Host::start(&tenants_config(&upstream, igor_test_guests::WASI_HTTP)).await;
+    let c = Client::new(&host);
+
+    // SSRF: every spelling of loopback and the metadata address is refused
+    // at the address level, a name tenant b does not list by the allow-list.
+    for target in ssrf_targets(&upstream) {
+        let (status, body) = c.get("b", TOKEN_B, &format!("/get?url={target}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("HttpRequestDenied"), "{target}: {body}");
+    }
+    assert!(seen.lock().unwrap().is_empty());
+
+    // Tenant a's loopback test entry opens its upstream; the request arrives.
+    let (_, body) = c.get("a", TOKEN_A, &format!("/get?url={upstream}/x")).await;
+    assert!(body.starts_with("status 200"), "{body}");
+    assert!(body.contains("body recorded"), "{body}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    // A redirect is handed back, not followed, and following it by hand is
+    // checked again and refused; an oversized response is cut off at the
+    // tenant's 1 MiB cap.
+    let redirected = "first: status 307 location \"http://169.254.169.254/latest/meta-data/\"";
+    for (path, expected) in [
+        (
+            "/follow?url={upstream}/redirect",
+            &[redirected, "second: error", "HttpRequestDenied"][..],
+        ),
+        (
+            "/get?url={upstream}/big",
+            &["error", "HttpResponseBodySize"][..],
+        ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("host.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n[[plugin]]\nname = \"sneaky\"\ncomponent = \"{wasm}\"\n",
-                dir.path().join("data").display().to_string(),
-            ),
-        )
-        .unwrap();
-        let (code, _, stderr) = call_once(&config, "/plugin/sneaky/");
-        assert_eq!(code, 2, "{stderr}");
-        assert!(
-            stderr.contains("plugin sneaky")
-                && stderr.contains(&format!("imports {interface}"))
-                && stderr.contains("never provides"),
-            "{stderr}"
-        );
+        let path = path.replace("{upstream}", &upstream);
+        let (_, body) = c.get("a", TOKEN_A, &path).await;
+        for needle in expected {
+            assert!(body.contains(needle), "{path}: {needle} missing in {body}");
+        }
+    }
+
+    // A request waiting on a slow server ends at the plugin's deadline.
+    let (status, body) = c
+        .get("a", TOKEN_A, &format!("/get?url={upstream}/slow"))
+        .await;
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("1500 ms deadline"), "{body}");
+    assert_eq!(
+        c.get("a", TOKEN_A, &format!("/get?url={upstream}/x"))
+            .await
+            .0,
+        200
+    );
+
+    let log = host.log();
+    let refused = log
+        .lines()
+        .find(|l| l.contains("egress refused") && l.contains("tenant=b"))
+        .unwrap_or_else(|| panic!("refusal not logged:\n{log}"));
+    assert!(refused.contains("plugin=hostile"), "{refused}");
+    let metrics = metrics(&host).await;
+    for needle in [
+        r#"igor_host_egress_denials_total{tenant="b",plugin="hostile"} 6"#,
+        r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="deadline"} 1"#,
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
     }
 }

@@ -6,6 +6,9 @@
 //! - `GET /plugin/hello/fetch` fetches the operator's `upstream_url` through
 //!   the host (`igor:plugin/http`, under the host's egress policy) and keeps
 //!   what it got at `last-fetch`.
+//! - `GET /plugin/hello/fetch-wasi` fetches the same URL the standard way,
+//!   through `wasi:http/outgoing-handler` with the `wstd` client: the host
+//!   applies the same egress policy and limits (but never adds a secret).
 //! - `POST /plugin/hello/forget` removes every greeting (the documents
 //!   below `greetings`, found with `store_list`).
 //!
@@ -22,6 +25,7 @@ impl Plugin for Hello {
         match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/") => greet(host, request),
             ("GET", "/fetch") => fetch(host, request),
+            ("GET", "/fetch-wasi") => fetch_with_wasi_http(host, request),
             ("POST", "/forget") => forget(host),
             _ => Response::text(404, format!("No page {}", request.path)),
         }
@@ -96,6 +100,38 @@ fn fetch(host: &dyn Host, request: &Request) -> Response {
         Err(err) => {
             host.log(Level::Warn, &format!("fetching {url} failed: {err}"));
             Response::text(502, format!("fetching {url}: {err}"))
+        }
+    }
+}
+
+/// The same fetch with an ordinary wasi-http client, `wstd`.
+fn fetch_with_wasi_http(host: &dyn Host, request: &Request) -> Response {
+    let Some(url) = request.config("upstream_url") else {
+        return Response::text(500, "upstream_url is not set in [plugin.config]");
+    };
+    let answer = wstd::runtime::block_on(async {
+        let get = wstd::http::Request::get(url).body(wstd::http::Body::empty())?;
+        let mut response = wstd::http::Client::new().send(get).await?;
+        let body = response.body_mut().str_contents().await?.to_string();
+        Ok::<_, wstd::http::Error>((response.status().as_u16(), body))
+    });
+    match answer {
+        Ok((status, body)) => {
+            host.log(
+                Level::Info,
+                &format!("fetched {url} over wasi:http: {status}"),
+            );
+            Response::text(
+                200,
+                format!("{url} answered {status} over wasi:http: {body}"),
+            )
+        }
+        Err(err) => {
+            host.log(
+                Level::Warn,
+                &format!("fetching {url} over wasi:http failed: {err}"),
+            );
+            Response::text(502, format!("fetching {url} over wasi:http: {err}"))
         }
     }
 }

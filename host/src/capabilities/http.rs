@@ -65,6 +65,33 @@ impl HttpCtx {
         &self,
         request: wit::FetchRequest,
     ) -> Result<wit::FetchResponse, WitFetchError> {
+        let fetch = FetchRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+        };
+        let url = self.admit(&fetch)?;
+        let secret = match request.credential {
+            None => None,
+            Some(credential) => Some(self.credential(&url, credential).await?),
+        };
+        self.send(fetch, &url, secret).await
+    }
+
+    /// Performs one fetch that carries no secret (a `wasi:http` request):
+    /// the same allowance, policy, transport, metrics and log lines.
+    pub async fn fetch_without_secrets(
+        &self,
+        fetch: FetchRequest,
+    ) -> Result<wit::FetchResponse, WitFetchError> {
+        let url = self.admit(&fetch)?;
+        self.send(fetch, &url, None).await
+    }
+
+    /// Counts `fetch` against the request's allowance and checks it
+    /// against the policy; returns its parsed URL.
+    fn admit(&self, fetch: &FetchRequest) -> Result<Url, WitFetchError> {
         let out = &self.inner;
         let (tenant, plugin) = (&out.namespace.tenant, &out.namespace.plugin);
         if out.fetches.fetch_add(1, Ordering::Relaxed) >= out.max_fetches {
@@ -74,21 +101,11 @@ impl HttpCtx {
                 out.max_fetches
             )));
         }
-        let fetch = FetchRequest {
-            method: request.method,
-            url: request.url,
-            headers: request.headers,
-            body: request.body,
-        };
-        let url = out.egress.check(&fetch).inspect_err(|err| {
+        let url = out.egress.check(fetch).inspect_err(|err| {
             self.count_denial();
             tracing::warn!(%tenant, %plugin, url = %redact(&fetch.url), error = %err, "egress refused");
         })?;
-        let secret = match request.credential {
-            None => None,
-            Some(credential) => Some(self.credential(&url, credential).await?),
-        };
-        self.send(fetch, &url, secret).await
+        Ok(url)
     }
 
     /// The secret `credential` names, resolved for `url` if it may receive it.
@@ -235,7 +252,7 @@ impl wit::Host for HttpCtx {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Mutex;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -248,7 +265,7 @@ mod tests {
     use crate::limits::Limits;
 
     /// A loopback server answering 200 to everything; what it was sent.
-    async fn upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+    pub(crate) async fn upstream() -> (String, Arc<Mutex<Vec<String>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -271,7 +288,7 @@ mod tests {
         (url, seen)
     }
 
-    async fn ctx(
+    pub(crate) async fn ctx(
         upstream: &str,
         secret_urls: &[String],
         max_fetches: u32,

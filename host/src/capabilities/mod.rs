@@ -1,5 +1,6 @@
 //! What a plugin can reach, one module per `igor:plugin` interface:
-//! [`store`], [`secrets`], [`http`] and [`log`].
+//! [`store`], [`secrets`], [`http`] and [`log`]; and [`wasi_http`], the
+//! standard `wasi:http/outgoing-handler` sent through [`http`]'s policy.
 //!
 //! They are composed the way wasmtime's WASI crates compose `WasiCtx` and
 //! `WasiHttpCtx`: each module has a small context of its own (`StoreCtx`,
@@ -13,6 +14,7 @@ pub mod http;
 pub mod log;
 pub mod secrets;
 pub mod store;
+pub mod wasi_http;
 
 use std::sync::Arc;
 
@@ -44,6 +46,8 @@ pub struct Capabilities {
     pub secrets: secrets::SecretsCtx,
     pub http: http::HttpCtx,
     pub log: log::LogCtx,
+    /// `wasi:http` requests, sharing `http`'s allowance.
+    pub wasi_http: wasi_http::WasiHttpCapability,
 }
 
 impl PluginCapabilities {
@@ -51,17 +55,19 @@ impl PluginCapabilities {
     pub fn for_request(&self, deadline: Arc<Deadline>) -> Capabilities {
         let ns = &self.namespace;
         let limits = &self.limits;
+        let http = http::HttpCtx::new(
+            self.egress.clone(),
+            self.secrets.clone(),
+            ns.clone(),
+            self.secrets_location.clone(),
+            limits.max_fetches_per_request,
+            deadline.clone(),
+        );
         Capabilities {
-            store: store::StoreCtx::new(self.documents.clone(), ns.clone(), deadline.clone()),
+            store: store::StoreCtx::new(self.documents.clone(), ns.clone(), deadline),
             secrets: secrets::SecretsCtx::new(self.secrets.clone(), ns.clone()),
-            http: http::HttpCtx::new(
-                self.egress.clone(),
-                self.secrets.clone(),
-                ns.clone(),
-                self.secrets_location.clone(),
-                limits.max_fetches_per_request,
-                deadline,
-            ),
+            wasi_http: wasi_http::WasiHttpCapability::new(http.clone(), limits),
+            http,
             log: log::LogCtx::new(ns.clone(), limits.max_log_lines, limits.max_log_line_bytes),
         }
     }

@@ -2,7 +2,8 @@
 //! - [`HOSTILE`]: one component whose request path picks an attack
 //!   (endless loop, memory bomb, SSRF, secret exfiltration, log flood, ...).
 //! - [`SOCKETS`]: a component that imports wasi:sockets and must be refused.
-//! - [`WASI_HTTP`]: a component that imports wasi:http and must be refused.
+//! - [`WASI_HTTP`]: a component that sends HTTP through wasi:http (with
+//!   `wstd`), whose requests the host must police.
 //! - [`V0_1_0`]: a plugin built from the released `igor:plugin@0.1.0` WIT,
 //!   which the host must keep running.
 //! - [`HELLO`]: the example plugin `examples/hello`.
