@@ -67,6 +67,8 @@ struct PolicedHooks {
     max_body_bytes: usize,
 }
 
+/// What a send resolves to: the response, and a future for errors met while
+/// its body streams (none here: the transport has read the whole body).
 type SendResult = Result<
     (
         http::Response<WasiBody>,
@@ -160,7 +162,8 @@ fn into_response(
 }
 
 /// The wasi:http error code for what the host refused or what failed (the
-/// details are in the host's log line).
+/// details are in the host's log line). The transport's `too-large`
+/// messages start with the part that was too large.
 fn into_error(err: WitFetchError) -> Error {
     match err {
         WitFetchError::Denied(_) => Error::HttpRequestDenied,
