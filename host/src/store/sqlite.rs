@@ -45,6 +45,9 @@ impl SqliteStore {
         // Overwrite what is deleted or replaced, such as a secret's old value.
         conn.pragma_update(None, "secure_delete", "ON")?;
         super::migrations::apply_sqlite(&mut conn)?;
+        // Every statement is compiled once and kept (parsing the SQL again
+        // was a measurable share of each call).
+        conn.set_prepared_statement_cache_capacity(32);
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -87,30 +90,32 @@ fn current(
     ns: &Namespace,
     path: &str,
 ) -> Result<Option<(u64, u64)>, StoreError> {
-    tx.query_row(
+    tx.prepare_cached(
         "SELECT revision, LENGTH(CAST(json AS BLOB)) FROM documents
          WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
-        params![ns.tenant, ns.plugin, path],
-        |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
     )
+    .and_then(|mut statement| {
+        statement.query_row(params![ns.tenant, ns.plugin, path], |row| {
+            Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
+        })
+    })
     .optional()
     .map_err(unavailable)
 }
 
 fn read_usage(conn: &Connection, tenant: &str) -> Result<Usage, StoreError> {
-    conn.query_row(
-        "SELECT documents, bytes FROM tenant_usage WHERE tenant = ?1",
-        params![tenant],
-        |row| {
-            Ok(Usage {
-                documents: row.get::<_, i64>(0)? as u64,
-                bytes: row.get::<_, i64>(1)? as u64,
+    conn.prepare_cached("SELECT documents, bytes FROM tenant_usage WHERE tenant = ?1")
+        .and_then(|mut statement| {
+            statement.query_row(params![tenant], |row| {
+                Ok(Usage {
+                    documents: row.get::<_, i64>(0)? as u64,
+                    bytes: row.get::<_, i64>(1)? as u64,
+                })
             })
-        },
-    )
-    .optional()
-    .map(Option::unwrap_or_default)
-    .map_err(unavailable)
+        })
+        .optional()
+        .map(Option::unwrap_or_default)
+        .map_err(unavailable)
 }
 
 fn write_usage(
@@ -118,11 +123,13 @@ fn write_usage(
     tenant: &str,
     usage: Usage,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO tenant_usage (tenant, documents, bytes) VALUES (?1, ?2, ?3)
          ON CONFLICT (tenant) DO UPDATE SET documents = excluded.documents, bytes = excluded.bytes",
-        params![tenant, usage.documents as i64, usage.bytes as i64],
     )
+    .and_then(|mut statement| {
+        statement.execute(params![tenant, usage.documents as i64, usage.bytes as i64])
+    })
     .map(drop)
     .map_err(unavailable)
 }
@@ -133,17 +140,18 @@ impl DocumentStore for SqliteStore {
         validate_path(path)?;
         let (ns, path) = (ns.clone(), path.to_string());
         self.with_conn(move |conn| {
-            conn.query_row(
+            conn.prepare_cached(
                 "SELECT json, revision FROM documents
                  WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
-                params![ns.tenant, ns.plugin, path],
-                |row| {
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![ns.tenant, ns.plugin, path], |row| {
                     Ok(Entry {
                         json: row.get(0)?,
                         revision: row.get::<_, i64>(1)? as u64,
                     })
-                },
-            )
+                })
+            })
             .optional()
             .map_err(unavailable)
         })
@@ -203,19 +211,18 @@ impl DocumentStore for SqliteStore {
                 document_bytes(&path, &json),
             )?;
             let revision: i64 = tx
-                .query_row(
-                    "UPDATE revision_counter SET last = last + 1 RETURNING last",
-                    [],
-                    |row| row.get(0),
-                )
+                .prepare_cached("UPDATE revision_counter SET last = last + 1 RETURNING last")
+                .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
                 .map_err(unavailable)?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO documents (tenant, plugin, path, json, revision)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (tenant, plugin, path)
                  DO UPDATE SET json = excluded.json, revision = excluded.revision",
-                params![ns.tenant, ns.plugin, path, json, revision],
             )
+            .and_then(|mut statement| {
+                statement.execute(params![ns.tenant, ns.plugin, path, json, revision])
+            })
             .map_err(unavailable)?;
             write_usage(tx, &ns.tenant, usage)?;
             Ok(revision as u64)
@@ -237,10 +244,10 @@ impl DocumentStore for SqliteStore {
             let Some((_, len)) = old else {
                 return Ok(false);
             };
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM documents WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
-                params![ns.tenant, ns.plugin, path],
             )
+            .and_then(|mut statement| statement.execute(params![ns.tenant, ns.plugin, path]))
             .map_err(unavailable)?;
             let usage = read_usage(tx, &ns.tenant)?.without(path.len() as u64 + len);
             write_usage(tx, &ns.tenant, usage)?;
@@ -295,12 +302,9 @@ impl SecretVault for SqliteStore {
             bytes.to_vec(),
         );
         self.with_conn(move |conn| {
-            conn.execute(
-                "INSERT INTO secrets (tenant, plugin, name, key_id, value) VALUES (?1, ?2, ?3, ?4, ?5)
+            conn.prepare_cached("INSERT INTO secrets (tenant, plugin, name, key_id, value) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (tenant, plugin, name)
-                 DO UPDATE SET key_id = excluded.key_id, value = excluded.value",
-                params![ns.tenant, ns.plugin, name, key_id, bytes],
-            )
+                 DO UPDATE SET key_id = excluded.key_id, value = excluded.value").and_then(|mut statement| statement.execute(params![ns.tenant, ns.plugin, name, key_id, bytes]))
             .map(drop)
             .map_err(unavailable)
         })
@@ -314,11 +318,14 @@ impl SecretVault for SqliteStore {
     ) -> Result<Option<StoredSecret>, StoreError> {
         let (ns, name) = (ns.clone(), name.to_string());
         self.with_conn(move |conn| {
-            conn.query_row(
+            conn.prepare_cached(
                 "SELECT key_id, value FROM secrets WHERE tenant = ?1 AND plugin = ?2 AND name = ?3",
-                params![ns.tenant, ns.plugin, name],
-                |row| stored_secret(row, 0),
             )
+            .and_then(|mut statement| {
+                statement.query_row(params![ns.tenant, ns.plugin, name], |row| {
+                    stored_secret(row, 0)
+                })
+            })
             .optional()
             .map_err(unavailable)
         })
@@ -328,10 +335,10 @@ impl SecretVault for SqliteStore {
     async fn delete_secret(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError> {
         let (ns, name) = (ns.clone(), name.to_string());
         self.with_conn(move |conn| {
-            conn.execute(
+            conn.prepare_cached(
                 "DELETE FROM secrets WHERE tenant = ?1 AND plugin = ?2 AND name = ?3",
-                params![ns.tenant, ns.plugin, name],
             )
+            .and_then(|mut statement| statement.execute(params![ns.tenant, ns.plugin, name]))
             .map(|n| n > 0)
             .map_err(unavailable)
         })
@@ -346,7 +353,7 @@ impl SecretVault for SqliteStore {
         let key_id = key_id.map(str::to_string);
         self.with_conn(move |conn| {
             let mut statement = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT tenant, plugin, name, key_id, value FROM secrets
                      WHERE key_id IS NULL OR (?1 IS NOT NULL AND key_id <> ?1)
                      ORDER BY tenant, plugin, name LIMIT ?2",
@@ -380,10 +387,12 @@ impl SecretVault for SqliteStore {
                 }
                 StoredSecret::Plaintext(text) => (None, text.clone().into()),
             };
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE secrets SET key_id = ?4, value = ?5
                  WHERE tenant = ?1 AND plugin = ?2 AND name = ?3 AND key_id IS ?6 AND value = ?7",
-                params![
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
                     entry.ns.tenant,
                     entry.ns.plugin,
                     entry.name,
@@ -391,8 +400,8 @@ impl SecretVault for SqliteStore {
                     bytes,
                     old_key,
                     old_value
-                ],
-            )
+                ])
+            })
             .map(|n| n > 0)
             .map_err(unavailable)
         })
@@ -477,10 +486,7 @@ mod tests {
         {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(SCHEMA).unwrap();
-            conn.execute(
-                "INSERT INTO documents VALUES ('default', '_host', 'status/sensors/weather', '{\"alive\":true}', 7)",
-                [],
-            )
+            conn.prepare_cached("INSERT INTO documents VALUES ('default', '_host', 'status/sensors/weather', '{\"alive\":true}', 7)").and_then(|mut statement| statement.execute([]))
             .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
@@ -557,10 +563,8 @@ mod tests {
         drop(SqliteStore::open(&path).unwrap());
         Connection::open(&path)
             .unwrap()
-            .execute(
-                "INSERT INTO schema_migrations VALUES (99, 'future', 'x')",
-                [],
-            )
+            .prepare_cached("INSERT INTO schema_migrations VALUES (99, 'future', 'x')")
+            .and_then(|mut statement| statement.execute([]))
             .unwrap();
         let err = SqliteStore::open(&path).err().unwrap().to_string();
         assert!(err.contains("version 99"), "{err}");
