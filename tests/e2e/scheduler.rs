@@ -57,13 +57,37 @@ async fn recorded_status(host: &Host, tenant: &str, token: &str) -> Value {
     panic!("no status recorded for tenant {tenant}:\n{}", host.log());
 }
 
-async fn scheduled_actions(host: &Host) -> String {
+async fn scheduled_actions(host: &Host) -> u64 {
     let (status, body) = get(host, "/metrics", ADMIN).await;
     assert_eq!(status, 200, "{body}");
     body.lines()
-        .find(|line| line.starts_with("igor_host_scheduled_actions "))
+        .find_map(|line| line.strip_prefix("igor_host_scheduled_actions "))
         .unwrap_or_else(|| panic!("no scheduled_actions gauge:\n{body}"))
-        .to_string()
+        .parse()
+        .unwrap()
+}
+
+/// The live actions once they number `expected`, or after 5 s.
+async fn live_actions_once_settled(host: &Host, expected: u64) -> u64 {
+    let mut live = 0;
+    for _ in 0..100 {
+        live = scheduled_actions(host).await;
+        if live == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    live
+}
+
+async fn reload(host: &Host) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/admin/reload", host.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -101,51 +125,27 @@ async fn a_reload_retires_old_actions_at_once_and_keeps_their_rhythm() {
     let host = Host::start(&config()).await;
     let before = recorded_status(&host, "a", TOKEN_A).await;
     recorded_status(&host, "b", TOKEN_B).await;
+    assert_eq!(scheduled_actions(&host).await, 2);
+
+    // The same tenants again, then tenant b removed: the gauge follows at
+    // once (the old registry's tasks do not wait out their hour).
+    reload(&host).await;
     assert_eq!(
-        scheduled_actions(&host).await,
-        "igor_host_scheduled_actions 2"
+        live_actions_once_settled(&host, 2).await,
+        2,
+        "{}",
+        host.log()
     );
-
-    // The same tenants again, and tenant b removed: the gauge follows at once
-    // (the old registry's tasks do not wait out their hour).
-    let (status, body) = {
-        let response = reqwest::Client::new()
-            .post(format!("{}/admin/reload", host.url))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    };
-    assert_eq!(status, 200, "{body}");
-    let mut gauge = String::new();
-    for _ in 0..100 {
-        gauge = scheduled_actions(&host).await;
-        if gauge == "igor_host_scheduled_actions 2" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(gauge, "igor_host_scheduled_actions 2", "{}", host.log());
-
     let config = config();
     let without_b = config.split("[[tenant]]\nid = \"b\"").next().unwrap();
     host.write_config(without_b);
-    let response = reqwest::Client::new()
-        .post(format!("{}/admin/reload", host.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    for _ in 0..100 {
-        gauge = scheduled_actions(&host).await;
-        if gauge == "igor_host_scheduled_actions 1" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(gauge, "igor_host_scheduled_actions 1", "{}", host.log());
+    reload(&host).await;
+    assert_eq!(
+        live_actions_once_settled(&host, 1).await,
+        1,
+        "{}",
+        host.log()
+    );
 
     // Neither reload re-ran tenant a's action: its next run is an hour
     // after the recorded one.
