@@ -22,6 +22,10 @@ pub fn build_engine(max_memory_bytes: usize, pooling: bool) -> anyhow::Result<En
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    // Lets `perf` name plugins' compiled functions (see docs/benchmarks.md).
+    if std::env::var_os("IGOR_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if !pooling {
         return Ok(Engine::new(&config)?);
     }

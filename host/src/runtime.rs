@@ -103,9 +103,12 @@ impl Plugin {
 
     /// Handles one request in a fresh instance.
     pub async fn handle(self: &Arc<Self>, request: Request) -> Result<Response, InvokeError> {
+        // Timing spans (TRACE): see docs/benchmarks.md, "Where a call's time goes".
+        let _timing = tracing::trace_span!("plugin.handle");
         let _permit = self.tenant.requests.acquire().await.expect("never closed");
         let started = Instant::now();
         let deadline = Arc::new(Deadline::new(started, &self.limits));
+        let instantiating = tracing::trace_span!("plugin.instantiate");
         let stderr = MemoryOutputPipe::new(16 << 10);
         let state = RequestState {
             wasi: WasiCtxBuilder::new().stderr(stderr.clone()).build(),
@@ -131,6 +134,8 @@ impl Plugin {
                 Ok(instance) => instance,
                 Err(err) => return Err(CallFailure::Instantiate(err)),
             };
+            drop(instantiating);
+            let _calling = tracing::trace_span!("plugin.call");
             instance
                 .igor_plugin0_1_0_handler()
                 .call_handle_request(&mut store, &request)

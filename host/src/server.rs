@@ -135,6 +135,7 @@ struct BodyTimeout(Duration);
 /// A plugin request: the caller is checked and the plugin found before any
 /// of the body is read; the body is then read under the plugin's limit.
 async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
+    let _timing = tracing::trace_span!("http.dispatch");
     let body_timeout = request
         .extensions()
         .get::<BodyTimeout>()

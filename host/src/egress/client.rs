@@ -225,6 +225,7 @@ impl EgressClient {
             .acquire()
             .await
             .map_err(|_| FetchError::Connection("client shut down".into()))?;
+        let _timing = tracing::trace_span!("egress.exchange");
         let timeout = Duration::from_millis(self.limits.fetch_timeout_ms);
         let exchange = async {
             let response = self

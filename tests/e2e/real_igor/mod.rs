@@ -54,10 +54,23 @@ pub struct Igor {
     pub db: PathBuf,
     pub options: Options,
     log: PathBuf,
+    /// Where Igor's own std fitbit plugin finds "the Fitbit cloud".
+    fitbit_origin: Option<String>,
 }
 
 impl Igor {
     pub async fn start(options: Options) -> Igor {
+        Self::start_inner(options, None).await
+    }
+
+    /// Like `start`, with python-fitbit (used by Igor's original std fitbit
+    /// plugin) pointed at `origin`, e.g. a fake Fitbit on loopback, by
+    /// `tests/igor/original-fitbit.py`.
+    pub async fn start_with_fitbit_origin(options: Options, origin: &str) -> Igor {
+        Self::start_inner(options, Some(origin.to_string())).await
+    }
+
+    async fn start_inner(options: Options, fitbit_origin: Option<String>) -> Igor {
         let venv = venv();
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
@@ -84,6 +97,7 @@ impl Igor {
             dir,
             db,
             options,
+            fitbit_origin,
         };
         igor.spawn().await;
         igor
@@ -91,7 +105,16 @@ impl Igor {
 
     async fn spawn(&mut self) {
         let log = std::fs::File::create(&self.log).unwrap();
-        let mut command = Command::new(venv().join("bin/igorServer"));
+        let mut command = match &self.fitbit_origin {
+            None => Command::new(venv().join("bin/igorServer")),
+            Some(origin) => {
+                let mut python = Command::new(venv().join("bin/python"));
+                python
+                    .arg(workspace_root().join("tests/igor/original-fitbit.py"))
+                    .env("FITBIT_ORIGIN", origin);
+                python
+            }
+        };
         command
             .arg("-d")
             .arg(&self.db)
@@ -149,6 +172,11 @@ impl Igor {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Another Igor client: a raw request to `/data/<path>` (admin on a

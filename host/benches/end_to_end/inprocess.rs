@@ -1,0 +1,55 @@
+//! Hosts built in this process from a configuration file, served by the
+//! binary's own router on loopback: for the per-call breakdown (timed by the
+//! host's own spans) and for the isolation cost against a plain handler.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use igor_host::app::App;
+use igor_host::config::Config;
+
+/// A host serving on loopback until dropped.
+pub struct InProcessHost {
+    pub url: String,
+    pub app: Arc<App>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl InProcessHost {
+    /// `extra` adds routes next to the host's own (a plain handler to
+    /// compare with).
+    pub async fn start(dir: &Path, plugin_config: &str, extra: axum::Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding loopback");
+        let addr = listener.local_addr().expect("local address");
+        std::fs::create_dir_all(dir).expect("the host's directory");
+        let config_path = dir.join("host.toml");
+        let text = format!(
+            "data_dir = {:?}\n{plugin_config}\n[server]\nlisten = \"{addr}\"\n",
+            dir.join("data").display().to_string()
+        );
+        std::fs::write(&config_path, text).expect("writing the config");
+        let config = Config::load(Some(&config_path)).expect("the config");
+        let app = Arc::new(
+            App::new(config, Some(config_path))
+                .await
+                .expect("building the host"),
+        );
+        let router = igor_host::server::router(app.clone()).merge(extra);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serving");
+        });
+        Self {
+            url: format!("http://{addr}"),
+            app,
+            server,
+        }
+    }
+}
+
+impl Drop for InProcessHost {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
