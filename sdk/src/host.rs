@@ -193,7 +193,10 @@ pub mod wasm {
             value: &Value,
             expected: Option<u64>,
         ) -> Result<u64, StoreFailure> {
-            store::store_put(path, &value.to_string(), expected).map_err(store_failure)
+            // Straight into bytes: `to_string` goes through `fmt` piece by piece.
+            let json = serde_json::to_string(value)
+                .map_err(|e| StoreFailure::Other(format!("unserialisable value: {e}")))?;
+            store::store_put(path, &json, expected).map_err(store_failure)
         }
 
         fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure> {

@@ -105,7 +105,8 @@ impl Response {
         Self {
             status: 200,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: value.to_string().into_bytes(),
+            // Straight into bytes: `to_string` goes through `fmt` piece by piece.
+            body: serde_json::to_vec(value).expect("a JSON value always serialises"),
         }
     }
 

@@ -14,7 +14,8 @@ use crate::systems::{Provider, WORKLOAD, set_up_host};
 use crate::timing::Timings;
 
 const WARMUP: usize = 200;
-const REQUESTS: usize = 1000;
+const ROUNDS: usize = 5;
+const PER_ROUND: usize = 200;
 
 pub struct Breakdown {
     pub provider: Provider,
@@ -23,9 +24,16 @@ pub struct Breakdown {
     pub total_timed: Sample,
     /// The upstream's answer to the same request, to a direct client.
     pub upstream: Sample,
-    /// (part, mean time per request, times per request): the host's and
-    /// plugin's own parts first, then each host call by name.
-    pub parts: Vec<(String, Duration, f64)>,
+    /// The host's and plugin's own parts first, then each host call by name.
+    pub parts: Vec<Part>,
+}
+
+/// One part of a request: its time per request over all requests.
+pub struct Part {
+    pub label: String,
+    pub times: Sample,
+    /// How often it happens per request (host calls).
+    pub count: f64,
 }
 
 impl Breakdown {
@@ -48,83 +56,115 @@ pub async fn measure(
     let client = load::client(1);
     let workload = Target::get(format!("{}{WORKLOAD}", host.url));
     load::sequential(&client, &workload, WARMUP).await;
-    let total = load::sequential(&client, &workload, REQUESTS).await;
-    timings.start();
-    let total_timed = load::sequential(&client, &workload, REQUESTS).await;
-    timings.stop();
-    let spans = timings.totals();
-
     let direct = match provider {
         Provider::Fitbit => clouds.last_fitbit_call(),
         Provider::Google => clouds.last_google_call(),
     };
     load::sequential(&client, &direct, WARMUP).await;
-    let upstream = load::sequential(&client, &direct, REQUESTS).await;
+    // Interleaved, so that a busy moment of the machine hits all three alike.
+    let (mut total, mut timed, mut requests, mut upstream) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        total.extend(load::in_order(&client, &workload, PER_ROUND).await);
+        timings.start();
+        let latencies = load::in_order(&client, &workload, PER_ROUND).await;
+        timings.stop();
+        let spans = timings.per_request("http.dispatch");
+        assert_eq!(
+            spans.len(),
+            latencies.len(),
+            "one dispatch span per request"
+        );
+        timed.extend(latencies);
+        requests.extend(spans);
+        upstream.extend(load::in_order(&client, &direct, PER_ROUND).await);
+    }
     Breakdown {
         provider,
-        parts: parts(&spans, total_timed.mean(), REQUESTS),
-        total,
-        total_timed,
-        upstream,
+        parts: parts(&requests, &timed),
+        total: Sample::new(total),
+        total_timed: Sample::new(timed),
+        upstream: Sample::new(upstream),
     }
 }
 
-/// Turns span totals into exclusive parts of one request.
-fn parts(
+/// Splits each request into exclusive parts; `totals` are the client's
+/// latencies, in the same order.
+fn parts(requests: &[BTreeMap<String, (Duration, usize)>], totals: &[Duration]) -> Vec<Part> {
+    let mut labels: Vec<String> = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut times: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+    for (spans, total) in requests.iter().zip(totals) {
+        for (label, took, count) in request_parts(spans, *total) {
+            if !labels.contains(&label) {
+                labels.push(label.clone());
+            }
+            *counts.entry(label.clone()).or_default() += count;
+            times.entry(label).or_default().push(took);
+        }
+    }
+    labels
+        .into_iter()
+        .map(|label| Part {
+            count: counts[&label] as f64 / requests.len() as f64,
+            times: Sample::new(times.remove(&label).unwrap_or_default()),
+            label,
+        })
+        .collect()
+}
+
+/// One request's parts: (part, time, how often).
+fn request_parts(
     spans: &BTreeMap<String, (Duration, usize)>,
     total: Duration,
-    requests: usize,
-) -> Vec<(String, Duration, f64)> {
-    let n = requests as u32;
-    let mean = |label: &str| spans.get(label).map_or(Duration::ZERO, |(t, _)| *t / n);
-    let dispatch = mean("http.dispatch");
-    let handle = mean("plugin.handle");
-    let instantiate = mean("plugin.instantiate");
-    let call = mean("plugin.call");
-    let fetch = mean("http.fetch");
-    let exchange = mean("egress.exchange");
-    let host_calls: Vec<(&String, Duration, f64)> = spans
+) -> Vec<(String, Duration, usize)> {
+    let time = |label: &str| spans.get(label).map_or(Duration::ZERO, |(t, _)| *t);
+    let dispatch = time("http.dispatch");
+    let handle = time("plugin.handle");
+    let instantiate = time("plugin.instantiate");
+    let call = time("plugin.call");
+    let host_calls: Vec<(&String, Duration, usize)> = spans
         .iter()
         .filter(|(label, _)| {
             ["store.", "secret.", "http.fetch"]
                 .iter()
                 .any(|p| label.starts_with(p))
         })
-        .map(|(label, (t, count))| (label, *t / n, *count as f64 / requests as f64))
+        .map(|(label, (t, count))| (label, *t, *count))
         .collect();
     let in_host_calls: Duration = host_calls.iter().map(|(_, t, _)| *t).sum();
     let mut parts = vec![
         (
             "HTTP in and out: client, loopback, hyper".to_string(),
             total.saturating_sub(dispatch),
-            1.0,
+            1,
         ),
         (
             "routing, request and response conversion".into(),
             dispatch.saturating_sub(handle),
-            1.0,
+            1,
         ),
         (
-            "limits, metrics, log line".into(),
+            "limits, metrics, log line, instance teardown".into(),
             handle.saturating_sub(instantiate + call),
-            1.0,
+            1,
         ),
         (
             "instantiate: fresh store and instance".into(),
             instantiate,
-            1.0,
+            1,
         ),
         (
             "plugin code (wasm), between host calls".into(),
             call.saturating_sub(in_host_calls),
-            1.0,
+            1,
         ),
     ];
     for (label, took, count) in host_calls {
         if label == "http.fetch" {
+            let exchange = time("egress.exchange");
             parts.push((
                 "fetch: policy, secret, conversions".into(),
-                fetch.saturating_sub(exchange),
+                took.saturating_sub(exchange),
                 count,
             ));
             parts.push(("fetch: exchange with the upstream".into(), exchange, count));

@@ -137,6 +137,11 @@ pub async fn run(
 
 /// Latencies of requests sent one after another.
 pub async fn sequential(client: &reqwest::Client, target: &Target, n: usize) -> Sample {
+    Sample::new(in_order(client, target, n).await)
+}
+
+/// The same, in the order they were sent.
+pub async fn in_order(client: &reqwest::Client, target: &Target, n: usize) -> Vec<Duration> {
     let mut latencies = Vec::with_capacity(n);
     for _ in 0..n {
         let sent = Instant::now();
@@ -152,7 +157,7 @@ pub async fn sequential(client: &reqwest::Client, target: &Target, n: usize) -> 
         );
         latencies.push(sent.elapsed());
     }
-    Sample::new(latencies)
+    latencies
 }
 
 /// Durations, sorted.

@@ -39,17 +39,19 @@ use systems::{HostProcess, Provider, WORKLOAD};
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 
+/// Each load run is repeated this often; the median counts.
+const ROUNDS: usize = 3;
 const ORIGINAL_WINDOW: Window = Window {
-    warmup: Duration::from_secs(1),
-    measure: Duration::from_secs(4),
+    warmup: Duration::from_millis(500),
+    measure: Duration::from_millis(2500),
 };
 const HOST_WINDOW: Window = Window {
-    warmup: Duration::from_millis(500),
-    measure: Duration::from_secs(3),
+    warmup: Duration::from_millis(300),
+    measure: Duration::from_secs(2),
 };
 const FAKE_WINDOW: Window = Window {
-    warmup: Duration::from_millis(500),
-    measure: Duration::from_secs(2),
+    warmup: Duration::from_millis(300),
+    measure: Duration::from_millis(1500),
 };
 
 fn step(started: Instant, what: &str) {
@@ -67,25 +69,62 @@ enum Connections {
     NewPerRequest,
 }
 
-async fn runs(
-    target: &Target,
+/// One system under load.
+struct Subject {
+    name: &'static str,
+    color: &'static str,
+    target: Target,
     window: Window,
+    /// The server process, when it has its own.
     pid: Option<u32>,
     connections: Connections,
-) -> Vec<LoadResult> {
-    let mut runs = Vec::new();
+}
+
+/// Runs every subject at every concurrency, `ROUNDS` times, interleaved so
+/// that a busy moment of the machine does not hit one system only; keeps
+/// each subject's median round (by requests/s) per concurrency.
+async fn compare(subjects: &[Subject]) -> Vec<SystemRuns> {
+    let mut all: Vec<Vec<LoadResult>> = subjects.iter().map(|_| Vec::new()).collect();
     for concurrency in CONCURRENCY {
-        let client = match connections {
-            Connections::KeepAlive => load::client(concurrency),
-            Connections::NewPerRequest => load::client_without_keep_alive(),
-        };
-        let run = load::run(&client, target, concurrency, window, pid).await;
-        if run.failed > 0 {
-            eprintln!("warning: {} requests to {} failed", run.failed, target.url);
+        let mut rounds: Vec<Vec<LoadResult>> = subjects.iter().map(|_| Vec::new()).collect();
+        for _ in 0..ROUNDS {
+            for (subject, rounds) in subjects.iter().zip(&mut rounds) {
+                let client = match subject.connections {
+                    Connections::KeepAlive => load::client(concurrency),
+                    Connections::NewPerRequest => load::client_without_keep_alive(),
+                };
+                let run = load::run(
+                    &client,
+                    &subject.target,
+                    concurrency,
+                    subject.window,
+                    subject.pid,
+                )
+                .await;
+                if run.failed > 0 {
+                    eprintln!(
+                        "warning: {} requests to {} failed",
+                        run.failed, subject.target.url
+                    );
+                }
+                rounds.push(run);
+            }
         }
-        runs.push(run);
+        for (runs, mut rounds) in all.iter_mut().zip(rounds) {
+            rounds.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
+            runs.push(rounds.swap_remove(rounds.len() / 2));
+        }
     }
-    runs
+    subjects
+        .iter()
+        .zip(all)
+        .map(|(subject, runs)| SystemRuns {
+            name: subject.name,
+            color: subject.color,
+            own_process: subject.pid.is_some(),
+            runs,
+        })
+        .collect()
 }
 
 /// Starts igor-host in `dir` with the compiled components of `warm` (if
@@ -149,70 +188,57 @@ async fn main() {
     );
     assert!(!systems::body_weight(&systems::workload_answer(&google.url).await).is_empty());
 
-    step(started, "load: the original");
-    let original = SystemRuns {
-        name: "Igor 0.99.1 + original plugin (legacy API)",
-        color: "#c0504d",
-        own_process: true,
-        runs: runs(
-            &Target::get(format!("{}{WORKLOAD}", igor.url)),
-            ORIGINAL_WINDOW,
-            igor.pid(),
-            Connections::NewPerRequest,
-        )
-        .await,
+    step(started, "load: all systems, interleaved");
+    let workload = |base: &str| Target::get(format!("{base}{WORKLOAD}"));
+    let host = |name, color, host: &HostProcess| Subject {
+        name,
+        color,
+        target: workload(&host.url),
+        window: HOST_WINDOW,
+        pid: Some(host.pid()),
+        connections: Connections::KeepAlive,
     };
-    step(started, "load: igor-host");
-    let mut hosts = Vec::new();
-    for (name, color, host) in [
-        ("igor-host, legacy provider", "#4f81bd", &legacy),
-        ("igor-host, Google provider", "#9bbb59", &google),
-    ] {
-        let target = Target::get(format!("{}{WORKLOAD}", host.url));
-        let runs = runs(
-            &target,
-            HOST_WINDOW,
-            Some(host.pid()),
-            Connections::KeepAlive,
-        )
-        .await;
-        hosts.push(SystemRuns {
-            name,
-            color,
-            own_process: true,
-            runs,
-        });
-    }
+    let fake = |name, target| Subject {
+        name,
+        color: "#bfbfbf",
+        target,
+        window: FAKE_WINDOW,
+        pid: None,
+        connections: Connections::KeepAlive,
+    };
+    let subjects = [
+        Subject {
+            name: "Igor 0.99.1 + original plugin (legacy API)",
+            color: "#c0504d",
+            target: workload(&igor.url),
+            window: ORIGINAL_WINDOW,
+            pid: igor.pid(),
+            connections: Connections::NewPerRequest,
+        },
+        host("igor-host, legacy provider", "#4f81bd", &legacy),
+        host("igor-host, Google provider", "#9bbb59", &google),
+        fake(
+            "fake Fitbit, direct client (upstream alone)",
+            clouds.last_fitbit_call(),
+        ),
+        fake(
+            "fake Google, direct client (upstream alone)",
+            clouds.last_google_call(),
+        ),
+    ];
+    let mut compared = compare(&subjects).await.into_iter();
+    let original = compared.next().expect("the original");
+    let hosts: Vec<SystemRuns> = compared.by_ref().take(2).collect();
+    let upstreams: Vec<SystemRuns> = compared.collect();
     if profile::enabled() {
         step(
             started,
             "profiling igor-host (legacy provider) at concurrency 16",
         );
-        let target = Target::get(format!("{}{WORKLOAD}", legacy.url));
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench-profile");
-        if let Some(report) = profile::record(legacy.pid(), &target, &out).await {
+        if let Some(report) = profile::record(legacy.pid(), &workload(&legacy.url), &out).await {
             step(started, &format!("profile summary: {}", report.display()));
         }
-    }
-    step(started, "load: the fakes to a direct client");
-    let mut upstreams = Vec::new();
-    for (name, target) in [
-        (
-            "fake Fitbit, direct client (upstream alone)",
-            clouds.last_fitbit_call(),
-        ),
-        (
-            "fake Google, direct client (upstream alone)",
-            clouds.last_google_call(),
-        ),
-    ] {
-        let runs = runs(&target, FAKE_WINDOW, None, Connections::KeepAlive).await;
-        upstreams.push(SystemRuns {
-            name,
-            color: "#bfbfbf",
-            own_process: false,
-            runs,
-        });
     }
 
     step(started, "where a call's time goes");
@@ -236,27 +262,11 @@ async fn main() {
         ),
         (
             "igor-host, legacy provider",
-            upstream::measure(
-                &clouds,
-                upstream::System::Host {
-                    base: &legacy.url,
-                    data_dir: &legacy.data_dir,
-                },
-                Provider::Fitbit,
-            )
-            .await,
+            upstream::measure(&clouds, upstream::System::host(&legacy), Provider::Fitbit).await,
         ),
         (
             "igor-host, Google provider",
-            upstream::measure(
-                &clouds,
-                upstream::System::Host {
-                    base: &google.url,
-                    data_dir: &google.data_dir,
-                },
-                Provider::Google,
-            )
-            .await,
+            upstream::measure(&clouds, upstream::System::host(&google), Provider::Google).await,
         ),
     ];
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::breakdown::Breakdown;
 use crate::chart::{Chart, Series};
 use crate::isolation::{Compilation, Isolation};
-use crate::load::LoadResult;
+use crate::load::{LoadResult, Sample};
 use crate::machine::Machine;
 use crate::startup::ColdStart;
 use crate::upstream::RunCost;
@@ -155,12 +155,12 @@ impl Results {
 
     fn breakdown_table(&self, md: &mut String) {
         md.push_str("### 2. Where a call's time goes\n\n");
-        md.push_str("Mean per request over 1000 sequential requests, from the host's own spans; a host call's count per request in brackets.\n\n");
+        md.push_str("Sequential requests (5 × 200 each, interleaved with as many untimed ones and as many to the upstream directly) timed by the host's own spans: median per request (mean); how often a host call happens per request in brackets. The parts of a request add up to its total; their medians need not.\n\n");
         let mut labels: Vec<&str> = Vec::new();
         for b in &self.breakdowns {
-            for (label, _, _) in &b.parts {
-                if !labels.contains(&label.as_str()) {
-                    labels.push(label);
+            for part in &b.parts {
+                if !labels.contains(&part.label.as_str()) {
+                    labels.push(&part.label);
                 }
             }
         }
@@ -179,9 +179,19 @@ impl Results {
             let cells: Vec<String> = self
                 .breakdowns
                 .iter()
-                .map(|b| match b.parts.iter().find(|p| p.0 == label) {
-                    Some((_, t, n)) if (n - 1.0).abs() > 1e-9 => format!("{} ({n:.1}×)", time(*t)),
-                    Some((_, t, _)) => time(*t),
+                .map(|b| match b.parts.iter().find(|p| p.label == label) {
+                    Some(part) => {
+                        let count = if (part.count - 1.0).abs() > 1e-9 {
+                            format!(" [{:.1}×]", part.count)
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "{} ({}){count}",
+                            time(part.times.percentile(50.0)),
+                            time(part.times.mean())
+                        )
+                    }
                     None => "—".into(),
                 })
                 .collect();
@@ -191,26 +201,21 @@ impl Results {
             let cells: Vec<String> = self.breakdowns.iter().map(f).collect();
             let _ = writeln!(md, "| {name} | {} |", cells.join(" | "));
         };
-        row(md, "**total, with the spans** (mean)", &|b| {
-            format!("**{}**", time(b.total_timed.mean()))
-        });
-        row(md, "total without the spans: p50 (mean)", &|b| {
+        row(md, "**total, with the spans**: p50 (mean)", &|b| {
             format!(
-                "{} ({})",
-                time(b.total.percentile(50.0)),
-                time(b.total.mean())
+                "**{}** ({})",
+                time(b.total_timed.percentile(50.0)),
+                time(b.total_timed.mean())
             )
+        });
+        let p50_mean = |s: &Sample| format!("{} ({})", time(s.percentile(50.0)), time(s.mean()));
+        row(md, "total without the spans: p50 (mean)", &|b| {
+            p50_mean(&b.total)
         });
         row(
             md,
             "the upstream's answer to a direct client: p50 (mean)",
-            &|b| {
-                format!(
-                    "{} ({})",
-                    time(b.upstream.percentile(50.0)),
-                    time(b.upstream.mean())
-                )
-            },
+            &|b| p50_mean(&b.upstream),
         );
         row(
             md,
@@ -354,15 +359,18 @@ impl Results {
         let mut items: Vec<(String, f64, &str)> = legacy
             .parts
             .iter()
-            .map(|(label, t, _)| (label.clone(), t.as_secs_f64() * 1e6, "#4f81bd"))
+            .map(|p| {
+                let median = p.times.percentile(50.0).as_secs_f64() * 1e6;
+                (p.label.clone(), median, "#4f81bd")
+            })
             .collect();
         items.push((
             "the upstream's own answer (direct client)".into(),
-            legacy.upstream.mean().as_secs_f64() * 1e6,
+            legacy.upstream.percentile(50.0).as_secs_f64() * 1e6,
             "#bfbfbf",
         ));
         chart.horizontal_bars(
-            "One call of the workload through igor-host (legacy provider), mean",
+            "One call of the workload through igor-host (legacy provider), median of each part",
             &items,
             "µs",
         );

@@ -220,11 +220,16 @@ pub fn body_weight(answer: &str) -> Vec<(String, f64)> {
 
 /// Sends the workload once and returns the answer's body.
 pub async fn workload_answer(base: &str) -> String {
-    let response = reqwest::get(format!("{base}{WORKLOAD}"))
+    answer(base, WORKLOAD).await
+}
+
+/// `GET {base}{target}`, which must answer 200; the body.
+pub async fn answer(base: &str, target: &str) -> String {
+    let response = reqwest::get(format!("{base}{target}"))
         .await
-        .expect("the workload");
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "{base}{WORKLOAD}: {body}");
+    assert_eq!(status, 200, "{base}{target}: {body}");
     body
 }

@@ -44,15 +44,20 @@ impl Timings {
         self.on.store(false, Ordering::SeqCst);
     }
 
-    /// Total time and count per label since recording started.
-    pub fn totals(&self) -> BTreeMap<String, (Duration, usize)> {
-        let mut totals = BTreeMap::new();
+    /// Each request's spans (time and count per label) since timing
+    /// started, requests being delimited by the close of their `root` span.
+    pub fn per_request(&self, root: &str) -> Vec<BTreeMap<String, (Duration, usize)>> {
+        let mut requests = Vec::new();
+        let mut current = BTreeMap::new();
         for (label, took) in self.closed.lock().unwrap().iter() {
-            let entry = totals.entry(label.clone()).or_insert((Duration::ZERO, 0));
+            let entry = current.entry(label.clone()).or_insert((Duration::ZERO, 0));
             entry.0 += *took;
             entry.1 += 1;
+            if label == root {
+                requests.push(std::mem::take(&mut current));
+            }
         }
-        totals
+        requests
     }
 }
 

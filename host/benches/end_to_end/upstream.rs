@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::clouds::Clouds;
 use crate::real_igor::Igor;
-use crate::systems::Provider;
+use crate::systems::{HostProcess, Provider, answer};
 
 pub const ACTION_URL: &str = "/plugin/fitbit?user=jack";
 const TOKEN_PATH: &str = "identities/jack/plugindata/fitbit/token";
@@ -31,6 +31,15 @@ pub struct RunCost {
 pub enum System<'a> {
     Original(&'a Igor),
     Host { base: &'a str, data_dir: &'a Path },
+}
+
+impl<'a> System<'a> {
+    pub fn host(host: &'a HostProcess) -> Self {
+        System::Host {
+            base: &host.url,
+            data_dir: &host.data_dir,
+        }
+    }
 }
 
 pub async fn measure(clouds: &Clouds, system: System<'_>, provider: Provider) -> RunCost {
@@ -67,12 +76,7 @@ pub async fn measure(clouds: &Clouds, system: System<'_>, provider: Provider) ->
 }
 
 async fn run(base: &str) {
-    let response = reqwest::get(format!("{base}{ACTION_URL}"))
-        .await
-        .expect("the action's request");
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "{ACTION_URL}: {body}");
+    answer(base, ACTION_URL).await;
 }
 
 /// Puts the stored token's `expires_at` two hours in the past, where it is
