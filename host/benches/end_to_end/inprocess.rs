@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use igor_host::app::App;
 use igor_host::config::Config;
+use igor_host::server::{self, ListenLimits};
 
 /// A host serving on loopback until dropped.
 pub struct InProcessHost {
@@ -32,14 +33,19 @@ impl InProcessHost {
         std::fs::write(&config_path, text).expect("writing the config");
         let config = Config::load(Some(&config_path)).expect("the config");
         let app = Arc::new(
-            App::new(config, Some(config_path))
+            App::new(config.clone(), Some(config_path))
                 .await
                 .expect("building the host"),
         );
-        let router = igor_host::server::router(app.clone()).merge(extra);
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serving");
-        });
+        // The binary's own listener, with its limits from the config.
+        let limits = ListenLimits::from_config(&config.server);
+        let router = server::router(app.clone()).merge(extra);
+        let server = tokio::spawn(server::serve(
+            listener,
+            router,
+            limits,
+            std::future::pending(),
+        ));
         Self {
             url: format!("http://{addr}"),
             app,
