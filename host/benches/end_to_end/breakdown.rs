@@ -1,11 +1,16 @@
 //! Where one call's time goes: the workload sent one request at a time to a
 //! host in this process, its own spans timing each part, and the upstream
 //! request the plugin made replayed by a direct client, so that the host's
-//! and plugin's overhead per call is a number.
+//! and plugin's overhead per call is a number. A plain handler in the same
+//! server answering the same bytes shows what any HTTP server pays for the
+//! round trip.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use axum::body::Bytes;
 
 use crate::clouds::Clouds;
 use crate::inprocess::InProcessHost;
@@ -24,6 +29,8 @@ pub struct Breakdown {
     pub total_timed: Sample,
     /// The upstream's answer to the same request, to a direct client.
     pub upstream: Sample,
+    /// A plain handler in the same server answering the workload's bytes.
+    pub plain: Sample,
     /// The host's and plugin's own parts first, then each host call by name.
     pub parts: Vec<Part>,
 }
@@ -43,6 +50,22 @@ impl Breakdown {
             .percentile(50.0)
             .saturating_sub(self.upstream.percentile(50.0))
     }
+
+    /// The overhead beyond the round trip any HTTP server pays.
+    pub fn beyond_plain(&self) -> Duration {
+        self.overhead().saturating_sub(self.plain.percentile(50.0))
+    }
+}
+
+/// A route answering with the bytes it is given once the host is set up.
+fn plain_route(answer: Arc<OnceLock<Bytes>>) -> axum::Router {
+    axum::Router::new().route(
+        "/plain",
+        axum::routing::get(move || {
+            let body = answer.get().cloned().unwrap_or_default();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    )
 }
 
 pub async fn measure(
@@ -51,18 +74,29 @@ pub async fn measure(
     provider: Provider,
     dir: &Path,
 ) -> Breakdown {
-    let host = InProcessHost::start(dir, &clouds.plugin_config(), axum::Router::new()).await;
+    let answer = Arc::new(OnceLock::new());
+    let plain_answer = plain_route(answer.clone());
+    let host = InProcessHost::start(dir, &clouds.plugin_config(), plain_answer).await;
     set_up_host(clouds, &host.url, provider).await;
     let client = load::client(1);
     let workload = Target::get(format!("{}{WORKLOAD}", host.url));
+    let body = client
+        .get(&workload.url)
+        .send()
+        .await
+        .expect("the workload");
+    let _ = answer.set(body.bytes().await.expect("the workload's answer"));
+    let plain_target = Target::get(format!("{}/plain", host.url));
     load::sequential(&client, &workload, WARMUP).await;
+    load::sequential(&client, &plain_target, WARMUP).await;
     let direct = match provider {
         Provider::Fitbit => clouds.last_fitbit_call(),
         Provider::Google => clouds.last_google_call(),
     };
     load::sequential(&client, &direct, WARMUP).await;
-    // Interleaved, so that a busy moment of the machine hits all three alike.
-    let (mut total, mut timed, mut requests, mut upstream) = (vec![], vec![], vec![], vec![]);
+    // Interleaved, so that a busy moment of the machine hits all alike.
+    let (mut total, mut timed, mut requests) = (vec![], vec![], vec![]);
+    let (mut upstream, mut plain) = (vec![], vec![]);
     for _ in 0..ROUNDS {
         total.extend(load::in_order(&client, &workload, PER_ROUND).await);
         timings.start();
@@ -77,6 +111,7 @@ pub async fn measure(
         timed.extend(latencies);
         requests.extend(spans);
         upstream.extend(load::in_order(&client, &direct, PER_ROUND).await);
+        plain.extend(load::in_order(&client, &plain_target, PER_ROUND).await);
     }
     Breakdown {
         provider,
@@ -84,6 +119,7 @@ pub async fn measure(
         total: Sample::new(total),
         total_timed: Sample::new(timed),
         upstream: Sample::new(upstream),
+        plain: Sample::new(plain),
     }
 }
 

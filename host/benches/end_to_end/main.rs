@@ -230,14 +230,18 @@ async fn main() {
     let original = compared.next().expect("the original");
     let hosts: Vec<SystemRuns> = compared.by_ref().take(2).collect();
     let upstreams: Vec<SystemRuns> = compared.collect();
+    let mut profile = None;
     if profile::enabled() {
         step(
             started,
             "profiling igor-host (legacy provider) at concurrency 16",
         );
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench-profile");
-        if let Some(report) = profile::record(legacy.pid(), &workload(&legacy.url), &out).await {
+        if let Some((report, rows)) =
+            profile::record(legacy.pid(), &workload(&legacy.url), &out).await
+        {
             step(started, &format!("profile summary: {}", report.display()));
+            profile = Some(rows);
         }
     }
 
@@ -287,6 +291,7 @@ async fn main() {
         compilation,
         cold,
         calls_per_run,
+        profile,
         took: started.elapsed(),
     };
     println!("{}", results.markdown());

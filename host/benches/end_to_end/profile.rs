@@ -1,7 +1,8 @@
 //! With `IGOR_BENCH_PERF=1`: a CPU profile of the igor-host process while
 //! it serves the workload at concurrency 16 (`perf record -g`; the host is
 //! started with `IGOR_HOST_PERFMAP=1`, so the plugin's compiled functions
-//! have names), summarised by `perf report` into `target/bench-profile/`.
+//! have names), summarised by `perf report` into `target/bench-profile/`
+//! and into the results.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,8 +17,12 @@ pub fn enabled() -> bool {
     std::env::var_os(ENABLE).is_some()
 }
 
-/// Records `pid` while sending `target`; returns the summary's path.
-pub async fn record(pid: u32, target: &Target, out: &Path) -> Option<PathBuf> {
+/// Shares of samples below this are left out of the summary.
+const PERCENT_LIMIT: &str = "0.7";
+
+/// Records `pid` while sending `target`; writes the full summary into `out`
+/// and returns its path and its rows (without perf's comments).
+pub async fn record(pid: u32, target: &Target, out: &Path) -> Option<(PathBuf, String)> {
     std::fs::create_dir_all(out).ok()?;
     let data = out.join("perf.data");
     let mut perf = Command::new("perf")
@@ -44,7 +49,7 @@ pub async fn record(pid: u32, target: &Target, out: &Path) -> Option<PathBuf> {
                 "-g",
                 "none",
                 "--percent-limit",
-                "0.7",
+                PERCENT_LIMIT,
             ])
             .args(["--sort", sort, "-i"])
             .arg(&data)
@@ -53,6 +58,25 @@ pub async fn record(pid: u32, target: &Target, out: &Path) -> Option<PathBuf> {
         summary.push_str(&String::from_utf8_lossy(&report.stdout));
     }
     let path = out.join("report.txt");
-    std::fs::write(&path, summary).ok()?;
-    Some(path)
+    std::fs::write(&path, &summary).ok()?;
+    let rows = summary
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(without_padding)
+        .collect::<Vec<_>>()
+        .join("\n");
+    Some((path, rows))
+}
+
+/// A report row without the padding and empty columns perf pads it with.
+fn without_padding(row: &str) -> String {
+    let mut row = row.trim_end();
+    while let Some(rest) = row.strip_suffix('-') {
+        row = rest.trim_end();
+    }
+    row.split("  ")
+        .filter(|part| !part.is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("  ")
 }

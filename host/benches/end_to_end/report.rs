@@ -37,6 +37,8 @@ pub struct Results {
     pub compilation: Compilation,
     pub cold: ColdStart,
     pub calls_per_run: Vec<(&'static str, RunCost)>,
+    /// `perf report` rows of igor-host under load (with `IGOR_BENCH_PERF`).
+    pub profile: Option<String>,
     pub took: Duration,
 }
 
@@ -110,6 +112,12 @@ impl Results {
         self.isolation_table(&mut md);
         self.startup_table(&mut md);
         self.calls_table(&mut md);
+        if let Some(rows) = &self.profile {
+            let _ = writeln!(
+                md,
+                "### Profile of igor-host under load\n\n`perf record -g` of the igor-host process (legacy provider) while it serves the workload at concurrency 16 for 8 s; self time by shared object, then by function (at least 0.7 % of the samples; `[JIT] tid …` and `wasm[…]` are the plugin's compiled code).\n\n```\n{rows}\n```\n"
+            );
+        }
         md
     }
 
@@ -155,7 +163,7 @@ impl Results {
 
     fn breakdown_table(&self, md: &mut String) {
         md.push_str("### 2. Where a call's time goes\n\n");
-        md.push_str("Sequential requests (5 × 200 each, interleaved with as many untimed ones and as many to the upstream directly) timed by the host's own spans: median per request (mean); how often a host call happens per request in brackets. The parts of a request add up to its total; their medians need not.\n\n");
+        md.push_str("Sequential requests (5 × 200 each, interleaved with as many untimed ones, as many to the upstream directly and as many to a plain handler) timed by the host's own spans: median per request (mean); how often a host call happens per request in brackets. The parts of a request add up to its total; their medians need not.\n\n");
         let mut labels: Vec<&str> = Vec::new();
         for b in &self.breakdowns {
             for part in &b.parts {
@@ -221,6 +229,16 @@ impl Results {
             md,
             "**host + plugin overhead per call** (p50 − p50)",
             &|b| format!("**{}**", time(b.overhead())),
+        );
+        row(
+            md,
+            "a plain handler in the same server answering the same bytes: p50 (mean)",
+            &|b| p50_mean(&b.plain),
+        );
+        row(
+            md,
+            "overhead beyond that plain round trip (p50 − p50 − p50)",
+            &|b| time(b.beyond_plain()),
         );
         md.push('\n');
         if let Some((disk, tmpfs)) = self.store_put {
