@@ -247,6 +247,7 @@ impl wit::Host for HttpCtx {
         &mut self,
         request: wit::FetchRequest,
     ) -> wasmtime::Result<Result<wit::FetchResponse, WitFetchError>> {
+        let _timing = tracing::trace_span!("http.fetch");
         Ok(self.fetch(request).await)
     }
 }

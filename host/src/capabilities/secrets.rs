@@ -48,6 +48,7 @@ impl wit::Host for SecretsCtx {
         name: String,
         value: String,
     ) -> wasmtime::Result<Result<(), WitStoreError>> {
+        let _timing = tracing::trace_span!("secret.set");
         if let Err(e) = store::validate_secret_name(&name) {
             return Ok(Err(e.into()));
         }
@@ -64,6 +65,7 @@ impl wit::Host for SecretsCtx {
         &mut self,
         name: String,
     ) -> wasmtime::Result<Result<bool, WitStoreError>> {
+        let _timing = tracing::trace_span!("secret.delete");
         if let Err(e) = store::validate_secret_name(&name) {
             return Ok(Err(e.into()));
         }
@@ -75,6 +77,7 @@ impl wit::Host for SecretsCtx {
         &mut self,
         name: String,
     ) -> wasmtime::Result<Result<bool, WitStoreError>> {
+        let _timing = tracing::trace_span!("secret.exists");
         if let Err(e) = store::validate_secret_name(&name) {
             return Ok(Err(e.into()));
         }

@@ -84,6 +84,7 @@ impl wit::Host for StoreCtx {
         &mut self,
         path: String,
     ) -> wasmtime::Result<Result<Option<Entry>, WitStoreError>> {
+        let _timing = tracing::trace_span!("store.get", path = %path);
         if let Err(e) = store::validate_path(&path) {
             return Ok(Err(e.into()));
         }
@@ -104,6 +105,7 @@ impl wit::Host for StoreCtx {
         json: String,
         expected_revision: Option<u64>,
     ) -> wasmtime::Result<Result<u64, WitStoreError>> {
+        let _timing = tracing::trace_span!("store.put", path = %path);
         if let Err(e) = store::validate_path(&path) {
             return Ok(Err(e.into()));
         }
@@ -128,6 +130,7 @@ impl wit::Host for StoreCtx {
         path: String,
         expected_revision: Option<u64>,
     ) -> wasmtime::Result<Result<bool, WitStoreError>> {
+        let _timing = tracing::trace_span!("store.delete", path = %path);
         if let Err(e) = store::validate_path(&path) {
             return Ok(Err(e.into()));
         }
@@ -149,6 +152,7 @@ impl listing::Host for StoreCtx {
         prefix: String,
         start_after: Option<String>,
     ) -> wasmtime::Result<Result<Vec<String>, WitStoreError>> {
+        let _timing = tracing::trace_span!("store.list", path = %prefix);
         if let Err(e) = store::validate_prefix(&prefix) {
             return Ok(Err(e.into()));
         }
