@@ -312,12 +312,21 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     }
     let registry = app.registry();
     tracing::info!(%local, tenants = registry.tenants.len(), "serving");
-    for tenant in registry.tenants.values() {
-        for name in tenant.plugins.keys() {
-            println!(
-                "Setup page: {}{}/plugin/{name}/page/setup.html",
-                app.base_url, tenant.url_prefix
-            );
+    if registry.multi_tenant {
+        // One line, not one per tenant: a host may serve thousands.
+        println!(
+            "Serving {} tenant(s); setup pages at {}/tenants/ID/plugin/NAME/page/setup.html",
+            registry.tenants.len(),
+            app.base_url
+        );
+    } else {
+        for tenant in registry.tenants.values() {
+            for name in tenant.plugins.keys() {
+                println!(
+                    "Setup page: {}{}/plugin/{name}/page/setup.html",
+                    app.base_url, tenant.url_prefix
+                );
+            }
         }
     }
     igor_host::scheduler::spawn_actions(app.clone(), registry);

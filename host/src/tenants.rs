@@ -98,10 +98,6 @@ impl Registry {
         self.retired.send_replace(true);
     }
 
-    pub fn is_retired(&self) -> bool {
-        *self.retired.borrow()
-    }
-
     /// Resolves once this registry is retired.
     pub fn retirement(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut retired = self.retired.subscribe();
