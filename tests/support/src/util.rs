@@ -260,20 +260,41 @@ async fn serve_one<H: Handler>(State(served): State<Arc<Served<H>>>, req: Reques
     served.faults.answer(served.handler.as_ref(), rec).await
 }
 
-/// Bind 127.0.0.1:0 and serve `handler` on a tokio task, failing as
-/// `faults` says.
-pub(crate) async fn spawn<H: Handler>(
-    handler: Arc<H>,
-    faults: Arc<Faults>,
-) -> (SocketAddr, JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local addr");
-    let served = Arc::new(Served { handler, faults });
-    let app = Router::new().fallback(serve_one::<H>).with_state(served);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (addr, task)
+/// A fake's server on 127.0.0.1, failing as its `faults` say; dropping it
+/// stops serving.
+pub(crate) struct Server {
+    addr: SocketAddr,
+    pub faults: Arc<Faults>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds 127.0.0.1:0 and serves `handler` on a tokio task.
+    pub async fn start<H: Handler>(handler: Arc<H>) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let faults = Arc::new(Faults::default());
+        let served = Arc::new(Served {
+            handler,
+            faults: faults.clone(),
+        });
+        let app = Router::new().fallback(serve_one::<H>).with_state(served);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Server { addr, faults, task }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -5,16 +5,8 @@ use super::*;
 
 /// A running fake Fitbit. Dropping it stops the server.
 pub struct FakeFitbit {
-    addr: SocketAddr,
     inner: Arc<Inner>,
-    faults: Arc<Faults>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeFitbit {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    server: util::Server,
 }
 
 impl FakeFitbit {
@@ -23,13 +15,9 @@ impl FakeFitbit {
         let inner = Arc::new(Inner {
             state: Mutex::new(State::new()),
         });
-        let faults = Arc::new(Faults::default());
-        let (addr, task) = util::spawn(inner.clone(), faults.clone()).await;
         FakeFitbit {
-            addr,
+            server: util::Server::start(inner.clone()).await,
             inner,
-            faults,
-            task,
         }
     }
 
@@ -39,12 +27,12 @@ impl FakeFitbit {
 
     /// The failures to inject (see [`Faults::inject`]).
     pub fn faults(&self) -> &Faults {
-        &self.faults
+        &self.server.faults
     }
 
     /// `http://127.0.0.1:PORT` — the base for API, token and revoke URLs.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
     /// `{url}/oauth2/authorize`.
     pub fn authorize_url(&self) -> String {

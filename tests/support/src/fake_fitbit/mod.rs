@@ -42,7 +42,6 @@ mod model;
 mod oauth;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,7 +49,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Timelike, Utc};
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
 
 pub use crate::consent::{consent, consent_with};
 pub use control::FakeFitbit;

@@ -5,16 +5,8 @@ use super::*;
 
 /// A running fake Google. Dropping it stops the server.
 pub struct FakeGoogle {
-    addr: SocketAddr,
     inner: Arc<Inner>,
-    faults: Arc<Faults>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeGoogle {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    server: util::Server,
 }
 
 impl FakeGoogle {
@@ -22,13 +14,9 @@ impl FakeGoogle {
         let inner = Arc::new(Inner {
             state: Mutex::new(State::new()),
         });
-        let faults = Arc::new(Faults::default());
-        let (addr, task) = util::spawn(inner.clone(), faults.clone()).await;
         FakeGoogle {
-            addr,
+            server: util::Server::start(inner.clone()).await,
             inner,
-            faults,
-            task,
         }
     }
 
@@ -38,12 +26,12 @@ impl FakeGoogle {
 
     /// The failures to inject (see [`Faults::inject`]).
     pub fn faults(&self) -> &Faults {
-        &self.faults
+        &self.server.faults
     }
 
     /// `http://127.0.0.1:PORT`; the API lives under `{url}/v4/`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
     /// `{url}/o/oauth2/v2/auth`.
     pub fn authorize_url(&self) -> String {

@@ -53,14 +53,12 @@ mod rollups;
 mod types;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::task::JoinHandle;
 
 pub use crate::consent::{consent, consent_with};
 pub use control::FakeGoogle;
