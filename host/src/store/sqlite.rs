@@ -28,6 +28,27 @@ fn unavailable(err: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(err.to_string())
 }
 
+/// How long a statement waits for another process's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Switches the file to WAL. While another process initialises the same new
+/// file, SQLite can answer "busy" at once, without waiting in the busy
+/// handler: retry within the same timeout.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SqliteStore {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if path != Path::new(":memory:") {
@@ -39,8 +60,8 @@ impl SqliteStore {
         }
         let mut conn = Connection::open(path)?;
         // First, so that processes opening a new file at once wait their turn.
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        use_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         // Overwrite what is deleted or replaced, such as a secret's old value.
         conn.pragma_update(None, "secure_delete", "ON")?;
