@@ -46,6 +46,14 @@ impl Credentials {
     }
 }
 
+/// What a `token_sha256` entry holds for `token`.
+pub fn sha256_hex(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Checks a `token_sha256` entry.
 pub fn parse_digest(hex: &str) -> anyhow::Result<[u8; 32]> {
     let valid = hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit());
@@ -93,6 +101,9 @@ pub struct Gate {
     /// Requests forwarded by Igor with the shared secret are let in (the
     /// single-tenant host with `igor_forward_secret`).
     pub forwarded: bool,
+    /// A tenant's gate: never open, even without tokens (a tenant whose
+    /// tokens were all revoked is refused to everyone).
+    pub tenant: bool,
 }
 
 /// What a request showed about itself.
@@ -109,7 +120,7 @@ impl Gate {
     /// A gate with no credential at all lets everyone in: the single-tenant
     /// host on loopback (or explicitly `allow_unauthenticated`).
     pub fn is_open(&self) -> bool {
-        self.tokens.is_empty() && !self.forwarded
+        self.tokens.is_empty() && !self.forwarded && !self.tenant
     }
 
     pub fn admits(&self, request: Presented<'_>) -> bool {
@@ -122,7 +133,9 @@ impl Gate {
     /// The `WWW-Authenticate` challenges and the text of a 401. Basic comes
     /// first, so that a browser asks for the token (as the password).
     pub fn refusal(&self, realm: &str) -> (Vec<String>, &'static str) {
-        let text = if self.tokens.is_empty() {
+        let text = if self.tenant && self.tokens.is_empty() {
+            "This tenant has no valid token: ask the operator for a new one\n"
+        } else if self.tokens.is_empty() {
             "This host accepts only requests forwarded by Igor: use Igor's /plugin/... URL\n"
         } else if self.forwarded {
             "This host needs credentials: call it through Igor, or send the owner's token \
@@ -142,13 +155,6 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sha256_hex(token: &str) -> String {
-        Sha256::digest(token.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
 
     fn credentials(tokens: &[&str]) -> Credentials {
         let hashes: Vec<String> = tokens.iter().map(|t| sha256_hex(t)).collect();
@@ -188,7 +194,7 @@ mod tests {
 
         let owner = Gate {
             tokens: credentials(&["owner"]),
-            forwarded: false,
+            ..Default::default()
         };
         assert!(!owner.admits(Presented::default()));
         assert!(!owner.admits(Presented {
@@ -207,6 +213,7 @@ mod tests {
         let igor = Gate {
             tokens: Credentials::default(),
             forwarded: true,
+            tenant: false,
         };
         assert!(!igor.is_open());
         assert!(!igor.admits(Presented {
@@ -215,6 +222,20 @@ mod tests {
         }));
         assert!(igor.admits(Presented {
             forwarded: true,
+            ..Default::default()
+        }));
+
+        let revoked = Gate {
+            tenant: true,
+            ..Default::default()
+        };
+        assert!(!revoked.is_open());
+        assert!(!revoked.admits(Presented {
+            authorization: Some("Bearer anything"),
+            ..Default::default()
+        }));
+        assert!(revoked.admits(Presented {
+            public_route: true,
             ..Default::default()
         }));
     }

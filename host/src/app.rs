@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use crate::access::Presented;
-use crate::config::Config;
+use anyhow::Context as _;
+
+use crate::config::{Config, StoreConfig, TenantSource};
+use crate::directory::TenantDirectory;
 use crate::echo::echo;
 use crate::engine;
 use crate::runtime::Plugin;
@@ -15,7 +18,7 @@ use crate::store::DocumentStore;
 /// The host's own stores (see [`crate::store::Stores`]).
 pub use crate::store::Stores;
 pub use crate::tenants::DEFAULT_TENANT;
-use crate::tenants::{Registry, Shared, Tenant, build_registry};
+use crate::tenants::{Registry, Shared, Tenant, build_registry, build_registry_from_directory};
 
 pub struct App {
     pub base_url: String,
@@ -25,6 +28,12 @@ pub struct App {
     registry: RwLock<Arc<Registry>>,
     /// Why the last reload was refused, until one succeeds (for `/readyz`).
     refused_reload: RwLock<Option<String>>,
+    /// The configuration running now.
+    config: RwLock<Arc<Config>>,
+    /// Where tenants come from, with `[tenant_directory] source = "database"`.
+    directory: Option<Arc<TenantDirectory>>,
+    /// One reload or tenant refresh at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// A request as the host received it, before it is addressed to a plugin.
@@ -81,15 +90,97 @@ impl App {
             data_dir: config.data_dir.clone(),
             secrets_location: stores.secrets_location,
         };
-        let registry = Arc::new(build_registry(&config, &shared)?);
-        crate::metrics::count_store_usage(&registry).await;
+        let directory = match (&config.tenant_directory.source, &config.store) {
+            (TenantSource::Database, StoreConfig::Postgres(pg)) => Some(Arc::new(
+                TenantDirectory::new(pg, config.scheduler.first_run_spread_seconds)?,
+            )),
+            _ => None,
+        };
+        let registry = match &directory {
+            Some(directory) => {
+                let (_, listed) = directory.all().await.context("reading the tenants")?;
+                build_registry_from_directory(&config, &listed, None, &shared)?
+            }
+            None => build_registry(&config, &shared)?,
+        };
+        let registry = Arc::new(registry);
+        crate::metrics::count_store_usage(&registry, None).await;
         Ok(Self {
             base_url: crate::store::igor::host_base_url(&config).await?,
             shared,
             config_path,
             registry: RwLock::new(registry),
             refused_reload: RwLock::new(None),
+            config: RwLock::new(Arc::new(config)),
+            directory,
+            reloading: Default::default(),
         })
+    }
+
+    /// Builds `tenant` as this host would, to refuse what cannot run.
+    pub fn check_tenant(&self, tenant: &crate::config::TenantConfig) -> anyhow::Result<()> {
+        let config = self.config.read().expect("config lock").clone();
+        crate::tenants::build_listed_tenant(&config, tenant, &self.shared).map(drop)
+    }
+
+    /// The tenant directory, when tenants live in the database.
+    pub fn directory(&self) -> Option<&Arc<TenantDirectory>> {
+        self.directory.as_ref()
+    }
+
+    /// How often [`crate::directory::spawn_follower`] polls.
+    pub fn directory_poll(&self) -> std::time::Duration {
+        let config = self.config.read().expect("config lock");
+        std::time::Duration::from_millis(config.tenant_directory.poll_ms)
+    }
+
+    /// Starts what runs actions: a task per action for tenants in the file;
+    /// the directory follower and the lease scheduler for tenants in the
+    /// database.
+    pub async fn start_scheduling(self: &Arc<Self>) -> anyhow::Result<()> {
+        let Some(directory) = &self.directory else {
+            crate::scheduler::spawn_actions(self.clone(), self.registry());
+            return Ok(());
+        };
+        let seen = directory.version().await?;
+        // Changes between the first read and `seen` are picked up now.
+        self.refresh_tenants().await?;
+        crate::directory::spawn_follower(self.clone(), directory.clone(), seen);
+        let lease = self.config.read().expect("config lock").scheduler.lease();
+        let scheduler = crate::lease_scheduler::LeaseScheduler::new(directory.clone(), lease);
+        crate::lease_scheduler::spawn(self.clone(), Arc::new(scheduler));
+        Ok(())
+    }
+
+    /// Re-reads the tenants from the directory, rebuilding only those that
+    /// changed; returns the directory version read.
+    pub async fn refresh_tenants(&self) -> anyhow::Result<i64> {
+        let Some(directory) = &self.directory else {
+            anyhow::bail!("this host's tenants are in its configuration file");
+        };
+        let _one_at_a_time = self.reloading.lock().await;
+        let (version, listed) = directory.all().await?;
+        let config = self.config.read().expect("config lock").clone();
+        let old = self.registry();
+        let new = Arc::new(build_registry_from_directory(
+            &config,
+            &listed,
+            Some(&old),
+            &self.shared,
+        )?);
+        self.swap_registry(new).await;
+        Ok(version)
+    }
+
+    async fn swap_registry(&self, new: Arc<Registry>) {
+        let old = std::mem::replace(
+            &mut *self.registry.write().expect("registry lock"),
+            new.clone(),
+        );
+        old.retire();
+        crate::metrics::forget_retired_tenants(&old, &new);
+        crate::metrics::count_store_usage(&new, Some(&old)).await;
+        tracing::info!(tenants = new.tenants.len(), "tenants reloaded");
     }
 
     pub fn documents(&self) -> &Arc<dyn DocumentStore> {
@@ -110,25 +201,36 @@ impl App {
     /// Requests in flight finish on the plugins they started with; a bad
     /// configuration is refused and the running one stays.
     pub async fn reload(&self) -> anyhow::Result<Arc<Registry>> {
-        let built = Config::load(self.config_path.as_deref())
-            .and_then(|config| build_registry(&config, &self.shared));
-        let new = match built {
-            Ok(registry) => Arc::new(registry),
+        let _one_at_a_time = self.reloading.lock().await;
+        let built = match Config::load(self.config_path.as_deref()) {
+            Ok(config) => self.build(&config).await.map(|r| (config, r)),
+            Err(err) => Err(err),
+        };
+        let (config, new) = match built {
+            Ok((config, registry)) => (config, Arc::new(registry)),
             Err(err) => {
                 *self.refused_reload.write().expect("reload lock") = Some(format!("{err:#}"));
                 return Err(err);
             }
         };
         *self.refused_reload.write().expect("reload lock") = None;
-        let old = std::mem::replace(
-            &mut *self.registry.write().expect("registry lock"),
-            new.clone(),
-        );
-        old.retire();
-        crate::metrics::forget_retired_tenants(&old, &new);
-        crate::metrics::count_store_usage(&new).await;
-        tracing::info!(tenants = new.tenants.len(), "configuration reloaded");
+        *self.config.write().expect("config lock") = Arc::new(config);
+        self.swap_registry(new.clone()).await;
         Ok(new)
+    }
+
+    async fn build(&self, config: &Config) -> anyhow::Result<Registry> {
+        let in_database = config.tenant_directory.source == TenantSource::Database;
+        match &self.directory {
+            Some(directory) if in_database => {
+                let (_, listed) = directory.all().await?;
+                build_registry_from_directory(config, &listed, Some(&self.registry()), &self.shared)
+            }
+            None if !in_database => build_registry(config, &self.shared),
+            _ => anyhow::bail!(
+                "[tenant_directory] source changed: restart the host to move its tenants"
+            ),
+        }
     }
 
     /// Routes a request by its URL and runs it, checking credentials.

@@ -65,6 +65,40 @@ pub struct Config {
     /// When scheduled actions first run.
     #[serde(default)]
     pub scheduler: SchedulerConfig,
+    /// Where a multi-tenant host's tenants come from.
+    #[serde(default)]
+    pub tenant_directory: TenantDirectoryConfig,
+}
+
+/// `[tenant_directory]`: tenants in this file (`[[tenant]]`), or in the
+/// PostgreSQL store, shared by every host on it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantDirectoryConfig {
+    pub source: TenantSource,
+    /// How often a host looks for changed tenants in the database.
+    pub poll_ms: u64,
+}
+
+impl Default for TenantDirectoryConfig {
+    fn default() -> Self {
+        Self {
+            source: TenantSource::File,
+            poll_ms: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantSource {
+    /// `[[tenant]]` tables in this file; one host.
+    #[default]
+    File,
+    /// The `tenants` table of the PostgreSQL store, managed with the admin
+    /// API (`/admin/tenants`) or `igor-host tenant`; any number of hosts.
+    /// Their scheduled actions are claimed from the database with leases.
+    Database,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -76,6 +110,17 @@ pub struct SchedulerConfig {
     /// tenant does not call every upstream at once. Unset: spread over the
     /// whole interval; `0`: run such actions at once.
     pub first_run_spread_seconds: Option<u64>,
+    /// With tenants in the database: how long a host's claim on a due
+    /// action lasts. A host that dies mid-run holds it this long; then
+    /// another host runs the action. Must exceed the longest run (the
+    /// request timeout). Default 120.
+    pub lease_seconds: Option<u64>,
+}
+
+impl SchedulerConfig {
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_seconds.unwrap_or(120))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -95,7 +140,7 @@ pub enum StoreConfig {
     Postgres(crate::store::postgres::PostgresConfig),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginConfig {
     /// The install name: `/plugin/<name>/...`, and the root of its data paths.
@@ -118,7 +163,7 @@ pub struct PluginConfig {
     pub limits: Option<Limits>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EgressConfig {
     /// Destinations the plugin may fetch from, as `scheme://host[:port]`
@@ -175,7 +220,7 @@ pub struct TenantConfig {
     pub actions: Vec<ActionConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     /// Seconds between runs. The first run after a start or reload comes
@@ -306,16 +351,34 @@ impl Config {
         }
         let mut tenant_ids = BTreeSet::new();
         for tenant in &self.tenants {
-            validate_tenant_id(&tenant.id)?;
+            tenant.validate()?;
             if !tenant_ids.insert(&tenant.id) {
                 bail!("tenant {:?} is configured twice", tenant.id);
             }
-            for hash in &tenant.token_sha256 {
-                crate::access::parse_digest(hash)
-                    .with_context(|| format!("tenant {}", tenant.id))?;
+        }
+        if self.tenant_directory.source == TenantSource::Database {
+            if !matches!(self.store, StoreConfig::Postgres(_)) {
+                bail!(
+                    "[tenant_directory] source = \"database\" needs [store] backend = \"postgres\""
+                );
             }
-            validate_plugins(&tenant.plugins)?;
-            validate_actions(&tenant.actions)?;
+            if !self.tenants.is_empty() || self.plugins.is_some() || !self.actions.is_empty() {
+                bail!(
+                    "with [tenant_directory] source = \"database\", tenants, their plugins and \
+                     actions live in the database: remove [[tenant]], [[plugin]] and [[action]]"
+                );
+            }
+            if self.tenant_directory.poll_ms == 0 {
+                bail!("[tenant_directory] poll_ms must be at least 1");
+            }
+            if self.scheduler.lease()
+                <= std::time::Duration::from_millis(self.limits.request_timeout_ms)
+            {
+                bail!(
+                    "[scheduler] lease_seconds must exceed [limits] request_timeout_ms, or a \
+                     run still in progress could be claimed by another host"
+                );
+            }
         }
         if let StoreConfig::Postgres(pg) = &self.store {
             pg.validate()?;
@@ -341,9 +404,15 @@ impl Config {
         validate_actions(&self.actions)
     }
 
+    /// Whether the host serves tenants under `/tenants/ID/` (from this file
+    /// or the database) rather than one household.
+    pub fn multi_tenant(&self) -> bool {
+        !self.tenants.is_empty() || self.tenant_directory.source == TenantSource::Database
+    }
+
     /// Whether callers of the plugin routes must prove who they are.
     pub fn has_credentials(&self) -> bool {
-        !self.tenants.is_empty()
+        self.multi_tenant()
             || !self.owner.token_sha256.is_empty()
             || self.server.igor_forward_secret.is_some()
     }
@@ -358,6 +427,18 @@ impl Config {
             StoreConfig::Sqlite { path: Some(path) } => path.clone(),
             _ => self.data_dir.join("store.sqlite"),
         }
+    }
+}
+
+impl TenantConfig {
+    /// What holds for one tenant, from this file or the database.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        validate_tenant_id(&self.id)?;
+        for hash in &self.token_sha256 {
+            crate::access::parse_digest(hash).with_context(|| format!("tenant {}", self.id))?;
+        }
+        validate_plugins(&self.plugins)?;
+        validate_actions(&self.actions)
     }
 }
 

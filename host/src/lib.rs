@@ -10,16 +10,19 @@
 //! [`metrics`]; [`app`] wires them together.
 
 pub mod access;
+pub mod admin;
 pub mod app;
 pub mod bindings;
 pub mod capabilities;
 pub mod components;
 pub mod config;
 pub mod deadline;
+pub mod directory;
 pub mod echo;
 pub mod egress;
 pub mod engine;
 pub mod igor_forward;
+pub mod lease_scheduler;
 pub mod limits;
 pub mod manifest;
 pub mod metrics;

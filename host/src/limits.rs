@@ -1,9 +1,9 @@
 //! Per-plugin resource limits. All are on by default; each is configurable in
 //! the `[limits]` table (globally) or `[plugin.limits]` (per plugin).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Wall-clock deadline for one request, including its outbound fetches.

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use igor_host::app::{App, DEFAULT_TENANT, HostRequest, Stores};
-use igor_host::config::Config;
+use igor_host::config::{Config, StoreConfig, TenantSource};
+use igor_host::directory::{TenantDirectory, TenantSpec};
 use igor_host::manifest::Manifest;
 use igor_host::store::{DocumentStore, Namespace, validate_secret_name};
 
@@ -59,6 +60,37 @@ enum Command {
     /// Print what a component asks of its host (its manifest) and the
     /// interfaces it imports; without a file, the built-in component's.
     Inspect { component: Option<PathBuf> },
+    /// Manage the tenants in the database (`[tenant_directory] source =
+    /// "database"`); every host follows within its poll interval.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Add a tenant and print its first token. Its plugins, limits, quota
+    /// and actions come from a JSON file as `POST /admin/tenants` takes
+    /// (without "id"); without one it runs the built-in plugin.
+    Add {
+        id: String,
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
+    /// List the tenants: id, version, plugins, actions.
+    List,
+    /// Remove a tenant and its actions; `--purge` also deletes its data.
+    Remove {
+        id: String,
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Issue a new token for a tenant and print it.
+    Token {
+        id: String,
+        /// Revoke the tenant's other tokens first.
+        #[arg(long)]
+        revoke_others: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,7 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Get { path, owner } => {
             let config = Config::load(cli.config.as_deref())?;
             let stores = Stores::open(&config).await?;
-            let (ns, documents) = owner.resolve(&config, &stores)?;
+            let (ns, documents) = owner.resolve(&config, &stores).await?;
             match documents.get(&ns, &path).await? {
                 Some(entry) => {
                     println!("{}", entry.json);
@@ -171,11 +203,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Inspect { component } => inspect(component.as_deref()),
+        Command::Tenant(command) => {
+            let config = Config::load(cli.config.as_deref())?;
+            tenant_command(&directory(&config)?, command).await
+        }
         Command::Secret(SecretCommand::Set { name, owner }) => {
             validate_secret_name(&name)?;
             let config = Config::load(cli.config.as_deref())?;
             let stores = Stores::open(&config).await?;
-            let (ns, _) = owner.resolve(&config, &stores)?;
+            let (ns, _) = owner.resolve(&config, &stores).await?;
             let value = read_secret_value(&name)?;
             stores.secrets.set(&ns, &name, &value).await?;
             eprintln!(
@@ -196,43 +232,52 @@ impl Owner {
     /// The namespace meant, and the document store that holds it, checked
     /// against the configuration so that a typo is an error, not a secret
     /// nobody reads.
-    fn resolve(
+    async fn resolve(
         &self,
         config: &Config,
         stores: &Stores,
     ) -> anyhow::Result<(Namespace, Arc<dyn DocumentStore>)> {
-        let (tenant, plugins, documents) = if config.tenants.is_empty() {
-            if let Some(tenant) = self.tenant.as_deref().filter(|t| *t != DEFAULT_TENANT) {
-                bail!("this host has no [[tenant]] {tenant:?}; leave out --tenant");
-            }
-            let plugins = config.single_tenant_plugins();
-            (
-                DEFAULT_TENANT.to_string(),
-                plugins,
-                stores.documents.clone(),
-            )
-        } else {
-            let ids = || {
-                let ids: Vec<&str> = config.tenants.iter().map(|t| t.id.as_str()).collect();
-                ids.join(", ")
+        let (tenant, plugins, documents) =
+            if config.tenant_directory.source == TenantSource::Database {
+                let Some(id) = &self.tenant else {
+                    bail!("this host's tenants are in the database: name one with --tenant");
+                };
+                let Some((spec, _)) = directory(config)?.get(id).await? else {
+                    bail!("no tenant {id:?} in the database (see `igor-host tenant list`)");
+                };
+                (id.clone(), spec.plugins, stores.documents.clone())
+            } else if config.tenants.is_empty() {
+                if let Some(tenant) = self.tenant.as_deref().filter(|t| *t != DEFAULT_TENANT) {
+                    bail!("this host has no [[tenant]] {tenant:?}; leave out --tenant");
+                }
+                let plugins = config.single_tenant_plugins();
+                (
+                    DEFAULT_TENANT.to_string(),
+                    plugins,
+                    stores.documents.clone(),
+                )
+            } else {
+                let ids = || {
+                    let ids: Vec<&str> = config.tenants.iter().map(|t| t.id.as_str()).collect();
+                    ids.join(", ")
+                };
+                let Some(id) = &self.tenant else {
+                    bail!("this host has tenants: name one with --tenant ({})", ids());
+                };
+                let Some(tenant) = config.tenants.iter().find(|t| &t.id == id) else {
+                    bail!("no tenant {id:?} is configured (tenants: {})", ids());
+                };
+                let documents = match &tenant.store {
+                    Some(store) => igor_host::tenants::tenant_documents(
+                        id,
+                        store,
+                        &stores.documents,
+                        &config.data_dir,
+                    )?,
+                    None => stores.documents.clone(),
+                };
+                (id.clone(), tenant.plugins.clone(), documents)
             };
-            let Some(id) = &self.tenant else {
-                bail!("this host has tenants: name one with --tenant ({})", ids());
-            };
-            let Some(tenant) = config.tenants.iter().find(|t| &t.id == id) else {
-                bail!("no tenant {id:?} is configured (tenants: {})", ids());
-            };
-            let documents = match &tenant.store {
-                Some(store) => igor_host::tenants::tenant_documents(
-                    id,
-                    store,
-                    &stores.documents,
-                    &config.data_dir,
-                )?,
-                None => stores.documents.clone(),
-            };
-            (id.clone(), tenant.plugins.clone(), documents)
-        };
         if !plugins.iter().any(|p| p.name == self.plugin) {
             let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
             bail!(
@@ -243,6 +288,85 @@ impl Owner {
         }
         Ok((Namespace::new(tenant, self.plugin.clone()), documents))
     }
+}
+
+fn directory(config: &Config) -> anyhow::Result<TenantDirectory> {
+    match (&config.tenant_directory.source, &config.store) {
+        (TenantSource::Database, StoreConfig::Postgres(pg)) => {
+            TenantDirectory::new(pg, config.scheduler.first_run_spread_seconds)
+        }
+        _ => bail!(
+            "this host's tenants are in its configuration file ([[tenant]]); `igor-host tenant` \
+             needs [tenant_directory] source = \"database\" and a PostgreSQL store"
+        ),
+    }
+}
+
+async fn tenant_command(
+    directory: &TenantDirectory,
+    command: TenantCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        TenantCommand::Add { id, spec } => {
+            let mut spec: TenantSpec = match spec {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not a tenant spec", path.display()))?
+                }
+                None => TenantSpec {
+                    plugins: igor_host::config::default_plugins(),
+                    ..Default::default()
+                },
+            };
+            let token = igor_host::directory::new_token();
+            spec.token_sha256
+                .push(igor_host::access::sha256_hex(&token));
+            directory.create(&id, &spec).await?;
+            eprintln!("tenant {id} added; its token (shown once):");
+            println!("{token}");
+        }
+        TenantCommand::List => {
+            let (version, tenants) = directory.all().await?;
+            for tenant in &tenants {
+                let plugins: Vec<&str> = tenant
+                    .config
+                    .plugins
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect();
+                println!(
+                    "{}\tversion {}\tplugins {}\tactions {}",
+                    tenant.config.id,
+                    tenant.version,
+                    plugins.join(","),
+                    tenant.config.actions.len()
+                );
+            }
+            eprintln!("{} tenant(s), directory version {version}", tenants.len());
+        }
+        TenantCommand::Remove { id, purge } => {
+            directory.remove(&id, purge).await?;
+            eprintln!(
+                "tenant {id} removed{}",
+                if purge {
+                    " with its data"
+                } else {
+                    "; its data stays (--purge deletes it)"
+                }
+            );
+        }
+        TenantCommand::Token { id, revoke_others } => {
+            if revoke_others {
+                directory.revoke_tokens(&id).await?;
+            }
+            let token = directory.issue_token(&id).await?;
+            eprintln!("new token for tenant {id} (shown once):");
+            println!("{token}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A secret's value from standard input: without echo from a terminal,
@@ -329,7 +453,7 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    igor_host::scheduler::spawn_actions(app.clone(), registry);
+    app.start_scheduling().await?;
     spawn_reload_on_sighup(app.clone());
     let limits = igor_host::server::ListenLimits::from_config(&config.server);
     igor_host::server::serve_app(app, listeners, limits, async {

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub store_bytes: Family<TenantLabels, Gauge>,
     pub store_documents: Family<TenantLabels, Gauge>,
     pub scheduled_actions: Gauge,
+    /// Due actions this host claimed from the database.
+    pub action_claims: Counter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -96,8 +98,15 @@ impl Metrics {
             "Scheduled actions waiting for or running their next run",
             scheduled_actions.clone(),
         );
+        let action_claims = Counter::default();
+        registry.register(
+            "action_claims",
+            "Due actions this host claimed from the database and ran",
+            action_claims.clone(),
+        );
         Self {
             registry,
+            action_claims,
             requests,
             latency,
             traps,
@@ -141,8 +150,18 @@ pub fn record_store_usage(tenant: &str, usage: crate::store::Usage) {
 
 /// Reads each tenant's store usage once (at start and after a reload);
 /// writes keep the gauges current from then on.
-pub async fn count_store_usage(registry: &crate::tenants::Registry) {
+/// Reads the usage of `registry`'s tenants, except those that are the
+/// same as in `previous` (their gauges are up to date).
+pub async fn count_store_usage(
+    registry: &crate::tenants::Registry,
+    previous: Option<&crate::tenants::Registry>,
+) {
     for (id, tenant) in &registry.tenants {
+        if let Some(old) = previous.and_then(|p| p.tenants.get(id))
+            && std::sync::Arc::ptr_eq(old, tenant)
+        {
+            continue;
+        }
         match tenant.documents.usage(id).await {
             Ok(Some(usage)) => record_store_usage(id, usage),
             Ok(None) => {}

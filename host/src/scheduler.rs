@@ -25,6 +25,10 @@ pub fn host_namespace(tenant: &str) -> Namespace {
 /// run in progress finishes first). Tasks hold no reference to the
 /// registry, so a retired one is freed with its plugins.
 pub fn spawn_actions(app: Arc<App>, registry: Arc<Registry>) {
+    if registry.in_database {
+        // Claimed from the database instead: see crate::lease_scheduler.
+        return;
+    }
     let spread = registry.scheduler.first_run_spread_seconds;
     for tenant in registry.tenants.values() {
         for action in tenant.actions.clone() {

@@ -27,7 +27,7 @@ use crate::scheduler::host_namespace;
 const READY_PROBE: Duration = Duration::from_secs(5);
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    crate::admin::routes(Router::new())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(admin_metrics))

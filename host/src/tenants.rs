@@ -21,7 +21,10 @@ use wasmtime::component::Linker;
 use crate::access::{Credentials, Gate};
 use crate::app::HostResponse;
 use crate::capabilities::PluginCapabilities;
-use crate::config::{ActionConfig, Config, PluginConfig, Quota, SchedulerConfig, StoreConfig};
+use crate::config::{
+    ActionConfig, Config, PluginConfig, Quota, SchedulerConfig, StoreConfig, TenantConfig,
+};
+use crate::directory::ListedTenant;
 use crate::egress::{EgressClient, EgressPolicy};
 use crate::limits::Limits;
 use crate::manifest::{self, Grant, Manifest};
@@ -56,6 +59,8 @@ pub struct Tenant {
     pub url_prefix: String,
     /// Where the tenant's plugins and action status keep their documents.
     pub documents: Arc<dyn DocumentStore>,
+    /// The directory version it was built from (tenants in the database).
+    pub version: Option<i64>,
 }
 
 impl Tenant {
@@ -88,6 +93,9 @@ pub struct Registry {
     pub igor_forward_secret: Option<String>,
     /// When actions first run.
     pub scheduler: SchedulerConfig,
+    /// Tenants come from the database, and so do their actions' runs (see
+    /// [`crate::lease_scheduler`]), not from one task per action.
+    pub in_database: bool,
     /// Turns true when a newer registry replaces this one: its actions stop
     /// waiting at once (a run in progress finishes).
     retired: tokio::sync::watch::Sender<bool>,
@@ -152,44 +160,106 @@ pub fn tenant_documents(
     })
 }
 
+/// Builds one tenant of a multi-tenant host (also to check a tenant before
+/// it is added to the directory).
+pub fn build_listed_tenant(
+    config: &Config,
+    tenant: &TenantConfig,
+    shared: &Shared,
+) -> anyhow::Result<Tenant> {
+    let documents = match &tenant.store {
+        Some(store) => tenant_documents(&tenant.id, store, &shared.documents, &shared.data_dir)?,
+        None => shared.documents.clone(),
+    };
+    let gate = Gate {
+        tokens: Credentials::from_hex(&tenant.token_sha256)?,
+        // A tenant's forwarded requests still need its token: the
+        // forward secret is the host's, not the tenant's.
+        forwarded: false,
+        tenant: true,
+    };
+    build_tenant(
+        &tenant.id,
+        format!("/tenants/{}", tenant.id),
+        gate,
+        &tenant.plugins,
+        tenant.actions.clone(),
+        tenant.limits.unwrap_or(config.limits),
+        tenant.quota,
+        documents,
+        shared,
+    )
+    .with_context(|| format!("tenant {}", tenant.id))
+}
+
 /// Builds every tenant and plugin of `config`.
 pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Registry> {
+    let listed: Vec<ListedTenant> = config
+        .tenants
+        .iter()
+        .map(|tenant| ListedTenant {
+            config: tenant.clone(),
+            version: 0,
+        })
+        .collect();
+    build_registry_of(config, &listed, None, shared)
+}
+
+/// Builds the tenants of the database's directory: those whose version is
+/// that of a tenant in `previous` are taken over as they are; a tenant that
+/// cannot be built here is left out, with an error in the log, and the
+/// others still serve.
+pub fn build_registry_from_directory(
+    config: &Config,
+    listed: &[ListedTenant],
+    previous: Option<&Registry>,
+    shared: &Shared,
+) -> anyhow::Result<Registry> {
+    build_registry_of(config, listed, Some(previous), shared)
+}
+
+fn build_registry_of(
+    config: &Config,
+    listed: &[ListedTenant],
+    // `Some` for tenants from the directory.
+    directory: Option<Option<&Registry>>,
+    shared: &Shared,
+) -> anyhow::Result<Registry> {
     let mut tenants = BTreeMap::new();
-    let multi_tenant = !config.tenants.is_empty();
+    let multi_tenant = config.multi_tenant();
     if multi_tenant {
-        for tenant in &config.tenants {
-            let limits = tenant.limits.unwrap_or(config.limits);
-            let documents = match &tenant.store {
-                Some(store) => {
-                    tenant_documents(&tenant.id, store, &shared.documents, &shared.data_dir)
-                        .with_context(|| format!("tenant {}", tenant.id))?
+        for ListedTenant {
+            config: tenant,
+            version,
+        } in listed
+        {
+            if let Some(previous) = directory
+                && let Some(old) = previous.and_then(|p| p.tenants.get(&tenant.id))
+                && old.version == Some(*version)
+            {
+                tenants.insert(tenant.id.clone(), old.clone());
+                continue;
+            }
+            let built = build_listed_tenant(config, tenant, shared);
+            match (built, directory) {
+                (Ok(mut built), Some(_)) => {
+                    built.version = Some(*version);
+                    tenants.insert(tenant.id.clone(), Arc::new(built));
                 }
-                None => shared.documents.clone(),
-            };
-            let gate = Gate {
-                tokens: Credentials::from_hex(&tenant.token_sha256)?,
-                // A tenant's forwarded requests still need its token: the
-                // forward secret is the host's, not the tenant's.
-                forwarded: false,
-            };
-            let built = build_tenant(
-                &tenant.id,
-                format!("/tenants/{}", tenant.id),
-                gate,
-                &tenant.plugins,
-                tenant.actions.clone(),
-                limits,
-                tenant.quota,
-                documents,
-                shared,
-            )
-            .with_context(|| format!("tenant {}", tenant.id))?;
-            tenants.insert(tenant.id.clone(), Arc::new(built));
+                (Ok(built), None) => {
+                    tenants.insert(tenant.id.clone(), Arc::new(built));
+                }
+                (Err(err), Some(_)) => {
+                    tracing::error!(error = %format!("{err:#}"), "tenant left out on this host")
+                }
+                (Err(err), None) => return Err(err),
+            }
         }
     } else {
         let gate = Gate {
             tokens: Credentials::from_hex(&config.owner.token_sha256)?,
             forwarded: config.server.igor_forward_secret.is_some(),
+            tenant: false,
         };
         let built = build_tenant(
             DEFAULT_TENANT,
@@ -210,6 +280,7 @@ pub fn build_registry(config: &Config, shared: &Shared) -> anyhow::Result<Regist
         admin: Credentials::from_hex(&config.admin.token_sha256)?,
         igor_forward_secret: config.server.igor_forward_secret.clone(),
         scheduler: config.scheduler,
+        in_database: directory.is_some(),
         retired: tokio::sync::watch::Sender::new(false),
     })
 }
@@ -247,6 +318,7 @@ fn build_tenant(
         actions,
         url_prefix,
         documents,
+        version: None,
     })
 }
 

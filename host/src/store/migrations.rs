@@ -34,7 +34,10 @@ const SQLITE: &[Migration] = &[
 /// say so with `PRAGMA user_version = 1`: they are at version 2.
 const SQLITE_BY_USER_VERSION: i64 = 2;
 
-const POSTGRES: &[Migration] = &[migration!(1, "postgres", "001_documents_secrets_usage")];
+const POSTGRES: &[Migration] = &[
+    migration!(1, "postgres", "001_documents_secrets_usage"),
+    migration!(2, "postgres", "002_tenants_and_actions"),
+];
 
 const TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY,

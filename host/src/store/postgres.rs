@@ -152,7 +152,8 @@ impl PostgresStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    /// A pooled connection to a migrated database.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.migrated
             .get_or_try_init(|| async {
                 let mut client = self.pool.get().await.map_err(db)?;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{DocumentStore, Entry, Namespace, StoreError};
 
 /// Per-tenant store quotas (`[tenant.quota]`).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Quota {
     /// Largest document, in bytes.

@@ -72,6 +72,11 @@ impl Host {
         host
     }
 
+    /// The host process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the host with SIGKILL, as a crash would: no shutdown code runs.
     pub fn crash(&mut self) {
         let _ = self.child.kill();

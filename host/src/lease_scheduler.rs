@@ -1,0 +1,221 @@
+//! Scheduled actions of tenants in the database, run by whichever host
+//! claims them first.
+//!
+//! Each action's row in `scheduled_actions` has its next due time. Every
+//! host claims due rows with `FOR UPDATE SKIP LOCKED` (so no two hosts get
+//! the same row) and a lease; it runs them as [`crate::scheduler`] runs any
+//! action (status in the tenant's store), then moves the due time on by one
+//! interval and clears the lease. A host that dies mid-run leaves its lease
+//! to expire, and the action, still due, is claimed by another host. So
+//! each action runs once per interval across all hosts; only a host that
+//! dies after a run and before recording it causes a second run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::app::{App, HostResponse};
+use crate::config::ActionConfig;
+use crate::directory::{DirectoryError, TenantDirectory};
+use crate::metrics::METRICS;
+
+/// How often a host looks for due actions.
+const CLAIM_EVERY: Duration = Duration::from_millis(500);
+
+/// Most actions one host runs at once; it claims no more than it can run.
+const MAX_RUNNING: usize = 32;
+
+/// A claimed action.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub tenant: String,
+    pub action: ActionConfig,
+    /// When it was due (database clock, epoch ms).
+    pub due_ms: i64,
+}
+
+pub struct LeaseScheduler {
+    directory: Arc<TenantDirectory>,
+    /// This process, in `lease_owner`.
+    owner: String,
+    lease: Duration,
+}
+
+impl LeaseScheduler {
+    pub fn new(directory: Arc<TenantDirectory>, lease: Duration) -> Self {
+        let owner = format!(
+            "{}-{}-{:08x}",
+            hostname(),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        Self {
+            directory,
+            owner,
+            lease,
+        }
+    }
+
+    /// Claims up to `limit` due actions whose lease is free or expired.
+    pub async fn claim(&self, limit: usize) -> Result<Vec<Claim>, DirectoryError> {
+        let client = self.directory.client().await?;
+        let rows = client
+            .query(
+                "WITH due AS (
+                    SELECT tenant, url, representing FROM scheduled_actions
+                    WHERE due_ms <= igor_now_ms()
+                      AND (lease_until_ms IS NULL OR lease_until_ms < igor_now_ms())
+                    ORDER BY due_ms LIMIT $3
+                    FOR UPDATE SKIP LOCKED)
+                 UPDATE scheduled_actions a
+                 SET lease_owner = $1, lease_until_ms = igor_now_ms() + $2
+                 FROM due
+                 WHERE a.tenant = due.tenant AND a.url = due.url
+                   AND a.representing = due.representing
+                 RETURNING a.tenant, a.url, a.representing, a.interval_ms, a.due_ms",
+                &[
+                    &self.owner,
+                    &(self.lease.as_millis() as i64),
+                    &(limit as i64),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let representing: String = row.get(2);
+                Claim {
+                    tenant: row.get(0),
+                    action: ActionConfig {
+                        interval: (row.get::<_, i64>(3) / 1000) as u64,
+                        url: row.get(1),
+                        representing: (!representing.is_empty()).then_some(representing),
+                    },
+                    due_ms: row.get(4),
+                }
+            })
+            .collect())
+    }
+
+    /// Ends a claim: the action is next due `next_in_ms` after the due time
+    /// it ran for, or, when that has passed (the action was long overdue),
+    /// that long from now. Only the claim's own lease is ended: if it
+    /// expired and another host took the action, this changes nothing.
+    pub async fn finish(&self, claim: &Claim, next_in_ms: i64) -> Result<bool, DirectoryError> {
+        let client = self.directory.client().await?;
+        let updated = client
+            .execute(
+                "UPDATE scheduled_actions
+                 SET due_ms = CASE WHEN due_ms + $5 > igor_now_ms() THEN due_ms + $5
+                                   ELSE igor_now_ms() + $5 END,
+                     lease_owner = NULL, lease_until_ms = NULL
+                 WHERE tenant = $1 AND url = $2 AND representing = $3
+                   AND lease_owner = $4 AND due_ms = $6",
+                &[
+                    &claim.tenant,
+                    &claim.action.url,
+                    &claim.action.representing.as_deref().unwrap_or(""),
+                    &self.owner,
+                    &next_in_ms,
+                    &claim.due_ms,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(updated == 1)
+    }
+
+    /// Gives a claim back without running it (its tenant is not loaded on
+    /// this host yet): it stays due, for this or another host.
+    pub async fn release(&self, claim: &Claim) -> Result<(), DirectoryError> {
+        let client = self.directory.client().await?;
+        client
+            .execute(
+                "UPDATE scheduled_actions SET lease_owner = NULL, lease_until_ms = NULL
+                 WHERE tenant = $1 AND url = $2 AND representing = $3 AND lease_owner = $4",
+                &[
+                    &claim.tenant,
+                    &claim.action.url,
+                    &claim.action.representing.as_deref().unwrap_or(""),
+                    &self.owner,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+fn db(err: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError::Store(crate::store::StoreError::Unavailable(format!(
+        "PostgreSQL: {err}"
+    )))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// When an action runs next after `response`, counted from the time it
+/// was due: one interval, or longer when upstream asked to wait (a 429).
+pub fn next_in_ms(_response: &HostResponse, interval: Duration) -> i64 {
+    interval.as_millis() as i64
+}
+
+/// Claims and runs due actions until the process ends.
+pub fn spawn(app: Arc<App>, scheduler: Arc<LeaseScheduler>) {
+    let running = Arc::new(tokio::sync::Semaphore::new(MAX_RUNNING));
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CLAIM_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let free = running.available_permits();
+            if free == 0 {
+                continue;
+            }
+            let claims = match scheduler.claim(free).await {
+                Ok(claims) => claims,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not claim due actions");
+                    continue;
+                }
+            };
+            for claim in claims {
+                let permit = running.clone().acquire_owned().await.expect("never closed");
+                let (app, scheduler) = (app.clone(), scheduler.clone());
+                tokio::spawn(async move {
+                    run_claim(&app, &scheduler, claim).await;
+                    drop(permit);
+                });
+            }
+        }
+    });
+}
+
+async fn run_claim(app: &App, scheduler: &LeaseScheduler, claim: Claim) {
+    let registry = app.registry();
+    let Some(tenant) = registry.tenants.get(&claim.tenant).cloned() else {
+        tracing::debug!(tenant = %claim.tenant, "claimed an action of a tenant not loaded here");
+        if let Err(err) = scheduler.release(&claim).await {
+            tracing::warn!(error = %err, "could not release a claim");
+        }
+        return;
+    };
+    METRICS.action_claims.inc();
+    let response = crate::scheduler::run_action(app, &tenant, &claim.action).await;
+    let next = next_in_ms(&response, Duration::from_secs(claim.action.interval.max(1)));
+    match scheduler.finish(&claim, next).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            tenant = %claim.tenant,
+            "an action's lease ended before its run did; raise [scheduler] lease_seconds"
+        ),
+        Err(err) => tracing::warn!(
+            tenant = %claim.tenant, error = %err,
+            "could not record an action's run; it runs again when its lease expires"
+        ),
+    }
+}
