@@ -16,6 +16,13 @@ use crate::limits::Limits;
 /// How often the epoch advances; the granularity of request deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Plugin instances alive at once in this process: the pool's size.
+pub const INSTANCE_SLOTS: usize = 256;
+
+/// A request waits here for an instance slot, so that many tenants busy at
+/// once queue for the pool instead of being refused by it.
+pub static INSTANCES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(INSTANCE_SLOTS);
+
 /// Builds the engine. `max_memory_bytes` is the largest memory limit of any
 /// plugin: pooled memory slots are sized for it.
 pub fn build_engine(max_memory_bytes: usize, pooling: bool) -> anyhow::Result<Engine> {
@@ -30,7 +37,7 @@ pub fn build_engine(max_memory_bytes: usize, pooling: bool) -> anyhow::Result<En
         return Ok(Engine::new(&config)?);
     }
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(256)
+    pool.total_component_instances(INSTANCE_SLOTS as u32)
         .total_core_instances(2048)
         .total_memories(1024)
         .total_tables(1024)

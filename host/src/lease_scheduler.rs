@@ -16,7 +16,6 @@ use std::time::Duration;
 use crate::app::{App, HostResponse};
 use crate::config::ActionConfig;
 use crate::directory::{DirectoryError, TenantDirectory};
-use crate::metrics::METRICS;
 
 /// How often a host looks for due actions.
 const CLAIM_EVERY: Duration = Duration::from_millis(500);
@@ -204,7 +203,6 @@ async fn run_claim(app: &App, scheduler: &LeaseScheduler, claim: Claim) {
         }
         return;
     };
-    METRICS.action_claims.inc();
     let response = crate::scheduler::run_action(app, &tenant, &claim.action).await;
     let next = next_in_ms(&response, Duration::from_secs(claim.action.interval.max(1)));
     match scheduler.finish(&claim, next).await {

@@ -45,8 +45,9 @@ pub struct Metrics {
     pub store_bytes: Family<TenantLabels, Gauge>,
     pub store_documents: Family<TenantLabels, Gauge>,
     pub scheduled_actions: Gauge,
-    /// Due actions this host claimed from the database.
-    pub action_claims: Counter,
+    /// Scheduled runs this host made (claimed from the database, or its
+    /// own tenants' actions).
+    pub action_runs: Counter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -98,15 +99,15 @@ impl Metrics {
             "Scheduled actions waiting for or running their next run",
             scheduled_actions.clone(),
         );
-        let action_claims = Counter::default();
+        let action_runs = Counter::default();
         registry.register(
-            "action_claims",
-            "Due actions this host claimed from the database and ran",
-            action_claims.clone(),
+            "action_runs",
+            "Scheduled action runs made by this host",
+            action_runs.clone(),
         );
         Self {
             registry,
-            action_claims,
+            action_runs,
             requests,
             latency,
             traps,

@@ -106,6 +106,10 @@ impl Plugin {
         // Timing spans (TRACE): see docs/benchmarks.md, "Where a call's time goes".
         let _timing = tracing::trace_span!("plugin.handle");
         let _permit = self.tenant.requests.acquire().await.expect("never closed");
+        let _slot = crate::engine::INSTANCES
+            .acquire()
+            .await
+            .expect("never closed");
         let started = Instant::now();
         let deadline = Arc::new(Deadline::new(started, &self.limits));
         let instantiating = tracing::trace_span!("plugin.instantiate");

@@ -113,6 +113,7 @@ fn now_seconds() -> u64 {
 
 /// Runs an action once and records its status.
 pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> HostResponse {
+    METRICS.action_runs.inc();
     let response = app
         .dispatch_in_tenant(
             tenant,

@@ -66,10 +66,16 @@ const FORBIDDEN_HEADERS: &[&str] = &[
     "proxy-connection",
 ];
 
+/// How long an unused upstream connection stays open.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
 /// One plugin's outbound client: its own connection pool, so connections are
 /// never shared between plugins or tenants.
 pub struct EgressClient {
-    client: reqwest::Client,
+    /// Built at the first fetch: of 10,000 tenants most never fetch on a
+    /// given host, and a pool costs memory. Its idle connections close
+    /// after [`POOL_IDLE`].
+    client: std::sync::OnceLock<reqwest::Client>,
     policy: Arc<EgressPolicy>,
     connections: Arc<Semaphore>,
     limits: Limits,
@@ -116,23 +122,31 @@ impl EgressClient {
         limits: Limits,
         connections: Arc<Semaphore>,
     ) -> anyhow::Result<Self> {
-        let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(FilteringResolver {
-                policy: policy.clone(),
-            }))
-            .no_proxy()
-            .connect_timeout(Duration::from_millis(limits.fetch_timeout_ms))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("igor-host/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Self {
-            client,
-            policy,
+            client: Default::default(),
+            policy: Arc::new(policy),
             connections,
             limits,
         })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, FetchError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(FilteringResolver {
+                policy: self.policy.clone(),
+            }))
+            .no_proxy()
+            .connect_timeout(Duration::from_millis(self.limits.fetch_timeout_ms))
+            .pool_idle_timeout(POOL_IDLE)
+            .user_agent(concat!("igor-host/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Connection(format!("no HTTP client: {e}")))?;
+        // Two first fetches at once: one client wins, the other is dropped.
+        Ok(self.client.get_or_init(|| client))
     }
 
     pub fn policy(&self) -> &EgressPolicy {
@@ -229,7 +243,7 @@ impl EgressClient {
         let timeout = Duration::from_millis(self.limits.fetch_timeout_ms);
         let exchange = async {
             let response = self
-                .client
+                .client()?
                 .request(method, url)
                 .headers(headers)
                 .body(body)
