@@ -36,6 +36,32 @@ pub struct App {
     reloading: tokio::sync::Mutex<()>,
 }
 
+/// How long a plugin's outbound client (and its connection pool) is kept
+/// without a fetch.
+const EGRESS_IDLE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Drops idle plugins' outbound clients every minute, so that memory follows
+/// the tenants in use rather than all configured ones.
+fn spawn_idle_sweeper(app: std::sync::Weak<App>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(EGRESS_IDLE / 2);
+        loop {
+            ticker.tick().await;
+            let Some(app) = app.upgrade() else { return };
+            let dropped = app
+                .registry()
+                .tenants
+                .values()
+                .flat_map(|tenant| tenant.plugins.values())
+                .filter(|plugin| plugin.capabilities.egress.drop_if_idle(EGRESS_IDLE))
+                .count();
+            if dropped > 0 {
+                tracing::debug!(dropped, "idle outbound clients dropped");
+            }
+        }
+    });
+}
+
 /// A request as the host received it, before it is addressed to a plugin.
 #[derive(Debug, Clone, Default)]
 pub struct HostRequest {
@@ -138,6 +164,7 @@ impl App {
     /// the directory follower and the lease scheduler for tenants in the
     /// database.
     pub async fn start_scheduling(self: &Arc<Self>) -> anyhow::Result<()> {
+        spawn_idle_sweeper(Arc::downgrade(self));
         let Some(directory) = &self.directory else {
             crate::scheduler::spawn_actions(self.clone(), self.registry());
             return Ok(());

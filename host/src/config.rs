@@ -639,4 +639,30 @@ mod tests {
         }
         assert!(toml::from_str::<Config>("nonsense = 1").is_err());
     }
+
+    #[test]
+    fn tenants_in_the_database_need_postgres_and_a_long_enough_lease() {
+        let database = "[tenant_directory]\nsource = \"database\"\n";
+        let postgres = "[store]\nbackend = \"postgres\"\nurl = \"postgres://igor@db/igor\"\n";
+        let load = |text: &str| Config::parse(text).and_then(|c| c.validate().map(|()| c));
+        let err = |text: &str| format!("{:#}", load(text).unwrap_err());
+        assert!(
+            err(database).contains("backend = \"postgres\""),
+            "{}",
+            err(database)
+        );
+        let config = load(&format!("{database}{postgres}")).unwrap();
+        assert!(config.multi_tenant() && config.has_credentials());
+        assert_eq!(config.tenant_directory.poll_ms, 1000);
+        let with_file_tenant = format!("{database}{postgres}[[tenant]]\nid = \"a\"\n");
+        assert!(err(&with_file_tenant).contains("remove [[tenant]]"));
+        let short_lease = format!(
+            "{database}{postgres}[scheduler]\nlease_seconds = 10\n[limits]\nrequest_timeout_ms = 30000\n"
+        );
+        assert!(
+            err(&short_lease).contains("lease_seconds"),
+            "{}",
+            err(&short_lease)
+        );
+    }
 }

@@ -72,10 +72,10 @@ const POOL_IDLE: Duration = Duration::from_secs(30);
 /// One plugin's outbound client: its own connection pool, so connections are
 /// never shared between plugins or tenants.
 pub struct EgressClient {
-    /// Built at the first fetch: of 10,000 tenants most never fetch on a
-    /// given host, and a pool costs memory. Its idle connections close
-    /// after [`POOL_IDLE`].
-    client: std::sync::OnceLock<reqwest::Client>,
+    /// Built at the first fetch and dropped by [`Self::drop_if_idle`]: of
+    /// 10,000 tenants most do not fetch on a given host at a given time,
+    /// and a pool costs memory. With it, when it was last used.
+    client: std::sync::Mutex<Option<(reqwest::Client, std::time::Instant)>>,
     policy: Arc<EgressPolicy>,
     connections: Arc<Semaphore>,
     limits: Limits,
@@ -130,9 +130,12 @@ impl EgressClient {
         })
     }
 
-    fn client(&self) -> Result<&reqwest::Client, FetchError> {
-        if let Some(client) = self.client.get() {
-            return Ok(client);
+    fn client(&self) -> Result<reqwest::Client, FetchError> {
+        let mut slot = self.client.lock().expect("egress client lock");
+        let now = std::time::Instant::now();
+        if let Some((client, used)) = slot.as_mut() {
+            *used = now;
+            return Ok(client.clone());
         }
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -145,8 +148,21 @@ impl EgressClient {
             .user_agent(concat!("igor-host/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Connection(format!("no HTTP client: {e}")))?;
-        // Two first fetches at once: one client wins, the other is dropped.
-        Ok(self.client.get_or_init(|| client))
+        *slot = Some((client.clone(), now));
+        Ok(client)
+    }
+
+    /// Drops the client (and its connection pool) when it has not been
+    /// used for `idle`; the next fetch builds a new one. Whether it held one.
+    pub fn drop_if_idle(&self, idle: Duration) -> bool {
+        let mut slot = self.client.lock().expect("egress client lock");
+        let stale = slot
+            .as_ref()
+            .is_some_and(|(_, used)| used.elapsed() >= idle);
+        if stale {
+            *slot = None;
+        }
+        stale
     }
 
     pub fn policy(&self) -> &EgressPolicy {
@@ -424,5 +440,17 @@ mod tests {
         request.headers.push(("Host".into(), "evil".into()));
         let err = c.fetch(request, None).await.unwrap_err();
         assert!(matches!(err, FetchError::InvalidRequest(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_client_is_built_at_the_first_fetch_and_dropped_when_idle() {
+        let port = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+        let url = format!("http://127.0.0.1:{port}");
+        let c = client(&[&url], true, Limits::default());
+        assert!(!c.drop_if_idle(Duration::ZERO), "no client before a fetch");
+        c.fetch(get(&format!("{url}/")), None).await.unwrap();
+        assert!(!c.drop_if_idle(Duration::from_secs(3600)), "used just now");
+        assert!(c.drop_if_idle(Duration::ZERO));
+        assert!(!c.drop_if_idle(Duration::ZERO), "already dropped");
     }
 }
