@@ -16,8 +16,9 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -53,25 +54,32 @@ fn from_directory(err: DirectoryError) -> Response {
     error(status, err)
 }
 
-/// The directory, for a caller with an admin token.
-fn admitted<'a>(
-    app: &'a App,
-    headers: &HeaderMap,
-) -> Result<&'a Arc<TenantDirectory>, (StatusCode, &'static str)> {
-    let authorization = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if !app.registry().admin.accept(authorization) {
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            "The admin API needs an admin token",
-        ));
+/// The tenant directory, extracted for a caller with an admin token; the
+/// refusal otherwise.
+struct Directory(Arc<TenantDirectory>);
+
+impl FromRequestParts<Arc<App>> for Directory {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        let authorization = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !app.registry().admin.accept(authorization) {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "The admin API needs an admin token",
+            ));
+        }
+        app.directory().cloned().map(Directory).ok_or_else(|| {
+            error(
+                StatusCode::CONFLICT,
+                "this host's tenants are in its configuration file ([[tenant]]): edit it and \
+                 POST /admin/reload; the tenant API needs [tenant_directory] source = \"database\"",
+            )
+        })
     }
-    app.directory().ok_or((
-        StatusCode::CONFLICT,
-        "this host's tenants are in its configuration file ([[tenant]]): edit it and POST \
-         /admin/reload; the tenant API needs [tenant_directory] source = \"database\"",
-    ))
 }
 
 /// Applies a change on this host at once (the others follow by polling).
@@ -104,11 +112,7 @@ fn summary(config: &TenantConfig, version: i64) -> Value {
     })
 }
 
-async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let directory = match admitted(&app, &headers) {
-        Ok(directory) => directory,
-        Err((status, text)) => return error(status, text),
-    };
+async fn list(Directory(directory): Directory) -> Response {
     match directory.all().await {
         Ok((_, tenants)) => {
             let rows: Vec<Value> = tenants
@@ -123,13 +127,9 @@ async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 
 async fn create(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Directory(directory): Directory,
     body: axum::body::Bytes,
 ) -> Response {
-    let directory = match admitted(&app, &headers) {
-        Ok(directory) => directory,
-        Err((status, text)) => return error(status, text),
-    };
     let mut value: Value = match serde_json::from_slice(&body) {
         Ok(value @ Value::Object(_)) => value,
         _ => return error(StatusCode::BAD_REQUEST, "the body is not a JSON object"),
@@ -167,11 +167,7 @@ async fn create(
     }
 }
 
-async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let directory = match admitted(&app, &headers) {
-        Ok(directory) => directory,
-        Err((status, text)) => return error(status, text),
-    };
+async fn show(Directory(directory): Directory, Path(id): Path<String>) -> Response {
     match directory.get(&id).await {
         Ok(Some((spec, version))) => {
             let mut answer = serde_json::to_value(&spec).expect("a spec serialises");
@@ -188,14 +184,10 @@ async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<St
 
 async fn update(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Directory(directory): Directory,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let directory = match admitted(&app, &headers) {
-        Ok(directory) => directory,
-        Err((status, text)) => return error(status, text),
-    };
     let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body is not a JSON object");
     };
@@ -237,14 +229,10 @@ struct RemoveOptions {
 
 async fn remove(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Directory(directory): Directory,
     Path(id): Path<String>,
     Query(options): Query<RemoveOptions>,
 ) -> Response {
-    let directory = match admitted(&app, &headers) {
-        Ok(directory) => directory,
-        Err((status, text)) => return error(status, text),
-    };
     match directory.remove(&id, options.purge).await {
         Ok(()) => applied(&app, StatusCode::NO_CONTENT.into_response()).await,
         Err(err) => from_directory(err),
@@ -253,13 +241,9 @@ async fn remove(
 
 async fn new_token(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Directory(directory): Directory,
     Path(id): Path<String>,
 ) -> Response {
-    let directory = match admitted(&app, &headers) {
-        Ok(directory) => directory,
-        Err((status, text)) => return error(status, text),
-    };
     match directory.issue_token(&id).await {
         Ok(token) => {
             let response =
@@ -272,13 +256,9 @@ async fn new_token(
 
 async fn revoke_tokens(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Directory(directory): Directory,
     Path(id): Path<String>,
 ) -> Response {
-    let directory = match admitted(&app, &headers) {
-        Ok(directory) => directory,
-        Err((status, text)) => return error(status, text),
-    };
     match directory.revoke_tokens(&id).await {
         Ok(()) => applied(&app, StatusCode::NO_CONTENT.into_response()).await,
         Err(err) => from_directory(err),
