@@ -210,6 +210,14 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
                 .to_string(),
         );
     }
+    if let Some(directory) = app.directory()
+        && !matches!(
+            tokio::time::timeout(READY_PROBE, directory.version()).await,
+            Ok(Ok(_))
+        )
+    {
+        problems.push("the tenant directory's database does not answer".to_string());
+    }
     let mut stores = Vec::new();
     for tenant in registry.tenants.values() {
         if !stores

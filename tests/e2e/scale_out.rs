@@ -2,8 +2,8 @@
 //! `igor_test_support::postgres`), tenants in the database, requests spread
 //! over the hosts by the test: the admin API on one host is followed by
 //! all, OAuth started on one host finishes for all, a token refresh runs
-//! once across hosts, and scheduled actions run once per interval even when
-//! the host running one is killed.
+//! once across hosts, scheduled actions run once per interval even when
+//! the host running one is killed, and a database outage is ridden out.
 
 mod common;
 
@@ -30,7 +30,11 @@ struct Hosts {
 impl Hosts {
     /// Three hosts on a new database, with one key file for the secrets.
     async fn start() -> Self {
-        let url = postgres::cluster().database("scale_out");
+        Self::start_on(&postgres::cluster().database("scale_out")).await
+    }
+
+    /// Three hosts on the database at `url`.
+    async fn start_on(url: &str) -> Self {
         let keys = tempfile::tempdir().unwrap();
         let key_file = keys.path().join("keys");
         let key: [u8; 32] = rand::random();
@@ -429,4 +433,101 @@ async fn actions_run_once_per_interval_across_hosts_when_one_is_killed() {
     );
     let claims = hosts.sql("SELECT count(*) FROM scheduled_actions WHERE lease_owner IS NOT NULL");
     assert!(claims == "0" || claims == "1", "{claims}");
+}
+
+/// A TCP forwarder to the database that the test can cut and restore, as a
+/// network or database outage would: cutting it closes every connection
+/// and refuses new ones.
+struct Outage {
+    port: u16,
+    target: u16,
+    forwarding: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Outage {
+    async fn start(target: u16) -> Self {
+        let mut outage = Outage {
+            port: 0,
+            target,
+            forwarding: None,
+        };
+        outage.restore().await;
+        outage
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.port = listener.local_addr().unwrap().port();
+        let target = self.target;
+        self.forwarding = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let (mut client, _) = listener.accept().await.unwrap();
+                connections.spawn(async move {
+                    let mut server = tokio::net::TcpStream::connect(("127.0.0.1", target))
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        }));
+    }
+
+    fn cut(&mut self) {
+        // Aborting the task drops the listener and every connection.
+        self.forwarding.take().unwrap().abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hosts_ride_out_a_database_outage() {
+    let cluster = postgres::cluster();
+    let url = cluster.database("outage");
+    let mut outage = Outage::start(cluster.port).await;
+    let through = url.replace(
+        &format!(":{}/", cluster.port),
+        &format!(":{}/", outage.port),
+    );
+    let hosts = Hosts::start_on(&through).await;
+    let google = FakeGoogle::start().await;
+    let token = hosts
+        .add_tenant(0, google_tenant("home", &google, json!([])))
+        .await;
+    for host in 1..3 {
+        hosts.until(host, "home", &token, SETUP, 200).await;
+    }
+    let ready = |host: usize| {
+        let url = format!("{}/readyz", hosts.url(host));
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(ready(1).await, 200);
+
+    outage.cut();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for host in 0..3 {
+        assert_eq!(ready(host).await, 503, "host {host} still says it is ready");
+    }
+    // The tenant is still known (not 404), its data is not reachable.
+    let (status, body) = hosts
+        .get(2, "home", &token, "/plugin/fitbit?user=jack")
+        .await;
+    assert!(status >= 500, "{status}: {body}");
+    let (status, _) = hosts.admin(0, "GET", "/admin/tenants", None).await;
+    assert_eq!(status, 503);
+
+    // Back: every host reconnects on its own.
+    outage.restore().await;
+    for host in 0..3 {
+        hosts.until(host, "home", &token, SETUP, 200).await;
+        let started = Instant::now();
+        while ready(host).await != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "host {host} not ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
