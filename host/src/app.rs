@@ -173,8 +173,8 @@ impl App {
         // Changes between the first read and `seen` are picked up now.
         self.refresh_tenants().await?;
         crate::directory::spawn_follower(self.clone(), directory.clone(), seen);
-        let lease = self.config.read().expect("config lock").scheduler.lease();
-        let scheduler = crate::lease_scheduler::LeaseScheduler::new(directory.clone(), lease);
+        let config = self.config.read().expect("config lock").scheduler;
+        let scheduler = crate::lease_scheduler::LeaseScheduler::new(directory.clone(), config);
         crate::lease_scheduler::spawn(self.clone(), Arc::new(scheduler));
         Ok(())
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::{App, HostResponse};
-use crate::config::ActionConfig;
+use crate::config::{ActionConfig, SchedulerConfig};
 use crate::directory::{DirectoryError, TenantDirectory};
 
 /// How often a host looks for due actions.
@@ -30,6 +30,16 @@ pub struct Claim {
     pub action: ActionConfig,
     /// When it was due (database clock, epoch ms).
     pub due_ms: i64,
+    /// The database's clock when it was claimed.
+    pub claimed_ms: i64,
+}
+
+impl Claim {
+    /// A whole interval or more overdue: no host ran it for a while (all
+    /// were down), and many others may be in the same state.
+    fn missed_a_run(&self) -> bool {
+        self.claimed_ms - self.due_ms >= (self.action.interval as i64).saturating_mul(1000)
+    }
 }
 
 pub struct LeaseScheduler {
@@ -37,10 +47,12 @@ pub struct LeaseScheduler {
     /// This process, in `lease_owner`.
     owner: String,
     lease: Duration,
+    /// `[scheduler] first_run_spread_seconds`.
+    spread: Option<Duration>,
 }
 
 impl LeaseScheduler {
-    pub fn new(directory: Arc<TenantDirectory>, lease: Duration) -> Self {
+    pub fn new(directory: Arc<TenantDirectory>, config: SchedulerConfig) -> Self {
         let owner = format!(
             "{}-{}-{:08x}",
             hostname(),
@@ -50,7 +62,8 @@ impl LeaseScheduler {
         Self {
             directory,
             owner,
-            lease,
+            lease: config.lease(),
+            spread: config.first_run_spread_seconds.map(Duration::from_secs),
         }
     }
 
@@ -70,7 +83,8 @@ impl LeaseScheduler {
                  FROM due
                  WHERE a.tenant = due.tenant AND a.url = due.url
                    AND a.representing = due.representing
-                 RETURNING a.tenant, a.url, a.representing, a.interval_ms, a.due_ms",
+                 RETURNING a.tenant, a.url, a.representing, a.interval_ms, a.due_ms,
+                           igor_now_ms()",
                 &[
                     &self.owner,
                     &(self.lease.as_millis() as i64),
@@ -91,6 +105,7 @@ impl LeaseScheduler {
                         representing: (!representing.is_empty()).then_some(representing),
                     },
                     due_ms: row.get(4),
+                    claimed_ms: row.get(5),
                 }
             })
             .collect())
@@ -122,6 +137,28 @@ impl LeaseScheduler {
             .await
             .map_err(db)?;
         Ok(updated == 1)
+    }
+
+    /// Moves a claimed action's due time to `in_ms` from now and ends the
+    /// claim, without running it.
+    pub async fn postpone(&self, claim: &Claim, in_ms: i64) -> Result<(), DirectoryError> {
+        let client = self.directory.client().await?;
+        client
+            .execute(
+                "UPDATE scheduled_actions
+                 SET due_ms = igor_now_ms() + $5, lease_owner = NULL, lease_until_ms = NULL
+                 WHERE tenant = $1 AND url = $2 AND representing = $3 AND lease_owner = $4",
+                &[
+                    &claim.tenant,
+                    &claim.action.url,
+                    &claim.action.representing.as_deref().unwrap_or(""),
+                    &self.owner,
+                    &in_ms,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     /// Gives a claim back without running it (its tenant is not loaded on
@@ -196,6 +233,22 @@ pub fn spawn(app: Arc<App>, scheduler: Arc<LeaseScheduler>) {
 
 async fn run_claim(app: &App, scheduler: &LeaseScheduler, claim: Claim) {
     let registry = app.registry();
+    if claim.missed_a_run() {
+        // Back from an outage of every host: spread the backlog as a start
+        // spreads first runs, instead of calling every upstream at once.
+        let interval = claim.action.interval.saturating_mul(1000);
+        let spread = scheduler
+            .spread
+            .map_or(interval, |s| s.as_millis() as u64)
+            .min(interval);
+        let delay = rand::random_range(0..spread.max(1)) as i64;
+        if delay > 0 {
+            if let Err(err) = scheduler.postpone(&claim, delay).await {
+                tracing::warn!(error = %err, "could not spread an overdue action");
+            }
+            return;
+        }
+    }
     let Some(tenant) = registry.tenants.get(&claim.tenant).cloned() else {
         tracing::debug!(tenant = %claim.tenant, "claimed an action of a tenant not loaded here");
         if let Err(err) = scheduler.release(&claim).await {
