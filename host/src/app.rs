@@ -130,7 +130,9 @@ impl App {
             None => build_registry(&config, &shared)?,
         };
         let registry = Arc::new(registry);
-        crate::metrics::count_store_usage(&registry, None).await;
+        // One read per tenant: with thousands, the host serves meanwhile.
+        let counted = registry.clone();
+        tokio::spawn(async move { crate::metrics::count_store_usage(&counted, None).await });
         Ok(Self {
             base_url: crate::store::igor::host_base_url(&config).await?,
             shared,
