@@ -384,3 +384,42 @@ pub fn spawn_follower(app: Arc<crate::app::App>, directory: Arc<TenantDirectory>
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> TenantSpec {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_spec_is_checked_like_a_tenant_in_the_file() {
+        let action = serde_json::json!({"interval": 60, "url": "/plugin/fitbit?user=jack"});
+        let good = spec(serde_json::json!({"plugins": [{"name": "fitbit"}], "actions": [action]}));
+        good.validate("smiths").unwrap();
+        assert!(good.validate("../x").is_err());
+        let twice = spec(serde_json::json!({"actions": [action, action]}));
+        assert!(format!("{:#}", twice.validate("smiths").unwrap_err()).contains("twice"));
+        let bad_hash = spec(serde_json::json!({"token_sha256": ["abc"]}));
+        assert!(bad_hash.validate("smiths").is_err());
+        assert!(serde_json::from_value::<TenantSpec>(serde_json::json!({"id": "x"})).is_err());
+    }
+
+    #[test]
+    fn a_spec_round_trips_through_its_stored_json() {
+        let original = spec(serde_json::json!({
+            "plugins": [{"name": "fitbit", "config": {"k": "v"}, "egress": {"allow_loopback": true}}],
+            "quota": {"max_keys": 10},
+            "limits": {"request_timeout_ms": 5000},
+            "token_sha256": [crate::access::sha256_hex("t")],
+        }));
+        let stored = serde_json::to_string(&original).unwrap();
+        let read = parse_spec("smiths", &stored).unwrap();
+        assert_eq!(serde_json::to_string(&read).unwrap(), stored);
+        let config = read.into_config("smiths");
+        assert_eq!(config.quota.max_keys, 10);
+        assert!(config.store.is_none());
+        assert_eq!(new_token().len(), 64);
+    }
+}
