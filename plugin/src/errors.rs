@@ -8,6 +8,9 @@ pub struct PluginError {
     pub message: String,
     /// What happened, when a caller acts on it beyond answering.
     pub cause: Option<Cause>,
+    /// Seconds the caller should wait before trying again (a 429's
+    /// `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 /// Failures the plugin remembers beyond the answer.
@@ -24,6 +27,15 @@ impl PluginError {
             status,
             message: message.into(),
             cause: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: a rate limit was reached; try again in `seconds` (at least 1).
+    pub fn too_many_requests(seconds: u64, message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(429, message)
         }
     }
 
@@ -53,11 +65,29 @@ impl PluginError {
     }
 
     pub fn into_response(self) -> Response {
-        Response::text(self.status, self.message)
+        let mut response = Response::text(self.status, self.message);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers
+                .push(("retry-after".into(), seconds.to_string()));
+        }
+        response
     }
 }
 
 pub type Result<T> = std::result::Result<T, PluginError>;
+
+/// How long to wait after a 429 that says nothing about it.
+pub const DEFAULT_RETRY_AFTER_SECONDS: u64 = 60;
+/// The longest wait a 429 may ask for (a day); longer is taken as a day.
+pub const MAX_RETRY_AFTER_SECONDS: u64 = 86_400;
+
+/// Seconds from a `Retry-After` (or similar) header value: whole seconds
+/// only (an HTTP date is not read), within 1 s..a day.
+pub fn retry_seconds(value: &str) -> Option<u64> {
+    let seconds: f64 = value.trim().parse().ok().filter(|s: &f64| s.is_finite())?;
+    Some((seconds.ceil().max(1.0) as u64).min(MAX_RETRY_AFTER_SECONDS))
+}
 
 /// Longest piece of caller input an error text repeats, in characters.
 pub const ECHO_CHARS: usize = 64;

@@ -24,6 +24,7 @@ pub mod lease;
 pub mod oauth;
 #[cfg(test)]
 mod overview_flow_tests;
+pub mod pacing;
 pub mod pages;
 pub mod paths;
 pub mod provider;

@@ -57,6 +57,12 @@ impl Paths {
         format!("sensors/{}/{user}", self.name)
     }
 
+    /// `plugindata/N/pacing`: this minute's upstream requests, in all and
+    /// per user (see [`crate::pacing`]).
+    pub fn pacing(&self) -> String {
+        format!("{}/pacing", self.app())
+    }
+
     /// `plugindata/N/users`: the names of the users this plugin serves (the
     /// store cannot list `identities`).
     pub fn users(&self) -> String {

@@ -22,14 +22,17 @@ pub fn form(path: &str, fields: &[(&str, &str)]) -> Request {
 }
 
 /// The stored documents without what the plugin records about its runs
-/// (run history, the list of users, notices): the data a failed run must
+/// (run history, the list of users, notices, upstream pacing): the data a failed run must
 /// leave as it was.
 pub fn data(host: &MemoryHost) -> BTreeMap<String, (Value, u64)> {
     host.documents
         .borrow()
         .iter()
         .filter(|(path, _)| {
-            !path.ends_with("/history") && !path.ends_with("/users") && !path.starts_with("status/")
+            !path.ends_with("/history")
+                && !path.ends_with("/users")
+                && !path.ends_with("/pacing")
+                && !path.starts_with("status/")
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()

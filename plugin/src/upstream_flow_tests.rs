@@ -87,9 +87,12 @@ fn a_failing_later_method_stores_nothing() {
 
 #[test]
 fn rate_limits_say_when_to_retry() {
+    // Without either header: until the top of the hour, when Fitbit's
+    // quota resets (the fixed clock is 46:40 past the hour).
     for (headers, seconds) in [
         (vec![("retry-after", "120")], "120"),
         (vec![("fitbit-rate-limit-reset", "1201")], "1201"),
+        (vec![], "800"),
     ] {
         let host = configured();
         with_token(&host, 3600.0);
@@ -103,10 +106,11 @@ fn rate_limits_say_when_to_retry() {
             Ok(r)
         });
         let r = run(&host, &[]);
-        assert_eq!(r.status, 502);
+        assert_eq!(r.status, 429);
+        assert_eq!(r.header("retry-after"), Some(seconds));
         let text = r.body_text();
         assert!(
-            text.contains("rate limit") && text.contains(&format!("{seconds} s")),
+            text.starts_with("fitbit error: rate limit") && text.contains(&format!("{seconds} s")),
             "{text}"
         );
         assert_eq!(host.sent.borrow().len(), 1, "no retry against a rate limit");

@@ -31,6 +31,7 @@ pub(super) fn google_errors_become_clear_messages_without_retries() {
                 "quota",
                 "300 requests per minute per user",
                 "nothing was retried",
+                "retry in 60 s",
             ],
         ),
         (
@@ -59,7 +60,13 @@ pub(super) fn google_errors_become_clear_messages_without_retries() {
         let reply = body.clone();
         host.respond(move |_| response(code, reply.clone()));
         let r = run(&host, &[("user", "jack")]);
-        assert_eq!(r.status, 502, "{code}");
+        // Google sends no retry time: a 429 asks the caller for a minute.
+        let (status, retry_after) = if code == 429 {
+            (429, Some("60"))
+        } else {
+            (502, None)
+        };
+        assert_eq!((r.status, r.header("retry-after")), (status, retry_after));
         let text = r.body_text();
         for needle in needles {
             assert!(text.contains(needle), "{code} {needle}: {text}");
@@ -70,6 +77,42 @@ pub(super) fn google_errors_become_clear_messages_without_retries() {
             json!({"weight": []})
         );
     }
+}
+
+#[test]
+pub(super) fn a_full_pacing_window_is_answered_429_without_calling_google() {
+    let host = configured(Some("en_GB"));
+    with_token(&host, 3000.0, SCOPE_METRICS);
+    host.put("sensors/fitbit/jack", json!({"weight": []}));
+    // Another host used jack's 300 requests of this minute 10 s ago.
+    let minute = (host.now.get() / 60.0).floor();
+    host.now.set(minute * 60.0 + 10.0);
+    host.put(
+        "plugindata/fitbit/pacing",
+        json!({"minute": minute as u64, "total": 300, "users": {"jack": 300}}),
+    );
+    host.respond(|r| Err(format!("nothing may be sent: {}", r.url)));
+    let r = run(&host, &[("user", "jack")]);
+    assert_eq!((r.status, r.header("retry-after")), (429, Some("50")));
+    let text = r.body_text();
+    assert!(
+        text.contains("300 requests a minute allowed per user") && text.contains("50 s"),
+        "{text}"
+    );
+    assert!(host.sent.borrow().is_empty());
+    assert_eq!(
+        host.get("sensors/fitbit/jack").unwrap(),
+        json!({"weight": []})
+    );
+    // The next minute, the run goes ahead and is counted.
+    host.now.set(minute * 60.0 + 60.0);
+    host.respond(|_| response(200, json!({})));
+    run(&host, &[("user", "jack")]);
+    assert!(!host.sent.borrow().is_empty());
+    let pacing = host.get("plugindata/fitbit/pacing").unwrap();
+    let sent = host.sent.borrow().len() as u64;
+    assert_eq!(pacing["users"]["jack"], json!(sent));
+    assert_eq!(pacing["total"], json!(sent));
 }
 
 #[test]

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 use super::fitbit_methods;
 use super::{ApiError, AppSettings, Call, Provider, RunState, TokenError, endpoint};
 use crate::dates::Date;
-use crate::errors::{PluginError, Result, UPSTREAM_CHARS, clip, legacy_shutdown_message};
+use crate::errors::{
+    PluginError, Result, UPSTREAM_CHARS, clip, legacy_shutdown_message, retry_seconds,
+};
 use crate::oauth::{client_basic_credential, field, token_form};
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
@@ -75,12 +77,19 @@ pub fn error_messages(body: &Value) -> (Option<String>, String) {
     (None, String::new())
 }
 
-/// Seconds until the rate limit resets, from `Retry-After` or Fitbit's header.
-fn retry_after(response: &FetchResponse) -> Option<String> {
+/// Seconds until the rate limit resets: from `Retry-After`, else Fitbit's
+/// `Fitbit-Rate-Limit-Reset`, else the top of the hour (when Fitbit's
+/// hourly quota resets).
+fn retry_after(response: &FetchResponse, now: f64) -> u64 {
     response
         .header("retry-after")
-        .or_else(|| response.header("fitbit-rate-limit-reset"))
-        .map(str::to_string)
+        .and_then(retry_seconds)
+        .or_else(|| {
+            response
+                .header("fitbit-rate-limit-reset")
+                .and_then(retry_seconds)
+        })
+        .unwrap_or_else(|| (3600.0 - now.rem_euclid(3600.0)).ceil().max(1.0) as u64)
 }
 
 impl Provider for Fitbit {
@@ -220,12 +229,17 @@ impl Provider for Fitbit {
                 if status == 401 && kind.as_deref() == Some("expired_token") {
                     return Err(ApiError::Expired);
                 }
+                if status == 429 {
+                    let seconds = retry_after(&response, host.now());
+                    return Err(ApiError::Failed(PluginError::too_many_requests(
+                        seconds,
+                        format!(
+                            "fitbit error: rate limit reached (Fitbit allows 150 requests per \
+                             user per hour); retry in {seconds} s"
+                        ),
+                    )));
+                }
                 let message = match status {
-                    429 => format!(
-                        "fitbit error: rate limit reached (Fitbit allows 150 requests per user \
-                         per hour); retry in {} s",
-                        retry_after(&response).map_or_else(|| "?".into(), |s| clip(&s, 20))
-                    ),
                     403 if kind.as_deref() == Some("insufficient_scope") => format!(
                         "fitbit error: {} Re-authorise to grant access: {}/auth1?user={user}",
                         clip(&message, UPSTREAM_CHARS),

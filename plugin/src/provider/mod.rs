@@ -247,9 +247,16 @@ mod manifest_tests {
             lease.parse::<f64>(),
             Ok(crate::oauth::DEFAULT_LEASE_SECONDS)
         );
+        let limit = |key: &str| declared[key].as_str().unwrap().parse::<u64>();
+        use crate::pacing::{APP_LIMIT_KEY, DEFAULT_APP_PER_MINUTE, DEFAULT_USER_PER_MINUTE};
+        assert_eq!(
+            limit(crate::pacing::USER_LIMIT_KEY),
+            Ok(DEFAULT_USER_PER_MINUTE)
+        );
+        assert_eq!(limit(APP_LIMIT_KEY), Ok(DEFAULT_APP_PER_MINUTE));
         assert_eq!(
             declared.len(),
-            super::ENDPOINTS.len() + 1,
+            super::ENDPOINTS.len() + 3,
             "every setting the plugin reads, and no other"
         );
     }

@@ -34,6 +34,8 @@ use super::{ApiError, AppSettings, Call, Consent, Provider, RunState, TokenError
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
 use crate::oauth::field;
+use crate::pacing::{Limits, Pacer};
+use crate::paths::Paths;
 use crate::redirect::Redirect;
 use convert::period_start;
 use igor_plugin_sdk::Request;
@@ -65,6 +67,8 @@ pub struct GoogleHealth {
     today: Date,
     /// The host's offset east of UTC: local days → UTC filter bounds.
     utc_offset: i32,
+    /// Keeps requests within Google's per-user and per-app quotas.
+    pacer: Pacer,
 }
 
 /// The window of local days a call reads, and whether it ends today
@@ -86,6 +90,11 @@ impl GoogleHealth {
             plugin_url,
             today: Date::from_epoch(0.0, 0),
             utc_offset: request.context.utc_offset_seconds,
+            pacer: Pacer::new(
+                Paths::new(&request.context.plugin_name).pacing(),
+                "Google Health",
+                Limits::from_config(request),
+            ),
         }
     }
 

@@ -13,6 +13,7 @@ use super::shape::{
 };
 use super::{GoogleHealth, LIST_PAGE_SIZE, MAX_PAGES};
 use crate::dates::Date;
+use crate::errors::{DEFAULT_RETRY_AFTER_SECONDS, PluginError, retry_seconds};
 use crate::json::as_list;
 use crate::provider::ApiError;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host, Level};
@@ -106,7 +107,11 @@ impl GoogleHealth {
         self.answer(cx, &response, what)
     }
 
+    /// Sends `request` once the pacer granted it a slot.
     fn fetch(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<FetchResponse> {
+        self.pacer
+            .take(cx.host, cx.user)
+            .map_err(ApiError::Failed)?;
         cx.host
             .fetch(request)
             .map_err(|e| Self::upstream(format!("Google Health error: {what}: {e}")))
@@ -379,11 +384,17 @@ impl GoogleHealth {
                  permissions {user} granted do not cover this data or were withdrawn: \
                  re-authorise {user} at {reauthorise} and allow every requested permission."
             ),
-            429 => format!(
-                "Google Health error: the quota was exhausted while reading {what} ({reason}: \
-                 {message}). Google Health allows 300 requests per minute per user; nothing \
-                 was retried, the next run will try again (or retry in a minute)."
-            ),
+            429 => {
+                let seconds = retry_after(response).unwrap_or(DEFAULT_RETRY_AFTER_SECONDS);
+                return ApiError::Failed(PluginError::too_many_requests(
+                    seconds,
+                    format!(
+                        "Google Health error: the quota was exhausted while reading {what} \
+                         ({reason}: {message}). Google Health allows 300 requests per minute \
+                         per user; nothing was retried: retry in {seconds} s."
+                    ),
+                ));
+            }
             400 if status.status == "FAILED_PRECONDITION"
                 || status.reasons.iter().any(|r| r == "ACCOUNT_NOT_LINKED") =>
             {
@@ -405,6 +416,26 @@ impl GoogleHealth {
     }
 }
 
+/// When Google says to retry a 429: a `Retry-After` header, or the
+/// `google.rpc.RetryInfo` detail's `retryDelay` (`"30s"`). Neither is
+/// documented for the Health API, so both are read if present.
+pub fn retry_after(response: &FetchResponse) -> Option<u64> {
+    if let Some(seconds) = response.header("retry-after").and_then(retry_seconds) {
+        return Some(seconds);
+    }
+    let body = response.json()?;
+    let details = body.get("error")?.get("details").map(as_list)?;
+    details
+        .iter()
+        .filter(|d| {
+            d.get("@type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
+        })
+        .filter_map(|d| d.get("retryDelay").and_then(Value::as_str))
+        .find_map(|delay| retry_seconds(delay.strip_suffix('s').unwrap_or(delay)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +452,25 @@ mod tests {
             rpc_status(Some(&json!({"error": "invalid_grant"}))),
             Status::default()
         );
+    }
+
+    #[test]
+    fn a_429_says_when_to_retry_if_google_does() {
+        let answer = |headers: Vec<(String, String)>, body: Value| FetchResponse {
+            status: 429,
+            headers,
+            body: body.to_string().into_bytes(),
+        };
+        let exhausted = json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"}]}});
+        assert_eq!(retry_after(&answer(vec![], exhausted.clone())), None);
+        let header = vec![("Retry-After".to_string(), "17".to_string())];
+        assert_eq!(retry_after(&answer(header, exhausted)), Some(17));
+        let info = json!({"error": {"code": 429, "details": [
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.5s"}]}});
+        assert_eq!(retry_after(&answer(vec![], info)), Some(3));
+        let header = vec![("retry-after".to_string(), "999999".to_string())];
+        assert_eq!(retry_after(&answer(header, json!({}))), Some(86_400));
     }
 
     #[test]
