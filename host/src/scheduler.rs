@@ -39,20 +39,41 @@ pub fn spawn_actions(app: Arc<App>, registry: Arc<Registry>) {
                 tokio::pin!(retirement);
                 let first = first_run_delay(&tenant, &action, spread, now_seconds()).await;
                 let period = Duration::from_secs(action.interval);
-                let mut ticker =
-                    tokio::time::interval_at(tokio::time::Instant::now() + first, period);
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut due = tokio::time::Instant::now() + first;
                 loop {
                     tokio::select! {
-                        _ = ticker.tick() => {}
+                        () = tokio::time::sleep_until(due) => {}
                         () = &mut retirement => break,
                     }
-                    run_action(&app, &tenant, &action).await;
+                    let started = tokio::time::Instant::now();
+                    let response = run_action(&app, &tenant, &action).await;
+                    due = (started + next_run_after(&response, period))
+                        .max(tokio::time::Instant::now());
                 }
                 METRICS.scheduled_actions.dec();
             });
         }
     }
+}
+
+/// The longest a 429's `Retry-After` pushes an action's next run back.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// How long after a run started the action runs next: `interval`, or for a
+/// 429 (the plugin or its provider is rate limited) the answer's
+/// `Retry-After` seconds when that is longer, up to [`MAX_RETRY_AFTER`].
+/// A 429 without a readable `Retry-After` keeps the interval.
+pub fn next_run_after(response: &HostResponse, interval: Duration) -> Duration {
+    if response.status != 429 {
+        return interval;
+    }
+    let retry_after = response
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, value)| value.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs);
+    interval.max(retry_after.min(MAX_RETRY_AFTER))
 }
 
 /// How long an action waits for its first run: until one interval after
@@ -226,6 +247,31 @@ mod tests {
     use super::*;
 
     const HOUR: u64 = 3600;
+
+    fn answer(status: u16, retry_after: Option<&str>) -> HostResponse {
+        let mut response = HostResponse::text(status, "");
+        if let Some(seconds) = retry_after {
+            response
+                .headers
+                .push(("Retry-After".into(), seconds.into()));
+        }
+        response
+    }
+
+    #[test]
+    fn a_429_pushes_the_next_run_back_by_its_retry_after() {
+        let interval = Duration::from_secs(600);
+        let next = |status, retry_after| next_run_after(&answer(status, retry_after), interval);
+        assert_eq!(next(200, None), interval);
+        // Only a 429 asks to wait; other failures keep the rhythm.
+        assert_eq!(next(503, Some("7200")), interval);
+        assert_eq!(next(429, Some("7200")), Duration::from_secs(7200));
+        // Never sooner than the interval, never later than a day.
+        assert_eq!(next(429, Some("60")), interval);
+        assert_eq!(next(429, Some("9999999")), MAX_RETRY_AFTER);
+        assert_eq!(next(429, None), interval);
+        assert_eq!(next(429, Some("Wed, 21 Oct 2026 07:28:00 GMT")), interval);
+    }
 
     #[test]
     fn a_recent_run_keeps_the_rhythm() {
