@@ -176,6 +176,7 @@ fn authenticate(st: &mut State, req: &RecordedRequest) -> Result<Authed, Respons
         *e = (minute, 0);
     }
     if e.1 >= quota {
+        st.quota_refusals += 1;
         return Err(rate_limited());
     }
     e.1 += 1;

@@ -226,6 +226,11 @@ impl FakeGoogle {
             .filter(|r| r.path.starts_with(path_prefix))
             .count()
     }
+    /// Number of API calls answered 429 because their user's quota per
+    /// minute ([`Self::set_quota_per_minute`]) was used up.
+    pub fn quota_refusals(&self) -> usize {
+        self.st().quota_refusals
+    }
     /// Number of `POST /token` requests.
     pub fn token_requests(&self) -> usize {
         self.st().token_requests

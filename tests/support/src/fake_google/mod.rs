@@ -199,6 +199,8 @@ pub(crate) struct State {
     pub access_lifetime: Duration,
     pub quota_per_minute: u32,
     pub usage: HashMap<String, (i64, u32)>,
+    /// API calls refused 429 because their user's minute was used up.
+    pub quota_refusals: usize,
     pub injected: VecDeque<InjectedError>,
     pub empty_pages: u32,
     pub requests: Vec<RecordedRequest>,
@@ -223,6 +225,7 @@ impl State {
             access_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
             quota_per_minute: DEFAULT_QUOTA_PER_MINUTE,
             usage: HashMap::new(),
+            quota_refusals: 0,
             injected: VecDeque::new(),
             empty_pages: 0,
             requests: Vec::new(),

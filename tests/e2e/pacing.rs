@@ -1,0 +1,121 @@
+//! Rate limits end to end, through the real binary against the fake
+//! Google: the plugin keeps a user's requests within the quota itself (and
+//! answers 429 with `Retry-After` instead of calling), and a scheduled
+//! action answered 429 waits out the `Retry-After` instead of running at
+//! its next interval.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Host, clouds};
+use igor_test_support::FakeGoogle;
+use igor_test_support::fake_google::InjectedError;
+use serde_json::Value;
+
+const API_CALLS: &str = "/v4/";
+
+/// A host on the fake Google with jack authorised; `extra` goes below the
+/// plugin's settings (`[plugin.config]` keys first).
+async fn authorised(google: &FakeGoogle, extra: &str) -> (Host, reqwest::Client) {
+    let config = clouds::google_config(google, None)
+        .replace("[plugin.config]\n", &format!("[plugin.config]\n{extra}"));
+    let host = Host::start(&config).await;
+    let http = clouds::browser();
+    clouds::authorised_google(google, &host.url, &http, "jack").await;
+    (host, http)
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> (u16, Option<String>, String) {
+    let response = http.get(url).send().await.unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (
+        response.status().as_u16(),
+        retry_after,
+        response.text().await.unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pacing_keeps_a_user_within_googles_quota() {
+    let google = FakeGoogle::start().await;
+    // Google allows jack 5 requests a minute; the plugin is told 3. The
+    // margin covers the identity read while authorising (counted by Google
+    // against jack, by the plugin only in the app's total) and a request
+    // counted at the end of one minute that reaches Google in the next.
+    let (host, http) = authorised(&google, "google_user_requests_per_minute = \"3\"\n").await;
+    google.set_quota_per_minute(5);
+    google.clear_requests();
+    let url = format!("{}/plugin/fitbit?user=jack", host.url);
+    let mut refused = None;
+    for _ in 0..20 {
+        let (status, retry_after, body) = get(&http, &url).await;
+        if status == 429 {
+            refused = Some((retry_after, body));
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    let (retry_after, body) = refused.expect("the plugin refuses once the window is full");
+    let seconds: u64 = retry_after.expect("a Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&seconds), "{seconds}");
+    assert!(
+        body.contains("3 requests a minute allowed per user"),
+        "{body}"
+    );
+    // Google never had to refuse: the plugin stopped first.
+    assert_eq!(google.quota_refusals(), 0, "{}", host.log());
+    assert!(google.calls(API_CALLS) >= 3);
+}
+
+async fn status_when(http: &reqwest::Client, host: &Host, ready: impl Fn(&Value) -> bool) -> Value {
+    let url = format!("{}/status/sensors/fitbit", host.url);
+    for _ in 0..300 {
+        let (code, _, body) = get(http, &url).await;
+        if code == 200 {
+            let status: Value = serde_json::from_str(&body).unwrap();
+            if ready(&status) {
+                return status;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no such status; host log:\n{}", host.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_action_answered_429_waits_out_the_retry_after() {
+    let google = FakeGoogle::start().await;
+    let (host, http) = authorised(&google, "").await;
+    // An action every second (added by a reload: it runs at once).
+    let action = "[scheduler]\nfirst_run_spread_seconds = 0\n[[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
+    host.write_config(&format!("{}{action}", clouds::google_config(&google, None)));
+    host.hangup();
+    status_when(&http, &host, |s| s["alive"] == true).await;
+    // It keeps its rhythm while Google answers.
+    let before = google.calls(API_CALLS);
+    while google.calls(API_CALLS) == before {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Google refuses one call 429 (as documented: no Retry-After), so the
+    // plugin answers 429 with Retry-After: 60.
+    google.inject_errors(InjectedError::RateLimited, 1);
+    let status = status_when(&http, &host, |s| s["resultStatus"] == 429).await;
+    assert_eq!(status["alive"], false, "{status}");
+    let message = status["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("429 ") && message.contains("retry in 60 s"),
+        "{status}"
+    );
+    // Five intervals later, Google has still not been called again: the
+    // next run is due a minute after the refused one.
+    let after = google.calls(API_CALLS);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(google.calls(API_CALLS), after, "{}", host.log());
+    let unchanged = status_when(&http, &host, |_| true).await;
+    assert_eq!(unchanged["lastActivity"], status["lastActivity"]);
+}
