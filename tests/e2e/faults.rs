@@ -53,10 +53,29 @@ struct Run<'a> {
     url: String,
 }
 
+/// What a data call's fault is answered: 429 with `Retry-After` when
+/// upstream rate-limited it, 502 otherwise.
+fn data_status(fault: &Fault) -> u16 {
+    match fault {
+        Fault::TooManyRequests(_) => 429,
+        _ => 502,
+    }
+}
+
 impl Run<'_> {
     async fn get(&self) -> (u16, String) {
+        let (status, _, body) = self.get_with_retry_after().await;
+        (status, body)
+    }
+
+    async fn get_with_retry_after(&self) -> (u16, Option<String>, String) {
         let response = self.http.get(&self.url).send().await.unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let status = response.status().as_u16();
+        (status, retry_after, response.text().await.unwrap())
     }
 
     fn stored(&self) -> Vec<Option<Value>> {
@@ -64,14 +83,20 @@ impl Run<'_> {
     }
 
     /// After a good run, arms a fault with `arm`, runs, and checks the
-    /// answer, the store, and that the next run succeeds.
-    async fn check(&self, arm: impl Fn(), fault: &Fault, needle: &str) {
+    /// answer (`expected`, and a `Retry-After` with a 429), the store, and
+    /// that the next run succeeds.
+    async fn check(&self, arm: impl Fn(), fault: &Fault, needle: &str, expected: u16) {
         let first = self.get().await;
         assert_eq!(first.0, 200, "before {fault:?}: {}", first.1);
         let stored = self.stored();
         arm();
-        let (status, body) = self.get().await;
-        assert_eq!(status, 502, "{fault:?}: {body}");
+        let (status, retry_after, body) = self.get_with_retry_after().await;
+        assert_eq!(status, expected, "{fault:?}: {body}");
+        assert_eq!(
+            retry_after.is_some(),
+            status == 429,
+            "{fault:?}: {retry_after:?}"
+        );
         assert!(body.contains(needle), "{fault:?}: {needle:?} not in {body}");
         assert!(body.len() < 2000, "{fault:?}: a bounded message");
         assert_eq!(self.stored(), stored, "{fault:?} changed what is stored");
@@ -111,7 +136,7 @@ async fn legacy_fitbit_failures() {
     ]);
     for (fault, needle) in &data_faults {
         let arm = || fake.faults().inject("/1/user/", fault.clone(), 1);
-        run.check(arm, fault, needle).await;
+        run.check(arm, fault, needle, data_status(fault)).await;
     }
     // At the token endpoint, during a reactive refresh.
     let token_faults = token_faults();
@@ -120,7 +145,7 @@ async fn legacy_fitbit_failures() {
             fake.expire_all_access_tokens();
             fake.faults().inject("/oauth2/token", fault.clone(), 1);
         };
-        run.check(arm, fault, needle).await;
+        run.check(arm, fault, needle, 502).await;
     }
     assert_eq!(
         fake.faults().injected().len(),
@@ -157,7 +182,7 @@ async fn google_health_failures() {
     ]);
     for (fault, needle) in &data_faults {
         let arm = || google.faults().inject("/v4/", fault.clone(), 1);
-        run.check(arm, fault, needle).await;
+        run.check(arm, fault, needle, data_status(fault)).await;
     }
     let token_faults = token_faults();
     for (fault, needle) in &token_faults {
@@ -165,7 +190,7 @@ async fn google_health_failures() {
             google.expire_access_tokens();
             google.faults().inject("/token", fault.clone(), 1);
         };
-        run.check(arm, fault, needle).await;
+        run.check(arm, fault, needle, 502).await;
     }
 }
 

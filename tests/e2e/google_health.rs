@@ -216,7 +216,12 @@ async fn google_health_end_to_end() {
         google.clear_requests();
         google.inject_errors(error, 1);
         let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
-        assert_eq!(status, 502, "{body}");
+        let expected = if error == InjectedError::RateLimited {
+            429
+        } else {
+            502
+        };
+        assert_eq!(status, expected, "{body}");
         assert!(body.contains(needle), "{needle}: {body}");
         assert!(list_calls(&google, "weight").len() <= 1, "retried");
     }
