@@ -79,7 +79,9 @@ impl Clouds {
         apps
     }
 
-    /// The `[[plugin]]` table of an igor-host that reaches both fakes.
+    /// The `[[plugin]]` table of an igor-host that reaches both fakes. Its
+    /// pacing limits are lifted like the fakes' quotas (pacing still runs:
+    /// its store calls are part of what is measured).
     pub fn plugin_config(&self) -> String {
         let (f, g) = (self.fitbit.url(), self.google.url());
         format!(
@@ -93,6 +95,8 @@ google_api_url = "{g}"
 google_authorize_url = "{ga}"
 google_token_url = "{gt}"
 google_revoke_url = "{gr}"
+google_user_requests_per_minute = "1000000000"
+google_app_requests_per_minute = "1000000000"
 [plugin.egress]
 allow = ["{f}", "{g}"]
 secret_urls = ["{f}/oauth2/token", "{f}/oauth2/revoke", "{gt}"]
