@@ -32,7 +32,10 @@ pub const APP_LIMIT_KEY: &str = "google_app_requests_per_minute";
 
 const WINDOW_SECONDS: f64 = 60.0;
 /// Compare-and-swap attempts before a request gives up on a busy window.
-const ATTEMPTS: usize = 8;
+const ATTEMPTS: usize = 16;
+/// After the n-th lost compare-and-swap a request waits a random time
+/// below n times this, so that racing requests spread out.
+const BACKOFF_SECONDS: f64 = 0.002;
 
 /// Requests allowed per minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +86,7 @@ impl Pacer {
     /// Takes a slot for one request on behalf of `user`, or answers 429
     /// (the window is full) or 503 (the store failed).
     pub fn take(&self, host: &dyn Host, user: &str) -> Result<()> {
-        for _ in 0..ATTEMPTS {
+        for attempt in 1..=ATTEMPTS {
             let now = host.now();
             let minute = (now / WINDOW_SECONDS).floor();
             let (document, revision) = match self.known.borrow_mut().take() {
@@ -125,7 +128,10 @@ impl Pacer {
                     return Ok(());
                 }
                 // Another request took a slot meanwhile: read and try again.
-                Err(StoreFailure::Conflict(_)) => {}
+                Err(StoreFailure::Conflict(_)) => {
+                    let share = f64::from(host.random_bytes(1)[0]) / 255.0;
+                    host.sleep(share * BACKOFF_SECONDS * attempt as f64);
+                }
                 Err(err) => return Err(PluginError::store(err)),
             }
         }

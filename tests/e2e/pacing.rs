@@ -71,6 +71,43 @@ async fn pacing_keeps_a_user_within_googles_quota() {
     assert!(google.calls(API_CALLS) >= 3);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_share_the_window_without_losing_a_count() {
+    let google = FakeGoogle::start().await;
+    let (host, http) = authorised(&google, "google_user_requests_per_minute = \"10\"\n").await;
+    // Google's own quota out of the way: what is counted is the plugin's.
+    google.set_quota_per_minute(1_000);
+    // All requests within one minute of the plugin's window (the next
+    // minute's window would admit ten more).
+    let into_minute = chrono::Utc::now().timestamp() % 60;
+    if into_minute > 40 {
+        tokio::time::sleep(Duration::from_secs(61 - into_minute as u64)).await;
+    }
+    let minute = chrono::Utc::now().timestamp() / 60;
+    let used = host
+        .stored("plugindata/fitbit/pacing")
+        .filter(|p| p["minute"] == minute)
+        .map_or(0, |p| p["users"]["jack"].as_u64().unwrap_or(0));
+    google.clear_requests();
+    let url = format!("{}/plugin/fitbit?user=jack", host.url);
+    let answers = futures_util::future::join_all((0..32).map(|_| get(&http, &url))).await;
+    assert_eq!(
+        chrono::Utc::now().timestamp() / 60,
+        minute,
+        "still one minute"
+    );
+    let refused = answers.iter().filter(|(status, ..)| *status == 429).count();
+    assert!(refused > 0, "32 runs cannot fit in 10 requests");
+    for (status, retry_after, body) in &answers {
+        assert!(*status == 200 || *status == 429, "{status}: {body}");
+        assert_eq!(retry_after.is_some(), *status == 429, "{body}");
+    }
+    // Every slot was counted once, and exactly the window reached Google.
+    let pacing = host.stored("plugindata/fitbit/pacing").unwrap();
+    assert_eq!(pacing["users"]["jack"], 10, "{pacing}");
+    assert_eq!(google.calls(API_CALLS) as u64, 10 - used, "{}", host.log());
+}
+
 async fn status_when(http: &reqwest::Client, host: &Host, ready: impl Fn(&Value) -> bool) -> Value {
     let url = format!("{}/status/sensors/fitbit", host.url);
     for _ in 0..300 {
