@@ -8,19 +8,30 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use common::{Host, clouds};
-use igor_test_support::FakeGoogle;
 use igor_test_support::fake_google::InjectedError;
+use igor_test_support::{FakeGoogle, postgres};
 use serde_json::Value;
 
 const API_CALLS: &str = "/v4/";
 
-/// A host on the fake Google with jack authorised; `extra` goes below the
-/// plugin's settings (`[plugin.config]` keys first).
-async fn authorised(google: &FakeGoogle, extra: &str) -> (Host, reqwest::Client) {
-    let config = clouds::google_config(google, None)
-        .replace("[plugin.config]\n", &format!("[plugin.config]\n{extra}"));
-    let host = Host::start(&config).await;
+/// The fitbit plugin on the fake Google, with `settings` (lines of
+/// `[plugin.config]`).
+fn plugin_config(google: &FakeGoogle, settings: &str) -> String {
+    clouds::google_config(google, None)
+        .replace("[plugin.config]\n", &format!("[plugin.config]\n{settings}"))
+}
+
+/// A host on the fake Google with `settings` and jack authorised.
+async fn authorised(google: &FakeGoogle, settings: &str) -> (Host, reqwest::Client) {
+    authorised_on(google, &plugin_config(google, settings)).await
+}
+
+/// A host with `config` and jack authorised at the fake Google.
+async fn authorised_on(google: &FakeGoogle, config: &str) -> (Host, reqwest::Client) {
+    let host = Host::start(config).await;
     let http = clouds::browser();
     clouds::authorised_google(google, &host.url, &http, "jack").await;
     (host, http)
@@ -71,14 +82,11 @@ async fn pacing_keeps_a_user_within_googles_quota() {
     assert!(google.calls(API_CALLS) >= 3);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn concurrent_requests_share_the_window_without_losing_a_count() {
-    let google = FakeGoogle::start().await;
-    let (host, http) = authorised(&google, "google_user_requests_per_minute = \"10\"\n").await;
-    // Google's own quota out of the way: what is counted is the plugin's.
-    google.set_quota_per_minute(1_000);
-    // All requests within one minute of the plugin's window (the next
-    // minute's window would admit ten more).
+/// Waits, if need be, until at least 20 s of the current minute remain, so
+/// that what follows happens in one minute of the plugin's window (the
+/// next minute's would admit more); the minute and the slots jack has
+/// used in it.
+async fn a_minute_ahead(host: &Host) -> (i64, u64) {
     let into_minute = chrono::Utc::now().timestamp() % 60;
     if into_minute > 40 {
         tokio::time::sleep(Duration::from_secs(61 - into_minute as u64)).await;
@@ -88,6 +96,16 @@ async fn concurrent_requests_share_the_window_without_losing_a_count() {
         .stored("plugindata/fitbit/pacing")
         .filter(|p| p["minute"] == minute)
         .map_or(0, |p| p["users"]["jack"].as_u64().unwrap_or(0));
+    (minute, used)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_share_the_window_without_losing_a_count() {
+    let google = FakeGoogle::start().await;
+    let (host, http) = authorised(&google, "google_user_requests_per_minute = \"10\"\n").await;
+    // Google's own quota out of the way: what is counted is the plugin's.
+    google.set_quota_per_minute(1_000);
+    let (minute, used) = a_minute_ahead(&host).await;
     google.clear_requests();
     let url = format!("{}/plugin/fitbit?user=jack", host.url);
     let answers = futures_util::future::join_all((0..32).map(|_| get(&http, &url))).await;
@@ -106,6 +124,48 @@ async fn concurrent_requests_share_the_window_without_losing_a_count() {
     let pacing = host.stored("plugindata/fitbit/pacing").unwrap();
     assert_eq!(pacing["users"]["jack"], 10, "{pacing}");
     assert_eq!(google.calls(API_CALLS) as u64, 10 - used, "{}", host.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hosts_sharing_postgres_share_the_window() {
+    let url = postgres::cluster().database("pacing");
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("keys");
+    let key: [u8; 32] = std::array::from_fn(|_| rand::random());
+    std::fs::write(&key_file, format!("{}\n", BASE64.encode(key))).unwrap();
+    let store = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n[secrets]\nkey_file = {:?}\n",
+        key_file.display().to_string()
+    );
+    let google = FakeGoogle::start().await;
+    let config = format!(
+        "{store}{}",
+        plugin_config(&google, "google_user_requests_per_minute = \"4\"\n")
+    );
+    let (a, http) = authorised_on(&google, &config).await;
+    let b = Host::start(&config).await;
+    google.set_quota_per_minute(1_000);
+    let (minute, used) = a_minute_ahead(&a).await;
+    google.clear_requests();
+    // Runs alternate between the hosts until one of them refuses; with a
+    // window of its own, each host would let 4 through.
+    for host in [&a, &b].into_iter().cycle().take(20) {
+        let (status, retry_after, body) =
+            get(&http, &format!("{}/plugin/fitbit?user=jack", host.url)).await;
+        if status == 429 {
+            assert!(retry_after.is_some(), "{body}");
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        chrono::Utc::now().timestamp() / 60,
+        minute,
+        "still one minute"
+    );
+    assert_eq!(google.calls(API_CALLS) as u64, 4 - used, "{}", b.log());
+    let pacing = b.stored("plugindata/fitbit/pacing").unwrap();
+    assert_eq!(pacing["users"]["jack"], 4, "{pacing}");
 }
 
 async fn status_when(http: &reqwest::Client, host: &Host, ready: impl Fn(&Value) -> bool) -> Value {
