@@ -195,9 +195,10 @@ fn hostname() -> String {
 }
 
 /// When an action runs next after `response`, counted from the time it
-/// was due: one interval, or longer when upstream asked to wait (a 429).
-pub fn next_in_ms(_response: &HostResponse, interval: Duration) -> i64 {
-    interval.as_millis() as i64
+/// was due: one interval, or longer when upstream asked to wait (a 429),
+/// as [`crate::scheduler::next_run_after`] decides for both schedulers.
+pub fn next_in_ms(response: &HostResponse, interval: Duration) -> i64 {
+    crate::scheduler::next_run_after(response, interval).as_millis() as i64
 }
 
 /// Claims and runs due actions until the process ends.

@@ -3,14 +3,15 @@
 //! over the hosts by the test: the admin API on one host is followed by
 //! all, OAuth started on one host finishes for all, a token refresh runs
 //! once across hosts, scheduled actions run once per interval even when
-//! the host running one is killed, and a database outage is ridden out.
+//! the host running one is killed, an action answered 429 waits out its
+//! `Retry-After` on every host, and a database outage is ridden out.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::{Host, clouds, sha256_hex};
-use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint, InjectedError};
 use igor_test_support::{FakeGoogle, Fault, postgres};
 use serde_json::{Value, json};
 
@@ -148,6 +149,17 @@ fn google_tenant(id: &str, google: &FakeGoogle, actions: Value) -> Value {
     })
 }
 
+/// Three hosts and the tenant `home` (added through host 0, no actions)
+/// on the fake Google; the tenant's token.
+async fn home_on_google() -> (Hosts, FakeGoogle, String) {
+    let hosts = Hosts::start().await;
+    let google = FakeGoogle::start().await;
+    let token = hosts
+        .add_tenant(0, google_tenant("home", &google, json!([])))
+        .await;
+    (hosts, google, token)
+}
+
 /// An HTTP client that sends the tenant's token and sees redirects.
 fn tenant_client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -177,11 +189,7 @@ const SETUP: &str = "/plugin/fitbit/page/setup.html";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_changes_through_one_host_are_followed_by_all() {
-    let hosts = Hosts::start().await;
-    let google = FakeGoogle::start().await;
-    let token = hosts
-        .add_tenant(0, google_tenant("home", &google, json!([])))
-        .await;
+    let (hosts, google, token) = home_on_google().await;
     // The host that took the change serves it at once; the others follow.
     assert_eq!(hosts.get(0, "home", &token, SETUP).await.0, 200);
     hosts.until(1, "home", &token, SETUP, 200).await;
@@ -433,6 +441,47 @@ async fn actions_run_once_per_interval_across_hosts_when_one_is_killed() {
     );
     let claims = hosts.sql("SELECT count(*) FROM scheduled_actions WHERE lease_owner IS NOT NULL");
     assert!(claims == "0" || claims == "1", "{claims}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_action_answered_429_is_pushed_back_for_every_host() {
+    let (hosts, google, token) = home_on_google().await;
+    authorise_through(&hosts, 0, &google, &token).await;
+    // Google refuses the next call 429 (without Retry-After, as documented):
+    // the plugin answers 429 with Retry-After: 60.
+    google.inject_errors(InjectedError::RateLimited, 1);
+    let action =
+        json!({"interval": 2, "url": "/plugin/fitbit?user=jack", "representing": "sensors/jack"});
+    let patch = json!({ "actions": [action] });
+    let (status, answer) = hosts
+        .admin(1, "PATCH", "/admin/tenants/home", Some(patch))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    // The run is recorded as a 429, and the action is next due a minute
+    // later, not one interval later.
+    let started = Instant::now();
+    let due_in = loop {
+        let due_in: i64 = hosts
+            .sql("SELECT due_ms - igor_now_ms() FROM scheduled_actions WHERE lease_owner IS NULL")
+            .parse()
+            .unwrap_or(0);
+        if due_in > 10_000 {
+            break due_in;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the action is due in {due_in} ms"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!((50_000..=60_000).contains(&due_in), "{due_in}");
+    let (_, status) = hosts.get(2, "home", &token, "/status/sensors/jack").await;
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["resultStatus"], 429, "{status}");
+    // No host runs it meanwhile.
+    let calls = google.calls("/v4/");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(google.calls("/v4/"), calls);
 }
 
 /// A TCP forwarder to the database that the test can cut and restore, as a
