@@ -395,8 +395,8 @@ mod tests {
 
     #[test]
     fn a_spec_is_checked_like_a_tenant_in_the_file() {
-        let action = serde_json::json!({"interval": 60, "url": "/plugin/fitbit?user=jack"});
-        let good = spec(serde_json::json!({"plugins": [{"name": "fitbit"}], "actions": [action]}));
+        let action = serde_json::json!({"interval": 60, "url": "/plugin/weather?user=jack"});
+        let good = spec(serde_json::json!({"plugins": [{"name": "weather"}], "actions": [action]}));
         good.validate("smiths").unwrap();
         assert!(good.validate("../x").is_err());
         let twice = spec(serde_json::json!({"actions": [action, action]}));
@@ -409,7 +409,7 @@ mod tests {
     #[test]
     fn a_spec_round_trips_through_its_stored_json() {
         let original = spec(serde_json::json!({
-            "plugins": [{"name": "fitbit", "config": {"k": "v"}, "egress": {"allow_loopback": true}}],
+            "plugins": [{"name": "weather", "config": {"k": "v"}, "egress": {"allow_loopback": true}}],
             "quota": {"max_keys": 10},
             "limits": {"request_timeout_ms": 5000},
             "token_sha256": [crate::access::sha256_hex("t")],
