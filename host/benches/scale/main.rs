@@ -326,6 +326,13 @@ fn markdown(tenants: usize, window: Duration, baseline: &Figures, scaled: &Figur
             "–".into()
         }
     };
+    let latency_row = |what: &'static str, p: f64| {
+        let (a, b) = (
+            baseline.latencies.percentile(p),
+            scaled.latencies.percentile(p),
+        );
+        (what, ms(a), ms(b), ratio(b.as_secs_f64(), a.as_secs_f64()))
+    };
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut text = String::new();
@@ -364,24 +371,8 @@ fn markdown(tenants: usize, window: Duration, baseline: &Figures, scaled: &Figur
             format!("{:.0}", scaled.per_second),
             ratio(scaled.per_second, baseline.per_second),
         ),
-        (
-            "p50 latency",
-            ms(baseline.latencies.percentile(50.0)),
-            ms(scaled.latencies.percentile(50.0)),
-            ratio(
-                scaled.latencies.percentile(50.0).as_secs_f64(),
-                baseline.latencies.percentile(50.0).as_secs_f64(),
-            ),
-        ),
-        (
-            "p99 latency",
-            ms(baseline.latencies.percentile(99.0)),
-            ms(scaled.latencies.percentile(99.0)),
-            ratio(
-                scaled.latencies.percentile(99.0).as_secs_f64(),
-                baseline.latencies.percentile(99.0).as_secs_f64(),
-            ),
-        ),
+        latency_row("p50 latency", 50.0),
+        latency_row("p99 latency", 99.0),
         (
             "resident memory per host",
             rss(baseline),
