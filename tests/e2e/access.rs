@@ -4,11 +4,11 @@
 //! credential; and what `/readyz` and `igor-host inspect` say.
 
 mod common;
-mod real_igor;
 
 use std::time::{Duration, Instant};
 
 use common::{Host, hostile_with_manifest, sha256_hex, upstream};
+use igor_test_support::real_igor;
 use reqwest::StatusCode;
 
 const OWNER: &str = "token-of-the-owner";

@@ -5,13 +5,13 @@
 //! back from Igor's REST API.
 
 mod common;
-mod real_igor;
 
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use common::Host;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::real_igor;
 use igor_test_support::{FakeGoogle, consent};
 use real_igor::{Igor, Options};
 use serde_json::Value;

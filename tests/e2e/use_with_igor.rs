@@ -7,7 +7,6 @@
 //! Also: the plugin installed in Igor under another name, `_fitbit`.
 
 mod common;
-mod real_igor;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -17,8 +16,10 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use common::Host;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::free_port;
+use igor_test_support::real_igor;
 use igor_test_support::{FakeGoogle, consent};
-use real_igor::{Igor, Options, first_weight, free_port, install_forwarder, venv, workspace_root};
+use real_igor::{Igor, Options, first_weight, install_forwarder, venv, workspace_root};
 use serde_json::Value;
 
 const CLIENT_ID: &str = "readme-client.apps.googleusercontent.com";

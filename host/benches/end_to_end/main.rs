@@ -21,8 +21,6 @@ mod isolation;
 mod load;
 mod machine;
 mod profile;
-#[path = "../../../tests/e2e/real_igor/mod.rs"]
-mod real_igor;
 mod report;
 mod startup;
 mod systems;
@@ -30,9 +28,11 @@ mod timing;
 mod upstream;
 
 use std::path::Path;
+
 use std::time::{Duration, Instant};
 
 use clouds::Clouds;
+use igor_test_support::real_igor;
 use load::{LoadResult, Target, Window};
 use report::{Results, SystemRuns};
 use systems::{HostProcess, Provider, WORKLOAD};

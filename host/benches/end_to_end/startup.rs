@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use igor_test_support::real_igor::Igor;
+
 use crate::load::Sample;
-use crate::real_igor::Igor;
 use crate::systems::{HostProcess, WORKLOAD};
 
 const REPEATS: usize = 3;

@@ -8,10 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use igor_test_support::consent;
+use igor_test_support::free_port;
+use igor_test_support::real_igor::{Igor, Options};
 use serde_json::{Value, json};
 
 use crate::clouds::{Apps, Clouds};
-use crate::real_igor::{Igor, Options};
 
 /// The benchmark's request, as an Igor action or an owner would send it.
 pub const WORKLOAD: &str =
@@ -25,13 +26,6 @@ pub struct HostProcess {
     log: PathBuf,
     /// When the process was started.
     pub spawned: Instant,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 impl HostProcess {

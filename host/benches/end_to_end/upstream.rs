@@ -11,10 +11,10 @@ use igor_host::app::DEFAULT_TENANT;
 use igor_host::store::sqlite::SqliteStore;
 use igor_host::store::{DocumentStore, Namespace};
 use igor_test_support::RecordedRequest;
+use igor_test_support::real_igor::Igor;
 use serde_json::{Value, json};
 
 use crate::clouds::Clouds;
-use crate::real_igor::Igor;
 use crate::systems::{HostProcess, Provider, answer};
 
 pub const ACTION_URL: &str = "/plugin/fitbit?user=jack";

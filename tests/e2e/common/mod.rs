@@ -24,14 +24,7 @@ pub fn host_binary() -> &'static str {
     env!("CARGO_BIN_EXE_igor-host")
 }
 
-/// A free loopback port (bound and released; good enough for tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use igor_test_support::free_port;
 
 impl Host {
     /// Starts the host with `config` (TOML, without `data_dir` and

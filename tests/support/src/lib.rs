@@ -7,7 +7,8 @@
 //! Either fake can also be made to fail like a cloud or a network does
 //! ([`faults`]: late answers, hangs, resets, 5xx, 429, wrong shapes, huge
 //! bodies, slow drips). [`postgres`] runs a private PostgreSQL cluster for
-//! tests of the shared store.
+//! tests of the shared store, [`real_igor`] a real Igor from the workspace's
+//! venv.
 
 // Handlers return `Result<_, Response>` where the error is the finished HTTP
 // answer; boxing it would only add noise to a test-support crate.
@@ -18,10 +19,11 @@ pub mod fake_fitbit;
 pub mod fake_google;
 pub mod faults;
 pub mod postgres;
+pub mod real_igor;
 mod util;
 
 pub use consent::{consent, consent_with};
 pub use fake_fitbit::FakeFitbit;
 pub use fake_google::FakeGoogle;
 pub use faults::Fault;
-pub use util::RecordedRequest;
+pub use util::{RecordedRequest, free_port};

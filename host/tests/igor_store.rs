@@ -2,13 +2,12 @@
 //! from `tests/igor-venv` (run `tests/igor/setup-venv.sh` first). The
 //! forwarding Igor plugin has its own tests (`igor_forwarder.rs`).
 
-mod real_igor;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use igor_host::store::igor::{IgorConfig, IgorStore, igor_base_url};
 use igor_host::store::{DocumentStore, Namespace, StoreError};
+use igor_test_support::real_igor;
 use real_igor::{Igor, Options};
 use serde_json::{Value, json};
 
@@ -393,7 +392,7 @@ async fn capabilities_and_credentials() {
 #[tokio::test]
 async fn igor_down_or_hanging() {
     // Nothing listens: connection refused.
-    let port = real_igor::free_port();
+    let port = igor_test_support::free_port();
     let refused: IgorConfig =
         toml::from_str(&format!("url = \"http://127.0.0.1:{port}\"")).unwrap();
     let s = IgorStore::new(&refused, "default").unwrap();

@@ -9,7 +9,6 @@
 //! Tests of several processes re-run this binary as workers (see
 //! [`workers`]).
 
-mod real_igor;
 #[path = "store_conformance/workers.rs"]
 mod workers;
 
@@ -19,6 +18,7 @@ use igor_host::store::igor::{IgorConfig, IgorStore};
 use igor_host::store::postgres::{PostgresConfig, PostgresStore};
 use igor_host::store::sqlite::SqliteStore;
 use igor_host::store::{DocumentStore, Namespace, Quota, StoreError, Usage};
+use igor_test_support::real_igor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use workers::{Task, run_workers};

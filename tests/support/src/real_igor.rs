@@ -1,16 +1,15 @@
 //! A real Igor (igor-iot 0.99.1 from `tests/igor-venv`) on a free loopback
 //! port with a fresh database, for tests of the Igor bridge.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::free_port;
+
 /// The workspace's Igor venv; panics with the fix when it is missing.
 pub fn venv() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let venv = root.join("tests/igor-venv");
+    let venv = workspace_root().join("tests/igor-venv");
     let ok = venv.join("bin/igorServer").exists()
         && venv.join("bin/igorSetup").exists()
         && venv.join("bin/python").exists();
@@ -23,15 +22,7 @@ pub fn venv() -> PathBuf {
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 #[derive(Clone, Debug, Default)]

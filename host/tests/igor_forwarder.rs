@@ -2,13 +2,12 @@
 //! access control, in front of a stand-in host: what it passes on, where it
 //! keeps its credentials, and the Igor rights each kind of call needs.
 
-mod real_igor;
-
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 
 use igor_host::store::igor::{IgorConfig, IgorStore};
 use igor_host::store::{DocumentStore, Namespace};
+use igor_test_support::real_igor;
 use real_igor::{Igor, Options};
 use serde_json::json;
 
