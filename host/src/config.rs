@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::limits::Limits;
 pub use crate::store::Quota;
@@ -22,7 +22,7 @@ mod server;
 use hints::missing_list_header;
 pub use server::{AdminConfig, OwnerConfig, ServerConfig};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the embedded store, secrets and the compiled-component cache
@@ -32,7 +32,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     #[serde(default)]
     pub server: ServerConfig,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "StoreConfig::is_default")]
     pub store: StoreConfig,
     /// Where the key sealing secrets at rest comes from.
     #[serde(default)]
@@ -72,7 +72,7 @@ pub struct Config {
 
 /// `[tenant_directory]`: tenants in this file (`[[tenant]]`), or in the
 /// PostgreSQL store, shared by every host on it.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TenantDirectoryConfig {
     pub source: TenantSource,
@@ -89,7 +89,7 @@ impl Default for TenantDirectoryConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantSource {
     /// `[[tenant]]` tables in this file; one host.
@@ -101,7 +101,7 @@ pub enum TenantSource {
     Database,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchedulerConfig {
     /// An action that has not run within its interval (never, or not since
@@ -123,7 +123,7 @@ impl SchedulerConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, tag = "backend", rename_all = "lowercase")]
 pub enum StoreConfig {
     /// Embedded SQLite file (default `<data_dir>/store.sqlite`).
@@ -140,7 +140,15 @@ pub enum StoreConfig {
     Postgres(crate::store::postgres::PostgresConfig),
 }
 
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+impl StoreConfig {
+    /// The default store, which a configuration file spells by leaving
+    /// `[store]` out.
+    fn is_default(&self) -> bool {
+        matches!(self, StoreConfig::Default)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginConfig {
     /// The install name: `/plugin/<name>/...`, and the root of its data paths.
@@ -163,7 +171,7 @@ pub struct PluginConfig {
     pub limits: Option<Limits>,
 }
 
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EgressConfig {
     /// Destinations the plugin may fetch from, as `scheme://host[:port]`
@@ -195,7 +203,7 @@ impl Default for EgressConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     /// The tenant's id: `/tenants/<id>/plugin/<name>/...`.
@@ -220,7 +228,7 @@ pub struct TenantConfig {
     pub actions: Vec<ActionConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     /// Seconds between runs. The first run after a start or reload comes
@@ -664,5 +672,23 @@ mod tests {
             "{}",
             err(&short_lease)
         );
+    }
+
+    /// Tests write their configurations as `Config` values; what they
+    /// serialise must read back as the same configuration.
+    #[test]
+    fn a_serialised_config_reads_back_the_same() {
+        let text = "[server]\nigor_forward_secret = \"s\"\n[limits]\nmax_log_lines = 5\n\
+            [[tenant]]\nid = \"t\"\nstore = { backend = \"sqlite\", path = \"/t.sqlite\" }\n\
+            [[tenant.plugin]]\nname = \"p\"\nconfig = { a = \"b\" }\negress = { allow_loopback = true }\n\
+            [[tenant.action]]\ninterval = 60\nurl = \"/plugin/p\"\n";
+        for config in [Config::default(), Config::parse(text).unwrap()] {
+            let written = toml::to_string(&config).unwrap();
+            let again = toml::to_string(&Config::parse(&written).unwrap()).unwrap();
+            assert_eq!(written, again);
+        }
+        let written = toml::to_string(&Config::parse(text).unwrap()).unwrap();
+        assert!(!written.contains("[store]"), "{written}");
+        assert!(written.contains("max_log_lines = 5"), "{written}");
     }
 }

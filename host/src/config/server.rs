@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 
 use anyhow::bail;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Config;
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on. Anything but loopback needs a credential
@@ -83,7 +83,7 @@ impl ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// SHA-256 (hex) of tokens allowed to call `/admin/...`. Empty: no
@@ -92,7 +92,7 @@ pub struct AdminConfig {
     pub token_sha256: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerConfig {
     /// SHA-256 (hex) of each token that lets a caller use the single-tenant

@@ -1,10 +1,10 @@
 //! `[store] backend = "igor"`: where Igor is and how to authenticate to it.
 
 use reqwest::header::HeaderValue;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[store] backend = "igor"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IgorConfig {
     /// Igor's base URL, e.g. `http://127.0.0.1:9333` (a trailing `/data` is

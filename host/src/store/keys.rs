@@ -19,13 +19,13 @@ use std::time::SystemTime;
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use chacha20poly1305::aead::{KeyInit, OsRng};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::owner_only;
 
 /// `[secrets]`: where the keys sealing secrets at rest come from.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsConfig {
     /// A file holding the keyring.
