@@ -87,7 +87,7 @@ fn bearer(token: &str) -> (&'static str, String) {
 async fn the_owner_token_guards_a_single_tenant_host() {
     let dir = tempfile::tempdir().unwrap();
     let upstream = upstream("upstream").await;
-    let host = Host::start(&format!(
+    let host = Host::start_toml(&format!(
         "[owner]\ntoken_sha256 = [\"{}\"]\n{}",
         sha256_hex(OWNER),
         plugins(dir.path(), &upstream)
@@ -177,7 +177,7 @@ async fn the_owner_token_guards_a_single_tenant_host() {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_forward_secret_only_igor_and_the_owner_get_in() {
     let dir = tempfile::tempdir().unwrap();
-    let host = Host::start_with(
+    let host = Host::start_toml_with(
         &format!(
             "[owner]\ntoken_sha256 = [\"{}\"]\n{}",
             sha256_hex(OWNER),
@@ -243,7 +243,7 @@ async fn an_address_beyond_loopback_needs_a_credential_or_an_explicit_yes() {
         "{stderr}"
     );
 
-    let host = Host::start_on("0.0.0.0", "", "allow_unauthenticated = true").await;
+    let host = Host::start_toml_on("0.0.0.0", "", "allow_unauthenticated = true").await;
     assert_eq!(
         Caller::new(&host)
             .get("/plugin/fitbit/page/setup.html", &[])
@@ -258,7 +258,7 @@ async fn an_address_beyond_loopback_needs_a_credential_or_an_explicit_yes() {
         host.log()
     );
     // With the owner's token it starts without the warning.
-    let host = Host::start_on(
+    let host = Host::start_toml_on(
         "0.0.0.0",
         &format!("[owner]\ntoken_sha256 = [\"{}\"]\n", sha256_hex(OWNER)),
         "",
@@ -286,7 +286,7 @@ async fn metrics_need_the_admin_token_or_their_own_address() {
         owner = sha256_hex(OWNER),
         wasm = hostile_with_manifest(dir.path(), MANIFEST).display()
     );
-    let host = Host::start_with(
+    let host = Host::start_toml_with(
         &config,
         &format!("metrics_listen = \"127.0.0.1:{metrics_port}\""),
     )
@@ -379,7 +379,7 @@ async fn ready_means_the_store_answers_and_the_configuration_loaded() {
         "[store]\nbackend = \"igor\"\nurl = \"{}\"\nusername = \"admin\"\npassword = \"\"\ntimeout_ms = 2000\n",
         igor.url
     );
-    let host = Host::start(&store).await;
+    let host = Host::start_toml(&store).await;
     let body = ready_becomes(&host, 200).await;
     assert!(
         body.starts_with("ready: 1 tenant(s), 1 plugin(s)"),

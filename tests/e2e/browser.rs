@@ -11,7 +11,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Host, free_port};
+use common::{Host, HostConfig, clouds, free_port};
 use fantoccini::{Client, ClientBuilder, Locator};
 use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
@@ -123,7 +123,7 @@ async fn text(client: &Client) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_sets_up_a_user_in_the_browser() {
     let fake = FakeFitbit::start().await;
-    let host = Host::start(&common::clouds::fitbit_config(&fake, "")).await;
+    let host = Host::start(HostConfig::new().plugin(clouds::fitbit_plugin(&fake))).await;
     fake.register_client(
         "22ABCD",
         "browser-secret",
@@ -202,24 +202,8 @@ async fn an_owner_sets_up_a_user_in_the_browser() {
     client.close().await.unwrap();
 }
 
-fn google_config(google: &FakeGoogle) -> String {
-    let g = google.url();
-    format!(
-        r#"
-[[plugin]]
-name = "fitbit"
-[plugin.config]
-google_api_url = "{g}"
-google_authorize_url = "{}"
-google_token_url = "{}"
-google_revoke_url = "{}"
-[plugin.egress]
-allow_loopback = true
-"#,
-        google.authorize_url(),
-        google.token_url(),
-        google.revoke_url(),
-    )
+fn google_config(google: &FakeGoogle) -> HostConfig {
+    HostConfig::new().plugin(clouds::google_plugin(google, None))
 }
 
 async fn submit(form: &fantoccini::elements::Element) {
@@ -248,7 +232,8 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
     // as on the owner's laptop.
     let port = free_port();
     let base = format!("http://igor.local:{port}");
-    let host = Host::start_with(&google_config(&google), &format!("base_url = \"{base}\"")).await;
+    let config = google_config(&google).server(|server| server.base_url = Some(base.clone()));
+    let host = Host::start(config).await;
     let loopback = format!("http://localhost:{port}/plugin/fitbit/auth2");
     google.register_client("cid.apps.googleusercontent.com", "GOCSPX-b", &[&loopback]);
     let listen = host.url.strip_prefix("http://").unwrap();
@@ -349,16 +334,13 @@ async fn screenshots(setup: &str, switches: &[&str], dark: bool) -> (Vec<u8>, Ve
 #[tokio::test(flavor = "multi_thread")]
 async fn the_setup_page_shows_each_users_chart_in_light_and_dark_mode() {
     let google = FakeGoogle::start().await;
-    let host = Host::start(&google_config(&google)).await;
+    let host = Host::start(google_config(&google)).await;
     google.register_client(
         "cid.apps.googleusercontent.com",
         "GOCSPX-c",
         &[&format!("{}/plugin/fitbit/auth2", host.url)],
     );
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = common::Client::new(&host).http;
     let plugin = format!("{}/plugin/fitbit", host.url);
     let saved = http
         .post(format!("{plugin}/settings"))

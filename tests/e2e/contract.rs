@@ -56,7 +56,7 @@ async fn a_component_built_against_0_1_0_still_runs() {
     );
 
     let upstream = upstream("hi there").await;
-    let host = Host::start(&format!(
+    let host = Host::start_toml(&format!(
         r#"
 [[plugin]]
 name = "released"

@@ -15,7 +15,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Host, clouds};
+use common::clouds::{self, Legacy};
+use common::{Host, HostConfig};
 use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 use igor_test_support::{FakeFitbit, Fault};
 use rand::rngs::StdRng;
@@ -53,17 +54,21 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
     let mut rng = StdRng::seed_from_u64(seed);
 
     let fake = FakeFitbit::start().await;
-    let config = clouds::fitbit_config(&fake, "").replace(
-        "[plugin.config]\n",
-        "[plugin.config]\ntoken_lease_seconds = \"2\"\n",
-    );
-    let mut host = Host::start(&config).await;
+    let plugin = clouds::fitbit_plugin(&fake).setting("token_lease_seconds", "2");
+    let legacy = Legacy::on(fake, HostConfig::new().plugin(plugin)).await;
+    let fake = &legacy.fake;
     fake.set_rate_limit_quota(1_000_000);
     // 30 s tokens count as expired (the refresh margin is 60 s): every
     // request refreshes, one after another under the lease.
     fake.set_access_token_lifetime(Duration::from_secs(30));
-    let http = clouds::browser();
-    clouds::authorised_legacy(&fake, &host.url, &http, "jack").await;
+    legacy.configure("").await;
+    legacy.authorise("jack").await;
+    let Legacy {
+        fake,
+        mut host,
+        client,
+    } = legacy;
+    let http = client.http;
     fake.add_weight(
         DEFAULT_USER_ID,
         WeightLog::new("2026-11-20", "07:00:00", 80.0),

@@ -8,10 +8,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Host, clouds};
+use common::clouds::{Google, Legacy};
+use common::{Client, Host, HostConfig};
+use igor_test_support::Fault;
 use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
-use igor_test_support::{FakeFitbit, FakeGoogle, Fault};
 use serde_json::{Value, json};
 
 const STORED: &[&str] = &[
@@ -19,8 +20,10 @@ const STORED: &[&str] = &[
     "identities/jack/plugindata/fitbit/token",
     "identities/jack/plugindata/fitbit/sync",
 ];
-/// Short enough to keep hangs and drips quick.
-const LIMITS: &str = "[plugin.limits]\nfetch_timeout_ms = 1500\n";
+/// A fetch timeout short enough to keep hangs and drips quick.
+fn short_fetches(config: HostConfig) -> HostConfig {
+    config.limits(|limits| limits.fetch_timeout_ms = 1500)
+}
 
 /// Faults of any endpoint and what the caller is told about each.
 fn transport_faults() -> Vec<(Fault, &'static str)> {
@@ -49,8 +52,8 @@ fn token_faults() -> Vec<(Fault, &'static str)> {
 
 struct Run<'a> {
     host: &'a Host,
-    http: reqwest::Client,
-    url: String,
+    client: &'a Client,
+    target: &'a str,
 }
 
 /// What a data call's fault is answered: 429 with `Retry-After` when
@@ -69,7 +72,8 @@ impl Run<'_> {
     }
 
     async fn get_with_retry_after(&self) -> (u16, Option<String>, String) {
-        let response = self.http.get(&self.url).send().await.unwrap();
+        let url = self.client.url(self.target);
+        let response = self.client.http.get(url).send().await.unwrap();
         let retry_after = response
             .headers()
             .get("retry-after")
@@ -107,22 +111,16 @@ impl Run<'_> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn legacy_fitbit_failures() {
-    let fake = FakeFitbit::start().await;
-    let host = Host::start(&clouds::fitbit_config(&fake, LIMITS)).await;
+    let Legacy { fake, host, client } = Legacy::authorised(short_fetches, "jack").await;
     fake.set_rate_limit_quota(10_000);
-    let http = clouds::browser();
-    clouds::authorised_legacy(&fake, &host.url, &http, "jack").await;
     fake.add_weight(
         DEFAULT_USER_ID,
         WeightLog::new("2026-11-20", "07:00:00", 80.0),
     );
     let run = Run {
         host: &host,
-        http,
-        url: format!(
-            "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
-            host.url
-        ),
+        client: &client,
+        target: "/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
     };
     let mut data_faults = transport_faults();
     data_faults.extend([
@@ -155,11 +153,12 @@ async fn legacy_fitbit_failures() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn google_health_failures() {
-    let google = FakeGoogle::start().await;
-    let host = Host::start(&format!("{}{LIMITS}", clouds::google_config(&google, None))).await;
+    let Google {
+        google,
+        host,
+        client,
+    } = Google::authorised(short_fetches, "jack").await;
     google.set_quota_per_minute(10_000);
-    let http = clouds::browser();
-    clouds::authorised_google(&google, &host.url, &http, "jack").await;
     let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     google.add_data_point(
@@ -168,8 +167,8 @@ async fn google_health_failures() {
     );
     let run = Run {
         host: &host,
-        http,
-        url: format!("{}/plugin/fitbit?user=jack", host.url),
+        client: &client,
+        target: "/plugin/fitbit?user=jack",
     };
     let mut data_faults = transport_faults();
     data_faults.extend([
@@ -196,63 +195,25 @@ async fn google_health_failures() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_scheduled_run_after_a_failure_succeeds() {
-    let fake = FakeFitbit::start().await;
-    let action = "[[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
-    let host = Host::start(&format!("{}{action}", clouds::fitbit_config(&fake, LIMITS))).await;
-    fake.set_rate_limit_quota(10_000);
-    let http = clouds::browser();
-    clouds::authorised_legacy(&fake, &host.url, &http, "jack").await;
-    let status = |http: reqwest::Client| {
-        let url = format!("{}/status/sensors/fitbit", host.url);
-        async move {
-            let r = http.get(url).send().await.unwrap();
-            if r.status() == 200 {
-                r.json::<Value>().await.unwrap()
-            } else {
-                json!({})
-            }
-        }
+    let every_second = |config: HostConfig| {
+        short_fetches(config).action(1, "/plugin/fitbit?user=jack", Some("sensors/fitbit"))
     };
-    let mut seen = json!({});
-    for _ in 0..200 {
-        seen = status(run_client()).await;
-        if seen["alive"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(seen["alive"], true, "{seen}");
+    let Legacy { fake, host, .. } = Legacy::authorised(every_second, "jack").await;
+    fake.set_rate_limit_quota(10_000);
+    let alive = |s: &Value| s["alive"] == true;
+    host.status_when("sensors/fitbit", alive).await;
     fake.faults().inject("/1/user/", Fault::Status(503), 1);
     // The failed run is recorded (the next one comes a second later) ...
-    let mut failed = json!({});
-    for _ in 0..400 {
-        failed = status(run_client()).await;
-        if failed["alive"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let failed = host
+        .status_when("sensors/fitbit", |s| s["alive"] == false)
+        .await;
     assert_eq!(failed["resultStatus"], 502, "{failed}");
     assert!(
         failed["errorMessage"].as_str().unwrap().contains("503"),
         "{failed}"
     );
     // ... and the next scheduled run succeeds.
-    for _ in 0..400 {
-        seen = status(run_client()).await;
-        if seen["alive"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let seen = host.status_when("sensors/fitbit", alive).await;
     assert_eq!(fake.faults().injected().len(), 1);
-    assert_eq!(
-        seen["alive"], true,
-        "the next scheduled run succeeded: {seen}"
-    );
     assert!(seen["lastSuccess"].as_u64() >= failed["lastFailure"].as_u64());
-}
-
-fn run_client() -> reqwest::Client {
-    reqwest::Client::new()
 }

@@ -220,7 +220,7 @@ async fn secrets_and_documents_from_the_command_line_follow_tenants() {
         sha256_hex(b),
         google_plugin(&google, "[[tenant.plugin]]"),
     );
-    let host = Host::start(&tenants).await;
+    let host = Host::start_toml(&tenants).await;
     let (config, home, cwd) = (&host.config_path, host.dir.path(), host.dir.path());
     let run = |args: &[&str], stdin: &str| igor_host(config, home, cwd, args, stdin);
     for (args, why) in [
@@ -292,7 +292,7 @@ async fn secrets_and_documents_from_the_command_line_follow_tenants() {
 #[tokio::test(flavor = "multi_thread")]
 async fn install_names_are_what_igor_accepts_and_cannot_reach_host_data() {
     let hostile = igor_test_guests::HOSTILE;
-    let host = Host::start(&format!(
+    let host = Host::start_toml(&format!(
         "[[plugin]]\nname = \"_fitbit\"\n\
          [[plugin]]\nname = \"_host\"\ncomponent = \"{hostile}\"\n\
          [scheduler]\nfirst_run_spread_seconds = 0\n\

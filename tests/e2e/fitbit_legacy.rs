@@ -3,84 +3,26 @@
 
 mod common;
 
+use std::convert::identity;
 use std::time::Duration;
 
-use common::{Host, clouds};
-use igor_test_support::FakeFitbit;
+use common::HostConfig;
+use common::clouds::{FITBIT_ID, FITBIT_SECRET, Legacy};
 use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 use serde_json::Value;
 
-const CLIENT_ID: &str = "22ABCD";
-const CLIENT_SECRET: &str = "fitbit-client-secret";
+const WEEK: &str = "/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d";
+const TOKEN: &str = "identities/jack/plugindata/fitbit/token";
 
-struct Harness {
-    fake: FakeFitbit,
-    host: Host,
-    http: reqwest::Client,
-}
-
-impl Harness {
-    async fn start(extra: &str) -> Self {
-        let fake = FakeFitbit::start().await;
-        let host = Host::start(&clouds::fitbit_config(&fake, extra)).await;
-        fake.register_client(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            &[&format!("{}/plugin/fitbit/auth2", host.url)],
-        );
-        let http = clouds::browser();
-        Self { fake, host, http }
-    }
-
-    async fn get(&self, target: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(format!("{}{target}", self.host.url))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-
-    async fn post(&self, target: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(format!("{}{target}", self.host.url))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn configure(&self, system: &str) {
-        let response = self
-            .post(
-                "/plugin/fitbit/settings",
-                &[
-                    ("client_id", CLIENT_ID),
-                    ("client_secret", CLIENT_SECRET),
-                    ("system", system),
-                    ("provider", "fitbit"),
-                ],
-            )
-            .await;
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    }
-
-    /// auth1 → the fake's consent page → Allow → auth2.
-    async fn authorise(&self, user: &str) {
-        let authorize = self.fake.authorize_url();
-        clouds::authorise(&self.http, &self.host.url, user, &authorize).await;
-    }
-
-    fn add_week_of_weights(&self) {
-        for (day, kg) in [
-            ("2026-11-18", 80.4),
-            ("2026-11-20", 80.1),
-            ("2026-11-22", 79.9),
-        ] {
-            self.fake
-                .add_weight(DEFAULT_USER_ID, WeightLog::new(day, "07:12:33", kg));
-        }
+/// Three weigh-ins in the week up to 2026-11-22.
+fn add_week_of_weights(h: &Legacy) {
+    for (day, kg) in [
+        ("2026-11-18", 80.4),
+        ("2026-11-20", 80.1),
+        ("2026-11-22", 79.9),
+    ] {
+        h.fake
+            .add_weight(DEFAULT_USER_ID, WeightLog::new(day, "07:12:33", kg));
     }
 }
 
@@ -95,32 +37,25 @@ fn weights(body: &str) -> Vec<f64> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn authorise_fetch_refresh_and_fail_clearly() {
-    let h = Harness::start("").await;
+async fn the_client_secret_is_never_shown_or_stored_as_a_document() {
+    let h = Legacy::start(identity).await;
     h.configure("en_GB").await;
-    // The setup page never shows the secret.
-    let (status, page) = h.get("/plugin/fitbit/page/setup.html?user=jack").await;
+    let (status, page) = h
+        .client
+        .get("/plugin/fitbit/page/setup.html?user=jack")
+        .await;
     assert_eq!(status, 200);
-    assert!(page.contains(CLIENT_ID) && !page.contains(CLIENT_SECRET));
-    assert!(
-        h.host
-            .stored("plugindata/fitbit")
-            .unwrap()
-            .get("client_secret")
-            .is_none()
-    );
+    assert!(page.contains(FITBIT_ID) && !page.contains(FITBIT_SECRET));
+    let settings = h.host.stored("plugindata/fitbit").unwrap();
+    assert!(settings.get("client_secret").is_none(), "{settings}");
+}
 
-    // Short-lived tokens: every call below refreshes proactively.
-    h.fake.set_access_token_lifetime(Duration::from_secs(30));
-    h.authorise("jack").await;
-    let token = h
-        .host
-        .stored("identities/jack/plugindata/fitbit/token")
-        .unwrap();
+#[tokio::test(flavor = "multi_thread")]
+async fn the_code_exchange_uses_pkce_and_basic_client_authentication() {
+    let h = Legacy::authorised(identity, "jack").await;
+    let token = h.host.stored(TOKEN).unwrap();
     assert_eq!(token["provider"], "fitbit");
     assert_eq!(token["user_id"], DEFAULT_USER_ID);
-    let first_refresh_token = token["refresh_token"].as_str().unwrap().to_string();
-    // The code exchange used PKCE and HTTP Basic client authentication.
     let exchange = h
         .fake
         .requests()
@@ -129,14 +64,22 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
         .unwrap();
     assert_eq!(
         exchange.basic_auth(),
-        Some((CLIENT_ID.into(), CLIENT_SECRET.into()))
+        Some((FITBIT_ID.into(), FITBIT_SECRET.into()))
     );
     assert!(exchange.form_value("code_verifier").is_some());
+}
 
-    h.add_week_of_weights();
-    let (status, body) = h
-        .get("/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d")
-        .await;
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_lived_token_is_refreshed_and_saved_before_the_data_call() {
+    let h = Legacy::start(identity).await;
+    h.configure("en_GB").await;
+    // 30 s tokens count as expired: every call refreshes proactively.
+    h.fake.set_access_token_lifetime(Duration::from_secs(30));
+    h.authorise("jack").await;
+    let first_refresh_token = h.host.stored(TOKEN).unwrap()["refresh_token"].clone();
+    add_week_of_weights(&h);
+
+    let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
     // en_GB: stone.
     let stone = weights(&body);
@@ -146,14 +89,12 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
         h.host.stored("sensors/fitbit/jack").unwrap(),
         serde_json::from_str::<Value>(&body).unwrap()
     );
-    // Proactive refresh: the first refresh token was exchanged and the new
-    // one saved before the data call.
-    assert!(h.fake.used_refresh_tokens().contains(&first_refresh_token));
-    let token = h
-        .host
-        .stored("identities/jack/plugindata/fitbit/token")
-        .unwrap();
-    assert_ne!(token["refresh_token"], first_refresh_token.as_str());
+    let used = h.fake.used_refresh_tokens();
+    assert!(used.contains(&first_refresh_token.as_str().unwrap().to_string()));
+    assert_ne!(
+        h.host.stored(TOKEN).unwrap()["refresh_token"],
+        first_refresh_token
+    );
     let data_call = h
         .fake
         .requests()
@@ -161,76 +102,77 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
         .rfind(|r| r.path.starts_with("/1/user/"))
         .unwrap();
     assert_eq!(data_call.header("accept-language"), Some("en_GB"));
+}
 
-    // Reactive refresh: the provider expires the access token early.
-    h.fake.set_access_token_lifetime(Duration::from_secs(28800));
-    let (status, _) = h
-        .get("/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d")
-        .await;
-    assert_eq!(status, 200);
+#[tokio::test(flavor = "multi_thread")]
+async fn an_access_token_the_provider_expires_early_is_refreshed_once() {
+    let h = Legacy::authorised(identity, "jack").await;
+    add_week_of_weights(&h);
+    assert_eq!(h.client.get(WEEK).await.0, 200);
     let before = h.fake.token_requests();
     h.fake.expire_all_access_tokens();
-    let (status, body) = h
-        .get("/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d")
-        .await;
+    let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(h.fake.token_requests(), before + 1);
+}
 
-    // Units follow `system`.
+#[tokio::test(flavor = "multi_thread")]
+async fn units_follow_the_system_setting() {
+    let h = Legacy::authorised(identity, "jack").await;
+    add_week_of_weights(&h);
     for (system, factor) in [("en_US", 2.20462262), ("nl_NL", 1.0)] {
-        let response = h
-            .post("/plugin/fitbit/settings", &[("system", system)])
+        let (status, _) = h
+            .client
+            .form("/plugin/fitbit/settings", &[("system", system)])
             .await;
-        assert_eq!(response.status(), 200);
-        let (_, body) = h
-            .get("/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d")
-            .await;
-        let values = weights(&body);
+        assert_eq!(status, 200);
+        let values = weights(&h.client.get(WEEK).await.1);
         assert!(
             (values[1] - 80.1 * factor).abs() < 0.02,
             "{system}: {values:?}"
         );
     }
+}
 
-    // A refresh token used elsewhere: a clear re-authorise error, nothing changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_token_used_elsewhere_asks_to_authorise_again() {
+    let h = Legacy::authorised(identity, "jack").await;
+    add_week_of_weights(&h);
+    assert_eq!(h.client.get(WEEK).await.0, 200);
     h.fake.set_grace(Duration::ZERO);
     let stolen = h.fake.refresh_token_of(DEFAULT_USER_ID).unwrap();
     let used = reqwest::Client::new()
         .post(format!("{}/oauth2/token", h.fake.url()))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .basic_auth(FITBIT_ID, Some(FITBIT_SECRET))
         .form(&[("grant_type", "refresh_token"), ("refresh_token", &stolen)])
         .send()
         .await
         .unwrap();
     assert_eq!(used.status(), 200);
     h.fake.expire_all_access_tokens();
-    let token_before = h.host.stored("identities/jack/plugindata/fitbit/token");
+    let token_before = h.host.stored(TOKEN);
     let sensors_before = h.host.stored("sensors/fitbit/jack");
-    let (status, body) = h
-        .get("/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d")
-        .await;
+    let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 502, "{body}");
     assert!(
         body.contains("invalid_grant") && body.contains("auth1?user=jack"),
         "{body}"
     );
-    assert_eq!(
-        h.host.stored("identities/jack/plugindata/fitbit/token"),
-        token_before
-    );
+    assert_eq!(h.host.stored(TOKEN), token_before);
     assert_eq!(h.host.stored("sensors/fitbit/jack"), sensors_before);
 
-    // Re-authorising recovers.
     h.authorise("jack").await;
-    let (status, _) = h
-        .get("/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d")
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(h.client.get(WEEK).await.0, 200);
+}
 
-    // The shutdown: a 410 everywhere, answered with the migration message.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shutdown_is_answered_with_the_migration_message() {
+    let h = Legacy::authorised(identity, "jack").await;
+    add_week_of_weights(&h);
+    assert_eq!(h.client.get(WEEK).await.0, 200);
     let sensors_before = h.host.stored("sensors/fitbit/jack");
     h.fake.set_shut_down(true);
-    let (status, body) = h.get("/plugin/fitbit?user=jack").await;
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack").await;
     assert_eq!(status, 502);
     assert!(
         body.contains("2026-11-02")
@@ -242,31 +184,37 @@ async fn authorise_fetch_refresh_and_fail_clearly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn defaults_and_every_bad_input() {
-    let h = Harness::start("").await;
-    h.configure("").await;
-    h.authorise("jack").await;
-    // Default method and date: today's weight log, in the host's local date.
+async fn the_default_method_and_date_are_todays_weight_log() {
+    let h = Legacy::authorised(identity, "jack").await;
+    // The host's local date.
     let today = chrono::Local::now().date_naive().to_string();
     h.fake
         .add_weight(DEFAULT_USER_ID, WeightLog::new(&today, "06:30:00", 81.0));
-    let (status, body) = h.get("/plugin/fitbit?user=jack").await;
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack").await;
     assert_eq!(status, 200, "{body}");
-    assert!(
-        h.fake
-            .requests()
-            .iter()
-            .any(|r| r.path == format!("/1/user/-/body/log/weight/date/{today}.json"))
-    );
-    // The readme's time series: body-weight with string values.
+    let path = format!("/1/user/-/body/log/weight/date/{today}.json");
+    assert!(h.fake.requests().iter().any(|r| r.path == path));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_time_series_has_the_readmes_shape() {
+    let h = Legacy::authorised(identity, "jack").await;
+    add_week_of_weights(&h);
     let (status, body) = h
+        .client
         .get("/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&base_date=2026-11-20&period=7d")
         .await;
     assert_eq!(status, 200, "{body}");
     let series: Value = serde_json::from_str(&body).unwrap();
     assert!(series["body-weight"][0]["value"].is_string(), "{body}");
     assert!(series["body-weight"][0]["dateTime"].is_string(), "{body}");
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_before_any_upstream_call() {
+    let h = Legacy::authorised(identity, "jack").await;
+    add_week_of_weights(&h);
+    assert_eq!(h.client.get(WEEK).await.0, 200);
     let calls_before = h.fake.requests().len();
     let sensors_before = h.host.stored("sensors/fitbit/jack");
     for (target, status, needle) in [
@@ -300,16 +248,16 @@ async fn defaults_and_every_bad_input() {
         ),
         ("/plugin/fitbit/nonsense", 404, "no page"),
     ] {
-        let (got, body) = h.get(target).await;
+        let (got, body) = h.client.get(target).await;
         assert_eq!(got, status, "{target}: {body}");
         assert!(body.contains(needle), "{target}: {body}");
     }
     // Settings change only through POST.
-    let (status, _) = h.get("/plugin/fitbit/settings?client_id=EVIL").await;
+    let (status, _) = h.client.get("/plugin/fitbit/settings?client_id=EVIL").await;
     assert_eq!(status, 405);
     assert_eq!(
         h.host.stored("plugindata/fitbit").unwrap()["client_id"],
-        CLIENT_ID
+        FITBIT_ID
     );
     assert_eq!(
         h.fake.requests().len(),
@@ -318,41 +266,29 @@ async fn defaults_and_every_bad_input() {
     );
     assert_eq!(h.host.stored("sensors/fitbit/jack"), sensors_before);
     assert!(h.host.stored("sensors/fitbit/jill").is_none());
+}
 
-    // Deleting a user revokes the token at the provider.
-    let response = h
-        .post(
-            "/plugin/fitbit/userSettings",
-            &[("user", "jack"), ("delete", "true")],
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    assert!(h.fake.is_revoked(DEFAULT_USER_ID, CLIENT_ID));
-    assert!(
-        h.host
-            .stored("identities/jack/plugindata/fitbit/token")
-            .is_none()
-    );
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_user_revokes_the_token_at_the_provider() {
+    let h = Legacy::authorised(identity, "jack").await;
+    let form = [("user", "jack"), ("delete", "true")];
+    let (status, _) = h.client.form("/plugin/fitbit/userSettings", &form).await;
+    assert_eq!(status, 200);
+    assert!(h.fake.is_revoked(DEFAULT_USER_ID, FITBIT_ID));
+    assert!(h.host.stored(TOKEN).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_requests_share_one_refresh() {
-    let h = Harness::start("").await;
+    let h = Legacy::start(identity).await;
     h.configure("").await;
     h.fake.set_access_token_lifetime(Duration::from_secs(30));
     h.authorise("jack").await;
-    h.add_week_of_weights();
-    let target = format!(
-        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
-        h.host.url
-    );
+    add_week_of_weights(&h);
     let calls: Vec<_> = (0..4)
         .map(|_| {
-            let (http, target) = (h.http.clone(), target.clone());
-            tokio::spawn(async move {
-                let r = http.get(target).send().await.unwrap();
-                (r.status().as_u16(), r.text().await.unwrap())
-            })
+            let client = h.client.clone();
+            tokio::spawn(async move { client.get(WEEK).await })
         })
         .collect();
     for call in calls {
@@ -360,10 +296,7 @@ async fn concurrent_requests_share_one_refresh() {
         assert_eq!(status, 200, "{body}");
     }
     // The stored refresh token is the live one: the next run works too.
-    let stored = h
-        .host
-        .stored("identities/jack/plugindata/fitbit/token")
-        .unwrap();
+    let stored = h.host.stored(TOKEN).unwrap();
     assert_eq!(
         stored["refresh_token"].as_str(),
         h.fake.refresh_token_of(DEFAULT_USER_ID).as_deref()
@@ -372,12 +305,14 @@ async fn concurrent_requests_share_one_refresh() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scheduled_action_updates_status() {
-    let h = Harness::start(
-        "[[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n",
-    )
-    .await;
+    let action =
+        |config: HostConfig| config.action(1, "/plugin/fitbit?user=jack", Some("sensors/fitbit"));
+    let h = Legacy::start(action).await;
     // Before authorisation the action fails, and says why.
-    let status = wait_for_status(&h, |s| s["alive"] == false).await;
+    let status = h
+        .host
+        .status_when("sensors/fitbit", |s| s["alive"] == false)
+        .await;
     assert!(
         status["errorMessage"]
             .as_str()
@@ -388,25 +323,11 @@ async fn a_scheduled_action_updates_status() {
     assert!(status.get("lastFailure").is_some());
     h.configure("").await;
     h.authorise("jack").await;
-    let status = wait_for_status(&h, |s| s["alive"] == true).await;
+    let status = h
+        .host
+        .status_when("sensors/fitbit", |s| s["alive"] == true)
+        .await;
     assert_eq!(status["errorMessage"], "");
     assert!(status["lastSuccess"].as_u64().unwrap() >= status["lastFailure"].as_u64().unwrap());
     assert!(h.host.stored("sensors/fitbit/jack").is_some());
-}
-
-async fn wait_for_status(h: &Harness, done: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..100 {
-        let (code, body) = h.get("/status/sensors/fitbit").await;
-        if code == 200 {
-            let status: Value = serde_json::from_str(&body).unwrap();
-            if done(&status) {
-                return status;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "status never reached the expected state; log:\n{}",
-        h.host.log()
-    );
 }

@@ -5,7 +5,10 @@
 mod common;
 
 use chrono::{SecondsFormat, Utc};
-use common::{Host, clouds};
+use std::convert::identity;
+
+use common::clouds::{self, FITBIT_ID, FITBIT_SECRET, GOOGLE_ID, GOOGLE_SECRET, Google};
+use common::{Client, Host, HostConfig};
 use igor_test_support::fake_fitbit::WeightLog;
 use igor_test_support::fake_google::{
     DEFAULT_HEALTH_USER_ID, DEFAULT_LEGACY_USER_ID, DataPoint, InjectedError, SCOPE_ACTIVITY,
@@ -14,52 +17,15 @@ use igor_test_support::fake_google::{
 use igor_test_support::{FakeFitbit, FakeGoogle, consent};
 use serde_json::Value;
 
-const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
-const GOOGLE_SECRET: &str = "GOCSPX-google-secret";
-const FITBIT_ID: &str = "22ABCD";
-const FITBIT_SECRET: &str = "fitbit-secret";
+const TOKEN: &str = "identities/jack/plugindata/fitbit/token";
 
-struct Harness {
-    host: Host,
-    http: reqwest::Client,
-}
-
-impl Harness {
-    async fn start(config: &str) -> Self {
-        Self::start_with(config, "").await
-    }
-
-    /// With extra `[server]` keys (`base_url = ...`).
-    async fn start_with(config: &str, server: &str) -> Self {
-        Self {
-            host: Host::start_with(config, server).await,
-            http: clouds::browser(),
-        }
-    }
-
-    fn auth2(&self) -> String {
-        format!("{}/plugin/fitbit/auth2", self.host.url)
-    }
-
-    async fn get(&self, target: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(format!("{}{target}", self.host.url))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-
-    async fn settings(&self, form: &[(&str, &str)]) {
-        clouds::post_settings(&self.http, &self.host.url, form).await;
-    }
-
-    /// auth1 → consent page → Allow → auth2; returns the authorize URL.
-    async fn authorise(&self, user: &str, provider_prefix: &str) -> url::Url {
-        clouds::authorise(&self.http, &self.host.url, user, provider_prefix)
-            .await
-            .0
+/// Three weigh-ins in the last three days.
+fn add_three_weights(google: &FakeGoogle) {
+    for (hours, grams) in [(50, 80_400.0), (26, 80_100.0), (2, 79_900.0)] {
+        google.add_data_point(
+            DEFAULT_HEALTH_USER_ID,
+            DataPoint::weight(&hours_ago(hours), grams),
+        );
     }
 }
 
@@ -86,21 +52,26 @@ fn list_calls(google: &FakeGoogle, data_type: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn google_health_end_to_end() {
-    let google = FakeGoogle::start().await;
-    let h = Harness::start(&clouds::google_config(&google, None)).await;
-    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
-    // A new installation uses Google Health by default.
-    h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
+async fn a_new_installation_uses_google_health_and_shows_its_redirect() {
+    let h = Google::start(identity).await;
+    h.configure().await;
+    let (_, page) = h
+        .client
+        .get("/plugin/fitbit/page/setup.html?user=jack")
         .await;
-    let (_, page) = h.get("/plugin/fitbit/page/setup.html?user=jack").await;
     assert!(
         page.contains("console.cloud.google.com") || page.contains("Google Cloud"),
         "{page}"
     );
-    assert!(page.contains(&h.auth2()) && !page.contains(GOOGLE_SECRET));
+    let auth2 = h.client.url("/plugin/fitbit/auth2");
+    assert!(page.contains(&auth2) && !page.contains(GOOGLE_SECRET));
+}
 
-    let authorize = h.authorise("jack", &google.authorize_url()).await;
+#[tokio::test(flavor = "multi_thread")]
+async fn authorising_asks_offline_access_with_pkce_for_the_metrics_scope_only() {
+    let h = Google::start(identity).await;
+    h.configure().await;
+    let authorize = h.authorise("jack").await;
     let query: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
     assert_eq!(query["access_type"], "offline");
     assert_eq!(query["prompt"], "consent");
@@ -112,7 +83,8 @@ async fn google_health_end_to_end() {
         "{scopes:?}"
     );
     // The secret travelled in the form body, added by the host.
-    let exchange = google
+    let exchange = h
+        .google
         .requests()
         .into_iter()
         .find(|r| r.path.ends_with("/token"))
@@ -120,28 +92,23 @@ async fn google_health_end_to_end() {
     assert_eq!(exchange.form_value("client_secret"), Some(GOOGLE_SECRET));
     assert_eq!(exchange.form_value("client_id"), Some(GOOGLE_ID));
     assert!(exchange.form_value("code_verifier").is_some());
-    let token = h
-        .host
-        .stored("identities/jack/plugindata/fitbit/token")
-        .unwrap();
+    let token = h.host.stored(TOKEN).unwrap();
     assert_eq!(token["provider"], "google-health");
     assert_eq!(token["healthUserId"], DEFAULT_HEALTH_USER_ID);
     assert_eq!(token["legacyUserId"], DEFAULT_LEGACY_USER_ID);
-    let refresh_token = token["refresh_token"].clone();
+}
 
-    // Weight in the legacy log shape, kilograms from grams, across pages
-    // (including empty pages that still carry a token).
-    for (hours, grams) in [(50, 80_400.0), (26, 80_100.0), (2, 79_900.0)] {
-        google.add_data_point(
-            DEFAULT_HEALTH_USER_ID,
-            DataPoint::weight(&hours_ago(hours), grams),
-        );
-    }
-    google.insert_empty_pages(2);
-    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+#[tokio::test(flavor = "multi_thread")]
+async fn weights_come_in_the_legacy_log_shape_across_pages() {
+    let h = Google::authorised(identity, "jack").await;
+    add_three_weights(&h.google);
+    // Empty pages that still carry a page token.
+    h.google.insert_empty_pages(2);
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 200, "{body}");
     let list = weights(&body);
     assert_eq!(list.len(), 3, "{body}");
+    // Kilograms from grams.
     assert!(
         (list[2]["weight"].as_f64().unwrap() - 79.9).abs() < 0.01,
         "{body}"
@@ -149,30 +116,38 @@ async fn google_health_end_to_end() {
     for field in ["date", "time", "logId", "source"] {
         assert!(list[0].get(field).is_some(), "{field} missing: {body}");
     }
-    assert_eq!(
-        h.host.stored("sensors/fitbit/jack").unwrap()["weight"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    let stored = h.host.stored("sensors/fitbit/jack").unwrap();
+    assert_eq!(stored["weight"].as_array().unwrap().len(), 3);
+}
 
-    // Incremental: an up-to-date run lists once, from the last sample, and
-    // merges the new point into the stored window.
-    google.clear_requests();
-    google.add_data_point(
+#[tokio::test(flavor = "multi_thread")]
+async fn an_up_to_date_run_lists_once_from_the_last_sample() {
+    let h = Google::authorised(identity, "jack").await;
+    add_three_weights(&h.google);
+    assert_eq!(
+        h.client.get("/plugin/fitbit?user=jack&period=7d").await.0,
+        200
+    );
+    h.google.clear_requests();
+    h.google.add_data_point(
         DEFAULT_HEALTH_USER_ID,
         DataPoint::weight(&hours_ago(1), 79_800.0),
     );
-    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 200, "{body}");
+    // The new point merged into the stored window.
     assert_eq!(weights(&body).len(), 4, "{body}");
-    let calls = list_calls(&google, "weight");
+    let calls = list_calls(&h.google, "weight");
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].contains(">="), "{calls:?}");
+}
 
-    // Daily roll-ups in the legacy time-series shape, values as strings.
+#[tokio::test(flavor = "multi_thread")]
+async fn daily_roll_ups_come_in_the_legacy_time_series_shape() {
+    let h = Google::authorised(identity, "jack").await;
+    add_three_weights(&h.google);
     let (status, body) = h
+        .client
         .get("/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&period=7d")
         .await;
     assert_eq!(status, 200, "{body}");
@@ -182,40 +157,58 @@ async fn google_health_end_to_end() {
         !days.is_empty() && days.iter().all(|d| d["value"].is_string()),
         "{body}"
     );
+}
 
-    // A resource Google cannot serve: 400 naming the available ones, nothing sent.
-    google.clear_requests();
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resource_google_cannot_serve_is_refused_without_a_call() {
+    let h = Google::authorised(identity, "jack").await;
+    h.google.clear_requests();
     let (status, body) = h
+        .client
         .get("/plugin/fitbit?user=jack&methods=time_series&resource=foods/log/water&period=7d")
         .await;
     assert_eq!(status, 400, "{body}");
+    // The answer names the resources there are.
     assert!(
         body.contains("foods/log/water") && body.contains("body/bmi"),
         "{body}"
     );
-    assert!(google.requests().is_empty());
+    assert!(h.google.requests().is_empty());
+}
 
-    // 401 → refresh once (Google does not rotate refresh tokens) → retry.
-    google.expire_access_tokens();
-    let before = google.token_requests();
-    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_access_token_is_refreshed_once_keeping_the_refresh_token() {
+    let h = Google::authorised(identity, "jack").await;
+    let refresh_token = h.host.stored(TOKEN).unwrap()["refresh_token"].clone();
+    add_three_weights(&h.google);
+    h.google.expire_access_tokens();
+    let before = h.google.token_requests();
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(google.token_requests(), before + 1);
-    let token = h
-        .host
-        .stored("identities/jack/plugindata/fitbit/token")
-        .unwrap();
-    assert_eq!(token["refresh_token"], refresh_token);
+    assert_eq!(h.google.token_requests(), before + 1);
+    // Google does not rotate refresh tokens.
+    assert_eq!(
+        h.host.stored(TOKEN).unwrap()["refresh_token"],
+        refresh_token
+    );
+}
 
-    // Errors are explained, without retry storms.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_errors_are_explained_without_retry_storms() {
+    let h = Google::authorised(identity, "jack").await;
+    add_three_weights(&h.google);
+    assert_eq!(
+        h.client.get("/plugin/fitbit?user=jack&period=7d").await.0,
+        200
+    );
     for (error, needle) in [
         (InjectedError::RateLimited, "300"),
         (InjectedError::ScopeInsufficient, "auth1?user=jack"),
         (InjectedError::AccountNotLinked, "not linked"),
     ] {
-        google.clear_requests();
-        google.inject_errors(error, 1);
-        let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+        h.google.clear_requests();
+        h.google.inject_errors(error, 1);
+        let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
         let expected = if error == InjectedError::RateLimited {
             429
         } else {
@@ -223,50 +216,52 @@ async fn google_health_end_to_end() {
         };
         assert_eq!(status, expected, "{body}");
         assert!(body.contains(needle), "{needle}: {body}");
-        assert!(list_calls(&google, "weight").len() <= 1, "retried");
+        assert!(list_calls(&h.google, "weight").len() <= 1, "retried");
     }
+}
 
-    // A dead refresh token: a clear message, nothing stored changed.
-    google.expire_refresh_tokens();
-    google.expire_access_tokens();
-    let token_before = h.host.stored("identities/jack/plugindata/fitbit/token");
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_refresh_token_is_explained_and_changes_nothing_stored() {
+    let h = Google::authorised(identity, "jack").await;
+    add_three_weights(&h.google);
+    assert_eq!(
+        h.client.get("/plugin/fitbit?user=jack&period=7d").await.0,
+        200
+    );
+    h.google.expire_refresh_tokens();
+    h.google.expire_access_tokens();
+    let token_before = h.host.stored(TOKEN);
     let sensors_before = h.host.stored("sensors/fitbit/jack");
-    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 502, "{body}");
     assert!(
         body.contains("invalid_grant") && body.contains("7 days"),
         "{body}"
     );
-    assert_eq!(
-        h.host.stored("identities/jack/plugindata/fitbit/token"),
-        token_before
-    );
+    assert_eq!(h.host.stored(TOKEN), token_before);
     assert_eq!(h.host.stored("sensors/fitbit/jack"), sensors_before);
+}
 
-    // Deleting the user revokes the token.
-    let response = h
-        .http
-        .post(format!("{}/plugin/fitbit/userSettings", h.host.url))
-        .form(&[("user", "jack"), ("delete", "true")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(google.calls("/revoke"), 1);
-    assert!(
-        h.host
-            .stored("identities/jack/plugindata/fitbit/token")
-            .is_none()
-    );
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_the_user_revokes_the_token() {
+    let h = Google::authorised(identity, "jack").await;
+    let form = [("user", "jack"), ("delete", "true")];
+    let (status, _) = h.client.form("/plugin/fitbit/userSettings", &form).await;
+    assert_eq!(status, 200);
+    assert_eq!(h.google.calls("/revoke"), 1);
+    assert!(h.host.stored(TOKEN).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mixed_installation_migrates_from_the_legacy_api() {
     let google = FakeGoogle::start().await;
     let fitbit = FakeFitbit::start().await;
-    let h = Harness::start(&clouds::google_config(&google, Some(&fitbit))).await;
-    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
-    fitbit.register_client(FITBIT_ID, FITBIT_SECRET, &[&h.auth2()]);
+    let plugin = clouds::google_plugin(&google, Some(&fitbit));
+    let host = Host::start(HostConfig::new().plugin(plugin)).await;
+    let h = Client::new(&host);
+    let auth2 = h.url("/plugin/fitbit/auth2");
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
+    fitbit.register_client(FITBIT_ID, FITBIT_SECRET, &[&auth2]);
 
     // Jack was set up with the legacy API before the shutdown...
     h.settings(&[
@@ -313,32 +308,10 @@ async fn a_mixed_installation_migrates_from_the_legacy_api() {
 
     // Re-authorising replaces the legacy token; Jack's data flows again.
     h.authorise("jack", &google.authorize_url()).await;
-    let token = h
-        .host
-        .stored("identities/jack/plugindata/fitbit/token")
-        .unwrap();
+    let token = host.stored(TOKEN).unwrap();
     assert_eq!(token["provider"], "google-health");
     let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 200, "{body}");
-}
-
-/// The host's status of `representing`, once `ready` holds (actions run in
-/// the background).
-async fn status_when(h: &Harness, representing: &str, ready: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..300 {
-        let (code, body) = h.get(&format!("/status/{representing}")).await;
-        if code == 200 {
-            let status: Value = serde_json::from_str(&body).unwrap();
-            if ready(&status) {
-                return status;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!(
-        "no such status of {representing}; host log:\n{}",
-        h.host.log()
-    );
 }
 
 #[test]
@@ -385,16 +358,13 @@ fn the_plugin_and_the_fake_agree_on_googles_redirect_rules() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
-    let google = FakeGoogle::start().await;
     // Igor (or the host) as the LAN knows it; nothing listens on localhost
     // at that port here, as on the owner's laptop.
     let port = common::free_port();
     let base = format!("http://igor.local:{port}");
-    let h = Harness::start_with(
-        &clouds::google_config(&google, None),
-        &format!("base_url = \"{base}\""),
-    )
-    .await;
+    let h =
+        Google::start(|config| config.server(|server| server.base_url = Some(base.clone()))).await;
+    let google = &h.google;
     let refused = google
         .try_register_client(
             GOOGLE_ID,
@@ -403,10 +373,9 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
         )
         .unwrap_err();
     assert!(refused.contains("https"), "{refused}");
-    h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
-        .await;
+    h.configure().await;
     let loopback = format!("http://localhost:{port}/plugin/fitbit/auth2");
-    let (_, page) = h.get("/plugin/fitbit/page/setup.html").await;
+    let (_, page) = h.client.get("/plugin/fitbit/page/setup.html").await;
     assert!(page.contains("Google will refuse this base URL"), "{page}");
     assert!(page.contains(&format!("<code>{loopback}</code>")), "{page}");
 
@@ -416,26 +385,30 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
         GOOGLE_SECRET,
         &["https://igor.example.com/plugin/fitbit/auth2"],
     );
-    let (_, started) = h.get("/plugin/fitbit/auth1?user=jack").await;
+    let (_, started) = h.client.get("/plugin/fitbit/auth1?user=jack").await;
     let authorize = started.trim().strip_prefix("See ").unwrap().to_string();
-    let blocked = consent(&h.http, &authorize).await.unwrap_err().to_string();
+    let blocked = consent(&h.client.http, &authorize)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         blocked.contains("Error 400: redirect_uri_mismatch"),
         "{blocked}"
     );
 
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&loopback]);
-    let (_, started) = h.get("/plugin/fitbit/auth1?user=jack").await;
+    let (_, started) = h.client.get("/plugin/fitbit/auth1?user=jack").await;
     let authorize = started.trim().strip_prefix("See ").unwrap().to_string();
-    let landed = consent(&h.http, &authorize).await.unwrap();
+    let landed = consent(&h.client.http, &authorize).await.unwrap();
     assert!(landed.starts_with(&format!("{loopback}?")), "{landed}");
     assert!(
-        h.http.get(&landed).send().await.is_err(),
+        h.client.http.get(&landed).send().await.is_err(),
         "nothing answers at the loopback address"
     );
     let paste = |address: String| {
-        h.http
-            .post(format!("{}/plugin/fitbit/auth2", h.host.url))
+        h.client
+            .http
+            .post(h.client.url("/plugin/fitbit/auth2"))
             .form(&[("user", "jack".to_string()), ("address", address)])
             .send()
     };
@@ -453,10 +426,7 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
         .find(|r| r.path == "/token")
         .unwrap();
     assert_eq!(exchange.form_value("redirect_uri"), Some(loopback.as_str()));
-    let token = h
-        .host
-        .stored("identities/jack/plugindata/fitbit/token")
-        .unwrap();
+    let token = h.host.stored(TOKEN).unwrap();
     assert!(token["granted_at"].as_f64().is_some(), "{token}");
     let again = paste(landed).await.unwrap();
     assert_eq!(again.status(), 400);
@@ -466,32 +436,28 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
         DEFAULT_HEALTH_USER_ID,
         DataPoint::weight(&hours_ago(2), 80_000.0),
     );
-    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
     assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
-    let google = FakeGoogle::start().await;
     let base = "https://igor.example.com";
-    let h = Harness::start_with(
-        &clouds::google_config(&google, None),
-        &format!("base_url = \"{base}\""),
-    )
-    .await;
+    let h =
+        Google::start(|config| config.server(|server| server.base_url = Some(base.into()))).await;
+    let google = &h.google;
     let redirect = format!("{base}/plugin/fitbit/auth2");
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&redirect]);
-    h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
-        .await;
-    let (_, page) = h.get("/plugin/fitbit/page/setup.html").await;
+    h.configure().await;
+    let (_, page) = h.client.get("/plugin/fitbit/page/setup.html").await;
     assert!(!page.contains("Google will refuse"), "{page}");
     assert!(page.contains(&format!("<code>{redirect}</code>")));
-    let (_, started) = h.get("/plugin/fitbit/auth1?user=jack").await;
+    let (_, started) = h.client.get("/plugin/fitbit/auth1?user=jack").await;
     let authorize = started.trim().strip_prefix("See ").unwrap().to_string();
-    let back = consent(&h.http, &authorize).await.unwrap();
+    let back = consent(&h.client.http, &authorize).await.unwrap();
     // The proxy passes https://igor.example.com/... on to the host.
     let path_and_query = back.strip_prefix(base).unwrap();
-    let (status, page) = h.get(path_and_query).await;
+    let (status, page) = h.client.get(path_and_query).await;
     assert_eq!(status, 200, "{page}");
     let exchange = google
         .requests()
@@ -503,51 +469,50 @@ async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
-    let google = FakeGoogle::start().await;
-    let h = Harness::start(&clouds::google_config(&google, None)).await;
-    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&h.auth2()]);
+    let h = Google::start(identity).await;
+    let google = &h.google;
     google.set_testing_mode(GOOGLE_ID, true);
-    h.settings(&[("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)])
-        .await;
-    h.authorise("jack", &google.authorize_url()).await;
+    h.configure().await;
+    h.authorise("jack").await;
 
     // Sleep was not part of jack's consent: 403 with the link that adds it.
     google.clear_requests();
-    let (status, body) = h.get("/plugin/fitbit?user=jack&methods=sleep").await;
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack&methods=sleep").await;
     assert_eq!(status, 403, "{body}");
-    let link = format!(
-        "{}/plugin/fitbit/auth1?user=jack&scope=sleep.readonly",
-        h.host.url
-    );
+    let link = h
+        .client
+        .url("/plugin/fitbit/auth1?user=jack&scope=sleep.readonly");
     assert!(body.contains(&link), "{body}");
     assert!(google.requests().is_empty());
-    let started = h.http.get(&link).send().await.unwrap();
+    let started = h.client.http.get(&link).send().await.unwrap();
     let location = started.headers()["location"].to_str().unwrap().to_string();
-    let back = consent(&h.http, &location).await.unwrap();
-    assert_eq!(h.http.get(&back).send().await.unwrap().status(), 200);
+    let back = consent(&h.client.http, &location).await.unwrap();
+    assert_eq!(h.client.http.get(&back).send().await.unwrap().status(), 200);
     let query = google.last_authorize_query().unwrap();
     assert!(query.contains(&("include_granted_scopes".into(), "true".into())));
-    let token = h
-        .host
-        .stored("identities/jack/plugindata/fitbit/token")
-        .unwrap();
+    let token = h.host.stored(TOKEN).unwrap();
     let scopes = token["scope"].as_str().unwrap();
     assert!(
         scopes.contains(SCOPE_METRICS) && scopes.contains(SCOPE_SLEEP),
         "the new token keeps what was granted: {scopes}"
     );
-    let (status, body) = h.get("/plugin/fitbit?user=jack&methods=sleep").await;
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack&methods=sleep").await;
     assert_eq!(status, 200, "{body}");
 
     // Seven days later Google ends the Testing grant, in its own words; the
     // scheduled action's status tells the owner what to do. (An action
     // added by a reload runs at once with no spread, then every second.)
     google.advance_clock(std::time::Duration::from_secs(7 * 24 * 3600 + 60));
-    let action = "[scheduler]\nfirst_run_spread_seconds = 0\n[[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
-    h.host
-        .write_config(&format!("{}{action}", clouds::google_config(&google, None)));
+    let with_action = HostConfig::new()
+        .plugin(clouds::google_plugin(google, None))
+        .edit(|config| config.scheduler.first_run_spread_seconds = Some(0))
+        .action(1, "/plugin/fitbit?user=jack", Some("sensors/fitbit"));
+    h.host.rewrite(with_action);
     h.host.hangup();
-    let status = status_when(&h, "sensors/fitbit", |s| s.get("notice").is_some()).await;
+    let status = h
+        .host
+        .status_when("sensors/fitbit", |s| s.get("notice").is_some())
+        .await;
     let message = status["errorMessage"].as_str().unwrap();
     assert!(
         message.contains("Token has been expired or revoked."),
@@ -559,14 +524,16 @@ async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
         "{notice}"
     );
     assert!(notice.ends_with(&format!("{}/plugin/fitbit/auth1?user=jack", h.host.url)));
-    let (_, page) = h.get("/plugin/fitbit/page/setup.html").await;
+    let (_, page) = h.client.get("/plugin/fitbit/page/setup.html").await;
     assert!(page.contains("authorise jack again since "), "{page}");
 
     // One click renews access; the next run clears the notice.
-    h.authorise("jack", &google.authorize_url()).await;
-    let status = status_when(&h, "sensors/fitbit", |s| {
-        s["alive"] == true && s.get("notice").is_none()
-    })
-    .await;
+    h.authorise("jack").await;
+    let status = h
+        .host
+        .status_when("sensors/fitbit", |s| {
+            s["alive"] == true && s.get("notice").is_none()
+        })
+        .await;
     assert_eq!(status["errorMessage"], "");
 }

@@ -54,7 +54,7 @@ impl Parity {
             google.token_url(),
             google.revoke_url(),
         );
-        let host = Host::start(&config).await;
+        let host = Host::start_toml(&config).await;
         let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
         google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
         fitbit.register_client(FITBIT_ID, FITBIT_SECRET, &[&auth2]);

@@ -46,7 +46,7 @@ fn stored(host: &Host, plugin: &str, path: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn greetings_are_counted_in_the_store_even_when_concurrent() {
-    let host = Host::start(&config(&upstream("hi there").await)).await;
+    let host = Host::start_toml(&config(&upstream("hi there").await)).await;
     let url = format!("{}/plugin/hello?name=jo", host.url);
     assert_eq!(
         get_text(&url).await,
@@ -91,7 +91,7 @@ async fn greetings_are_counted_in_the_store_even_when_concurrent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fetches_go_through_the_egress_policy() {
     let upstream = upstream("hi there").await;
-    let host = Host::start(&config(&upstream)).await;
+    let host = Host::start_toml(&config(&upstream)).await;
     let (status, body) = get_text(&format!("{}/plugin/hello/fetch", host.url)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, format!("{upstream}/hi answered 200: hi there\n"));
@@ -112,7 +112,7 @@ async fn fetches_go_through_the_egress_policy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wasi_http_fetches_go_through_the_same_egress_policy() {
     let upstream = upstream("hi there").await;
-    let host = Host::start(&config(&upstream)).await;
+    let host = Host::start_toml(&config(&upstream)).await;
     let (status, body) = get_text(&format!("{}/plugin/hello/fetch-wasi", host.url)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(

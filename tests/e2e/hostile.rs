@@ -160,7 +160,7 @@ async fn metrics(host: &Host) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn attacks_are_contained_and_logged() {
     let (upstream, seen) = upstream().await;
-    let host = Host::start(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
+    let host = Host::start_toml(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
     c.still_serving().await;
 
@@ -296,7 +296,7 @@ async fn attacks_are_contained_and_logged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_are_authenticated_and_isolated() {
     let (upstream, _) = upstream().await;
-    let host = Host::start(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
+    let host = Host::start_toml(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
 
     // No token, a wrong token, another tenant's token: all refused.
@@ -374,7 +374,7 @@ async fn tenants_are_authenticated_and_isolated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_change_without_restart_or_dropped_requests() {
     let (upstream, _) = upstream().await;
-    let host = Host::start(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
+    let host = Host::start_toml(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
     assert_eq!(c.get("c", "token-c", "/ok").await.0, 404);
 
@@ -468,7 +468,7 @@ fn components_importing_sockets_are_refused_at_load() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wasi_http_requests_are_policed() {
     let (upstream, seen) = upstream().await;
-    let host = Host::start(&tenants_config(&upstream, igor_test_guests::WASI_HTTP)).await;
+    let host = Host::start_toml(&tenants_config(&upstream, igor_test_guests::WASI_HTTP)).await;
     let c = Client::new(&host);
 
     // SSRF: every spelling of loopback and the metadata address is refused

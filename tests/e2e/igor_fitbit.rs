@@ -9,7 +9,9 @@ mod common;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use common::Host;
+use common::{Client, Host, HostConfig, clouds};
+use igor_host::config::StoreConfig;
+use igor_host::store::igor::IgorConfig;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 use igor_test_support::real_igor;
 use igor_test_support::{FakeGoogle, consent};
@@ -31,7 +33,7 @@ async fn an_igor_owner_keeps_their_urls_and_action() {
     })
     .await;
     let g = google.url();
-    let host = Host::start_with(
+    let host = Host::start_toml_with(
         &format!(
             r#"
 [store]
@@ -68,10 +70,7 @@ allow_loopback = true
     let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
     google.set_testing_mode(CLIENT_ID, true);
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = Client::at(&igor.url).http;
     let plugin = format!("{}/plugin/fitbit", igor.url);
 
     // The setup page at its old URL, through Igor; it names Igor's callback.
@@ -319,26 +318,19 @@ async fn refreshes_survive_a_slow_igor_and_concurrent_runs() {
     })
     .await;
     let proxy = slow_proxy(igor.port, Duration::from_millis(150)).await;
-    let host = Host::start_with(
-        &common::clouds::fitbit_config(
-            &fitbit,
-            &format!(
-                r#"
-[owner]
-token_sha256 = ["{owner}"]
-
-[store]
-backend = "igor"
-url = "http://127.0.0.1:{proxy}"
-username = "admin"
-password = ""
-"#,
-                owner = common::sha256_hex(OWNER),
-            ),
-        ),
-        &format!("igor_forward_secret = \"{FORWARD_SECRET}\""),
-    )
-    .await;
+    let igor_store = IgorConfig {
+        url: format!("http://127.0.0.1:{proxy}"),
+        username: Some("admin".into()),
+        password: Some(String::new()),
+        bearer_token: None,
+        timeout_ms: 5000,
+    };
+    let config = HostConfig::new()
+        .plugin(clouds::fitbit_plugin(&fitbit))
+        .owner_token(OWNER)
+        .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()))
+        .edit(|config| config.store = StoreConfig::Igor(igor_store));
+    let host = Host::start(config).await;
     igor.put_json(
         "plugindata/fitbit/host_url",
         &serde_json::json!({ "host_url": host.url }).to_string(),
@@ -347,10 +339,7 @@ password = ""
     real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
     let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
     fitbit.register_client("22ABCD", "legacy-secret", &[&redirect]);
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = Client::at(&igor.url).http;
     let plugin = format!("{}/plugin/fitbit", igor.url);
     let loaded = browser
         .get(format!("{plugin}/page/setup.html"))

@@ -10,31 +10,42 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{Host, clouds};
+use common::clouds::{self, GOOGLE_ID, GOOGLE_SECRET};
+use common::{Client, Host, HostConfig};
+use igor_host::config::StoreConfig;
+use igor_host::store::postgres::PostgresConfig;
 use igor_test_support::fake_google::InjectedError;
 use igor_test_support::{FakeGoogle, postgres};
 use serde_json::Value;
 
 const API_CALLS: &str = "/v4/";
 
-/// The fitbit plugin on the fake Google, with `settings` (lines of
-/// `[plugin.config]`).
-fn plugin_config(google: &FakeGoogle, settings: &str) -> String {
-    clouds::google_config(google, None)
-        .replace("[plugin.config]\n", &format!("[plugin.config]\n{settings}"))
+/// The fitbit plugin on the fake Google, allowing jack `per_minute`
+/// requests (the default when `None`).
+fn plugin_config(google: &FakeGoogle, per_minute: Option<&str>) -> HostConfig {
+    let fitbit = clouds::google_plugin(google, None);
+    let fitbit = match per_minute {
+        Some(n) => fitbit.setting("google_user_requests_per_minute", n),
+        None => fitbit,
+    };
+    HostConfig::new().plugin(fitbit)
 }
 
-/// A host on the fake Google with `settings` and jack authorised.
-async fn authorised(google: &FakeGoogle, settings: &str) -> (Host, reqwest::Client) {
-    authorised_on(google, &plugin_config(google, settings)).await
+/// A host on the fake Google allowing jack `per_minute`, jack authorised.
+async fn authorised(google: &FakeGoogle, per_minute: Option<&str>) -> (Host, reqwest::Client) {
+    authorised_on(google, plugin_config(google, per_minute)).await
 }
 
 /// A host with `config` and jack authorised at the fake Google.
-async fn authorised_on(google: &FakeGoogle, config: &str) -> (Host, reqwest::Client) {
+async fn authorised_on(google: &FakeGoogle, config: HostConfig) -> (Host, reqwest::Client) {
     let host = Host::start(config).await;
-    let http = clouds::browser();
-    clouds::authorised_google(google, &host.url, &http, "jack").await;
-    (host, http)
+    let client = Client::new(&host);
+    let auth2 = client.url("/plugin/fitbit/auth2");
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
+    let form = [("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)];
+    client.settings(&form).await;
+    client.authorise("jack", &google.authorize_url()).await;
+    (host, client.http)
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> (u16, Option<String>, String) {
@@ -57,7 +68,7 @@ async fn pacing_keeps_a_user_within_googles_quota() {
     // margin covers the identity read while authorising (counted by Google
     // against jack, by the plugin only in the app's total) and a request
     // counted at the end of one minute that reaches Google in the next.
-    let (host, http) = authorised(&google, "google_user_requests_per_minute = \"3\"\n").await;
+    let (host, http) = authorised(&google, Some("3")).await;
     google.set_quota_per_minute(5);
     google.clear_requests();
     let url = format!("{}/plugin/fitbit?user=jack", host.url);
@@ -102,7 +113,7 @@ async fn a_minute_ahead(host: &Host) -> (i64, u64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_requests_share_the_window_without_losing_a_count() {
     let google = FakeGoogle::start().await;
-    let (host, http) = authorised(&google, "google_user_requests_per_minute = \"10\"\n").await;
+    let (host, http) = authorised(&google, Some("10")).await;
     // Google's own quota out of the way: what is counted is the plugin's.
     google.set_quota_per_minute(1_000);
     let (minute, used) = a_minute_ahead(&host).await;
@@ -133,17 +144,18 @@ async fn hosts_sharing_postgres_share_the_window() {
     let key_file = keys.path().join("keys");
     let key: [u8; 32] = std::array::from_fn(|_| rand::random());
     std::fs::write(&key_file, format!("{}\n", BASE64.encode(key))).unwrap();
-    let store = format!(
-        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n[secrets]\nkey_file = {:?}\n",
-        key_file.display().to_string()
-    );
+    let store = PostgresConfig {
+        url: url.clone(),
+        pool_size: 4,
+        timeout_ms: 5000,
+    };
     let google = FakeGoogle::start().await;
-    let config = format!(
-        "{store}{}",
-        plugin_config(&google, "google_user_requests_per_minute = \"4\"\n")
-    );
-    let (a, http) = authorised_on(&google, &config).await;
-    let b = Host::start(&config).await;
+    let config = plugin_config(&google, Some("4")).edit(|config| {
+        config.store = StoreConfig::Postgres(store);
+        config.secrets.key_file = Some(key_file);
+    });
+    let (a, http) = authorised_on(&google, config.clone()).await;
+    let b = Host::start(config).await;
     google.set_quota_per_minute(1_000);
     let (minute, used) = a_minute_ahead(&a).await;
     google.clear_requests();
@@ -186,10 +198,12 @@ async fn status_when(http: &reqwest::Client, host: &Host, ready: impl Fn(&Value)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scheduled_action_answered_429_waits_out_the_retry_after() {
     let google = FakeGoogle::start().await;
-    let (host, http) = authorised(&google, "").await;
+    let (host, http) = authorised(&google, None).await;
     // An action every second (added by a reload: it runs at once).
-    let action = "[scheduler]\nfirst_run_spread_seconds = 0\n[[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack\"\nrepresenting = \"sensors/fitbit\"\n";
-    host.write_config(&format!("{}{action}", clouds::google_config(&google, None)));
+    let with_action = plugin_config(&google, None)
+        .edit(|config| config.scheduler.first_run_spread_seconds = Some(0))
+        .action(1, "/plugin/fitbit?user=jack", Some("sensors/fitbit"));
+    host.rewrite(with_action);
     host.hangup();
     status_when(&http, &host, |s| s["alive"] == true).await;
     // It keeps its rhythm while Google answers.

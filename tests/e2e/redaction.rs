@@ -8,12 +8,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use common::{Host, clouds};
+use common::clouds::{self, GOOGLE_ID, GOOGLE_SECRET, Google};
+use common::{HostConfig, plugin};
 use igor_test_support::FakeGoogle;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 
-const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
-const GOOGLE_SECRET: &str = "GOCSPX-secret-never-logged";
 /// A code a plugin puts in a URL query that cannot be fetched.
 const CODE_IN_QUERY: &str = "code-in-a-query-never-logged";
 
@@ -86,21 +85,24 @@ fn secrets(google: &FakeGoogle, sent_queries: &[&str]) -> Vec<String> {
 async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
     let google = FakeGoogle::start().await;
     let closed = common::free_port();
-    let hostile = format!(
-        "[[plugin]]\nname = \"hostile\"\ncomponent = \"{}\"\n\
-         egress = {{ allow = [\"http://127.0.0.1:{closed}\"], allow_loopback = true }}\n\
-         [[action]]\ninterval = 1\nurl = \"/plugin/fitbit?user=jack&period=7d\"\n\
-         representing = \"sensors/fitbit\"\n",
-        igor_test_guests::HOSTILE
-    );
-    let host = Host::start(&format!(
-        "{}{hostile}",
-        clouds::google_config(&google, None)
-    ))
-    .await;
-    let http = clouds::browser();
-    let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
-    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
+    let hostile = plugin("hostile")
+        .component(igor_test_guests::HOSTILE)
+        .egress(|egress| egress.allow = vec![format!("http://127.0.0.1:{closed}")])
+        .allow_loopback();
+    let config = HostConfig::new()
+        .plugin(clouds::google_plugin(&google, None))
+        .plugin(hostile)
+        .action(
+            1,
+            "/plugin/fitbit?user=jack&period=7d",
+            Some("sensors/fitbit"),
+        );
+    let Google {
+        google,
+        host,
+        client,
+    } = Google::on(google, config).await;
+    let http = client.http.clone();
     let mut answers = Answers::default();
     let url = |target: &str| format!("{}{target}", host.url);
 
@@ -112,7 +114,7 @@ async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
         .unwrap();
     assert_eq!(answers.record(settings).await.0, 200);
     // The consent's redirect back carries the code and the state.
-    let (_, page) = clouds::authorise(&http, &host.url, "jack", &google.authorize_url()).await;
+    let (_, page) = client.authorise("jack", &google.authorize_url()).await;
     answers.0.push(page);
     let when = (Utc::now() - chrono::Duration::hours(3)).to_rfc3339_opts(SecondsFormat::Secs, true);
     google.add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&when, 80_100.0));

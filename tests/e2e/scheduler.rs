@@ -92,7 +92,7 @@ async fn reload(host: &Host) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_tenant_reads_its_own_action_status_only() {
-    let host = Host::start(&config()).await;
+    let host = Host::start_toml(&config()).await;
     for (tenant, token) in [("a", TOKEN_A), ("b", TOKEN_B)] {
         let status = recorded_status(&host, tenant, token).await;
         assert_eq!(status["alive"], true, "{status}");
@@ -122,7 +122,7 @@ async fn each_tenant_reads_its_own_action_status_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_retires_old_actions_at_once_and_keeps_their_rhythm() {
-    let host = Host::start(&config()).await;
+    let host = Host::start_toml(&config()).await;
     let before = recorded_status(&host, "a", TOKEN_A).await;
     recorded_status(&host, "b", TOKEN_B).await;
     assert_eq!(scheduled_actions(&host).await, 2);

@@ -127,7 +127,7 @@ fn key_lines(file: &Path) -> Vec<String> {
 /// client it is registered with.
 async fn home_install() -> (FakeFitbit, Host) {
     let fake = FakeFitbit::start().await;
-    let host = Host::start(&plugin_config(&fake, "")).await;
+    let host = Host::start_toml(&plugin_config(&fake, "")).await;
     let redirect = format!("{}/plugin/fitbit/auth2", host.url);
     fake.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
     (fake, host)
@@ -264,8 +264,8 @@ async fn hosts_sharing_postgres_share_sealed_secrets_and_rotate_keys() {
          [secrets]\nkey_file = {:?}\n",
         key_file.display().to_string()
     );
-    let a = Host::start(&plugin_config(&fake, &store)).await;
-    let b = Host::start(&plugin_config(&fake, &store)).await;
+    let a = Host::start_toml(&plugin_config(&fake, &store)).await;
+    let b = Host::start_toml(&plugin_config(&fake, &store)).await;
     fake.register_client(
         CLIENT_ID,
         CLIENT_SECRET,

@@ -59,7 +59,7 @@ async fn status_without_body(host: &Host, head: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_and_limits_come_before_the_body() {
-    let host = Host::start(&tenant_config()).await;
+    let host = Host::start_toml(&tenant_config()).await;
     // Ten megabytes announced, none sent: a caller without the token is
     // refused at once, before the host reads a byte of it.
     let status = status_without_body(
@@ -93,7 +93,7 @@ async fn credentials_and_limits_come_before_the_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_headers_and_bodies_are_cut_off() {
-    let host = Host::start_with(
+    let host = Host::start_toml_with(
         &tenant_config(),
         "header_timeout_ms = 300\nbody_timeout_ms = 300",
     )
@@ -135,7 +135,7 @@ async fn slow_headers_and_bodies_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn open_connections_are_capped() {
-    let host = Host::start_with(
+    let host = Host::start_toml_with(
         &tenant_config(),
         "max_connections = 2\nheader_timeout_ms = 600000",
     )

@@ -5,23 +5,27 @@
 
 mod common;
 
+use std::convert::identity;
 use std::time::{Duration, Instant};
 
-use common::{Host, clouds};
+use common::clouds::{self, Google, Legacy};
+use common::{Client, Host, HostConfig};
+use igor_host::config::StoreConfig;
+use igor_test_support::Fault;
 use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
-use igor_test_support::{FakeFitbit, FakeGoogle, Fault};
 
 const TOKEN: &str = "identities/jack/plugindata/fitbit/token";
+const WEEK: &str = "/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d";
 
 /// A host with jack authorised at the fake Fitbit, holding a token that
 /// has expired (by the refresh margin) while new ones last 8 hours.
-async fn legacy_with_expired_token(extra: &str) -> (FakeFitbit, Host, reqwest::Client) {
-    let fake = FakeFitbit::start().await;
-    let host = Host::start(&clouds::fitbit_config(&fake, extra)).await;
-    let http = clouds::browser();
+async fn legacy_with_expired_token(more: impl FnOnce(HostConfig) -> HostConfig) -> Legacy {
+    let legacy = Legacy::start(more).await;
+    let fake = &legacy.fake;
     fake.set_access_token_lifetime(Duration::from_secs(30));
-    clouds::authorised_legacy(&fake, &host.url, &http, "jack").await;
+    legacy.configure("").await;
+    legacy.authorise("jack").await;
     fake.set_access_token_lifetime(Duration::from_secs(28_800));
     // A second refresh with a used refresh token is refused outright.
     fake.set_grace(Duration::ZERO);
@@ -29,23 +33,22 @@ async fn legacy_with_expired_token(extra: &str) -> (FakeFitbit, Host, reqwest::C
         DEFAULT_USER_ID,
         WeightLog::new("2026-11-20", "07:00:00", 80.0),
     );
-    (fake, host, http)
+    legacy
 }
 
-/// `count` concurrent GETs of `target`; their statuses and bodies, and the
-/// longest time one took.
+/// `count` concurrent GETs of `target`, spread over `clients`; their
+/// statuses and bodies, and the longest time one took.
 async fn concurrently(
-    http: &reqwest::Client,
-    url: String,
+    clients: &[&Client],
+    target: &'static str,
     count: usize,
 ) -> (Vec<(u16, String)>, Duration) {
     let calls: Vec<_> = (0..count)
-        .map(|_| {
-            let (http, url) = (http.clone(), url.clone());
+        .map(|i| {
+            let client = clients[i % clients.len()].clone();
             tokio::spawn(async move {
                 let started = Instant::now();
-                let r = http.get(url).send().await.unwrap();
-                let answer = (r.status().as_u16(), r.text().await.unwrap());
+                let answer = client.get(target).await;
                 (answer, started.elapsed())
             })
         })
@@ -69,7 +72,7 @@ fn assert_all_ok(answers: &[(u16, String)]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_legacy_requests_refresh_once() {
-    let (fake, host, http) = legacy_with_expired_token("").await;
+    let Legacy { fake, host, client } = legacy_with_expired_token(identity).await;
     let before = fake.token_requests();
     // A slow token endpoint: everyone else arrives while the refresh runs.
     fake.faults().inject(
@@ -77,11 +80,7 @@ async fn a_hundred_legacy_requests_refresh_once() {
         Fault::SlowAnswer(Duration::from_millis(300)),
         1,
     );
-    let url = format!(
-        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
-        host.url
-    );
-    let (answers, longest) = concurrently(&http, url, 100).await;
+    let (answers, longest) = concurrently(&[&client], WEEK, 100).await;
     assert_all_ok(&answers);
     assert_eq!(fake.token_requests(), before + 1, "exactly one refresh");
     assert_eq!(
@@ -94,39 +93,24 @@ async fn a_hundred_legacy_requests_refresh_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hosts_on_one_store_refresh_once() {
-    let (fake, host, http) = legacy_with_expired_token("").await;
+    let Legacy { fake, host, client } = legacy_with_expired_token(identity).await;
     // A second host process on the same SQLite store, with the same key
     // for the secrets sealed in it.
-    let store = host.data_dir().join("store.sqlite");
-    let key = host.data_dir().join("secret.key");
-    let shared = format!(
-        "{}[store]\nbackend = \"sqlite\"\npath = {:?}\n[secrets]\nkey_file = {:?}\n",
-        clouds::fitbit_config(&fake, ""),
-        store.display().to_string(),
-        key.display().to_string()
-    );
-    let other = Host::start(&shared).await;
+    let shared = HostConfig::new()
+        .plugin(clouds::fitbit_plugin(&fake))
+        .edit(|config| {
+            let path = Some(host.data_dir().join("store.sqlite"));
+            config.store = StoreConfig::Sqlite { path };
+            config.secrets.key_file = Some(host.data_dir().join("secret.key"));
+        });
+    let other = Host::start(shared).await;
     let before = fake.token_requests();
     fake.faults().inject(
         "/oauth2/token",
         Fault::SlowAnswer(Duration::from_millis(300)),
         1,
     );
-    let target = "/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d";
-    let calls: Vec<_> = (0..40)
-        .map(|i| {
-            let base = if i % 2 == 0 { &host.url } else { &other.url };
-            let (http, url) = (http.clone(), format!("{base}{target}"));
-            tokio::spawn(async move {
-                let r = http.get(url).send().await.unwrap();
-                (r.status().as_u16(), r.text().await.unwrap())
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for call in calls {
-        answers.push(call.await.unwrap());
-    }
+    let (answers, _) = concurrently(&[&client, &Client::new(&other)], WEEK, 40).await;
     assert_all_ok(&answers);
     assert_eq!(
         fake.token_requests(),
@@ -137,11 +121,15 @@ async fn two_hosts_on_one_store_refresh_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_google_requests_refresh_once() {
-    let google = FakeGoogle::start().await;
-    let host = Host::start(&clouds::google_config(&google, None)).await;
-    let http = clouds::browser();
-    google.set_access_token_lifetime(Duration::from_secs(30));
-    clouds::authorised_google(&google, &host.url, &http, "jack").await;
+    let h = Google::start(identity).await;
+    h.google.set_access_token_lifetime(Duration::from_secs(30));
+    h.configure().await;
+    h.authorise("jack").await;
+    let Google {
+        google,
+        host,
+        client,
+    } = h;
     google.set_access_token_lifetime(Duration::from_secs(3600));
     let refresh_token = host.stored(TOKEN).unwrap()["refresh_token"].clone();
     let before = google.token_requests();
@@ -150,11 +138,8 @@ async fn a_hundred_google_requests_refresh_once() {
         .inject("/token", Fault::SlowAnswer(Duration::from_millis(300)), 1);
     // One roll-up call per request keeps 100 requests within Google's
     // 300 requests per minute and user.
-    let url = format!(
-        "{}/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&period=7d",
-        host.url
-    );
-    let (answers, longest) = concurrently(&http, url, 100).await;
+    let target = "/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&period=7d";
+    let (answers, longest) = concurrently(&[&client], target, 100).await;
     assert_all_ok(&answers);
     assert_eq!(google.token_requests(), before + 1, "exactly one refresh");
     // Google does not rotate refresh tokens: the stored one stays.
@@ -167,24 +152,16 @@ async fn a_hundred_google_requests_refresh_once() {
 async fn a_token_answer_after_the_deadline_is_still_saved() {
     // The token endpoint answers 2.5 s after it rotated the refresh token;
     // the request's deadline is 1 s.
-    let (fake, host, http) =
-        legacy_with_expired_token("[plugin.limits]\nrequest_timeout_ms = 1000\n").await;
+    let one_second = |config: HostConfig| config.limits(|limits| limits.request_timeout_ms = 1000);
+    let Legacy { fake, host, client } = legacy_with_expired_token(one_second).await;
     let used = host.stored(TOKEN).unwrap()["refresh_token"].clone();
     fake.faults().inject(
         "/oauth2/token",
         Fault::SlowAnswer(Duration::from_millis(2500)),
         1,
     );
-    let url = format!(
-        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
-        host.url
-    );
-    let response = http.get(&url).send().await.unwrap();
-    assert_eq!(
-        response.status(),
-        504,
-        "the request itself is past its deadline"
-    );
+    let (status, _) = client.get(WEEK).await;
+    assert_eq!(status, 504, "the request itself is past its deadline");
     assert!(
         fake.used_refresh_tokens()
             .contains(&used.as_str().unwrap().to_string())
@@ -198,8 +175,7 @@ async fn a_token_answer_after_the_deadline_is_still_saved() {
     );
     // The next request uses it without refreshing again.
     let refreshes = fake.token_requests();
-    let response = http.get(&url).send().await.unwrap();
-    let status = response.status();
-    assert_eq!(status, 200, "{}", response.text().await.unwrap());
+    let (status, body) = client.get(WEEK).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(fake.token_requests(), refreshes);
 }

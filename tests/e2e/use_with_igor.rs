@@ -435,7 +435,7 @@ async fn an_install_named_underscore_fitbit_keeps_to_its_own_paths() {
     igor.stop();
     install_forwarder(&igor.db, "_fitbit");
     igor.restart().await;
-    let host = Host::start(&format!(
+    let host = Host::start_toml(&format!(
         "[store]\nbackend = \"igor\"\nurl = \"{}\"\nusername = \"admin\"\npassword = \"\"\n\
          [[plugin]]\nname = \"_fitbit\"\n",
         igor.url

@@ -3,18 +3,25 @@
 
 #![allow(dead_code)]
 
+pub mod client;
 pub mod clouds;
+pub mod config;
 
 use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub use client::Client;
+pub use config::{HostConfig, Plugin, plugin};
+
 /// A running `igor-host serve` in a temporary directory.
 pub struct Host {
     child: Child,
     pub url: String,
+    listen: SocketAddr,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     log_path: PathBuf,
@@ -27,28 +34,43 @@ pub fn host_binary() -> &'static str {
 pub use igor_test_support::free_port;
 
 impl Host {
-    /// Starts the host with `config` (TOML, without `data_dir` and
-    /// `[server]`, which are added here) and waits until it answers.
-    pub async fn start(config: &str) -> Host {
-        Self::start_with(config, "").await
+    /// Starts the host with `config` in a new temporary directory, on a free
+    /// port, and waits until it answers.
+    pub async fn start(config: HostConfig) -> Host {
+        let ip = config.listen_ip();
+        Self::launch(|data_dir, port| config.to_toml(data_dir, port), ip).await
     }
 
-    /// Like `start`, with extra `[server]` keys.
-    pub async fn start_with(config: &str, server_extra: &str) -> Host {
-        Self::start_on("127.0.0.1", config, server_extra).await
+    /// Starts the host with a configuration file's text (without `data_dir`
+    /// and `[server]`, which are added here), for tests of the file itself.
+    pub async fn start_toml(config: &str) -> Host {
+        Self::start_toml_with(config, "").await
     }
 
-    /// Like `start_with`, listening on `ip` (reached through 127.0.0.1).
-    pub async fn start_on(ip: &str, config: &str, server_extra: &str) -> Host {
+    /// Like `start_toml`, with extra `[server]` keys.
+    pub async fn start_toml_with(config: &str, server_extra: &str) -> Host {
+        Self::start_toml_on("127.0.0.1", config, server_extra).await
+    }
+
+    /// Like `start_toml_with`, listening on `ip` (reached through 127.0.0.1).
+    pub async fn start_toml_on(ip: &str, config: &str, server_extra: &str) -> Host {
+        let text = |data_dir: &Path, port: u16| {
+            format!(
+                "data_dir = {:?}\n[server]\nlisten = \"{ip}:{port}\"\n{server_extra}\n# --\n{config}\n",
+                data_dir.display().to_string()
+            )
+        };
+        Self::launch(text, ip.parse().unwrap()).await
+    }
+
+    /// Writes the configuration `text(data directory, port)` gives and
+    /// starts the host with it.
+    async fn launch(text: impl FnOnce(&Path, u16) -> String, ip: IpAddr) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let config_path = dir.path().join("host.toml");
-        let full = format!(
-            "data_dir = {:?}\n[server]\nlisten = \"{ip}:{port}\"\n{server_extra}\n# --\n{config}\n",
-            dir.path().join("data").display().to_string()
-        );
-        std::fs::write(&config_path, full).unwrap();
+        std::fs::write(&config_path, text(&dir.path().join("data"), port)).unwrap();
         let log_path = dir.path().join("host.log");
         let cache = dir.path().join("data").join("cache");
         copy_cache(&shared_cache(), &cache);
@@ -56,6 +78,7 @@ impl Host {
         let host = Host {
             child,
             url,
+            listen: SocketAddr::new(ip, port),
             dir,
             config_path,
             log_path,
@@ -126,6 +149,27 @@ impl Host {
         self.dir.path().join("data")
     }
 
+    /// The status the host recorded for `representing` (its scheduled
+    /// actions run in the background), once `ready` holds.
+    pub async fn status_when(
+        &self,
+        representing: &str,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let url = format!("{}/status/{representing}", self.url);
+        for _ in 0..300 {
+            let response = reqwest::get(&url).await.unwrap();
+            if response.status() == 200 {
+                let status = response.json().await.unwrap();
+                if ready(&status) {
+                    return status;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no such status of {representing}; log:\n{}", self.log());
+    }
+
     /// Sends SIGHUP (config reload).
     pub fn hangup(&self) {
         Command::new("kill")
@@ -134,6 +178,14 @@ impl Host {
             .unwrap();
     }
 
+    /// Replaces the configuration (same data directory and port); the
+    /// running host reads it on `hangup`.
+    pub fn rewrite(&self, config: HostConfig) {
+        let text = config.to_toml(&self.data_dir(), self.listen.port());
+        std::fs::write(&self.config_path, text).unwrap();
+    }
+
+    /// Like `rewrite`, for a host started with `start_toml`.
     pub fn write_config(&self, config: &str) {
         let current = std::fs::read_to_string(&self.config_path).unwrap();
         // Keep the generated data_dir and [server] header lines.
