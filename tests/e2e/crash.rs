@@ -56,7 +56,7 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
     let fake = FakeFitbit::start().await;
     let plugin = clouds::fitbit_plugin(&fake).setting("token_lease_seconds", "2");
     let legacy = Legacy::on(fake, HostConfig::new().plugin(plugin)).await;
-    let fake = &legacy.fake;
+    let fake = &legacy.cloud;
     fake.set_rate_limit_quota(1_000_000);
     // 30 s tokens count as expired (the refresh margin is 60 s): every
     // request refreshes, one after another under the lease.
@@ -64,7 +64,7 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
     legacy.configure("").await;
     legacy.authorise("jack").await;
     let Legacy {
-        fake,
+        cloud: fake,
         mut host,
         client,
     } = legacy;

@@ -111,7 +111,11 @@ impl Run<'_> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn legacy_fitbit_failures() {
-    let Legacy { fake, host, client } = Legacy::authorised(short_fetches, "jack").await;
+    let Legacy {
+        cloud: fake,
+        host,
+        client,
+    } = Legacy::authorised(short_fetches, "jack").await;
     fake.set_rate_limit_quota(10_000);
     fake.add_weight(
         DEFAULT_USER_ID,
@@ -154,7 +158,7 @@ async fn legacy_fitbit_failures() {
 #[tokio::test(flavor = "multi_thread")]
 async fn google_health_failures() {
     let Google {
-        google,
+        cloud: google,
         host,
         client,
     } = Google::authorised(short_fetches, "jack").await;
@@ -198,7 +202,9 @@ async fn the_scheduled_run_after_a_failure_succeeds() {
     let every_second = |config: HostConfig| {
         short_fetches(config).action(1, "/plugin/fitbit?user=jack", Some("sensors/fitbit"))
     };
-    let Legacy { fake, host, .. } = Legacy::authorised(every_second, "jack").await;
+    let Legacy {
+        cloud: fake, host, ..
+    } = Legacy::authorised(every_second, "jack").await;
     fake.set_rate_limit_quota(10_000);
     let alive = |s: &Value| s["alive"] == true;
     host.status_when("sensors/fitbit", alive).await;

@@ -21,9 +21,28 @@ fn add_week_of_weights(h: &Legacy) {
         ("2026-11-20", 80.1),
         ("2026-11-22", 79.9),
     ] {
-        h.fake
+        h.cloud
             .add_weight(DEFAULT_USER_ID, WeightLog::new(day, "07:12:33", kg));
     }
+}
+
+/// Jack authorised, with a week of weights fetched once.
+async fn synced() -> Legacy {
+    let h = Legacy::authorised(identity, "jack").await;
+    add_week_of_weights(&h);
+    assert_eq!(h.client.get(WEEK).await.0, 200);
+    h
+}
+
+/// Jack authorised with tokens that count as expired at once (30 s, within
+/// the refresh margin), so every call refreshes first; a week of weights.
+async fn with_short_lived_tokens(system: &str) -> Legacy {
+    let h = Legacy::start(identity).await;
+    h.configure(system).await;
+    h.cloud.set_access_token_lifetime(Duration::from_secs(30));
+    h.authorise("jack").await;
+    add_week_of_weights(&h);
+    h
 }
 
 fn weights(body: &str) -> Vec<f64> {
@@ -57,7 +76,7 @@ async fn the_code_exchange_uses_pkce_and_basic_client_authentication() {
     assert_eq!(token["provider"], "fitbit");
     assert_eq!(token["user_id"], DEFAULT_USER_ID);
     let exchange = h
-        .fake
+        .cloud
         .requests()
         .into_iter()
         .find(|r| r.path == "/oauth2/token")
@@ -71,13 +90,8 @@ async fn the_code_exchange_uses_pkce_and_basic_client_authentication() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_short_lived_token_is_refreshed_and_saved_before_the_data_call() {
-    let h = Legacy::start(identity).await;
-    h.configure("en_GB").await;
-    // 30 s tokens count as expired: every call refreshes proactively.
-    h.fake.set_access_token_lifetime(Duration::from_secs(30));
-    h.authorise("jack").await;
+    let h = with_short_lived_tokens("en_GB").await;
     let first_refresh_token = h.host.stored(TOKEN).unwrap()["refresh_token"].clone();
-    add_week_of_weights(&h);
 
     let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
@@ -89,14 +103,14 @@ async fn a_short_lived_token_is_refreshed_and_saved_before_the_data_call() {
         h.host.stored("sensors/fitbit/jack").unwrap(),
         serde_json::from_str::<Value>(&body).unwrap()
     );
-    let used = h.fake.used_refresh_tokens();
+    let used = h.cloud.used_refresh_tokens();
     assert!(used.contains(&first_refresh_token.as_str().unwrap().to_string()));
     assert_ne!(
         h.host.stored(TOKEN).unwrap()["refresh_token"],
         first_refresh_token
     );
     let data_call = h
-        .fake
+        .cloud
         .requests()
         .into_iter()
         .rfind(|r| r.path.starts_with("/1/user/"))
@@ -106,14 +120,12 @@ async fn a_short_lived_token_is_refreshed_and_saved_before_the_data_call() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_access_token_the_provider_expires_early_is_refreshed_once() {
-    let h = Legacy::authorised(identity, "jack").await;
-    add_week_of_weights(&h);
-    assert_eq!(h.client.get(WEEK).await.0, 200);
-    let before = h.fake.token_requests();
-    h.fake.expire_all_access_tokens();
+    let h = synced().await;
+    let before = h.cloud.token_requests();
+    h.cloud.expire_all_access_tokens();
     let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(h.fake.token_requests(), before + 1);
+    assert_eq!(h.cloud.token_requests(), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,20 +148,18 @@ async fn units_follow_the_system_setting() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refresh_token_used_elsewhere_asks_to_authorise_again() {
-    let h = Legacy::authorised(identity, "jack").await;
-    add_week_of_weights(&h);
-    assert_eq!(h.client.get(WEEK).await.0, 200);
-    h.fake.set_grace(Duration::ZERO);
-    let stolen = h.fake.refresh_token_of(DEFAULT_USER_ID).unwrap();
+    let h = synced().await;
+    h.cloud.set_grace(Duration::ZERO);
+    let stolen = h.cloud.refresh_token_of(DEFAULT_USER_ID).unwrap();
     let used = reqwest::Client::new()
-        .post(format!("{}/oauth2/token", h.fake.url()))
+        .post(format!("{}/oauth2/token", h.cloud.url()))
         .basic_auth(FITBIT_ID, Some(FITBIT_SECRET))
         .form(&[("grant_type", "refresh_token"), ("refresh_token", &stolen)])
         .send()
         .await
         .unwrap();
     assert_eq!(used.status(), 200);
-    h.fake.expire_all_access_tokens();
+    h.cloud.expire_all_access_tokens();
     let token_before = h.host.stored(TOKEN);
     let sensors_before = h.host.stored("sensors/fitbit/jack");
     let (status, body) = h.client.get(WEEK).await;
@@ -167,11 +177,9 @@ async fn a_refresh_token_used_elsewhere_asks_to_authorise_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_shutdown_is_answered_with_the_migration_message() {
-    let h = Legacy::authorised(identity, "jack").await;
-    add_week_of_weights(&h);
-    assert_eq!(h.client.get(WEEK).await.0, 200);
+    let h = synced().await;
     let sensors_before = h.host.stored("sensors/fitbit/jack");
-    h.fake.set_shut_down(true);
+    h.cloud.set_shut_down(true);
     let (status, body) = h.client.get("/plugin/fitbit?user=jack").await;
     assert_eq!(status, 502);
     assert!(
@@ -188,12 +196,12 @@ async fn the_default_method_and_date_are_todays_weight_log() {
     let h = Legacy::authorised(identity, "jack").await;
     // The host's local date.
     let today = chrono::Local::now().date_naive().to_string();
-    h.fake
+    h.cloud
         .add_weight(DEFAULT_USER_ID, WeightLog::new(&today, "06:30:00", 81.0));
     let (status, body) = h.client.get("/plugin/fitbit?user=jack").await;
     assert_eq!(status, 200, "{body}");
     let path = format!("/1/user/-/body/log/weight/date/{today}.json");
-    assert!(h.fake.requests().iter().any(|r| r.path == path));
+    assert!(h.cloud.requests().iter().any(|r| r.path == path));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,10 +220,8 @@ async fn the_time_series_has_the_readmes_shape() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_refused_before_any_upstream_call() {
-    let h = Legacy::authorised(identity, "jack").await;
-    add_week_of_weights(&h);
-    assert_eq!(h.client.get(WEEK).await.0, 200);
-    let calls_before = h.fake.requests().len();
+    let h = synced().await;
+    let calls_before = h.cloud.requests().len();
     let sensors_before = h.host.stored("sensors/fitbit/jack");
     for (target, status, needle) in [
         ("/plugin/fitbit", 400, "requires user argument"),
@@ -260,7 +266,7 @@ async fn bad_input_is_refused_before_any_upstream_call() {
         FITBIT_ID
     );
     assert_eq!(
-        h.fake.requests().len(),
+        h.cloud.requests().len(),
         calls_before,
         "no upstream call for bad input"
     );
@@ -271,20 +277,14 @@ async fn bad_input_is_refused_before_any_upstream_call() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_a_user_revokes_the_token_at_the_provider() {
     let h = Legacy::authorised(identity, "jack").await;
-    let form = [("user", "jack"), ("delete", "true")];
-    let (status, _) = h.client.form("/plugin/fitbit/userSettings", &form).await;
-    assert_eq!(status, 200);
-    assert!(h.fake.is_revoked(DEFAULT_USER_ID, FITBIT_ID));
+    h.client.delete_user("jack").await;
+    assert!(h.cloud.is_revoked(DEFAULT_USER_ID, FITBIT_ID));
     assert!(h.host.stored(TOKEN).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_requests_share_one_refresh() {
-    let h = Legacy::start(identity).await;
-    h.configure("").await;
-    h.fake.set_access_token_lifetime(Duration::from_secs(30));
-    h.authorise("jack").await;
-    add_week_of_weights(&h);
+    let h = with_short_lived_tokens("").await;
     let calls: Vec<_> = (0..4)
         .map(|_| {
             let client = h.client.clone();
@@ -299,7 +299,7 @@ async fn concurrent_requests_share_one_refresh() {
     let stored = h.host.stored(TOKEN).unwrap();
     assert_eq!(
         stored["refresh_token"].as_str(),
-        h.fake.refresh_token_of(DEFAULT_USER_ID).as_deref()
+        h.cloud.refresh_token_of(DEFAULT_USER_ID).as_deref()
     );
 }
 

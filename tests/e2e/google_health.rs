@@ -17,6 +17,7 @@ use igor_test_support::fake_google::{
 use igor_test_support::{FakeFitbit, FakeGoogle, consent};
 use serde_json::Value;
 
+const WEEK: &str = "/plugin/fitbit?user=jack&period=7d";
 const TOKEN: &str = "identities/jack/plugindata/fitbit/token";
 
 /// Three weigh-ins in the last three days.
@@ -27,6 +28,14 @@ fn add_three_weights(google: &FakeGoogle) {
             DataPoint::weight(&hours_ago(hours), grams),
         );
     }
+}
+
+/// Jack authorised, with three weights fetched once.
+async fn synced() -> Google {
+    let h = Google::authorised(identity, "jack").await;
+    add_three_weights(&h.cloud);
+    assert_eq!(h.client.get(WEEK).await.0, 200);
+    h
 }
 
 fn hours_ago(hours: i64) -> String {
@@ -84,7 +93,7 @@ async fn authorising_asks_offline_access_with_pkce_for_the_metrics_scope_only() 
     );
     // The secret travelled in the form body, added by the host.
     let exchange = h
-        .google
+        .cloud
         .requests()
         .into_iter()
         .find(|r| r.path.ends_with("/token"))
@@ -101,10 +110,10 @@ async fn authorising_asks_offline_access_with_pkce_for_the_metrics_scope_only() 
 #[tokio::test(flavor = "multi_thread")]
 async fn weights_come_in_the_legacy_log_shape_across_pages() {
     let h = Google::authorised(identity, "jack").await;
-    add_three_weights(&h.google);
+    add_three_weights(&h.cloud);
     // Empty pages that still carry a page token.
-    h.google.insert_empty_pages(2);
-    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
+    h.cloud.insert_empty_pages(2);
+    let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
     let list = weights(&body);
     assert_eq!(list.len(), 3, "{body}");
@@ -122,22 +131,17 @@ async fn weights_come_in_the_legacy_log_shape_across_pages() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_up_to_date_run_lists_once_from_the_last_sample() {
-    let h = Google::authorised(identity, "jack").await;
-    add_three_weights(&h.google);
-    assert_eq!(
-        h.client.get("/plugin/fitbit?user=jack&period=7d").await.0,
-        200
-    );
-    h.google.clear_requests();
-    h.google.add_data_point(
+    let h = synced().await;
+    h.cloud.clear_requests();
+    h.cloud.add_data_point(
         DEFAULT_HEALTH_USER_ID,
         DataPoint::weight(&hours_ago(1), 79_800.0),
     );
-    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
+    let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
     // The new point merged into the stored window.
     assert_eq!(weights(&body).len(), 4, "{body}");
-    let calls = list_calls(&h.google, "weight");
+    let calls = list_calls(&h.cloud, "weight");
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].contains(">="), "{calls:?}");
 }
@@ -145,7 +149,7 @@ async fn an_up_to_date_run_lists_once_from_the_last_sample() {
 #[tokio::test(flavor = "multi_thread")]
 async fn daily_roll_ups_come_in_the_legacy_time_series_shape() {
     let h = Google::authorised(identity, "jack").await;
-    add_three_weights(&h.google);
+    add_three_weights(&h.cloud);
     let (status, body) = h
         .client
         .get("/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&period=7d")
@@ -162,7 +166,7 @@ async fn daily_roll_ups_come_in_the_legacy_time_series_shape() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_resource_google_cannot_serve_is_refused_without_a_call() {
     let h = Google::authorised(identity, "jack").await;
-    h.google.clear_requests();
+    h.cloud.clear_requests();
     let (status, body) = h
         .client
         .get("/plugin/fitbit?user=jack&methods=time_series&resource=foods/log/water&period=7d")
@@ -173,19 +177,19 @@ async fn a_resource_google_cannot_serve_is_refused_without_a_call() {
         body.contains("foods/log/water") && body.contains("body/bmi"),
         "{body}"
     );
-    assert!(h.google.requests().is_empty());
+    assert!(h.cloud.requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_access_token_is_refreshed_once_keeping_the_refresh_token() {
     let h = Google::authorised(identity, "jack").await;
     let refresh_token = h.host.stored(TOKEN).unwrap()["refresh_token"].clone();
-    add_three_weights(&h.google);
-    h.google.expire_access_tokens();
-    let before = h.google.token_requests();
-    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
+    add_three_weights(&h.cloud);
+    h.cloud.expire_access_tokens();
+    let before = h.cloud.token_requests();
+    let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(h.google.token_requests(), before + 1);
+    assert_eq!(h.cloud.token_requests(), before + 1);
     // Google does not rotate refresh tokens.
     assert_eq!(
         h.host.stored(TOKEN).unwrap()["refresh_token"],
@@ -195,20 +199,15 @@ async fn an_expired_access_token_is_refreshed_once_keeping_the_refresh_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_errors_are_explained_without_retry_storms() {
-    let h = Google::authorised(identity, "jack").await;
-    add_three_weights(&h.google);
-    assert_eq!(
-        h.client.get("/plugin/fitbit?user=jack&period=7d").await.0,
-        200
-    );
+    let h = synced().await;
     for (error, needle) in [
         (InjectedError::RateLimited, "300"),
         (InjectedError::ScopeInsufficient, "auth1?user=jack"),
         (InjectedError::AccountNotLinked, "not linked"),
     ] {
-        h.google.clear_requests();
-        h.google.inject_errors(error, 1);
-        let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
+        h.cloud.clear_requests();
+        h.cloud.inject_errors(error, 1);
+        let (status, body) = h.client.get(WEEK).await;
         let expected = if error == InjectedError::RateLimited {
             429
         } else {
@@ -216,23 +215,18 @@ async fn upstream_errors_are_explained_without_retry_storms() {
         };
         assert_eq!(status, expected, "{body}");
         assert!(body.contains(needle), "{needle}: {body}");
-        assert!(list_calls(&h.google, "weight").len() <= 1, "retried");
+        assert!(list_calls(&h.cloud, "weight").len() <= 1, "retried");
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_refresh_token_is_explained_and_changes_nothing_stored() {
-    let h = Google::authorised(identity, "jack").await;
-    add_three_weights(&h.google);
-    assert_eq!(
-        h.client.get("/plugin/fitbit?user=jack&period=7d").await.0,
-        200
-    );
-    h.google.expire_refresh_tokens();
-    h.google.expire_access_tokens();
+    let h = synced().await;
+    h.cloud.expire_refresh_tokens();
+    h.cloud.expire_access_tokens();
     let token_before = h.host.stored(TOKEN);
     let sensors_before = h.host.stored("sensors/fitbit/jack");
-    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
+    let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 502, "{body}");
     assert!(
         body.contains("invalid_grant") && body.contains("7 days"),
@@ -245,10 +239,8 @@ async fn a_dead_refresh_token_is_explained_and_changes_nothing_stored() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_the_user_revokes_the_token() {
     let h = Google::authorised(identity, "jack").await;
-    let form = [("user", "jack"), ("delete", "true")];
-    let (status, _) = h.client.form("/plugin/fitbit/userSettings", &form).await;
-    assert_eq!(status, 200);
-    assert_eq!(h.google.calls("/revoke"), 1);
+    h.client.delete_user("jack").await;
+    assert_eq!(h.cloud.calls("/revoke"), 1);
     assert!(h.host.stored(TOKEN).is_none());
 }
 
@@ -297,7 +289,7 @@ async fn a_mixed_installation_migrates_from_the_legacy_api() {
 
     let (status, body) = h.get("/plugin/fitbit?user=jill&period=7d").await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    let (status, body) = h.get(WEEK).await;
     assert_eq!(status, 502, "{body}");
     assert!(
         body.contains("2026-11-02") && body.contains("google-health"),
@@ -310,7 +302,7 @@ async fn a_mixed_installation_migrates_from_the_legacy_api() {
     h.authorise("jack", &google.authorize_url()).await;
     let token = host.stored(TOKEN).unwrap();
     assert_eq!(token["provider"], "google-health");
-    let (status, body) = h.get("/plugin/fitbit?user=jack&period=7d").await;
+    let (status, body) = h.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -364,7 +356,7 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
     let base = format!("http://igor.local:{port}");
     let h =
         Google::start(|config| config.server(|server| server.base_url = Some(base.clone()))).await;
-    let google = &h.google;
+    let google = &h.cloud;
     let refused = google
         .try_register_client(
             GOOGLE_ID,
@@ -436,7 +428,7 @@ async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
         DEFAULT_HEALTH_USER_ID,
         DataPoint::weight(&hours_ago(2), 80_000.0),
     );
-    let (status, body) = h.client.get("/plugin/fitbit?user=jack&period=7d").await;
+    let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -445,7 +437,7 @@ async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
     let base = "https://igor.example.com";
     let h =
         Google::start(|config| config.server(|server| server.base_url = Some(base.into()))).await;
-    let google = &h.google;
+    let google = &h.cloud;
     let redirect = format!("{base}/plugin/fitbit/auth2");
     google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&redirect]);
     h.configure().await;
@@ -470,7 +462,7 @@ async fn an_https_base_url_behind_a_proxy_keeps_the_direct_redirect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
     let h = Google::start(identity).await;
-    let google = &h.google;
+    let google = &h.cloud;
     google.set_testing_mode(GOOGLE_ID, true);
     h.configure().await;
     h.authorise("jack").await;

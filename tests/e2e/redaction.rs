@@ -98,7 +98,7 @@ async fn no_secret_code_or_query_reaches_a_log_or_an_answer() {
             Some("sensors/fitbit"),
         );
     let Google {
-        google,
+        cloud: google,
         host,
         client,
     } = Google::on(google, config).await;

@@ -22,7 +22,7 @@ const WEEK: &str = "/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d";
 /// has expired (by the refresh margin) while new ones last 8 hours.
 async fn legacy_with_expired_token(more: impl FnOnce(HostConfig) -> HostConfig) -> Legacy {
     let legacy = Legacy::start(more).await;
-    let fake = &legacy.fake;
+    let fake = &legacy.cloud;
     fake.set_access_token_lifetime(Duration::from_secs(30));
     legacy.configure("").await;
     legacy.authorise("jack").await;
@@ -72,7 +72,11 @@ fn assert_all_ok(answers: &[(u16, String)]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_legacy_requests_refresh_once() {
-    let Legacy { fake, host, client } = legacy_with_expired_token(identity).await;
+    let Legacy {
+        cloud: fake,
+        host,
+        client,
+    } = legacy_with_expired_token(identity).await;
     let before = fake.token_requests();
     // A slow token endpoint: everyone else arrives while the refresh runs.
     fake.faults().inject(
@@ -93,7 +97,11 @@ async fn a_hundred_legacy_requests_refresh_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hosts_on_one_store_refresh_once() {
-    let Legacy { fake, host, client } = legacy_with_expired_token(identity).await;
+    let Legacy {
+        cloud: fake,
+        host,
+        client,
+    } = legacy_with_expired_token(identity).await;
     // A second host process on the same SQLite store, with the same key
     // for the secrets sealed in it.
     let shared = HostConfig::new()
@@ -122,11 +130,11 @@ async fn two_hosts_on_one_store_refresh_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_google_requests_refresh_once() {
     let h = Google::start(identity).await;
-    h.google.set_access_token_lifetime(Duration::from_secs(30));
+    h.cloud.set_access_token_lifetime(Duration::from_secs(30));
     h.configure().await;
     h.authorise("jack").await;
     let Google {
-        google,
+        cloud: google,
         host,
         client,
     } = h;
@@ -153,7 +161,11 @@ async fn a_token_answer_after_the_deadline_is_still_saved() {
     // The token endpoint answers 2.5 s after it rotated the refresh token;
     // the request's deadline is 1 s.
     let one_second = |config: HostConfig| config.limits(|limits| limits.request_timeout_ms = 1000);
-    let Legacy { fake, host, client } = legacy_with_expired_token(one_second).await;
+    let Legacy {
+        cloud: fake,
+        host,
+        client,
+    } = legacy_with_expired_token(one_second).await;
     let used = host.stored(TOKEN).unwrap()["refresh_token"].clone();
     fake.faults().inject(
         "/oauth2/token",

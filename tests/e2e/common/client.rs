@@ -49,6 +49,13 @@ impl Client {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Deletes `user` on the fitbit plugin's user settings form.
+    pub async fn delete_user(&self, user: &str) {
+        let form = [("user", user), ("delete", "true")];
+        let (status, body) = self.form("/plugin/fitbit/userSettings", &form).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// auth1 → the provider's consent page → Allow → auth2. Returns the
     /// provider's authorize URL and the page auth2 answered.
     pub async fn authorise(&self, user: &str, provider_prefix: &str) -> (url::Url, String) {

@@ -41,28 +41,70 @@ fn with_fitbit(plugin: Plugin, fake: &FakeFitbit) -> Plugin {
     )
 }
 
-/// A host whose fitbit plugin uses the fake Fitbit (with `more` of the
-/// configuration), the test's OAuth client registered there for it.
-pub struct Legacy {
-    pub fake: FakeFitbit,
+/// A fake cloud a host's fitbit plugin can be pointed at.
+pub trait Cloud {
+    /// The fitbit plugin using this cloud.
+    fn plugin(&self) -> Plugin;
+    /// Registers the tests' OAuth client with `redirect_uri`.
+    fn register(&self, redirect_uri: &str);
+}
+
+impl Cloud for FakeFitbit {
+    fn plugin(&self) -> Plugin {
+        fitbit_plugin(self)
+    }
+
+    fn register(&self, redirect_uri: &str) {
+        self.register_client(FITBIT_ID, FITBIT_SECRET, &[redirect_uri]);
+    }
+}
+
+impl Cloud for FakeGoogle {
+    fn plugin(&self) -> Plugin {
+        google_plugin(self, None)
+    }
+
+    fn register(&self, redirect_uri: &str) {
+        self.register_client(GOOGLE_ID, GOOGLE_SECRET, &[redirect_uri]);
+    }
+}
+
+/// A host whose fitbit plugin uses a fake `cloud`, the tests' OAuth client
+/// registered there for it, and a client of the host.
+pub struct OnCloud<C> {
+    pub cloud: C,
     pub host: Host,
     pub client: Client,
 }
 
-impl Legacy {
-    pub async fn start(more: impl FnOnce(HostConfig) -> HostConfig) -> Self {
-        let fake = FakeFitbit::start().await;
-        let config = more(HostConfig::new().plugin(fitbit_plugin(&fake)));
-        Self::on(fake, config).await
-    }
+/// The legacy Fitbit provider.
+pub type Legacy = OnCloud<FakeFitbit>;
+/// The Google Health provider.
+pub type Google = OnCloud<FakeGoogle>;
 
-    /// A host started with `config`, which points its plugin at `fake`.
-    pub async fn on(fake: FakeFitbit, config: HostConfig) -> Self {
+impl<C: Cloud> OnCloud<C> {
+    /// A host started with `config`, which points its plugin at `cloud`.
+    pub async fn on(cloud: C, config: HostConfig) -> Self {
         let host = Host::start(config).await;
         let client = Client::new(&host);
-        let auth2 = client.url("/plugin/fitbit/auth2");
-        fake.register_client(FITBIT_ID, FITBIT_SECRET, &[&auth2]);
-        Self { fake, host, client }
+        cloud.register(&client.url("/plugin/fitbit/auth2"));
+        Self {
+            cloud,
+            host,
+            client,
+        }
+    }
+
+    /// A host with `more` of the configuration around the plugin.
+    async fn around(cloud: C, more: impl FnOnce(HostConfig) -> HostConfig) -> Self {
+        let config = more(HostConfig::new().plugin(cloud.plugin()));
+        Self::on(cloud, config).await
+    }
+}
+
+impl Legacy {
+    pub async fn start(more: impl FnOnce(HostConfig) -> HostConfig) -> Self {
+        Self::around(FakeFitbit::start().await, more).await
     }
 
     /// The client entered on the settings form with the legacy provider
@@ -80,7 +122,7 @@ impl Legacy {
     /// auth1 → the fake's consent page → Allow → auth2.
     pub async fn authorise(&self, user: &str) {
         self.client
-            .authorise(user, &self.fake.authorize_url())
+            .authorise(user, &self.cloud.authorize_url())
             .await;
     }
 
@@ -93,32 +135,9 @@ impl Legacy {
     }
 }
 
-/// A host whose fitbit plugin uses the fake Google (with `more` of the
-/// configuration), the test's OAuth client registered there for it.
-pub struct Google {
-    pub google: FakeGoogle,
-    pub host: Host,
-    pub client: Client,
-}
-
 impl Google {
     pub async fn start(more: impl FnOnce(HostConfig) -> HostConfig) -> Self {
-        let google = FakeGoogle::start().await;
-        let config = more(HostConfig::new().plugin(google_plugin(&google, None)));
-        Self::on(google, config).await
-    }
-
-    /// A host started with `config`, which points its plugin at `google`.
-    pub async fn on(google: FakeGoogle, config: HostConfig) -> Self {
-        let host = Host::start(config).await;
-        let client = Client::new(&host);
-        let auth2 = client.url("/plugin/fitbit/auth2");
-        google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
-        Self {
-            google,
-            host,
-            client,
-        }
+        Self::around(FakeGoogle::start().await, more).await
     }
 
     /// The client entered on the settings form (Google Health is the
@@ -130,7 +149,7 @@ impl Google {
 
     /// auth1 → the fake's consent page → Allow → auth2; the authorize URL.
     pub async fn authorise(&self, user: &str) -> url::Url {
-        let authorize = self.google.authorize_url();
+        let authorize = self.cloud.authorize_url();
         self.client.authorise(user, &authorize).await.0
     }
 
