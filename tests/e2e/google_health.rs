@@ -306,48 +306,6 @@ async fn a_mixed_installation_migrates_from_the_legacy_api() {
     assert_eq!(status, 200, "{body}");
 }
 
-#[test]
-fn the_plugin_and_the_fake_agree_on_googles_redirect_rules() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let google = rt.block_on(FakeGoogle::start());
-    for uri in [
-        "https://igor.example.com/plugin/fitbit/auth2",
-        "https://home.example.org:8443/tenants/smiths/plugin/fitbit/auth2",
-        "http://localhost:9333/plugin/fitbit/auth2",
-        "http://127.0.0.1:9333/plugin/fitbit/auth2",
-        "http://127.1.2.3/plugin/fitbit/auth2",
-        "http://[::1]:9333/plugin/fitbit/auth2",
-        "http://igor.local:9333/plugin/fitbit/auth2",
-        "http://192.168.1.20:9333/plugin/fitbit/auth2",
-        "https://192.168.1.20:9333/plugin/fitbit/auth2",
-        "https://[fd00::20]/plugin/fitbit/auth2",
-        "https://igor.local/plugin/fitbit/auth2",
-        "https://igor.lan/plugin/fitbit/auth2",
-        "https://igor.home/plugin/fitbit/auth2",
-        "https://igor.internal/plugin/fitbit/auth2",
-        "https://igor.home.arpa/plugin/fitbit/auth2",
-        "https://igor/plugin/fitbit/auth2",
-        "https://x.googleusercontent.com/plugin/fitbit/auth2",
-        "https://igor.example.com/plugin/fitbit/auth2#x",
-        "https://*.example.com/plugin/fitbit/auth2",
-        "https://me@igor.example.com/plugin/fitbit/auth2",
-        "https://igor.example.com/plugin/../fitbit/auth2",
-        "https://igor.example.com/plugin/%2e%2e/fitbit/auth2",
-        "https://igor.example.com/plugin/fitbit/auth2%",
-        "https://igor.example.com/plugin/fitbit/auth2%00",
-        "https://igor.example.com/plugin/fitbit/auth2?next=https://evil.example/",
-        "ftp://igor.example.com/plugin/fitbit/auth2",
-    ] {
-        let plugin = fitbit::redirect::google_refusal(uri);
-        let console = google.try_register_client("cid", "s", &[uri]);
-        assert_eq!(
-            plugin.is_none(),
-            console.is_ok(),
-            "{uri}: plugin {plugin:?}, console {console:?}"
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lan_installation_registers_loopback_and_completes_by_pasting() {
     // Igor (or the host) as the LAN knows it; nothing listens on localhost

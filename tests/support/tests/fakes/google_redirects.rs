@@ -1,6 +1,7 @@
 //! The fake Google's console and consent: redirect URIs registered only
 //! under Google's rules, unregistered ones refused with Google's error page,
-//! and incremental authorisation (`include_granted_scopes`).
+//! and incremental authorisation (`include_granted_scopes`); the fitbit
+//! plugin refuses the same redirect URIs.
 
 use igor_test_support::FakeGoogle;
 use igor_test_support::fake_google;
@@ -120,4 +121,47 @@ async fn google_include_granted_scopes_combines_grants() {
     // Revoking ends the whole grant.
     g.revoke_grant(user, "gcid");
     assert!(g.granted_scopes(user, "gcid").is_empty());
+}
+
+/// What the fitbit plugin refuses as Google's redirect URI is what the
+/// fake's console refuses.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plugin_and_the_fake_agree_on_googles_redirect_rules() {
+    let google = FakeGoogle::start().await;
+    for uri in [
+        "https://igor.example.com/plugin/fitbit/auth2",
+        "https://home.example.org:8443/tenants/smiths/plugin/fitbit/auth2",
+        "http://localhost:9333/plugin/fitbit/auth2",
+        "http://127.0.0.1:9333/plugin/fitbit/auth2",
+        "http://127.1.2.3/plugin/fitbit/auth2",
+        "http://[::1]:9333/plugin/fitbit/auth2",
+        "http://igor.local:9333/plugin/fitbit/auth2",
+        "http://192.168.1.20:9333/plugin/fitbit/auth2",
+        "https://192.168.1.20:9333/plugin/fitbit/auth2",
+        "https://[fd00::20]/plugin/fitbit/auth2",
+        "https://igor.local/plugin/fitbit/auth2",
+        "https://igor.lan/plugin/fitbit/auth2",
+        "https://igor.home/plugin/fitbit/auth2",
+        "https://igor.internal/plugin/fitbit/auth2",
+        "https://igor.home.arpa/plugin/fitbit/auth2",
+        "https://igor/plugin/fitbit/auth2",
+        "https://x.googleusercontent.com/plugin/fitbit/auth2",
+        "https://igor.example.com/plugin/fitbit/auth2#x",
+        "https://*.example.com/plugin/fitbit/auth2",
+        "https://me@igor.example.com/plugin/fitbit/auth2",
+        "https://igor.example.com/plugin/../fitbit/auth2",
+        "https://igor.example.com/plugin/%2e%2e/fitbit/auth2",
+        "https://igor.example.com/plugin/fitbit/auth2%",
+        "https://igor.example.com/plugin/fitbit/auth2%00",
+        "https://igor.example.com/plugin/fitbit/auth2?next=https://evil.example/",
+        "ftp://igor.example.com/plugin/fitbit/auth2",
+    ] {
+        let plugin = fitbit::redirect::google_refusal(uri);
+        let console = google.try_register_client("cid", "s", &[uri]);
+        assert_eq!(
+            plugin.is_none(),
+            console.is_ok(),
+            "{uri}: plugin {plugin:?}, console {console:?}"
+        );
+    }
 }
