@@ -6,7 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Host, sha256_hex};
+use common::config::tenant;
+use common::{Host, HostConfig, plugin};
 use serde_json::Value;
 
 const TOKEN_A: &str = "token-of-tenant-a";
@@ -15,22 +16,21 @@ const ADMIN: &str = "admin-token";
 
 /// Tenants `a` (the host's store) and `b` (its own SQLite file), each with
 /// an hourly action on the hostile guest's `/ok`, first run at once.
-fn config() -> String {
-    let tenant = |id: &str, token: &str, store: &str| {
-        format!(
-            "[[tenant]]\nid = \"{id}\"\ntoken_sha256 = [\"{}\"]\n{store}\
-             [[tenant.plugin]]\nname = \"probe\"\ncomponent = \"{}\"\n\
-             [[tenant.action]]\ninterval = 3600\nurl = \"/plugin/probe/ok\"\nrepresenting = \"sensors/probe\"\n",
-            sha256_hex(token),
-            igor_test_guests::HOSTILE,
-        )
+fn config(with_b: bool) -> HostConfig {
+    let tenant = |id: &str, token: &str| {
+        let probe = plugin("probe").component(igor_test_guests::HOSTILE);
+        tenant(id, token)
+            .plugin(probe)
+            .action(3600, "/plugin/probe/ok", Some("sensors/probe"))
     };
-    format!(
-        "[scheduler]\nfirst_run_spread_seconds = 0\n[admin]\ntoken_sha256 = [\"{}\"]\n{}{}",
-        sha256_hex(ADMIN),
-        tenant("a", TOKEN_A, ""),
-        tenant("b", TOKEN_B, "store = { backend = \"sqlite\" }\n"),
-    )
+    let config = HostConfig::new()
+        .first_runs_at_once()
+        .admin_token(ADMIN)
+        .tenant(tenant("a", TOKEN_A));
+    match with_b {
+        true => config.tenant(tenant("b", TOKEN_B).own_sqlite_store()),
+        false => config,
+    }
 }
 
 async fn get(host: &Host, path: &str, token: &str) -> (u16, String) {
@@ -92,7 +92,7 @@ async fn reload(host: &Host) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_tenant_reads_its_own_action_status_only() {
-    let host = Host::start_toml(&config()).await;
+    let host = Host::start(config(true)).await;
     for (tenant, token) in [("a", TOKEN_A), ("b", TOKEN_B)] {
         let status = recorded_status(&host, tenant, token).await;
         assert_eq!(status["alive"], true, "{status}");
@@ -122,7 +122,7 @@ async fn each_tenant_reads_its_own_action_status_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_retires_old_actions_at_once_and_keeps_their_rhythm() {
-    let host = Host::start_toml(&config()).await;
+    let host = Host::start(config(true)).await;
     let before = recorded_status(&host, "a", TOKEN_A).await;
     recorded_status(&host, "b", TOKEN_B).await;
     assert_eq!(scheduled_actions(&host).await, 2);
@@ -136,9 +136,7 @@ async fn a_reload_retires_old_actions_at_once_and_keeps_their_rhythm() {
         "{}",
         host.log()
     );
-    let config = config();
-    let without_b = config.split("[[tenant]]\nid = \"b\"").next().unwrap();
-    host.write_config(without_b);
+    host.rewrite(config(false));
     reload(&host).await;
     assert_eq!(
         live_actions_once_settled(&host, 1).await,

@@ -7,19 +7,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Host, sha256_hex};
+use common::config::tenant;
+use common::{Host, HostConfig, plugin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const TOKEN: &str = "token-of-tenant-a";
 
-fn tenant_config() -> String {
-    format!(
-        "[[tenant]]\nid = \"a\"\ntoken_sha256 = [\"{}\"]\n\
-         [[tenant.plugin]]\nname = \"hostile\"\ncomponent = \"{}\"\n",
-        sha256_hex(TOKEN),
-        igor_test_guests::HOSTILE
-    )
+fn tenant_config() -> HostConfig {
+    let hostile = plugin("hostile").component(igor_test_guests::HOSTILE);
+    HostConfig::new().tenant(tenant("a", TOKEN).plugin(hostile))
 }
 
 async fn connect(host: &Host) -> TcpStream {
@@ -59,7 +56,7 @@ async fn status_without_body(host: &Host, head: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_and_limits_come_before_the_body() {
-    let host = Host::start_toml(&tenant_config()).await;
+    let host = Host::start(tenant_config()).await;
     // Ten megabytes announced, none sent: a caller without the token is
     // refused at once, before the host reads a byte of it.
     let status = status_without_body(
@@ -93,10 +90,10 @@ async fn credentials_and_limits_come_before_the_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_headers_and_bodies_are_cut_off() {
-    let host = Host::start_toml_with(
-        &tenant_config(),
-        "header_timeout_ms = 300\nbody_timeout_ms = 300",
-    )
+    let host = Host::start(tenant_config().server(|server| {
+        server.header_timeout_ms = 300;
+        server.body_timeout_ms = 300;
+    }))
     .await;
     // Headers that never end.
     let mut stalled = connect(&host).await;
@@ -135,10 +132,10 @@ async fn slow_headers_and_bodies_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn open_connections_are_capped() {
-    let host = Host::start_toml_with(
-        &tenant_config(),
-        "max_connections = 2\nheader_timeout_ms = 600000",
-    )
+    let host = Host::start(tenant_config().server(|server| {
+        server.max_connections = 2;
+        server.header_timeout_ms = 600_000;
+    }))
     .await;
     // Two clients hold both connections without finishing a request.
     let mut held = Vec::new();

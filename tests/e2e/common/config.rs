@@ -5,8 +5,11 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use igor_host::config::{ActionConfig, Config, EgressConfig, PluginConfig, ServerConfig};
+use igor_host::config::{
+    ActionConfig, Config, EgressConfig, PluginConfig, ServerConfig, StoreConfig, TenantConfig,
+};
 use igor_host::limits::Limits;
+use igor_host::store::Quota;
 
 use super::sha256_hex;
 
@@ -46,12 +49,27 @@ impl HostConfig {
     /// Adds a scheduled call of `url` every `interval` seconds, recording
     /// its outcome under `status/<representing>`.
     pub fn action(mut self, interval: u64, url: &str, representing: Option<&str>) -> Self {
-        self.config.actions.push(ActionConfig {
-            interval,
-            url: url.to_string(),
-            representing: representing.map(str::to_string),
-        });
+        self.config
+            .actions
+            .push(action(interval, url, representing));
         self
+    }
+
+    /// Adds a tenant (which makes the host multi-tenant).
+    pub fn tenant(mut self, tenant: Tenant) -> Self {
+        self.config.tenants.push(tenant.0);
+        self
+    }
+
+    /// Lets `token` call the admin API and read `/metrics`.
+    pub fn admin_token(mut self, token: &str) -> Self {
+        self.config.admin.token_sha256.push(sha256_hex(token));
+        self
+    }
+
+    /// Scheduled actions without a recent run first run at once.
+    pub fn first_runs_at_once(self) -> Self {
+        self.edit(|config| config.scheduler.first_run_spread_seconds = Some(0))
     }
 
     /// Lets `token` call the single-tenant host (`[owner]`).
@@ -76,6 +94,61 @@ impl HostConfig {
         config.data_dir = data_dir.to_path_buf();
         config.server.listen.set_port(port);
         toml::to_string(&config).expect("a host configuration serialises")
+    }
+}
+
+fn action(interval: u64, url: &str, representing: Option<&str>) -> ActionConfig {
+    ActionConfig {
+        interval,
+        url: url.to_string(),
+        representing: representing.map(str::to_string),
+    }
+}
+
+/// A `[[tenant]]` entry under construction.
+#[derive(Clone)]
+pub struct Tenant(TenantConfig);
+
+/// The tenant `id`, authenticated by `token`, with no plugins yet.
+pub fn tenant(id: &str, token: &str) -> Tenant {
+    Tenant(TenantConfig {
+        id: id.to_string(),
+        token_sha256: vec![sha256_hex(token)],
+        limits: None,
+        quota: Quota::default(),
+        store: None,
+        plugins: Vec::new(),
+        actions: Vec::new(),
+    })
+}
+
+impl Tenant {
+    pub fn plugin(mut self, plugin: Plugin) -> Self {
+        self.0.plugins.push(plugin.0);
+        self
+    }
+
+    /// A scheduled call, run as this tenant.
+    pub fn action(mut self, interval: u64, url: &str, representing: Option<&str>) -> Self {
+        self.0.actions.push(action(interval, url, representing));
+        self
+    }
+
+    /// Changes the tenant's limits (from the defaults when unset).
+    pub fn limits(mut self, change: impl FnOnce(&mut Limits)) -> Self {
+        change(self.0.limits.get_or_insert_with(Limits::default));
+        self
+    }
+
+    pub fn quota(mut self, change: impl FnOnce(&mut Quota)) -> Self {
+        change(&mut self.0.quota);
+        self
+    }
+
+    /// The tenant's own SQLite file (default path).
+    pub fn own_sqlite_store(mut self) -> Self {
+        self.0.store = Some(StoreConfig::Sqlite { path: None });
+        self
     }
 }
 
