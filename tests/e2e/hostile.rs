@@ -8,7 +8,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::any;
-use common::{Host, call_once, sha256_hex};
+use common::config::{Tenant, tenant};
+use common::{Host, HostConfig, call_once, plugin};
 
 const TOKEN_A: &str = "token-of-tenant-a";
 const TOKEN_B: &str = "token-of-tenant-b";
@@ -60,38 +61,55 @@ async fn upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     (url, seen)
 }
 
+/// Tenant a: tight limits and quota, the upstream allowed (also on
+/// loopback) with its `/token` as a secret URL.
+fn tenant_a(upstream: &str, wasm: &str) -> Tenant {
+    let hostile = plugin("hostile")
+        .component(wasm)
+        .allow_loopback()
+        .egress(|egress| {
+            egress.allow = vec![upstream.into(), "http://169.254.169.254".into()];
+            egress.secret_urls = vec![format!("{upstream}/token")];
+        });
+    tenant("a", TOKEN_A)
+        .plugin(hostile)
+        .limits(|limits| {
+            limits.request_timeout_ms = 1500;
+            limits.memory_bytes = 32 << 20;
+            limits.max_fetch_response_bytes = 1 << 20;
+        })
+        .quota(|quota| {
+            quota.max_value_bytes = 1000;
+            quota.max_keys = 5;
+            quota.max_total_bytes = 100_000;
+        })
+}
+
+/// Tenant b: its own SQLite file, and loopback in three spellings listed
+/// but not allowed to resolve.
+fn tenant_b(upstream: &str, wasm: &str) -> Tenant {
+    let port = upstream.rsplit(':').next().unwrap();
+    let hostile = plugin("hostile").component(wasm).egress(|egress| {
+        egress.allow = vec![
+            upstream.into(),
+            format!("http://localhost:{port}"),
+            format!("http://[::1]:{port}"),
+            format!("http://[::ffff:127.0.0.1]:{port}"),
+            "http://169.254.169.254".into(),
+        ];
+    });
+    tenant("b", TOKEN_B)
+        .plugin(hostile)
+        .limits(|limits| limits.request_timeout_ms = 1500)
+        .own_sqlite_store()
+}
+
 /// Tenants a and b, each running `wasm` as its plugin "hostile".
-fn tenants_config(upstream: &str, wasm: &str) -> String {
-    format!(
-        r#"
-[admin]
-token_sha256 = ["{admin}"]
-
-[[tenant]]
-id = "a"
-token_sha256 = ["{a}"]
-limits = {{ request_timeout_ms = 1500, memory_bytes = 33554432, max_fetch_response_bytes = 1048576 }}
-quota = {{ max_value_bytes = 1000, max_keys = 5, max_total_bytes = 100000 }}
-[[tenant.plugin]]
-name = "hostile"
-component = "{wasm}"
-egress = {{ allow = ["{upstream}", "http://169.254.169.254"], secret_urls = ["{upstream}/token"], allow_loopback = true }}
-
-[[tenant]]
-id = "b"
-token_sha256 = ["{b}"]
-limits = {{ request_timeout_ms = 1500 }}
-store = {{ backend = "sqlite" }}
-[[tenant.plugin]]
-name = "hostile"
-component = "{wasm}"
-egress = {{ allow = ["{upstream}", "http://localhost:{port}", "http://[::1]:{port}", "http://[::ffff:127.0.0.1]:{port}", "http://169.254.169.254"] }}
-"#,
-        admin = sha256_hex(ADMIN),
-        a = sha256_hex(TOKEN_A),
-        b = sha256_hex(TOKEN_B),
-        port = upstream.rsplit(':').next().unwrap(),
-    )
+fn tenants_config(upstream: &str, wasm: &str) -> HostConfig {
+    HostConfig::new()
+        .admin_token(ADMIN)
+        .tenant(tenant_a(upstream, wasm))
+        .tenant(tenant_b(upstream, wasm))
 }
 
 struct Client {
@@ -160,7 +178,7 @@ async fn metrics(host: &Host) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn attacks_are_contained_and_logged() {
     let (upstream, seen) = upstream().await;
-    let host = Host::start_toml(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
+    let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
     c.still_serving().await;
 
@@ -296,7 +314,7 @@ async fn attacks_are_contained_and_logged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_are_authenticated_and_isolated() {
     let (upstream, _) = upstream().await;
-    let host = Host::start_toml(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
+    let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
 
     // No token, a wrong token, another tenant's token: all refused.
@@ -374,7 +392,7 @@ async fn tenants_are_authenticated_and_isolated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_change_without_restart_or_dropped_requests() {
     let (upstream, _) = upstream().await;
-    let host = Host::start_toml(&tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
+    let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Client::new(&host);
     assert_eq!(c.get("c", "token-c", "/ok").await.0, 404);
 
@@ -394,17 +412,12 @@ async fn tenants_change_without_restart_or_dropped_requests() {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let config = tenants_config(&upstream, igor_test_guests::HOSTILE);
-    let without_b = config
-        .split("[[tenant]]\nid = \"b\"")
-        .next()
-        .unwrap()
-        .to_string();
-    host.write_config(&format!(
-        "{without_b}\n[[tenant]]\nid = \"c\"\ntoken_sha256 = [\"{}\"]\n[[tenant.plugin]]\nname = \"hostile\"\ncomponent = \"{}\"\n",
-        sha256_hex("token-c"),
-        igor_test_guests::HOSTILE
-    ));
+    let hostile = plugin("hostile").component(igor_test_guests::HOSTILE);
+    let without_b_with_c = HostConfig::new()
+        .admin_token(ADMIN)
+        .tenant(tenant_a(&upstream, igor_test_guests::HOSTILE))
+        .tenant(tenant("c", "token-c").plugin(hostile));
+    host.rewrite(without_b_with_c);
     let http = reqwest::Client::new();
     let refused = http
         .post(format!("{}/admin/reload", host.url))
@@ -429,7 +442,7 @@ async fn tenants_change_without_restart_or_dropped_requests() {
     assert_eq!(slow.await.unwrap(), 504);
 
     // A broken configuration is refused and the running one stays.
-    host.write_config("[[tenant]]\nid = \"../bad\"\n");
+    host.rewrite(HostConfig::new().tenant(tenant("../bad", "token-bad")));
     let refused = http
         .post(format!("{}/admin/reload", host.url))
         .bearer_auth(ADMIN)
@@ -443,16 +456,8 @@ async fn tenants_change_without_restart_or_dropped_requests() {
 #[test]
 fn components_importing_sockets_are_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("host.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[[plugin]]\nname = \"sneaky\"\ncomponent = \"{}\"\n",
-            dir.path().join("data").display().to_string(),
-            igor_test_guests::SOCKETS,
-        ),
-    )
-    .unwrap();
+    let sneaky = plugin("sneaky").component(igor_test_guests::SOCKETS);
+    let config = HostConfig::new().plugin(sneaky).write_to(dir.path());
     let (code, _, stderr) = call_once(&config, "/plugin/sneaky/");
     assert_eq!(code, 2, "{stderr}");
     assert!(
@@ -468,7 +473,7 @@ fn components_importing_sockets_are_refused_at_load() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wasi_http_requests_are_policed() {
     let (upstream, seen) = upstream().await;
-    let host = Host::start_toml(&tenants_config(&upstream, igor_test_guests::WASI_HTTP)).await;
+    let host = Host::start(tenants_config(&upstream, igor_test_guests::WASI_HTTP)).await;
     let c = Client::new(&host);
 
     // SSRF: every spelling of loopback and the metadata address is refused

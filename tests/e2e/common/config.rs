@@ -88,6 +88,15 @@ impl HostConfig {
         self.config.server.listen.ip()
     }
 
+    /// Writes the configuration to `dir/host.toml`, with its data in
+    /// `dir/data`, for a command that does not serve (`igor-host call`).
+    pub fn write_to(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("host.toml");
+        let text = self.to_toml(&dir.join("data"), self.config.server.listen.port());
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     /// The file's text, with `data_dir` and the listening port.
     pub fn to_toml(&self, data_dir: &Path, port: u16) -> String {
         let mut config = self.config.clone();
