@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Host, upstream};
+use common::{Host, HostConfig, plugin, upstream};
 
 /// The interfaces `wasm` imports, as the host sees them.
 fn imports(wasm: &str) -> Vec<String> {
@@ -33,17 +33,12 @@ async fn a_component_built_against_0_1_0_still_runs() {
     );
 
     let upstream = upstream("hi there").await;
-    let host = Host::start_toml(&format!(
-        r#"
-[[plugin]]
-name = "released"
-component = "{}"
-config = {{ upstream_url = "{upstream}/hi" }}
-egress = {{ allow = ["{upstream}"], allow_loopback = true }}
-"#,
-        igor_test_guests::V0_1_0
-    ))
-    .await;
+    let released = plugin("released")
+        .component(igor_test_guests::V0_1_0)
+        .setting("upstream_url", &format!("{upstream}/hi"))
+        .allow(&upstream)
+        .allow_loopback();
+    let host = Host::start(HostConfig::new().plugin(released)).await;
     let response = reqwest::get(format!("{}/plugin/released/", host.url))
         .await
         .unwrap();

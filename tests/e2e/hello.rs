@@ -4,27 +4,21 @@
 
 mod common;
 
-use common::{Host, upstream};
+use common::{Host, HostConfig, plugin, upstream};
 
 /// `hello` may fetch from the upstream; `elsewhere`, the same component
 /// under another name, points at an address no policy lets it reach.
-fn config(upstream: &str) -> String {
-    format!(
-        r#"
-[[plugin]]
-name = "hello"
-component = "{wasm}"
-config = {{ upstream_url = "{upstream}/hi" }}
-egress = {{ allow = ["{upstream}"], allow_loopback = true }}
-
-[[plugin]]
-name = "elsewhere"
-component = "{wasm}"
-config = {{ upstream_url = "http://169.254.169.254/latest/meta-data/" }}
-egress = {{ allow = ["http://169.254.169.254"] }}
-"#,
-        wasm = igor_test_guests::HELLO,
-    )
+fn config(upstream: &str) -> HostConfig {
+    let hello = plugin("hello")
+        .component(igor_test_guests::HELLO)
+        .setting("upstream_url", &format!("{upstream}/hi"))
+        .allow(upstream)
+        .allow_loopback();
+    let elsewhere = plugin("elsewhere")
+        .component(igor_test_guests::HELLO)
+        .setting("upstream_url", "http://169.254.169.254/latest/meta-data/")
+        .allow("http://169.254.169.254");
+    HostConfig::new().plugin(hello).plugin(elsewhere)
 }
 
 async fn get_text(url: &str) -> (u16, String) {
@@ -46,7 +40,7 @@ fn stored(host: &Host, plugin: &str, path: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn greetings_are_counted_in_the_store_even_when_concurrent() {
-    let host = Host::start_toml(&config(&upstream("hi there").await)).await;
+    let host = Host::start(config(&upstream("hi there").await)).await;
     let url = format!("{}/plugin/hello?name=jo", host.url);
     assert_eq!(
         get_text(&url).await,
@@ -91,7 +85,7 @@ async fn greetings_are_counted_in_the_store_even_when_concurrent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fetches_go_through_the_egress_policy() {
     let upstream = upstream("hi there").await;
-    let host = Host::start_toml(&config(&upstream)).await;
+    let host = Host::start(config(&upstream)).await;
     let (status, body) = get_text(&format!("{}/plugin/hello/fetch", host.url)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, format!("{upstream}/hi answered 200: hi there\n"));
@@ -112,7 +106,7 @@ async fn fetches_go_through_the_egress_policy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wasi_http_fetches_go_through_the_same_egress_policy() {
     let upstream = upstream("hi there").await;
-    let host = Host::start_toml(&config(&upstream)).await;
+    let host = Host::start(config(&upstream)).await;
     let (status, body) = get_text(&format!("{}/plugin/hello/fetch-wasi", host.url)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(

@@ -190,6 +190,11 @@ impl Plugin {
         self
     }
 
+    /// Lets the plugin fetch from `destination` (`scheme://host[:port]`).
+    pub fn allow(self, destination: &str) -> Self {
+        self.egress(|egress| egress.allow.push(destination.to_string()))
+    }
+
     /// Lets the plugin reach servers on loopback, such as the fake clouds.
     pub fn allow_loopback(self) -> Self {
         self.egress(|egress| egress.allow_loopback = true)
