@@ -10,61 +10,49 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Host, host_binary};
-use igor_test_support::{FakeFitbit, consent, postgres};
+use common::{Client, Host, HostConfig, clouds, host_binary};
+use igor_host::config::StoreConfig;
+use igor_host::store::postgres::PostgresConfig;
+use igor_test_support::{FakeFitbit, postgres};
 
 const CLIENT_ID: &str = "23SEAL";
 const CLIENT_SECRET: &str = "cs-sealed-at-rest-4242";
 
-fn plugin_config(fake: &FakeFitbit, store: &str) -> String {
+/// The fitbit plugin on the fake Fitbit, its token endpoint a secret URL.
+fn plugin_config(fake: &FakeFitbit) -> HostConfig {
     let url = fake.url();
-    format!(
-        r#"{store}
-[[plugin]]
-name = "fitbit"
-config = {{ fitbit_api_url = "{url}", fitbit_authorize_url = "{url}/oauth2/authorize" }}
-egress = {{ allow = ["{url}"], secret_urls = ["{url}/oauth2/token"], allow_loopback = true }}
-"#
-    )
+    let fitbit = clouds::fitbit_plugin(fake)
+        .allow(&url)
+        .egress(|egress| egress.secret_urls = vec![format!("{url}/oauth2/token")]);
+    HostConfig::new().plugin(fitbit)
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+/// `config` on the PostgreSQL database at `url`.
+fn on_postgres(config: HostConfig, url: &str) -> HostConfig {
+    let store = PostgresConfig {
+        url: url.to_string(),
+        pool_size: 4,
+        timeout_ms: 5000,
+    };
+    config.edit(|config| config.store = StoreConfig::Postgres(store))
 }
 
 /// Saves the client id and secret through the setup form.
 async fn save_client_secret(host: &Host) {
-    let response = browser()
-        .post(format!("{}/plugin/fitbit/settings", host.url))
-        .form(&[
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-            ("provider", "fitbit"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let form = [
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+        ("provider", "fitbit"),
+    ];
+    Client::new(host).settings(&form).await;
 }
 
 /// Authorises `user` through `host`: the code exchange sends the client
-/// secret, which the host must open first. The page that comes back.
-async fn authorise(host: &Host, user: &str) -> (u16, String) {
-    let http = browser();
-    let start = http
-        .get(format!("{}/plugin/fitbit/auth1?user={user}", host.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 303);
-    let back = consent(&http, start.headers()["location"].to_str().unwrap())
-        .await
-        .unwrap();
-    let done = http.get(&back).send().await.unwrap();
-    (done.status().as_u16(), done.text().await.unwrap())
+/// secret, which the host must open first.
+async fn authorise(host: &Host, fake: &FakeFitbit, user: &str) {
+    Client::new(host)
+        .authorise(user, &fake.authorize_url())
+        .await;
 }
 
 fn rotate_key(config: &Path, env: &[(&str, &str)]) -> String {
@@ -127,7 +115,7 @@ fn key_lines(file: &Path) -> Vec<String> {
 /// client it is registered with.
 async fn home_install() -> (FakeFitbit, Host) {
     let fake = FakeFitbit::start().await;
-    let host = Host::start_toml(&plugin_config(&fake, "")).await;
+    let host = Host::start(plugin_config(&fake)).await;
     let redirect = format!("{}/plugin/fitbit/auth2", host.url);
     fake.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
     (fake, host)
@@ -135,7 +123,7 @@ async fn home_install() -> (FakeFitbit, Host) {
 
 #[tokio::test]
 async fn a_home_install_seals_its_secret_with_a_generated_key_and_rotates_it() {
-    let (_fake, host) = home_install().await;
+    let (fake, host) = home_install().await;
     let data = host.data_dir();
     let key_file = data.join("secret.key");
     assert!(host.log().contains("generated a key"), "{}", host.log());
@@ -146,8 +134,8 @@ async fn a_home_install_seals_its_secret_with_a_generated_key_and_rotates_it() {
     assert_eq!(mode(&key_file), 0o600);
 
     save_client_secret(&host).await;
-    let (status, page) = authorise(&host, "jack").await;
-    assert_eq!(status, 200, "the host opened its sealed secret: {page}");
+    // The host opened its sealed secret.
+    authorise(&host, &fake, "jack").await;
     for (file, bytes) in files_under(&data) {
         assert!(!contains(&bytes, CLIENT_SECRET), "{file} holds the secret");
     }
@@ -164,8 +152,7 @@ async fn a_home_install_seals_its_secret_with_a_generated_key_and_rotates_it() {
     assert_ne!(new_keys, old_keys);
     assert_eq!(mode(&key_file), 0o600);
     // The running host finds the new key in the file and keeps working.
-    let (status, page) = authorise(&host, "jill").await;
-    assert_eq!(status, 200, "{page}");
+    authorise(&host, &fake, "jill").await;
 
     let log = host.log();
     for secret in [CLIENT_SECRET, &old_keys[0], &new_keys[0]] {
@@ -192,7 +179,7 @@ fn a_new_data_directory_and_its_files_are_owner_only() {
 
 #[tokio::test]
 async fn plaintext_secrets_of_an_older_version_keep_working_and_are_sealed_at_start() {
-    let (_fake, host) = home_install().await;
+    let (fake, host) = home_install().await;
     save_client_secret(&host).await;
     // As a previous version stored it: in plaintext, without a key id.
     let store = host.data_dir().join("store.sqlite");
@@ -215,11 +202,8 @@ async fn plaintext_secrets_of_an_older_version_keep_working_and_are_sealed_at_st
         )
         .unwrap();
     assert_eq!(row(), (None, CLIENT_SECRET.as_bytes().to_vec()));
-    assert_eq!(
-        authorise(&host, "jack").await.0,
-        200,
-        "a plaintext secret still works"
-    );
+    // A plaintext secret still works.
+    authorise(&host, &fake, "jack").await;
 
     // The next start (here a one-off `igor-host call`) seals it.
     let (_, _, stderr) = common::call_once(&host.config_path, "/plugin/fitbit/page/setup.html");
@@ -230,7 +214,7 @@ async fn plaintext_secrets_of_an_older_version_keep_working_and_are_sealed_at_st
     let (key_id, sealed) = row();
     assert!(key_id.is_some());
     assert!(!contains(&sealed, CLIENT_SECRET));
-    assert_eq!(authorise(&host, "jill").await.0, 200);
+    authorise(&host, &fake, "jill").await;
 }
 
 /// A keyring file of `keys` (base64 lines), first the current one.
@@ -259,13 +243,12 @@ async fn hosts_sharing_postgres_share_sealed_secrets_and_rotate_keys() {
     let first_key = new_key();
     write_keys(&key_file, &[&first_key]);
     let fake = FakeFitbit::start().await;
-    let store = format!(
-        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n\
-         [secrets]\nkey_file = {:?}\n",
-        key_file.display().to_string()
-    );
-    let a = Host::start_toml(&plugin_config(&fake, &store)).await;
-    let b = Host::start_toml(&plugin_config(&fake, &store)).await;
+    let shared = on_postgres(plugin_config(&fake), &url);
+    let keys_in_file = shared
+        .clone()
+        .edit(|config| config.secrets.key_file = Some(key_file.clone()));
+    let a = Host::start(keys_in_file.clone()).await;
+    let b = Host::start(keys_in_file).await;
     fake.register_client(
         CLIENT_ID,
         CLIENT_SECRET,
@@ -276,7 +259,7 @@ async fn hosts_sharing_postgres_share_sealed_secrets_and_rotate_keys() {
     );
     save_client_secret(&a).await;
     // B opens what A sealed, and reads what A stored.
-    assert_eq!(authorise(&b, "jack").await.0, 200);
+    authorise(&b, &fake, "jack").await;
     assert!(
         b.stored("identities/jack/plugindata/fitbit/token")
             .is_some()
@@ -303,22 +286,13 @@ async fn hosts_sharing_postgres_share_sealed_secrets_and_rotate_keys() {
     );
     assert_eq!(stored("SELECT key_id FROM secrets"), second_id);
     write_keys(&key_file, &[&second_key]);
-    assert_eq!(authorise(&a, "jill").await.0, 200);
+    authorise(&a, &fake, "jill").await;
 
     // Keys from an environment variable work the same way.
     let third_key = new_key();
-    let env_config = keys.path().join("env.toml");
-    std::fs::write(
-        &env_config,
-        format!(
-            "data_dir = {:?}\n",
-            keys.path().join("data").display().to_string()
-        ) + &plugin_config(&fake, &store).replace(
-            &format!("key_file = {:?}", key_file.display().to_string()),
-            "key_env = \"IGOR_TEST_KEYS\"",
-        ),
-    )
-    .unwrap();
+    let env_config = shared
+        .edit(|config| config.secrets.key_env = Some("IGOR_TEST_KEYS".into()))
+        .write_to(keys.path());
     let keyring = format!("{third_key} {second_key}");
     let report = rotate_key(&env_config, &[("IGOR_TEST_KEYS", &keyring)]);
     assert_eq!(stored("SELECT key_id FROM secrets"), sealed_with(&report));
@@ -335,16 +309,8 @@ async fn hosts_sharing_postgres_share_sealed_secrets_and_rotate_keys() {
 #[test]
 fn a_shared_store_without_a_configured_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("c.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n",
-            dir.path().join("data").display().to_string(),
-            postgres::cluster().database("nokey")
-        ),
-    )
-    .unwrap();
+    let url = postgres::cluster().database("nokey");
+    let config = on_postgres(HostConfig::new(), &url).write_to(dir.path());
     let output = Command::new(host_binary())
         .arg("--config")
         .arg(&config)
