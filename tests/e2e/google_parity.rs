@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::Host;
+use common::{Client, Host, HostConfig, clouds};
 use igor_test_support::fake_fitbit::{self, WeightLog};
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID as GINA_ID, DataPoint};
 use igor_test_support::{FakeFitbit, FakeGoogle, consent};
@@ -44,24 +44,12 @@ impl Parity {
     async fn start(system: &str) -> Self {
         let google = FakeGoogle::start().await;
         let fitbit = FakeFitbit::start().await;
-        let (g, f) = (google.url(), fitbit.url());
-        let config = format!(
-            "[[plugin]]\nname = \"fitbit\"\n[plugin.config]\ngoogle_api_url = \"{g}\"\n\
-             google_authorize_url = \"{}\"\ngoogle_token_url = \"{}\"\ngoogle_revoke_url = \"{}\"\n\
-             fitbit_api_url = \"{f}\"\nfitbit_authorize_url = \"{f}/oauth2/authorize\"\n\
-             [plugin.egress]\nallow_loopback = true\n",
-            google.authorize_url(),
-            google.token_url(),
-            google.revoke_url(),
-        );
-        let host = Host::start_toml(&config).await;
+        let plugin = clouds::google_plugin(&google, Some(&fitbit));
+        let host = Host::start(HostConfig::new().plugin(plugin)).await;
         let auth2 = format!("{}/plugin/fitbit/auth2", host.url);
         google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
         fitbit.register_client(FITBIT_ID, FITBIT_SECRET, &[&auth2]);
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = Client::new(&host).http;
         let p = Parity {
             google,
             fitbit,

@@ -23,6 +23,21 @@ const CLIENT_SECRET: &str = "GOCSPX-igor";
 const FORWARD_SECRET: &str = "s-forward-secret";
 const OWNER: &str = "token-of-the-owner";
 
+/// `config` with its documents in the Igor at `url` (as its admin), and
+/// the forwarding plugin's secret.
+fn on_igor(config: HostConfig, url: &str) -> HostConfig {
+    let store = IgorConfig {
+        url: url.to_string(),
+        username: Some("admin".into()),
+        password: Some(String::new()),
+        bearer_token: None,
+        timeout_ms: 5000,
+    };
+    config
+        .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()))
+        .edit(|config| config.store = StoreConfig::Igor(store))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_igor_owner_keeps_their_urls_and_action() {
     let google = FakeGoogle::start().await;
@@ -32,34 +47,8 @@ async fn an_igor_owner_keeps_their_urls_and_action() {
         forwarder: true,
     })
     .await;
-    let g = google.url();
-    let host = Host::start_toml_with(
-        &format!(
-            r#"
-[store]
-backend = "igor"
-url = "{igor}"
-username = "admin"
-password = ""
-
-[[plugin]]
-name = "fitbit"
-[plugin.config]
-google_api_url = "{g}"
-google_authorize_url = "{authorize}"
-google_token_url = "{token}"
-google_revoke_url = "{revoke}"
-[plugin.egress]
-allow_loopback = true
-"#,
-            igor = igor.url,
-            authorize = google.authorize_url(),
-            token = google.token_url(),
-            revoke = google.revoke_url(),
-        ),
-        &format!("igor_forward_secret = \"{FORWARD_SECRET}\""),
-    )
-    .await;
+    let plugin = clouds::google_plugin(&google, None);
+    let host = Host::start(on_igor(HostConfig::new().plugin(plugin), &igor.url)).await;
     igor.put_json(
         "plugindata/fitbit/host_url",
         &serde_json::json!({ "host_url": host.url }).to_string(),
@@ -318,19 +307,10 @@ async fn refreshes_survive_a_slow_igor_and_concurrent_runs() {
     })
     .await;
     let proxy = slow_proxy(igor.port, Duration::from_millis(150)).await;
-    let igor_store = IgorConfig {
-        url: format!("http://127.0.0.1:{proxy}"),
-        username: Some("admin".into()),
-        password: Some(String::new()),
-        bearer_token: None,
-        timeout_ms: 5000,
-    };
     let config = HostConfig::new()
         .plugin(clouds::fitbit_plugin(&fitbit))
-        .owner_token(OWNER)
-        .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()))
-        .edit(|config| config.store = StoreConfig::Igor(igor_store));
-    let host = Host::start(config).await;
+        .owner_token(OWNER);
+    let host = Host::start(on_igor(config, &format!("http://127.0.0.1:{proxy}"))).await;
     igor.put_json(
         "plugindata/fitbit/host_url",
         &serde_json::json!({ "host_url": host.url }).to_string(),
