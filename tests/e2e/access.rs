@@ -7,7 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Host, hostile_with_manifest, sha256_hex, upstream};
+use common::config::tenant;
+use common::{Host, HostConfig, hostile_with_manifest, plugin, upstream};
 use igor_test_support::real_igor;
 use reqwest::StatusCode;
 
@@ -31,25 +32,17 @@ reason = "a liveness page"
 /// Two entries of the hostile guest with its manifest: `hostile` granted
 /// what it asks (its upstream moved to `upstream` by a setting), `narrowed`
 /// with the upstream and the public route refused.
-fn plugins(dir: &std::path::Path, upstream: &str) -> String {
+fn plugins(dir: &std::path::Path, upstream: &str) -> HostConfig {
     let wasm = hostile_with_manifest(dir, MANIFEST);
-    format!(
-        r#"
-[[plugin]]
-name = "hostile"
-component = "{wasm}"
-config = {{ upstream_url = "{upstream}" }}
-egress = {{ allow_loopback = true }}
-
-[[plugin]]
-name = "narrowed"
-component = "{wasm}"
-public_routes = []
-config = {{ upstream_url = "{upstream}" }}
-egress = {{ allow_loopback = true, deny = ["{upstream}"] }}
-"#,
-        wasm = wasm.display()
-    )
+    let entry = |name: &str| {
+        plugin(name)
+            .component(&wasm)
+            .setting("upstream_url", upstream)
+            .allow_loopback()
+    };
+    let narrowed = entry("narrowed").egress(|egress| egress.deny = vec![upstream.into()]);
+    let narrowed = narrowed.public_routes(&[]);
+    HostConfig::new().plugin(entry("hostile")).plugin(narrowed)
 }
 
 struct Caller {
@@ -87,12 +80,7 @@ fn bearer(token: &str) -> (&'static str, String) {
 async fn the_owner_token_guards_a_single_tenant_host() {
     let dir = tempfile::tempdir().unwrap();
     let upstream = upstream("upstream").await;
-    let host = Host::start_toml(&format!(
-        "[owner]\ntoken_sha256 = [\"{}\"]\n{}",
-        sha256_hex(OWNER),
-        plugins(dir.path(), &upstream)
-    ))
-    .await;
+    let host = Host::start(plugins(dir.path(), &upstream).owner_token(OWNER)).await;
     let c = Caller::new(&host);
     let (auth, owner) = bearer(OWNER);
     let basic = format!(
@@ -177,15 +165,10 @@ async fn the_owner_token_guards_a_single_tenant_host() {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_forward_secret_only_igor_and_the_owner_get_in() {
     let dir = tempfile::tempdir().unwrap();
-    let host = Host::start_toml_with(
-        &format!(
-            "[owner]\ntoken_sha256 = [\"{}\"]\n{}",
-            sha256_hex(OWNER),
-            plugins(dir.path(), "http://127.0.0.1:9")
-        ),
-        &format!("igor_forward_secret = \"{FORWARD}\""),
-    )
-    .await;
+    let config = plugins(dir.path(), "http://127.0.0.1:9")
+        .owner_token(OWNER)
+        .server(|server| server.igor_forward_secret = Some(FORWARD.into()));
+    let host = Host::start(config).await;
     let c = Caller::new(&host);
     let path = "/plugin/hostile/store-get?path=x";
     let (status, body) = c.get(path, &[]).await;
@@ -210,18 +193,13 @@ async fn with_a_forward_secret_only_igor_and_the_owner_get_in() {
 
 /// Runs `serve` with `config` on 0.0.0.0, expecting it to refuse: the
 /// exit code and what it printed.
-fn refused_to_serve(config: &str) -> (i32, String) {
+fn refused_to_serve(config: HostConfig) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("host.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "data_dir = {:?}\n[server]\nlisten = \"0.0.0.0:{}\"\n{config}",
-            dir.path().join("data").display().to_string(),
-            common::free_port()
-        ),
-    )
-    .unwrap();
+    let port = common::free_port();
+    let config = config.on_all_addresses();
+    let path = config
+        .server(|server| server.listen.set_port(port))
+        .write_to(dir.path());
     let output = std::process::Command::new(common::host_binary())
         .arg("--config")
         .arg(&path)
@@ -236,14 +214,17 @@ fn refused_to_serve(config: &str) -> (i32, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_address_beyond_loopback_needs_a_credential_or_an_explicit_yes() {
-    let (code, stderr) = refused_to_serve("");
+    let (code, stderr) = refused_to_serve(HostConfig::new());
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("reachable from other machines") && stderr.contains("[owner]"),
         "{stderr}"
     );
 
-    let host = Host::start_toml_on("0.0.0.0", "", "allow_unauthenticated = true").await;
+    let anyone = HostConfig::new()
+        .on_all_addresses()
+        .server(|server| server.allow_unauthenticated = true);
+    let host = Host::start(anyone).await;
     assert_eq!(
         Caller::new(&host)
             .get("/plugin/fitbit/page/setup.html", &[])
@@ -258,12 +239,7 @@ async fn an_address_beyond_loopback_needs_a_credential_or_an_explicit_yes() {
         host.log()
     );
     // With the owner's token it starts without the warning.
-    let host = Host::start_toml_on(
-        "0.0.0.0",
-        &format!("[owner]\ntoken_sha256 = [\"{}\"]\n", sha256_hex(OWNER)),
-        "",
-    )
-    .await;
+    let host = Host::start(HostConfig::new().on_all_addresses().owner_token(OWNER)).await;
     assert_eq!(
         Caller::new(&host)
             .get("/plugin/fitbit/page/setup.html", &[])
@@ -278,19 +254,14 @@ async fn an_address_beyond_loopback_needs_a_credential_or_an_explicit_yes() {
 async fn metrics_need_the_admin_token_or_their_own_address() {
     let dir = tempfile::tempdir().unwrap();
     let metrics_port = common::free_port();
-    let config = format!(
-        "[admin]\ntoken_sha256 = [\"{admin}\"]\n\
-         [[tenant]]\nid = \"b\"\ntoken_sha256 = [\"{owner}\"]\nstore = {{ backend = \"sqlite\" }}\n\
-         [[tenant.plugin]]\nname = \"hostile\"\ncomponent = \"{wasm}\"\n",
-        admin = sha256_hex(ADMIN),
-        owner = sha256_hex(OWNER),
-        wasm = hostile_with_manifest(dir.path(), MANIFEST).display()
-    );
-    let host = Host::start_toml_with(
-        &config,
-        &format!("metrics_listen = \"127.0.0.1:{metrics_port}\""),
-    )
-    .await;
+    let hostile = plugin("hostile").component(hostile_with_manifest(dir.path(), MANIFEST));
+    let config = HostConfig::new()
+        .admin_token(ADMIN)
+        .tenant(tenant("b", OWNER).plugin(hostile).own_sqlite_store())
+        .server(|server| {
+            server.metrics_listen = Some(([127, 0, 0, 1], metrics_port).into());
+        });
+    let host = Host::start(config).await;
     let c = Caller::new(&host);
     assert_eq!(c.get("/metrics", &[]).await.0, 401);
     let (auth, owner) = bearer(OWNER);
@@ -375,11 +346,8 @@ async fn ready_becomes(host: &Host, status: u16) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_means_the_store_answers_and_the_configuration_loaded() {
     let mut igor = real_igor::Igor::start(real_igor::Options::default()).await;
-    let store = format!(
-        "[store]\nbackend = \"igor\"\nurl = \"{}\"\nusername = \"admin\"\npassword = \"\"\ntimeout_ms = 2000\n",
-        igor.url
-    );
-    let host = Host::start_toml(&store).await;
+    let on_igor = HostConfig::new().igor_store(&igor.url, 2000);
+    let host = Host::start(on_igor.clone()).await;
     let body = ready_becomes(&host, 200).await;
     assert!(
         body.starts_with("ready: 1 tenant(s), 1 plugin(s)"),
@@ -393,13 +361,12 @@ async fn ready_means_the_store_answers_and_the_configuration_loaded() {
 
     // A configuration that does not load: the old one keeps serving, and
     // the host says it is not the configured one.
-    host.write_config(&format!(
-        "{store}[[plugin]]\nname = \"broken\"\ncomponent = \"/nonexistent.wasm\"\n"
-    ));
+    let broken = plugin("broken").component("/nonexistent.wasm");
+    host.rewrite(on_igor.clone().plugin(broken));
     host.hangup();
     let body = ready_becomes(&host, 503).await;
     assert!(body.contains("refused at the last reload"), "{body}");
-    host.write_config(&store);
+    host.rewrite(on_igor);
     host.hangup();
     ready_becomes(&host, 200).await;
 }

@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use common::{Client, Host, HostConfig, clouds};
-use igor_host::config::StoreConfig;
-use igor_host::store::igor::IgorConfig;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 use igor_test_support::real_igor;
 use igor_test_support::{FakeGoogle, consent};
@@ -26,16 +24,9 @@ const OWNER: &str = "token-of-the-owner";
 /// `config` with its documents in the Igor at `url` (as its admin), and
 /// the forwarding plugin's secret.
 fn on_igor(config: HostConfig, url: &str) -> HostConfig {
-    let store = IgorConfig {
-        url: url.to_string(),
-        username: Some("admin".into()),
-        password: Some(String::new()),
-        bearer_token: None,
-        timeout_ms: 5000,
-    };
     config
+        .igor_store(url, 5000)
         .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()))
-        .edit(|config| config.store = StoreConfig::Igor(store))
 }
 
 #[tokio::test(flavor = "multi_thread")]

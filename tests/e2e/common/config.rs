@@ -10,6 +10,7 @@ use igor_host::config::{
 };
 use igor_host::limits::Limits;
 use igor_host::store::Quota;
+use igor_host::store::igor::IgorConfig;
 
 use super::sha256_hex;
 
@@ -76,6 +77,24 @@ impl HostConfig {
     pub fn owner_token(mut self, token: &str) -> Self {
         self.config.owner.token_sha256.push(sha256_hex(token));
         self
+    }
+
+    /// Listens on every address (`0.0.0.0`), not only loopback.
+    pub fn on_all_addresses(self) -> Self {
+        self.server(|server| server.listen.set_ip([0, 0, 0, 0].into()))
+    }
+
+    /// Keeps documents in the Igor at `url`, as its admin (who needs no
+    /// password on a fresh database).
+    pub fn igor_store(self, url: &str, timeout_ms: u64) -> Self {
+        let igor = IgorConfig {
+            url: url.to_string(),
+            username: Some("admin".into()),
+            password: Some(String::new()),
+            bearer_token: None,
+            timeout_ms,
+        };
+        self.edit(|config| config.store = StoreConfig::Igor(igor))
     }
 
     /// Anything else.
@@ -181,6 +200,13 @@ impl Plugin {
     /// A `[plugin.config]` setting.
     pub fn setting(mut self, key: &str, value: &str) -> Self {
         self.0.config.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// The paths below the plugin that need no credentials (instead of
+    /// those its manifest declares).
+    pub fn public_routes(mut self, routes: &[&str]) -> Self {
+        self.0.public_routes = Some(routes.iter().map(|r| r.to_string()).collect());
         self
     }
 
