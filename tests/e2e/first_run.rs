@@ -11,7 +11,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{Host, free_port, host_binary, sha256_hex};
+use common::config::tenant;
+use common::{Host, HostConfig, clouds, free_port, host_binary, plugin};
 use igor_test_support::{FakeGoogle, consent};
 use serde_json::Value;
 
@@ -212,15 +213,11 @@ async fn the_data_directory_does_not_depend_on_where_the_host_starts() {
 async fn secrets_and_documents_from_the_command_line_follow_tenants() {
     let google = FakeGoogle::start().await;
     let (a, b) = ("token-of-a", "token-of-b");
-    let tenants = format!(
-        "[[tenant]]\nid = \"a\"\ntoken_sha256 = [\"{}\"]\nstore = {{ backend = \"sqlite\" }}\n{}\
-         [[tenant]]\nid = \"b\"\ntoken_sha256 = [\"{}\"]\n{}",
-        sha256_hex(a),
-        google_plugin(&google, "[[tenant.plugin]]"),
-        sha256_hex(b),
-        google_plugin(&google, "[[tenant.plugin]]"),
-    );
-    let host = Host::start_toml(&tenants).await;
+    let fitbit = clouds::google_plugin(&google, None);
+    let tenants = HostConfig::new()
+        .tenant(tenant("a", a).plugin(fitbit.clone()).own_sqlite_store())
+        .tenant(tenant("b", b).plugin(fitbit));
+    let host = Host::start(tenants).await;
     let (config, home, cwd) = (&host.config_path, host.dir.path(), host.dir.path());
     let run = |args: &[&str], stdin: &str| igor_host(config, home, cwd, args, stdin);
     for (args, why) in [
@@ -291,30 +288,19 @@ async fn secrets_and_documents_from_the_command_line_follow_tenants() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn install_names_are_what_igor_accepts_and_cannot_reach_host_data() {
-    let hostile = igor_test_guests::HOSTILE;
-    let host = Host::start_toml(&format!(
-        "[[plugin]]\nname = \"_fitbit\"\n\
-         [[plugin]]\nname = \"_host\"\ncomponent = \"{hostile}\"\n\
-         [scheduler]\nfirst_run_spread_seconds = 0\n\
-         [[action]]\ninterval = 3600\nurl = \"/plugin/_host/ok\"\nrepresenting = \"sensors/probe\"\n"
-    ))
-    .await;
+    let probe = plugin("_host").component(igor_test_guests::HOSTILE);
+    let config = HostConfig::new()
+        .plugin(plugin("_fitbit"))
+        .plugin(probe)
+        .first_runs_at_once()
+        .action(3600, "/plugin/_host/ok", Some("sensors/probe"));
+    let host = Host::start(config).await;
     let page = reqwest::get(format!("{}/plugin/_fitbit/page/setup.html", host.url))
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/plugin/_fitbit/auth2"));
-    let mut status = Value::Null;
-    for _ in 0..600 {
-        let r = reqwest::get(format!("{}/status/sensors/probe", host.url))
-            .await
-            .unwrap();
-        if r.status() == 200 {
-            status = r.json().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let status = host.status_when("sensors/probe", |_| true).await;
     assert_eq!(status["alive"], true, "{status}\n{}", host.log());
     // A plugin named as the host's namespace once was sees none of it.
     let probe = reqwest::get(format!(

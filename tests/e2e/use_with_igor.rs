@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use common::Host;
+use common::{Host, HostConfig, plugin};
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 use igor_test_support::free_port;
 use igor_test_support::real_igor;
@@ -435,12 +435,10 @@ async fn an_install_named_underscore_fitbit_keeps_to_its_own_paths() {
     igor.stop();
     install_forwarder(&igor.db, "_fitbit");
     igor.restart().await;
-    let host = Host::start_toml(&format!(
-        "[store]\nbackend = \"igor\"\nurl = \"{}\"\nusername = \"admin\"\npassword = \"\"\n\
-         [[plugin]]\nname = \"_fitbit\"\n",
-        igor.url
-    ))
-    .await;
+    let config = HostConfig::new()
+        .igor_store(&igor.url, 5000)
+        .plugin(plugin("_fitbit"));
+    let host = Host::start(config).await;
     igor.put_json(
         "plugindata/_fitbit/host_url",
         &serde_json::json!({ "host_url": host.url }).to_string(),

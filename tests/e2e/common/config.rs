@@ -2,7 +2,6 @@
 //! serialised to the TOML file the binary reads, so a test cannot write a
 //! key the host does not know.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use igor_host::config::{
@@ -101,10 +100,6 @@ impl HostConfig {
     pub fn edit(mut self, change: impl FnOnce(&mut Config)) -> Self {
         change(&mut self.config);
         self
-    }
-
-    pub fn listen_ip(&self) -> IpAddr {
-        self.config.server.listen.ip()
     }
 
     /// Writes the configuration to `dir/host.toml`, with its data in

@@ -1,5 +1,7 @@
 //! Shared end-to-end harness: start the real `igor-host` binary with a
-//! config on a free loopback port, talk to it over HTTP, read its log.
+//! configuration built as the host's own `Config` ([`config`]) on a free
+//! loopback port, talk to it over HTTP ([`client`]), against the fake clouds
+//! ([`clouds`]), and read its log and store.
 
 #![allow(dead_code)]
 
@@ -8,7 +10,6 @@ pub mod clouds;
 pub mod config;
 
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ pub use config::{HostConfig, Plugin, plugin};
 pub struct Host {
     child: Child,
     pub url: String,
-    listen: SocketAddr,
+    port: u16,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     log_path: PathBuf,
@@ -37,48 +38,19 @@ impl Host {
     /// Starts the host with `config` in a new temporary directory, on a free
     /// port, and waits until it answers.
     pub async fn start(config: HostConfig) -> Host {
-        let ip = config.listen_ip();
-        Self::launch(|data_dir, port| config.to_toml(data_dir, port), ip).await
-    }
-
-    /// Starts the host with a configuration file's text (without `data_dir`
-    /// and `[server]`, which are added here), for tests of the file itself.
-    pub async fn start_toml(config: &str) -> Host {
-        Self::start_toml_with(config, "").await
-    }
-
-    /// Like `start_toml`, with extra `[server]` keys.
-    pub async fn start_toml_with(config: &str, server_extra: &str) -> Host {
-        Self::start_toml_on("127.0.0.1", config, server_extra).await
-    }
-
-    /// Like `start_toml_with`, listening on `ip` (reached through 127.0.0.1).
-    pub async fn start_toml_on(ip: &str, config: &str, server_extra: &str) -> Host {
-        let text = |data_dir: &Path, port: u16| {
-            format!(
-                "data_dir = {:?}\n[server]\nlisten = \"{ip}:{port}\"\n{server_extra}\n# --\n{config}\n",
-                data_dir.display().to_string()
-            )
-        };
-        Self::launch(text, ip.parse().unwrap()).await
-    }
-
-    /// Writes the configuration `text(data directory, port)` gives and
-    /// starts the host with it.
-    async fn launch(text: impl FnOnce(&Path, u16) -> String, ip: IpAddr) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
         let config_path = dir.path().join("host.toml");
-        std::fs::write(&config_path, text(&dir.path().join("data"), port)).unwrap();
+        let text = config.to_toml(&dir.path().join("data"), port);
+        std::fs::write(&config_path, text).unwrap();
         let log_path = dir.path().join("host.log");
         let cache = dir.path().join("data").join("cache");
         copy_cache(&shared_cache(), &cache);
         let child = spawn_serve(&config_path, &log_path);
         let host = Host {
             child,
-            url,
-            listen: SocketAddr::new(ip, port),
+            url: format!("http://127.0.0.1:{port}"),
+            port,
             dir,
             config_path,
             log_path,
@@ -181,20 +153,8 @@ impl Host {
     /// Replaces the configuration (same data directory and port); the
     /// running host reads it on `hangup`.
     pub fn rewrite(&self, config: HostConfig) {
-        let text = config.to_toml(&self.data_dir(), self.listen.port());
+        let text = config.to_toml(&self.data_dir(), self.port);
         std::fs::write(&self.config_path, text).unwrap();
-    }
-
-    /// Like `rewrite`, for a host started with `start_toml`.
-    pub fn write_config(&self, config: &str) {
-        let current = std::fs::read_to_string(&self.config_path).unwrap();
-        // Keep the generated data_dir and [server] header lines.
-        let head: String = current
-            .lines()
-            .take_while(|l| !l.starts_with("# --"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(&self.config_path, format!("{head}\n# --\n{config}\n")).unwrap();
     }
 }
 
