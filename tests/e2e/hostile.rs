@@ -175,117 +175,38 @@ async fn metrics(host: &Host) -> String {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn attacks_are_contained_and_logged() {
-    let (upstream, seen) = upstream().await;
-    let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
-    let c = Client::new(&host);
-    c.still_serving().await;
+/// Tenants a and b running the hostile guest against a recording upstream.
+struct Attacked {
+    upstream: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    host: Host,
+    c: Client,
+}
 
-    // An endless loop is stopped at the deadline with a clear 5xx.
-    let (status, body) = c.get("a", TOKEN_A, "/loop").await;
-    assert_eq!(status, 504, "{body}");
-    assert!(body.contains("1500 ms deadline"), "{body}");
-    c.still_serving().await;
-
-    // Unbounded allocation hits the memory cap.
-    let (status, body) = c.get("a", TOKEN_A, "/alloc").await;
-    assert_eq!(status, 500, "{body}");
-    assert!(body.contains("memory limit of 33554432 bytes"), "{body}");
-    c.still_serving().await;
-
-    // A panic is a 500 carrying the guest's message.
-    let (status, body) = c.get("a", TOKEN_A, "/panic").await;
-    assert_eq!(status, 500);
-    assert!(body.contains("panics on purpose"), "{body}");
-    c.still_serving().await;
-
-    // SSRF. Tenant b lists loopback and metadata destinations but has no
-    // loopback test entry: every spelling is refused at the address level.
-    for target in ssrf_targets(&upstream) {
-        let (status, body) = c.get("b", TOKEN_B, &format!("/fetch?url={target}")).await;
-        assert_eq!(status, 200);
-        assert!(
-            body.starts_with("error refused by the host's egress policy"),
-            "{target}: {body}"
-        );
+impl Attacked {
+    async fn start() -> Self {
+        let (upstream, seen) = upstream().await;
+        let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
+        let c = Client::new(&host);
+        c.still_serving().await;
+        Self {
+            upstream,
+            seen,
+            host,
+            c,
+        }
     }
-    // Tenant a's loopback test entry opens its upstream, nothing more: not
-    // other loopback ports or names, and never the metadata address.
-    let port = upstream.rsplit(':').next().unwrap();
-    let (_, body) = c
-        .get("a", TOKEN_A, &format!("/fetch?url={upstream}/x"))
-        .await;
-    assert!(body.starts_with("status 200"), "{body}");
-    for target in [
-        format!("http://localhost:{port}/"),
-        "http://127.0.0.2:80/".to_string(),
-        "http://169.254.169.254/latest/meta-data/".to_string(),
-    ] {
-        let (_, body) = c.get("a", TOKEN_A, &format!("/fetch?url={target}")).await;
-        assert!(
-            body.starts_with("error refused by the host's egress policy"),
-            "{target}: {body}"
-        );
+
+    /// Tenant a's plugin fetching `target`: its answer.
+    async fn fetch(&self, tenant: &str, token: &str, target: &str) -> String {
+        let path = format!("/fetch?url={target}");
+        self.c.get(tenant, token, &path).await.1
     }
-    seen.lock().unwrap().clear();
 
-    // A redirect is handed back; following it is checked again and refused.
-    let (_, body) = c
-        .get("a", TOKEN_A, &format!("/follow?url={upstream}/redirect"))
-        .await;
-    assert!(body.contains("status 307"), "{body}");
-    assert!(
-        body.contains("second: error refused by the host's egress policy"),
-        "{body}"
-    );
-
-    // An oversized response is cut off.
-    let (_, body) = c
-        .get("a", TOKEN_A, &format!("/fetch?url={upstream}/big"))
-        .await;
-    assert!(body.starts_with("error too large"), "{body}");
-
-    // The secret cannot be sent where it does not belong (it is not even set).
-    let (_, body) = c
-        .get(
-            "a",
-            TOKEN_A,
-            &format!("/exfiltrate?url={upstream}/elsewhere"),
-        )
-        .await;
-    assert!(
-        body.contains("basic: error refused by the host's egress policy"),
-        "{body}"
-    );
-    assert!(
-        body.contains("form: error refused by the host's egress policy"),
-        "{body}"
-    );
-    assert!(
-        seen.lock().unwrap().is_empty(),
-        "{:?}",
-        seen.lock().unwrap()
-    );
-
-    // Store paths cannot escape the namespace.
-    let (_, body) = c.get("a", TOKEN_A, "/store-escape").await;
-    assert_eq!(body.matches("invalid path").count(), 10, "{body}");
-
-    // A log flood is cut at the per-request cap.
-    let (status, _) = c.get("a", TOKEN_A, "/log-flood").await;
-    assert_eq!(status, 200);
-    c.still_serving().await;
-
-    let log = host.log();
-    for needle in [
-        "kind=\"deadline\"",
-        "kind=\"memory\"",
-        "kind=\"trap\"",
-        "egress refused",
-        "secret refused for this URL",
-        "log limit of 200 lines reached",
-    ] {
+    /// The line of the host's log with `needle`, which names the tenant and
+    /// the plugin.
+    fn logged(&self, needle: &str) {
+        let log = self.host.log();
         let line = log
             .lines()
             .find(|l| l.contains(needle))
@@ -296,19 +217,128 @@ async fn attacks_are_contained_and_logged() {
         );
         assert!(line.contains("plugin=hostile"), "{line}");
     }
-    assert!(log.matches("flood line").count() <= 200, "flood not capped");
 
-    // Metrics count what happened, per tenant (for an admin).
-    let metrics = metrics(&host).await;
-    for needle in [
-        r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="deadline"} 1"#,
-        r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="memory"} 1"#,
-        r#"igor_host_egress_denials_total{tenant="a",plugin="hostile"}"#,
-        r#"igor_host_plugin_request_seconds_bucket{"#,
-        r#"igor_host_store_bytes{tenant="a"}"#,
-    ] {
-        assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
+    /// The host's metrics show each of `needles`.
+    async fn counted(&self, needles: &[&str]) {
+        let metrics = metrics(&self.host).await;
+        for needle in needles {
+            assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
+        }
     }
+}
+
+const REFUSED: &str = "error refused by the host's egress policy";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_loop_is_stopped_at_the_deadline() {
+    let a = Attacked::start().await;
+    let (status, body) = a.c.get("a", TOKEN_A, "/loop").await;
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("1500 ms deadline"), "{body}");
+    a.c.still_serving().await;
+    a.logged("kind=\"deadline\"");
+    a.counted(&[
+        r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="deadline"} 1"#,
+        r#"igor_host_plugin_request_seconds_bucket{"#,
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unbounded_allocation_hits_the_memory_cap() {
+    let a = Attacked::start().await;
+    let (status, body) = a.c.get("a", TOKEN_A, "/alloc").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("memory limit of 33554432 bytes"), "{body}");
+    a.c.still_serving().await;
+    a.logged("kind=\"memory\"");
+    a.counted(&[r#"igor_host_plugin_traps_total{tenant="a",plugin="hostile",kind="memory"} 1"#])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_is_a_500_with_the_guests_message() {
+    let a = Attacked::start().await;
+    let (status, body) = a.c.get("a", TOKEN_A, "/panic").await;
+    assert_eq!(status, 500);
+    assert!(body.contains("panics on purpose"), "{body}");
+    a.c.still_serving().await;
+    a.logged("kind=\"trap\"");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_spelling_of_loopback_and_the_metadata_address_is_refused() {
+    let a = Attacked::start().await;
+    // Tenant b lists loopback and metadata destinations but has no loopback
+    // test entry: every spelling is refused at the address level.
+    for target in ssrf_targets(&a.upstream) {
+        let body = a.fetch("b", TOKEN_B, &target).await;
+        assert!(body.starts_with(REFUSED), "{target}: {body}");
+    }
+    // Tenant a's loopback test entry opens its upstream, nothing more: not
+    // other loopback ports or names, and never the metadata address.
+    let body = a.fetch("a", TOKEN_A, &format!("{}/x", a.upstream)).await;
+    assert!(body.starts_with("status 200"), "{body}");
+    let port = a.upstream.rsplit(':').next().unwrap();
+    for target in [
+        format!("http://localhost:{port}/"),
+        "http://127.0.0.2:80/".to_string(),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        let body = a.fetch("a", TOKEN_A, &target).await;
+        assert!(body.starts_with(REFUSED), "{target}: {body}");
+    }
+    a.logged("egress refused");
+    a.counted(&[r#"igor_host_egress_denials_total{tenant="a",plugin="hostile"}"#])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_is_handed_back_and_following_it_is_checked_again() {
+    let a = Attacked::start().await;
+    let path = format!("/follow?url={}/redirect", a.upstream);
+    let (_, body) = a.c.get("a", TOKEN_A, &path).await;
+    assert!(body.contains("status 307"), "{body}");
+    assert!(body.contains(&format!("second: {REFUSED}")), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_response_is_cut_off() {
+    let a = Attacked::start().await;
+    let body = a.fetch("a", TOKEN_A, &format!("{}/big", a.upstream)).await;
+    assert!(body.starts_with("error too large"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secret_cannot_be_sent_where_it_does_not_belong() {
+    let a = Attacked::start().await;
+    // (It is not even set.)
+    let path = format!("/exfiltrate?url={}/elsewhere", a.upstream);
+    let (_, body) = a.c.get("a", TOKEN_A, &path).await;
+    assert!(body.contains(&format!("basic: {REFUSED}")), "{body}");
+    assert!(body.contains(&format!("form: {REFUSED}")), "{body}");
+    let seen = a.seen.lock().unwrap().clone();
+    assert!(seen.is_empty(), "{seen:?}");
+    a.logged("secret refused for this URL");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_paths_cannot_escape_the_namespace() {
+    let a = Attacked::start().await;
+    let (_, body) = a.c.get("a", TOKEN_A, "/store-escape").await;
+    assert_eq!(body.matches("invalid path").count(), 10, "{body}");
+    a.counted(&[r#"igor_host_store_bytes{tenant="a"}"#]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_flood_is_cut_at_the_per_request_cap() {
+    let a = Attacked::start().await;
+    let (status, _) = a.c.get("a", TOKEN_A, "/log-flood").await;
+    assert_eq!(status, 200);
+    a.c.still_serving().await;
+    a.logged("log limit of 200 lines reached");
+    let log = a.host.log();
+    assert!(log.matches("flood line").count() <= 200, "flood not capped");
 }
 
 #[tokio::test(flavor = "multi_thread")]
