@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::config::tenant;
-use common::{Host, HostConfig, hostile_with_manifest, plugin, upstream};
+use common::{Client, Host, HostConfig, hostile_with_manifest, plugin, upstream};
 use igor_test_support::real_igor;
 use reqwest::StatusCode;
 
@@ -45,33 +45,6 @@ fn plugins(dir: &std::path::Path, upstream: &str) -> HostConfig {
     HostConfig::new().plugin(entry("hostile")).plugin(narrowed)
 }
 
-struct Caller {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Caller {
-    fn new(host: &Host) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: host.url.clone(),
-        }
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, String) {
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-
-    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        self.send(request).await
-    }
-}
-
 fn bearer(token: &str) -> (&'static str, String) {
     ("authorization", format!("Bearer {token}"))
 }
@@ -81,7 +54,7 @@ async fn the_owner_token_guards_a_single_tenant_host() {
     let dir = tempfile::tempdir().unwrap();
     let upstream = upstream("upstream").await;
     let host = Host::start(plugins(dir.path(), &upstream).owner_token(OWNER)).await;
-    let c = Caller::new(&host);
+    let c = Client::new(&host);
     let (auth, owner) = bearer(OWNER);
     let basic = format!(
         "Basic {}",
@@ -94,7 +67,7 @@ async fn the_owner_token_guards_a_single_tenant_host() {
     // Without the token, or with another, nothing reaches the plugin.
     let response = c
         .http
-        .get(format!("{}/plugin/hostile/store-get?path=x", c.base))
+        .get(c.url("/plugin/hostile/store-get?path=x"))
         .send()
         .await
         .unwrap();
@@ -112,7 +85,7 @@ async fn the_owner_token_guards_a_single_tenant_host() {
         "{challenges:?}"
     );
     let (status, _) = c
-        .get(
+        .get_with(
             "/plugin/hostile/store-get?path=x",
             &[(auth, "Bearer wrong")],
         )
@@ -121,34 +94,35 @@ async fn the_owner_token_guards_a_single_tenant_host() {
     // With it, as Bearer or as the Basic password, the plugin answers.
     for value in [owner.as_str(), basic.as_str()] {
         let got = c
-            .get("/plugin/hostile/store-get?path=x", &[(auth, value)])
+            .get_with("/plugin/hostile/store-get?path=x", &[(auth, value)])
             .await;
         assert_eq!(got, (404, "nothing".into()));
     }
     // The route the manifest declares public needs nothing, for GET only;
     // the operator refused it for the narrowed entry.
     assert_eq!(
-        c.get("/plugin/hostile/ok", &[]).await,
+        c.get("/plugin/hostile/ok").await,
         (200, "still here".into())
     );
-    let (status, _) = c
-        .send(c.http.post(format!("{}/plugin/hostile/ok", c.base)))
-        .await;
+    let (status, _) = c.form("/plugin/hostile/ok", &[]).await;
     assert_eq!(status, 401);
-    assert_eq!(c.get("/plugin/narrowed/ok", &[]).await.0, 401);
+    assert_eq!(c.get("/plugin/narrowed/ok").await.0, 401);
     // Action status is the owner's too.
-    assert_eq!(c.get("/status/sensors/x", &[]).await.0, 401);
-    assert_eq!(c.get("/status/sensors/x", &[(auth, &owner)]).await.0, 404);
+    assert_eq!(c.get("/status/sensors/x").await.0, 401);
+    assert_eq!(
+        c.get_with("/status/sensors/x", &[(auth, &owner)]).await.0,
+        404
+    );
 
     // The setting that moved the upstream also allowed it; the operator's
     // deny refused it for the narrowed entry.
     let fetch = format!("/fetch?url={upstream}/x");
     let (_, body) = c
-        .get(&format!("/plugin/hostile{fetch}"), &[(auth, &owner)])
+        .get_with(&format!("/plugin/hostile{fetch}"), &[(auth, &owner)])
         .await;
     assert!(body.starts_with("status 200"), "{body}");
     let (_, body) = c
-        .get(&format!("/plugin/narrowed{fetch}"), &[(auth, &owner)])
+        .get_with(&format!("/plugin/narrowed{fetch}"), &[(auth, &owner)])
         .await;
     assert!(
         body.starts_with("error refused by the host's egress policy"),
@@ -169,26 +143,28 @@ async fn with_a_forward_secret_only_igor_and_the_owner_get_in() {
         .owner_token(OWNER)
         .server(|server| server.igor_forward_secret = Some(FORWARD.into()));
     let host = Host::start(config).await;
-    let c = Caller::new(&host);
+    let c = Client::new(&host);
     let path = "/plugin/hostile/store-get?path=x";
-    let (status, body) = c.get(path, &[]).await;
+    let (status, body) = c.get(path).await;
     assert_eq!(status, 401);
     assert!(body.contains("Igor"), "{body}");
-    let (status, _) = c.get(path, &[("x-igor-forward-secret", "guess")]).await;
+    let (status, _) = c
+        .get_with(path, &[("x-igor-forward-secret", "guess")])
+        .await;
     assert_eq!(status, 401);
     // A caller name without the secret is no way in either.
-    let (status, _) = c.get(path, &[("x-igor-caller", "admin")]).await;
+    let (status, _) = c.get_with(path, &[("x-igor-caller", "admin")]).await;
     assert_eq!(status, 401);
     let forwarded = [
         ("x-igor-forward-secret", FORWARD),
         ("x-igor-caller", "jack"),
     ];
-    assert_eq!(c.get(path, &forwarded).await, (404, "nothing".into()));
+    assert_eq!(c.get_with(path, &forwarded).await, (404, "nothing".into()));
     let (auth, owner) = bearer(OWNER);
-    assert_eq!(c.get(path, &[(auth, &owner)]).await.0, 404);
-    assert_eq!(c.get("/plugin/hostile/ok", &[]).await.0, 200);
-    assert_eq!(c.get("/status/sensors/x", &[]).await.0, 401);
-    assert_eq!(c.get("/status/sensors/x", &forwarded).await.0, 404);
+    assert_eq!(c.get_with(path, &[(auth, &owner)]).await.0, 404);
+    assert_eq!(c.get("/plugin/hostile/ok").await.0, 200);
+    assert_eq!(c.get("/status/sensors/x").await.0, 401);
+    assert_eq!(c.get_with("/status/sensors/x", &forwarded).await.0, 404);
 }
 
 /// Runs `serve` with `config` on 0.0.0.0, expecting it to refuse: the
@@ -226,8 +202,8 @@ async fn an_address_beyond_loopback_needs_a_credential_or_an_explicit_yes() {
         .server(|server| server.allow_unauthenticated = true);
     let host = Host::start(anyone).await;
     assert_eq!(
-        Caller::new(&host)
-            .get("/plugin/fitbit/page/setup.html", &[])
+        Client::new(&host)
+            .get("/plugin/fitbit/page/setup.html")
             .await
             .0,
         200
@@ -241,8 +217,8 @@ async fn an_address_beyond_loopback_needs_a_credential_or_an_explicit_yes() {
     // With the owner's token it starts without the warning.
     let host = Host::start(HostConfig::new().on_all_addresses().owner_token(OWNER)).await;
     assert_eq!(
-        Caller::new(&host)
-            .get("/plugin/fitbit/page/setup.html", &[])
+        Client::new(&host)
+            .get("/plugin/fitbit/page/setup.html")
             .await
             .0,
         401
@@ -262,12 +238,12 @@ async fn metrics_need_the_admin_token_or_their_own_address() {
             server.metrics_listen = Some(([127, 0, 0, 1], metrics_port).into());
         });
     let host = Host::start(config).await;
-    let c = Caller::new(&host);
-    assert_eq!(c.get("/metrics", &[]).await.0, 401);
+    let c = Client::new(&host);
+    assert_eq!(c.get("/metrics").await.0, 401);
     let (auth, owner) = bearer(OWNER);
-    assert_eq!(c.get("/metrics", &[(auth, &owner)]).await.0, 401);
+    assert_eq!(c.get_with("/metrics", &[(auth, &owner)]).await.0, 401);
     let (_, admin) = bearer(ADMIN);
-    let (status, text) = c.get("/metrics", &[(auth, &admin)]).await;
+    let (status, text) = c.get_with("/metrics", &[(auth, &admin)]).await;
     assert_eq!(status, 200);
     assert!(
         text.contains("# TYPE igor_host_store_documents gauge"),
@@ -301,7 +277,7 @@ async fn metrics_need_the_admin_token_or_their_own_address() {
     let owner_auth = [(auth, owner.as_str())];
     let put = async |path: &str| {
         let (_, body) = c
-            .get(
+            .get_with(
                 &format!("/tenants/b/plugin/hostile/store-put?path={path}&json=1"),
                 &owner_auth,
             )

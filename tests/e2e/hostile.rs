@@ -9,7 +9,7 @@ use axum::Router;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::any;
 use common::config::{Tenant, tenant};
-use common::{Host, HostConfig, call_once, plugin};
+use common::{Client, Host, HostConfig, call_once, plugin};
 
 const TOKEN_A: &str = "token-of-tenant-a";
 const TOKEN_B: &str = "token-of-tenant-b";
@@ -112,31 +112,25 @@ fn tenants_config(upstream: &str, wasm: &str) -> HostConfig {
         .tenant(tenant_b(upstream, wasm))
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
+/// The hostile plugin of each tenant, as its callers reach it.
+struct Tenants {
+    url: String,
 }
 
-impl Client {
+impl Tenants {
     fn new(host: &Host) -> Self {
         Self {
-            http: reqwest::Client::new(),
-            base: host.url.clone(),
+            url: host.url.clone(),
         }
     }
 
+    /// A caller of `tenant`'s plugin presenting `token`.
+    fn of(&self, tenant: &str, token: &str) -> Client {
+        Client::at(&format!("{}/tenants/{tenant}/plugin/hostile", self.url)).with_bearer(token)
+    }
+
     async fn get(&self, tenant: &str, token: &str, path: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(format!(
-                "{}/tenants/{tenant}/plugin/hostile{path}",
-                self.base
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+        self.of(tenant, token).get(path).await
     }
 
     async fn still_serving(&self) {
@@ -145,6 +139,14 @@ impl Client {
             (200, "still here".into())
         );
     }
+}
+
+/// `POST /admin/reload` with `token`: the status and the answer.
+async fn reload(host: &Host, token: &str) -> (u16, String) {
+    Client::new(host)
+        .with_bearer(token)
+        .post("/admin/reload")
+        .await
 }
 
 /// Loopback (the upstream, by name and in three address spellings), the
@@ -164,15 +166,7 @@ fn ssrf_targets(upstream: &str) -> [String; 6] {
 
 /// The host's metrics, as an admin reads them.
 async fn metrics(host: &Host) -> String {
-    reqwest::Client::new()
-        .get(format!("{}/metrics", host.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    Client::new(host).with_bearer(ADMIN).get("/metrics").await.1
 }
 
 /// Tenants a and b running the hostile guest against a recording upstream.
@@ -180,14 +174,14 @@ struct Attacked {
     upstream: String,
     seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     host: Host,
-    c: Client,
+    c: Tenants,
 }
 
 impl Attacked {
     async fn start() -> Self {
         let (upstream, seen) = upstream().await;
         let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
-        let c = Client::new(&host);
+        let c = Tenants::new(&host);
         c.still_serving().await;
         Self {
             upstream,
@@ -345,7 +339,7 @@ async fn a_log_flood_is_cut_at_the_per_request_cap() {
 async fn tenants_are_authenticated_and_isolated() {
     let (upstream, _) = upstream().await;
     let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
-    let c = Client::new(&host);
+    let c = Tenants::new(&host);
 
     // No token, a wrong token, another tenant's token: all refused.
     let response = reqwest::get(format!("{}/tenants/a/plugin/hostile/ok", host.url))
@@ -423,23 +417,14 @@ async fn tenants_are_authenticated_and_isolated() {
 async fn tenants_change_without_restart_or_dropped_requests() {
     let (upstream, _) = upstream().await;
     let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
-    let c = Client::new(&host);
+    let c = Tenants::new(&host);
     assert_eq!(c.get("c", "token-c", "/ok").await.0, 404);
 
     // A request in flight (it will run to its deadline) while tenant b is
     // removed and tenant c added.
     let slow = {
-        let http = c.http.clone();
-        let url = format!("{}/tenants/b/plugin/hostile/loop", host.url);
-        tokio::spawn(async move {
-            http.get(url)
-                .bearer_auth(TOKEN_B)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        })
+        let b = c.of("b", TOKEN_B);
+        tokio::spawn(async move { b.get("/loop").await.0 })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let hostile = plugin("hostile").component(igor_test_guests::HOSTILE);
@@ -448,21 +433,9 @@ async fn tenants_change_without_restart_or_dropped_requests() {
         .tenant(tenant_a(&upstream, igor_test_guests::HOSTILE))
         .tenant(tenant("c", "token-c").plugin(hostile));
     host.rewrite(without_b_with_c);
-    let http = reqwest::Client::new();
-    let refused = http
-        .post(format!("{}/admin/reload", host.url))
-        .bearer_auth("not-admin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
-    let reloaded = http
-        .post(format!("{}/admin/reload", host.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reloaded.status(), 200, "{}", reloaded.text().await.unwrap());
+    assert_eq!(reload(&host, "not-admin").await.0, 401);
+    let (status, body) = reload(&host, ADMIN).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(
         c.get("c", "token-c", "/ok").await,
         (200, "still here".into())
@@ -473,13 +446,7 @@ async fn tenants_change_without_restart_or_dropped_requests() {
 
     // A broken configuration is refused and the running one stays.
     host.rewrite(HostConfig::new().tenant(tenant("../bad", "token-bad")));
-    let refused = http
-        .post(format!("{}/admin/reload", host.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 422);
+    assert_eq!(reload(&host, ADMIN).await.0, 422);
     assert_eq!(c.get("c", "token-c", "/ok").await.0, 200);
 }
 
@@ -504,7 +471,7 @@ fn components_importing_sockets_are_refused_at_load() {
 async fn wasi_http_requests_are_policed() {
     let (upstream, seen) = upstream().await;
     let host = Host::start(tenants_config(&upstream, igor_test_guests::WASI_HTTP)).await;
-    let c = Client::new(&host);
+    let c = Tenants::new(&host);
 
     // SSRF: every spelling of loopback and the metadata address is refused
     // at the address level, a name tenant b does not list by the allow-list.

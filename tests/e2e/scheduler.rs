@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::config::tenant;
-use common::{Host, HostConfig, plugin};
+use common::{Client, Host, HostConfig, plugin};
 use serde_json::Value;
 
 const TOKEN_A: &str = "token-of-tenant-a";
@@ -34,13 +34,7 @@ fn config(with_b: bool) -> HostConfig {
 }
 
 async fn get(host: &Host, path: &str, token: &str) -> (u16, String) {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", host.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    Client::new(host).with_bearer(token).get(path).await
 }
 
 /// The status recorded for `tenant`, once its first run has happened.
@@ -81,13 +75,11 @@ async fn live_actions_once_settled(host: &Host, expected: u64) -> u64 {
 }
 
 async fn reload(host: &Host) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/admin/reload", host.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let (status, body) = Client::new(host)
+        .with_bearer(ADMIN)
+        .post("/admin/reload")
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,6 +9,7 @@ use super::Host;
 pub struct Client {
     pub http: reqwest::Client,
     base: String,
+    bearer: Option<String>,
 }
 
 impl Client {
@@ -25,6 +26,20 @@ impl Client {
         Self {
             http,
             base: base.trim_end_matches('/').to_string(),
+            bearer: None,
+        }
+    }
+
+    /// The same client sending `Authorization: Bearer <token>`.
+    pub fn with_bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_string());
+        self
+    }
+
+    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
         }
     }
 
@@ -35,12 +50,26 @@ impl Client {
 
     /// `GET target`: the status and the body.
     pub async fn get(&self, target: &str) -> (u16, String) {
-        answer(self.http.get(self.url(target))).await
+        self.get_with(target, &[]).await
+    }
+
+    /// `GET target` with extra `headers`.
+    pub async fn get_with(&self, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self.authorised(self.http.get(self.url(target)));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request).await
     }
 
     /// `POST` of `form` to `target`: the status and the body.
     pub async fn form(&self, target: &str, form: &[(&str, &str)]) -> (u16, String) {
-        answer(self.http.post(self.url(target)).form(form)).await
+        answer(self.authorised(self.http.post(self.url(target))).form(form)).await
+    }
+
+    /// `POST target` without a body.
+    pub async fn post(&self, target: &str) -> (u16, String) {
+        answer(self.authorised(self.http.post(self.url(target)))).await
     }
 
     /// The fitbit plugin's settings form, answered 200.
