@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::config::tenant;
-use common::{Host, HostConfig, clouds, free_port, host_binary, plugin};
+use common::{Client, Host, HostConfig, clouds, free_port, host_binary, plugin};
 use igor_test_support::{FakeGoogle, consent};
 use serde_json::Value;
 
@@ -61,17 +61,10 @@ fn google_plugin(google: &FakeGoogle, header: &str) -> String {
     )
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// Client id by the settings form, then auth1 → consent → auth2: the token
 /// exchange needs the client secret. Returns auth2's status.
 async fn authorise(plugin: &str, bearer: Option<&str>) -> u16 {
-    let http = browser();
+    let http = Client::at(plugin).http;
     let with_auth = |r: reqwest::RequestBuilder| match bearer {
         Some(token) => r.bearer_auth(token),
         None => r,

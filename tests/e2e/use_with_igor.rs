@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use common::{Host, HostConfig, plugin};
+use common::{Client, Host, HostConfig, plugin};
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 use igor_test_support::free_port;
 use igor_test_support::real_igor;
@@ -327,10 +327,7 @@ async fn the_readme_steps_work_as_written() {
     // 4. The browser: the setup page needs an Igor login.
     let redirect = format!("{igor}/plugin/fitbit/auth2");
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = Client::at(&igor).http;
     let setup = format!("{igor}/plugin/fitbit/page/setup.html");
     let refused = browser.get(&setup).send().await.unwrap();
     assert_eq!(refused.status(), 401, "not logged in");
