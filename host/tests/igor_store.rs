@@ -19,6 +19,11 @@ fn store(igor: &Igor, credentials: &str) -> IgorStore {
     IgorStore::new(&config(igor, credentials), "default").unwrap()
 }
 
+/// Writes a new token to `path`, as a refresh would.
+async fn overwrite(store: &IgorStore, ns: &Namespace, path: &str) -> Result<u64, StoreError> {
+    store.put(ns, path, r#"{"access_token": "b"}"#, None).await
+}
+
 fn fitbit() -> Namespace {
     Namespace::new("default", "fitbit")
 }
@@ -351,9 +356,7 @@ async fn capabilities_and_credentials() {
     let anonymous = store(&igor, "");
     unavailable(anonymous.get(&ns, path).await, "401");
     unavailable(
-        anonymous
-            .put(&ns, path, r#"{"access_token": "b"}"#, None)
-            .await,
+        overwrite(&anonymous, &ns, path).await,
         "check the credentials in [store]",
     );
     unavailable(anonymous.delete(&ns, path, None).await, "401");
@@ -363,12 +366,7 @@ async fn capabilities_and_credentials() {
     // A bearer token Igor cannot verify: its 404 is not "missing".
     let bearer = store(&igor, "bearer_token = \"not-a-jwt\"");
     unavailable(bearer.get(&ns, path).await, "404");
-    unavailable(
-        bearer
-            .put(&ns, path, r#"{"access_token": "b"}"#, None)
-            .await,
-        "404",
-    );
+    unavailable(overwrite(&bearer, &ns, path).await, "404");
     assert_eq!(
         igor.get_json(path).await.unwrap(),
         json!({"token": {"access_token": "a"}})
@@ -378,10 +376,7 @@ async fn capabilities_and_credentials() {
     igor.set_password("admin", "s3cret").await;
     let wrong = store(&igor, "username = \"admin\"\npassword = \"wrong\"");
     unavailable(wrong.get(&ns, path).await, "500");
-    unavailable(
-        wrong.put(&ns, path, r#"{"access_token": "b"}"#, None).await,
-        "500",
-    );
+    unavailable(overwrite(&wrong, &ns, path).await, "500");
     let right = store(&igor, "username = \"admin\"\npassword = \"s3cret\"");
     assert_eq!(
         get_value(&right, &ns, path).await.unwrap().0,
