@@ -29,60 +29,147 @@ fn on_igor(config: HostConfig, url: &str) -> HostConfig {
         .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()))
 }
 
+/// An Igor owner's installation: a real Igor with the forwarder as
+/// `fitbit`, the host keeping its data in that Igor, and the fake Google
+/// (in Testing mode) sending browsers back to Igor's callback.
+struct IgorOwner {
+    google: FakeGoogle,
+    igor: Igor,
+    host: Host,
+    browser: reqwest::Client,
+    /// The plugin's URL at Igor.
+    plugin: String,
+    /// Igor's OAuth callback, which forwards to the host.
+    redirect: String,
+}
+
+impl IgorOwner {
+    async fn start() -> Self {
+        let google = FakeGoogle::start().await;
+        let igor = Igor::start(Options {
+            capabilities: false,
+            addstd: vec!["fitbit".into()],
+            forwarder: true,
+        })
+        .await;
+        let plugin = clouds::google_plugin(&google, None);
+        let host = Host::start(on_igor(HostConfig::new().plugin(plugin), &igor.url)).await;
+        igor.put_json(
+            "plugindata/fitbit/host_url",
+            &serde_json::json!({ "host_url": host.url }).to_string(),
+        )
+        .await;
+        real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+        let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
+        google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
+        google.set_testing_mode(CLIENT_ID, true);
+        Self {
+            browser: Client::at(&igor.url).http,
+            plugin: format!("{}/plugin/fitbit", igor.url),
+            google,
+            igor,
+            host,
+            redirect,
+        }
+    }
+
+    /// The secret set the original plugin's way, in Igor's database, and
+    /// the client id through Igor's URL, a form posted from the address the
+    /// browser used (localhost, while Igor calls itself 127.0.0.1): Igor's
+    /// forwarder passes that host on.
+    async fn set_credentials(&self) {
+        self.igor
+            .put_json(
+                "plugindata/fitbit/client_secret",
+                &serde_json::json!({ "client_secret": CLIENT_SECRET }).to_string(),
+            )
+            .await;
+        let localhost = format!("http://localhost:{}", self.igor.port);
+        let saved = self
+            .browser
+            .post(format!("{localhost}/plugin/fitbit/settings"))
+            .header("origin", &localhost)
+            .form(&[("client_id", CLIENT_ID)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), 200, "{}", self.igor.log());
+    }
+
+    /// Igor's auth1 → Google consent → Igor's auth2 for jack.
+    async fn authorise_jack(&self) {
+        let start = self
+            .browser
+            .get(format!("{}/auth1?user=jack", self.plugin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(start.status(), 303, "{}", self.igor.log());
+        let location = start.headers()["location"].to_str().unwrap().to_string();
+        let back = consent(&self.browser, &location).await.unwrap();
+        assert!(back.starts_with(&self.redirect), "{back}");
+        let done = self.browser.get(&back).send().await.unwrap();
+        assert_eq!(done.status(), 200, "{}", self.igor.log());
+    }
+
+    /// Credentials set and jack authorised.
+    async fn with_jack() -> Self {
+        let owner = Self::start().await;
+        owner.set_credentials().await;
+        owner.authorise_jack().await;
+        owner
+    }
+
+    /// Igor's own status of sensors/fitbit once `ready` holds (Igor runs
+    /// the plugin's action when it starts).
+    async fn igor_status(&self, ready: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..150 {
+            if let Some(status) = self.igor.get_json("status/sensors/fitbit").await
+                && ready(&status["fitbit"])
+            {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "no such status\nigor: {}\nhost: {}",
+            self.igor.log(),
+            self.host.log()
+        );
+    }
+
+    /// Igor saved and started again, which runs its action.
+    async fn save_and_restart_igor(&mut self) {
+        let save = reqwest::Client::new()
+            .get(format!("{}/internal/save", self.igor.url))
+            .basic_auth("admin", Some(""))
+            .send()
+            .await
+            .unwrap();
+        assert!(save.status().is_success());
+        self.igor.restart().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn an_igor_owner_keeps_their_urls_and_action() {
-    let google = FakeGoogle::start().await;
-    let mut igor = Igor::start(Options {
-        capabilities: false,
-        addstd: vec!["fitbit".into()],
-        forwarder: true,
-    })
-    .await;
-    let plugin = clouds::google_plugin(&google, None);
-    let host = Host::start(on_igor(HostConfig::new().plugin(plugin), &igor.url)).await;
-    igor.put_json(
-        "plugindata/fitbit/host_url",
-        &serde_json::json!({ "host_url": host.url }).to_string(),
-    )
-    .await;
-    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
-    // The provider sends the browser back to Igor, which forwards to the host.
-    let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
-    google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
-    google.set_testing_mode(CLIENT_ID, true);
-    let browser = Client::at(&igor.url).http;
-    let plugin = format!("{}/plugin/fitbit", igor.url);
+async fn the_setup_page_keeps_its_url_and_names_igors_callback() {
+    let owner = IgorOwner::start().await;
+    let url = format!("{}/page/setup.html?user=jack", owner.plugin);
+    let page = common::page_text(&owner.browser, &url).await;
+    assert!(
+        page.contains(&owner.redirect),
+        "{page}\n{}",
+        owner.igor.log()
+    );
+}
 
-    // The setup page at its old URL, through Igor; it names Igor's callback.
-    let page = browser
-        .get(format!("{plugin}/page/setup.html?user=jack"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
-    assert!(page.contains(&redirect), "{page}\n{}", igor.log());
-
-    // The secret set the original plugin's way, in Igor's database...
-    igor.put_json(
-        "plugindata/fitbit/client_secret",
-        &serde_json::json!({ "client_secret": CLIENT_SECRET }).to_string(),
-    )
-    .await;
-    // ...and the client id through Igor's URL, a form posted from the
-    // address the browser used (localhost, while Igor calls itself
-    // 127.0.0.1): Igor's forwarder passes that host on.
-    let localhost = format!("http://localhost:{}", igor.port);
-    let saved = browser
-        .post(format!("{localhost}/plugin/fitbit/settings"))
-        .header("origin", &localhost)
-        .form(&[("client_id", CLIENT_ID)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), 200, "{}", igor.log());
-    let cross_site = browser
-        .post(format!("{plugin}/settings"))
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_set_the_original_way_move_out_of_igors_database() {
+    let owner = IgorOwner::start().await;
+    owner.set_credentials().await;
+    let cross_site = owner
+        .browser
+        .post(format!("{}/settings", owner.plugin))
         .header("origin", "http://evil.example")
         .form(&[("client_id", "other")])
         .send()
@@ -90,85 +177,61 @@ async fn an_igor_owner_keeps_their_urls_and_action() {
         .unwrap();
     assert_eq!(cross_site.status(), 403);
     // On first use the secret moves into the host and out of Igor.
-    let page = common::page_text(&browser, &format!("{plugin}/page/setup.html")).await;
+    let url = format!("{}/page/setup.html", owner.plugin);
+    let page = common::page_text(&owner.browser, &url).await;
     assert!(page.contains("set (leave empty to keep it)"), "{page}");
-    let app = igor.get_json("plugindata/fitbit").await.unwrap();
+    let app = owner.igor.get_json("plugindata/fitbit").await.unwrap();
     assert_eq!(app["fitbit"]["client_id"], CLIENT_ID, "{app}");
     assert!(
         !app.to_string().contains(CLIENT_SECRET),
         "the secret left Igor's database: {app}"
     );
+}
 
-    // Authorise jack: Igor's auth1 → Google consent → Igor's auth2.
-    let start = browser
-        .get(format!("{plugin}/auth1?user=jack"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 303, "{}", igor.log());
-    let location = start.headers()["location"].to_str().unwrap().to_string();
-    let back = consent(&browser, &location).await.unwrap();
-    assert!(back.starts_with(&redirect), "{back}");
-    let done = browser.get(&back).send().await.unwrap();
-    assert_eq!(done.status(), 200, "{}", igor.log());
-    let token = igor
+#[tokio::test(flavor = "multi_thread")]
+async fn authorising_through_igors_urls_keeps_the_token_in_igor() {
+    let owner = IgorOwner::with_jack().await;
+    let token = owner
+        .igor
         .get_json("identities/jack/plugindata/fitbit/token")
         .await
         .unwrap();
     assert_eq!(token["token"]["provider"], "google-health", "{token}");
+}
 
-    // Igor's own action (from the plugin's fragment: user jack, representing
-    // sensors/fitbit) fires when Igor starts: save, restart, and wait.
+#[tokio::test(flavor = "multi_thread")]
+async fn igors_own_action_fetches_into_igor() {
+    let mut owner = IgorOwner::with_jack().await;
+    // The action from the plugin's fragment (user jack, representing
+    // sensors/fitbit) fires when Igor starts.
     let now =
         (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    google.add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&now, 80_100.0));
-    let save = reqwest::Client::new()
-        .get(format!("{}/internal/save", igor.url))
-        .basic_auth("admin", Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert!(save.status().is_success());
-    igor.restart().await;
-    let mut status = Value::Null;
-    for _ in 0..150 {
-        if let Some(s) = igor.get_json("status/sensors/fitbit").await
-            && s["fitbit"]["alive"] == true
-        {
-            status = s;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(
-        status["fitbit"]["alive"],
-        true,
-        "status: {status}\nigor: {}\nhost: {}",
-        igor.log(),
-        host.log()
-    );
+    owner
+        .google
+        .add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&now, 80_100.0));
+    owner.save_and_restart_igor().await;
+    let status = owner.igor_status(|s| s["alive"] == true).await;
     assert!(status["fitbit"].get("lastSuccess").is_some(), "{status}");
-    let sensors = igor.get_json("sensors/fitbit/jack").await.unwrap();
-    let weight = &sensors["jack"]["weight"];
-    // One weigh-in: Igor gives a one-element list back as the element.
-    let entry = if weight.is_array() {
-        &weight[0]
-    } else {
-        weight
-    };
-    assert!(
-        (entry["weight"].as_f64().unwrap() - 80.1).abs() < 0.01,
-        "{sensors}"
-    );
+    let sensors = owner.igor.get_json("sensors/fitbit/jack").await.unwrap();
+    let weight = real_igor::first_weight(&sensors["jack"]["weight"]);
+    assert!((weight - 80.1).abs() < 0.01, "{sensors}");
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn modify_as_the_page_renders_it_keeps_the_sync_and_the_token() {
+    let owner = IgorOwner::with_jack().await;
+    let (browser, plugin) = (&owner.browser, &owner.plugin);
+    let run = common::page_text(browser, &format!("{plugin}?user=jack")).await;
+    assert!(run.contains("weight"), "{run}");
     // Igor reads jack's settings back with the sync bookkeeping inside; the
-    // page leaves it out, and "Modify" as the page renders it works.
-    let stored = igor
+    // page leaves it out.
+    let stored = owner
+        .igor
         .get_json("identities/jack/plugindata/fitbit")
         .await
         .unwrap();
     assert!(stored["fitbit"].get("sync").is_some(), "{stored}");
-    let page = common::page_text(&browser, &format!("{plugin}/page/setup.html?user=jack")).await;
+    let page = common::page_text(browser, &format!("{plugin}/page/setup.html?user=jack")).await;
     let form = &page[page.find("<h2>Settings of jack</h2>").expect("the form")..];
     let form = &form[..form.find("</form>").unwrap()];
     assert!(
@@ -185,8 +248,9 @@ async fn an_igor_owner_keeps_their_urls_and_action() {
         .send()
         .await
         .unwrap();
-    assert_eq!(modified.status(), 303, "{}", igor.log());
-    let stored = igor
+    assert_eq!(modified.status(), 303, "{}", owner.igor.log());
+    let stored = owner
+        .igor
         .get_json("identities/jack/plugindata/fitbit")
         .await
         .unwrap();
@@ -195,37 +259,34 @@ async fn an_igor_owner_keeps_their_urls_and_action() {
         stored["fitbit"]["token"].get("refresh_token").is_some(),
         "{stored}"
     );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_end_of_testing_access_shows_in_igors_status() {
+    let mut owner = IgorOwner::with_jack().await;
     // A week later Google ends the Testing grant: Igor's own status of
     // sensors/fitbit carries the notice next to Igor's error message.
-    google.advance_clock(Duration::from_secs(7 * 24 * 3600 + 60));
-    igor.restart().await;
-    let mut status = Value::Null;
-    for _ in 0..150 {
-        if let Some(s) = igor.get_json("status/sensors/fitbit").await
-            && s["fitbit"]["errorMessage"]
+    owner
+        .google
+        .advance_clock(Duration::from_secs(7 * 24 * 3600 + 60));
+    owner.save_and_restart_igor().await;
+    let status = owner
+        .igor_status(|s| {
+            s["errorMessage"]
                 .as_str()
                 .is_some_and(|m| m.contains("Token has been expired or revoked"))
-            && s["fitbit"].get("notice").is_some()
-        {
-            status = s;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+                && s.get("notice").is_some()
+        })
+        .await;
     let notice = status["fitbit"]["notice"]["jack"]
         .as_str()
         .unwrap_or_default();
     assert!(
         notice.starts_with("authorise jack again since "),
-        "status: {status}\nigor: {}\nhost: {}",
-        igor.log(),
-        host.log()
+        "{status}"
     );
-    assert!(
-        notice.ends_with(&format!("{plugin}/auth1?user=jack")),
-        "{notice}"
-    );
+    let again = format!("{}/auth1?user=jack", owner.plugin);
+    assert!(notice.ends_with(&again), "{notice}");
     assert_ne!(status["fitbit"]["alive"], true, "{status}");
 }
 
