@@ -10,14 +10,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Host, clouds, sha256_hex};
+use common::clouds::{GOOGLE_ID, GOOGLE_SECRET};
+use common::{Client, Host, HostConfig};
+use igor_host::config::{StoreConfig, TenantSource};
+use igor_host::store::postgres::PostgresConfig;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint, InjectedError};
 use igor_test_support::{FakeGoogle, Fault, postgres};
 use serde_json::{Value, json};
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-three-hosts";
-const GOOGLE_ID: &str = "123-abc.apps.googleusercontent.com";
-const GOOGLE_SECRET: &str = "GOCSPX-google-secret";
 /// Lease on a claimed action; longer than the request timeout below.
 const LEASE_SECONDS: u64 = 4;
 
@@ -42,24 +43,30 @@ impl Hosts {
         use base64::Engine as _;
         let line = base64::engine::general_purpose::STANDARD.encode(key);
         std::fs::write(&key_file, format!("{line}\n")).unwrap();
-        let config = format!(
-            "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n\
-             [secrets]\nkey_file = {:?}\n\
-             [admin]\ntoken_sha256 = [\"{}\"]\n\
-             [tenant_directory]\nsource = \"database\"\npoll_ms = 200\n\
-             [scheduler]\nfirst_run_spread_seconds = 0\nlease_seconds = {LEASE_SECONDS}\n\
-             [limits]\nrequest_timeout_ms = 3000\n",
-            key_file.display().to_string(),
-            sha256_hex(ADMIN_TOKEN)
-        );
+        let store = PostgresConfig {
+            url: url.to_string(),
+            pool_size: 4,
+            timeout_ms: 5000,
+        };
+        let config = HostConfig::new()
+            .admin_token(ADMIN_TOKEN)
+            .first_runs_at_once()
+            .limits(|limits| limits.request_timeout_ms = 3000)
+            .edit(|config| {
+                config.store = StoreConfig::Postgres(store);
+                config.secrets.key_file = Some(key_file);
+                config.tenant_directory.source = TenantSource::Database;
+                config.tenant_directory.poll_ms = 200;
+                config.scheduler.lease_seconds = Some(LEASE_SECONDS);
+            });
         // The first host applies the migrations; the others start together.
-        let mut hosts = vec![Host::start(&config).await];
-        let (b, c) = tokio::join!(Host::start(&config), Host::start(&config));
+        let mut hosts = vec![Host::start(config.clone()).await];
+        let (b, c) = tokio::join!(Host::start(config.clone()), Host::start(config));
         hosts.extend([b, c]);
         Hosts {
+            http: Client::new(&hosts[0]).http,
             hosts,
             database: url.rsplit('/').next().unwrap().to_string(),
-            http: clouds::browser(),
             _keys: keys,
         }
     }
@@ -103,14 +110,13 @@ impl Hosts {
     }
 
     async fn get(&self, host: usize, tenant: &str, token: &str, target: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(format!("{}/tenants/{tenant}{target}", self.url(host)))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+        self.tenant(host, tenant, token).get(target).await
+    }
+
+    /// A caller of `tenant` on `host`, presenting `token`.
+    fn tenant(&self, host: usize, tenant: &str, token: &str) -> Client {
+        let base = format!("{}/tenants/{tenant}", self.url(host));
+        Client::at(&base).with_bearer(token)
     }
 
     /// Waits until `host` answers `target` with `status` (each host follows
@@ -160,29 +166,14 @@ async fn home_on_google() -> (Hosts, FakeGoogle, String) {
     (hosts, google, token)
 }
 
-/// An HTTP client that sends the tenant's token and sees redirects.
-fn tenant_client(token: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
-
 /// Client settings through `host`, then auth1 → consent → auth2 there.
 async fn authorise_through(hosts: &Hosts, host: usize, google: &FakeGoogle, token: &str) {
-    let base = format!("{}/tenants/home", hosts.url(host));
-    google.register_client(
-        GOOGLE_ID,
-        GOOGLE_SECRET,
-        &[&format!("{base}/plugin/fitbit/auth2")],
-    );
-    let http = tenant_client(token);
+    let home = hosts.tenant(host, "home", token);
+    let auth2 = home.url("/plugin/fitbit/auth2");
+    google.register_client(GOOGLE_ID, GOOGLE_SECRET, &[&auth2]);
     let form = [("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)];
-    clouds::post_settings(&http, &base, &form).await;
-    clouds::authorise(&http, &base, "jack", &google.authorize_url()).await;
+    home.settings(&form).await;
+    home.authorise("jack", &google.authorize_url()).await;
 }
 
 const SETUP: &str = "/plugin/fitbit/page/setup.html";
@@ -334,12 +325,8 @@ async fn authorised_through_one_host_fetched_through_another_refreshed_once() {
     let target = "/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&period=7d";
     let calls: Vec<_> = (0..30)
         .map(|i| {
-            let url = format!("{}/tenants/home{target}", hosts.url(i % 3));
-            let http = tenant_client(&token);
-            tokio::spawn(async move {
-                let response = http.get(url).send().await.unwrap();
-                (response.status().as_u16(), response.text().await.unwrap())
-            })
+            let home = hosts.tenant(i % 3, "home", &token);
+            tokio::spawn(async move { home.get(target).await })
         })
         .collect();
     for call in calls {

@@ -88,19 +88,15 @@ impl Client {
     /// auth1 → the provider's consent page → Allow → auth2. Returns the
     /// provider's authorize URL and the page auth2 answered.
     pub async fn authorise(&self, user: &str, provider_prefix: &str) -> (url::Url, String) {
-        let response = self
-            .http
-            .get(self.url(&format!("/plugin/fitbit/auth1?user={user}")))
-            .send()
-            .await
-            .unwrap();
+        let auth1 = self.url(&format!("/plugin/fitbit/auth1?user={user}"));
+        let response = self.authorised(self.http.get(auth1)).send().await.unwrap();
         assert_eq!(response.status(), 303);
         let location = response.headers()["location"].to_str().unwrap().to_string();
         assert!(location.starts_with(provider_prefix), "{location}");
         let back = consent(&self.http, &location).await.unwrap();
         let auth2 = self.url("/plugin/fitbit/auth2?");
         assert!(back.starts_with(&auth2), "{back}");
-        let (status, page) = answer(self.http.get(&back)).await;
+        let (status, page) = answer(self.authorised(self.http.get(&back))).await;
         assert_eq!(status, 200, "{page}");
         assert!(
             page.contains(&format!("access for {user} is set up")),
