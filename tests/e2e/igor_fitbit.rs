@@ -29,6 +29,27 @@ fn on_igor(config: HostConfig, url: &str) -> HostConfig {
         .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()))
 }
 
+/// A real Igor with its std fitbit plugin's fragment and action, the
+/// plugin itself replaced by the forwarder.
+async fn igor_with_forwarder() -> Igor {
+    Igor::start(Options {
+        capabilities: false,
+        addstd: vec!["fitbit".into()],
+        forwarder: true,
+    })
+    .await
+}
+
+/// Points Igor's forwarder at `host`, with the shared forward secret.
+async fn forward_to(igor: &Igor, host: &Host) {
+    igor.put_json(
+        "plugindata/fitbit/host_url",
+        &serde_json::json!({ "host_url": host.url }).to_string(),
+    )
+    .await;
+    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+}
+
 /// An Igor owner's installation: a real Igor with the forwarder as
 /// `fitbit`, the host keeping its data in that Igor, and the fake Google
 /// (in Testing mode) sending browsers back to Igor's callback.
@@ -46,20 +67,10 @@ struct IgorOwner {
 impl IgorOwner {
     async fn start() -> Self {
         let google = FakeGoogle::start().await;
-        let igor = Igor::start(Options {
-            capabilities: false,
-            addstd: vec!["fitbit".into()],
-            forwarder: true,
-        })
-        .await;
+        let igor = igor_with_forwarder().await;
         let plugin = clouds::google_plugin(&google, None);
         let host = Host::start(on_igor(HostConfig::new().plugin(plugin), &igor.url)).await;
-        igor.put_json(
-            "plugindata/fitbit/host_url",
-            &serde_json::json!({ "host_url": host.url }).to_string(),
-        )
-        .await;
-        real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+        forward_to(&igor, &host).await;
         let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
         google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
         google.set_testing_mode(CLIENT_ID, true);
@@ -352,23 +363,13 @@ async fn refreshes_survive_a_slow_igor_and_concurrent_runs() {
     use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 
     let fitbit = FakeFitbit::start().await;
-    let igor = Igor::start(Options {
-        capabilities: false,
-        addstd: vec!["fitbit".into()],
-        forwarder: true,
-    })
-    .await;
+    let igor = igor_with_forwarder().await;
     let proxy = slow_proxy(igor.port, Duration::from_millis(150)).await;
     let config = HostConfig::new()
         .plugin(clouds::fitbit_plugin(&fitbit))
         .owner_token(OWNER);
     let host = Host::start(on_igor(config, &format!("http://127.0.0.1:{proxy}"))).await;
-    igor.put_json(
-        "plugindata/fitbit/host_url",
-        &serde_json::json!({ "host_url": host.url }).to_string(),
-    )
-    .await;
-    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+    forward_to(&igor, &host).await;
     let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
     fitbit.register_client("22ABCD", "legacy-secret", &[&redirect]);
     let browser = Client::at(&igor.url).http;
