@@ -16,7 +16,6 @@ use igor_host::config::StoreConfig;
 use igor_host::store::postgres::PostgresConfig;
 use igor_test_support::fake_google::InjectedError;
 use igor_test_support::{FakeGoogle, postgres};
-use serde_json::Value;
 
 const API_CALLS: &str = "/v4/";
 
@@ -180,32 +179,18 @@ async fn hosts_sharing_postgres_share_the_window() {
     assert_eq!(pacing["users"]["jack"], 4, "{pacing}");
 }
 
-async fn status_when(http: &reqwest::Client, host: &Host, ready: impl Fn(&Value) -> bool) -> Value {
-    let url = format!("{}/status/sensors/fitbit", host.url);
-    for _ in 0..300 {
-        let (code, _, body) = get(http, &url).await;
-        if code == 200 {
-            let status: Value = serde_json::from_str(&body).unwrap();
-            if ready(&status) {
-                return status;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no such status; host log:\n{}", host.log());
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scheduled_action_answered_429_waits_out_the_retry_after() {
     let google = FakeGoogle::start().await;
-    let (host, http) = authorised(&google, None).await;
+    let (host, _) = authorised(&google, None).await;
     // An action every second (added by a reload: it runs at once).
     let with_action = plugin_config(&google, None)
         .edit(|config| config.scheduler.first_run_spread_seconds = Some(0))
         .action(1, "/plugin/fitbit?user=jack", Some("sensors/fitbit"));
     host.rewrite(with_action);
     host.hangup();
-    status_when(&http, &host, |s| s["alive"] == true).await;
+    host.status_when("sensors/fitbit", |s| s["alive"] == true)
+        .await;
     // It keeps its rhythm while Google answers.
     let before = google.calls(API_CALLS);
     while google.calls(API_CALLS) == before {
@@ -215,7 +200,9 @@ async fn a_scheduled_action_answered_429_waits_out_the_retry_after() {
     // Google refuses one call 429 (as documented: no Retry-After), so the
     // plugin answers 429 with Retry-After: 60.
     google.inject_errors(InjectedError::RateLimited, 1);
-    let status = status_when(&http, &host, |s| s["resultStatus"] == 429).await;
+    let status = host
+        .status_when("sensors/fitbit", |s| s["resultStatus"] == 429)
+        .await;
     assert_eq!(status["alive"], false, "{status}");
     let message = status["errorMessage"].as_str().unwrap();
     assert!(
@@ -227,6 +214,6 @@ async fn a_scheduled_action_answered_429_waits_out_the_retry_after() {
     let after = google.calls(API_CALLS);
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(google.calls(API_CALLS), after, "{}", host.log());
-    let unchanged = status_when(&http, &host, |_| true).await;
+    let unchanged = host.status_when("sensors/fitbit", |_| true).await;
     assert_eq!(unchanged["lastActivity"], status["lastActivity"]);
 }
