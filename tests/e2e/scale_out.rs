@@ -102,6 +102,19 @@ impl Hosts {
         )
     }
 
+    /// Adds tenant `home` on a new fake Google through host A and waits
+    /// until B and C serve it too; the fake and the tenant's token.
+    async fn home_on_google(&self) -> (FakeGoogle, String) {
+        let google = FakeGoogle::start().await;
+        let token = self
+            .add_tenant(0, google_tenant("home", &google, json!([])))
+            .await;
+        for host in 1..3 {
+            self.until(host, "home", &token, SETUP, 200).await;
+        }
+        (google, token)
+    }
+
     /// Adds a tenant through `host`; its first token.
     async fn add_tenant(&self, host: usize, spec: Value) -> String {
         let (status, answer) = self.admin(host, "POST", "/admin/tenants", Some(spec)).await;
@@ -159,10 +172,7 @@ fn google_tenant(id: &str, google: &FakeGoogle, actions: Value) -> Value {
 /// on the fake Google; the tenant's token.
 async fn home_on_google() -> (Hosts, FakeGoogle, String) {
     let hosts = Hosts::start().await;
-    let google = FakeGoogle::start().await;
-    let token = hosts
-        .add_tenant(0, google_tenant("home", &google, json!([])))
-        .await;
+    let (google, token) = hosts.home_on_google().await;
     (hosts, google, token)
 }
 
@@ -265,21 +275,7 @@ async fn tenant_changes_through_one_host_are_followed_by_all() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tenant_command_manages_the_same_directory() {
     let hosts = Hosts::start().await;
-    let cli = |args: &[&str]| {
-        let output = std::process::Command::new(common::host_binary())
-            .arg("--config")
-            .arg(&hosts.hosts[0].config_path)
-            .arg("tenant")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let cli = |args: &[&str]| hosts.hosts[0].command(&[&["tenant"], args].concat());
     let token = cli(&["add", "flat"]).trim().to_string();
     assert_eq!(token.len(), 64);
     hosts.until(2, "flat", &token, SETUP, 200).await;
@@ -297,13 +293,7 @@ async fn the_tenant_command_manages_the_same_directory() {
 #[tokio::test(flavor = "multi_thread")]
 async fn authorised_through_one_host_fetched_through_another_refreshed_once() {
     let hosts = Hosts::start().await;
-    let google = FakeGoogle::start().await;
-    let token = hosts
-        .add_tenant(0, google_tenant("home", &google, json!([])))
-        .await;
-    for host in 1..3 {
-        hosts.until(host, "home", &token, SETUP, 200).await;
-    }
+    let (google, token) = hosts.home_on_google().await;
     google.add_data_point(
         DEFAULT_HEALTH_USER_ID,
         DataPoint::weight(&chrono::Utc::now().to_rfc3339(), 80_400.0),
@@ -343,12 +333,9 @@ async fn authorised_through_one_host_fetched_through_another_refreshed_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn actions_run_once_per_interval_across_hosts_when_one_is_killed() {
     let mut hosts = Hosts::start().await;
-    let google = FakeGoogle::start().await;
+    let (google, token) = hosts.home_on_google().await;
     // One roll-up call per run: runs are counted at the fake.
     let target = "/plugin/fitbit?user=jack&methods=time_series&resource=body/weight&period=7d";
-    let token = hosts
-        .add_tenant(0, google_tenant("home", &google, json!([])))
-        .await;
     authorise_through(&hosts, 0, &google, &token).await;
     let (status, body) = hosts.get(0, "home", &token, target).await;
     assert_eq!(status, 200, "{body}");
@@ -527,13 +514,7 @@ async fn hosts_ride_out_a_database_outage() {
         &format!(":{}/", outage.port),
     );
     let hosts = Hosts::start_on(&through).await;
-    let google = FakeGoogle::start().await;
-    let token = hosts
-        .add_tenant(0, google_tenant("home", &google, json!([])))
-        .await;
-    for host in 1..3 {
-        hosts.until(host, "home", &token, SETUP, 200).await;
-    }
+    let (_google, token) = hosts.home_on_google().await;
     let ready = |host: usize| {
         let url = format!("{}/readyz", hosts.url(host));
         async move { reqwest::get(url).await.unwrap().status().as_u16() }

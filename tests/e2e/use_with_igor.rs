@@ -458,17 +458,7 @@ async fn an_install_named_underscore_fitbit_keeps_to_its_own_paths() {
     let app = igor.get_json("plugindata/_fitbit").await.unwrap();
     assert_eq!(app["_fitbit"]["client_id"], CLIENT_ID, "{app}");
     // `igor-host get` reads it from Igor too.
-    let output = Command::new(common::host_binary())
-        .arg("--config")
-        .arg(&host.config_path)
-        .args(["get", "--plugin", "_fitbit", "plugindata/_fitbit"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stored: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let output = host.command(&["get", "--plugin", "_fitbit", "plugindata/_fitbit"]);
+    let stored: Value = serde_json::from_str(&output).unwrap();
     assert_eq!(stored["client_id"], CLIENT_ID, "{stored}");
 }

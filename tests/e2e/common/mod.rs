@@ -105,16 +105,32 @@ impl Host {
     /// A document of the fitbit plugin, read by `igor-host get` from the
     /// host's store, as an operator would.
     pub fn stored(&self, path: &str) -> Option<serde_json::Value> {
-        let output = Command::new(host_binary())
-            .arg("--config")
-            .arg(&self.config_path)
-            .args(["get", path])
-            .output()
-            .unwrap();
+        let output = self.run(&["get", path]);
         output
             .status
             .success()
             .then(|| serde_json::from_slice(&output.stdout).unwrap())
+    }
+
+    /// `igor-host ARGS` with this host's configuration.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(host_binary())
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// The same, which must succeed; its standard output.
+    pub fn command(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "igor-host {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
     }
 
     pub fn data_dir(&self) -> PathBuf {
