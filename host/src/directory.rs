@@ -85,8 +85,8 @@ pub enum DirectoryError {
     Store(#[from] StoreError),
 }
 
-fn db(err: impl std::fmt::Display) -> DirectoryError {
-    DirectoryError::Store(StoreError::Unavailable(format!("PostgreSQL: {err}")))
+pub(crate) fn db(err: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError::Store(crate::store::postgres::db(err))
 }
 
 pub struct TenantDirectory {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::app::{App, HostResponse};
 use crate::config::{ActionConfig, SchedulerConfig};
-use crate::directory::{DirectoryError, TenantDirectory};
+use crate::directory::{DirectoryError, TenantDirectory, db};
 
 /// How often a host looks for due actions.
 const CLAIM_EVERY: Duration = Duration::from_millis(500);
@@ -180,12 +180,6 @@ impl LeaseScheduler {
             .map_err(db)?;
         Ok(())
     }
-}
-
-fn db(err: impl std::fmt::Display) -> DirectoryError {
-    DirectoryError::Store(crate::store::StoreError::Unavailable(format!(
-        "PostgreSQL: {err}"
-    )))
 }
 
 fn hostname() -> String {

@@ -115,7 +115,8 @@ pub struct PostgresStore {
     migrated: OnceCell<()>,
 }
 
-fn db(err: impl std::fmt::Display) -> StoreError {
+/// A database error as every PostgreSQL user of the host reports it.
+pub(crate) fn db(err: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("PostgreSQL: {err}"))
 }
 
