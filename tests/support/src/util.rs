@@ -244,6 +244,68 @@ pub(crate) trait Handler: Send + Sync + 'static {
     fn error(&self, status: u16, message: &str) -> Response;
 }
 
+/// A fake's state behind its lock, shared by its handler and the test
+/// driving it. Each fake implements [`Handler`] for its own `Shared<State>`.
+pub(crate) struct Shared<S> {
+    pub state: Mutex<S>,
+}
+
+/// The log of requests a fake's state keeps as its handler receives them.
+pub(crate) trait Records {
+    fn recorded(&mut self) -> &mut Vec<RecordedRequest>;
+}
+
+/// A running fake as its test drives it: the state and the server.
+pub(crate) struct Running<S> {
+    shared: Arc<Shared<S>>,
+    server: Server,
+}
+
+impl<S: Records + Send + 'static> Running<S>
+where
+    Shared<S>: Handler,
+{
+    /// Serves `state` on 127.0.0.1 (see [`Server::start`]).
+    pub async fn start(state: S) -> Self {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+        });
+        Running {
+            server: Server::start(shared.clone()).await,
+            shared,
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, S> {
+        lock(&self.shared.state)
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.server.faults
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state().recorded().clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state().recorded().clear();
+    }
+
+    /// Number of requests whose path starts with `path_prefix`.
+    pub fn calls(&self, path_prefix: &str) -> usize {
+        self.state()
+            .recorded()
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .count()
+    }
+}
+
 /// What a fake's server task holds.
 pub(crate) struct Served<H> {
     pub handler: Arc<H>,

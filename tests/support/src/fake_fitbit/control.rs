@@ -5,34 +5,29 @@ use super::*;
 
 /// A running fake Fitbit. Dropping it stops the server.
 pub struct FakeFitbit {
-    inner: Arc<Inner>,
-    server: util::Server,
+    running: util::Running<State>,
 }
 
 impl FakeFitbit {
     /// Bind 127.0.0.1:0 and serve on a tokio task.
     pub async fn start() -> FakeFitbit {
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State::new()),
-        });
         FakeFitbit {
-            server: util::Server::start(inner.clone()).await,
-            inner,
+            running: util::Running::start(State::new()).await,
         }
     }
 
     fn st(&self) -> std::sync::MutexGuard<'_, State> {
-        lock(&self.inner.state)
+        self.running.state()
     }
 
     /// The failures to inject (see [`Faults::inject`]).
     pub fn faults(&self) -> &Faults {
-        &self.server.faults
+        self.running.faults()
     }
 
     /// `http://127.0.0.1:PORT` — the base for API, token and revoke URLs.
     pub fn url(&self) -> String {
-        self.server.url()
+        self.running.url()
     }
     /// `{url}/oauth2/authorize`.
     pub fn authorize_url(&self) -> String {
@@ -201,18 +196,14 @@ impl FakeFitbit {
 
     /// Every request received, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.st().requests.clone()
+        self.running.requests()
     }
     pub fn clear_requests(&self) {
-        self.st().requests.clear();
+        self.running.clear_requests();
     }
     /// Number of requests whose path starts with `path_prefix`.
     pub fn calls(&self, path_prefix: &str) -> usize {
-        self.st()
-            .requests
-            .iter()
-            .filter(|r| r.path.starts_with(path_prefix))
-            .count()
+        self.running.calls(path_prefix)
     }
     /// Number of `POST /oauth2/token` requests.
     pub fn token_requests(&self) -> usize {

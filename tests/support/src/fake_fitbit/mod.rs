@@ -42,7 +42,6 @@ mod model;
 mod oauth;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode};
@@ -55,7 +54,7 @@ pub use control::FakeFitbit;
 pub use model::{FatLog, SleepLog, WeightLog};
 
 use crate::faults::Faults;
-use crate::util::{self, Clock, Handler, RecordedRequest, json_response, lock};
+use crate::util::{self, Clock, Handler, RecordedRequest, Records, Shared, json_response, lock};
 use model::UserData;
 
 /// The user the consent page authorises by default.
@@ -265,11 +264,13 @@ impl State {
     }
 }
 
-pub(crate) struct Inner {
-    pub state: Mutex<State>,
+impl Records for State {
+    fn recorded(&mut self) -> &mut Vec<RecordedRequest> {
+        &mut self.requests
+    }
 }
 
-impl Handler for Inner {
+impl Handler for Shared<State> {
     fn handle(&self, req: RecordedRequest) -> Response {
         let mut st = lock(&self.state);
         st.requests.push(req.clone());

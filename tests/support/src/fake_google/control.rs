@@ -5,33 +5,28 @@ use super::*;
 
 /// A running fake Google. Dropping it stops the server.
 pub struct FakeGoogle {
-    inner: Arc<Inner>,
-    server: util::Server,
+    running: util::Running<State>,
 }
 
 impl FakeGoogle {
     pub async fn start() -> FakeGoogle {
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State::new()),
-        });
         FakeGoogle {
-            server: util::Server::start(inner.clone()).await,
-            inner,
+            running: util::Running::start(State::new()).await,
         }
     }
 
     fn st(&self) -> std::sync::MutexGuard<'_, State> {
-        lock(&self.inner.state)
+        self.running.state()
     }
 
     /// The failures to inject (see [`Faults::inject`]).
     pub fn faults(&self) -> &Faults {
-        &self.server.faults
+        self.running.faults()
     }
 
     /// `http://127.0.0.1:PORT`; the API lives under `{url}/v4/`.
     pub fn url(&self) -> String {
-        self.server.url()
+        self.running.url()
     }
     /// `{url}/o/oauth2/v2/auth`.
     pub fn authorize_url(&self) -> String {
@@ -213,18 +208,14 @@ impl FakeGoogle {
     // ----- inspection -----
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.st().requests.clone()
+        self.running.requests()
     }
     pub fn clear_requests(&self) {
-        self.st().requests.clear();
+        self.running.clear_requests();
     }
     /// Number of requests whose path starts with `path_prefix`.
     pub fn calls(&self, path_prefix: &str) -> usize {
-        self.st()
-            .requests
-            .iter()
-            .filter(|r| r.path.starts_with(path_prefix))
-            .count()
+        self.running.calls(path_prefix)
     }
     /// Number of API calls answered 429 because their user's quota per
     /// minute ([`Self::set_quota_per_minute`]) was used up.

@@ -53,7 +53,6 @@ mod rollups;
 mod types;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::Response;
@@ -65,7 +64,7 @@ pub use control::FakeGoogle;
 pub use points::DataPoint;
 
 use crate::faults::Faults;
-use crate::util::{self, Clock, Handler, RecordedRequest, lock};
+use crate::util::{self, Clock, Handler, RecordedRequest, Records, Shared, lock};
 
 pub const DEFAULT_HEALTH_USER_ID: &str = "4957304218837201659";
 pub const DEFAULT_LEGACY_USER_ID: &str = "GGNJL9";
@@ -321,11 +320,13 @@ impl State {
     }
 }
 
-pub(crate) struct Inner {
-    pub state: Mutex<State>,
+impl Records for State {
+    fn recorded(&mut self) -> &mut Vec<RecordedRequest> {
+        &mut self.requests
+    }
 }
 
-impl Handler for Inner {
+impl Handler for Shared<State> {
     fn handle(&self, req: RecordedRequest) -> Response {
         let mut st = lock(&self.state);
         st.requests.push(req.clone());
