@@ -34,8 +34,11 @@ const WINDOW_SECONDS: f64 = 60.0;
 /// Compare-and-swap attempts before a request gives up on a busy window.
 const ATTEMPTS: usize = 16;
 /// After the n-th lost compare-and-swap a request waits a random time
-/// below n times this, so that racing requests spread out.
+/// below this doubled n-1 times (at most [`MAX_BACKOFF_SECONDS`]), so that
+/// racing requests spread out even when each write takes the shared
+/// store (PostgreSQL across hosts) several milliseconds.
 const BACKOFF_SECONDS: f64 = 0.002;
+const MAX_BACKOFF_SECONDS: f64 = 0.25;
 
 /// Requests allowed per minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +133,8 @@ impl Pacer {
                 // Another request took a slot meanwhile: read and try again.
                 Err(StoreFailure::Conflict(_)) => {
                     let share = f64::from(host.random_bytes(1)[0]) / 255.0;
-                    host.sleep(share * BACKOFF_SECONDS * attempt as f64);
+                    let ceiling = BACKOFF_SECONDS * 2f64.powi(attempt as i32 - 1);
+                    host.sleep(share * ceiling.min(MAX_BACKOFF_SECONDS));
                 }
                 Err(err) => return Err(PluginError::store(err)),
             }
