@@ -34,6 +34,8 @@ pub struct App {
     directory: Option<Arc<TenantDirectory>>,
     /// One reload or tenant refresh at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// The directory version the running tenants were read at.
+    directory_version: std::sync::atomic::AtomicI64,
 }
 
 /// How long a plugin's outbound client (and its connection pool) is kept
@@ -122,12 +124,13 @@ impl App {
             )),
             _ => None,
         };
-        let registry = match &directory {
+        let (registry, directory_version) = match &directory {
             Some(directory) => {
-                let (_, listed) = directory.all().await.context("reading the tenants")?;
-                build_registry_from_directory(&config, &listed, None, &shared)?
+                let (version, listed) = directory.all().await.context("reading the tenants")?;
+                let registry = build_registry_from_directory(&config, &listed, None, &shared)?;
+                (registry, version)
             }
-            None => build_registry(&config, &shared)?,
+            None => (build_registry(&config, &shared)?, 0),
         };
         let registry = Arc::new(registry);
         // One read per tenant: with thousands, the host serves meanwhile.
@@ -142,6 +145,7 @@ impl App {
             config: RwLock::new(Arc::new(config)),
             directory,
             reloading: Default::default(),
+            directory_version: directory_version.into(),
         })
     }
 
@@ -171,10 +175,7 @@ impl App {
             crate::scheduler::spawn_actions(self.clone(), self.registry());
             return Ok(());
         };
-        let seen = directory.version().await?;
-        // Changes between the first read and `seen` are picked up now.
-        self.refresh_tenants().await?;
-        crate::directory::spawn_follower(self.clone(), directory.clone(), seen);
+        crate::directory::spawn_follower(self.clone(), directory.clone());
         let config = self.config.read().expect("config lock").scheduler;
         let scheduler = crate::lease_scheduler::LeaseScheduler::new(directory.clone(), config);
         crate::lease_scheduler::spawn(self.clone(), Arc::new(scheduler));
@@ -198,7 +199,16 @@ impl App {
             &self.shared,
         )?);
         self.swap_registry(new).await;
+        self.directory_version
+            .store(version, std::sync::atomic::Ordering::Release);
         Ok(version)
+    }
+
+    /// The directory version the running tenants were read at: a host
+    /// whose directory is at another version has changes to pick up.
+    pub fn directory_version(&self) -> i64 {
+        self.directory_version
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     async fn swap_registry(&self, new: Arc<Registry>) {

@@ -360,25 +360,25 @@ pub fn new_token() -> String {
 }
 
 /// Keeps `app`'s tenants in step with the directory: polls its version
-/// every `poll` and, when it moved, reloads the tenants (only changed ones
-/// are rebuilt). A database that is away is retried; the tenants last read
+/// every `poll` and, when it differs from the one the running tenants were
+/// read at (a change through another host, or one this host's admin API
+/// has not applied yet), reloads the tenants (only changed ones are
+/// rebuilt). A database that is away is retried; the tenants last read
 /// keep serving meanwhile.
-pub fn spawn_follower(app: Arc<crate::app::App>, directory: Arc<TenantDirectory>, seen: i64) {
+pub fn spawn_follower(app: Arc<crate::app::App>, directory: Arc<TenantDirectory>) {
     let poll = app.directory_poll();
     tokio::spawn(async move {
-        let mut seen = seen;
         let mut ticker = tokio::time::interval(poll);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             match directory.version().await {
-                Ok(version) if version == seen => {}
-                Ok(_) => match app.refresh_tenants().await {
-                    Ok(version) => seen = version,
-                    Err(err) => {
-                        tracing::warn!(error = %format!("{err:#}"), "tenants not refreshed")
+                Ok(version) if version == app.directory_version() => {}
+                Ok(_) => {
+                    if let Err(err) = app.refresh_tenants().await {
+                        tracing::warn!(error = %format!("{err:#}"), "tenants not refreshed");
                     }
-                },
+                }
                 Err(err) => tracing::warn!(error = %err, "tenant directory unreachable"),
             }
         }
