@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::fitbit_methods;
+use super::methods;
 use super::{ApiError, AppSettings, Call, Provider, RunState, TokenError, endpoint};
 use crate::dates::Date;
 use crate::errors::{
@@ -171,7 +171,7 @@ impl Provider for Fitbit {
         args: &Map<String, Value>,
         _today: Date,
     ) -> Result<Vec<Call>> {
-        fitbit_methods::plan(methods, args)
+        methods::plan(methods, args)
     }
 
     fn execute(
@@ -183,7 +183,7 @@ impl Provider for Fitbit {
         user: &str,
         _state: &mut RunState,
     ) -> std::result::Result<Map<String, Value>, ApiError> {
-        let url = format!("{}{}", self.api_url, fitbit_methods::path(call, self.today));
+        let url = format!("{}{}", self.api_url, methods::path(call, self.today));
         let mut request = FetchRequest::get(url).bearer(access_token);
         // The original plugin documented `system` but never sent it.
         if let Some(system) = &app.system {
@@ -209,7 +209,7 @@ impl Provider for Fitbit {
                         ))));
                     }
                 };
-                fitbit_methods::check_shape(call, &object).map_err(|why| {
+                methods::check_shape(call, &object).map_err(|why| {
                     ApiError::Failed(PluginError::upstream(format!(
                         "fitbit error: {} answered data of an unexpected shape ({why}); \
                          nothing was stored",

@@ -3,8 +3,8 @@
 //! (`google-health`).
 
 pub mod fitbit;
-pub mod fitbit_methods;
 pub mod google;
+pub mod methods;
 
 use std::collections::BTreeMap;
 

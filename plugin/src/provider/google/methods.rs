@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value};
 
-use super::super::fitbit_methods;
 use super::convert;
 use super::intraday;
 use super::series::{RESOURCES, max_days, unsupported_resource};
@@ -12,6 +11,7 @@ use super::transport::{Answer, Ctx};
 use super::{GoogleHealth, SLEEP_PAGE_SIZE};
 use crate::errors::{PluginError, Result};
 use crate::oauth::field;
+use crate::provider::methods as legacy;
 use crate::provider::{ApiError, AppSettings, Call, RunState};
 
 impl GoogleHealth {
@@ -21,7 +21,7 @@ impl GoogleHealth {
         methods: &[String],
         args: &Map<String, Value>,
     ) -> Result<Vec<Call>> {
-        let calls = fitbit_methods::plan(methods, args)?;
+        let calls = legacy::plan(methods, args)?;
         for call in &calls {
             match call.method.as_str() {
                 "time_series" => {

@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn every_method_google_answers_has_a_row() {
-        for (method, _) in crate::provider::fitbit_methods::METHODS {
+        for (method, _) in crate::provider::methods::METHODS {
             assert!(!needs_of(method, None).is_empty(), "{method}");
         }
     }
