@@ -16,7 +16,9 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::provider::google::{SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP};
+use crate::provider::google::{
+    SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
+};
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
 use igor_plugin_sdk::{Credential, FetchRequest};

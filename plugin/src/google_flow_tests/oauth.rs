@@ -174,6 +174,52 @@ pub(super) fn a_refresh_without_refresh_token_keeps_the_stored_one() {
 }
 
 #[test]
+pub(super) fn a_refresh_keeps_the_google_identity_of_the_token() {
+    // Google's refresh answer carries no ids: an hour after consent the
+    // legacy id must still be accepted and still be the profile's encodedId.
+    let host = configured(Some("en_GB"));
+    with_token(&host, 30.0, &format!("{SCOPE_METRICS} {SCOPE_PROFILE}"));
+    host.respond(|r| {
+        if r.url == TOKEN_URL {
+            return response(
+                200,
+                json!({"access_token": "ya29.A2", "expires_in": 3599, "token_type": "Bearer",
+                       "scope": format!("{SCOPE_METRICS} {SCOPE_PROFILE}")}),
+            );
+        }
+        if path_of(&r.url) == "/v4/users/me/profile" {
+            return response(200, json!({"age": 40}));
+        }
+        response(200, json!({}))
+    });
+    let r = run(
+        &host,
+        &[
+            ("user", "jack"),
+            ("methods", "user_profile_get"),
+            ("user_id", "GGNJL9"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let token = host.get(TOKEN_PATH).unwrap();
+    assert_eq!(token["access_token"], "ya29.A2");
+    assert_eq!(token["healthUserId"], "4957304218837201659");
+    assert_eq!(token["legacyUserId"], "GGNJL9");
+    let user = &host.get("sensors/fitbit/jack").unwrap()["user"];
+    assert_eq!(user["encodedId"], "GGNJL9");
+    // The next run, on the refreshed token, still knows whose data it reads.
+    let r = run(
+        &host,
+        &[
+            ("user", "jack"),
+            ("methods", "user_profile_get"),
+            ("user_id", "GGNJL9"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+}
+
+#[test]
 pub(super) fn an_expired_refresh_token_explains_the_seven_days_of_testing_mode() {
     let host = configured(Some("en_GB"));
     with_token(&host, 0.0, SCOPE_METRICS);
