@@ -80,6 +80,76 @@ pub(super) fn google_errors_become_clear_messages_without_retries() {
 }
 
 #[test]
+pub(super) fn each_refusal_is_told_apart_by_its_reason() {
+    let mint = json!({"error": {"code": 403, "message": "Could not mint UberMint from GaiaMint",
+                                "status": "PERMISSION_DENIED"}});
+    let cases = [
+        // A legacy Fitbit account consented: every call is refused, the
+        // settings included; the fix is moving the account to Google.
+        (
+            403,
+            mint,
+            vec![
+                "Fitbit account",
+                "Move to Google",
+                "Google Account",
+                "auth1?user=jack",
+            ],
+            "consent",
+        ),
+        (
+            403,
+            status_body(
+                403,
+                "PERMISSION_DENIED",
+                "RESOURCE_PERMISSION_DENIED",
+                "The caller does not have permission",
+            ),
+            vec![
+                "RESOURCE_PERMISSION_DENIED",
+                "remove this app's access",
+                "auth1?user=jack",
+            ],
+            "do not cover",
+        ),
+        // Only ACCOUNT_NOT_LINKED means an account without Google Health data.
+        (
+            400,
+            status_body(
+                400,
+                "FAILED_PRECONDITION",
+                "FILTER_RANGE_TOO_LONG",
+                "The range is too long.",
+            ),
+            vec![
+                "rejected",
+                "FAILED_PRECONDITION/FILTER_RANGE_TOO_LONG",
+                "The range is too long.",
+            ],
+            "not linked",
+        ),
+    ];
+    for (code, body, needles, absent) in cases {
+        // No `system`: the units come from the settings, which fail alike.
+        let host = configured(None);
+        with_token(&host, 3000.0, &format!("{SCOPE_METRICS} {SCOPE_SETTINGS}"));
+        host.put("sensors/fitbit/jack", json!({"weight": []}));
+        let before = crate::testing::data(&host);
+        let reply = body.clone();
+        host.respond(move |_| response(code, reply.clone()));
+        let r = run(&host, &[("user", "jack")]);
+        assert_eq!(r.status, 502, "{}", r.body_text());
+        let text = r.body_text();
+        for needle in needles {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
+        assert!(!text.contains(absent), "{absent}: {text}");
+        // Nothing stored: no units taken as metric for the day either.
+        assert_eq!(crate::testing::data(&host), before);
+    }
+}
+
+#[test]
 pub(super) fn a_full_pacing_window_is_answered_429_without_calling_google() {
     let host = configured(Some("en_GB"));
     with_token(&host, 3000.0, SCOPE_METRICS);

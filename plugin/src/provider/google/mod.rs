@@ -18,6 +18,7 @@
 mod account;
 pub mod convert;
 mod daily;
+mod errors;
 mod heart;
 mod intraday;
 mod methods;
@@ -42,12 +43,13 @@ use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 use transport::Ctx;
 
+pub use errors::{Status, rpc_status};
 pub use scopes::{
     ALL_SCOPES, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
     parse_scope_names, scope_description, scope_short_name, scopes_for,
 };
 pub use series::RESOURCES;
-pub use transport::{Status, rollup_limit_days, rpc_status};
+pub use transport::rollup_limit_days;
 
 /// Page size of sample lists (the API's maximum).
 pub const LIST_PAGE_SIZE: u32 = 10_000;

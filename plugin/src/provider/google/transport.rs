@@ -1,20 +1,18 @@
 //! Sending Google Health API requests: gets, `dataPoints.list` and
-//! `:reconcile`, the roll-ups, their paging, answers decoded into their
-//! documented shapes, and `google.rpc.Status` errors as the plugin's
-//! answers.
+//! `:reconcile`, the roll-ups, their paging, and answers decoded into their
+//! documented shapes (errors: `errors`).
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::convert::{date_json, parse_rfc3339};
+use super::errors::rpc_status;
 use super::shape::{
     self, DataPoint, LIST_FIELDS, ListPage, ROLLUP_FIELDS, RollupPage, RollupPoint, ShapeError,
     next_page,
 };
 use super::{GoogleHealth, LIST_PAGE_SIZE, MAX_PAGES};
 use crate::dates::Date;
-use crate::errors::{DEFAULT_RETRY_AFTER_SECONDS, PluginError, retry_seconds};
-use crate::json::as_list;
 use crate::provider::ApiError;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host, Level};
 
@@ -64,40 +62,6 @@ pub(super) fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
-}
-
-/// What a `google.rpc.Status` error body says.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub status: String,
-    pub message: String,
-    pub reasons: Vec<String>,
-}
-
-pub fn rpc_status(body: Option<&Value>) -> Status {
-    let Some(error) = body.and_then(|b| b.get("error")).filter(|e| e.is_object()) else {
-        return Status::default();
-    };
-    let text = |k: &str| {
-        error
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    };
-    Status {
-        status: text("status"),
-        message: text("message"),
-        reasons: error
-            .get("details")
-            .map(as_list)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|d| d.get("reason").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect(),
-    }
 }
 
 impl GoogleHealth {
@@ -155,8 +119,9 @@ impl GoogleHealth {
         shape::decode_answer(&answer, known).map_err(|e| Self::bad_shape(cx, what, e))
     }
 
-    /// Like [`GoogleHealth::get`], but a 403 (the consent does not include
-    /// the scope) is no answer rather than an error.
+    /// Like [`GoogleHealth::get`], but a 403 saying the consent does not
+    /// include the scope (`ACCESS_TOKEN_SCOPE_INSUFFICIENT`) is no answer
+    /// rather than an error; any other refusal is an error.
     pub(super) fn get_if_granted<T: DeserializeOwned>(
         &self,
         cx: &Ctx,
@@ -167,7 +132,7 @@ impl GoogleHealth {
         let request =
             FetchRequest::get(format!("{}/v4/users/me/{path}", self.api_url)).bearer(cx.token);
         let response = self.fetch(cx, &request, what)?;
-        if response.status == 403 {
+        if response.status == 403 && rpc_status(response.json().as_ref()).scope_insufficient() {
             cx.host.log(
                 Level::Warn,
                 &format!(
@@ -361,117 +326,11 @@ impl GoogleHealth {
             .flat_map(|p| p.rollup_data_points)
             .collect())
     }
-
-    /// Google's `google.rpc.Status` errors as the plugin's answers.
-    pub fn failure(&self, response: &FetchResponse, what: &str, user: &str) -> ApiError {
-        let code = response.status;
-        let status = rpc_status(response.json().as_ref());
-        let message = if status.message.is_empty() {
-            response.text().chars().take(300).collect::<String>()
-        } else {
-            status.message.clone()
-        };
-        let reason = status
-            .reasons
-            .first()
-            .map(|r| format!("{}/{r}", status.status))
-            .unwrap_or_else(|| status.status.clone());
-        let reauthorise = format!("{}/auth1?user={user}", self.plugin_url);
-        let text = match code {
-            401 => return ApiError::Expired,
-            403 => format!(
-                "Google Health error: access to {what} was refused ({reason}: {message}). The \
-                 permissions {user} granted do not cover this data or were withdrawn: \
-                 re-authorise {user} at {reauthorise} and allow every requested permission."
-            ),
-            429 => {
-                let seconds = retry_after(response).unwrap_or(DEFAULT_RETRY_AFTER_SECONDS);
-                return ApiError::Failed(PluginError::too_many_requests(
-                    seconds,
-                    format!(
-                        "Google Health error: the quota was exhausted while reading {what} \
-                         ({reason}: {message}). Google Health allows 300 requests per minute \
-                         per user; nothing was retried: retry in {seconds} s."
-                    ),
-                ));
-            }
-            400 if status.status == "FAILED_PRECONDITION"
-                || status.reasons.iter().any(|r| r == "ACCOUNT_NOT_LINKED") =>
-            {
-                format!(
-                    "Google Health error: the Google account {user} authorised is not linked to \
-                     Google Health / Fitbit data ({reason}: {message}). Sign in to the Fitbit \
-                     app with this Google account (or move the Fitbit account to Google), then \
-                     re-authorise {user} at {reauthorise}."
-                )
-            }
-            400 => format!("Google Health error: {what} was rejected ({reason}): {message}"),
-            500..=599 => format!(
-                "Google Health error: {what} answered {code} ({reason}): {message}. Google \
-                 Health is unavailable; the next run will try again."
-            ),
-            _ => format!("Google Health error: {what} answered {code} ({reason}): {message}"),
-        };
-        Self::upstream(text)
-    }
-}
-
-/// When Google says to retry a 429: a `Retry-After` header, or the
-/// `google.rpc.RetryInfo` detail's `retryDelay` (`"30s"`). Neither is
-/// documented for the Health API, so both are read if present.
-pub fn retry_after(response: &FetchResponse) -> Option<u64> {
-    if let Some(seconds) = response.header("retry-after").and_then(retry_seconds) {
-        return Some(seconds);
-    }
-    let body = response.json()?;
-    let details = body.get("error")?.get("details").map(as_list)?;
-    details
-        .iter()
-        .filter(|d| {
-            d.get("@type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
-        })
-        .filter_map(|d| d.get("retryDelay").and_then(Value::as_str))
-        .find_map(|delay| retry_seconds(delay.strip_suffix('s').unwrap_or(delay)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn reads_rpc_status() {
-        let body = json!({"error":{"code":403,"message":"Request had insufficient authentication scopes.","status":"PERMISSION_DENIED",
-            "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_SCOPE_INSUFFICIENT","domain":"googleapis.com"}]}});
-        let status = rpc_status(Some(&body));
-        assert_eq!(status.status, "PERMISSION_DENIED");
-        assert_eq!(status.reasons, vec!["ACCESS_TOKEN_SCOPE_INSUFFICIENT"]);
-        assert_eq!(
-            rpc_status(Some(&json!({"error": "invalid_grant"}))),
-            Status::default()
-        );
-    }
-
-    #[test]
-    fn a_429_says_when_to_retry_if_google_does() {
-        let answer = |headers: Vec<(String, String)>, body: Value| FetchResponse {
-            status: 429,
-            headers,
-            body: body.to_string().into_bytes(),
-        };
-        let exhausted = json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
-            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"}]}});
-        assert_eq!(retry_after(&answer(vec![], exhausted.clone())), None);
-        let header = vec![("Retry-After".to_string(), "17".to_string())];
-        assert_eq!(retry_after(&answer(header, exhausted)), Some(17));
-        let info = json!({"error": {"code": 429, "details": [
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.5s"}]}});
-        assert_eq!(retry_after(&answer(vec![], info)), Some(3));
-        let header = vec![("retry-after".to_string(), "999999".to_string())];
-        assert_eq!(retry_after(&answer(header, json!({}))), Some(86_400));
-    }
 
     #[test]
     fn filters_are_percent_encoded() {
