@@ -162,6 +162,13 @@ impl FakeGoogle {
         self.st().user_mut(health_user_id).linked = linked;
     }
 
+    /// When true the user is a legacy Fitbit account that consented
+    /// instead of a Google Account: every API call answers 403 "Could not
+    /// mint UberMint from GaiaMint".
+    pub fn set_legacy_fitbit_account(&self, health_user_id: &str, legacy: bool) {
+        self.st().user_mut(health_user_id).legacy_account = legacy;
+    }
+
     // ----- tokens, time, faults -----
 
     pub fn set_access_token_lifetime(&self, lifetime: Duration) {

@@ -28,6 +28,10 @@
 //!   token for this client (Google's "refresh token only on first consent").
 //! * Revoking any token revokes the whole grant (all tokens of that user for
 //!   the client). Unknown tokens → 400 `invalid_token`.
+//! * A legacy Fitbit account that consented (not moved to a Google
+//!   Account) gets 403 PERMISSION_DENIED "Could not mint UberMint from
+//!   GaiaMint" without details on every API call (Google documents the
+//!   message, not the body).
 //! * 401 reasons: missing credentials `CREDENTIALS_MISSING`, unknown or
 //!   revoked token `ACCESS_TOKEN_TYPE_UNSUPPORTED`, expired `ACCESS_TOKEN_EXPIRED`.
 //! * No rate-limit or `Retry-After` headers (none documented).
@@ -114,6 +118,11 @@ pub enum InjectedError {
     ResourcePermissionDenied,
     /// 503 UNAVAILABLE.
     Unavailable,
+    /// 504 DEADLINE_EXCEEDED.
+    DeadlineExceeded,
+    /// 403 PERMISSION_DENIED "Could not mint UberMint from GaiaMint": the
+    /// consent came from a legacy Fitbit account, not a Google Account.
+    LegacyFitbitAccount,
 }
 
 /// Tokens minted by [`FakeGoogle::issue_tokens`].
@@ -140,6 +149,9 @@ pub(crate) struct GUser {
     /// (device id, `PairedDevice` fields without `name`), in pairing order.
     pub devices: Vec<(String, Value)>,
     pub linked: bool,
+    /// A legacy Fitbit account not moved to a Google Account: every API
+    /// call answers the UberMint 403.
+    pub legacy_account: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -244,6 +256,7 @@ impl State {
             profile: serde_json::Map::new(),
             devices: Vec::new(),
             linked: true,
+            legacy_account: false,
         })
     }
 
