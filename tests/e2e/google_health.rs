@@ -198,24 +198,36 @@ async fn an_expired_access_token_is_refreshed_once_keeping_the_refresh_token() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn upstream_errors_are_explained_without_retry_storms() {
+async fn lasting_upstream_errors_are_explained_without_retries() {
     let h = synced().await;
     for (error, needle) in [
-        (InjectedError::RateLimited, "300"),
         (InjectedError::ScopeInsufficient, "auth1?user=jack"),
         (InjectedError::AccountNotLinked, "not linked"),
+        (InjectedError::LegacyFitbitAccount, "Move to Google"),
     ] {
         h.cloud.clear_requests();
         h.cloud.inject_errors(error, 1);
         let (status, body) = h.client.get(WEEK).await;
-        let expected = if error == InjectedError::RateLimited {
-            429
-        } else {
-            502
-        };
-        assert_eq!(status, expected, "{body}");
+        assert_eq!(status, 502, "{body}");
         assert!(body.contains(needle), "{needle}: {body}");
-        assert!(list_calls(&h.cloud, "weight").len() <= 1, "retried");
+        assert_eq!(list_calls(&h.cloud, "weight").len(), 1, "not retried");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_upstream_errors_are_retried_once_they_pass() {
+    let h = synced().await;
+    for error in [
+        InjectedError::RateLimited,
+        InjectedError::Unavailable,
+        InjectedError::DeadlineExceeded,
+    ] {
+        h.cloud.clear_requests();
+        h.cloud.inject_errors(error, 1);
+        let (status, body) = h.client.get(WEEK).await;
+        assert_eq!(status, 200, "{error:?}: {body}");
+        assert_eq!(weights(&body).len(), 3, "{body}");
+        assert_eq!(list_calls(&h.cloud, "weight").len(), 2, "{error:?}");
     }
 }
 

@@ -107,7 +107,7 @@ impl GoogleHealth {
                     format!(
                         "Google Health error: the quota was exhausted while reading {what} \
                          ({reason}: {message}). Google Health allows 300 requests per minute \
-                         per user; nothing was retried: retry in {seconds} s."
+                         per user; retry in {seconds} s."
                     ),
                 ));
             }

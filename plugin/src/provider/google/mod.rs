@@ -8,7 +8,8 @@
 //!
 //! `scopes` says which scopes each method needs, `oauth` builds the consent
 //! URL and token requests, `transport` sends API requests (gets, lists,
-//! roll-ups, paging, errors), `shape` checks every answer's shape, and
+//! roll-ups, paging), `retry` retries Google's transient refusals, `errors`
+//! turns its refusals into answers, `shape` checks every answer's shape, and
 //! `convert` turns Google data into the legacy shapes. The methods:
 //! `sync` (weight and body-fat logs, synced incrementally), `series`
 //! (`time_series`), `heart`, `daily` (`body`, `activities`), `intraday`,
@@ -23,6 +24,7 @@ mod heart;
 mod intraday;
 mod methods;
 mod oauth;
+pub mod retry;
 pub mod scopes;
 mod series;
 pub mod shape;
@@ -41,6 +43,7 @@ use crate::redirect::Redirect;
 use convert::period_start;
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
+use retry::Backoff;
 use transport::Ctx;
 
 pub use errors::{Status, rpc_status};
@@ -71,6 +74,8 @@ pub struct GoogleHealth {
     utc_offset: i32,
     /// Keeps requests within Google's per-user and per-app quotas.
     pacer: Pacer,
+    /// How long this request may wait to retry Google's transient refusals.
+    backoff: Backoff,
 }
 
 /// The window of local days a call reads, and whether it ends today
@@ -97,6 +102,7 @@ impl GoogleHealth {
                 "Google Health",
                 Limits::from_config(request),
             ),
+            backoff: Backoff::from_config(request),
         }
     }
 

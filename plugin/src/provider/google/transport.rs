@@ -6,7 +6,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::convert::{date_json, parse_rfc3339};
-use super::errors::rpc_status;
+use super::errors::{retry_after, rpc_status};
+use super::retry::retryable;
 use super::shape::{
     self, DataPoint, LIST_FIELDS, ListPage, ROLLUP_FIELDS, RollupPage, RollupPoint, ShapeError,
     next_page,
@@ -67,15 +68,42 @@ pub(super) fn encode(value: &str) -> String {
 impl GoogleHealth {
     /// Sends one API request and returns its JSON, mapping Google's errors.
     pub(super) fn send(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<Value> {
-        let response = self.fetch(cx, request, what)?;
+        let response = self.exchange(cx, request, what)?;
         self.answer(cx, &response, what)
     }
 
-    /// Sends `request` once the pacer granted it a slot.
-    fn fetch(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<FetchResponse> {
+    /// Sends `request`, and again after a transient refusal (429, 503, 504)
+    /// while the retry budget and the pacing window allow; the last answer.
+    fn exchange(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<FetchResponse> {
         self.pacer
             .take(cx.host, cx.user)
             .map_err(ApiError::Failed)?;
+        let mut response = self.fetch(cx, request, what)?;
+        let mut attempt = 0;
+        while retryable(response.status) {
+            let Some(wait) = self.backoff.wait(cx.host, attempt, retry_after(&response)) else {
+                break;
+            };
+            cx.host.log(
+                Level::Info,
+                &format!(
+                    "{what} answered {}; retrying in {wait:.1} s",
+                    response.status
+                ),
+            );
+            cx.host.sleep(wait);
+            // A retry is a request like any other: no slot, no retry.
+            if self.pacer.take(cx.host, cx.user).is_err() {
+                break;
+            }
+            response = self.fetch(cx, request, what)?;
+            attempt += 1;
+        }
+        Ok(response)
+    }
+
+    fn fetch(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<FetchResponse> {
+        self.backoff.sending(cx.host);
         cx.host
             .fetch(request)
             .map_err(|e| Self::upstream(format!("Google Health error: {what}: {e}")))
@@ -131,7 +159,7 @@ impl GoogleHealth {
     ) -> Answer<Option<T>> {
         let request =
             FetchRequest::get(format!("{}/v4/users/me/{path}", self.api_url)).bearer(cx.token);
-        let response = self.fetch(cx, &request, what)?;
+        let response = self.exchange(cx, &request, what)?;
         if response.status == 403 && rpc_status(response.json().as_ref()).scope_insufficient() {
             cx.host.log(
                 Level::Warn,
