@@ -499,3 +499,27 @@ async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
         .await;
     assert_eq!(status["errorMessage"], "");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_page_is_read_where_one_point_is_wanted() {
+    let h = Google::authorised(identity, "jack").await;
+    // Forty weigh-ins and heights one morning: forty pages of one.
+    let day = (Utc::now() - chrono::Duration::days(2)).date_naive();
+    let morning = day.and_hms_opt(8, 0, 0).unwrap().and_utc();
+    for minutes in 1..=40 {
+        let at = (morning + chrono::Duration::minutes(minutes))
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
+        h.cloud
+            .add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&at, 80_000.0));
+        h.cloud
+            .add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::height(&at, 1_800));
+    }
+    h.cloud.clear_requests();
+    let target = format!("/plugin/fitbit?user=jack&methods=body&date={day}");
+    let (status, body) = h.client.get(&target).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["body"]["weight"], 80.0, "{body}");
+    assert_eq!(list_calls(&h.cloud, "weight").len(), 1);
+    assert_eq!(list_calls(&h.cloud, "height").len(), 1);
+}

@@ -129,6 +129,60 @@ fn the_profile_reads_only_what_the_consent_covers() {
 }
 
 #[test]
+fn where_one_point_is_wanted_one_page_is_read() {
+    // Long histories: every list has another page of one point after this one.
+    let host = configured(Some("en_GB"));
+    with_token(&host, 3000.0, ALL);
+    host.respond(|r| {
+        let more =
+            |point: Value| response(200, json!({"dataPoints": [point], "nextPageToken": "MORE"}));
+        let path = path_of(&r.url);
+        if is_list(&r.url, "height") {
+            return more(height_point("1800"));
+        }
+        if is_list(&r.url, "weight") {
+            return more(weight_point(
+                "1",
+                "2026-11-25T07:00:00Z",
+                ((2026, 11, 25), (8, 0, 0)),
+                80_000.0,
+            ));
+        }
+        if is_list(&r.url, "body-fat") {
+            return more(json!({"name": "users/1/dataTypes/body-fat/dataPoints/2",
+                "bodyFat": {"sampleTime": {"physicalTime": "2026-11-25T07:00:00Z", "utcOffset": "3600s"},
+                            "percentage": 21.5}}));
+        }
+        if path.ends_with("/profile") {
+            return response(200, json!({"age": 40}));
+        }
+        response(200, json!({}))
+    });
+    let r = run(
+        &host,
+        &[
+            ("user", "jack"),
+            ("methods", "user_profile_get,body"),
+            ("date", "2026-11-25"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let urls = host.sent_urls();
+    for data_type in ["height", "weight"] {
+        let lists: Vec<_> = urls.iter().filter(|u| is_list(u, data_type)).collect();
+        // weight: the profile's latest and the day's last; height once (cached).
+        let expected = if data_type == "weight" { 2 } else { 1 };
+        assert_eq!(lists.len(), expected, "{data_type}: {urls:?}");
+        assert!(
+            lists.iter().all(|u| query_of(u)["pageSize"] == "1"),
+            "{urls:?}"
+        );
+        assert!(lists.iter().all(|u| !u.contains("pageToken")), "{urls:?}");
+    }
+    assert_eq!(stored(&host)["user"]["weight"], 12.6);
+}
+
+#[test]
 fn body_has_the_days_last_weight_and_fat_with_bmi() {
     let host = configured(Some("en_US"));
     with_token(&host, 3000.0, SCOPE_METRICS);

@@ -200,7 +200,7 @@ impl GoogleHealth {
             if let Some(meters) = self.height(cx, state)? {
                 user.insert("height".into(), json!(units.height(meters * 1000.0)));
             }
-            let points = self.list(cx, "weight", None, 1)?;
+            let points: Vec<_> = self.latest(cx, "weight", None)?.into_iter().collect();
             if let Some((_, measured)) = self.samples(cx, &WEIGHT, &points)?.first() {
                 let grams = convert::required(measured.weight_grams, "weightGrams")
                     .map_err(|e| Self::bad_shape(cx, "the weight list", e))?;

@@ -38,7 +38,10 @@ impl GoogleHealth {
             "{member} >= \"{day}\" AND {member} < \"{}\"",
             day.add_days(1)
         );
-        let points = self.list(cx, kind.data_type, Some(&filter), 1)?;
+        let points: Vec<_> = self
+            .latest(cx, kind.data_type, Some(&filter))?
+            .into_iter()
+            .collect();
         let samples = self.samples(cx, kind, &points)?;
         let Some((_, measured)) = samples
             .into_iter()

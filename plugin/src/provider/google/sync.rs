@@ -108,8 +108,8 @@ impl GoogleHealth {
         {
             return Ok(cached.get("meters").and_then(Value::as_f64));
         }
-        // Newest first: one point is the latest height.
-        let points = self.list(cx, "height", None, 1)?;
+        // Newest first: the first point is the latest height.
+        let points: Vec<DataPoint> = self.latest(cx, "height", None)?.into_iter().collect();
         let kind = SampleType {
             data_type: "height",
             field: "height",

@@ -222,6 +222,35 @@ impl GoogleHealth {
         self.points(cx, data_type, filter, page_size, false)
     }
 
+    /// The newest point of a list (lists are newest first): one page of
+    /// one point, never the pages after it. Pages that are empty yet carry
+    /// a token (Google sends them) are followed, at most [`MAX_PAGES`].
+    pub(super) fn latest(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+    ) -> Answer<Option<DataPoint>> {
+        let what = format!("the {data_type} list");
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let request = self.list_request(cx, data_type, filter, 1, false, token.as_deref());
+            let answer = self.send(cx, &request, &what)?;
+            let page: ListPage = shape::decode_answer(&answer, LIST_FIELDS)
+                .map_err(|e| Self::bad_shape(cx, &what, e))?;
+            if let Some(point) = page.data_points.into_iter().next() {
+                return Ok(Some(point));
+            }
+            token = next_page(&page.next_page_token);
+            if token.is_none() {
+                return Ok(None);
+            }
+        }
+        Err(Self::upstream(format!(
+            "Google Health error: {what} still had only empty pages after {MAX_PAGES}; giving up"
+        )))
+    }
+
     /// `dataPoints:reconcile`: one stream from all sources, for data types
     /// that are not listed (e.g. `daily-heart-rate-zones`).
     pub(super) fn reconcile(
@@ -241,27 +270,39 @@ impl GoogleHealth {
         page_size: u32,
         reconcile: bool,
     ) -> Answer<Vec<DataPoint>> {
-        let verb = if reconcile { ":reconcile" } else { "" };
         let what = format!("the {data_type} list");
-        let base = format!(
-            "{}{verb}?pageSize={page_size}",
-            self.data_points_url(data_type)
-        );
         let request = |page: Option<&str>| {
-            let mut url = base.clone();
-            if let Some(filter) = filter {
-                url.push_str(&format!("&filter={}", encode(filter)));
-            }
-            if let Some(page) = page {
-                url.push_str(&format!("&pageToken={}", encode(page)));
-            }
-            FetchRequest::get(url).bearer(cx.token)
+            self.list_request(cx, data_type, filter, page_size, reconcile, page)
         };
         let pages: Vec<ListPage> =
             self.pages(cx, &what, LIST_FIELDS, request, |p: &ListPage| {
                 next_page(&p.next_page_token)
             })?;
         Ok(pages.into_iter().flat_map(|p| p.data_points).collect())
+    }
+
+    /// A list (or reconcile) request for one page.
+    fn list_request(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+        page_size: u32,
+        reconcile: bool,
+        page: Option<&str>,
+    ) -> FetchRequest {
+        let verb = if reconcile { ":reconcile" } else { "" };
+        let mut url = format!(
+            "{}{verb}?pageSize={page_size}",
+            self.data_points_url(data_type)
+        );
+        if let Some(filter) = filter {
+            url.push_str(&format!("&filter={}", encode(filter)));
+        }
+        if let Some(page) = page {
+            url.push_str(&format!("&pageToken={}", encode(page)));
+        }
+        FetchRequest::get(url).bearer(cx.token)
     }
 
     /// `dataPoints:dailyRollUp` over the local days `start..=end` in
