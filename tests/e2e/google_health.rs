@@ -523,3 +523,24 @@ async fn one_page_is_read_where_one_point_is_wanted() {
     assert_eq!(list_calls(&h.cloud, "weight").len(), 1);
     assert_eq!(list_calls(&h.cloud, "height").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_profile_reads_what_the_consent_covers_and_says_what_it_left_out() {
+    // Consent for the default method only: weight (and the settings).
+    let h = Google::authorised(identity, "jack").await;
+    add_three_weights(&h.cloud);
+    h.cloud.clear_requests();
+    let (status, body) = h
+        .client
+        .get("/plugin/fitbit?user=jack&methods=user_profile_get")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["user"]["weight"], 79.9, "{body}");
+    assert_eq!(answer["user"]["encodedId"], DEFAULT_LEGACY_USER_ID);
+    let note = answer["partialConsent"]["user_profile_get"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no note: {body}"));
+    assert!(note.contains("scope=profile.readonly"), "{note}");
+    assert_eq!(h.cloud.calls("/v4/users/me/profile"), 0);
+}

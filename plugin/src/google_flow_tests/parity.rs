@@ -3,7 +3,7 @@
 //! shapes, and the calories, elevation and BMI series.
 
 use super::*;
-use crate::provider::google::{SCOPE_PROFILE, rollup_limit_days};
+use crate::provider::google::rollup_limit_days;
 
 const ALL: &str = "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly \
     https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly \
@@ -125,6 +125,97 @@ fn the_profile_reads_only_what_the_consent_covers() {
     assert!(
         user.get("timezone").is_none() && user.get("height").is_none(),
         "{user}"
+    );
+}
+
+/// Google's answer to a request the consent does not cover.
+fn not_covered() -> Result<igor_plugin_sdk::FetchResponse, String> {
+    response(
+        403,
+        status_body(
+            403,
+            "PERMISSION_DENIED",
+            "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+            "Request had insufficient authentication scopes.",
+        ),
+    )
+}
+
+#[test]
+fn the_profile_without_its_scope_reads_the_rest_and_says_what_is_missing() {
+    let host = configured(Some("en_GB"));
+    with_token(&host, 3000.0, &format!("{SCOPE_METRICS} {SCOPE_SETTINGS}"));
+    host.respond(|r| {
+        if path_of(&r.url) == "/v4/users/me/profile" {
+            return not_covered();
+        }
+        profile_responder(r)
+    });
+    let r = run(&host, &[("user", "jack"), ("methods", "user_profile_get")]);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let urls = host.sent_urls();
+    assert!(!urls.iter().any(|u| u.ends_with("/profile")), "{urls:?}");
+    let stored = stored(&host);
+    let user = &stored["user"];
+    assert_eq!(
+        (&user["height"], &user["weight"]),
+        (&json!(180.0), &json!(12.79))
+    );
+    assert_eq!(user["timezone"], "Europe/Amsterdam");
+    assert!(user.get("age").is_none(), "{user}");
+    let note = stored["partialConsent"]["user_profile_get"]
+        .as_str()
+        .unwrap();
+    assert!(note.contains("the profile"), "{note}");
+    assert!(
+        note.contains("http://igor.test/plugin/fitbit/auth1?user=jack&scope=profile.readonly"),
+        "{note}"
+    );
+}
+
+#[test]
+fn heart_zones_without_the_activity_scope_keep_rates_and_thresholds() {
+    let host = configured(None);
+    with_token(&host, 3000.0, SCOPE_METRICS);
+    host.respond(|r| {
+        let path = path_of(&r.url);
+        if is_list(&r.url, "daily-resting-heart-rate") {
+            return response(200, json!({"dataPoints": [{"dailyRestingHeartRate":
+                {"date": {"year": 2026, "month": 11, "day": 20}, "beatsPerMinute": "58"}}]}));
+        }
+        if path.ends_with("/daily-heart-rate-zones/dataPoints:reconcile") {
+            return response(200, json!({"dataPoints": [{"dataPointName": "z1", "dailyHeartRateZones": {
+                "date": {"year": 2026, "month": 11, "day": 20}, "heartRateZones": [
+                    {"heartRateZoneType": "PEAK", "minBeatsPerMinute": "159", "maxBeatsPerMinute": "220"}]}}]}));
+        }
+        // time-in-heart-rate-zone and calories-in-heart-rate-zone: activity.
+        not_covered()
+    });
+    let r = run(
+        &host,
+        &[
+            ("user", "jack"),
+            ("methods", "time_series"),
+            ("resource", "activities/heart"),
+            ("base_date", "2026-11-20"),
+            ("period", "1d"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    assert_eq!(host.sent_urls().len(), 2, "{:?}", host.sent_urls());
+    let stored = stored(&host);
+    assert_eq!(
+        stored["activities-heart"],
+        json!([{"dateTime": "2026-11-20", "value": {"heartRateZones": [
+            {"max": 220, "min": 159, "name": "Peak"}], "restingHeartRate": 58}}])
+    );
+    let note = stored["partialConsent"]["time_series activities/heart"]
+        .as_str()
+        .unwrap();
+    assert!(
+        note.contains("minutes and calories")
+            && note.contains("scope=activity_and_fitness.readonly"),
+        "{note}"
     );
 }
 

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::convert::{self, Civil, Units, instant, legacy_unit_system, parse_duration};
-use super::scopes::{SCOPE_METRICS, SCOPE_SETTINGS};
+use super::scopes::{SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS};
 use super::shape::{
     DEVICE_PAGE_FIELDS, DevicePage, PROFILE_FIELDS, PairedDevice, Profile, Settings, ShapeError,
     next_page,
@@ -175,10 +175,21 @@ impl GoogleHealth {
         state: &mut RunState,
     ) -> Answer<Map<String, Value>> {
         let what = "the user's profile";
-        let profile: Profile = self.get(cx, "profile", what, PROFILE_FIELDS)?;
+        let mut answer = Map::new();
+        let call = "user_profile_get";
+        // Each part needs its own scope: read those granted, note the rest.
+        let profile: Profile = if granted(state, SCOPE_PROFILE) {
+            self.get(cx, "profile", what, PROFILE_FIELDS)?
+        } else {
+            let part = "the profile (age, member since, strides)";
+            self.left_out(cx, &mut answer, call, part, SCOPE_PROFILE);
+            Profile::default()
+        };
         let settings = if granted(state, SCOPE_SETTINGS) {
             self.settings(cx)?
         } else {
+            let part = "the settings (time zone, locale, units)";
+            self.left_out(cx, &mut answer, call, part, SCOPE_SETTINGS);
             None
         };
         let units = match (&app.system, &settings) {
@@ -196,7 +207,10 @@ impl GoogleHealth {
             settings_fields(&mut user, settings)
                 .map_err(|e| Self::bad_shape(cx, "the user's settings", e))?;
         }
-        if granted(state, SCOPE_METRICS) {
+        if !granted(state, SCOPE_METRICS) {
+            let part = "height and weight";
+            self.left_out(cx, &mut answer, call, part, SCOPE_METRICS);
+        } else {
             if let Some(meters) = self.height(cx, state)? {
                 user.insert("height".into(), json!(units.height(meters * 1000.0)));
             }
@@ -207,7 +221,6 @@ impl GoogleHealth {
                 user.insert("weight".into(), json!(units.weight(grams)));
             }
         }
-        let mut answer = Map::new();
         answer.insert("user".into(), Value::Object(user));
         Ok(answer)
     }

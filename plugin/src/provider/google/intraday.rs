@@ -7,10 +7,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::GoogleHealth;
 use super::convert::{Civil, format_rfc3339, num, num_string};
+use super::scopes::SCOPE_METRICS;
 use super::series::{Quantity, rolled, series_key, unsupported_resource};
 use super::transport::{Answer, Ctx};
+use super::{GoogleHealth, granted};
 use crate::dates::valid_time;
 use crate::errors::{PluginError, Result};
 use crate::provider::{ApiError, AppSettings, Call, RunState};
@@ -97,8 +98,15 @@ impl GoogleHealth {
             format_rfc3339(midnight + to),
         );
         let heart = resource == "activities/heart";
+        let mut notes = Map::new();
         let (summary, dataset) = if heart {
-            let windows = self.rollup(cx, "heart-rate", &start, &end, seconds)?;
+            let call = "intraday_time_series activities/heart";
+            let windows = if granted(state, SCOPE_METRICS) {
+                self.rollup(cx, "heart-rate", &start, &end, seconds)?
+            } else {
+                self.left_out(cx, &mut notes, call, "the heart rate", SCOPE_METRICS);
+                Vec::new()
+            };
             let what = "the heart-rate roll-up";
             let mut dataset = Vec::new();
             for (at, point) in windows {
@@ -114,7 +122,8 @@ impl GoogleHealth {
                     })?;
                 dataset.push((at, num(bpm.round())));
             }
-            (self.heart_days(cx, day, day)?, dataset)
+            let summary = self.heart_days(cx, state, (day, day), call, &mut notes)?;
+            (summary, dataset)
         } else {
             let rolled = rolled(resource)
                 .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
@@ -139,7 +148,9 @@ impl GoogleHealth {
                 .collect();
             (summary, dataset)
         };
-        Ok(answer(resource, summary, dataset, seconds, self.utc_offset))
+        let mut answer = answer(resource, summary, dataset, seconds, self.utc_offset);
+        answer.extend(notes);
+        Ok(answer)
     }
 }
 

@@ -171,6 +171,44 @@ pub fn granted(state: &RunState, scope: &str) -> bool {
     field(&state.token, "scope").is_some_and(|s| s.split_whitespace().any(|s| s == scope))
 }
 
+/// The answer key that says what calls left out for want of consent:
+/// `{"partialConsent": {"<call>": "<what, and the link that allows it>"}}`.
+pub const PARTIAL_CONSENT: &str = "partialConsent";
+
+impl GoogleHealth {
+    /// Notes in `answer` (and the log) that `call` left out `what` because
+    /// the consent lacks `scope`, with the link that asks for it too.
+    fn left_out(
+        &self,
+        cx: &Ctx,
+        answer: &mut Map<String, Value>,
+        call: &str,
+        what: &str,
+        scope: &str,
+    ) {
+        let name = scope_short_name(scope);
+        let user = cx.user;
+        let note = format!(
+            "{what} left out: {user} has not allowed {} (Google Health scope {name}); allow it \
+             at {}/auth1?user={user}&scope={name}",
+            scope_description(scope),
+            self.plugin_url
+        );
+        cx.host
+            .log(igor_plugin_sdk::Level::Warn, &format!("{call}: {note}"));
+        let notes = answer
+            .entry(PARTIAL_CONSENT)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(notes) = notes.as_object_mut() {
+            let text = match notes.get(call).and_then(Value::as_str) {
+                Some(earlier) => format!("{earlier}; {note}"),
+                None => note,
+            };
+            notes.insert(call.into(), Value::from(text));
+        }
+    }
+}
+
 impl Provider for GoogleHealth {
     fn id(&self) -> &'static str {
         "google-health"

@@ -233,8 +233,15 @@ impl GoogleHealth {
     ) -> Answer<Map<String, Value>> {
         let resource = call.args.get("resource").map(String::as_str).unwrap_or("");
         let window = self.window(call).map_err(ApiError::Failed)?;
+        let mut answer = Map::new();
         let series: Vec<Value> = match resource {
-            "activities/heart" => self.heart_days(cx, window.start, window.end)?,
+            "activities/heart" => self.heart_days(
+                cx,
+                state,
+                (window.start, window.end),
+                "time_series activities/heart",
+                &mut answer,
+            )?,
             "body/bmi" => self.bmi_series(cx, state, window.start, window.end)?,
             _ => {
                 let rolled = rolled(resource)
@@ -246,7 +253,6 @@ impl GoogleHealth {
                     .collect()
             }
         };
-        let mut answer = Map::new();
         answer.insert(series_key(resource), Value::Array(series));
         Ok(answer)
     }
