@@ -227,13 +227,16 @@ fn refuses_shape(query: &[(&str, &str)], method: &str, answer: Value, needle: &s
         3000.0,
         &crate::provider::google::ALL_SCOPES.join(" "),
     );
-    host.put(
+    let sensors = host.put(
         "sensors/fitbit/jack",
         json!({"weight": [{"logId": 1, "weight": 12.0}]}),
     );
+    // Settings and height read earlier today: only the method's own calls.
     host.put(
         SYNC_PATH,
-        json!({"height": {"day": "2026-11-25", "meters": 1.8}}),
+        json!({"height": {"read_at": host.now.get(), "meters": 1.8},
+               "settings": {"read_at": host.now.get(), "units": "st/km/cm"},
+               "sensors_revision": sensors.to_string()}),
     );
     host.respond(move |_| response(200, answer.clone()));
     let mut full = vec![("user", "jack")];

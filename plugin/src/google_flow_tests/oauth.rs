@@ -29,19 +29,28 @@ pub(super) fn a_new_installation_authorises_with_google_asking_only_needed_scope
     // Default get_bodyweight without `system`: weight plus the settings for units.
     assert_eq!(q["scope"], format!("{SCOPE_METRICS} {SCOPE_SETTINGS}"));
 
-    // With a unit system, no settings scope.
+    // With a unit system, the settings still give the user's time zone.
     let host = configured(Some("en_GB"));
-    assert_eq!(start_auth(&host, "jack")["scope"], SCOPE_METRICS);
+    assert_eq!(
+        start_auth(&host, "jack")["scope"],
+        format!("{SCOPE_METRICS} {SCOPE_SETTINGS}")
+    );
 
-    // Steps and sleep: activity and sleep only.
+    // Steps and sleep: activity and sleep (and the zone of their days).
     host.put(
         "identities/jill/plugindata/fitbit",
         json!({"methods": "time_series,sleep", "resource": "activities/steps"}),
     );
     assert_eq!(
         start_auth(&host, "jill")["scope"],
-        format!("{SCOPE_ACTIVITY} {SCOPE_SLEEP}")
+        format!("{SCOPE_ACTIVITY} {SCOPE_SLEEP} {SCOPE_SETTINGS}")
     );
+    // The profile reads no days: no settings for it alone with a system.
+    host.put(
+        "identities/joe/plugindata/fitbit",
+        json!({"methods": "user_profile_get"}),
+    );
+    assert!(start_auth(&host, "joe")["scope"].contains("profile.readonly"));
     assert!(host.sent.borrow().is_empty());
 }
 

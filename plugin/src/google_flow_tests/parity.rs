@@ -30,6 +30,13 @@ fn devices_come_from_every_page_of_paired_devices() {
     let host = configured(Some("en_GB"));
     with_token(&host, 3000.0, SCOPE_SETTINGS);
     host.respond(|r| {
+        // The user lives in New York, the host one hour east of UTC.
+        if path_of(&r.url) == "/v4/users/me/settings" {
+            return response(
+                200,
+                json!({"timeZone": "America/New_York", "utcOffset": "-18000s"}),
+            );
+        }
         assert_eq!(path_of(&r.url), "/v4/users/me/pairedDevices");
         let q = query_of(&r.url);
         assert_eq!(q["pageSize"], "100");
@@ -54,7 +61,7 @@ fn devices_come_from_every_page_of_paired_devices() {
         stored(&host),
         json!({"devices": [
             {"battery": "High", "batteryLevel": 90, "deviceVersion": "Charge 6", "features": ["STEPS"],
-             "id": "7", "lastSyncTime": "2026-11-25T07:12:40.000", "mac": "AB12", "type": "TRACKER"},
+             "id": "7", "lastSyncTime": "2026-11-25T01:12:40.000", "mac": "AB12", "type": "TRACKER"},
             {"id": "8"}]})
     );
 }

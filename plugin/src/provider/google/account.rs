@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::convert::{self, Civil, Units, instant, legacy_unit_system, parse_duration};
+use super::convert::{self, Units, Zone, instant, legacy_unit_system, parse_duration};
 use super::scopes::{SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS};
 use super::shape::{
     DEVICE_PAGE_FIELDS, DevicePage, PROFILE_FIELDS, PairedDevice, Profile, Settings, ShapeError,
@@ -130,7 +130,7 @@ fn profile_fields(
 }
 
 /// One paired device in the legacy shape.
-fn device_entry(device: &PairedDevice, utc_offset: i32) -> Result<Value, ShapeError> {
+fn device_entry(device: &PairedDevice, zone: &Zone) -> Result<Value, ShapeError> {
     let mut entry = Map::new();
     if let Some(status) = &device.battery_status {
         entry.insert("battery".into(), json!(status));
@@ -149,7 +149,7 @@ fn device_entry(device: &PairedDevice, utc_offset: i32) -> Result<Value, ShapeEr
         entry.insert("id".into(), json!(id));
     }
     if let Some(time) = &device.last_sync_time {
-        let local = Civil::from_epoch(instant(time)? + f64::from(utc_offset));
+        let local = zone.civil(instant(time)?);
         entry.insert("lastSyncTime".into(), json!(local.legacy_timestamp()));
     }
     if let Some(mac) = &device.mac_address {
@@ -246,7 +246,7 @@ impl GoogleHealth {
         let devices = pages
             .iter()
             .flat_map(|p| &p.paired_devices)
-            .map(|d| device_entry(d, self.utc_offset))
+            .map(|d| device_entry(d, &self.local().zone))
             .collect::<Result<Vec<Value>, ShapeError>>()
             .map_err(|e| Self::bad_shape(cx, what, e))?;
         let mut answer = Map::new();
@@ -268,13 +268,16 @@ mod tests {
             "macAddress": "AB12CD34EF56"}))
         .unwrap();
         assert_eq!(
-            device_entry(&device, 3600).unwrap(),
+            device_entry(&device, &Zone::fixed(3600)).unwrap(),
             json!({"battery": "High", "batteryLevel": 90, "deviceVersion": "Aria Air",
                    "features": [], "id": "123", "lastSyncTime": "2026-11-20T07:12:40.000",
                    "mac": "AB12CD34EF56", "type": "SCALE"})
         );
         let bare: PairedDevice = decode(&json!({"name": "users/me/pairedDevices/9"})).unwrap();
-        assert_eq!(device_entry(&bare, 0).unwrap(), json!({"id": "9"}));
+        assert_eq!(
+            device_entry(&bare, &Zone::fixed(0)).unwrap(),
+            json!({"id": "9"})
+        );
     }
 
     #[test]

@@ -69,6 +69,10 @@ impl GoogleHealth {
                 ))));
             }
         }
+        // The user's days and local times (the profile has neither).
+        if call.method != "user_profile_get" {
+            self.localise(cx, state)?;
+        }
         match call.method.as_str() {
             "get_bodyweight" => self.sample_logs(cx, app, call, state, &WEIGHT),
             "get_bodyfat" => self.sample_logs(cx, app, call, state, &BODY_FAT),
@@ -103,7 +107,7 @@ impl GoogleHealth {
                 .sleep
                 .as_ref()
                 .ok_or_else(|| convert::missing(&format!("dataPoints[{i}].sleep")))
-                .and_then(|sleep| convert::sleep_entry(&point.name, sleep, self.utc_offset))
+                .and_then(|sleep| convert::sleep_entry(&point.name, sleep, &self.local().zone))
                 .map_err(|e| Self::bad_shape(cx, what, e))?;
             entries.push(entry);
         }

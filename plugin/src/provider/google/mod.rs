@@ -27,9 +27,12 @@ mod oauth;
 pub mod retry;
 pub mod scopes;
 mod series;
+mod settings;
 pub mod shape;
 mod sync;
 mod transport;
+
+use std::cell::RefCell;
 
 use serde_json::{Map, Value};
 
@@ -40,7 +43,7 @@ use crate::oauth::field;
 use crate::pacing::{Limits, Pacer};
 use crate::paths::Paths;
 use crate::redirect::Redirect;
-use convert::period_start;
+use convert::{Zone, period_start};
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 use retry::Backoff;
@@ -69,13 +72,22 @@ pub struct GoogleHealth {
     token_url: String,
     revoke_url: String,
     plugin_url: String,
-    today: Date,
-    /// The host's offset east of UTC: local days → UTC filter bounds.
-    utc_offset: i32,
+    /// The host's offset east of UTC: the user's zone when Google gives none.
+    host_offset: i32,
+    /// The user's time zone and today: the host's until the user's settings
+    /// are read at the start of a call.
+    local: RefCell<Local>,
     /// Keeps requests within Google's per-user and per-app quotas.
     pacer: Pacer,
     /// How long this request may wait to retry Google's transient refusals.
     backoff: Backoff,
+}
+
+/// The user's time zone, and their date today.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Local {
+    pub zone: Zone,
+    pub today: Date,
 }
 
 /// The window of local days a call reads, and whether it ends today
@@ -95,8 +107,11 @@ impl GoogleHealth {
             token_url: endpoint(request, "google_token_url"),
             revoke_url: endpoint(request, "google_revoke_url"),
             plugin_url,
-            today: Date::from_epoch(0.0, 0),
-            utc_offset: request.context.utc_offset_seconds,
+            host_offset: request.context.utc_offset_seconds,
+            local: RefCell::new(Local {
+                zone: Zone::fixed(request.context.utc_offset_seconds),
+                today: Date::from_epoch(0.0, 0),
+            }),
             pacer: Pacer::new(
                 Paths::new(&request.context.plugin_name).pacing(),
                 "Google Health",
@@ -106,16 +121,26 @@ impl GoogleHealth {
         }
     }
 
-    /// Sets "today" (the host's local date) for calls without a date.
-    pub fn with_today(mut self, today: Date) -> Self {
-        self.today = today;
+    /// Sets "today" (the host's local date) until the user's is known.
+    pub fn with_today(self, today: Date) -> Self {
+        self.local.borrow_mut().today = today;
         self
     }
 
+    /// The user's zone and today (the host's before they are read).
+    pub(super) fn local(&self) -> Local {
+        self.local.borrow().clone()
+    }
+
+    fn today(&self) -> Date {
+        self.local.borrow().today
+    }
+
     fn date_arg(&self, call: &Call, key: &str) -> Option<Date> {
+        let today = self.today();
         call.args.get(key).map(|v| match v.as_str() {
-            "today" => self.today,
-            other => Date::parse(other).unwrap_or(self.today),
+            "today" => today,
+            other => Date::parse(other).unwrap_or(today),
         })
     }
 
@@ -128,14 +153,14 @@ impl GoogleHealth {
             call.method.as_str(),
             "sleep" | "heart" | "body" | "activities"
         ) {
-            let day = self.date_arg(call, "date").unwrap_or(self.today);
+            let day = self.date_arg(call, "date").unwrap_or(self.today());
             return Ok(Window {
                 start: day,
                 end: day,
                 rolling: false,
             });
         }
-        let base = self.date_arg(call, "base_date").unwrap_or(self.today);
+        let base = self.date_arg(call, "base_date").unwrap_or(self.today());
         let (start, end) = match (arg("period"), self.date_arg(call, "end_date")) {
             (Some(period), _) => (period_start(base, period, MAX_DAYS), base),
             (_, Some(end)) => (base, end),
@@ -157,7 +182,7 @@ impl GoogleHealth {
         Ok(Window {
             start,
             end,
-            rolling: end == self.today && !call.args.contains_key("end_date"),
+            rolling: end == self.today() && !call.args.contains_key("end_date"),
         })
     }
 

@@ -37,6 +37,10 @@ pub struct Need {
     /// Converts weights, distances, heights or elevations: without a
     /// `system`, the units come from the user's settings (settings scope).
     pub units: bool,
+    /// Reads the user's days or local times ("today", windows, intraday
+    /// labels): their time zone comes from the settings (settings scope;
+    /// without it the host's zone is used).
+    pub zone: bool,
 }
 
 const fn need(call: &'static str, scopes: &'static [&'static str], units: bool) -> Need {
@@ -44,6 +48,15 @@ const fn need(call: &'static str, scopes: &'static [&'static str], units: bool) 
         call,
         scopes,
         units,
+        zone: true,
+    }
+}
+
+/// A row whose call reads no days (the profile).
+const fn timeless(call: &'static str, scopes: &'static [&'static str], units: bool) -> Need {
+    Need {
+        zone: false,
+        ..need(call, scopes, units)
     }
 }
 
@@ -67,7 +80,7 @@ pub const NEEDS: &[Need] = &[
     need("sleep", &[SCOPE_SLEEP], false),
     // profile; settings (time zone, units, strides); height and weight;
     // stride lengths (profile fields shown only with the activity scope)
-    need(
+    timeless(
         "user_profile_get",
         &[SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_METRICS, SCOPE_ACTIVITY],
         true,
@@ -120,8 +133,9 @@ pub fn needs_of(method: &str, resource: Option<&str>) -> Vec<&'static Need> {
 
 /// The scopes the methods need, in [`ALL_SCOPES`] order.
 /// `units_from_settings`: no `system` is set, so converting calls need the
-/// settings scope too. A user without any known method gets the metrics
-/// scope (the default method is `get_bodyweight`).
+/// settings scope too; so do calls that read the user's days (their time
+/// zone). A user without any known method gets what the default method
+/// (`get_bodyweight`) needs.
 pub fn scopes_for(
     methods: &[String],
     args: &Map<String, Value>,
@@ -132,13 +146,13 @@ pub fn scopes_for(
     for method in methods {
         for row in needs_of(method, resource.as_deref()) {
             wanted.extend(row.scopes);
-            if row.units && units_from_settings {
+            if row.zone || (row.units && units_from_settings) {
                 wanted.push(SCOPE_SETTINGS);
             }
         }
     }
     if wanted.is_empty() {
-        wanted.push(SCOPE_METRICS);
+        wanted.extend([SCOPE_METRICS, SCOPE_SETTINGS]);
     }
     ALL_SCOPES
         .iter()
@@ -257,9 +271,10 @@ mod tests {
     #[test]
     fn scopes_only_as_needed() {
         let none = Map::new();
+        // The user's days need their time zone: the settings scope.
         assert_eq!(
             scopes_for(&methods(&["get_bodyweight"]), &none, false),
-            vec![SCOPE_METRICS]
+            vec![SCOPE_METRICS, SCOPE_SETTINGS]
         );
         assert_eq!(
             scopes_for(&methods(&["get_bodyweight"]), &none, true),
@@ -272,7 +287,7 @@ mod tests {
                 steps.as_object().unwrap(),
                 true
             ),
-            vec![SCOPE_ACTIVITY, SCOPE_SLEEP]
+            vec![SCOPE_ACTIVITY, SCOPE_SLEEP, SCOPE_SETTINGS]
         );
         assert_eq!(
             scopes_for(&methods(&["get_devices"]), &none, true),
@@ -289,12 +304,14 @@ mod tests {
                 heart.as_object().unwrap(),
                 true
             ),
-            vec![SCOPE_METRICS, SCOPE_ACTIVITY]
+            vec![SCOPE_METRICS, SCOPE_ACTIVITY, SCOPE_SETTINGS]
         );
         assert_eq!(
             scopes_for(&methods(&["nonsense"]), &none, false),
-            vec![SCOPE_METRICS]
+            vec![SCOPE_METRICS, SCOPE_SETTINGS]
         );
+        // The profile reads no days: its own scopes only.
+        assert!(!needs_of("user_profile_get", None)[0].zone);
     }
 
     #[test]
