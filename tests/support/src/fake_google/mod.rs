@@ -42,7 +42,11 @@
 //!   INVALID_ROLLUP_WINDOW (the guide names the reason, not the body).
 //! * The profile defaults to age 40, member since 2016-01-01 and automatic
 //!   strides of 716 mm (walking) and 1120 mm (running); the settings to
-//!   metric units in Europe/London.
+//!   metric units in Europe/London at offset 0 (`utcOffset` "0s"). A test
+//!   may give the user another zone ([`FakeGoogle::set_time_zone`]): the
+//!   settings then name it with its offset at the fake's "now", and every
+//!   point added without an offset of its own gets the zone's offset at
+//!   each of its instants (daylight saving included).
 
 mod account;
 mod api;
@@ -152,6 +156,9 @@ pub(crate) struct GUser {
     /// A legacy Fitbit account not moved to a Google Account: every API
     /// call answers the UberMint 403.
     pub legacy_account: bool,
+    /// The IANA zone of the user's settings; it gives points without an
+    /// offset of their own their local times.
+    pub zone: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -214,6 +221,9 @@ pub(crate) struct State {
     pub quota_refusals: usize,
     pub injected: VecDeque<InjectedError>,
     pub empty_pages: u32,
+    /// At most this many items per page, whatever `pageSize` asks ("the
+    /// service may return fewer"), to make long histories span pages.
+    pub max_page_size: Option<usize>,
     pub requests: Vec<RecordedRequest>,
     pub token_requests: usize,
     pub last_authorize: Option<Vec<(String, String)>>,
@@ -239,6 +249,7 @@ impl State {
             quota_refusals: 0,
             injected: VecDeque::new(),
             empty_pages: 0,
+            max_page_size: None,
             requests: Vec::new(),
             token_requests: 0,
             last_authorize: None,
@@ -257,6 +268,7 @@ impl State {
             devices: Vec::new(),
             linked: true,
             legacy_account: false,
+            zone: None,
         })
     }
 

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 #[derive(Clone, Debug)]
 pub struct DataPoint {
     pub(crate) value: PointValue,
-    /// Seconds east of UTC of the user's local time at the sample.
-    pub(crate) offset: i32,
+    /// The user's local time: a fixed offset the test gave, else the
+    /// user's time zone when the point was added (UTC without one).
+    pub(crate) local: LocalTime,
     pub(crate) source: Option<Value>,
     pub(crate) id: Option<String>,
 }
@@ -94,6 +95,30 @@ pub(crate) enum PointValue {
     },
 }
 
+/// How a point's instants map to the user's civil time.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum LocalTime {
+    /// Not set: the user's zone decides when the point is added.
+    #[default]
+    Unset,
+    /// Seconds east of UTC, whatever the instant.
+    Fixed(i32),
+    /// A time zone with its daylight-saving rules.
+    Zone(jiff::tz::TimeZone),
+}
+
+impl LocalTime {
+    /// Seconds east of UTC at `t`.
+    pub(crate) fn offset_at(&self, t: DateTime<Utc>) -> i32 {
+        match self {
+            LocalTime::Unset => 0,
+            LocalTime::Fixed(seconds) => *seconds,
+            LocalTime::Zone(zone) => jiff::Timestamp::from_second(t.timestamp())
+                .map_or(0, |ts| zone.to_offset(ts).seconds()),
+        }
+    }
+}
+
 fn ts(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .expect("RFC 3339 time")
@@ -104,7 +129,7 @@ impl DataPoint {
     fn of(value: PointValue) -> Self {
         DataPoint {
             value,
-            offset: 0,
+            local: LocalTime::Unset,
             source: None,
             id: None,
         }
@@ -222,9 +247,11 @@ impl DataPoint {
                 .collect(),
         })
     }
-    /// Local UTC offset in seconds (default 0); drives civil times.
+    /// Local UTC offset in seconds, whatever the user's zone; drives civil
+    /// times. Without it the user's zone ([`super::FakeGoogle::set_time_zone`])
+    /// gives each instant its offset, and without a zone it is 0.
     pub fn utc_offset(mut self, seconds: i32) -> Self {
-        self.offset = seconds;
+        self.local = LocalTime::Fixed(seconds);
         self
     }
     /// Weight notes.
@@ -267,7 +294,11 @@ impl DataPoint {
     }
 
     fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
-        (t + Duration::seconds(i64::from(self.offset))).naive_utc()
+        (t + Duration::seconds(i64::from(self.local.offset_at(t)))).naive_utc()
+    }
+
+    fn offset_at(&self, t: DateTime<Utc>) -> String {
+        offset(self.local.offset_at(t))
     }
 
     /// Physical time the list is ordered by (interval start, sample time).
@@ -421,15 +452,15 @@ impl DataPoint {
     }
 
     fn sample_time(&self, t: DateTime<Utc>) -> Value {
-        json!({"physicalTime": rfc3339(t), "utcOffset": offset(self.offset), "civilTime": civil(self.local(t))})
+        json!({"physicalTime": rfc3339(t), "utcOffset": self.offset_at(t), "civilTime": civil(self.local(t))})
     }
 
     fn interval(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Value {
         json!({
             "startTime": rfc3339(start),
-            "startUtcOffset": offset(self.offset),
+            "startUtcOffset": self.offset_at(start),
             "endTime": rfc3339(end),
-            "endUtcOffset": offset(self.offset),
+            "endUtcOffset": self.offset_at(end),
             "civilStartTime": civil(self.local(start)),
             "civilEndTime": civil(self.local(end)),
         })
@@ -441,8 +472,8 @@ impl DataPoint {
         let awake = period - asleep;
         let wake_at = start + Duration::minutes(asleep);
         let stage = |a: DateTime<Utc>, b: DateTime<Utc>, t: &str| {
-            json!({"startTime": rfc3339(a), "startUtcOffset": offset(self.offset),
-                   "endTime": rfc3339(b), "endUtcOffset": offset(self.offset), "type": t})
+            json!({"startTime": rfc3339(a), "startUtcOffset": self.offset_at(a),
+                   "endTime": rfc3339(b), "endUtcOffset": self.offset_at(b), "type": t})
         };
         let mut stages = vec![stage(start, wake_at, "LIGHT")];
         let mut summary =

@@ -211,3 +211,41 @@ async fn google_sleep_settings_and_daily_types() {
     .await;
     assert_eq!(r, json!({}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_points_follow_the_users_zone_across_daylight_saving() {
+    let (g, c) = google().await;
+    let hid = fake_google::DEFAULT_HEALTH_USER_ID;
+    g.set_time_zone(hid, "Europe/Amsterdam");
+    // Before and after summer time ended on 2026-10-25 at 01:00 UTC.
+    g.add_data_point(hid, DataPoint::weight("2026-10-24T22:30:00Z", 80_000.0));
+    g.add_data_point(hid, DataPoint::weight("2026-10-25T22:30:00Z", 79_000.0));
+    g.set_max_page_size(1);
+    let scopes = format!(
+        "{} {}",
+        fake_google::SCOPE_METRICS,
+        fake_google::SCOPE_SETTINGS
+    );
+    let t = g.issue_tokens("gcid", hid, &scopes);
+    let (_, settings) = gget(&g, &c, &t.access_token, "/v4/users/me/settings").await;
+    assert_eq!(settings["timeZone"], "Europe/Amsterdam");
+    let offset = settings["utcOffset"].as_str().unwrap();
+    assert!(offset == "3600s" || offset == "7200s", "{offset}");
+    // Both on the civil day of the 25th; one per page.
+    let url = "/v4/users/me/dataTypes/weight/dataPoints?filter=weight.sample_time.civil_time%20%3E%3D%20%222026-10-25%22%20AND%20weight.sample_time.civil_time%20%3C%20%222026-10-26%22";
+    let (s, first) = gget(&g, &c, &t.access_token, url).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let newest = &first["dataPoints"][0]["weight"]["sampleTime"];
+    assert_eq!(newest["utcOffset"], "3600s");
+    assert_eq!(
+        newest["civilTime"]["time"],
+        json!({"hours": 23, "minutes": 30})
+    );
+    let token = first["nextPageToken"].as_str().unwrap();
+    let (_, second) = gget(&g, &c, &t.access_token, &format!("{url}&pageToken={token}")).await;
+    let oldest = &second["dataPoints"][0]["weight"]["sampleTime"];
+    assert_eq!(oldest["utcOffset"], "7200s");
+    assert_eq!(oldest["civilTime"]["date"]["day"], 25);
+    assert_eq!(oldest["civilTime"]["time"], json!({"minutes": 30}));
+    assert!(second.get("nextPageToken").is_none());
+}
