@@ -317,7 +317,7 @@ pub(super) fn units_follow_the_users_google_settings_when_no_system_is_set() {
         10.0
     );
     let settings = &host.get(SYNC_PATH).unwrap()["settings"];
-    assert_eq!(settings["units"], "st/km/cm");
+    assert_eq!(settings["units"], "st/km/cm/ml/mmol/c");
     assert_eq!(settings["read_at"], host.now.get());
 
     // Without the settings scope: metric, and no settings call.

@@ -235,7 +235,7 @@ fn refuses_shape(query: &[(&str, &str)], method: &str, answer: Value, needle: &s
     host.put(
         SYNC_PATH,
         json!({"height": {"read_at": host.now.get(), "meters": 1.8},
-               "settings": {"read_at": host.now.get(), "units": "st/km/cm"},
+               "settings": {"read_at": host.now.get(), "units": "st/km/cm/ml/mmol/c"},
                "sensors_revision": sensors.to_string()}),
     );
     host.respond(move |_| response(200, answer.clone()));

@@ -4,6 +4,7 @@
 //! (`errors`), incremental sync (`sync`), mixed installations and the setup
 //! page (`setup`). This module holds their shared fixtures.
 
+mod breadth;
 mod data;
 mod errors;
 mod oauth;

@@ -328,6 +328,19 @@ fn activities_summarise_the_days_rollups() {
     host.respond(|r| {
         let path = path_of(&r.url);
         let data_type = path.split('/').nth(5).unwrap().to_string();
+        if is_list(&r.url, "exercise") {
+            // The day's logged activities: the exercises started that day.
+            assert_eq!(
+                query_of(&r.url)["filter"],
+                "exercise.interval.civil_start_time >= \"2026-11-20\" AND \
+                 exercise.interval.civil_start_time < \"2026-11-21\""
+            );
+            return response(200, json!({"dataPoints": [{"name": "users/1/dataTypes/exercise/dataPoints/77",
+                "exercise": {"interval": {"startTime": "2026-11-20T17:00:00Z", "endTime": "2026-11-20T17:40:00Z",
+                    "startUtcOffset": "3600s", "endUtcOffset": "3600s"},
+                    "displayName": "Running", "exerciseType": "RUNNING", "activeDuration": "1800s",
+                    "metricsSummary": {"caloriesKcal": 301.4, "distanceMillimeters": 4828032.0, "steps": "4100"}}}]}));
+        }
         let body = body_of(r);
         assert_eq!(body["range"]["start"]["date"]["day"], 20);
         assert_eq!(body["range"]["end"]["date"]["day"], 21);
@@ -359,7 +372,10 @@ fn activities_summarise_the_days_rollups() {
     assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(
         stored(&host),
-        json!({"summary": {"caloriesOut": 2302, "distances": [{"activity": "total", "distance": 5}],
+        json!({"activities": [{"calories": 301, "description": "", "distance": 3, "duration": 1_800_000,
+                "hasStartTime": true, "logId": 77, "name": "Running", "startDate": "2026-11-20",
+                "startTime": "18:00", "steps": 4100}],
+            "summary": {"caloriesOut": 2302, "distances": [{"activity": "total", "distance": 5}],
             "elevation": 10, "fairlyActiveMinutes": 0, "floors": 0, "lightlyActiveMinutes": 0,
             "steps": 8012, "veryActiveMinutes": 15}})
     );
@@ -372,7 +388,7 @@ fn a_day_without_activity_data_has_an_empty_summary() {
     host.respond(|_| response(200, json!({})));
     let r = run(&host, &[("user", "jack"), ("methods", "activities")]);
     assert_eq!(r.status, 200, "{}", r.body_text());
-    assert_eq!(stored(&host), json!({"summary": {}}));
+    assert_eq!(stored(&host), json!({"activities": [], "summary": {}}));
 }
 
 #[test]

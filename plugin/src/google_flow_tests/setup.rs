@@ -113,7 +113,7 @@ pub(super) fn unreadable_settings_mean_metric_and_other_users_are_refused() {
     );
     assert_eq!(
         host.get(SYNC_PATH).unwrap()["settings"]["units"],
-        "kg/km/cm"
+        "kg/km/cm/ml/mmol/c"
     );
 
     host.sent.borrow_mut().clear();
@@ -142,7 +142,7 @@ pub(super) fn a_single_stored_log_that_lost_its_list_still_syncs_incrementally()
     // Bookkeeping of that very revision (Igor may return it as a number).
     host.put(
         SYNC_PATH,
-        json!({"weight": {"window": ["2026-11-19", "2026-11-25"], "units": "st/km/cm"},
+        json!({"weight": {"window": ["2026-11-19", "2026-11-25"], "units": "st/km/cm/ml/mmol/c"},
                "height": {"read_at": host.now.get(), "meters": {}}, "sensors_revision": sensors}),
     );
     // The first weigh-in of the 18th, stored, stays; the last week is read again.

@@ -53,7 +53,7 @@ pub(super) fn scheduled_runs_read_the_last_week_again_and_see_late_and_deleted_s
     assert_eq!(ids(&host), vec![1, 10, 20, 22]);
     assert_eq!(
         host.get(SYNC_PATH).unwrap()["weight"],
-        json!({"window": ["2026-10-27", "2026-11-25"], "units": "st/km/cm"})
+        json!({"window": ["2026-10-27", "2026-11-25"], "units": "st/km/cm/ml/mmol/c"})
     );
 
     // An hour later: a weigh-in of the 21st logged late, the one of the
@@ -112,15 +112,15 @@ pub(super) fn other_units_a_gap_or_explicit_dates_read_the_whole_window() {
     host.respond(|_| response(200, json!({})));
     for (record, why) in [
         (
-            json!({"window": ["2026-10-27", "2026-11-25"], "units": "lb/mi/in"}),
+            json!({"window": ["2026-10-27", "2026-11-25"], "units": "lb/mi/in/floz/mgdl/f"}),
             "other units",
         ),
         (
-            json!({"window": ["2026-10-20", "2026-11-15"], "units": "st/km/cm"}),
+            json!({"window": ["2026-10-20", "2026-11-15"], "units": "st/km/cm/ml/mmol/c"}),
             "not read for more than a week",
         ),
         (
-            json!({"window": ["2026-11-01", "2026-11-25"], "units": "st/km/cm"}),
+            json!({"window": ["2026-11-01", "2026-11-25"], "units": "st/km/cm/ml/mmol/c"}),
             "a shorter window before",
         ),
     ] {

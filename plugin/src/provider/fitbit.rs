@@ -14,9 +14,11 @@ use crate::oauth::{client_basic_credential, field, token_form};
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 
-/// Scopes asked for (python-fitbit's defaults, without its duplicate).
-pub const SCOPES: &str =
-    "activity heartrate location nutrition profile settings sleep social weight";
+/// Scopes asked for: python-fitbit's defaults (without its duplicate) and
+/// those of the health metrics read as `time_series` (SpO2, breathing
+/// rate, skin temperature, cardio fitness).
+pub const SCOPES: &str = "activity cardio_fitness heartrate location nutrition oxygen_saturation \
+     profile respiratory_rate settings sleep social temperature weight";
 
 pub struct Fitbit {
     api_url: String,
@@ -197,9 +199,10 @@ impl Provider for Fitbit {
             200..=299 => {
                 let object = match body {
                     Some(Value::Object(object)) => object,
+                    // Devices, recent foods, ...: kept under the method's key.
                     Some(Value::Array(items)) => {
                         let mut object = Map::new();
-                        object.insert("devices".into(), Value::Array(items));
+                        object.insert(methods::answer_key(call), Value::Array(items));
                         object
                     }
                     _ => {

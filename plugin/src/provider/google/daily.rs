@@ -112,6 +112,7 @@ impl GoogleHealth {
                 json!([{"activity": "total", "distance": num(km)}]),
             );
         }
+        let logged = self.logged_activities(cx, units, day)?;
         let what = "the active-minutes daily roll-up";
         for (_, point) in self.daily_rollup(cx, "active-minutes", day, day)? {
             let levels = point
@@ -131,6 +132,7 @@ impl GoogleHealth {
             }
         }
         let mut answer = Map::new();
+        answer.insert("activities".into(), Value::Array(logged));
         answer.insert("summary".into(), Value::Object(summary));
         Ok(answer)
     }

@@ -23,6 +23,9 @@ impl GoogleHealth {
     ) -> Result<Vec<Call>> {
         let calls = legacy::plan(methods, args)?;
         for call in &calls {
+            if let Some(refusal) = super::unavailable::no_equivalent(call) {
+                return Err(refusal);
+            }
             match call.method.as_str() {
                 "time_series" => {
                     let resource = call.args.get("resource").map(String::as_str).unwrap_or("");
@@ -70,7 +73,10 @@ impl GoogleHealth {
             }
         }
         // The user's days and local times (the profile has neither).
-        if call.method != "user_profile_get" {
+        if !matches!(
+            call.method.as_str(),
+            "user_profile_get" | "recent_foods" | "recent_activities" | "activity_stats"
+        ) {
             self.localise(cx, state)?;
         }
         match call.method.as_str() {
@@ -81,7 +87,15 @@ impl GoogleHealth {
             "body" => self.body(cx, app, call, state),
             "activities" => self.activities(cx, app, call, state),
             "heart" => self.heart(cx, call),
-            "sleep" => self.sleep(cx, call),
+            "sleep" | "get_sleep" => self.sleep(cx, call),
+            "foods_log" => self.foods_log(cx, call),
+            "foods_log_water" => self.foods_log_water(cx, app, call, state),
+            "recent_foods" => self.recent_foods(cx),
+            "glucose" => self.glucose(cx, app, call, state),
+            "recent_activities" | "activity_stats" => {
+                let units = self.units(cx, app, state)?;
+                self.recent_activities(cx, units, legacy::answer_key(call))
+            }
             "user_profile_get" => self.user_profile(cx, app, state),
             "get_devices" => self.devices(cx),
             other => Err(ApiError::Failed(PluginError::bad_request(format!(

@@ -20,9 +20,12 @@ mod account;
 pub mod convert;
 mod daily;
 mod errors;
+mod exercise;
 mod heart;
 mod intraday;
 mod methods;
+mod metrics;
+mod nutrition;
 mod oauth;
 pub mod retry;
 pub mod scopes;
@@ -31,6 +34,7 @@ mod settings;
 pub mod shape;
 mod sync;
 mod transport;
+pub mod unavailable;
 
 use std::cell::RefCell;
 
@@ -51,8 +55,8 @@ use transport::Ctx;
 
 pub use errors::{Status, rpc_status};
 pub use scopes::{
-    ALL_SCOPES, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
-    parse_scope_names, scope_description, scope_short_name, scopes_for,
+    ALL_SCOPES, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_NUTRITION, SCOPE_PROFILE, SCOPE_SETTINGS,
+    SCOPE_SLEEP, parse_scope_names, scope_description, scope_short_name, scopes_for,
 };
 pub use series::RESOURCES;
 pub use transport::rollup_limit_days;
@@ -151,7 +155,14 @@ impl GoogleHealth {
         let arg = |k: &str| call.args.get(k).map(String::as_str);
         if matches!(
             call.method.as_str(),
-            "sleep" | "heart" | "body" | "activities"
+            "sleep"
+                | "get_sleep"
+                | "heart"
+                | "body"
+                | "activities"
+                | "foods_log"
+                | "foods_log_water"
+                | "glucose"
         ) {
             let day = self.date_arg(call, "date").unwrap_or(self.today());
             return Ok(Window {

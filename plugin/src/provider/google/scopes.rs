@@ -15,12 +15,16 @@ pub const SCOPE_ACTIVITY: &str =
 pub const SCOPE_SLEEP: &str = "https://www.googleapis.com/auth/googlehealth.sleep.readonly";
 pub const SCOPE_PROFILE: &str = "https://www.googleapis.com/auth/googlehealth.profile.readonly";
 pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/googlehealth.settings.readonly";
+/// Food and water logs (the scopes page lists it; the discovery document
+/// names only its writeonly twin).
+pub const SCOPE_NUTRITION: &str = "https://www.googleapis.com/auth/googlehealth.nutrition.readonly";
 
 /// Every scope the plugin may ask for, in the order it asks.
 pub const ALL_SCOPES: &[&str] = &[
     SCOPE_METRICS,
     SCOPE_ACTIVITY,
     SCOPE_SLEEP,
+    SCOPE_NUTRITION,
     SCOPE_PROFILE,
     SCOPE_SETTINGS,
 ];
@@ -63,6 +67,7 @@ const fn timeless(call: &'static str, scopes: &'static [&'static str], units: bo
 const M: &[&str] = &[SCOPE_METRICS];
 const A: &[&str] = &[SCOPE_ACTIVITY];
 const MA: &[&str] = &[SCOPE_METRICS, SCOPE_ACTIVITY];
+const N: &[&str] = &[SCOPE_NUTRITION];
 
 /// The scopes of every method and resource Google Health answers.
 pub const NEEDS: &[Need] = &[
@@ -87,6 +92,25 @@ pub const NEEDS: &[Need] = &[
     ),
     // pairedDevices
     need("get_devices", &[SCOPE_SETTINGS], false),
+    // nutrition-log; hydration-log (liquid units)
+    need("foods_log", N, false),
+    need("foods_log_water", N, true),
+    // nutrition-log, newest first
+    timeless("recent_foods", N, false),
+    // blood-glucose (glucose units)
+    need("glucose", M, true),
+    // sleep, as `sleep`
+    need("get_sleep", &[SCOPE_SLEEP], false),
+    // exercise, newest first (distance units)
+    timeless("recent_activities", A, true),
+    timeless("activity_stats", A, true),
+    // daily-oxygen-saturation, -heart-rate-variability, -respiratory-rate,
+    // -sleep-temperature-derivations (temperature units), daily-vo2-max
+    need("time_series spo2", M, false),
+    need("time_series hrv", M, false),
+    need("time_series br", M, false),
+    need("time_series temp/skin", M, true),
+    need("time_series cardioscore", A, false),
     need("time_series body/weight", M, true),
     need("time_series body/fat", M, false),
     // weight and height
@@ -172,6 +196,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "activity (steps, distance, floors, calories)",
     ),
     (SCOPE_SLEEP, "sleep"),
+    (SCOPE_NUTRITION, "food and water logs"),
     (SCOPE_PROFILE, "profile"),
     (
         SCOPE_SETTINGS,
@@ -322,8 +347,19 @@ mod tests {
 
     #[test]
     fn every_method_google_answers_has_a_row() {
+        use crate::provider::google::unavailable::NO_EQUIVALENT;
         for (method, _) in crate::provider::methods::METHODS {
-            assert!(!needs_of(method, None).is_empty(), "{method}");
+            // activity_stats is answered with qualifier=recent only.
+            let unavailable =
+                NO_EQUIVALENT.iter().any(|(m, _, _)| m == method) && *method != "activity_stats";
+            assert_eq!(needs_of(method, None).is_empty(), unavailable, "{method}");
+        }
+        for resource in crate::provider::google::RESOURCES {
+            assert_eq!(
+                needs_of("time_series", Some(resource)).len(),
+                1,
+                "{resource}"
+            );
         }
     }
 }

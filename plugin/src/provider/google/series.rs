@@ -140,6 +140,11 @@ pub const RESOURCES: &[&str] = &[
     "activities/elevation",
     "activities/calories",
     "activities/heart",
+    "spo2",
+    "hrv",
+    "br",
+    "temp/skin",
+    "cardioscore",
 ];
 
 /// The longest window of a resource, in days. Calories and heart-rate
@@ -161,7 +166,7 @@ pub(super) fn rolled(resource: &str) -> Option<&'static Rolled> {
 
 /// The legacy answer key of a resource: `body/weight` → `body-weight`.
 pub(super) fn series_key(resource: &str) -> String {
-    resource.replace('/', "-")
+    crate::provider::methods::series_key(resource)
 }
 
 pub(super) fn unsupported_resource(method: &str, resource: &str) -> PluginError {
@@ -243,6 +248,11 @@ impl GoogleHealth {
                 &mut answer,
             )?,
             "body/bmi" => self.bmi_series(cx, state, window.start, window.end)?,
+            _ if super::metrics::metric(resource).is_some() => {
+                let metric = super::metrics::metric(resource).expect("just found");
+                let units = self.units(cx, app, state)?;
+                return self.metric_series(cx, units, metric, window.start, window.end);
+            }
             _ => {
                 let rolled = rolled(resource)
                     .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;

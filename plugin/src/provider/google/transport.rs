@@ -223,27 +223,43 @@ impl GoogleHealth {
     }
 
     /// The newest point of a list (lists are newest first): one page of
-    /// one point, never the pages after it. Pages that are empty yet carry
-    /// a token (Google sends them) are followed, at most [`MAX_PAGES`].
+    /// one point, never the pages after it.
     pub(super) fn latest(
         &self,
         cx: &Ctx,
         data_type: &str,
         filter: Option<&str>,
     ) -> Answer<Option<DataPoint>> {
+        Ok(self
+            .first_page(cx, data_type, filter, 1)?
+            .into_iter()
+            .next())
+    }
+
+    /// The newest `page_size` points of a list: its first page, never the
+    /// pages after it. Pages that are empty yet carry a token (Google sends
+    /// them) are followed, at most [`MAX_PAGES`].
+    pub(super) fn first_page(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+        page_size: u32,
+    ) -> Answer<Vec<DataPoint>> {
         let what = format!("the {data_type} list");
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let request = self.list_request(cx, data_type, filter, 1, false, token.as_deref());
+            let request =
+                self.list_request(cx, data_type, filter, page_size, false, token.as_deref());
             let answer = self.send(cx, &request, &what)?;
             let page: ListPage = shape::decode_answer(&answer, LIST_FIELDS)
                 .map_err(|e| Self::bad_shape(cx, &what, e))?;
-            if let Some(point) = page.data_points.into_iter().next() {
-                return Ok(Some(point));
+            if !page.data_points.is_empty() {
+                return Ok(page.data_points);
             }
             token = next_page(&page.next_page_token);
             if token.is_none() {
-                return Ok(None);
+                return Ok(Vec::new());
             }
         }
         Err(Self::upstream(format!(
