@@ -40,7 +40,7 @@ pub(super) fn list(
             "Filtering by data source family is not supported for sleep.",
         ));
     }
-    let (default, max) = if dt == "sleep" {
+    let (default, max) = if dt == "sleep" || dt == "exercise" {
         (25, 25)
     } else {
         (1440, 10000)

@@ -89,6 +89,7 @@ pub const SCOPE_METRICS: &str =
 pub const SCOPE_SLEEP: &str = "https://www.googleapis.com/auth/googlehealth.sleep.readonly";
 pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/googlehealth.settings.readonly";
 pub const SCOPE_PROFILE: &str = "https://www.googleapis.com/auth/googlehealth.profile.readonly";
+pub const SCOPE_NUTRITION: &str = "https://www.googleapis.com/auth/googlehealth.nutrition.readonly";
 
 /// Suffixes after [`SCOPE_PREFIX`] the authorize endpoint accepts.
 const KNOWN_SCOPES: &[&str] = &[

@@ -229,6 +229,9 @@ fn rollup_value(dt: &str, pts: &[&DataPoint]) -> Value {
             P::Altitude { gain_mm, .. } => *gain_mm as f64,
             P::HeartRate { bpm, .. } => *bpm as f64,
             P::TotalCalories { kcal, .. } => *kcal,
+            P::Hydration { ml, .. } => *ml,
+            P::Glucose { mg_dl, .. } => *mg_dl,
+            P::Nutrition { log, .. } => log["energy"]["kcal"].as_f64().unwrap_or(0.0),
             _ => 0.0,
         })
         .collect();
@@ -240,6 +243,9 @@ fn rollup_value(dt: &str, pts: &[&DataPoint]) -> Value {
         "steps" | "floors" => sum_field("countSum", sum as i64),
         "distance" => sum_field("millimetersSum", sum as i64),
         "altitude" => sum_field("gainMillimetersSum", sum as i64),
+        "hydration-log" => json!({"amountConsumed": {"millilitersSum": sum}}),
+        "blood-glucose" => json!({"bloodGlucoseMilligramsPerDeciliterAvg": avg}),
+        "nutrition-log" => json!({"energy": {"kcalSum": sum}}),
         "total-calories" if sum == 0.0 => json!({}),
         "total-calories" => json!({"kcalSum": sum}),
         "heart-rate" => {

@@ -249,3 +249,106 @@ async fn google_points_follow_the_users_zone_across_daylight_saving() {
     assert_eq!(oldest["civilTime"]["time"], json!({"minutes": 30}));
     assert!(second.get("nextPageToken").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_food_water_glucose_exercise_and_daily_types_need_their_scopes() {
+    let (g, c) = google().await;
+    let hid = fake_google::DEFAULT_HEALTH_USER_ID;
+    g.add_data_point(
+        hid,
+        DataPoint::nutrition_log(
+            "2026-11-20T07:30:00Z",
+            "2026-11-20T07:45:00Z",
+            json!({"foodDisplayName": "Oatmeal", "energy": {"kcal": 150.0}}),
+        ),
+    );
+    g.add_data_point(hid, DataPoint::hydration_log("2026-11-20T08:00:00Z", 250.0));
+    g.add_data_point(
+        hid,
+        DataPoint::blood_glucose("2026-11-20T06:15:00Z", 99.0, Some("FASTING")),
+    );
+    g.add_data_point(
+        hid,
+        DataPoint::daily("daily-vo2-max", "2026-11-20", json!({"vo2Max": 46.3})),
+    );
+    let metrics = g.issue_tokens("gcid", hid, fake_google::SCOPE_METRICS);
+    let base = "/v4/users/me/dataTypes";
+    let (s, _) = gget(
+        &g,
+        &c,
+        &metrics.access_token,
+        &format!("{base}/nutrition-log/dataPoints"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "nutrition needs its scope");
+    let (s, r) = gget(
+        &g,
+        &c,
+        &metrics.access_token,
+        &format!("{base}/blood-glucose/dataPoints"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["dataPoints"][0]["bloodGlucose"]["bloodGlucoseMilligramsPerDeciliter"],
+        99.0
+    );
+    let (s, _) = gget(
+        &g,
+        &c,
+        &metrics.access_token,
+        &format!("{base}/daily-vo2-max/dataPoints"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "cardio fitness is activity data");
+    let nutrition = g.issue_tokens("gcid", hid, fake_google::SCOPE_NUTRITION);
+    let day = "filter=nutrition_log.interval.civil_start_time%20%3E%3D%20%222026-11-20%22";
+    let (s, r) = gget(
+        &g,
+        &c,
+        &nutrition.access_token,
+        &format!("{base}/nutrition-log/dataPoints?{day}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["dataPoints"][0]["nutritionLog"]["foodDisplayName"],
+        "Oatmeal"
+    );
+    assert!(r["dataPoints"][0]["nutritionLog"]["interval"]["civilStartTime"].is_object());
+    // Sessions are filtered on their civil start only.
+    let physical =
+        "filter=nutrition_log.interval.start_time%20%3E%3D%20%222026-11-20T00%3A00%3A00Z%22";
+    let (s, r) = gget(
+        &g,
+        &c,
+        &nutrition.access_token,
+        &format!("{base}/nutrition-log/dataPoints?{physical}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    let (_, r) = gget(
+        &g,
+        &c,
+        &nutrition.access_token,
+        &format!("{base}/hydration-log/dataPoints"),
+    )
+    .await;
+    assert_eq!(
+        r["dataPoints"][0]["hydrationLog"]["amountConsumed"]["milliliters"],
+        250.0
+    );
+    let activity = g.issue_tokens("gcid", hid, fake_google::SCOPE_ACTIVITY);
+    let (s, r) = gget(
+        &g,
+        &c,
+        &activity.access_token,
+        &format!("{base}/daily-vo2-max/dataPoints"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["dataPoints"][0]["dailyVo2Max"],
+        json!({"date": {"year": 2026, "month": 11, "day": 20}, "vo2Max": 46.3})
+    );
+}
