@@ -15,10 +15,10 @@ use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 
 /// Scopes asked for: python-fitbit's defaults (without its duplicate) and
-/// those of the health metrics read as `time_series` (SpO2, breathing
-/// rate, skin temperature, cardio fitness).
-pub const SCOPES: &str = "activity cardio_fitness heartrate location nutrition oxygen_saturation \
-     profile respiratory_rate settings sleep social temperature weight";
+/// those of glucose and of the health metrics read as `time_series` (SpO2,
+/// breathing rate, skin temperature, cardio fitness).
+pub const SCOPES: &str = "activity blood_glucose cardio_fitness heartrate location nutrition \
+     oxygen_saturation profile respiratory_rate settings sleep social temperature weight";
 
 pub struct Fitbit {
     api_url: String,
