@@ -93,6 +93,16 @@ async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements
         .unwrap()
 }
 
+/// Waits for the setup page that answers a saved settings form: only it
+/// says that the secret is set (the page the form was on did not).
+async fn saved(client: &Client) {
+    wait_for(
+        client,
+        Locator::XPath("//span[contains(., 'set (leave empty to keep it)')]"),
+    )
+    .await;
+}
+
 /// Waits for `locator` and clicks it.
 async fn click(client: &Client, locator: Locator<'_>) {
     wait_for(client, locator).await.click().await.unwrap();
@@ -161,11 +171,7 @@ async fn an_owner_sets_up_a_user_in_the_browser() {
         .await
         .unwrap();
     submit(&form).await;
-    wait_for(
-        &client,
-        Locator::XPath("//span[contains(., 'set (leave empty to keep it)')]"),
-    )
-    .await;
+    saved(&client).await;
     let html = client.source().await.unwrap();
     assert!(
         !html.contains("browser-secret"),
@@ -230,7 +236,7 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
     // The base URL as the LAN knows it. The browser reaches it by that name
     // (mapped to the host here); at localhost on its port nothing answers,
     // as on the owner's laptop.
-    let port = free_port();
+    let port = nothing_answers().await;
     let base = format!("http://igor.local:{port}");
     let config = google_config(&google).server(|server| server.base_url = Some(base.clone()));
     let host = Host::start(config).await;
@@ -254,6 +260,9 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
     type_into(&form, "client_id", "cid.apps.googleusercontent.com").await;
     type_into(&form, "client_secret", "GOCSPX-b").await;
     submit(&form).await;
+    // The form's answer, before the browser is sent anywhere else: a
+    // navigation started now would cancel a submission still under way.
+    saved(&client).await;
     client.goto(&format!("{setup}?user=jack")).await.unwrap();
     create_jack_and_allow(&client).await;
     // The browser is sent to the loopback address, where nothing answers.
@@ -286,6 +295,21 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
     .await;
     assert!(text(&client).await.contains("granted 20"));
     client.close().await.unwrap();
+}
+
+/// A loopback port that stays taken for the rest of the test and answers
+/// nothing: connections are closed unanswered, as a laptop's own port
+/// refuses them. (A port merely found free could be given to this test's
+/// host, which would then complete the authorisation meant for pasting.)
+async fn nothing_answers() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((connection, _)) = listener.accept().await {
+            drop(connection);
+        }
+    });
+    port
 }
 
 /// Pixels of `png` within `tolerance` of each of `colours`, per colour.
