@@ -15,6 +15,7 @@ pub mod dates;
 pub mod errors;
 #[cfg(test)]
 mod flow_tests;
+pub mod forms;
 #[cfg(test)]
 mod google_flow_tests;
 pub mod history;

@@ -421,3 +421,34 @@ fn wrong_methods_and_paths_are_refused() {
     assert!(r.body_text().ends_with('\n'));
     assert!(host.documents.borrow().len() == 1 && host.sent.borrow().is_empty());
 }
+
+#[test]
+fn a_form_body_that_is_not_urlencoded_changes_nothing() {
+    // The attack: a multipart body whose form part names guest, for Igor's
+    // check, and whose raw bytes end with a urlencoded delete of jack.
+    let host = configured();
+    with_token(&host, 3600.0);
+    host.put("identities/jack/plugindata/fitbit", json!({"methods": "x"}));
+    let before = host.documents.borrow().clone();
+    let secrets = host.secrets.borrow().clone();
+    let body = "--b\r\ncontent-disposition: form-data; name=\"user\"\r\n\r\nguest\r\n--b--\r\n\
+                &user=jack&delete=true&client_id=EVIL&client_secret=X&address=x";
+    for path in ["/userSettings", "/settings", "/auth2"] {
+        let mut post = request("POST", path, &[]);
+        post.headers = vec![(
+            "content-type".into(),
+            "multipart/form-data; boundary=b".into(),
+        )];
+        post.body = body.as_bytes().to_vec();
+        let r = handle(&host, &post);
+        assert_eq!(r.status, 415, "{path}: {}", r.body_text());
+        assert!(
+            r.body_text().contains("application/x-www-form-urlencoded"),
+            "{}",
+            r.body_text()
+        );
+    }
+    assert_eq!(*host.documents.borrow(), before);
+    assert_eq!(*host.secrets.borrow(), secrets);
+    assert!(host.sent.borrow().is_empty(), "nothing revoked");
+}
