@@ -1,7 +1,7 @@
 //! Dispatch by path and method, the original plugin's URLs.
 
 use crate::errors::PluginError;
-use crate::{authorize, forms, index, settings};
+use crate::{authorize, forms, index, settings, setup_page};
 use igor_plugin_sdk::Host;
 use igor_plugin_sdk::{Request, Response};
 
@@ -19,7 +19,7 @@ pub fn handle(host: &dyn Host, request: &Request) -> Response {
             }
             ("/userSettings", "POST") => forms::require_urlencoded(request)
                 .and_then(|()| settings::user_settings(host, request)),
-            ("/page/setup.html", "GET" | "HEAD") => settings::setup_page(host, request),
+            ("/page/setup.html", "GET" | "HEAD") => setup_page::setup_page(host, request),
             ("/" | "" | "/index" | "/auth1" | "/page/setup.html", _) => {
                 return method_not_allowed("GET");
             }
