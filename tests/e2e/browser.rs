@@ -333,9 +333,36 @@ fn count_colours(png: &[u8], colours: &[[u8; 3]], tolerance: i32) -> Vec<usize> 
         .collect()
 }
 
+/// How the browser draws the chart's lines and points: the computed fill
+/// and stroke of each series' line and of its first point.
+async fn chart_paint(client: &Client) -> serde_json::Value {
+    client
+        .execute(
+            "const paint = (s) => { const e = document.querySelector('#user-jack svg.chart ' + s); \
+               const c = getComputedStyle(e); return {fill: c.fill, stroke: c.stroke}; }; \
+             return {weight_line: paint('polyline.w'), weight_point: paint('circle.w'), \
+                     fat_line: paint('polyline.f'), fat_point: paint('circle.f')};",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+/// `rgb(r, g, b)` as a computed style gives it.
+fn rgb([r, g, b]: [u8; 3]) -> String {
+    format!("rgb({r}, {g}, {b})")
+}
+
 /// Opens the setup page in a browser with `switches`, checks the scheme it
-/// reports, and returns screenshots of the page and of jack's chart.
-async fn screenshots(setup: &str, switches: &[&str], dark: bool) -> (Vec<u8>, Vec<u8>) {
+/// reports and that each series is drawn as a line in `colours` (weight,
+/// body fat) with filled points, and returns screenshots of the page and of
+/// jack's chart.
+async fn screenshots(
+    setup: &str,
+    switches: &[&str],
+    dark: bool,
+    colours: [[u8; 3]; 2],
+) -> (Vec<u8>, Vec<u8>) {
     let (_driver, client, _profile) = browser_with(switches).await;
     client.goto(setup).await.unwrap();
     let chart = wait_for(&client, Locator::Css("#user-jack svg.chart")).await;
@@ -347,6 +374,14 @@ async fn screenshots(setup: &str, switches: &[&str], dark: bool) -> (Vec<u8>, Ve
         .await
         .unwrap();
     assert_eq!(scheme, serde_json::json!(dark));
+    let paint = chart_paint(&client).await;
+    for (series, colour) in ["weight", "fat"].into_iter().zip(colours) {
+        let line = &paint[format!("{series}_line")];
+        assert_eq!(line["fill"], "none", "{series} line: {paint}");
+        assert_eq!(line["stroke"], rgb(colour), "{series} line: {paint}");
+        let point = &paint[format!("{series}_point")];
+        assert_eq!(point["fill"], rgb(colour), "{series} point: {paint}");
+    }
     let shots = (
         client.screenshot().await.unwrap(),
         chart.screenshot().await.unwrap(),
@@ -423,7 +458,7 @@ async fn the_setup_page_shows_each_users_chart_in_light_and_dark_mode() {
             [0xf4, 0x8f, 0xb1],
         ),
     ] {
-        let (page, chart) = screenshots(&setup, &switches, dark).await;
+        let (page, chart) = screenshots(&setup, &switches, dark, [weight, fat]).await;
         let name = if dark { "dark" } else { "light" };
         std::fs::write(out.join(format!("setup-{name}.png")), &page).unwrap();
         std::fs::write(out.join(format!("chart-{name}.png")), &chart).unwrap();

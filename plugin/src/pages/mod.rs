@@ -42,13 +42,13 @@ const STYLE: &str = ":root{color-scheme:light dark}\
     .user dl{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em}.user dd{margin:0}\
     .chart{max-width:100%;height:auto;color:#1d1d1f}.chart text{fill:currentColor;font-size:11px}\
     .chart .axis{stroke:currentColor;opacity:.5}\
-    .chart .w{stroke:#1565c0;fill:#1565c0}.chart .wl{fill:#1565c0}\
-    .chart .f{stroke:#c2185b;fill:#c2185b}.chart .fl{fill:#c2185b}\
+    .chart .w{stroke:#1565c0}.chart circle.w,.chart .wl{fill:#1565c0}\
+    .chart .f{stroke:#c2185b}.chart circle.f,.chart .fl{fill:#c2185b}\
     @media (prefers-color-scheme:dark){body{background:#16181d;color:#e6e6e6}\
     code{background:#2a2d35}.note{color:#aaa}.user{border-color:#444}\
     .notice{background:#3a2a0a}.problem{background:#3b1414}.saved{background:#13301a}a{color:#8ab4f8}\
-    .chart{color:#e6e6e6}.chart .w{stroke:#64b5f6;fill:#64b5f6}.chart .wl{fill:#64b5f6}\
-    .chart .f{stroke:#f48fb1;fill:#f48fb1}.chart .fl{fill:#f48fb1}}";
+    .chart{color:#e6e6e6}.chart .w{stroke:#64b5f6}.chart circle.w,.chart .wl{fill:#64b5f6}\
+    .chart .f{stroke:#f48fb1}.chart circle.f,.chart .fl{fill:#f48fb1}}";
 
 fn page(title: &str, body: &str) -> String {
     format!(
