@@ -44,10 +44,13 @@ fn finish(request: &Request, return_to: Option<&str>, done: Done) -> Response {
     }
 }
 
-/// The absolute URL of `returnTo`: a path below the host's base URL inside
+/// Where `returnTo` is, as a path: a path below the host's base URL inside
 /// this plugin, `/plugin/N/...` as Igor's pages write it (a path below the
-/// plugin, `/page/setup.html`, is accepted too). Anything that could leave
-/// the plugin (other hosts, `..`, other plugins) gives `None`.
+/// plugin, `/page/setup.html`, is accepted too). The browser resolves it
+/// against the address it used, which need not be the base URL's (Igor's
+/// own URL may be its loopback while the browser runs on a laptop).
+/// Anything that could leave the plugin (other hosts, `..`, other plugins)
+/// gives `None`.
 pub fn return_location(request: &Request, return_to: &str) -> Option<String> {
     let lower = return_to.to_ascii_lowercase();
     let plain = return_to.starts_with('/')
@@ -61,12 +64,15 @@ pub fn return_location(request: &Request, return_to: &str) -> Option<String> {
     }
     let own = format!("/plugin/{}/", request.context.plugin_name);
     if return_to.starts_with(&own) {
-        let base = request.context.base_url.trim_end_matches('/');
+        let base = crate::pages::link_root(&request.context.base_url);
         Some(format!("{base}{return_to}"))
     } else if return_to.starts_with("/plugin/") {
         None
     } else {
-        Some(format!("{}{return_to}", request.plugin_url()))
+        Some(format!(
+            "{}{return_to}",
+            crate::pages::link_root(&request.plugin_url())
+        ))
     }
 }
 
