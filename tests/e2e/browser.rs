@@ -6,129 +6,21 @@
 //! user's chart is checked on screenshots in light and dark mode. Needs
 //! Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
 
+#[path = "browser/authorisation.rs"]
+mod authorisation;
+#[path = "browser/chromium.rs"]
+mod chromium;
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use common::{Host, HostConfig, clouds, free_port};
-use fantoccini::{Client, ClientBuilder, Locator};
+use chromium::{
+    browser, browser_with, click, create_jack_and_allow, enter_credentials, landed_at,
+    nothing_answers, paste, saved, submit, text, type_into, wait_for,
+};
+use common::{Host, HostConfig, clouds};
+use fantoccini::{Client, Locator};
 use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 use igor_test_support::{FakeFitbit, FakeGoogle};
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn browser() -> (Driver, Client, tempfile::TempDir) {
-    browser_with(&[]).await
-}
-
-/// A headless Chromium with extra command-line switches.
-async fn browser_with(switches: &[&str]) -> (Driver, Client, tempfile::TempDir) {
-    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
-        assert!(
-            std::path::Path::new(tool).exists(),
-            "{tool} is missing: apt-get install chromium chromium-driver (see .ci/run)"
-        );
-    }
-    let port = free_port();
-    let driver = Driver(
-        Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "--headless=new".to_string(),
-        "--no-sandbox".into(),
-        "--disable-gpu".into(),
-        "--disable-quic".into(),
-        "--no-first-run".into(),
-        "--disable-background-networking".into(),
-        "--disable-component-update".into(),
-        "--disable-sync".into(),
-        "--window-size=1200,2400".into(),
-        format!("--user-data-dir={}", profile.path().display()),
-    ];
-    args.extend(switches.iter().map(|s| s.to_string()));
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        // chromedriver is on loopback: plain HTTP, no TLS stack needed.
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        if let Ok(client) = ClientBuilder::new(connector)
-            .capabilities(capabilities.clone())
-            .connect(&url)
-            .await
-        {
-            return (driver, client, profile);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start");
-}
-
-/// Waits until the page shows `locator` (navigation after a click may still
-/// be under way) and returns the element.
-async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(locator)
-        .await
-        .unwrap()
-}
-
-/// Waits for the setup page that answers a saved settings form: only it
-/// says that the secret is set (the page the form was on did not).
-async fn saved(client: &Client) {
-    wait_for(
-        client,
-        Locator::XPath("//span[contains(., 'set (leave empty to keep it)')]"),
-    )
-    .await;
-}
-
-/// Waits for `locator` and clicks it.
-async fn click(client: &Client, locator: Locator<'_>) {
-    wait_for(client, locator).await.click().await.unwrap();
-}
-
-/// On the setup page of jack: creates jack, follows the authorise link and
-/// allows access on the provider's consent page.
-async fn create_jack_and_allow(client: &Client) {
-    click(
-        client,
-        Locator::XPath("//button[contains(., 'Create user jack')]"),
-    )
-    .await;
-    click(client, Locator::Css("a[href$='auth1?user=jack']")).await;
-    click(client, Locator::Css("button[value=allow]")).await;
-}
-
-async fn text(client: &Client) -> String {
-    client
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_sets_up_a_user_in_the_browser() {
@@ -172,6 +64,11 @@ async fn an_owner_sets_up_a_user_in_the_browser() {
         .unwrap();
     submit(&form).await;
     saved(&client).await;
+    wait_for(
+        &client,
+        Locator::XPath("//span[contains(., 'set (leave empty to keep it)')]"),
+    )
+    .await;
     let html = client.source().await.unwrap();
     assert!(
         !html.contains("browser-secret"),
@@ -205,29 +102,42 @@ async fn an_owner_sets_up_a_user_in_the_browser() {
     wait_for(&client, Locator::Css("body")).await;
     let page = text(&client).await;
     assert!(page.contains("\"weight\""), "{page}");
+
+    // Deleting takes a second step, which says what it removes.
+    client
+        .goto(&format!("{}/plugin/fitbit/page/setup.html", host.url))
+        .await
+        .unwrap();
+    let yes = wait_for(
+        &client,
+        Locator::XPath("//button[contains(., 'Yes, delete jack')]"),
+    )
+    .await;
+    assert!(!yes.is_displayed().await.unwrap(), "hidden until asked for");
+    click(
+        &client,
+        Locator::XPath("//summary[contains(., 'Delete jack')]"),
+    )
+    .await;
+    assert!(yes.is_displayed().await.unwrap());
+    let row = text(&client).await;
+    assert!(row.contains("It cannot be undone."), "{row}");
+    yes.click().await.unwrap();
+    wait_for(
+        &client,
+        Locator::XPath("//p[@class='saved' and contains(., 'The user was deleted')]"),
+    )
+    .await;
+    assert!(client.find(Locator::Css("#user-jack")).await.is_err());
+    assert!(
+        host.stored("identities/jack/plugindata/fitbit/token")
+            .is_none()
+    );
     client.close().await.unwrap();
 }
 
 fn google_config(google: &FakeGoogle) -> HostConfig {
     HostConfig::new().plugin(clouds::google_plugin(google, None))
-}
-
-async fn submit(form: &fantoccini::elements::Element) {
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn type_into(form: &fantoccini::elements::Element, name: &str, text: &str) {
-    form.find(Locator::Css(&format!("input[name={name}]")))
-        .await
-        .unwrap()
-        .send_keys(text)
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -253,41 +163,19 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
 
     // The settings form is posted from the address the browser uses, which
     // is not the base URL: accepted.
-    let form = client
-        .find(Locator::Css("form[action$='/settings']"))
-        .await
-        .unwrap();
-    type_into(&form, "client_id", "cid.apps.googleusercontent.com").await;
-    type_into(&form, "client_secret", "GOCSPX-b").await;
-    submit(&form).await;
-    // The form's answer, before the browser is sent anywhere else: a
-    // navigation started now would cancel a submission still under way.
-    saved(&client).await;
+    enter_credentials(&client, "cid.apps.googleusercontent.com", "GOCSPX-b").await;
     client.goto(&format!("{setup}?user=jack")).await.unwrap();
     create_jack_and_allow(&client).await;
     // The browser is sent to the loopback address, where nothing answers.
-    let mut landed = client.current_url().await.unwrap().to_string();
-    for _ in 0..100 {
-        if landed.starts_with(&loopback) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        landed = client.current_url().await.unwrap().to_string();
-    }
-    assert!(landed.starts_with(&format!("{loopback}?")), "{landed}");
+    let landed = landed_at(&client, &loopback).await;
     assert!(landed.contains("code=") && landed.contains("state=jack."));
 
-    client.goto(&setup).await.unwrap();
-    let form = wait_for(&client, Locator::Css("form[action$='/auth2']")).await;
-    type_into(&form, "address", &landed).await;
-    submit(&form).await;
-    let back = wait_for(&client, Locator::LinkText("Back to the setup page")).await;
-    let page = text(&client).await;
+    let page = paste(&client, &setup, &landed).await;
     assert!(
         page.contains("Google Health access for jack is set up"),
         "{page}"
     );
-    back.click().await.unwrap();
+    click(&client, Locator::LinkText("Back to the setup page")).await;
     wait_for(
         &client,
         Locator::XPath("//p[contains(., 'jack has already given permission')]"),
@@ -295,21 +183,6 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
     .await;
     assert!(text(&client).await.contains("granted 20"));
     client.close().await.unwrap();
-}
-
-/// A loopback port that stays taken for the rest of the test and answers
-/// nothing: connections are closed unanswered, as a laptop's own port
-/// refuses them. (A port merely found free could be given to this test's
-/// host, which would then complete the authorisation meant for pasting.)
-async fn nothing_answers() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((connection, _)) = listener.accept().await {
-            drop(connection);
-        }
-    });
-    port
 }
 
 /// Pixels of `png` within `tolerance` of each of `colours`, per colour.
