@@ -11,6 +11,8 @@ mod authorisation;
 #[path = "browser/chromium.rs"]
 mod chromium;
 mod common;
+#[path = "browser/through_igor.rs"]
+mod through_igor;
 
 use chromium::{
     browser, browser_with, click, create_jack_and_allow, enter_credentials, landed_at,
