@@ -10,7 +10,7 @@ use crate::json::as_text;
 use crate::settings::MAX_SETTING_CHARS;
 
 /// Most settings one user's form shows (what is not shown is kept).
-pub const MAX_FORM_SETTINGS: usize = 50;
+const MAX_FORM_SETTINGS: usize = 50;
 /// Longest setting name a form shows (the forms accept no longer ones).
 const MAX_KEY_CHARS: usize = 64;
 /// Most of the latest values a row shows, and their length.
@@ -130,9 +130,10 @@ fn pending_part(view: &SetupView, name: &str, pending: &PendingRow) -> String {
     if pending.expired {
         return format!(
             "<p class=\"notice\">The authorisation of {name} expired at {}: it must be completed \
-             within 10 minutes of starting it. <a href=\"{url}/auth1?user={name}\">Start the \
+             within {} minutes of starting it. <a href=\"{url}/auth1?user={name}\">Start the \
              authorisation of {name} again</a>.</p>",
-            utc_time(pending.expires_at)
+            utc_time(pending.expires_at),
+            crate::pending::PENDING_AUTH_SECONDS / 60.0
         );
     }
     if !view.redirect.pastes_back() {
