@@ -8,6 +8,8 @@ use std::sync::{Arc, RwLock};
 use crate::access::Presented;
 use anyhow::Context as _;
 
+use crate::base_url::BaseUrl;
+
 use crate::config::{Config, StoreConfig, TenantSource};
 use crate::directory::TenantDirectory;
 use crate::echo::echo;
@@ -21,7 +23,8 @@ pub use crate::tenants::DEFAULT_TENANT;
 use crate::tenants::{Registry, Shared, Tenant, build_registry, build_registry_from_directory};
 
 pub struct App {
-    pub base_url: String,
+    /// The URL browsers reach this host by (see [`BaseUrl`]).
+    base_url: BaseUrl,
     shared: Shared,
     /// Where the configuration came from, for reloads.
     config_path: Option<PathBuf>,
@@ -87,6 +90,8 @@ pub struct Routed {
     headers: Vec<(String, String)>,
     /// The Igor user named by a verified forwarded request.
     caller: Option<String>,
+    /// The host's base URL when the request arrived.
+    base_url: String,
 }
 
 /// Headers that carry the caller's credentials for the host; never passed on.
@@ -137,7 +142,7 @@ impl App {
         let counted = registry.clone();
         tokio::spawn(async move { crate::metrics::count_store_usage(&counted, None).await });
         Ok(Self {
-            base_url: crate::store::igor::host_base_url(&config).await?,
+            base_url: BaseUrl::from_config(&config).await?,
             shared,
             config_path,
             registry: RwLock::new(registry),
@@ -222,6 +227,11 @@ impl App {
         tracing::info!(tenants = new.tenants.len(), "tenants reloaded");
     }
 
+    /// The URL browsers reach this host by.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base_url
+    }
+
     pub fn documents(&self) -> &Arc<dyn DocumentStore> {
         &self.shared.documents
     }
@@ -253,6 +263,7 @@ impl App {
             }
         };
         *self.refused_reload.write().expect("reload lock") = None;
+        self.base_url.reconfigure(&config)?;
         *self.config.write().expect("config lock") = Arc::new(config);
         self.swap_registry(new.clone()).await;
         Ok(new)
@@ -274,7 +285,10 @@ impl App {
 
     /// Routes a request by its URL and runs it, checking credentials.
     pub async fn dispatch(&self, request: HostRequest) -> HostResponse {
-        let routed = match self.route(&request.method, &request.target, request.headers) {
+        let routed = match self
+            .route(&request.method, &request.target, request.headers)
+            .await
+        {
             Ok(routed) => routed,
             Err(refusal) => return refusal,
         };
@@ -287,7 +301,7 @@ impl App {
 
     /// Finds the tenant and plugin a request addresses and checks that its
     /// caller may reach them, before anything of its body is read.
-    pub fn route(
+    pub async fn route(
         &self,
         method: &str,
         target: &str,
@@ -337,6 +351,7 @@ impl App {
             tracing::warn!(tenant = %tenant.id, path = %path, "unauthenticated request refused");
             return Err(tenant.refusal());
         }
+        let base_url = self.base_url.current().await;
         let Some((name, sub_path)) = addressed else {
             return Err(HostResponse::text(
                 404,
@@ -361,6 +376,7 @@ impl App {
             query: query.to_string(),
             headers,
             caller: forwarded.caller,
+            base_url,
         })
     }
 
@@ -392,6 +408,7 @@ impl App {
             query: query.to_string(),
             headers: request.headers,
             caller: None,
+            base_url: self.base_url.current().await,
         };
         self.run(routed, request.body).await
     }
@@ -406,6 +423,7 @@ impl App {
             query,
             headers,
             caller,
+            base_url,
         } = routed;
         let wit_request = Request {
             method,
@@ -423,7 +441,7 @@ impl App {
             body,
             context: Context {
                 plugin_name: plugin.name.clone(),
-                base_url: format!("{}{url_prefix}", self.base_url),
+                base_url: format!("{base_url}{url_prefix}"),
                 caller,
                 utc_offset_seconds: chrono::Local::now().offset().local_minus_utc(),
                 config: plugin.config.clone(),

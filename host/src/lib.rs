@@ -12,6 +12,7 @@
 pub mod access;
 pub mod admin;
 pub mod app;
+pub mod base_url;
 pub mod bindings;
 pub mod capabilities;
 pub mod components;

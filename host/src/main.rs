@@ -441,14 +441,15 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         println!(
             "Serving {} tenant(s); setup pages at {}/tenants/ID/plugin/NAME/page/setup.html",
             registry.tenants.len(),
-            app.base_url
+            app.base_url().now()
         );
     } else {
         for tenant in registry.tenants.values() {
             for name in tenant.plugins.keys() {
                 println!(
                     "Setup page: {}{}/plugin/{name}/page/setup.html",
-                    app.base_url, tenant.url_prefix
+                    app.base_url().now(),
+                    tenant.url_prefix
                 );
             }
         }

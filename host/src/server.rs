@@ -146,7 +146,10 @@ async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
         .path_and_query()
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
-    let routed = match app.route(parts.method.as_str(), &target, header_list(&parts.headers)) {
+    let routed = match app
+        .route(parts.method.as_str(), &target, header_list(&parts.headers))
+        .await
+    {
         Ok(routed) => routed,
         Err(refusal) => return into_http(refusal),
     };
