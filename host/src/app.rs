@@ -21,6 +21,7 @@ use crate::store::DocumentStore;
 pub use crate::store::Stores;
 pub use crate::tenants::DEFAULT_TENANT;
 use crate::tenants::{Registry, Shared, Tenant, build_registry, build_registry_from_directory};
+use crate::trusted_names::TrustedNames;
 
 pub struct App {
     /// The URL browsers reach this host by (see [`BaseUrl`]).
@@ -352,6 +353,17 @@ impl App {
             return Err(tenant.refusal());
         }
         let base_url = self.base_url.current().await;
+        let names = TrustedNames::new(&base_url, &registry.allowed_hosts);
+        if tenant.gate.is_open() {
+            names.check_host(&headers).inspect_err(|_| {
+                tracing::warn!(path = %path, "request for a name this host does not answer to refused");
+            })?;
+        }
+        names
+            .check_origin(method, &headers, forwarded.verified)
+            .inspect_err(|_| {
+                tracing::warn!(tenant = %tenant.id, path = %path, "cross-site form refused");
+            })?;
         let Some((name, sub_path)) = addressed else {
             return Err(HostResponse::text(
                 404,

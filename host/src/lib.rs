@@ -32,3 +32,4 @@ pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod tenants;
+pub mod trusted_names;

@@ -323,7 +323,7 @@ async fn status(
             .into_response();
     }
     let tenant = registry.tenants.get(DEFAULT_TENANT).expect("single tenant");
-    recorded_status(&registry, tenant, &headers, &representing).await
+    recorded_status(&app, &registry, tenant, &headers, &representing).await
 }
 
 /// A tenant's action status (`/tenants/ID/status/<representing>`), for the
@@ -338,10 +338,11 @@ async fn tenant_status(
         Some(tenant) if registry.multi_tenant => tenant,
         _ => return (StatusCode::NOT_FOUND, "No such tenant\n").into_response(),
     };
-    recorded_status(&registry, tenant, &headers, &representing).await
+    recorded_status(&app, &registry, tenant, &headers, &representing).await
 }
 
 async fn recorded_status(
+    app: &App,
     registry: &crate::tenants::Registry,
     tenant: &crate::tenants::Tenant,
     headers: &HeaderMap,
@@ -356,6 +357,13 @@ async fn recorded_status(
     };
     if !tenant.gate.admits(presented) {
         return into_http(tenant.refusal());
+    }
+    if tenant.gate.is_open() {
+        let base_url = app.base_url().current().await;
+        let names = crate::trusted_names::TrustedNames::new(&base_url, &registry.allowed_hosts);
+        if let Err(refusal) = names.check_host(&list) {
+            return into_http(refusal);
+        }
     }
     let path = format!("status/{representing}");
     match tenant

@@ -91,6 +91,8 @@ pub struct Registry {
     pub admin: Credentials,
     /// `[server] igor_forward_secret` (see [`crate::igor_forward`]).
     pub igor_forward_secret: Option<String>,
+    /// `[server] allowed_hosts` (see [`crate::trusted_names`]).
+    pub allowed_hosts: Vec<String>,
     /// When actions first run.
     pub scheduler: SchedulerConfig,
     /// Tenants come from the database, and so do their actions' runs (see
@@ -279,6 +281,7 @@ fn build_registry_of(
         multi_tenant,
         admin: Credentials::from_hex(&config.admin.token_sha256)?,
         igor_forward_secret: config.server.igor_forward_secret.clone(),
+        allowed_hosts: config.server.allowed_hosts.clone(),
         scheduler: config.scheduler,
         in_database: directory.is_some(),
         retired: tokio::sync::watch::Sender::new(false),

@@ -21,6 +21,14 @@ pub struct ServerConfig {
     /// own base URL (its `services/igor/url`), since browsers then reach the
     /// plugin through Igor (`igor/plugin/`).
     pub base_url: Option<String>,
+    /// Other host names (no port) browsers use to reach this host or the
+    /// Igor in front of it, such as `igor.local`. With loopback addresses,
+    /// `localhost` and `base_url`'s host they are the trusted names: a
+    /// request that needs no credential must name one in `Host` (against
+    /// DNS rebinding), and a form's `Origin` must name one (against
+    /// cross-site posts).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
     /// Shared secret of the forwarding Igor plugin (`igor/plugin/`): a
     /// request carrying it in `X-Igor-Forward-Secret` may name its caller in
     /// `X-Igor-Caller`. On the single-tenant host, only such requests (and
@@ -56,6 +64,7 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("base_url", &self.base_url)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field(
                 "igor_forward_secret",
                 &self.igor_forward_secret.as_ref().map(|_| "<redacted>"),
@@ -130,6 +139,9 @@ pub(super) fn validate_access(config: &Config) -> anyhow::Result<()> {
     }
     if server.max_connections == 0 || server.header_timeout_ms == 0 || server.body_timeout_ms == 0 {
         bail!("[server] max_connections, header_timeout_ms and body_timeout_ms must be at least 1");
+    }
+    for name in &server.allowed_hosts {
+        crate::trusted_names::parse_allowed_host(name)?;
     }
     if server.exposed() && !server.allow_unauthenticated && !config.has_credentials() {
         bail!(
