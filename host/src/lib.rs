@@ -27,6 +27,7 @@ pub mod lease_scheduler;
 pub mod limits;
 pub mod manifest;
 pub mod metrics;
+pub mod peers;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;

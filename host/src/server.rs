@@ -50,6 +50,7 @@ pub fn metrics_router() -> Router {
 #[derive(Debug, Clone, Copy)]
 pub struct ListenLimits {
     pub max_connections: usize,
+    pub max_connections_per_peer: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
 }
@@ -58,6 +59,7 @@ impl ListenLimits {
     pub fn from_config(server: &ServerConfig) -> Self {
         Self {
             max_connections: server.max_connections,
+            max_connections_per_peer: server.max_connections_per_peer,
             header_timeout: Duration::from_millis(server.header_timeout_ms),
             body_timeout: Duration::from_millis(server.body_timeout_ms),
         }
@@ -66,9 +68,12 @@ impl ListenLimits {
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets the
 /// open connections finish. At most `max_connections` are served at once;
-/// further clients wait in the listen backlog. A client that does not send
-/// its headers within `header_timeout` (or stays idle that long between
-/// requests) is disconnected.
+/// further clients wait in the listen backlog. One peer holds at most
+/// `max_connections_per_peer` of them: its next one is answered 503 and
+/// closed at once, so idle connections from one address never keep others
+/// waiting. A client that does not send its headers within
+/// `header_timeout` (or stays idle that long between requests) is
+/// disconnected.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -76,6 +81,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let peers = Arc::new(crate::peers::PeerConnections::new(
+        limits.max_connections_per_peer,
+    ));
     let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -102,6 +110,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(peer_slot) = peers.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: the peer holds max_connections_per_peer");
+            crate::peers::refuse_busy(stream);
+            continue;
+        };
         let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
         let mut stop = stop.clone();
         tokio::spawn(async move {
@@ -117,6 +130,7 @@ pub async fn serve(
             if let Err(err) = ended {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
+            drop(peer_slot);
             drop(slot);
         });
     }

@@ -41,6 +41,11 @@ pub struct ServerConfig {
     /// Open connections served at once; more wait to be accepted.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Open connections one peer may hold (an IPv4 address, or an IPv6
+    /// /64); more are answered 503 and closed, so one client cannot take
+    /// every slot.
+    #[serde(default = "default_max_connections_per_peer")]
+    pub max_connections_per_peer: usize,
     /// Time a client has to send a request's headers (also how long an idle
     /// connection is kept).
     #[serde(default = "default_header_timeout_ms")]
@@ -71,6 +76,7 @@ impl std::fmt::Debug for ServerConfig {
             )
             .field("allow_unauthenticated", &self.allow_unauthenticated)
             .field("max_connections", &self.max_connections)
+            .field("max_connections_per_peer", &self.max_connections_per_peer)
             .field("header_timeout_ms", &self.header_timeout_ms)
             .field("body_timeout_ms", &self.body_timeout_ms)
             .field("metrics_listen", &self.metrics_listen)
@@ -119,6 +125,16 @@ fn default_max_connections() -> usize {
     1024
 }
 
+/// Igor's forwarder opens one connection per call it forwards (and closes
+/// it after), all from one address. Igor serves with gevent without a pool
+/// limit, but its process has 1024 descriptors by default and each
+/// forwarded call takes two (the browser's and the host's), so it never
+/// holds more than about 510 at once: half of `max_connections`' default
+/// leaves it room and the other half to everyone else.
+fn default_max_connections_per_peer() -> usize {
+    512
+}
+
 fn default_header_timeout_ms() -> u64 {
     10_000
 }
@@ -137,8 +153,15 @@ pub(super) fn validate_access(config: &Config) -> anyhow::Result<()> {
     if server.igor_forward_secret.as_deref() == Some("") {
         bail!("[server] igor_forward_secret is empty: remove it or set a long random value");
     }
-    if server.max_connections == 0 || server.header_timeout_ms == 0 || server.body_timeout_ms == 0 {
-        bail!("[server] max_connections, header_timeout_ms and body_timeout_ms must be at least 1");
+    if server.max_connections == 0
+        || server.max_connections_per_peer == 0
+        || server.header_timeout_ms == 0
+        || server.body_timeout_ms == 0
+    {
+        bail!(
+            "[server] max_connections, max_connections_per_peer, header_timeout_ms and \
+             body_timeout_ms must be at least 1"
+        );
     }
     for name in &server.allowed_hosts {
         crate::trusted_names::parse_allowed_host(name)?;
