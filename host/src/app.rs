@@ -40,6 +40,8 @@ pub struct App {
     reloading: tokio::sync::Mutex<()>,
     /// The directory version the running tenants were read at.
     directory_version: std::sync::atomic::AtomicI64,
+    /// The last readiness probe (`/readyz`).
+    readiness: crate::readiness::Readiness,
 }
 
 /// How long a plugin's outbound client (and its connection pool) is kept
@@ -152,6 +154,7 @@ impl App {
             directory,
             reloading: Default::default(),
             directory_version: directory_version.into(),
+            readiness: Default::default(),
         })
     }
 
@@ -226,6 +229,11 @@ impl App {
         crate::metrics::forget_retired_tenants(&old, &new);
         crate::metrics::count_store_usage(&new, Some(&old)).await;
         tracing::info!(tenants = new.tenants.len(), "tenants reloaded");
+    }
+
+    /// The last readiness probe.
+    pub fn readiness(&self) -> &crate::readiness::Readiness {
+        &self.readiness
     }
 
     /// The URL browsers reach this host by.
@@ -319,7 +327,8 @@ impl App {
             let (id, inner) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
             match registry.tenants.get(id) {
                 Some(tenant) => (tenant.clone(), inner),
-                None => return Err(HostResponse::text(404, "No such tenant\n")),
+                // Answered as a tenant's caller without its token is.
+                None => return Err(crate::tenants::tenant_refusal(id)),
             }
         } else {
             let tenant = registry

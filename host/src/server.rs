@@ -23,9 +23,6 @@ use crate::config::ServerConfig;
 use crate::metrics::METRICS;
 use crate::scheduler::host_namespace;
 
-/// How long `/readyz` waits for a store before calling it unreachable.
-const READY_PROBE: Duration = Duration::from_secs(5);
-
 pub fn router(app: Arc<App>) -> Router {
     crate::admin::routes(Router::new())
         .route("/healthz", get(|| async { "ok\n" }))
@@ -215,76 +212,35 @@ fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Ready when every store answers and the configuration on disk is the one
-/// running (a refused reload leaves configured components unloaded).
-async fn ready(State(app): State<Arc<App>>) -> Response {
-    let registry = app.registry();
-    let mut problems = Vec::new();
-    if app.refused_reload().is_some() {
-        problems.push(
-            "the configuration was changed but refused at the last reload; the previous \
-             one is running"
-                .to_string(),
-        );
-    }
-    if let Some(directory) = app.directory()
-        && !matches!(
-            tokio::time::timeout(READY_PROBE, directory.version()).await,
-            Ok(Ok(_))
-        )
-    {
-        problems.push("the tenant directory's database does not answer".to_string());
-    }
-    let mut stores = Vec::new();
-    for tenant in registry.tenants.values() {
-        if !stores
-            .iter()
-            .any(|(_, s)| Arc::ptr_eq(s, &tenant.documents))
-        {
-            stores.push((tenant.id.clone(), tenant.documents.clone()));
-        }
-    }
-    let probes = stores.iter().map(|(tenant, store)| async move {
-        // A read of the host's own namespace: answered by any working store.
-        let namespace = host_namespace(tenant);
-        let probe = store.get(&namespace, "status/ready");
-        match tokio::time::timeout(READY_PROBE, probe).await {
-            Ok(Ok(_)) => None,
-            Ok(Err(err)) => {
-                tracing::warn!(%tenant, error = %err, "readiness: the store does not answer");
-                Some(tenant.clone())
-            }
-            Err(_) => {
-                tracing::warn!(%tenant, "readiness: the store did not answer in time");
-                Some(tenant.clone())
-            }
-        }
-    });
-    let unreachable: Vec<String> = futures_util::future::join_all(probes)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    if !unreachable.is_empty() {
-        problems.push(if registry.multi_tenant {
-            format!("the stores of {} are unreachable", unreachable.join(", "))
-        } else {
-            "the store is unreachable".to_string()
-        });
-    }
-    if problems.is_empty() {
-        let plugins: usize = registry.tenants.values().map(|t| t.plugins.len()).sum();
-        format!(
-            "ready: {} tenant(s), {plugins} plugin(s)\n",
-            registry.tenants.len()
-        )
-        .into_response()
+/// `/readyz` (see [`crate::readiness`]): the detail only for the admin.
+async fn ready(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let admin = app.registry().admin.accept(authorization(&headers));
+    let verdict = if admin {
+        app.readiness().now(&app).await
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {}\n", problems.join("; ")),
-        )
+        app.readiness().recent(&app).await
+    };
+    match (verdict.problems.is_empty(), admin) {
+        (true, true) => {
+            let registry = app.registry();
+            let plugins: usize = registry.tenants.values().map(|t| t.plugins.len()).sum();
+            format!(
+                "ready: {} tenant(s), {plugins} plugin(s)\n",
+                registry.tenants.len()
+            )
             .into_response()
+        }
+        (true, false) => "ready\n".into_response(),
+        (false, true) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", verdict.problems.join("; ")),
+        )
+            .into_response(),
+        (false, false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready (the admin token shows why)\n",
+        )
+            .into_response(),
     }
 }
 
@@ -348,9 +304,16 @@ async fn tenant_status(
     axum::extract::Path((id, representing)): axum::extract::Path<(String, String)>,
 ) -> Response {
     let registry = app.registry();
-    let tenant = match registry.tenants.get(&id) {
-        Some(tenant) if registry.multi_tenant => tenant,
-        _ => return (StatusCode::NOT_FOUND, "No such tenant\n").into_response(),
+    if !registry.multi_tenant {
+        return (
+            StatusCode::NOT_FOUND,
+            "Not found: this host has no tenants\n",
+        )
+            .into_response();
+    }
+    let Some(tenant) = registry.tenants.get(&id) else {
+        // Answered as a caller without the tenant's token is.
+        return into_http(crate::tenants::tenant_refusal(&id));
     };
     recorded_status(&app, &registry, tenant, &headers, &representing).await
 }
