@@ -401,6 +401,36 @@ impl App {
         })
     }
 
+    /// Runs `request` as the owner of the host would: the tenant (from a
+    /// `/tenants/ID/` prefix, else the single one) is named, not proven.
+    /// For the `call` command, which only whoever can read the
+    /// configuration runs.
+    pub async fn dispatch_as_owner(&self, request: HostRequest) -> HostResponse {
+        let registry = self.registry();
+        let (tenant, target) = if registry.multi_tenant {
+            let rest = request.target.strip_prefix("/tenants/").unwrap_or("");
+            let (id, inner) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+            match registry.tenants.get(id) {
+                Some(tenant) => (tenant.clone(), inner.to_string()),
+                None => {
+                    let ids: Vec<&str> = registry.tenants.keys().map(String::as_str).collect();
+                    return HostResponse::text(
+                        404,
+                        &format!(
+                            "No such tenant: call /tenants/ID/plugin/NAME... with one of {}\n",
+                            echo(&ids.join(", "))
+                        ),
+                    );
+                }
+            }
+        } else {
+            let tenant = registry.tenants.get(DEFAULT_TENANT).expect("single tenant");
+            (tenant.clone(), request.target.clone())
+        };
+        self.dispatch_in_tenant(&tenant, HostRequest { target, ..request })
+            .await
+    }
+
     /// Runs a request already attributed to `tenant` (the scheduler's path:
     /// no credentials are checked).
     pub async fn dispatch_in_tenant(&self, tenant: &Tenant, request: HostRequest) -> HostResponse {

@@ -32,7 +32,9 @@ struct Cli {
 enum Command {
     /// Serve /plugin/NAME/... over HTTP and run the scheduled actions.
     Serve,
-    /// Run one request, e.g. `call '/plugin/NAME?user=jack'`, and print the response.
+    /// Run one request, e.g. `call '/plugin/NAME?user=jack'`, in this
+    /// process as the owner (no token needed; with tenants,
+    /// `/tenants/ID/plugin/...`), and print the response.
     Call {
         /// Path and query below the host, e.g. /plugin/NAME?user=jack.
         target: String,
@@ -167,8 +169,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok((k.trim().to_string(), v.trim().to_string()))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            // The developer harness runs as the owner: whoever can read the
+            // configuration needs no token to prove it.
             let response = app
-                .dispatch(HostRequest {
+                .dispatch_as_owner(HostRequest {
                     method,
                     target,
                     headers,
