@@ -75,15 +75,22 @@ fn peer_of(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// At most this much of what a refused client already sent is read away.
+const DRAINED: usize = 64 << 10;
+
 /// Answers a connection over its peer's cap with a 503 and closes it,
-/// without waiting for anything: what the client sent so far is drained
-/// first (so that closing does not reset the connection before the answer
-/// is read), and a client that reads nothing loses only its answer.
+/// without waiting for anything: what the client sent so far (up to
+/// [`DRAINED`], so a client that keeps sending cannot hold the accept loop)
+/// is read away first, so that closing does not reset the connection
+/// before the answer is read; a client that reads nothing loses only its
+/// answer.
 pub fn refuse_busy(stream: tokio::net::TcpStream) {
     let mut sink = [0u8; 4096];
-    while let Ok(n) = stream.try_read(&mut sink) {
-        if n == 0 {
-            break;
+    let mut drained = 0;
+    while drained < DRAINED {
+        match stream.try_read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
         }
     }
     let text = "Too many open connections from your address; close some and try again\n";
