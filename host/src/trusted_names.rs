@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn loopback_localhost_the_base_url_and_allowed_hosts_are_trusted() {
         let allowed = vec!["Igor.Local".to_string(), "192.168.1.20".to_string()];
-        let names = TrustedNames::new("https://fitbit.example.org", &allowed);
+        let names = TrustedNames::new("https://health.example.org", &allowed);
         for name in [
             "127.0.0.1",
             "127.8.9.10",
@@ -227,7 +227,7 @@ mod tests {
             "[::1]",
             "localhost",
             "LOCALHOST.",
-            "fitbit.example.org",
+            "health.example.org",
             "igor.local",
             "192.168.1.20",
         ] {
