@@ -133,19 +133,22 @@ impl Gate {
     /// The `WWW-Authenticate` challenges and the text of a 401. Basic comes
     /// first, so that a browser asks for the token (as the password).
     pub fn refusal(&self, realm: &str) -> (Vec<String>, &'static str) {
-        let text = if self.tenant && self.tokens.is_empty() {
-            "This tenant has no valid token: ask the operator for a new one\n"
+        // A tenant's answer is the same whatever its tokens (none left, or
+        // no such tenant at all: see `tenants::tenant_refusal`).
+        let text = if self.tenant {
+            "This needs one of the tenant's tokens (Authorization: Bearer TOKEN, or as the \
+             password of Basic auth); a revoked token is refused: ask the operator for a new one\n"
         } else if self.tokens.is_empty() {
             "This host accepts only requests forwarded by Igor: use Igor's /plugin/... URL\n"
         } else if self.forwarded {
             "This host needs credentials: call it through Igor, or send the owner's token \
              (Authorization: Bearer TOKEN)\n"
         } else {
-            "This host needs credentials: send the token (Authorization: Bearer TOKEN, or \
-             as the password of Basic auth)\n"
+            "This host needs credentials: send the token (Authorization: Bearer TOKEN, or as the \
+             password of Basic auth)\n"
         };
         let mut challenges = vec![format!("Bearer realm=\"{realm}\"")];
-        if !self.tokens.is_empty() {
+        if self.tenant || !self.tokens.is_empty() {
             challenges.insert(0, format!("Basic realm=\"{realm}\", charset=\"UTF-8\""));
         }
         (challenges, text)

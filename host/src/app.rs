@@ -8,6 +8,8 @@ use std::sync::{Arc, RwLock};
 use crate::access::Presented;
 use anyhow::Context as _;
 
+use crate::base_url::BaseUrl;
+
 use crate::config::{Config, StoreConfig, TenantSource};
 use crate::directory::TenantDirectory;
 use crate::echo::echo;
@@ -19,9 +21,11 @@ use crate::store::DocumentStore;
 pub use crate::store::Stores;
 pub use crate::tenants::DEFAULT_TENANT;
 use crate::tenants::{Registry, Shared, Tenant, build_registry, build_registry_from_directory};
+use crate::trusted_names::TrustedNames;
 
 pub struct App {
-    pub base_url: String,
+    /// The URL browsers reach this host by (see [`BaseUrl`]).
+    base_url: BaseUrl,
     shared: Shared,
     /// Where the configuration came from, for reloads.
     config_path: Option<PathBuf>,
@@ -36,6 +40,8 @@ pub struct App {
     reloading: tokio::sync::Mutex<()>,
     /// The directory version the running tenants were read at.
     directory_version: std::sync::atomic::AtomicI64,
+    /// The last readiness probe (`/readyz`).
+    readiness: crate::readiness::Readiness,
 }
 
 /// How long a plugin's outbound client (and its connection pool) is kept
@@ -87,6 +93,8 @@ pub struct Routed {
     headers: Vec<(String, String)>,
     /// The Igor user named by a verified forwarded request.
     caller: Option<String>,
+    /// The host's base URL when the request arrived.
+    base_url: String,
 }
 
 /// Headers that carry the caller's credentials for the host; never passed on.
@@ -137,7 +145,7 @@ impl App {
         let counted = registry.clone();
         tokio::spawn(async move { crate::metrics::count_store_usage(&counted, None).await });
         Ok(Self {
-            base_url: crate::store::igor::host_base_url(&config).await?,
+            base_url: BaseUrl::from_config(&config).await?,
             shared,
             config_path,
             registry: RwLock::new(registry),
@@ -146,6 +154,7 @@ impl App {
             directory,
             reloading: Default::default(),
             directory_version: directory_version.into(),
+            readiness: Default::default(),
         })
     }
 
@@ -222,6 +231,16 @@ impl App {
         tracing::info!(tenants = new.tenants.len(), "tenants reloaded");
     }
 
+    /// The last readiness probe.
+    pub fn readiness(&self) -> &crate::readiness::Readiness {
+        &self.readiness
+    }
+
+    /// The URL browsers reach this host by.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base_url
+    }
+
     pub fn documents(&self) -> &Arc<dyn DocumentStore> {
         &self.shared.documents
     }
@@ -253,6 +272,7 @@ impl App {
             }
         };
         *self.refused_reload.write().expect("reload lock") = None;
+        self.base_url.reconfigure(&config)?;
         *self.config.write().expect("config lock") = Arc::new(config);
         self.swap_registry(new.clone()).await;
         Ok(new)
@@ -274,7 +294,10 @@ impl App {
 
     /// Routes a request by its URL and runs it, checking credentials.
     pub async fn dispatch(&self, request: HostRequest) -> HostResponse {
-        let routed = match self.route(&request.method, &request.target, request.headers) {
+        let routed = match self
+            .route(&request.method, &request.target, request.headers)
+            .await
+        {
             Ok(routed) => routed,
             Err(refusal) => return refusal,
         };
@@ -287,7 +310,7 @@ impl App {
 
     /// Finds the tenant and plugin a request addresses and checks that its
     /// caller may reach them, before anything of its body is read.
-    pub fn route(
+    pub async fn route(
         &self,
         method: &str,
         target: &str,
@@ -304,7 +327,15 @@ impl App {
             let (id, inner) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
             match registry.tenants.get(id) {
                 Some(tenant) => (tenant.clone(), inner),
-                None => return Err(HostResponse::text(404, "No such tenant\n")),
+                // Answered as a tenant's caller without its token is, after
+                // the same work of hashing the token it brought.
+                None => {
+                    std::hint::black_box(
+                        crate::access::Credentials::default()
+                            .accept(header(&headers, "authorization")),
+                    );
+                    return Err(crate::tenants::tenant_refusal(id));
+                }
             }
         } else {
             let tenant = registry
@@ -337,6 +368,18 @@ impl App {
             tracing::warn!(tenant = %tenant.id, path = %path, "unauthenticated request refused");
             return Err(tenant.refusal());
         }
+        let base_url = self.base_url.current().await;
+        let names = TrustedNames::new(&base_url, &registry.allowed_hosts);
+        if tenant.gate.is_open() {
+            names.check_host(&headers).inspect_err(|_| {
+                tracing::warn!(path = %path, "request for a name this host does not answer to refused");
+            })?;
+        }
+        names
+            .check_origin(method, &headers, forwarded.verified)
+            .inspect_err(|_| {
+                tracing::warn!(tenant = %tenant.id, path = %path, "cross-site form refused");
+            })?;
         let Some((name, sub_path)) = addressed else {
             return Err(HostResponse::text(
                 404,
@@ -361,7 +404,38 @@ impl App {
             query: query.to_string(),
             headers,
             caller: forwarded.caller,
+            base_url,
         })
+    }
+
+    /// Runs `request` as the owner of the host would: the tenant (from a
+    /// `/tenants/ID/` prefix, else the single one) is named, not proven.
+    /// For the `call` command, which only whoever can read the
+    /// configuration runs.
+    pub async fn dispatch_as_owner(&self, request: HostRequest) -> HostResponse {
+        let registry = self.registry();
+        let (tenant, target) = if registry.multi_tenant {
+            let rest = request.target.strip_prefix("/tenants/").unwrap_or("");
+            let (id, inner) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+            match registry.tenants.get(id) {
+                Some(tenant) => (tenant.clone(), inner.to_string()),
+                None => {
+                    let ids: Vec<&str> = registry.tenants.keys().map(String::as_str).collect();
+                    return HostResponse::text(
+                        404,
+                        &format!(
+                            "No such tenant: call /tenants/ID/plugin/NAME... with one of {}\n",
+                            echo(&ids.join(", "))
+                        ),
+                    );
+                }
+            }
+        } else {
+            let tenant = registry.tenants.get(DEFAULT_TENANT).expect("single tenant");
+            (tenant.clone(), request.target.clone())
+        };
+        self.dispatch_in_tenant(&tenant, HostRequest { target, ..request })
+            .await
     }
 
     /// Runs a request already attributed to `tenant` (the scheduler's path:
@@ -392,6 +466,7 @@ impl App {
             query: query.to_string(),
             headers: request.headers,
             caller: None,
+            base_url: self.base_url.current().await,
         };
         self.run(routed, request.body).await
     }
@@ -406,6 +481,7 @@ impl App {
             query,
             headers,
             caller,
+            base_url,
         } = routed;
         let wit_request = Request {
             method,
@@ -423,7 +499,7 @@ impl App {
             body,
             context: Context {
                 plugin_name: plugin.name.clone(),
-                base_url: format!("{}{url_prefix}", self.base_url),
+                base_url: format!("{base_url}{url_prefix}"),
                 caller,
                 utc_offset_seconds: chrono::Local::now().offset().local_minus_utc(),
                 config: plugin.config.clone(),

@@ -32,7 +32,9 @@ struct Cli {
 enum Command {
     /// Serve /plugin/NAME/... over HTTP and run the scheduled actions.
     Serve,
-    /// Run one request, e.g. `call '/plugin/NAME?user=jack'`, and print the response.
+    /// Run one request, e.g. `call '/plugin/NAME?user=jack'`, in this
+    /// process as the owner (no token needed; with tenants,
+    /// `/tenants/ID/plugin/...`), and print the response.
     Call {
         /// Path and query below the host, e.g. /plugin/NAME?user=jack.
         target: String,
@@ -133,6 +135,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: a log file or a
+        // journal would keep them as noise.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("starting tokio");
@@ -164,8 +169,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok((k.trim().to_string(), v.trim().to_string()))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            // The developer harness runs as the owner: whoever can read the
+            // configuration needs no token to prove it.
             let response = app
-                .dispatch(HostRequest {
+                .dispatch_as_owner(HostRequest {
                     method,
                     target,
                     headers,
@@ -441,14 +448,15 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         println!(
             "Serving {} tenant(s); setup pages at {}/tenants/ID/plugin/NAME/page/setup.html",
             registry.tenants.len(),
-            app.base_url
+            app.base_url().now()
         );
     } else {
         for tenant in registry.tenants.values() {
             for name in tenant.plugins.keys() {
                 println!(
                     "Setup page: {}{}/plugin/{name}/page/setup.html",
-                    app.base_url, tenant.url_prefix
+                    app.base_url().now(),
+                    tenant.url_prefix
                 );
             }
         }

@@ -23,9 +23,6 @@ use crate::config::ServerConfig;
 use crate::metrics::METRICS;
 use crate::scheduler::host_namespace;
 
-/// How long `/readyz` waits for a store before calling it unreachable.
-const READY_PROBE: Duration = Duration::from_secs(5);
-
 pub fn router(app: Arc<App>) -> Router {
     crate::admin::routes(Router::new())
         .route("/healthz", get(|| async { "ok\n" }))
@@ -50,6 +47,7 @@ pub fn metrics_router() -> Router {
 #[derive(Debug, Clone, Copy)]
 pub struct ListenLimits {
     pub max_connections: usize,
+    pub max_connections_per_peer: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
 }
@@ -58,6 +56,7 @@ impl ListenLimits {
     pub fn from_config(server: &ServerConfig) -> Self {
         Self {
             max_connections: server.max_connections,
+            max_connections_per_peer: server.max_connections_per_peer,
             header_timeout: Duration::from_millis(server.header_timeout_ms),
             body_timeout: Duration::from_millis(server.body_timeout_ms),
         }
@@ -66,9 +65,12 @@ impl ListenLimits {
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets the
 /// open connections finish. At most `max_connections` are served at once;
-/// further clients wait in the listen backlog. A client that does not send
-/// its headers within `header_timeout` (or stays idle that long between
-/// requests) is disconnected.
+/// further clients wait in the listen backlog. One peer holds at most
+/// `max_connections_per_peer` of them: its next one is answered 503 and
+/// closed at once, so idle connections from one address never keep others
+/// waiting. A client that does not send its headers within
+/// `header_timeout` (or stays idle that long between requests) is
+/// disconnected.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -76,6 +78,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let peers = Arc::new(crate::peers::PeerConnections::new(
+        limits.max_connections_per_peer,
+    ));
     let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -102,6 +107,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(peer_slot) = peers.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: the peer holds max_connections_per_peer");
+            crate::peers::refuse_busy(stream);
+            continue;
+        };
         let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
         let mut stop = stop.clone();
         tokio::spawn(async move {
@@ -117,6 +127,7 @@ pub async fn serve(
             if let Err(err) = ended {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
+            drop(peer_slot);
             drop(slot);
         });
     }
@@ -146,7 +157,10 @@ async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
         .path_and_query()
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
-    let routed = match app.route(parts.method.as_str(), &target, header_list(&parts.headers)) {
+    let routed = match app
+        .route(parts.method.as_str(), &target, header_list(&parts.headers))
+        .await
+    {
         Ok(routed) => routed,
         Err(refusal) => return into_http(refusal),
     };
@@ -198,76 +212,35 @@ fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Ready when every store answers and the configuration on disk is the one
-/// running (a refused reload leaves configured components unloaded).
-async fn ready(State(app): State<Arc<App>>) -> Response {
-    let registry = app.registry();
-    let mut problems = Vec::new();
-    if app.refused_reload().is_some() {
-        problems.push(
-            "the configuration was changed but refused at the last reload; the previous \
-             one is running"
-                .to_string(),
-        );
-    }
-    if let Some(directory) = app.directory()
-        && !matches!(
-            tokio::time::timeout(READY_PROBE, directory.version()).await,
-            Ok(Ok(_))
-        )
-    {
-        problems.push("the tenant directory's database does not answer".to_string());
-    }
-    let mut stores = Vec::new();
-    for tenant in registry.tenants.values() {
-        if !stores
-            .iter()
-            .any(|(_, s)| Arc::ptr_eq(s, &tenant.documents))
-        {
-            stores.push((tenant.id.clone(), tenant.documents.clone()));
-        }
-    }
-    let probes = stores.iter().map(|(tenant, store)| async move {
-        // A read of the host's own namespace: answered by any working store.
-        let namespace = host_namespace(tenant);
-        let probe = store.get(&namespace, "status/ready");
-        match tokio::time::timeout(READY_PROBE, probe).await {
-            Ok(Ok(_)) => None,
-            Ok(Err(err)) => {
-                tracing::warn!(%tenant, error = %err, "readiness: the store does not answer");
-                Some(tenant.clone())
-            }
-            Err(_) => {
-                tracing::warn!(%tenant, "readiness: the store did not answer in time");
-                Some(tenant.clone())
-            }
-        }
-    });
-    let unreachable: Vec<String> = futures_util::future::join_all(probes)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    if !unreachable.is_empty() {
-        problems.push(if registry.multi_tenant {
-            format!("the stores of {} are unreachable", unreachable.join(", "))
-        } else {
-            "the store is unreachable".to_string()
-        });
-    }
-    if problems.is_empty() {
-        let plugins: usize = registry.tenants.values().map(|t| t.plugins.len()).sum();
-        format!(
-            "ready: {} tenant(s), {plugins} plugin(s)\n",
-            registry.tenants.len()
-        )
-        .into_response()
+/// `/readyz` (see [`crate::readiness`]): the detail only for the admin.
+async fn ready(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let admin = app.registry().admin.accept(authorization(&headers));
+    let verdict = if admin {
+        app.readiness().now(&app).await
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {}\n", problems.join("; ")),
-        )
+        app.readiness().recent(&app).await
+    };
+    match (verdict.problems.is_empty(), admin) {
+        (true, true) => {
+            let registry = app.registry();
+            let plugins: usize = registry.tenants.values().map(|t| t.plugins.len()).sum();
+            format!(
+                "ready: {} tenant(s), {plugins} plugin(s)\n",
+                registry.tenants.len()
+            )
             .into_response()
+        }
+        (true, false) => "ready\n".into_response(),
+        (false, true) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", verdict.problems.join("; ")),
+        )
+            .into_response(),
+        (false, false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready (the admin token shows why)\n",
+        )
+            .into_response(),
     }
 }
 
@@ -320,7 +293,7 @@ async fn status(
             .into_response();
     }
     let tenant = registry.tenants.get(DEFAULT_TENANT).expect("single tenant");
-    recorded_status(&registry, tenant, &headers, &representing).await
+    recorded_status(&app, &registry, tenant, &headers, &representing).await
 }
 
 /// A tenant's action status (`/tenants/ID/status/<representing>`), for the
@@ -331,14 +304,22 @@ async fn tenant_status(
     axum::extract::Path((id, representing)): axum::extract::Path<(String, String)>,
 ) -> Response {
     let registry = app.registry();
-    let tenant = match registry.tenants.get(&id) {
-        Some(tenant) if registry.multi_tenant => tenant,
-        _ => return (StatusCode::NOT_FOUND, "No such tenant\n").into_response(),
+    if !registry.multi_tenant {
+        return (
+            StatusCode::NOT_FOUND,
+            "Not found: this host has no tenants\n",
+        )
+            .into_response();
+    }
+    let Some(tenant) = registry.tenants.get(&id) else {
+        // Answered as a caller without the tenant's token is.
+        return into_http(crate::tenants::tenant_refusal(&id));
     };
-    recorded_status(&registry, tenant, &headers, &representing).await
+    recorded_status(&app, &registry, tenant, &headers, &representing).await
 }
 
 async fn recorded_status(
+    app: &App,
     registry: &crate::tenants::Registry,
     tenant: &crate::tenants::Tenant,
     headers: &HeaderMap,
@@ -353,6 +334,13 @@ async fn recorded_status(
     };
     if !tenant.gate.admits(presented) {
         return into_http(tenant.refusal());
+    }
+    if tenant.gate.is_open() {
+        let base_url = app.base_url().current().await;
+        let names = crate::trusted_names::TrustedNames::new(&base_url, &registry.allowed_hosts);
+        if let Err(refusal) = names.check_host(&list) {
+            return into_http(refusal);
+        }
     }
     let path = format!("status/{representing}");
     match tenant

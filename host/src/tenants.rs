@@ -66,20 +66,38 @@ pub struct Tenant {
 impl Tenant {
     /// The 401 for a caller the gate does not admit.
     pub fn refusal(&self) -> HostResponse {
-        let realm = if self.url_prefix.is_empty() {
-            "igor-host".to_string()
-        } else {
-            format!("igor-host tenant {}", self.id)
-        };
-        let (challenges, text) = self.gate.refusal(&realm);
-        let mut response = HostResponse::text(401, text);
-        for challenge in challenges {
-            response
-                .headers
-                .push(("www-authenticate".into(), challenge));
+        if self.gate.tenant {
+            return tenant_refusal(&self.id);
         }
-        response
+        refusal_of(&self.gate, "igor-host")
     }
+}
+
+/// The 401 under `/tenants/ID/...` for a caller without one of the
+/// tenant's tokens, whether or not a tenant `id` exists (or has any valid
+/// token): the answer never tells tenants that exist from those that don't.
+pub fn tenant_refusal(id: &str) -> HostResponse {
+    let gate = Gate {
+        tenant: true,
+        ..Default::default()
+    };
+    // The id goes into a header: only one that could name a tenant.
+    let realm = match crate::config::validate_tenant_id(id) {
+        Ok(()) => format!("igor-host tenant {id}"),
+        Err(_) => "igor-host tenant".to_string(),
+    };
+    refusal_of(&gate, &realm)
+}
+
+fn refusal_of(gate: &Gate, realm: &str) -> HostResponse {
+    let (challenges, text) = gate.refusal(realm);
+    let mut response = HostResponse::text(401, text);
+    for challenge in challenges {
+        response
+            .headers
+            .push(("www-authenticate".into(), challenge));
+    }
+    response
 }
 
 /// All tenants of one configuration. Replaced whole on reload; requests in
@@ -91,6 +109,8 @@ pub struct Registry {
     pub admin: Credentials,
     /// `[server] igor_forward_secret` (see [`crate::igor_forward`]).
     pub igor_forward_secret: Option<String>,
+    /// `[server] allowed_hosts` (see [`crate::trusted_names`]).
+    pub allowed_hosts: Vec<String>,
     /// When actions first run.
     pub scheduler: SchedulerConfig,
     /// Tenants come from the database, and so do their actions' runs (see
@@ -279,6 +299,7 @@ fn build_registry_of(
         multi_tenant,
         admin: Credentials::from_hex(&config.admin.token_sha256)?,
         igor_forward_secret: config.server.igor_forward_secret.clone(),
+        allowed_hosts: config.server.allowed_hosts.clone(),
         scheduler: config.scheduler,
         in_database: directory.is_some(),
         retired: tokio::sync::watch::Sender::new(false),

@@ -1,6 +1,7 @@
 //! The forwarding Igor plugin in `igor/plugin/`, in a real Igor 0.99.1 with
 //! access control, in front of a stand-in host: what it passes on, where it
-//! keeps its credentials, and the Igor rights each kind of call needs.
+//! keeps its credentials and where it sends them, what bodies it takes, and
+//! the Igor rights each kind of call needs.
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
@@ -36,6 +37,13 @@ struct Seen {
 /// A stand-in for igor-host behind the forwarder: records requests and
 /// answers by path.
 async fn stand_in_host() -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (url, stand_in_on(listener))
+}
+
+/// The stand-in host serving `listener`; what it saw.
+fn stand_in_on(listener: tokio::net::TcpListener) -> Arc<Mutex<Vec<Seen>>> {
     use axum::response::IntoResponse;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
@@ -87,10 +95,8 @@ async fn stand_in_host() -> (String, Arc<Mutex<Vec<Seen>>>) {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
+    seen
 }
 
 fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
@@ -357,9 +363,17 @@ async fn a_post_needs_the_right_to_write_what_it_changes() {
     assert_eq!(r.status(), 403);
     let text = r.text().await.unwrap();
     assert!(
-        text.contains("put right on /data/plugindata/fitbit"),
+        text.contains("changes /data/plugindata/fitbit and needs the put right"),
         "{text}"
     );
+    // A user field the form adds does not change what the route changes
+    // (the forwarder once checked the guest's own identity for this).
+    let named = [
+        ("user", "guest"),
+        ("client_id", "EVIL-3"),
+        ("client_secret", "X"),
+    ];
+    assert_eq!(c.post(guest, "/settings", &named).await.status(), 403);
     let jacks = [("user", "jack"), ("methods", "EVIL-2")];
     assert_eq!(c.post(guest, "/userSettings", &jacks).await.status(), 403);
     let odd = [("user", "../x")];
@@ -381,4 +395,206 @@ async fn a_post_needs_the_right_to_write_what_it_changes() {
         .collect();
     assert!(bodies.iter().any(|b| b.contains("ok-1")), "{bodies:?}");
     assert!(bodies.iter().any(|b| b.contains("ok-2")), "{bodies:?}");
+}
+
+/// A form POST from Igor's own page with any body and content type.
+async fn post_raw(
+    c: &Caller,
+    user: Option<&str>,
+    below: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, String) {
+    let request = c
+        .http
+        .post(format!("{}{below}", c.plugin))
+        .header("origin", &c.origin)
+        .header("content-type", content_type)
+        .body(body.to_string());
+    let response = c.signed(request, user).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn only_urlencoded_forms_go_through_and_they_name_one_user() {
+    let (host_url, seen) = stand_in_host().await;
+    let mut igor = Igor::start(forwarder()).await;
+    add_guest(&mut igor).await;
+    point_at(&igor, &host_url, json!({})).await;
+    real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
+    let c = Caller::new(&igor);
+    let guest = Some("guest");
+    assert_eq!(c.get(guest, "/page/setup.html").await.status(), 200);
+    // Flask reads this as a form of the guest's; its raw bytes, read as a
+    // urlencoded form, name jack.
+    let boundary = "XyZ";
+    let multipart = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nguest\r\n\
+         --{boundary}--\r\n&user=jack&delete=true"
+    );
+    let (status, text) = post_raw(
+        &c,
+        guest,
+        "/userSettings",
+        &format!("multipart/form-data; boundary={boundary}"),
+        &multipart,
+    )
+    .await;
+    assert_eq!(status, 415, "{text}");
+    assert!(text.contains("application/x-www-form-urlencoded"), "{text}");
+    let json = r#"{"user": "guest", "client_id": "EVIL-4"}"#;
+    let (status, _) = post_raw(&c, guest, "/userSettings", "application/json", json).await;
+    assert_eq!(status, 415);
+    // Two users, however spelled: which one would the host act for?
+    for body in [
+        "user=guest&user=jack&delete=true",
+        "user=guest&%75ser=jack&delete=true",
+        "user=guest&user=+jack&delete=true",
+        "user=gu%C3%A9st&delete=true",
+        "user=guest\u{e9}&delete=true",
+    ] {
+        let (status, text) = post_raw(
+            &c,
+            guest,
+            "/userSettings",
+            "application/x-www-form-urlencoded",
+            body,
+        )
+        .await;
+        assert_eq!(status, 400, "{body}: {text}");
+    }
+    assert!(
+        seen.lock().unwrap().iter().all(|s| s.method != "POST"),
+        "refused posts never reach the host"
+    );
+    // The form that was checked is the form the host gets, byte for byte.
+    let own = "user=+guest+&methods=a%2Cb&delete=";
+    let content_type = "application/x-www-form-urlencoded; charset=UTF-8";
+    let (status, text) = post_raw(&c, guest, "/userSettings", content_type, own).await;
+    assert_eq!(status, 303, "{text}");
+    let post = seen.lock().unwrap().last().unwrap().clone();
+    assert_eq!(post.body, own);
+}
+
+#[tokio::test]
+async fn authorising_a_user_needs_the_right_to_write_that_users_settings() {
+    let (host_url, seen) = stand_in_host().await;
+    let mut igor = Igor::start(forwarder()).await;
+    add_guest(&mut igor).await;
+    point_at(&igor, &host_url, json!({})).await;
+    real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
+    let c = Caller::new(&igor);
+    let (guest, admin) = (Some("guest"), Some("admin"));
+    // Starting jack's authorisation would end in a token of the guest's
+    // choosing stored as jack's.
+    let r = c.get(guest, "/auth1?user=jack").await;
+    assert_eq!(r.status(), 403);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("/data/identities/jack/plugindata/fitbit"),
+        "{text}"
+    );
+    assert_eq!(
+        c.get(guest, "/auth1?user=guest&user=jack").await.status(),
+        400
+    );
+    assert_eq!(c.get(guest, "/auth1").await.status(), 400);
+    // So would completing it with a pasted address.
+    let paste = [
+        ("user", "jack"),
+        ("address", "http://localhost:9/x?state=s&code=c"),
+    ];
+    assert_eq!(c.post(guest, "/auth2", &paste).await.status(), 403);
+    assert!(
+        !seen.lock().unwrap().iter().any(|s| s.uri.contains("jack")),
+        "refused calls never reach the host"
+    );
+    // Its own authorisation, and the admin's of anyone, go through.
+    assert_eq!(c.get(guest, "/auth1?user=guest").await.status(), 303);
+    assert_eq!(c.get(admin, "/auth1?user=jack").await.status(), 303);
+    let own = [
+        ("user", "guest"),
+        ("address", "http://localhost:9/x?state=s&code=c"),
+    ];
+    c.post(guest, "/auth2", &own).await;
+    let uris: Vec<String> = seen.lock().unwrap().iter().map(|s| s.uri.clone()).collect();
+    assert!(
+        uris.contains(&"/plugin/fitbit/auth1?user=guest".to_string()),
+        "{uris:?}"
+    );
+    assert!(
+        uris.contains(&"/plugin/fitbit/auth2".to_string()),
+        "{uris:?}"
+    );
+}
+
+/// A name of this machine that is not a loopback name (its host name, or
+/// failing that 0.0.0.0), by which `port` on every address is reached.
+async fn non_loopback_name(port: u16, seen: &Arc<Mutex<Vec<Seen>>>) -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    for name in [hostname.as_str(), "0.0.0.0"] {
+        if name.is_empty() || name == "localhost" {
+            continue;
+        }
+        let reached = reqwest::get(format!("http://{name}:{port}/plugin/fitbit"))
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if reached {
+            seen.lock().unwrap().clear();
+            return name.to_string();
+        }
+    }
+    panic!("no non-loopback name reaches a listener on this machine");
+}
+
+#[tokio::test]
+async fn the_secret_goes_only_to_a_loopback_host_url_or_the_owners_own_file() {
+    // A host on every address, reached by a name that is not loopback: as
+    // far as the forwarder can tell, another machine.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = stand_in_on(listener);
+    let name = non_loopback_name(port, &seen).await;
+    let elsewhere = format!("http://{name}:{port}");
+    let igor = Igor::start(forwarder()).await;
+    real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
+    let c = Caller::new(&igor);
+    // Whoever may write plugindata points the forwarder there: refused
+    // before any connection, saying where such a URL belongs.
+    for (url, says) in [
+        (elsewhere.clone(), "put its URL in "),
+        (
+            format!("http://127.0.0.1@{name}:{port}"),
+            "is not an http(s)://HOST[:PORT] URL",
+        ),
+    ] {
+        point_at(&igor, &url, json!({})).await;
+        let r = c.get(Some("admin"), "?user=jack").await;
+        assert_eq!(r.status(), 503, "{url}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{text}");
+        assert!(text.contains("host_url"), "{text}");
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "the forwarder called {url} with its secret"
+        );
+    }
+    // The owner puts it in the file beside the secret: used, and it wins
+    // over plugindata's, even a loopback one.
+    let (loopback_url, loopback_seen) = stand_in_host().await;
+    point_at(&igor, &loopback_url, json!({})).await;
+    let file = igor.db.join("fitbit.host_url");
+    std::fs::write(&file, format!("{elsewhere}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(c.get(Some("admin"), "?user=jack").await.status(), 200);
+    let first = seen.lock().unwrap()[0].clone();
+    assert_eq!(header(&first, "x-igor-forward-secret"), Some("s-secret"));
+    assert!(loopback_seen.lock().unwrap().is_empty());
+    // Without the file, the loopback one serves.
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(c.get(Some("admin"), "?user=jack").await.status(), 200);
+    assert_eq!(loopback_seen.lock().unwrap().len(), 1);
 }

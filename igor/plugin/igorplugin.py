@@ -7,7 +7,10 @@ passed on to the host as GET <host_url>/plugin/NAME[/METHOD]?args, and the
 host's answer (status, redirect, content type, body) is returned as it is.
 
 Settings, in plugindata/NAME (NAME is the install name, normally fitbit):
-  host_url        the host's URL as Igor reaches it, e.g. http://127.0.0.1:9334
+  host_url        the host's URL as Igor reaches it, e.g. http://127.0.0.1:9334;
+                  only a loopback URL is used from here (anyone who may
+                  write plugindata could otherwise send the forward secret
+                  anywhere): any other goes in the file NAME.host_url below
   host_timeout    optional: seconds to wait for the host (default 60)
 
 Credentials, in files of Igor's database directory, beside shadow.xml and
@@ -18,12 +21,25 @@ API, and files under plugins/ can be rendered as pages):
                        named in X-Igor-Caller, only with it
   NAME.host_token      optional: the host's owner token, for a host that
                        is called with one instead
+  NAME.host_url        optional: the host's URL, which wins over
+                       plugindata's and may be any http(s) address
 Values found in plugindata/NAME (where earlier versions kept them) are
 moved to these files and removed from Igor's database.
+
+Rights: Igor checks its get right on /plugin/NAME/METHOD. What a call
+changes needs Igor's put right on it, decided by the method alone: a POST
+to settings (or any method not listed below) changes plugindata/NAME; a
+POST to userSettings or auth2 (the pasted address) and a GET of auth1
+(which ends in a new token for the user) change
+identities/USER/plugindata/NAME for the USER the request names. A POST
+body must be application/x-www-form-urlencoded; the forwarder parses it
+itself and passes exactly those bytes on, so the user it checked is the
+user the host acts for.
 
 See readme.md for installation.
 """
 
+import ipaddress
 import os
 import re
 import urllib.parse
@@ -46,6 +62,15 @@ NOT_FORWARDED = ("unload", "next", "keys", "items")
 REQUEST_HEADERS = ("content-type", "origin", "accept", "accept-language", "user-agent")
 RESPONSE_HEADERS = ("content-type", "location", "cache-control", "allow", "content-disposition")
 REDIRECTS = (301, 302, 303, 307, 308)
+# What a call of each method changes, besides what Igor's get right on the
+# method allows: the plugin's settings ("app") or the settings of the user
+# the request names ("user"). A POST to a method not listed changes the
+# plugin's settings, the strictest.
+POST_CHANGES = {"settings": "app", "userSettings": "user", "auth2": "user"}
+GET_CHANGES = {"auth1": "user"}
+FORM_TYPE = "application/x-www-form-urlencoded"
+# The host refuses larger bodies anyway; Igor need not read them.
+MAX_FORM_BYTES = 1 << 20
 
 
 class IgorHostForwarder(object):
@@ -60,6 +85,9 @@ class IgorHostForwarder(object):
             raise AttributeError(name)
 
         def forwarded(**kwargs):
+            if flask_request.method != "POST" and name in GET_CHANGES:
+                users = flask_request.args.getlist("user")
+                _require_put(self.igor, self.pluginName, GET_CHANGES[name], users)
             return self._forward(name)
 
         forwarded.__name__ = name
@@ -89,10 +117,44 @@ class IgorHostForwarder(object):
             timeout = float(self._setting("host_timeout", "60"))
         except ValueError:
             timeout = 60.0
-        settings = {"host_url": self._setting("host_url"), "host_timeout": timeout}
+        settings = {"host_url": self._host_url(), "host_timeout": timeout}
         for name in CREDENTIALS:
             settings[name] = _read_credential(self.igor, self.pluginName, name)
         return settings
+
+    def _host_url(self):
+        """The host's URL: from DIR/NAME.host_url when that file exists
+        (only Igor's user can write it), else plugindata's host_url if it
+        is a loopback URL; None when neither is set. Anything else is
+        refused before a connection is made: the forward secret goes where
+        this URL says."""
+        name = self.pluginName
+        from_file = _read_credential(self.igor, name, "host_url")
+        if from_file:
+            url = _plain_host_url(from_file)
+            if url is None:
+                self.igor.app.raiseHTTPError(
+                    "503 %s forwarder: %s is not an http(s)://HOST[:PORT] URL"
+                    % (name, _credential_path(self.igor, name, "host_url"))
+                )
+            return url[0]
+        value = self._setting("host_url")
+        if value is None:
+            return None
+        url = _plain_host_url(value)
+        if url is None:
+            self.igor.app.raiseHTTPError(
+                "503 %s forwarder: plugindata/%s/host_url is not an http(s)://HOST[:PORT] URL"
+                % (name, name)
+            )
+        if not _is_loopback(url[1]):
+            self.igor.app.raiseHTTPError(
+                "503 %s forwarder: plugindata/%s/host_url must be a loopback URL (127.0.0.1, [::1] "
+                "or localhost): whoever may write plugindata could send the forward secret "
+                "anywhere. For a host on another address, put its URL in %s (readable and "
+                "writable by Igor's user only)" % (name, name, _credential_path(self.igor, name, "host_url"))
+            )
+        return url[0]
 
     def _setting(self, key, default=None):
         value = self.pluginData.get(key, default)
@@ -193,7 +255,8 @@ class IgorHostForwarder(object):
         subpath = "" if method == "index" else method
         if flask_request.method == "POST":
             query = [(k, v) for k, v in flask_request.args.items(multi=True) if k not in IGOR_ARGS]
-            answer = self._call(subpath, "POST", query, flask_request.get_data())
+            # The very bytes forwardPost checked.
+            answer = self._call(subpath, "POST", query, flask_request.get_data(cache=True))
         else:
             query = [(k, v) for k, v in flask_request.args.items(multi=True) if k not in IGOR_ARGS]
             answer = self._call(subpath, "GET", query, None)
@@ -220,12 +283,10 @@ def _registerPostRoute(pluginName):
         if not checker.allowed("get", token):
             igor.app.raiseHTTPError("401 Unauthorized")
         # A POST changes settings: the caller also needs the right to write
-        # what it changes, as if writing it in Igor's database itself.
-        changes = _changed_by_post(pluginName)
-        if not igor.access.checkerForNewElement(changes).allowed("put", token):
-            igor.app.raiseHTTPError(
-                "403 Forbidden: changing %s settings needs the put right on %s" % (pluginName, changes)
-            )
+        # what the method changes, as if writing it in Igor's database.
+        form = _form_fields(igor, pluginName)
+        users = [value.strip() for key, value in form if key == "user"]
+        _require_put(igor, pluginName, POST_CHANGES.get(methodName, "app"), users)
         plugin = igor.plugins._getPluginObject(pluginName, token)
         if plugin is None:
             igor.app.raiseNotfound()
@@ -239,19 +300,91 @@ def _registerPostRoute(pluginName):
     app.url_map.add(Rule("/plugin/%s/<string:methodName>" % pluginName, methods=["POST"], endpoint=endpoint))
 
 
-def _changed_by_post(pluginName):
-    """What a form POST changes: a user's settings for a form naming that
-    user, else the plugin's own."""
-    # Cache the body first: the form is parsed from it, and it is forwarded.
-    flask_request.get_data(cache=True)
-    user = flask_request.form.get("user", "")
-    if user:
-        if not USER_NAME.match(user):
-            from werkzeug.exceptions import abort
+def _form_fields(igor, pluginName):
+    """The fields of the request's body, parsed here from the bytes that
+    are forwarded (cached), as the host parses them: only an
+    application/x-www-form-urlencoded body (or none at all) is accepted, in
+    plain ASCII as browsers send it, so no parser can read it otherwise."""
+    declared = flask_request.content_length
+    if declared is not None and declared > MAX_FORM_BYTES:
+        igor.app.raiseHTTPError("413 Payload Too Large: %s forms are at most %d bytes" % (pluginName, MAX_FORM_BYTES))
+    encoding = flask_request.headers.get("content-encoding", "identity").strip().lower()
+    body = flask_request.get_data(cache=True)
+    if not body:
+        return []
+    if flask_request.mimetype != FORM_TYPE or encoding != "identity":
+        igor.app.raiseHTTPError(
+            "415 Unsupported Media Type: %s forms are posted as %s, not %s"
+            % (pluginName, FORM_TYPE, (flask_request.mimetype or "without a type") + (
+                "" if encoding == "identity" else " (" + encoding + ")"))
+        )
+    if len(body) > MAX_FORM_BYTES:
+        igor.app.raiseHTTPError("413 Payload Too Large: %s forms are at most %d bytes" % (pluginName, MAX_FORM_BYTES))
+    try:
+        text = body.decode("ascii")
+        return urllib.parse.parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=1000)
+    except (UnicodeDecodeError, ValueError):
+        igor.app.raiseHTTPError("400 Bad Request: %s: not a urlencoded form (raw bytes beyond ASCII, or too many fields)" % pluginName)
 
-            abort(Response("400 Bad Request: not a user name\n", status=400))
-        return "/data/identities/%s/plugindata/%s" % (user, pluginName)
-    return "/data/plugindata/%s" % pluginName
+
+def _require_put(igor, pluginName, changes, users):
+    """Refuses (403) a caller without Igor's put right on what the call
+    changes: plugindata/NAME ("app"), or identities/USER/plugindata/NAME
+    ("user") for the one USER the request names in `users` (the plugin acts
+    for the first; all must agree)."""
+    if changes == "app":
+        path = "/data/plugindata/%s" % pluginName
+    else:
+        if not users or not users[0]:
+            igor.app.raiseHTTPError("400 Bad Request: %s: the request names no user" % pluginName)
+        if any(user != users[0] for user in users):
+            igor.app.raiseHTTPError("400 Bad Request: %s: the request names more than one user" % pluginName)
+        if not USER_NAME.match(users[0]):
+            igor.app.raiseHTTPError("400 Bad Request: %s: not a user name" % pluginName)
+        path = "/data/identities/%s/plugindata/%s" % (users[0], pluginName)
+    token = igor.access.tokenForRequest(flask_request.environ)
+    if not igor.access.checkerForNewElement(path).allowed("put", token):
+        igor.app.raiseHTTPError(
+            "403 Forbidden: this %s call changes %s and needs the put right on it" % (pluginName, path)
+        )
+
+
+def _plain_host_url(value):
+    """(http(s)://HOST[:PORT], HOST) rebuilt from its parts, or None for
+    anything with more than that (a path, user information, a query, a
+    backslash), which HTTP libraries might read differently."""
+    value = str(value).strip()
+    if "\\" in value or any(c.isspace() or ord(c) < 32 for c in value):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or "@" in parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        return None
+    netloc = "[%s]" % host if ":" in host else host
+    if port is not None:
+        netloc += ":%d" % port
+    return ("%s://%s" % (parts.scheme, netloc), host)
+
+
+def _is_loopback(host):
+    """127.0.0.0/8, ::1 and localhost."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _credential_path(igor, pluginName, name):

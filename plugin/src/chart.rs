@@ -1,7 +1,9 @@
 //! A user's last 90 days of weight (and body fat, on its own axis) as an
 //! inline SVG: drawn here from the plugin's history, no scripts, no external
 //! resources. Colours come from the page's style sheet (classes `w`, `f`,
-//! `axis`), so the chart follows the page's light or dark scheme.
+//! `axis`), so the chart follows the page's light or dark scheme; the sheet
+//! fills only the points, since a fill from CSS would override a line's
+//! `fill="none"` and draw it as a filled shape.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -14,7 +14,7 @@ use igor_plugin_sdk::Response;
 
 const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 const TOKEN_PATH: &str = "identities/jack/plugindata/fitbit/token";
-const AUTH_PATH: &str = "identities/jack/plugindata/fitbit/auth";
+const PENDING_PATH: &str = "plugindata/fitbit/pending";
 const NOTICE_PATH: &str = "status/sensors/fitbit/notice";
 const DAY: f64 = 86_400.0;
 
@@ -49,7 +49,7 @@ fn a_pasted_address_completes_with_the_checks_of_the_redirect() {
     let page = handle(&host, &request("GET", "/page/setup.html", &[])).body_text();
     assert!(page.contains("Google will refuse this base URL"), "{page}");
     assert!(page.contains("name=\"address\""), "{page}");
-    assert!(page.contains("action=\"http://igor.test/plugin/fitbit/auth2\""));
+    assert!(page.contains("action=\"/plugin/fitbit/auth2\""));
     google_answers(&host, SCOPE_METRICS);
 
     let state = &q["state"];
@@ -75,7 +75,7 @@ fn a_pasted_address_completes_with_the_checks_of_the_redirect() {
         assert!(r.body_text().contains(says), "{says}: {}", r.body_text());
         assert!(r.body_text().contains("Nothing was stored"));
         assert!(
-            host.get(AUTH_PATH).is_some(),
+            host.get(PENDING_PATH).unwrap().get("jack").is_some(),
             "a wrong paste uses nothing up"
         );
     }
@@ -99,11 +99,10 @@ fn a_pasted_address_completes_with_the_checks_of_the_redirect() {
     assert!(again.body_text().contains("already used or never started"));
     assert_eq!(host.sent.borrow().len(), 2, "exchange and identity only");
 
-    // Expired: older than 10 minutes, nothing stored (the record is used up).
+    // Expired: older than 10 minutes, nothing stored.
     let q = start_auth(&host, "jack");
     host.now.set(host.now.get() + 601.0);
-    let mut before = crate::testing::data(&host);
-    before.remove(AUTH_PATH);
+    let before = crate::testing::data(&host);
     let late = paste(
         &host,
         "jack",

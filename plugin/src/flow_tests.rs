@@ -326,7 +326,7 @@ fn settings_keep_the_secret_out_of_the_store_and_the_page() {
     assert_eq!(r.status, 303);
     assert_eq!(
         r.header("location"),
-        Some("http://igor.test/plugin/fitbit/page/setup.html")
+        Some("/plugin/fitbit/page/setup.html?done=settings")
     );
     assert_eq!(host.secrets.borrow()["client_secret"], "very-secret");
     let app = host.get("plugindata/fitbit").unwrap();

@@ -15,6 +15,7 @@ pub mod dates;
 pub mod errors;
 #[cfg(test)]
 mod flow_tests;
+pub mod forms;
 #[cfg(test)]
 mod google_flow_tests;
 pub mod history;
@@ -27,6 +28,9 @@ mod overview_flow_tests;
 pub mod pacing;
 pub mod pages;
 pub mod paths;
+pub mod pending;
+#[cfg(test)]
+mod pending_flow_tests;
 pub mod provider;
 pub mod redirect;
 #[cfg(test)]
@@ -35,6 +39,9 @@ pub mod router;
 pub mod settings;
 #[cfg(test)]
 mod setup_flow_tests;
+pub mod setup_page;
+#[cfg(test)]
+mod setup_page_flow_tests;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]

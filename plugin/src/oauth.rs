@@ -1,9 +1,8 @@
 //! OAuth 2.0 pieces shared by both providers: PKCE, the state nonce that
-//! binds a browser round trip to a user, the pending-authorisation record,
-//! and the token keeper that refreshes with compare-and-swap.
+//! binds a browser round trip to a user, and the token keeper that
+//! refreshes with compare-and-swap.
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -14,8 +13,6 @@ use igor_plugin_sdk::{FetchRequest, Host, Level, StoreFailure};
 
 /// Refresh this long before the provider's expiry.
 pub const REFRESH_MARGIN_SECONDS: f64 = 60.0;
-/// How long an authorisation link stays usable.
-pub const PENDING_AUTH_SECONDS: f64 = 600.0;
 /// Token field: epoch seconds of the consent the token comes from.
 pub const GRANTED_AT: &str = "granted_at";
 
@@ -59,16 +56,6 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
-}
-
-/// An authorisation started by `auth1` and finished by `auth2`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PendingAuth {
-    pub nonce_sha256: String,
-    pub code_verifier: String,
-    pub expires_at: f64,
-    pub provider: String,
-    pub redirect_uri: String,
 }
 
 /// Token fields that name the user at the provider, kept across refreshes.

@@ -35,11 +35,6 @@ impl Paths {
         format!("{}/token_lease", self.user(user))
     }
 
-    /// `identities/U/plugindata/N/auth`: an authorisation in progress.
-    pub fn pending_auth(&self, user: &str) -> String {
-        format!("{}/auth", self.user(user))
-    }
-
     /// `identities/U/plugindata/N/sync`: bookkeeping for incremental sync
     /// (Google Health: last sample time per data type, cached units).
     pub fn sync(&self, user: &str) -> String {
@@ -63,6 +58,12 @@ impl Paths {
         format!("{}/pacing", self.app())
     }
 
+    /// `plugindata/N/pending`: the authorisations in progress, by user
+    /// (see [`crate::pending`]).
+    pub fn pending(&self) -> String {
+        format!("{}/pending", self.app())
+    }
+
     /// `plugindata/N/users`: the names of the users this plugin serves (the
     /// store cannot list `identities`).
     pub fn users(&self) -> String {
@@ -79,7 +80,8 @@ impl Paths {
 
 /// Documents the plugin keeps below `identities/U/plugindata/N`. A store
 /// that nests paths (Igor) returns them inside the user's settings document,
-/// so they are never settings: not method arguments, not form fields.
+/// so they are never settings: not method arguments, not form fields
+/// (`auth` held an authorisation in progress in earlier versions).
 pub const USER_BOOKKEEPING: &[&str] = &["token", "token_lease", "auth", "sync", "history"];
 
 /// The user's own settings in `document`, without the plugin's bookkeeping.

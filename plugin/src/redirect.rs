@@ -52,12 +52,10 @@ pub fn google_refusal(uri: &str) -> Option<String> {
         return Some("it contains user information (user@host)".into());
     }
     let host = url.host();
-    let loopback = match &host {
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Some("it has no host".into()),
-    };
+    if host.is_none() {
+        return Some("it has no host".into());
+    }
+    let loopback = is_loopback(host.clone());
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
@@ -166,6 +164,11 @@ pub struct Redirect {
     /// Why Google refuses `{plugin_url}/auth2`, when it does; `uri` is then
     /// the loopback address and the owner completes by pasting.
     pub refusal: Option<String>,
+    /// The address the page is viewed at when `uri` is on loopback and that
+    /// address is not: the browser runs on another machine (a laptop, with
+    /// Igor's own URL on loopback), where `uri` does not load, so the owner
+    /// completes by pasting there too. See [`Redirect::viewed_at`].
+    pub elsewhere: Option<String>,
 }
 
 impl Redirect {
@@ -175,18 +178,49 @@ impl Redirect {
             None => Self {
                 uri: direct,
                 refusal: None,
+                elsewhere: None,
             },
             Some(why) => Self {
                 uri: loopback_redirect(plugin_url).unwrap_or(direct),
                 refusal: Some(why),
+                elsewhere: None,
             },
         }
+    }
+
+    /// The same redirect, for a page viewed at `authority` (`host[:port]`,
+    /// the `X-Forwarded-Host` of Igor's forwarder or a proxy, else `Host`).
+    /// The redirect URI stays the one registered; only how the owner
+    /// completes changes.
+    pub fn viewed_at(mut self, authority: Option<&str>) -> Self {
+        let loopback_uri = Url::parse(&self.uri).is_ok_and(|url| is_loopback(url.host()));
+        let viewer = authority
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .and_then(|a| Url::parse(&format!("http://{a}")).ok().map(|url| (a, url)));
+        self.elsewhere = match viewer {
+            Some((authority, url)) if loopback_uri && !is_loopback(url.host()) => {
+                Some(authority.to_string())
+            }
+            _ => None,
+        };
+        self
     }
 
     /// Whether the browser is sent to a loopback address that may not load,
     /// so that the owner pastes the address on the setup page.
     pub fn pastes_back(&self) -> bool {
-        self.refusal.is_some()
+        self.refusal.is_some() || self.elsewhere.is_some()
+    }
+}
+
+/// `localhost` and the loopback addresses.
+fn is_loopback(host: Option<Host<&str>>) -> bool {
+    match host {
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -284,5 +318,34 @@ mod tests {
         assert!(!proxied.pastes_back());
         let local = Redirect::for_google("http://127.0.0.1:9333/plugin/fitbit");
         assert_eq!(local.uri, "http://127.0.0.1:9333/plugin/fitbit/auth2");
+    }
+
+    #[test]
+    fn a_loopback_redirect_viewed_from_another_machine_pastes_back() {
+        // Igor's own URL on loopback, the page viewed on a laptop.
+        let igor = Redirect::for_google("http://127.0.0.1:9333/plugin/fitbit");
+        let laptop = igor.clone().viewed_at(Some("igor.local:9333"));
+        assert!(laptop.pastes_back());
+        assert_eq!(laptop.elsewhere.as_deref(), Some("igor.local:9333"));
+        assert_eq!(laptop.uri, igor.uri, "the registered URI stays");
+        assert!(
+            igor.clone()
+                .viewed_at(Some("192.168.1.20:9333"))
+                .pastes_back()
+        );
+        for here in [
+            Some("localhost:9333"),
+            Some("127.0.0.1:9333"),
+            Some("[::1]:9333"),
+            None,
+        ] {
+            assert!(!igor.clone().viewed_at(here).pastes_back(), "{here:?}");
+        }
+        // A public https redirect loads anywhere.
+        let public = Redirect::for_google("https://igor.example.com/plugin/fitbit");
+        assert!(!public.viewed_at(Some("igor.local:9333")).pastes_back());
+        // A refused base URL pastes back wherever it is viewed.
+        let lan = Redirect::for_google("http://igor.local:9333/plugin/fitbit");
+        assert!(lan.viewed_at(Some("localhost:9333")).pastes_back());
     }
 }

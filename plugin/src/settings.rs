@@ -1,35 +1,56 @@
-//! The setup page and the forms it posts: installation settings
-//! (`/settings`) and per-user settings (`/userSettings`). Settings change
-//! only through POST.
+//! The forms the setup page posts: installation settings (`/settings`) and
+//! per-user settings (`/userSettings`). Settings change only through POST.
 
 use serde_json::{Map, Value};
 
-use crate::access::Access;
 use crate::access::PUBLISHING_STATUS;
-use crate::dates::Date;
 use crate::errors::{PluginError, Result, echo};
-use crate::history::{History, latest_values, units_of};
-use crate::json::{as_f64, as_object};
+use crate::json::as_object;
 use crate::oauth::field;
-use crate::pages::{self, SetupView, TokenView, UserForm, UserRow};
-use crate::paths::{Paths, USER_BOOKKEEPING, user_settings_only, valid_user};
+use crate::paths::{Paths, USER_BOOKKEEPING, valid_user};
 use crate::provider::{AppSettings, CLIENT_SECRET, PROVIDERS, provider_for};
 use igor_plugin_sdk::{Host, Level, StoreFailure};
 use igor_plugin_sdk::{Request, Response};
 
+/// What a form did, for the page it returns to (`done=` in its query),
+/// which confirms it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    Settings,
+    User,
+    Deleted,
+}
+
+impl Done {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Settings => "settings",
+            Self::User => "user",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
 /// Where to go after a form: a 303 to `returnTo` if it is one of this
-/// plugin's pages, else a plain `ok` (no open redirect).
-fn finish(request: &Request, return_to: Option<&str>) -> Response {
+/// plugin's pages, with what was done for the page to confirm, else a
+/// plain `ok` (no open redirect).
+fn finish(request: &Request, return_to: Option<&str>, done: Done) -> Response {
     match return_to.and_then(|path| return_location(request, path)) {
-        Some(location) => Response::see_other(&location),
+        Some(location) => {
+            let separator = if location.contains('?') { '&' } else { '?' };
+            Response::see_other(&format!("{location}{separator}done={}", done.name()))
+        }
         None => Response::text(200, "ok"),
     }
 }
 
-/// The absolute URL of `returnTo`: a path below the host's base URL inside
+/// Where `returnTo` is, as a path: a path below the host's base URL inside
 /// this plugin, `/plugin/N/...` as Igor's pages write it (a path below the
-/// plugin, `/page/setup.html`, is accepted too). Anything that could leave
-/// the plugin (other hosts, `..`, other plugins) gives `None`.
+/// plugin, `/page/setup.html`, is accepted too). The browser resolves it
+/// against the address it used, which need not be the base URL's (Igor's
+/// own URL may be its loopback while the browser runs on a laptop).
+/// Anything that could leave the plugin (other hosts, `..`, other plugins)
+/// gives `None`.
 pub fn return_location(request: &Request, return_to: &str) -> Option<String> {
     let lower = return_to.to_ascii_lowercase();
     let plain = return_to.starts_with('/')
@@ -43,12 +64,15 @@ pub fn return_location(request: &Request, return_to: &str) -> Option<String> {
     }
     let own = format!("/plugin/{}/", request.context.plugin_name);
     if return_to.starts_with(&own) {
-        let base = request.context.base_url.trim_end_matches('/');
+        let base = crate::pages::link_root(&request.context.base_url);
         Some(format!("{base}{return_to}"))
     } else if return_to.starts_with("/plugin/") {
         None
     } else {
-        Some(format!("{}{return_to}", request.plugin_url()))
+        Some(format!(
+            "{}{return_to}",
+            crate::pages::link_root(&request.plugin_url())
+        ))
     }
 }
 
@@ -237,7 +261,7 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
         // Never keep a secret in the guest-readable store.
         document.remove("client_secret");
     })?;
-    Ok(finish(request, get("returnTo").as_deref()))
+    Ok(finish(request, get("returnTo").as_deref(), Done::Settings))
 }
 
 /// `POST /userSettings`: create, modify or delete a user's settings.
@@ -261,7 +285,7 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
         .is_some_and(|d| matches!(d.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
     if delete {
         delete_user(host, request, &paths, &user)?;
-        return Ok(finish(request, get("returnTo").as_deref()));
+        return Ok(finish(request, get("returnTo").as_deref(), Done::Deleted));
     }
     let mut changes: Vec<(String, Option<String>)> = Vec::new();
     for (key, value) in &form {
@@ -269,13 +293,16 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
             continue;
         }
         check_user_setting_name(key)?;
+        check_user_setting_value(key, value)?;
         let value = value.trim();
         // An empty field means "use the default", so it is not stored.
         changes.push((key.clone(), (!value.is_empty()).then(|| value.to_string())));
     }
     if let Some(name) = get("_newName").filter(|n| !n.is_empty()) {
         check_user_setting_name(&name)?;
-        changes.push((name, get("_newValue").filter(|v| !v.is_empty())));
+        let value = get("_newValue").filter(|v| !v.is_empty());
+        check_user_setting_value(&name, value.as_deref().unwrap_or_default())?;
+        changes.push((name, value));
     }
     update(host, &paths.user(&user), |document| {
         for (key, value) in &changes {
@@ -286,7 +313,23 @@ pub fn user_settings(host: &dyn Host, request: &Request) -> Result<Response> {
         }
     })?;
     crate::users::add(host, &paths, &user)?;
-    Ok(finish(request, get("returnTo").as_deref()))
+    Ok(finish(request, get("returnTo").as_deref(), Done::User))
+}
+
+/// Longest value of a user setting, in characters: arguments and method
+/// lists are short, and the setup page shows every setting in its form.
+pub const MAX_SETTING_CHARS: usize = 1000;
+
+fn check_user_setting_value(name: &str, value: &str) -> Result<()> {
+    let length = value.trim().chars().count();
+    if length > MAX_SETTING_CHARS {
+        return Err(PluginError::bad_request(format!(
+            "Fitbitplugin: the value of {:?} has {length} characters; a user setting has at \
+             most {MAX_SETTING_CHARS}",
+            echo(name)
+        )));
+    }
+    Ok(())
 }
 
 /// Words in a setting's name that mark it as a credential.
@@ -347,98 +390,6 @@ fn delete_user(host: &dyn Host, request: &Request, paths: &Paths, user: &str) ->
         }
     }
     crate::access::publish_notice(host, paths, user, None)?;
+    crate::pending::remove(host, paths, user)?;
     crate::users::remove(host, paths, user)
-}
-
-/// `GET /page/setup.html[?user=U]`: every user at a glance; with a user
-/// (or the caller Igor names), that user's settings form too.
-pub fn setup_page(host: &dyn Host, request: &Request) -> Result<Response> {
-    let paths = Paths::new(&request.context.plugin_name);
-    let app = AppSettings::load(host, &paths)?;
-    let secret_is_set = client_secret_is_set(host, &paths)?;
-    let now = host.now();
-    let today = Date::from_epoch(now, request.context.utc_offset_seconds);
-    let selected = request
-        .query("user")
-        .filter(|u| !u.is_empty())
-        .map(str::to_string)
-        .or_else(|| request.context.caller.clone());
-    if let Some(name) = selected.as_ref().filter(|name| !valid_user(name)) {
-        return Err(PluginError::bad_request(format!(
-            "Fitbitplugin: {:?} is not a valid user name",
-            echo(name)
-        )));
-    }
-    let read = |path: &str| -> Result<Option<Value>> {
-        Ok(host
-            .store_get(path)
-            .map_err(PluginError::store)?
-            .map(|(value, _)| value))
-    };
-    let mut names = crate::users::list(host, &paths)?;
-    let form = match selected {
-        Some(name) => {
-            let form = UserForm {
-                settings: read(&paths.user(&name))?.map(|doc| user_settings_only(&doc)),
-                has_token: read(&paths.token(&name))?.is_some(),
-                name,
-            };
-            // Users from before the list existed are shown when named.
-            if (form.settings.is_some() || form.has_token) && !names.contains(&form.name) {
-                names.push(form.name.clone());
-            }
-            Some(form)
-        }
-        None => None,
-    };
-    let plugin_url = request.plugin_url();
-    let mut users = Vec::new();
-    for name in names {
-        let token = read(&paths.token(&name))?.map(|t| as_object(Some(&t)));
-        let history = History::load(host, &paths, &name);
-        let sync = read(&paths.sync(&name))?.map(|s| as_object(Some(&s)));
-        let sensors = read(&paths.sensors(&name))?.map(|s| as_object(Some(&s)));
-        let authorising = read(&paths.pending_auth(&name))?
-            .and_then(|p| p.get("expires_at").and_then(as_f64))
-            .is_some_and(|expires_at| expires_at > now);
-        let provider = token
-            .as_ref()
-            .and_then(|t| field(t, "provider"))
-            .unwrap_or_else(|| "fitbit".into());
-        let units = units_of(&app, &provider, &sync.unwrap_or_default());
-        let token_view = token.map(|token| {
-            let access = Access::of(&app, &token, &history, now);
-            TokenView {
-                scopes: field(&token, "scope")
-                    .map(|s| s.split_whitespace().map(str::to_string).collect())
-                    .unwrap_or_default(),
-                expires_at: token.get("expires_at").and_then(as_f64),
-                provider: provider.clone(),
-                access,
-            }
-        });
-        users.push(UserRow {
-            notice: token_view
-                .as_ref()
-                .and_then(|t| t.access.notice(&name, &plugin_url, now)),
-            latest: latest_values(&sensors.unwrap_or_default(), units),
-            token: token_view,
-            history,
-            units,
-            authorising,
-            name,
-        });
-    }
-    let today_provider = provider_for(&app.provider, request, today)?;
-    Ok(pages::setup_page(&SetupView {
-        plugin_name: &request.context.plugin_name,
-        plugin_url: &plugin_url,
-        app: &app,
-        secret_is_set,
-        redirect: today_provider.redirect(&plugin_url),
-        users,
-        form,
-        now,
-        today,
-    }))
 }

@@ -10,7 +10,12 @@ use crate::testing::fitbit::{API, TOKEN_PATH, configured, fitbit_error, with_tok
 use crate::testing::{MemoryHost, form, put_into, request, response};
 use igor_plugin_sdk::Response;
 
-const AUTH_PATH: &str = "identities/jack/plugindata/fitbit/auth";
+const PENDING_PATH: &str = "plugindata/fitbit/pending";
+
+/// Jack's authorisation in progress, if any.
+fn jacks_pending(host: &MemoryHost) -> Option<serde_json::Value> {
+    host.get(PENDING_PATH).and_then(|p| p.get("jack").cloned())
+}
 
 fn start_auth(host: &MemoryHost, query: &[(&str, &str)]) -> (Response, String) {
     let started = handle(host, &request("GET", "/auth1", query));
@@ -41,7 +46,7 @@ fn auth1_needs_a_user_and_client_credentials() {
         (r.status, r.body_text().contains("'client_secret'")),
         (403, true)
     );
-    assert!(host.get(AUTH_PATH).is_none());
+    assert!(jacks_pending(&host).is_none());
 }
 
 #[test]
@@ -84,7 +89,7 @@ fn auth1_records_a_hashed_nonce_and_sends_an_encoded_url() {
 
     let nonce = state.strip_prefix("jack.").unwrap();
     assert_eq!(nonce.len(), 64);
-    let pending = host.get(AUTH_PATH).unwrap();
+    let pending = jacks_pending(&host).unwrap();
     assert_eq!(pending["nonce_sha256"], crate::oauth::sha256_hex(nonce));
     assert_ne!(pending["nonce_sha256"], nonce);
     let verifier = pending["code_verifier"].as_str().unwrap();
@@ -113,7 +118,7 @@ fn a_refused_consent_is_a_readable_page_and_uses_up_the_state() {
     assert_eq!(r.status, 400);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
     assert!(r.body_text().contains("access_denied"));
-    assert!(host.get(AUTH_PATH).is_none());
+    assert!(jacks_pending(&host).is_none());
     assert!(host.get(TOKEN_PATH).is_none());
     assert!(host.sent.borrow().is_empty());
 }
@@ -188,15 +193,21 @@ fn index_checks_come_in_the_original_order() {
 
 #[test]
 fn return_to_stays_inside_the_plugin() {
-    let r = request("POST", "/settings", &[]);
-    let own = |path: &str| return_location(&r, path);
+    let mut r = request("POST", "/settings", &[]);
+    let own = |r: &igor_plugin_sdk::Request, path: &str| return_location(r, path);
+    // A path the browser resolves against the address it used.
     assert_eq!(
-        own("/plugin/fitbit/page/setup.html?user=jack").as_deref(),
-        Some("http://igor.test/plugin/fitbit/page/setup.html?user=jack")
+        own(&r, "/plugin/fitbit/page/setup.html?user=jack").as_deref(),
+        Some("/plugin/fitbit/page/setup.html?user=jack")
     );
     assert_eq!(
-        own("/page/setup.html").as_deref(),
-        Some("http://igor.test/plugin/fitbit/page/setup.html")
+        own(&r, "/page/setup.html").as_deref(),
+        Some("/plugin/fitbit/page/setup.html")
+    );
+    r.context.base_url = "http://127.0.0.1:9333/tenants/smiths".into();
+    assert_eq!(
+        own(&r, "/plugin/fitbit/page/setup.html").as_deref(),
+        Some("/tenants/smiths/plugin/fitbit/page/setup.html")
     );
     for bad in [
         "http://evil.example/",
@@ -209,7 +220,7 @@ fn return_to_stays_inside_the_plugin() {
         "page/setup.html",
         "",
     ] {
-        assert_eq!(own(bad), None, "{bad:?}");
+        assert_eq!(own(&r, bad), None, "{bad:?}");
     }
 }
 
@@ -334,9 +345,10 @@ fn user_settings_need_a_user_and_plain_keys() {
         ),
     );
     assert_eq!(r.status, 303);
+    // The page confirms what was done.
     assert_eq!(
         r.header("location"),
-        Some("http://igor.test/plugin/fitbit/page/setup.html?user=jack")
+        Some("/plugin/fitbit/page/setup.html?user=jack&done=user")
     );
     assert_eq!(
         host.get("identities/jack/plugindata/fitbit").unwrap(),
@@ -349,7 +361,11 @@ fn deleting_a_user_survives_a_failed_revoke() {
     let host = configured();
     with_token(&host, 3600.0);
     host.put("identities/jack/plugindata/fitbit", json!({"period": "1m"}));
-    host.put(AUTH_PATH, json!({"nonce_sha256": "x"}));
+    host.put(
+        "identities/jack/plugindata/fitbit/auth",
+        json!({"nonce_sha256": "x"}),
+    );
+    let (_, _) = start_auth(&host, &[("user", "jack")]);
     host.respond(|_| Err("connection failed: refused".into()));
     let r = handle(
         &host,
@@ -365,9 +381,17 @@ fn deleting_a_user_survives_a_failed_revoke() {
             secret: "client_secret".into()
         })
     );
-    for path in [TOKEN_PATH, AUTH_PATH, "identities/jack/plugindata/fitbit"] {
+    for path in [
+        TOKEN_PATH,
+        "identities/jack/plugindata/fitbit/auth",
+        "identities/jack/plugindata/fitbit",
+    ] {
         assert!(host.get(path).is_none(), "{path}");
     }
+    assert!(
+        jacks_pending(&host).is_none(),
+        "the authorisation under way goes too"
+    );
     assert!(host.logs.borrow().iter().any(|l| l.contains("revoking")));
 }
 
@@ -391,8 +415,9 @@ fn the_setup_page_escapes_values_and_posts_back_to_itself() {
     let html = page.body_text();
     assert!(!html.contains("<script>"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(html.contains("action=\"http://igor.test/plugin/fitbit/userSettings\""));
-    assert!(html.contains("action=\"http://igor.test/plugin/fitbit/settings\""));
+    // Forms post to the address the page was viewed at, whatever it is.
+    assert!(html.contains("action=\"/plugin/fitbit/userSettings\""));
+    assert!(html.contains("action=\"/plugin/fitbit/settings\""));
     assert!(html.contains("value=\"/plugin/fitbit/page/setup.html?user=jack\""));
     assert!(html.contains("http://igor.test/plugin/fitbit/auth2"));
     assert!(html.contains("Server") && html.contains("dev.fitbit.com/apps/new"));
@@ -435,4 +460,35 @@ fn wrong_methods_and_paths_are_refused() {
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     assert!(r.body_text().ends_with('\n'));
     assert!(host.documents.borrow().len() == 1 && host.sent.borrow().is_empty());
+}
+
+#[test]
+fn a_form_body_that_is_not_urlencoded_changes_nothing() {
+    // The attack: a multipart body whose form part names guest, for Igor's
+    // check, and whose raw bytes end with a urlencoded delete of jack.
+    let host = configured();
+    with_token(&host, 3600.0);
+    host.put("identities/jack/plugindata/fitbit", json!({"methods": "x"}));
+    let before = host.documents.borrow().clone();
+    let secrets = host.secrets.borrow().clone();
+    let body = "--b\r\ncontent-disposition: form-data; name=\"user\"\r\n\r\nguest\r\n--b--\r\n\
+                &user=jack&delete=true&client_id=EVIL&client_secret=X&address=x";
+    for path in ["/userSettings", "/settings", "/auth2"] {
+        let mut post = request("POST", path, &[]);
+        post.headers = vec![(
+            "content-type".into(),
+            "multipart/form-data; boundary=b".into(),
+        )];
+        post.body = body.as_bytes().to_vec();
+        let r = handle(&host, &post);
+        assert_eq!(r.status, 415, "{path}: {}", r.body_text());
+        assert!(
+            r.body_text().contains("application/x-www-form-urlencoded"),
+            "{}",
+            r.body_text()
+        );
+    }
+    assert_eq!(*host.documents.borrow(), before);
+    assert_eq!(*host.secrets.borrow(), secrets);
+    assert!(host.sent.borrow().is_empty(), "nothing revoked");
 }

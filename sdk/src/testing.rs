@@ -1,6 +1,6 @@
 //! An in-memory [`Host`] for native tests of whole flows: documents with
-//! revisions, secrets, scripted answers to fetches, a settable clock and
-//! recorded log lines.
+//! revisions (and, if set, a quota on their number), secrets, scripted
+//! answers to fetches, a settable clock and recorded log lines.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -29,6 +29,11 @@ pub struct MemoryHost {
     pub slept: RefCell<Vec<f64>>,
     sleeper: RefCell<Option<Sleeper>>,
     counter: Cell<u8>,
+    /// Most documents the store holds, as a host's tenant quota (`max_keys`)
+    /// limits them: a write that would add one more is refused.
+    pub max_documents: Cell<Option<usize>>,
+    /// Writes refused by [`Self::max_documents`].
+    pub refused_writes: Cell<usize>,
 }
 
 impl Default for MemoryHost {
@@ -45,6 +50,8 @@ impl Default for MemoryHost {
             slept: RefCell::default(),
             sleeper: RefCell::default(),
             counter: Cell::new(0),
+            max_documents: Cell::new(None),
+            refused_writes: Cell::new(0),
         }
     }
 }
@@ -122,6 +129,17 @@ impl Host for MemoryHost {
         expected: Option<u64>,
     ) -> Result<u64, StoreFailure> {
         self.check_write(path, expected)?;
+        let documents = self.documents.borrow().len();
+        let adds = !self.documents.borrow().contains_key(path);
+        if let Some(max) = self.max_documents.get()
+            && adds
+            && documents >= max
+        {
+            self.refused_writes.set(self.refused_writes.get() + 1);
+            return Err(StoreFailure::Other(format!(
+                "quota exceeded: the tenant may store at most {max} documents"
+            )));
+        }
         Ok(put_into(
             &self.documents,
             &self.revision,
@@ -242,6 +260,21 @@ mod tests {
         assert_eq!(host.store_delete("a/b", Some(second)), Ok(true));
         assert_eq!(host.store_delete("a/b", None), Ok(false));
         assert_eq!(host.store_get("a/b"), Ok(None));
+    }
+
+    #[test]
+    fn a_quota_refuses_the_document_beyond_it() {
+        let host = MemoryHost::default();
+        host.max_documents.set(Some(1));
+        host.store_put("a", &json!(1), None).unwrap();
+        host.store_put("a", &json!(2), None).unwrap();
+        assert!(matches!(
+            host.store_put("b", &json!(1), None),
+            Err(StoreFailure::Other(m)) if m.contains("at most 1 documents")
+        ));
+        assert_eq!(host.refused_writes.get(), 1);
+        host.store_delete("a", None).unwrap();
+        host.store_put("b", &json!(1), None).unwrap();
     }
 
     #[test]

@@ -322,16 +322,24 @@ async fn ready_becomes(host: &Host, status: u16) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_means_the_store_answers_and_the_configuration_loaded() {
     let mut igor = real_igor::Igor::start(real_igor::Options::default()).await;
-    let on_igor = HostConfig::new().igor_store(&igor.url, 2000);
+    let on_igor = HostConfig::new()
+        .igor_store(&igor.url, 2000)
+        .admin_token(ADMIN);
     let host = Host::start(on_igor.clone()).await;
     let body = ready_becomes(&host, 200).await;
+    assert_eq!(body, "ready\n");
+    let body = ready_detail(&host).await;
     assert!(
         body.starts_with("ready: 1 tenant(s), 1 plugin(s)"),
         "{body}"
     );
     igor.stop();
     let body = ready_becomes(&host, 503).await;
-    assert_eq!(body, "not ready: the store is unreachable\n");
+    assert_eq!(body, "not ready (the admin token shows why)\n");
+    assert_eq!(
+        ready_detail(&host).await,
+        "not ready: the store is unreachable\n"
+    );
     igor.restart().await;
     ready_becomes(&host, 200).await;
 
@@ -340,11 +348,152 @@ async fn ready_means_the_store_answers_and_the_configuration_loaded() {
     let broken = plugin("broken").component("/nonexistent.wasm");
     host.rewrite(on_igor.clone().plugin(broken));
     host.hangup();
-    let body = ready_becomes(&host, 503).await;
+    ready_becomes(&host, 503).await;
+    let body = ready_detail(&host).await;
     assert!(body.contains("refused at the last reload"), "{body}");
     host.rewrite(on_igor);
     host.hangup();
     ready_becomes(&host, 200).await;
+}
+
+/// `/readyz` with the admin token: what is wrong, from a probe made now.
+async fn ready_detail(host: &Host) -> String {
+    let response = reqwest::Client::new()
+        .get(format!("{}/readyz", host.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_names_no_tenant_without_the_admin_token() {
+    // A tenant whose store (its household's Igor) does not answer.
+    let unreachable = igor_host::config::StoreConfig::Igor(
+        toml::from_str("url = \"http://127.0.0.1:9\"\ntimeout_ms = 500").unwrap(),
+    );
+    let config = HostConfig::new()
+        .admin_token(ADMIN)
+        .tenant(tenant("smith-family", OWNER).store(unreachable))
+        .tenant(tenant("jones", "token-of-jones"));
+    let host = Host::start(config).await;
+    let body = ready_becomes(&host, 503).await;
+    assert_eq!(body, "not ready (the admin token shows why)\n");
+    let detail = ready_detail(&host).await;
+    assert_eq!(
+        detail,
+        "not ready: the stores of smith-family are unreachable\n"
+    );
+}
+
+/// How often the host read its readiness document from Igor, from Igor's
+/// own request log.
+fn probes_seen_by(igor: &real_igor::Igor) -> usize {
+    igor.log().matches("GET /data/status/ready").count()
+}
+
+/// Igor's count of probes once it has logged more than `than` (Igor logs
+/// a request just after answering it).
+async fn probes_once_more_than(igor: &real_igor::Igor, than: usize) -> usize {
+    let started = Instant::now();
+    loop {
+        let seen = probes_seen_by(igor);
+        if seen > than {
+            return seen;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "Igor never logged the probe:\n{}",
+            igor.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthenticated_readyz_does_not_probe_the_stores_each_time() {
+    let igor = real_igor::Igor::start(real_igor::Options::default()).await;
+    let config = HostConfig::new()
+        .igor_store(&igor.url, 2000)
+        .admin_token(ADMIN);
+    let host = Host::start(config).await;
+    ready_becomes(&host, 200).await;
+    let before = probes_once_more_than(&igor, 0).await;
+    let started = Instant::now();
+    let asks = 60;
+    let answers = futures_util::future::join_all((0..asks).map(|_| async {
+        reqwest::get(format!("{}/readyz", host.url))
+            .await
+            .unwrap()
+            .status()
+    }))
+    .await;
+    let elapsed = started.elapsed();
+    assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
+    // The admin's probe is made at once; once Igor logged it, it logged
+    // those before it too.
+    ready_detail(&host).await;
+    let probes = probes_once_more_than(&igor, before).await - before - 1;
+    // A probe starts at most once per reuse interval (one may have been
+    // running when the requests began), however many callers ask.
+    let bound =
+        2 + (elapsed.as_secs_f64() / igor_host::readiness::PROBE_REUSE.as_secs_f64()) as usize;
+    assert!(
+        probes <= bound,
+        "{probes} probes for {asks} requests in {elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_tenants_and_unauthorised_callers_get_the_same_answer() {
+    let config = HostConfig::new()
+        .tenant(tenant("smith-family", OWNER).plugin(plugin("fitbit")))
+        .tenant(
+            tenant("revoked", "gone")
+                .without_tokens()
+                .plugin(plugin("fitbit")),
+        );
+    let host = Host::start(config).await;
+    let answer = |id: &'static str, below: &'static str, token: Option<&'static str>| {
+        let url = format!("{}/tenants/{id}{below}", host.url);
+        async move {
+            let mut request = reqwest::Client::new().get(url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            let challenges: Vec<String> = response
+                .headers()
+                .get_all("www-authenticate")
+                .iter()
+                .map(|v| v.to_str().unwrap().replace(id, "ID"))
+                .collect();
+            (
+                response.status().as_u16(),
+                challenges,
+                response.text().await.unwrap(),
+            )
+        }
+    };
+    for below in [
+        "/plugin/fitbit?user=jack",
+        "/plugin/fitbit/page/setup.html",
+        "/plugin/nosuch",
+        "/status/sensors/fitbit",
+    ] {
+        let existing = answer("smith-family", below, None).await;
+        assert_eq!(existing.0, 401, "{below}: {existing:?}");
+        for (id, token) in [
+            ("nosuch", None),
+            ("nosuch", Some(OWNER)),
+            ("revoked", None),
+            ("revoked", Some("gone")),
+            ("smith-family", Some("token-of-another")),
+        ] {
+            assert_eq!(answer(id, below, token).await, existing, "{id}{below}");
+        }
+    }
 }
 
 #[test]

@@ -6,119 +6,23 @@
 //! user's chart is checked on screenshots in light and dark mode. Needs
 //! Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
 
+#[path = "browser/authorisation.rs"]
+mod authorisation;
+#[path = "browser/chromium.rs"]
+mod chromium;
 mod common;
+#[path = "browser/through_igor.rs"]
+mod through_igor;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use common::{Host, HostConfig, clouds, free_port};
-use fantoccini::{Client, ClientBuilder, Locator};
+use chromium::{
+    browser, browser_with, click, create_jack_and_allow, enter_credentials, landed_at,
+    nothing_answers, paste, saved, submit, text, type_into, wait_for,
+};
+use common::{Host, HostConfig, clouds};
+use fantoccini::{Client, Locator};
 use igor_test_support::fake_fitbit::{DEFAULT_USER_ID, WeightLog};
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 use igor_test_support::{FakeFitbit, FakeGoogle};
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn browser() -> (Driver, Client, tempfile::TempDir) {
-    browser_with(&[]).await
-}
-
-/// A headless Chromium with extra command-line switches.
-async fn browser_with(switches: &[&str]) -> (Driver, Client, tempfile::TempDir) {
-    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
-        assert!(
-            std::path::Path::new(tool).exists(),
-            "{tool} is missing: apt-get install chromium chromium-driver (see .ci/run)"
-        );
-    }
-    let port = free_port();
-    let driver = Driver(
-        Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "--headless=new".to_string(),
-        "--no-sandbox".into(),
-        "--disable-gpu".into(),
-        "--disable-quic".into(),
-        "--no-first-run".into(),
-        "--disable-background-networking".into(),
-        "--disable-component-update".into(),
-        "--disable-sync".into(),
-        "--window-size=1200,2400".into(),
-        format!("--user-data-dir={}", profile.path().display()),
-    ];
-    args.extend(switches.iter().map(|s| s.to_string()));
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        // chromedriver is on loopback: plain HTTP, no TLS stack needed.
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        if let Ok(client) = ClientBuilder::new(connector)
-            .capabilities(capabilities.clone())
-            .connect(&url)
-            .await
-        {
-            return (driver, client, profile);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start");
-}
-
-/// Waits until the page shows `locator` (navigation after a click may still
-/// be under way) and returns the element.
-async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(locator)
-        .await
-        .unwrap()
-}
-
-/// Waits for `locator` and clicks it.
-async fn click(client: &Client, locator: Locator<'_>) {
-    wait_for(client, locator).await.click().await.unwrap();
-}
-
-/// On the setup page of jack: creates jack, follows the authorise link and
-/// allows access on the provider's consent page.
-async fn create_jack_and_allow(client: &Client) {
-    click(
-        client,
-        Locator::XPath("//button[contains(., 'Create user jack')]"),
-    )
-    .await;
-    click(client, Locator::Css("a[href$='auth1?user=jack']")).await;
-    click(client, Locator::Css("button[value=allow]")).await;
-}
-
-async fn text(client: &Client) -> String {
-    client
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_sets_up_a_user_in_the_browser() {
@@ -161,6 +65,7 @@ async fn an_owner_sets_up_a_user_in_the_browser() {
         .await
         .unwrap();
     submit(&form).await;
+    saved(&client).await;
     wait_for(
         &client,
         Locator::XPath("//span[contains(., 'set (leave empty to keep it)')]"),
@@ -199,29 +104,42 @@ async fn an_owner_sets_up_a_user_in_the_browser() {
     wait_for(&client, Locator::Css("body")).await;
     let page = text(&client).await;
     assert!(page.contains("\"weight\""), "{page}");
+
+    // Deleting takes a second step, which says what it removes.
+    client
+        .goto(&format!("{}/plugin/fitbit/page/setup.html", host.url))
+        .await
+        .unwrap();
+    let yes = wait_for(
+        &client,
+        Locator::XPath("//button[contains(., 'Yes, delete jack')]"),
+    )
+    .await;
+    assert!(!yes.is_displayed().await.unwrap(), "hidden until asked for");
+    click(
+        &client,
+        Locator::XPath("//summary[contains(., 'Delete jack')]"),
+    )
+    .await;
+    assert!(yes.is_displayed().await.unwrap());
+    let row = text(&client).await;
+    assert!(row.contains("It cannot be undone."), "{row}");
+    yes.click().await.unwrap();
+    wait_for(
+        &client,
+        Locator::XPath("//p[@class='saved' and contains(., 'The user was deleted')]"),
+    )
+    .await;
+    assert!(client.find(Locator::Css("#user-jack")).await.is_err());
+    assert!(
+        host.stored("identities/jack/plugindata/fitbit/token")
+            .is_none()
+    );
     client.close().await.unwrap();
 }
 
 fn google_config(google: &FakeGoogle) -> HostConfig {
     HostConfig::new().plugin(clouds::google_plugin(google, None))
-}
-
-async fn submit(form: &fantoccini::elements::Element) {
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn type_into(form: &fantoccini::elements::Element, name: &str, text: &str) {
-    form.find(Locator::Css(&format!("input[name={name}]")))
-        .await
-        .unwrap()
-        .send_keys(text)
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -230,7 +148,7 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
     // The base URL as the LAN knows it. The browser reaches it by that name
     // (mapped to the host here); at localhost on its port nothing answers,
     // as on the owner's laptop.
-    let port = free_port();
+    let port = nothing_answers().await;
     let base = format!("http://igor.local:{port}");
     let config = google_config(&google).server(|server| server.base_url = Some(base.clone()));
     let host = Host::start(config).await;
@@ -247,38 +165,19 @@ async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
 
     // The settings form is posted from the address the browser uses, which
     // is not the base URL: accepted.
-    let form = client
-        .find(Locator::Css("form[action$='/settings']"))
-        .await
-        .unwrap();
-    type_into(&form, "client_id", "cid.apps.googleusercontent.com").await;
-    type_into(&form, "client_secret", "GOCSPX-b").await;
-    submit(&form).await;
+    enter_credentials(&client, "cid.apps.googleusercontent.com", "GOCSPX-b").await;
     client.goto(&format!("{setup}?user=jack")).await.unwrap();
     create_jack_and_allow(&client).await;
     // The browser is sent to the loopback address, where nothing answers.
-    let mut landed = client.current_url().await.unwrap().to_string();
-    for _ in 0..100 {
-        if landed.starts_with(&loopback) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        landed = client.current_url().await.unwrap().to_string();
-    }
-    assert!(landed.starts_with(&format!("{loopback}?")), "{landed}");
+    let landed = landed_at(&client, &loopback).await;
     assert!(landed.contains("code=") && landed.contains("state=jack."));
 
-    client.goto(&setup).await.unwrap();
-    let form = wait_for(&client, Locator::Css("form[action$='/auth2']")).await;
-    type_into(&form, "address", &landed).await;
-    submit(&form).await;
-    let back = wait_for(&client, Locator::LinkText("Back to the setup page")).await;
-    let page = text(&client).await;
+    let page = paste(&client, &setup, &landed).await;
     assert!(
         page.contains("Google Health access for jack is set up"),
         "{page}"
     );
-    back.click().await.unwrap();
+    click(&client, Locator::LinkText("Back to the setup page")).await;
     wait_for(
         &client,
         Locator::XPath("//p[contains(., 'jack has already given permission')]"),
@@ -309,9 +208,36 @@ fn count_colours(png: &[u8], colours: &[[u8; 3]], tolerance: i32) -> Vec<usize> 
         .collect()
 }
 
+/// How the browser draws the chart's lines and points: the computed fill
+/// and stroke of each series' line and of its first point.
+async fn chart_paint(client: &Client) -> serde_json::Value {
+    client
+        .execute(
+            "const paint = (s) => { const e = document.querySelector('#user-jack svg.chart ' + s); \
+               const c = getComputedStyle(e); return {fill: c.fill, stroke: c.stroke}; }; \
+             return {weight_line: paint('polyline.w'), weight_point: paint('circle.w'), \
+                     fat_line: paint('polyline.f'), fat_point: paint('circle.f')};",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+/// `rgb(r, g, b)` as a computed style gives it.
+fn rgb([r, g, b]: [u8; 3]) -> String {
+    format!("rgb({r}, {g}, {b})")
+}
+
 /// Opens the setup page in a browser with `switches`, checks the scheme it
-/// reports, and returns screenshots of the page and of jack's chart.
-async fn screenshots(setup: &str, switches: &[&str], dark: bool) -> (Vec<u8>, Vec<u8>) {
+/// reports and that each series is drawn as a line in `colours` (weight,
+/// body fat) with filled points, and returns screenshots of the page and of
+/// jack's chart.
+async fn screenshots(
+    setup: &str,
+    switches: &[&str],
+    dark: bool,
+    colours: [[u8; 3]; 2],
+) -> (Vec<u8>, Vec<u8>) {
     let (_driver, client, _profile) = browser_with(switches).await;
     client.goto(setup).await.unwrap();
     let chart = wait_for(&client, Locator::Css("#user-jack svg.chart")).await;
@@ -323,6 +249,14 @@ async fn screenshots(setup: &str, switches: &[&str], dark: bool) -> (Vec<u8>, Ve
         .await
         .unwrap();
     assert_eq!(scheme, serde_json::json!(dark));
+    let paint = chart_paint(&client).await;
+    for (series, colour) in ["weight", "fat"].into_iter().zip(colours) {
+        let line = &paint[format!("{series}_line")];
+        assert_eq!(line["fill"], "none", "{series} line: {paint}");
+        assert_eq!(line["stroke"], rgb(colour), "{series} line: {paint}");
+        let point = &paint[format!("{series}_point")];
+        assert_eq!(point["fill"], rgb(colour), "{series} point: {paint}");
+    }
     let shots = (
         client.screenshot().await.unwrap(),
         chart.screenshot().await.unwrap(),
@@ -399,7 +333,7 @@ async fn the_setup_page_shows_each_users_chart_in_light_and_dark_mode() {
             [0xf4, 0x8f, 0xb1],
         ),
     ] {
-        let (page, chart) = screenshots(&setup, &switches, dark).await;
+        let (page, chart) = screenshots(&setup, &switches, dark, [weight, fat]).await;
         let name = if dark { "dark" } else { "light" };
         std::fs::write(out.join(format!("setup-{name}.png")), &page).unwrap();
         std::fs::write(out.join(format!("chart-{name}.png")), &chart).unwrap();

@@ -694,3 +694,47 @@ async fn today_is_the_users_even_a_day_ahead_of_the_host() {
     assert_eq!(list[0]["date"], user_today.to_string());
     assert_eq!(list[0]["time"], "00:01:00");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hundreds_of_started_authorisations_leave_the_tenants_store_bounded() {
+    // `auth1` with made-up users, as a cross-site <img> could send them,
+    // against a tenant whose quota is 200 documents.
+    const TENANT_TOKEN: &str = "token-of-the-smiths";
+    const ADMIN: &str = "admin-of-the-host";
+    let google = FakeGoogle::start().await;
+    let smiths = common::config::tenant("smiths", TENANT_TOKEN)
+        .plugin(clouds::google_plugin(&google, None))
+        .quota(|quota| quota.max_keys = 200);
+    let host = Host::start(HostConfig::new().admin_token(ADMIN).tenant(smiths)).await;
+    let client = Client::new(&host).with_bearer(TENANT_TOKEN);
+    let plugin = "/tenants/smiths/plugin/fitbit";
+    let settings = [("client_id", GOOGLE_ID), ("client_secret", GOOGLE_SECRET)];
+    let (status, body) = client.form(&format!("{plugin}/settings"), &settings).await;
+    assert_eq!(status, 200, "{body}");
+    let admin = Client::new(&host).with_bearer(ADMIN);
+    let documents = async || {
+        let (_, metrics) = admin.get("/metrics").await;
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(r#"igor_host_store_documents{tenant="smiths"} "#))
+            .map(|v| v.parse::<u64>().unwrap())
+            .unwrap_or_else(|| panic!("{metrics}"))
+    };
+    let before = documents().await;
+
+    let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+    for i in 0..300 {
+        let (status, body) = client.get(&format!("{plugin}/auth1?user=u{i}")).await;
+        *answers.entry(status).or_default() += 1;
+        if status == 429 {
+            assert!(body.contains("authorisations are in progress"), "{body}");
+        }
+    }
+    assert_eq!(answers.get(&303), Some(&32), "{answers:?}\n{}", host.log());
+    assert_eq!(answers.get(&429), Some(&268), "{answers:?}");
+    assert!(documents().await <= before + 1, "one document holds them");
+    let (status, page) = client.get(&format!("{plugin}/page/setup.html")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Authorisations in progress"), "{page}");
+    assert!(page.len() < 500_000, "{} bytes", page.len());
+}

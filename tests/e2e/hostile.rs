@@ -418,7 +418,8 @@ async fn tenants_change_without_restart_or_dropped_requests() {
     let (upstream, _) = upstream().await;
     let host = Host::start(tenants_config(&upstream, igor_test_guests::HOSTILE)).await;
     let c = Tenants::new(&host);
-    assert_eq!(c.get("c", "token-c", "/ok").await.0, 404);
+    // Tenant c does not exist yet: answered as any caller without a token is.
+    assert_eq!(c.get("c", "token-c", "/ok").await.0, 401);
 
     // A request in flight (it will run to its deadline) while tenant b is
     // removed and tenant c added.
@@ -440,7 +441,7 @@ async fn tenants_change_without_restart_or_dropped_requests() {
         c.get("c", "token-c", "/ok").await,
         (200, "still here".into())
     );
-    assert_eq!(c.get("b", TOKEN_B, "/ok").await.0, 404);
+    assert_eq!(c.get("b", TOKEN_B, "/ok").await.0, 401);
     // The in-flight request of the removed tenant still got its answer.
     assert_eq!(slow.await.unwrap(), 504);
 

@@ -105,7 +105,7 @@ async fn each_tenant_reads_its_own_action_status_only() {
         get(&host, "/tenants/x/status/sensors/probe", TOKEN_A)
             .await
             .0,
-        404
+        401
     );
     assert_eq!(get(&host, "/status/sensors/probe", TOKEN_A).await.0, 404);
     // Tenant b's status is in b's own store file.

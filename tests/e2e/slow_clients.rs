@@ -1,7 +1,7 @@
 //! Callers who are slow, stall or send too much, against the real host
 //! binary over raw TCP: credentials are checked before a body is read, a
 //! body is read only up to the plugin's limit, headers and bodies have
-//! deadlines, and open connections are capped.
+//! deadlines, and open connections are capped, for all and per peer.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::config::tenant;
 use common::{Host, HostConfig, plugin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 const TOKEN: &str = "token-of-tenant-a";
 
@@ -161,4 +161,59 @@ async fn open_connections_are_capped() {
         .expect("the waiting client was never served")
         .unwrap();
     assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_peers_idle_connections_do_not_keep_others_waiting() {
+    let host = Host::start(tenant_config().server(|server| {
+        server.max_connections = 8;
+        server.max_connections_per_peer = 4;
+        server.header_timeout_ms = 600_000;
+    }))
+    .await;
+    let address: std::net::SocketAddr = host.url.trim_start_matches("http://").parse().unwrap();
+    // Another address on this machine opens more connections than the host
+    // serves at once, each with half a request.
+    let mut attacker = Vec::new();
+    for _ in 0..20 {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = socket.connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        attacker.push(stream);
+    }
+    // Served while every one of them is still open (no timeout freed a slot:
+    // headers may take ten minutes here).
+    let healthz = reqwest::get(format!("{}/healthz", host.url));
+    let status = tokio::time::timeout(Duration::from_secs(60), healthz)
+        .await
+        .expect("another peer's idle connections kept /healthz waiting")
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    // The attacker's share was still open and is served; the rest were
+    // answered 503 and closed.
+    let (mut served, mut refused) = (0, 0);
+    for mut stream in attacker {
+        let _ = stream.write_all(b"Connection: close\r\n\r\n").await;
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        let _ = tokio::time::timeout(Duration::from_secs(60), read)
+            .await
+            .expect("the host kept a connection open");
+        let answer = String::from_utf8_lossy(&answer);
+        if answer.starts_with("HTTP/1.1 200 OK") {
+            served += 1;
+        } else {
+            assert!(
+                answer.is_empty() || answer.starts_with("HTTP/1.1 503 Service Unavailable"),
+                "{answer}"
+            );
+            refused += 1;
+        }
+    }
+    assert_eq!((served, refused), (4, 16));
 }

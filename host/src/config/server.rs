@@ -21,6 +21,14 @@ pub struct ServerConfig {
     /// own base URL (its `services/igor/url`), since browsers then reach the
     /// plugin through Igor (`igor/plugin/`).
     pub base_url: Option<String>,
+    /// Other host names (no port) browsers use to reach this host or the
+    /// Igor in front of it, such as `igor.local`. With loopback addresses,
+    /// `localhost` and `base_url`'s host they are the trusted names: a
+    /// request that needs no credential must name one in `Host` (against
+    /// DNS rebinding), and a form's `Origin` must name one (against
+    /// cross-site posts).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
     /// Shared secret of the forwarding Igor plugin (`igor/plugin/`): a
     /// request carrying it in `X-Igor-Forward-Secret` may name its caller in
     /// `X-Igor-Caller`. On the single-tenant host, only such requests (and
@@ -33,6 +41,11 @@ pub struct ServerConfig {
     /// Open connections served at once; more wait to be accepted.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Open connections one peer may hold (an IPv4 address, or an IPv6
+    /// /64); more are answered 503 and closed, so one client cannot take
+    /// every slot.
+    #[serde(default = "default_max_connections_per_peer")]
+    pub max_connections_per_peer: usize,
     /// Time a client has to send a request's headers (also how long an idle
     /// connection is kept).
     #[serde(default = "default_header_timeout_ms")]
@@ -56,12 +69,14 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("base_url", &self.base_url)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field(
                 "igor_forward_secret",
                 &self.igor_forward_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("allow_unauthenticated", &self.allow_unauthenticated)
             .field("max_connections", &self.max_connections)
+            .field("max_connections_per_peer", &self.max_connections_per_peer)
             .field("header_timeout_ms", &self.header_timeout_ms)
             .field("body_timeout_ms", &self.body_timeout_ms)
             .field("metrics_listen", &self.metrics_listen)
@@ -110,6 +125,16 @@ fn default_max_connections() -> usize {
     1024
 }
 
+/// Igor's forwarder opens one connection per call it forwards (and closes
+/// it after), all from one address. Igor serves with gevent without a pool
+/// limit, but its process has 1024 descriptors by default and each
+/// forwarded call takes two (the browser's and the host's), so it never
+/// holds more than about 510 at once: half of `max_connections`' default
+/// leaves it room and the other half to everyone else.
+fn default_max_connections_per_peer() -> usize {
+    512
+}
+
 fn default_header_timeout_ms() -> u64 {
     10_000
 }
@@ -128,8 +153,18 @@ pub(super) fn validate_access(config: &Config) -> anyhow::Result<()> {
     if server.igor_forward_secret.as_deref() == Some("") {
         bail!("[server] igor_forward_secret is empty: remove it or set a long random value");
     }
-    if server.max_connections == 0 || server.header_timeout_ms == 0 || server.body_timeout_ms == 0 {
-        bail!("[server] max_connections, header_timeout_ms and body_timeout_ms must be at least 1");
+    if server.max_connections == 0
+        || server.max_connections_per_peer == 0
+        || server.header_timeout_ms == 0
+        || server.body_timeout_ms == 0
+    {
+        bail!(
+            "[server] max_connections, max_connections_per_peer, header_timeout_ms and \
+             body_timeout_ms must be at least 1"
+        );
+    }
+    for name in &server.allowed_hosts {
+        crate::trusted_names::parse_allowed_host(name)?;
     }
     if server.exposed() && !server.allow_unauthenticated && !config.has_credentials() {
         bail!(

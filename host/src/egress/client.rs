@@ -12,7 +12,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::policy::EgressPolicy;
+use super::policy::{AddressClass, EgressPolicy, classify};
 use crate::echo::echo;
 use crate::limits::Limits;
 
@@ -82,11 +82,19 @@ pub struct EgressClient {
 }
 
 #[derive(Debug)]
-struct BlockedAddresses(String);
+struct BlockedAddresses {
+    host: String,
+    /// Some of them are loopback, which a setting would let in.
+    loopback: bool,
+}
 
 impl std::fmt::Display for BlockedAddresses {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} resolves only to blocked addresses", self.0)
+        write!(f, "{} resolves only to blocked addresses", self.host)?;
+        if self.loopback {
+            write!(f, "; one {}", crate::egress::policy::LOOPBACK_REFUSED)?;
+        }
+        Ok(())
     }
 }
 
@@ -103,12 +111,16 @@ impl Resolve for FilteringResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| policy.ip_allowed(addr.ip()))
-                .collect();
+            let (addrs, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
+                tokio::net::lookup_host((host.as_str(), 0))
+                    .await?
+                    .partition(|addr| policy.ip_allowed(addr.ip()));
             if addrs.is_empty() {
-                return Err(Box::new(BlockedAddresses(host)) as Box<dyn StdError + Send + Sync>);
+                let loopback = refused
+                    .iter()
+                    .any(|addr| classify(addr.ip()) == AddressClass::Loopback);
+                let blocked = BlockedAddresses { host, loopback };
+                return Err(Box::new(blocked) as Box<dyn StdError + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -397,6 +409,8 @@ mod tests {
             matches!(err, FetchError::Denied(ref m) if m.contains("blocked")),
             "{err:?}"
         );
+        // The refusal names the setting that would let loopback in.
+        assert!(err.to_string().contains("allow_loopback = true"), "{err}");
     }
 
     #[tokio::test]

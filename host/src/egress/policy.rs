@@ -83,6 +83,11 @@ impl AllowedHost {
     }
 }
 
+/// Why a loopback destination is refused, and the setting that lets it in.
+pub const LOOPBACK_REFUSED: &str = "is loopback, which plugins reach only with allow_loopback = \
+     true in their egress settings ([plugin.egress], or [tenant.plugin.egress]; meant for tests \
+     against local servers)";
+
 /// A plugin's whole egress policy.
 #[derive(Debug, Clone, Default)]
 pub struct EgressPolicy {
@@ -139,7 +144,10 @@ impl EgressPolicy {
         if let Some(ip) = literal_ip(url)
             && !self.ip_allowed(ip)
         {
-            return Err(format!("address {ip} is in a blocked range"));
+            return Err(match classify(ip) {
+                AddressClass::Loopback => format!("address {ip} {LOOPBACK_REFUSED}"),
+                _ => format!("address {ip} is in a blocked range"),
+            });
         }
         Ok(())
     }
@@ -296,8 +304,11 @@ mod tests {
             p.check_url(&url("https://user:pw@api.example.com/"))
                 .is_err()
         );
-        // Allowed by the list but loopback is not enabled.
-        assert!(p.check_url(&url("http://127.0.0.1:8080/")).is_err());
+        // Allowed by the list but loopback is not enabled: the refusal
+        // names the setting.
+        let refused = p.check_url(&url("http://127.0.0.1:8080/")).unwrap_err();
+        assert!(refused.contains("allow_loopback = true"), "{refused}");
+        assert!(refused.contains("[plugin.egress]"), "{refused}");
         let p = policy(&["http://127.0.0.1:8080"], true);
         assert!(p.check_url(&url("http://127.0.0.1:8080/")).is_ok());
     }

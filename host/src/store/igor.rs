@@ -541,21 +541,14 @@ impl DocumentStore for IgorStore {
 /// Igor store and no `base_url`, Igor's own (`services/igor/url`, e.g.
 /// `http://host:9333/data` → `http://host:9333`), because browsers then reach
 /// the plugin through Igor's `/plugin/<name>/...` (see `igor/plugin/`).
-pub async fn host_base_url(config: &crate::config::Config) -> anyhow::Result<String> {
-    match (&config.store, &config.server.base_url) {
-        (crate::config::StoreConfig::Igor(igor), None) => igor_base_url(igor).await.map_err(|e| {
-            anyhow::anyhow!(
-                "learning the OAuth redirect base from Igor's services/igor/url: {e}; \
-                 start Igor first or set [server] base_url"
-            )
-        }),
-        _ => Ok(config.server.base_url()),
-    }
-}
-
 /// Igor's external base URL from its `services/igor/url`.
 pub async fn igor_base_url(config: &IgorConfig) -> anyhow::Result<String> {
-    let store = IgorStore::new(config, "")?;
+    services_igor_url(&IgorStore::new(config, "")?).await
+}
+
+/// `services/igor/url` of the Igor `store` talks to, without a trailing
+/// `/data` or slash.
+pub async fn services_igor_url(store: &IgorStore) -> anyhow::Result<String> {
     let entry = store
         .read("services/igor/url")
         .await?

@@ -37,17 +37,18 @@ const STYLE: &str = ":root{color-scheme:light dark}\
     code{background:#f0f0f0;padding:0 .2em;overflow-wrap:anywhere}.note{color:#555}\
     .notice{background:#fff4e5;border-left:4px solid #e69500;padding:.5em}\
     .problem{background:#fdecea;border-left:4px solid #c62828;padding:.5em}\
+    .saved{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.5em}\
     .user{border:1px solid #ccc;border-radius:6px;padding:.2em 1em;margin:1em 0}\
     .user dl{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em}.user dd{margin:0}\
     .chart{max-width:100%;height:auto;color:#1d1d1f}.chart text{fill:currentColor;font-size:11px}\
     .chart .axis{stroke:currentColor;opacity:.5}\
-    .chart .w{stroke:#1565c0;fill:#1565c0}.chart .wl{fill:#1565c0}\
-    .chart .f{stroke:#c2185b;fill:#c2185b}.chart .fl{fill:#c2185b}\
+    .chart .w{stroke:#1565c0}.chart circle.w,.chart .wl{fill:#1565c0}\
+    .chart .f{stroke:#c2185b}.chart circle.f,.chart .fl{fill:#c2185b}\
     @media (prefers-color-scheme:dark){body{background:#16181d;color:#e6e6e6}\
     code{background:#2a2d35}.note{color:#aaa}.user{border-color:#444}\
-    .notice{background:#3a2a0a}.problem{background:#3b1414}a{color:#8ab4f8}\
-    .chart{color:#e6e6e6}.chart .w{stroke:#64b5f6;fill:#64b5f6}.chart .wl{fill:#64b5f6}\
-    .chart .f{stroke:#f48fb1;fill:#f48fb1}.chart .fl{fill:#f48fb1}}";
+    .notice{background:#3a2a0a}.problem{background:#3b1414}.saved{background:#13301a}a{color:#8ab4f8}\
+    .chart{color:#e6e6e6}.chart .w{stroke:#64b5f6}.chart circle.w,.chart .wl{fill:#64b5f6}\
+    .chart .f{stroke:#f48fb1}.chart circle.f,.chart .fl{fill:#f48fb1}}";
 
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -56,6 +57,16 @@ fn page(title: &str, body: &str) -> String {
          <style>{STYLE}</style></head><body><h1>{0}</h1>\n{body}\n</body></html>\n",
         escape(title)
     )
+}
+
+/// The plugin's address as pages link to it: the path of `plugin_url`
+/// (`/plugin/N`, `/tenants/T/plugin/N`), so that every link and form works
+/// from whatever address the browser used (Igor's on a laptop, a LAN name)
+/// and not only from the base URL's, which may be this machine's loopback.
+pub fn link_root(plugin_url: &str) -> String {
+    url::Url::parse(plugin_url)
+        .map(|url| url.path().trim_end_matches('/').to_string())
+        .unwrap_or_else(|_| plugin_url.trim_end_matches('/').to_string())
 }
 
 /// A short page with a title and a message (HTML already escaped).
@@ -102,8 +113,28 @@ pub struct UserRow {
     pub units: Units,
     /// The notice the owner must act on, if any.
     pub notice: Option<String>,
-    /// An authorisation was started and can still be completed by pasting.
-    pub authorising: bool,
+    /// The user's authorisation in progress, if any.
+    pub pending: Option<PendingRow>,
+}
+
+/// An authorisation in progress as a user's row shows it.
+pub struct PendingRow {
+    pub expires_at: f64,
+    pub expired: bool,
+    /// Who started it, when that is not who views the page: only they can
+    /// complete it by pasting (`None` for the host's owner).
+    pub started_by_other: Option<Option<String>>,
+}
+
+/// Which part of the list of users a page shows.
+pub struct Paging {
+    /// 1-based.
+    pub number: usize,
+    pub pages: usize,
+    /// Users in the list.
+    pub total: usize,
+    /// Index of the first user shown.
+    pub first: usize,
 }
 
 /// The settings form of one user (`?user=U`).
@@ -117,14 +148,23 @@ pub struct UserForm {
 pub struct SetupView<'a> {
     /// The install name, for `returnTo` paths (`/plugin/N/...`).
     pub plugin_name: &'a str,
+    /// The plugin's absolute URL, for what is copied out of the page.
     pub plugin_url: &'a str,
+    /// What links and forms point at: the plugin's path ([`link_root`]).
+    pub links: &'a str,
     pub app: &'a AppSettings,
     pub secret_is_set: bool,
     /// The redirect URI of the installation's provider, and why the base
     /// URL's own would be refused.
     pub redirect: Redirect,
+    /// The rows of this page of the list of users.
     pub users: Vec<UserRow>,
+    pub paging: Paging,
+    /// Users not in the list whose authorisation is under way.
+    pub in_progress: Vec<UserRow>,
     pub form: Option<UserForm>,
+    /// What the form that led here did (`done=`), to confirm it.
+    pub done: Option<(crate::settings::Done, Option<String>)>,
     pub now: f64,
     pub today: crate::dates::Date,
 }
@@ -136,13 +176,34 @@ fn setup_path(view: &SetupView, user: Option<&str>) -> String {
     format!("/plugin/{}/page/setup.html{query}", view.plugin_name)
 }
 
+/// The confirmation of what the previous form did.
+fn confirmation(view: &SetupView) -> String {
+    use crate::settings::Done;
+    let Some((done, user)) = &view.done else {
+        return String::new();
+    };
+    let user = user.as_deref().map(escape);
+    let text = match (done, user) {
+        (Done::Settings, _) => "The application settings were saved.".to_string(),
+        (Done::User, Some(user)) => format!("The settings of {user} were saved."),
+        (Done::User, None) => "The user's settings were saved.".to_string(),
+        (Done::Deleted, _) => {
+            "The user was deleted: the token was revoked at the provider and the user's \
+             settings, token and data were removed."
+                .to_string()
+        }
+    };
+    format!("<p class=\"saved\" role=\"status\">{text}</p>")
+}
+
 pub fn setup_page(view: &SetupView) -> Response {
-    let url = escape(view.plugin_url);
-    let mut body = format!(
+    let url = escape(view.links);
+    let mut body = confirmation(view);
+    body.push_str(&format!(
         "<p>This plugin fetches health data (body weight by default) for Igor users and stores \
          it under <code>sensors/…/USER</code>. Provider: <b>{}</b>.</p>",
         escape(&view.app.provider)
-    );
+    ));
     body.push_str(&registration::registration_help(view));
     body.push_str(&registration::settings_form(view));
     body.push_str(&users::users_section(view));
@@ -165,6 +226,18 @@ mod tests {
         // 2026-11-25T09:46:40Z
         assert_eq!(utc_time(1_795_600_000.0), "2026-11-25 09:46 UTC");
         assert_eq!(utc_time(0.0), "1970-01-01 00:00 UTC");
+    }
+
+    #[test]
+    fn links_are_paths() {
+        assert_eq!(
+            link_root("http://127.0.0.1:9333/plugin/fitbit"),
+            "/plugin/fitbit"
+        );
+        assert_eq!(
+            link_root("https://igor.example.com/igor/tenants/t/plugin/_fitbit/"),
+            "/igor/tenants/t/plugin/_fitbit"
+        );
     }
 
     #[test]

@@ -42,17 +42,33 @@ fn refused_base_url(view: &SetupView, why: &str) -> String {
     )
 }
 
+/// The redirect URI is on loopback (Igor's or the host's own URL) and the
+/// page is viewed from another machine, where it does not load.
+fn viewed_elsewhere(view: &SetupView, authority: &str) -> String {
+    format!(
+        "<div class=\"notice\"><p><b>This page is viewed at <code>{authority}</code>, but the \
+         redirect URI is on this machine's loopback</b> (<code>{uri}</code>, from the base \
+         URL).</p><p>Register that address as it is. After you allow access, your browser opens \
+         <code>{uri}?state=…&amp;code=…</code>, a page that does not load unless the browser \
+         runs on the machine that serves this page. Copy that address from the address bar and \
+         paste it into the field that appears in the user's row below, within 10 minutes. \
+         (With an https base URL, a reverse proxy or tunnel with a public name, the browser \
+         comes straight back instead.)</p></div>",
+        authority = escape(authority),
+        uri = escape(&view.redirect.uri),
+    )
+}
+
 fn google_help(view: &SetupView) -> String {
     let scopes = DESCRIPTIONS
         .iter()
         .map(|(s, what)| format!("<li><code>{}</code>: {}</li>", escape(s), escape(what)))
         .collect::<String>();
-    let refused = view
-        .redirect
-        .refusal
-        .as_deref()
-        .map(|why| refused_base_url(view, why))
-        .unwrap_or_default();
+    let refused = match (&view.redirect.refusal, &view.redirect.elsewhere) {
+        (Some(why), _) => refused_base_url(view, why),
+        (None, Some(authority)) => viewed_elsewhere(view, authority),
+        (None, None) => String::new(),
+    };
     let days = TESTING_GRANT_SECONDS / 86_400.0;
     format!(
         "<h2>1. Register this installation with Google</h2>{refused}\
@@ -104,7 +120,7 @@ fn options(current: &str, choices: &[(&str, &str)]) -> String {
 }
 
 pub(super) fn settings_form(view: &SetupView) -> String {
-    let url = escape(view.plugin_url);
+    let url = escape(view.links);
     let client_id = escape(view.app.client_id.as_deref().unwrap_or(""));
     let system = view.app.system.as_deref().unwrap_or("");
     let secret_note = if view.secret_is_set {

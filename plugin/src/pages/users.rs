@@ -2,8 +2,22 @@
 //! how long access lasts, last sync and its values, last error, a chart),
 //! and the settings form of one user.
 
-use super::{SetupView, UserForm, UserRow, escape, provider_name, setup_path, utc_time};
+use super::{
+    PendingRow, SetupView, UserForm, UserRow, escape, provider_name, setup_path, utc_time,
+};
+use crate::errors::clip;
 use crate::json::as_text;
+use crate::settings::MAX_SETTING_CHARS;
+
+/// Most settings one user's form shows (what is not shown is kept).
+const MAX_FORM_SETTINGS: usize = 50;
+/// Longest setting name a form shows (the forms accept no longer ones).
+const MAX_KEY_CHARS: usize = 64;
+/// Most of the latest values a row shows, and their length.
+const MAX_LATEST: usize = 8;
+const LATEST_CHARS: usize = 200;
+/// Longest last error a row shows.
+const ERROR_CHARS: usize = 1000;
 
 /// "3 days ago", "5 hours ago", "just now".
 fn age(seconds: f64) -> String {
@@ -58,7 +72,13 @@ fn last_sync(row: &UserRow, now: f64) -> String {
             let values = if row.latest.is_empty() {
                 String::new()
             } else {
-                format!(": {}", escape(&row.latest.join("; ")))
+                let shown: Vec<String> = row
+                    .latest
+                    .iter()
+                    .take(MAX_LATEST)
+                    .map(|value| clip(value, LATEST_CHARS))
+                    .collect();
+                format!(": {}", escape(&shown.join("; ")))
             };
             format!("{} ({}){values}", utc_time(at), age(now - at))
         }
@@ -66,6 +86,10 @@ fn last_sync(row: &UserRow, now: f64) -> String {
 }
 
 fn chart_or_note(row: &UserRow, view: &SetupView) -> String {
+    // Nothing to chart, and nothing to fill it with before an authorisation.
+    if row.token.is_none() && row.history.weight.is_empty() && row.history.fat.is_empty() {
+        return String::new();
+    }
     let chart = crate::chart::chart(
         &row.name,
         &row.history.weight,
@@ -84,21 +108,58 @@ fn chart_or_note(row: &UserRow, view: &SetupView) -> String {
 }
 
 /// The paste-back form: the address the browser showed after consent.
-fn paste_form(view: &SetupView, name: &str) -> String {
+fn paste_form(view: &SetupView, name: &str, pending: &PendingRow) -> String {
     format!(
         "<form method=\"post\" action=\"{url}/auth2\" class=\"notice\">\
          <input type=\"hidden\" name=\"user\" value=\"{name}\">\
          <label>After allowing access, your browser showed an address starting with \
-         <code>{uri}</code> that does not load. Paste it here: \
+         <code>{uri}</code> that does not load. Paste it here before {until}: \
          <input type=\"url\" name=\"address\" autocomplete=\"off\" placeholder=\"{uri}?state=…\"></label>\
          <button type=\"submit\">Complete the authorisation of {name}</button></form>",
-        url = escape(view.plugin_url),
+        url = escape(view.links),
         uri = escape(&view.redirect.uri),
+        until = utc_time(pending.expires_at),
     )
 }
 
+/// What the row says about an authorisation in progress: the paste field
+/// (when the owner completes by pasting), who may complete it, or that it
+/// expired, with the link that starts again.
+fn pending_part(view: &SetupView, name: &str, pending: &PendingRow) -> String {
+    let url = escape(view.links);
+    if pending.expired {
+        return format!(
+            "<p class=\"notice\">The authorisation of {name} expired at {}: it must be completed \
+             within {} minutes of starting it. <a href=\"{url}/auth1?user={name}\">Start the \
+             authorisation of {name} again</a>.</p>",
+            utc_time(pending.expires_at),
+            crate::pending::PENDING_AUTH_SECONDS / 60.0
+        );
+    }
+    if !view.redirect.pastes_back() {
+        return format!(
+            "<p class=\"note\">An authorisation of {name} is under way until {}.</p>",
+            utc_time(pending.expires_at)
+        );
+    }
+    match &pending.started_by_other {
+        None => paste_form(view, name, pending),
+        Some(starter) => format!(
+            "<p class=\"note\">An authorisation of {name} started by {} is under way until {}; \
+             only they can complete it by pasting.</p>",
+            escape(
+                &starter
+                    .as_deref()
+                    .map(|caller| format!("the Igor user {caller}"))
+                    .unwrap_or_else(|| "the host's owner".into())
+            ),
+            utc_time(pending.expires_at)
+        ),
+    }
+}
+
 fn legacy_note(view: &SetupView, name: &str) -> String {
-    let url = escape(view.plugin_url);
+    let url = escape(view.links);
     format!(
         "<p class=\"notice\"><b>{name} still has a legacy Fitbit token.</b> The legacy \
          Fitbit Web API was shut down on 2026-11-02 and no longer serves data. {}</p>",
@@ -116,11 +177,11 @@ fn legacy_note(view: &SetupView, name: &str) -> String {
 }
 
 fn user_row(view: &SetupView, row: &UserRow) -> String {
-    let url = escape(view.plugin_url);
+    let url = escape(view.links);
     let name = escape(&row.name);
     let mut html = format!("<section class=\"user\" id=\"user-{name}\"><h3>{name}</h3>");
     if let Some(notice) = &row.notice {
-        let link = format!("{}/auth1?user={}", view.plugin_url, row.name);
+        let link = format!("{}/auth1?user={}", view.links, row.name);
         html.push_str(&format!(
             "<p class=\"notice\">{} <a href=\"{}\">Authorise {name} again</a></p>",
             escape(notice),
@@ -150,7 +211,7 @@ fn user_row(view: &SetupView, row: &UserRow) -> String {
             "<dt>Last error</dt><dd class=\"problem\">{} ({}): {}</dd>",
             utc_time(error.at),
             error.status,
-            escape(&error.message)
+            escape(&clip(&error.message, ERROR_CHARS))
         ));
     }
     html.push_str("</dl>");
@@ -177,33 +238,86 @@ fn user_row(view: &SetupView, row: &UserRow) -> String {
          <a href=\"{url}/page/setup.html?user={name}\">Settings of {name}</a>.</p>",
         provider_name(&view.app.provider)
     ));
-    if view.redirect.pastes_back() && row.authorising {
-        html.push_str(&paste_form(view, &name));
+    if let Some(pending) = &row.pending {
+        html.push_str(&pending_part(view, &name, pending));
     }
-    html.push_str(&format!(
-        "<form method=\"post\" action=\"{url}/userSettings\">\
-         <input type=\"hidden\" name=\"user\" value=\"{name}\">\
-         <input type=\"hidden\" name=\"delete\" value=\"true\">\
-         <input type=\"hidden\" name=\"returnTo\" value=\"{}\">\
-         <button type=\"submit\">Delete {name}'s settings and revoke the token</button></form>\
-         </section>",
-        escape(&setup_path(view, None))
-    ));
+    html.push_str(&delete_form(view, &name));
+    html.push_str("</section>");
     html
 }
 
-pub(super) fn users_section(view: &SetupView) -> String {
-    if view.users.is_empty() {
-        return "<h2>3. Users</h2><p>No users yet: set one up below.</p>".into();
+/// Deleting takes two steps: the summary opens the confirmation, whose
+/// button posts the form.
+fn delete_form(view: &SetupView, name: &str) -> String {
+    format!(
+        "<details class=\"delete\"><summary>Delete {name}…</summary>\
+         <form method=\"post\" action=\"{url}/userSettings\" class=\"problem\">\
+         <input type=\"hidden\" name=\"user\" value=\"{name}\">\
+         <input type=\"hidden\" name=\"delete\" value=\"true\">\
+         <input type=\"hidden\" name=\"returnTo\" value=\"{}\">\
+         <p>This revokes {name}'s access at the provider and deletes {name}'s settings, token, \
+         history and latest data (<code>sensors/{}/{name}</code>). It cannot be undone.</p>\
+         <button type=\"submit\">Yes, delete {name}</button></form></details>",
+        escape(&setup_path(view, None)),
+        escape(view.plugin_name),
+        url = escape(view.links),
+    )
+}
+
+/// "Previous", where the page is, "Next".
+fn paging_links(view: &SetupView) -> String {
+    let paging = &view.paging;
+    if paging.pages <= 1 {
+        return String::new();
     }
-    let rows: String = view.users.iter().map(|row| user_row(view, row)).collect();
-    format!("<h2>3. Users</h2>{rows}")
+    let url = escape(view.links);
+    let link = |number: usize, text: &str| {
+        format!("<a href=\"{url}/page/setup.html?page={number}\">{text}</a>")
+    };
+    let mut parts = Vec::new();
+    if paging.number > 1 {
+        parts.push(link(paging.number - 1, "Previous"));
+    }
+    parts.push(format!("page {} of {}", paging.number, paging.pages));
+    if paging.number < paging.pages {
+        parts.push(link(paging.number + 1, "Next"));
+    }
+    format!("<p class=\"pages\">{}</p>", parts.join(" · "))
+}
+
+pub(super) fn users_section(view: &SetupView) -> String {
+    let mut html = String::from("<h2>3. Users</h2>");
+    if !view.in_progress.is_empty() {
+        html.push_str(
+            "<h3>Authorisations in progress</h3><p class=\"note\">These users join the list \
+             once their authorisation completes.</p>",
+        );
+        html.extend(view.in_progress.iter().map(|row| user_row(view, row)));
+    }
+    if view.users.is_empty() {
+        html.push_str("<p>No users yet: set one up below.</p>");
+        return html;
+    }
+    let paging = &view.paging;
+    if paging.pages > 1 {
+        html.push_str(&format!(
+            "<p>Users {}–{} of {}.</p>",
+            paging.first + 1,
+            paging.first + view.users.len(),
+            paging.total
+        ));
+    }
+    let links = paging_links(view);
+    html.push_str(&links);
+    html.extend(view.users.iter().map(|row| user_row(view, row)));
+    html.push_str(&links);
+    html
 }
 
 /// The settings form of one user (a user without settings gets a button
 /// that creates them).
 pub(super) fn user_form(view: &SetupView, form: &UserForm) -> String {
-    let url = escape(view.plugin_url);
+    let url = escape(view.links);
     let name = escape(&form.name);
     let return_to = escape(&setup_path(view, Some(&form.name)));
     let hidden = format!(
@@ -224,13 +338,30 @@ pub(super) fn user_form(view: &SetupView, form: &UserForm) -> String {
     // posting it creates the document.
     let mut fields = String::new();
     let mut has_methods = false;
-    for (key, value) in form.settings.iter().flatten() {
-        has_methods |= key == "methods";
+    let settings: Vec<_> = form.settings.iter().flatten().collect();
+    // What is not shown is not posted, so it is kept as it is.
+    for (key, value) in settings.iter().take(MAX_FORM_SETTINGS) {
+        has_methods |= key.as_str() == "methods";
         let value = as_text(value).unwrap_or_default();
+        let length = value.chars().count();
+        if length > MAX_SETTING_CHARS || key.chars().count() > MAX_KEY_CHARS {
+            fields.push_str(&format!(
+                "<p class=\"note\">The setting {} ({length} characters) is too long to show \
+                 here; it is kept.</p>",
+                escape(&clip(key, MAX_KEY_CHARS))
+            ));
+            continue;
+        }
         fields.push_str(&format!(
             "<label>{0} <input type=\"text\" name=\"{0}\" value=\"{1}\"></label>",
             escape(key),
             escape(&value)
+        ));
+    }
+    if settings.len() > MAX_FORM_SETTINGS {
+        fields.push_str(&format!(
+            "<p class=\"note\">{} more settings are not shown; they are kept.</p>",
+            settings.len() - MAX_FORM_SETTINGS
         ));
     }
     if !has_methods {

@@ -77,6 +77,21 @@ pub enum TokenError {
     Other(String),
 }
 
+/// Whether a token endpoint refused the client's own credentials (OAuth's
+/// `invalid_client`, RFC 6749 section 5.2, or Fitbit's `errorType`): the
+/// code it carried was not looked at, so the same code may be tried again.
+pub fn client_refused(response: &FetchResponse) -> bool {
+    let Some(body) = response.json() else {
+        return false;
+    };
+    let invalid_client = |v: Option<&Value>| v.and_then(Value::as_str) == Some("invalid_client");
+    invalid_client(body.get("error"))
+        || body
+            .get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|errors| errors.iter().any(|e| invalid_client(e.get("errorType"))))
+}
+
 /// How a data call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -140,6 +155,7 @@ pub trait Provider {
         Redirect {
             uri: format!("{plugin_url}/auth2"),
             refusal: None,
+            elsewhere: None,
         }
     }
     /// The permissions `calls` need that `granted` (the token's `scope`)

@@ -190,6 +190,18 @@ impl Tenant {
         self.0.store = Some(StoreConfig::Sqlite { path: None });
         self
     }
+
+    /// The tenant's own store.
+    pub fn store(mut self, store: StoreConfig) -> Self {
+        self.0.store = Some(store);
+        self
+    }
+
+    /// No token at all (every one revoked).
+    pub fn without_tokens(mut self) -> Self {
+        self.0.token_sha256.clear();
+        self
+    }
 }
 
 /// A `[[plugin]]` entry under construction.

@@ -188,3 +188,49 @@ async fn google_identity_errors_and_injection() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_codes_are_used_up_only_by_a_successful_exchange() {
+    // Google authenticates the client before it looks at the grant: an
+    // exchange refused for the client's secret (or a wrong PKCE verifier)
+    // leaves the code for a corrected retry; a successful one uses it up.
+    let (g, c) = google().await;
+    let loc = igor_test_support::consent(&c, &google_auth_url(&g, &[]))
+        .await
+        .unwrap();
+    let code = query_of(&loc, "code").unwrap();
+    let exchange = |secret: &str, verifier: &str| {
+        let form = [
+            ("client_id", "gcid"),
+            ("client_secret", secret),
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ];
+        let request = c.post(g.token_url()).form(&form);
+        async move { json_of(request.send().await.unwrap()).await }
+    };
+    let (s, r) = exchange("wrong", VERIFIER).await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (s, r) = exchange("gsecret", &"y".repeat(50)).await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (s, r) = exchange("gsecret", VERIFIER).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, r) = exchange("gsecret", VERIFIER).await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (s, r) = exchange("wrong", VERIFIER).await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+}

@@ -1,0 +1,144 @@
+//! An Igor owner on a laptop: a real Igor 0.99.1 (with access control,
+//! the forwarder as its `fitbit` plugin) on the server, igor-host keeping
+//! its data in that Igor, and the browser on a laptop that reaches Igor as
+//! `igor.local`. Igor's own URL is its loopback address, which does not load
+//! on the laptop; the owner logs in, enters the credentials, authorises by
+//! pasting, and the data arrives, all through Igor's URLs.
+
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use fantoccini::Locator;
+use igor_test_support::FakeGoogle;
+use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::real_igor::{self, Igor, Options};
+
+use crate::chromium::{
+    browser_with, click, create_jack_and_allow, enter_credentials, landed_at, nothing_answers,
+    paste, text, type_into, wait_for,
+};
+use crate::common::{Host, HostConfig, clouds};
+
+const CLIENT_ID: &str = "laptop.apps.googleusercontent.com";
+const CLIENT_SECRET: &str = "GOCSPX-laptop";
+const FORWARD_SECRET: &str = "s-laptop-forward";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_igor_owner_on_a_laptop_authorises_through_igor_by_pasting() {
+    let google = FakeGoogle::start().await;
+    let igor = Igor::start(Options {
+        capabilities: true,
+        addstd: vec!["fitbit".into()],
+        forwarder: true,
+    })
+    .await;
+    // Igor's own URL as it gives it on the server: a loopback address. On
+    // the laptop nothing answers there.
+    let elsewhere = nothing_answers().await;
+    let igor_url = format!("http://127.0.0.1:{elsewhere}");
+    igor.put_json(
+        "services/igor/url",
+        &serde_json::json!({ "url": format!("{igor_url}/data") }).to_string(),
+    )
+    .await;
+    let config = HostConfig::new()
+        .plugin(clouds::google_plugin(&google, None))
+        .igor_store(&igor.url, 5000)
+        .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()));
+    let host = Host::start(config).await;
+    igor.put_json(
+        "plugindata/fitbit/host_url",
+        &serde_json::json!({ "host_url": host.url }).to_string(),
+    )
+    .await;
+    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+    // The redirect URI the setup page shows: Igor's own.
+    let redirect = format!("{igor_url}/plugin/fitbit/auth2");
+    google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
+
+    let site = format!("http://igor.local:{}", igor.port);
+    let rule = format!(
+        "--host-resolver-rules=MAP igor.local:{0} 127.0.0.1:{0}",
+        igor.port
+    );
+    let (_driver, client, _profile) = browser_with(&[&rule]).await;
+    // Logged in to Igor as its admin.
+    client.goto(&format!("{site}/login")).await.unwrap();
+    let login = wait_for(&client, Locator::Css("form[action='/login'][method=post]")).await;
+    type_into(&login, "username", "admin").await;
+    submit_login(&login).await;
+    // Igor answers a login with its home page: wait for it before leaving.
+    let home = url::Url::parse(&format!("{site}/")).unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_url(&home)
+        .await
+        .unwrap();
+    let setup = format!("{site}/plugin/fitbit/page/setup.html");
+    client.goto(&setup).await.unwrap();
+    let page = wait_for(&client, Locator::Css("h1")).await;
+    assert_eq!(page.text().await.unwrap(), "Fitbit for Igor: setup");
+    let page = text(&client).await;
+    assert!(
+        page.contains(&format!(
+            "This page is viewed at igor.local:{}, but the redirect URI is on this machine's \
+             loopback",
+            igor.port
+        )),
+        "{page}\n{}",
+        host.log()
+    );
+    assert!(page.contains(&redirect), "{page}");
+    // The logged-in Igor user is not offered a user of their own.
+    assert!(
+        !page.contains("Settings of admin") && !page.contains("Create user admin"),
+        "{page}"
+    );
+
+    enter_credentials(&client, CLIENT_ID, CLIENT_SECRET).await;
+    client.goto(&format!("{setup}?user=jack")).await.unwrap();
+    create_jack_and_allow(&client).await;
+    let landed = landed_at(&client, &redirect).await;
+    let done = paste(&client, &setup, &landed).await;
+    assert!(
+        done.contains("Google Health access for jack is set up"),
+        "{done}\n{}",
+        igor.log()
+    );
+    click(&client, Locator::LinkText("Back to the setup page")).await;
+    wait_for(
+        &client,
+        Locator::XPath("//p[contains(., 'jack has already given permission')]"),
+    )
+    .await;
+
+    // Data, through Igor's URL, into Igor's database.
+    let at =
+        (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    google.add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&at, 80_100.0));
+    client
+        .goto(&format!("{site}/plugin/fitbit?user=jack"))
+        .await
+        .unwrap();
+    let body = wait_for(&client, Locator::Css("body")).await;
+    assert!(body.text().await.unwrap().contains("\"weight\""));
+    let mut sensors = None;
+    for _ in 0..50 {
+        sensors = igor.get_json("sensors/fitbit/jack").await;
+        if sensors.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sensors = sensors.expect("jack's data in Igor");
+    let weight = real_igor::first_weight(&sensors["jack"]["weight"]);
+    assert!((weight - 80.1).abs() < 0.01, "{sensors}");
+    client.close().await.unwrap();
+}
+
+/// Igor's login form has an `<input type=submit>`, not a button.
+async fn submit_login(form: &fantoccini::elements::Element) {
+    let button = form.find(Locator::Css("input[type=submit]")).await.unwrap();
+    button.click().await.unwrap();
+}
