@@ -41,7 +41,8 @@ enum Command {
         /// HTTP method.
         #[arg(long, short = 'X', default_value = "GET")]
         method: String,
-        /// Request body (for example a urlencoded form).
+        /// Request body, sent as an urlencoded form unless a `content-type`
+        /// header says otherwise (as `curl -d` does).
         #[arg(long, short = 'd')]
         data: Option<String>,
         /// Extra header, `name: value`; repeatable.
@@ -169,6 +170,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok((k.trim().to_string(), v.trim().to_string()))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut headers = headers;
+            // A body is a form unless a header says otherwise, as `curl -d` sends it.
+            if data.is_some()
+                && !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                headers.push((
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ));
+            }
             // The developer harness runs as the owner: whoever can read the
             // configuration needs no token to prove it.
             let response = app

@@ -59,7 +59,9 @@ USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 CREDENTIALS = ("forward_secret", "host_token")
 # Attribute names Igor or Python may probe for that are not host methods.
 NOT_FORWARDED = ("unload", "next", "keys", "items")
-REQUEST_HEADERS = ("content-type", "origin", "accept", "accept-language", "user-agent")
+# sec-fetch-site: where the browser says the request comes from (the host
+# refuses to start an authorisation from another site's page).
+REQUEST_HEADERS = ("content-type", "origin", "accept", "accept-language", "user-agent", "sec-fetch-site")
 RESPONSE_HEADERS = ("content-type", "location", "cache-control", "allow", "content-disposition")
 REDIRECTS = (301, 302, 303, 307, 308)
 # What a call of each method changes, besides what Igor's get right on the

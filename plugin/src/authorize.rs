@@ -48,6 +48,7 @@ pub fn auth1(host: &dyn Host, request: &Request) -> Result<Response> {
             crate::errors::echo(user)
         )));
     }
+    refuse_other_sites(request)?;
     let paths = Paths::new(&request.context.plugin_name);
     let app = AppSettings::load(host, &paths)?;
     app.require_client_id()?;
@@ -107,6 +108,23 @@ pub fn auth1(host: &dyn Host, request: &Request) -> Result<Response> {
     );
     host.log(Level::Info, &format!("authorisation of {user} started"));
     Ok(Response::see_other(&url))
+}
+
+/// A browser says where a request comes from (`Sec-Fetch-Site`): an
+/// authorisation starts from the setup page (`same-origin`), a typed or
+/// bookmarked address (`none`), or a client that is no browser (no header).
+/// Another site's page (an `<img>` or link on it) must not fill the slots of
+/// authorisations in progress, nor start one in the owner's name.
+fn refuse_other_sites(request: &Request) -> Result<()> {
+    match request.header("sec-fetch-site") {
+        Some(site) if !matches!(site.trim(), "same-origin" | "none") => {
+            Err(PluginError::forbidden(
+                "Fitbitplugin starts an authorisation only from its own setup page; this \
+                 request came from another site, so nothing was started",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn not_valid(request: &Request, detail: &str) -> Response {

@@ -325,3 +325,26 @@ fn a_refused_redirect_links_the_same_address_and_a_refused_code_is_used_up() {
     );
     assert!(host.get(PENDING_PATH).is_none());
 }
+
+#[test]
+fn another_sites_page_cannot_start_an_authorisation() {
+    let host = configured(None);
+    for site in ["cross-site", "same-site"] {
+        let mut started = request("GET", "/auth1", &[("user", "jack")]);
+        started.headers.push(("sec-fetch-site".into(), site.into()));
+        let refused = handle(&host, &started);
+        assert_eq!(refused.status, 403, "{}", refused.body_text());
+        assert!(
+            refused.body_text().contains("another site"),
+            "{}",
+            refused.body_text()
+        );
+    }
+    assert!(host.get(PENDING_PATH).is_none(), "nothing was started");
+    // The setup page's own link, and an address typed in, still start one.
+    for site in ["same-origin", "none"] {
+        let mut started = request("GET", "/auth1", &[("user", "jack")]);
+        started.headers.push(("sec-fetch-site".into(), site.into()));
+        assert_eq!(handle(&host, &started).status, 303);
+    }
+}

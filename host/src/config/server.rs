@@ -135,8 +135,11 @@ fn default_max_connections_per_peer() -> usize {
     512
 }
 
+/// Browsers send a request's line and headers in one packet and reopen an
+/// idle connection without a fuss, so a few seconds are plenty; each second
+/// more is a second a half-sent request holds a connection slot.
 fn default_header_timeout_ms() -> u64 {
-    10_000
+    5_000
 }
 
 fn default_body_timeout_ms() -> u64 {

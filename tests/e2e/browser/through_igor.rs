@@ -44,7 +44,11 @@ async fn an_igor_owner_on_a_laptop_authorises_through_igor_by_pasting() {
     let config = HostConfig::new()
         .plugin(clouds::google_plugin(&google, None))
         .igor_store(&igor.url, 5000)
-        .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()));
+        .server(|server| {
+            server.igor_forward_secret = Some(FORWARD_SECRET.into());
+            // The name the laptop reaches Igor by, as `igor-host igor install` writes it.
+            server.allowed_hosts = vec!["igor.local".into()];
+        });
     let host = Host::start(config).await;
     igor.put_json(
         "plugindata/fitbit/host_url",
