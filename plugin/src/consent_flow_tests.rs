@@ -180,7 +180,11 @@ fn a_call_needing_more_consent_names_it_and_the_link_that_adds_it() {
         ),
     );
     let q = query_of(started.header("location").unwrap());
-    assert_eq!(q["scope"], format!("{SCOPE_METRICS} {SCOPE_SLEEP}"));
+    // (with the settings for the user's time zone, which the weight needs)
+    assert_eq!(
+        q["scope"],
+        format!("{SCOPE_METRICS} {SCOPE_SLEEP} {SCOPE_SETTINGS}")
+    );
     assert_eq!(q["include_granted_scopes"], "true");
     let bad = handle(
         &host,

@@ -24,8 +24,9 @@ pub fn units_of(app: &AppSettings, provider: &str, sync: &Map<String, Value>) ->
     if let Some(system) = &app.system {
         return Units::from_system(system);
     }
+    // The user's Google settings as the provider last read them.
     let own = sync
-        .get("units")
+        .get("settings")
         .and_then(|u| u.get("units"))
         .and_then(Value::as_str)
         .and_then(Units::from_label);

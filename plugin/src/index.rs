@@ -205,7 +205,7 @@ fn run(
                 other => other,
             };
         match outcome {
-            Ok(result) => results.extend(result),
+            Ok(result) => merge_result(&mut results, result),
             Err(ApiError::Expired) => {
                 return Err(PluginError::upstream(format!(
                     "{} error: the access token was refused right after a refresh",
@@ -233,6 +233,22 @@ fn run(
         }
     }
     Ok((results, units))
+}
+
+/// Adds one call's result to the run's: keys replace earlier ones, except
+/// the notes of what calls left out, which add up.
+fn merge_result(results: &mut Map<String, Value>, result: Map<String, Value>) {
+    use crate::provider::google::PARTIAL_CONSENT;
+    for (key, value) in result {
+        match (results.get_mut(&key), value) {
+            (Some(Value::Object(notes)), Value::Object(more)) if key == PARTIAL_CONSENT => {
+                notes.extend(more)
+            }
+            (_, value) => {
+                results.insert(key, value);
+            }
+        }
+    }
 }
 
 /// 403 for a call that needs permissions the user has not given: names the

@@ -58,6 +58,9 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// Token fields that name the user at the provider, kept across refreshes.
+pub const IDENTITY_FIELDS: &[&str] = &["healthUserId", "legacyUserId", "user_id"];
+
 /// Token fields as stored: the provider's answer plus `expires_at` and
 /// `provider`. Unknown fields are kept.
 pub fn token_from_response(
@@ -73,6 +76,15 @@ pub fn token_from_response(
         && let Some(old) = previous.and_then(|p| p.get("refresh_token"))
     {
         token.insert("refresh_token".into(), old.clone());
+    }
+    // A refresh answer names no user: the identity read at consent stays
+    // (`user_id=<legacy id>` and the profile's `encodedId` depend on it).
+    for key in IDENTITY_FIELDS {
+        if !token.contains_key(*key)
+            && let Some(id) = previous.and_then(|p| p.get(*key))
+        {
+            token.insert((*key).into(), id.clone());
+        }
     }
     if let Some(seconds) = token.get("expires_in").and_then(as_f64) {
         token.insert("expires_at".into(), Value::from(now + seconds));
@@ -463,6 +475,19 @@ mod tests {
             token_from_response(&json!({"access_token": "b"}), Some(&older), "fitbit", 9.0)
                 .unwrap();
         assert_eq!(refreshed[GRANTED_AT], 5.0);
+        older.insert("healthUserId".into(), json!("42"));
+        older.insert("legacyUserId".into(), json!("GGNJL9"));
+        let refreshed = token_from_response(
+            &json!({"access_token": "c"}),
+            Some(&older),
+            "google-health",
+            9.0,
+        )
+        .unwrap();
+        assert_eq!(
+            (&refreshed["healthUserId"], &refreshed["legacyUserId"]),
+            (&json!("42"), &json!("GGNJL9"))
+        );
         assert_eq!(t["provider"], "google-health");
         assert!(token_from_response(&json!({"error": "x"}), None, "fitbit", 0.0).is_none());
         assert!(constant_time_eq("abc", "abc"));

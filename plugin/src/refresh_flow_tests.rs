@@ -247,8 +247,6 @@ fn error_texts_echo_caller_input_bounded() {
 
 // ------------------------------------------------------------ sync bookkeeping
 
-const SYNC_PATH: &str = "identities/jack/plugindata/fitbit/sync";
-
 fn google_host() -> MemoryHost {
     let host = MemoryHost::default();
     host.put(
@@ -265,13 +263,14 @@ fn google_host() -> MemoryHost {
     host
 }
 
-/// Weight points of today (the host's clock is 2026-11-25 09:46:40 UTC).
-fn points(hours: &[u32]) -> Value {
-    let list: Vec<Value> = hours
+/// Weigh-ins at 06:00 UTC on days of November 2026 (the host's clock is
+/// 2026-11-25 09:46:40 UTC).
+fn points(days: &[u32]) -> Value {
+    let list: Vec<Value> = days
         .iter()
-        .map(|h| json!({"name": format!("users/1/dataTypes/weight/dataPoints/p{h}"),
-            "weight": {"sampleTime": {"physicalTime": format!("2026-11-25T{h:02}:00:00Z"), "utcOffset": "0s"},
-                       "weightGrams": 80_000.0 + f64::from(*h)}}))
+        .map(|d| json!({"name": format!("users/1/dataTypes/weight/dataPoints/p{d}"),
+            "weight": {"sampleTime": {"physicalTime": format!("2026-11-{d:02}T06:00:00Z"), "utcOffset": "0s"},
+                       "weightGrams": 80_000.0 + f64::from(*d)}}))
         .collect();
     json!({"dataPoints": list})
 }
@@ -283,70 +282,68 @@ fn weight_ids(host: &MemoryHost) -> usize {
         .len()
 }
 
+/// The first day a weight list's civil filter asks for.
+fn listed_from(url: &str) -> String {
+    let filter: String = url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "filter")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    filter.split('"').nth(1).unwrap().to_string()
+}
+
 #[test]
 fn sync_bookkeeping_never_runs_ahead_of_the_results() {
     let host = google_host();
-    let upstream = std::rc::Rc::new(std::cell::RefCell::new(points(&[6])));
+    let month = |host: &MemoryHost| {
+        handle(
+            host,
+            &request("GET", "/", &[("user", "jack"), ("period", "30d")]),
+        )
+    };
+    let upstream = std::rc::Rc::new(std::cell::RefCell::new(points(&[1, 10, 20])));
     let reply = upstream.clone();
     host.respond(move |r: &FetchRequest| {
         if r.url.contains("/dataTypes/height/") {
             return response(200, json!({}));
         }
-        let since = r.url.contains("2026-11-25T06%3A00%3A00Z")
-            || r.url.contains("2026-11-25T08%3A00%3A00Z");
+        // What the civil filter asks for: from its first day on.
+        let from = listed_from(&r.url);
         let all = reply.borrow().clone();
-        if since {
-            // An incremental read: only what is not older than `last`.
-            let last: u32 = if r.url.contains("T08%3A") { 8 } else { 6 };
-            let kept: Vec<Value> = all["dataPoints"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|p| {
-                    p["weight"]["sampleTime"]["physicalTime"].as_str().unwrap()[11..13]
-                        .parse::<u32>()
-                        .unwrap()
-                        >= last
-                })
-                .cloned()
-                .collect();
-            return response(200, json!({"dataPoints": kept}));
-        }
-        response(200, all)
+        let kept: Vec<Value> = all["dataPoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["weight"]["sampleTime"]["physicalTime"].as_str().unwrap()[..10] >= *from)
+            .cloned()
+            .collect();
+        response(200, json!({"dataPoints": kept}))
     });
-    assert_eq!(run(&host).status, 200);
-    assert_eq!(
-        host.get(SYNC_PATH).unwrap()["weight"]["last"],
-        "2026-11-25T06:00:00Z"
-    );
-    // New points at 07:00 and 08:00; this run stores all three.
-    *upstream.borrow_mut() = points(&[6, 7, 8]);
-    assert_eq!(run(&host).status, 200);
+    assert_eq!(month(&host).status, 200);
     assert_eq!(weight_ids(&host), 3);
-    assert_eq!(
-        host.get(SYNC_PATH).unwrap()["weight"]["last"],
-        "2026-11-25T08:00:00Z"
-    );
-    // A concurrent run that read before the new points existed stores its
-    // older result last; its bookkeeping never lands.
-    host.put("sensors/fitbit/jack", json!({"weight": [{"logId": 1, "date": "2026-11-25", "time": "06:00:00", "weight": 80.006}]}));
-    // The bookkeeping (last = 08:00) no longer describes `sensors`: the
-    // next run reads the whole day, and 07:00 is not lost.
+    // A run that trusts its bookkeeping reads the last week only.
     host.sent.borrow_mut().clear();
-    assert_eq!(run(&host).status, 200);
-    assert!(
-        !host.sent_urls()[0].contains("T08%3A"),
-        "{:?}",
-        host.sent_urls()
+    assert_eq!(month(&host).status, 200);
+    assert_eq!(listed_from(&host.sent_urls()[0]), "2026-11-19");
+    assert_eq!(weight_ids(&host), 3);
+    // A concurrent run that read before the 10th was logged stores its
+    // older result last; its bookkeeping never lands.
+    host.put(
+        "sensors/fitbit/jack",
+        json!({"weight": [
+        {"logId": 1, "date": "2026-11-01", "time": "06:00:00", "weight": 80.001},
+        {"logId": 20, "date": "2026-11-20", "time": "06:00:00", "weight": 80.02}]}),
     );
+    // The bookkeeping no longer describes `sensors`: the next run reads
+    // the whole window, and the 10th is not lost.
+    host.sent.borrow_mut().clear();
+    assert_eq!(month(&host).status, 200);
+    assert_eq!(listed_from(&host.sent_urls()[0]), "2026-10-27");
     assert_eq!(weight_ids(&host), 3);
     // ... after which incremental runs resume.
     host.sent.borrow_mut().clear();
-    assert_eq!(run(&host).status, 200);
-    assert!(
-        host.sent_urls()[0].contains("T08%3A"),
-        "{:?}",
-        host.sent_urls()
-    );
+    assert_eq!(month(&host).status, 200);
+    assert_eq!(listed_from(&host.sent_urls()[0]), "2026-11-19");
     assert_eq!(weight_ids(&host), 3);
 }

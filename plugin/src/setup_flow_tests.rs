@@ -67,10 +67,25 @@ fn auth1_records_a_hashed_nonce_and_sends_an_encoded_url() {
         .into_owned()
         .collect();
     assert_eq!(q["response_type"], "code");
-    assert_eq!(
-        q["scope"],
-        "activity heartrate location nutrition profile settings sleep social weight"
-    );
+    // python-fitbit's defaults, and the health metrics' scopes.
+    let scopes: Vec<&str> = q["scope"].split(' ').collect();
+    for scope in [
+        "activity",
+        "heartrate",
+        "location",
+        "nutrition",
+        "profile",
+        "settings",
+        "sleep",
+        "social",
+        "weight",
+        "oxygen_saturation",
+        "respiratory_rate",
+        "temperature",
+        "cardio_fitness",
+    ] {
+        assert!(scopes.contains(&scope), "{scope}: {scopes:?}");
+    }
 
     let nonce = state.strip_prefix("jack.").unwrap();
     assert_eq!(nonce.len(), 64);

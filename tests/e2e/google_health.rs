@@ -20,12 +20,12 @@ use serde_json::Value;
 const WEEK: &str = "/plugin/fitbit?user=jack&period=7d";
 const TOKEN: &str = "identities/jack/plugindata/fitbit/token";
 
-/// Three weigh-ins in the last three days.
+/// Three weigh-ins in the last three days (ids `w50`, `w26`, `w2`).
 fn add_three_weights(google: &FakeGoogle) {
     for (hours, grams) in [(50, 80_400.0), (26, 80_100.0), (2, 79_900.0)] {
         google.add_data_point(
             DEFAULT_HEALTH_USER_ID,
-            DataPoint::weight(&hours_ago(hours), grams),
+            DataPoint::weight(&hours_ago(hours), grams).id(&format!("w{hours}")),
         );
     }
 }
@@ -111,12 +111,15 @@ async fn authorising_asks_offline_access_with_pkce_for_the_metrics_scope_only() 
 async fn weights_come_in_the_legacy_log_shape_across_pages() {
     let h = Google::authorised(identity, "jack").await;
     add_three_weights(&h.cloud);
-    // Empty pages that still carry a page token.
+    // Empty pages that still carry a page token, then one weigh-in a page.
     h.cloud.insert_empty_pages(2);
+    h.cloud.set_max_page_size(1);
+    h.cloud.clear_requests();
     let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
     let list = weights(&body);
     assert_eq!(list.len(), 3, "{body}");
+    assert_eq!(list_calls(&h.cloud, "weight").len(), 5);
     // Kilograms from grams.
     assert!(
         (list[2]["weight"].as_f64().unwrap() - 79.9).abs() < 0.01,
@@ -130,20 +133,31 @@ async fn weights_come_in_the_legacy_log_shape_across_pages() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_up_to_date_run_lists_once_from_the_last_sample() {
+async fn an_up_to_date_run_lists_the_last_week_once_and_sees_late_and_deleted_weights() {
     let h = synced().await;
     h.cloud.clear_requests();
-    h.cloud.add_data_point(
-        DEFAULT_HEALTH_USER_ID,
-        DataPoint::weight(&hours_ago(1), 79_800.0),
-    );
+    let user = DEFAULT_HEALTH_USER_ID;
+    // A new weigh-in, one logged late for yesterday, one deleted.
+    h.cloud
+        .add_data_point(user, DataPoint::weight(&hours_ago(1), 79_800.0));
+    h.cloud
+        .add_data_point(user, DataPoint::weight(&hours_ago(30), 80_200.0));
+    h.cloud.delete_data_point(user, "w26");
     let (status, body) = h.client.get(WEEK).await;
     assert_eq!(status, 200, "{body}");
-    // The new point merged into the stored window.
-    assert_eq!(weights(&body).len(), 4, "{body}");
-    let calls = list_calls(&h.cloud, "weight");
-    assert_eq!(calls.len(), 1, "{calls:?}");
-    assert!(calls[0].contains(">="), "{calls:?}");
+    let grams: Vec<f64> = weights(&body)
+        .iter()
+        .map(|w| w["weight"].as_f64().unwrap())
+        .collect();
+    assert_eq!(grams, vec![80.4, 80.2, 79.9, 79.8], "{body}");
+    // One call, as before: the settings and height are kept for the day.
+    let calls: Vec<String> = h.cloud.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        calls,
+        vec!["/v4/users/me/dataTypes/weight/dataPoints"],
+        "{calls:?}"
+    );
+    assert!(list_calls(&h.cloud, "weight")[0].contains("civil_time >="));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -198,24 +212,36 @@ async fn an_expired_access_token_is_refreshed_once_keeping_the_refresh_token() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn upstream_errors_are_explained_without_retry_storms() {
+async fn lasting_upstream_errors_are_explained_without_retries() {
     let h = synced().await;
     for (error, needle) in [
-        (InjectedError::RateLimited, "300"),
         (InjectedError::ScopeInsufficient, "auth1?user=jack"),
         (InjectedError::AccountNotLinked, "not linked"),
+        (InjectedError::LegacyFitbitAccount, "Move to Google"),
     ] {
         h.cloud.clear_requests();
         h.cloud.inject_errors(error, 1);
         let (status, body) = h.client.get(WEEK).await;
-        let expected = if error == InjectedError::RateLimited {
-            429
-        } else {
-            502
-        };
-        assert_eq!(status, expected, "{body}");
+        assert_eq!(status, 502, "{body}");
         assert!(body.contains(needle), "{needle}: {body}");
-        assert!(list_calls(&h.cloud, "weight").len() <= 1, "retried");
+        assert_eq!(list_calls(&h.cloud, "weight").len(), 1, "not retried");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_upstream_errors_are_retried_once_they_pass() {
+    let h = synced().await;
+    for error in [
+        InjectedError::RateLimited,
+        InjectedError::Unavailable,
+        InjectedError::DeadlineExceeded,
+    ] {
+        h.cloud.clear_requests();
+        h.cloud.inject_errors(error, 1);
+        let (status, body) = h.client.get(WEEK).await;
+        assert_eq!(status, 200, "{error:?}: {body}");
+        assert_eq!(weights(&body).len(), 3, "{body}");
+        assert_eq!(list_calls(&h.cloud, "weight").len(), 2, "{error:?}");
     }
 }
 
@@ -486,6 +512,187 @@ async fn consent_grows_with_what_runs_and_testing_access_ends_with_a_notice() {
         })
         .await;
     assert_eq!(status["errorMessage"], "");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_page_is_read_where_one_point_is_wanted() {
+    let h = Google::authorised(identity, "jack").await;
+    // Forty weigh-ins and heights one morning: forty pages of one.
+    let day = (Utc::now() - chrono::Duration::days(2)).date_naive();
+    let morning = day.and_hms_opt(8, 0, 0).unwrap().and_utc();
+    for minutes in 1..=40 {
+        let at = (morning + chrono::Duration::minutes(minutes))
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
+        h.cloud
+            .add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&at, 80_000.0));
+        h.cloud
+            .add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::height(&at, 1_800));
+    }
+    h.cloud.clear_requests();
+    let target = format!("/plugin/fitbit?user=jack&methods=body&date={day}");
+    let (status, body) = h.client.get(&target).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["body"]["weight"], 80.0, "{body}");
+    assert_eq!(list_calls(&h.cloud, "weight").len(), 1);
+    assert_eq!(list_calls(&h.cloud, "height").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_profile_reads_what_the_consent_covers_and_says_what_it_left_out() {
+    // Consent for the default method only: weight (and the settings).
+    let h = Google::authorised(identity, "jack").await;
+    add_three_weights(&h.cloud);
+    h.cloud.clear_requests();
+    let (status, body) = h
+        .client
+        .get("/plugin/fitbit?user=jack&methods=user_profile_get")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["user"]["weight"], 79.9, "{body}");
+    assert_eq!(answer["user"]["encodedId"], DEFAULT_LEGACY_USER_ID);
+    let note = answer["partialConsent"]["user_profile_get"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no note: {body}"));
+    assert!(note.contains("scope=profile.readonly"), "{note}");
+    assert_eq!(h.cloud.calls("/v4/users/me/profile"), 0);
+}
+
+/// A host in `host_zone` whose user jack lives in `user_zone`, authorised
+/// for weights and intraday steps.
+async fn zoned(host_zone: &'static str, user_zone: &str) -> Google {
+    let h = Google::start(|c| c.time_zone(host_zone)).await;
+    h.cloud.set_time_zone(DEFAULT_HEALTH_USER_ID, user_zone);
+    h.configure().await;
+    let (status, body) = h
+        .client
+        .form(
+            "/plugin/fitbit/userSettings",
+            &[
+                ("user", "jack"),
+                ("methods", "get_bodyweight,intraday_time_series"),
+                ("resource", "activities/steps"),
+            ],
+        )
+        .await;
+    assert!(status < 400, "{body}");
+    h.authorise("jack").await;
+    h
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn days_and_intraday_labels_are_the_users_across_daylight_saving() {
+    for host_zone in ["UTC", "America/New_York"] {
+        let h = zoned(host_zone, "Europe/Amsterdam").await;
+        let user = DEFAULT_HEALTH_USER_ID;
+        // Amsterdam left summer time on 2026-10-25 at 01:00 UTC.
+        for (at, grams) in [
+            ("2026-10-24T22:30:00Z", 80_000.0), // 00:30 on the 25th (summer time)
+            ("2026-10-25T22:30:00Z", 79_000.0), // 23:30 on the 25th (winter time)
+            ("2026-10-25T23:30:00Z", 78_000.0), // 00:30 on the 26th
+        ] {
+            h.cloud.add_data_point(user, DataPoint::weight(at, grams));
+        }
+        for (start, count) in [
+            ("2026-10-24T21:50:00Z", 1),  // 23:50 on the 24th
+            ("2026-10-24T22:10:00Z", 3),  // 00:10
+            ("2026-10-25T00:30:00Z", 5),  // 02:30 summer time
+            ("2026-10-25T01:30:00Z", 7),  // 02:30 winter time
+            ("2026-10-25T08:00:00Z", 20), // 09:00
+            ("2026-10-25T23:10:00Z", 9),  // 00:10 on the 26th
+        ] {
+            let end = start.replace(":00Z", ":30Z");
+            h.cloud
+                .add_data_point(user, DataPoint::steps(start, &end, count));
+        }
+        let (status, body) = h
+            .client
+            .get("/plugin/fitbit?user=jack&base_date=2026-10-25&end_date=2026-10-25")
+            .await;
+        assert_eq!(status, 200, "{host_zone}: {body}");
+        let times: Vec<String> = weights(&body)
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} {}",
+                    w["date"].as_str().unwrap(),
+                    w["time"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            times,
+            vec!["2026-10-25 00:30:00", "2026-10-25 23:30:00"],
+            "{host_zone}"
+        );
+        // The settings were read once, then kept; one weight list.
+        assert_eq!(h.cloud.calls("/v4/users/me/settings"), 1, "{host_zone}");
+        assert_eq!(list_calls(&h.cloud, "weight").len(), 1, "{host_zone}");
+        h.cloud.clear_requests();
+        let (status, body) = h
+            .client
+            .get("/plugin/fitbit?user=jack&methods=intraday_time_series&base_date=2026-10-25")
+            .await;
+        assert_eq!(status, 200, "{host_zone}: {body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            answer["activities-steps"],
+            serde_json::json!([{"dateTime": "2026-10-25", "value": "35"}]),
+            "{host_zone}"
+        );
+        let labels: Vec<(String, i64)> = answer["activities-steps-intraday"]["dataset"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["time"].as_str().unwrap().to_string(),
+                    w["value"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("00:10:00", 3),
+            ("02:30:00", 5),
+            ("02:30:00", 7),
+            ("09:00:00", 20),
+        ];
+        let expected: Vec<(String, i64)> =
+            expected.iter().map(|(t, v)| (t.to_string(), *v)).collect();
+        assert_eq!(labels, expected, "{host_zone}");
+        // One roll-up of the 25 hours and one daily roll-up, nothing else.
+        let paths: Vec<String> = h.cloud.requests().iter().map(|r| r.path.clone()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "/v4/users/me/dataTypes/steps/dataPoints:rollUp",
+                "/v4/users/me/dataTypes/steps/dataPoints:dailyRollUp"
+            ],
+            "{host_zone}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn today_is_the_users_even_a_day_ahead_of_the_host() {
+    // The host twelve hours behind UTC, the user fourteen ahead: the
+    // user's date is always one or two days after the host's.
+    let h = zoned("Etc/GMT+12", "Pacific/Kiritimati").await;
+    let now = Utc::now();
+    let user_now = now + chrono::Duration::hours(14);
+    let user_today = user_now.date_naive();
+    // One minute after the user's day began (ten hours earlier in UTC).
+    let began = user_today.and_hms_opt(0, 1, 0).unwrap().and_utc() - chrono::Duration::hours(14);
+    let at = began.to_rfc3339_opts(SecondsFormat::Secs, true);
+    h.cloud
+        .add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&at, 70_000.0));
+    let (status, body) = h.client.get("/plugin/fitbit?user=jack").await;
+    assert_eq!(status, 200, "{body}");
+    let list = weights(&body);
+    assert_eq!(list.len(), 1, "{body}");
+    assert_eq!(list[0]["date"], user_today.to_string());
+    assert_eq!(list[0]["time"], "00:01:00");
 }
 
 #[tokio::test(flavor = "multi_thread")]

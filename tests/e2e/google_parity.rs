@@ -25,7 +25,8 @@ const FRED_ID: &str = fake_fitbit::DEFAULT_USER_ID;
 /// offset between -11 and +11 hours.
 const DAY: &str = "2026-11-20";
 /// Methods whose scopes Gina grants: all the Google provider asks for.
-const GINA_METHODS: &str = "user_profile_get,get_devices,activities,heart,body,time_series";
+const GINA_METHODS: &str =
+    "user_profile_get,get_devices,activities,heart,body,time_series,foods_log,get_sleep";
 
 fn at(time: &str) -> String {
     format!("{DAY}T{time}Z")
@@ -113,6 +114,14 @@ impl Parity {
         let body = response.text().await.unwrap();
         assert_eq!(status, 200, "{user} {query}: {body}");
         serde_json::from_str(&body).unwrap()
+    }
+
+    /// `GET /plugin/fitbit?user=U&{query}`: the status and the body.
+    async fn status(&self, user: &str, query: &str) -> (u16, String) {
+        let url = format!("{}/plugin/fitbit?user={user}&{query}", self.host.url);
+        let response = self.http.get(url).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
     }
 
     /// The same call for Fred (legacy) and Gina (Google).
@@ -310,8 +319,8 @@ async fn activities_has_the_days_summary() {
     assert_parity(
         &legacy,
         &google,
+        // The logged activities are there now (Google's exercises).
         &[
-            "activities",
             "goals",
             "summary.activityCalories",
             "summary.caloriesBMR",
@@ -500,4 +509,162 @@ async fn roll_up_ranges_stay_within_googles_limits() {
     };
     assert_eq!(ranges("steps"), [90, 90, 4]);
     assert_eq!(ranges("total-calories"), [14, 14, 3]);
+}
+
+/// Every read of python-fitbit 0.3.1 with arguments it needs, and whether
+/// Google Health has its data.
+const READS: &[(&str, bool)] = &[
+    ("foods_log&date=2026-11-20", true),
+    ("foods_log_water&date=2026-11-20", true),
+    ("glucose&date=2026-11-20", true),
+    ("bp&date=2026-11-20", false),
+    ("get_sleep&date=2026-11-20", true),
+    ("activity_stats", false),
+    ("activity_stats&qualifier=recent", true),
+    ("recent_activities", true),
+    ("favorite_activities", false),
+    ("frequent_activities", false),
+    ("recent_foods", true),
+    ("favorite_foods", false),
+    ("frequent_foods", false),
+    ("activities_list", false),
+    ("activity_detail&activity_id=90013", false),
+    ("body_weight_goal", false),
+    ("body_fat_goal", false),
+    ("activities_daily_goal", false),
+    ("activities_weekly_goal", false),
+    ("food_goal", false),
+    ("water_goal", false),
+    ("get_meals", false),
+    ("get_alarms&device_id=123", false),
+    ("get_badges", false),
+    ("get_friends", false),
+    ("get_friends_leaderboard&period=7d", false),
+    ("food_units", false),
+    ("food_detail&food_id=18", false),
+    ("search_foods&query=rice", false),
+    ("list_subscriptions", false),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_read_answers_for_a_legacy_and_a_google_user() {
+    let p = Parity::start("en_GB").await;
+    use igor_test_support::fake_fitbit::FoodLog;
+    p.fitbit
+        .add_food(FRED_ID, FoodLog::new(DAY, "Oatmeal", 150.0, 7).meal(1));
+    p.fitbit
+        .add_day_log(FRED_ID, "water", DAY, "08:00", &[250.0]);
+    p.fitbit
+        .add_day_log(FRED_ID, "glucose", DAY, "07:15", &[99.0]);
+    p.google.add_data_points(
+        GINA_ID,
+        [
+            DataPoint::nutrition_log(
+                &at("07:30:00"),
+                &at("07:45:00"),
+                serde_json::json!({"foodDisplayName": "Oatmeal", "mealType": "BREAKFAST",
+                                   "energy": {"kcal": 150.0}}),
+            ),
+            DataPoint::hydration_log(&at("08:00:00"), 250.0),
+            DataPoint::blood_glucose(&at("07:15:00"), 99.0, None),
+            DataPoint::exercise(
+                &at("17:00:00"),
+                &at("17:30:00"),
+                serde_json::json!({"exerciseType": "RUNNING", "displayName": "Running"}),
+            ),
+        ],
+    );
+    for (query, google_has_it) in READS {
+        let query = format!("methods={query}");
+        let (status, body) = p.status(FRED, &query).await;
+        assert_eq!(status, 200, "legacy {query}: {body}");
+        let (status, body) = p.status(GINA, &query).await;
+        if *google_has_it {
+            assert_eq!(status, 200, "google {query}: {body}");
+        } else {
+            assert_eq!(status, 501, "google {query}: {body}");
+            assert!(body.contains("Google Health has no equivalent"), "{body}");
+        }
+    }
+    // The same food, water and glucose, in the same legacy shapes and units.
+    let (fred, gina) = p
+        .both("methods=foods_log,foods_log_water,glucose&date=2026-11-20")
+        .await;
+    assert_eq!(
+        fred["foods"][0]["loggedFood"]["name"],
+        gina["foods"][0]["loggedFood"]["name"]
+    );
+    assert_eq!(fred["summary"]["calories"], gina["summary"]["calories"]);
+    assert_eq!(fred["water"][0]["amount"], gina["water"][0]["amount"]);
+    assert_eq!(fred["glucose"][0]["glucose"], gina["glucose"][0]["glucose"]);
+    assert_eq!(fred["glucose"][0]["time"], gina["glucose"][0]["time"]);
+    // Writes are refused for both, before anything is sent.
+    for query in ["methods=log_activity", "methods=water_goal&target=2000"] {
+        p.google.clear_requests();
+        p.fitbit.clear_requests();
+        for user in [FRED, GINA] {
+            let (status, body) = p.status(user, query).await;
+            assert_eq!(status, 400, "{user} {query}: {body}");
+            assert!(body.contains("a write"), "{body}");
+        }
+        assert!(p.google.requests().is_empty() && p.fitbit.requests().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_metrics_come_as_time_series_for_both() {
+    let p = Parity::start("METRIC").await;
+    for (resource, legacy, google_type, google) in [
+        (
+            "spo2",
+            serde_json::json!({"avg": 96.5, "min": 94, "max": 99}),
+            "daily-oxygen-saturation",
+            serde_json::json!({"averagePercentage": 96.5}),
+        ),
+        (
+            "hrv",
+            serde_json::json!({"dailyRmssd": 34.9, "deepRmssd": 31.6}),
+            "daily-heart-rate-variability",
+            serde_json::json!({"averageHeartRateVariabilityMilliseconds": 34.9,
+                            "deepSleepRootMeanSquareOfSuccessiveDifferencesMilliseconds": 31.6}),
+        ),
+        (
+            "br",
+            serde_json::json!({"breathingRate": 14.8}),
+            "daily-respiratory-rate",
+            serde_json::json!({"breathsPerMinute": 14.8}),
+        ),
+        (
+            "temp/skin",
+            serde_json::json!({"nightlyRelative": -0.5}),
+            "daily-sleep-temperature-derivations",
+            serde_json::json!({"nightlyTemperatureCelsius": 34.1, "baselineTemperatureCelsius": 34.6}),
+        ),
+        (
+            "cardioscore",
+            serde_json::json!({"vo2Max": "46.3"}),
+            "daily-vo2-max",
+            serde_json::json!({"vo2Max": 46.3}),
+        ),
+    ] {
+        p.fitbit.set_metric(FRED_ID, resource, DAY, legacy);
+        p.google
+            .add_data_point(GINA_ID, DataPoint::daily(google_type, DAY, google));
+        let query =
+            format!("methods=time_series&resource={resource}&base_date=2026-11-19&end_date={DAY}");
+        let (fred, gina) = p.both(&query).await;
+        let key = match resource {
+            "temp/skin" => "tempSkin",
+            "cardioscore" => "cardioScore",
+            other => other,
+        };
+        let (f, g) = (&fred[key][0], &gina[key][0]);
+        assert_eq!(f["dateTime"], g["dateTime"], "{resource}: {fred} {gina}");
+        for (field, value) in g["value"].as_object().unwrap() {
+            assert_eq!(
+                &f["value"][field], value,
+                "{resource}.{field}: {fred} {gina}"
+            );
+        }
+    }
 }

@@ -197,9 +197,10 @@ async fn a_scheduled_action_answered_429_waits_out_the_retry_after() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // Google refuses one call 429 (as documented: no Retry-After), so the
-    // plugin answers 429 with Retry-After: 60.
-    google.inject_errors(InjectedError::RateLimited, 1);
+    // Google refuses a call and the plugin's retries of it (at most 4) 429
+    // (as documented: no Retry-After), so the plugin answers 429 with
+    // Retry-After: 60.
+    google.inject_errors(InjectedError::RateLimited, 5);
     let status = host
         .status_when("sensors/fitbit", |s| s["resultStatus"] == 429)
         .await;

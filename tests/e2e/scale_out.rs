@@ -161,6 +161,8 @@ fn google_tenant(id: &str, google: &FakeGoogle, actions: Value) -> Value {
                 "google_authorize_url": google.authorize_url(),
                 "google_token_url": google.token_url(),
                 "google_revoke_url": google.revoke_url(),
+                // A request has 3 s here: no time to retry Google's 429s.
+                "google_retry_seconds": "0",
             },
             "egress": { "allow_loopback": true },
         }],

@@ -30,12 +30,7 @@ pub(super) fn weights_come_in_the_legacy_shape_and_units() {
         let sent = requests(&host)[0].clone();
         let q = query_of(&sent.url);
         assert_eq!(q["pageSize"], "10000");
-        assert_eq!(
-            q["filter"],
-            format!(
-                "weight.sample_time.physical_time >= \"{DAY_START}\" AND weight.sample_time.physical_time < \"{DAY_END}\""
-            )
-        );
+        assert_eq!(q["filter"], DAY_FILTER);
         assert!(
             sent.url.contains("%20%3E%3D%20"),
             "spaces as %20: {}",
@@ -321,7 +316,9 @@ pub(super) fn units_follow_the_users_google_settings_when_no_system_is_set() {
         host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"],
         10.0
     );
-    assert_eq!(host.get(SYNC_PATH).unwrap()["units"]["units"], "st/km/cm");
+    let settings = &host.get(SYNC_PATH).unwrap()["settings"];
+    assert_eq!(settings["units"], "st/km/cm/ml/mmol/c");
+    assert_eq!(settings["read_at"], host.now.get());
 
     // Without the settings scope: metric, and no settings call.
     let host = configured(None);

@@ -4,6 +4,7 @@
 //! (`errors`), incremental sync (`sync`), mixed installations and the setup
 //! page (`setup`). This module holds their shared fixtures.
 
+mod breadth;
 mod data;
 mod errors;
 mod oauth;
@@ -11,12 +12,15 @@ pub(crate) use oauth::start_auth;
 mod parity;
 mod setup;
 mod sync;
+mod zone;
 
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::provider::google::{SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP};
+use crate::provider::google::{
+    SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
+};
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
 use igor_plugin_sdk::{Credential, FetchRequest};
@@ -26,10 +30,11 @@ pub(super) const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 pub(super) const CLIENT: &str = "1234-abc.apps.googleusercontent.com";
 pub(super) const TOKEN_PATH: &str = "identities/jack/plugindata/fitbit/token";
 pub(super) const SYNC_PATH: &str = "identities/jack/plugindata/fitbit/sync";
-/// The host's local day of the fixed clock (2026-11-25T09:46:40Z, UTC+1)
-/// in UTC: the default window of the list filters.
-pub(super) const DAY_START: &str = "2026-11-24T23:00:00Z";
-pub(super) const DAY_END: &str = "2026-11-25T23:00:00Z";
+/// The default window of the list filters on the fixed clock
+/// (2026-11-25T09:46:40Z): the host's day (UTC+1) when the user's zone is
+/// unknown, as civil dates.
+pub(super) const DAY_FILTER: &str = "weight.sample_time.civil_time >= \"2026-11-25\" AND \
+    weight.sample_time.civil_time < \"2026-11-26\"";
 
 pub(crate) fn configured(system: Option<&str>) -> MemoryHost {
     let host = MemoryHost::default();

@@ -29,19 +29,28 @@ pub(super) fn a_new_installation_authorises_with_google_asking_only_needed_scope
     // Default get_bodyweight without `system`: weight plus the settings for units.
     assert_eq!(q["scope"], format!("{SCOPE_METRICS} {SCOPE_SETTINGS}"));
 
-    // With a unit system, no settings scope.
+    // With a unit system, the settings still give the user's time zone.
     let host = configured(Some("en_GB"));
-    assert_eq!(start_auth(&host, "jack")["scope"], SCOPE_METRICS);
+    assert_eq!(
+        start_auth(&host, "jack")["scope"],
+        format!("{SCOPE_METRICS} {SCOPE_SETTINGS}")
+    );
 
-    // Steps and sleep: activity and sleep only.
+    // Steps and sleep: activity and sleep (and the zone of their days).
     host.put(
         "identities/jill/plugindata/fitbit",
         json!({"methods": "time_series,sleep", "resource": "activities/steps"}),
     );
     assert_eq!(
         start_auth(&host, "jill")["scope"],
-        format!("{SCOPE_ACTIVITY} {SCOPE_SLEEP}")
+        format!("{SCOPE_ACTIVITY} {SCOPE_SLEEP} {SCOPE_SETTINGS}")
     );
+    // The profile reads no days: no settings for it alone with a system.
+    host.put(
+        "identities/joe/plugindata/fitbit",
+        json!({"methods": "user_profile_get"}),
+    );
+    assert!(start_auth(&host, "joe")["scope"].contains("profile.readonly"));
     assert!(host.sent.borrow().is_empty());
 }
 
@@ -171,6 +180,52 @@ pub(super) fn a_refresh_without_refresh_token_keeps_the_stored_one() {
     assert_eq!(token["access_token"], "ya29.A2");
     assert_eq!(token["refresh_token"], "1//R1");
     assert_eq!(token["provider"], "google-health");
+}
+
+#[test]
+pub(super) fn a_refresh_keeps_the_google_identity_of_the_token() {
+    // Google's refresh answer carries no ids: an hour after consent the
+    // legacy id must still be accepted and still be the profile's encodedId.
+    let host = configured(Some("en_GB"));
+    with_token(&host, 30.0, &format!("{SCOPE_METRICS} {SCOPE_PROFILE}"));
+    host.respond(|r| {
+        if r.url == TOKEN_URL {
+            return response(
+                200,
+                json!({"access_token": "ya29.A2", "expires_in": 3599, "token_type": "Bearer",
+                       "scope": format!("{SCOPE_METRICS} {SCOPE_PROFILE}")}),
+            );
+        }
+        if path_of(&r.url) == "/v4/users/me/profile" {
+            return response(200, json!({"age": 40}));
+        }
+        response(200, json!({}))
+    });
+    let r = run(
+        &host,
+        &[
+            ("user", "jack"),
+            ("methods", "user_profile_get"),
+            ("user_id", "GGNJL9"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let token = host.get(TOKEN_PATH).unwrap();
+    assert_eq!(token["access_token"], "ya29.A2");
+    assert_eq!(token["healthUserId"], "4957304218837201659");
+    assert_eq!(token["legacyUserId"], "GGNJL9");
+    let user = &host.get("sensors/fitbit/jack").unwrap()["user"];
+    assert_eq!(user["encodedId"], "GGNJL9");
+    // The next run, on the refreshed token, still knows whose data it reads.
+    let r = run(
+        &host,
+        &[
+            ("user", "jack"),
+            ("methods", "user_profile_get"),
+            ("user_id", "GGNJL9"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! shapes, and the calories, elevation and BMI series.
 
 use super::*;
-use crate::provider::google::{SCOPE_PROFILE, rollup_limit_days};
+use crate::provider::google::rollup_limit_days;
 
 const ALL: &str = "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly \
     https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly \
@@ -30,6 +30,13 @@ fn devices_come_from_every_page_of_paired_devices() {
     let host = configured(Some("en_GB"));
     with_token(&host, 3000.0, SCOPE_SETTINGS);
     host.respond(|r| {
+        // The user lives in New York, the host one hour east of UTC.
+        if path_of(&r.url) == "/v4/users/me/settings" {
+            return response(
+                200,
+                json!({"timeZone": "America/New_York", "utcOffset": "-18000s"}),
+            );
+        }
         assert_eq!(path_of(&r.url), "/v4/users/me/pairedDevices");
         let q = query_of(&r.url);
         assert_eq!(q["pageSize"], "100");
@@ -54,7 +61,7 @@ fn devices_come_from_every_page_of_paired_devices() {
         stored(&host),
         json!({"devices": [
             {"battery": "High", "batteryLevel": 90, "deviceVersion": "Charge 6", "features": ["STEPS"],
-             "id": "7", "lastSyncTime": "2026-11-25T07:12:40.000", "mac": "AB12", "type": "TRACKER"},
+             "id": "7", "lastSyncTime": "2026-11-25T01:12:40.000", "mac": "AB12", "type": "TRACKER"},
             {"id": "8"}]})
     );
 }
@@ -128,6 +135,151 @@ fn the_profile_reads_only_what_the_consent_covers() {
     );
 }
 
+/// Google's answer to a request the consent does not cover.
+fn not_covered() -> Result<igor_plugin_sdk::FetchResponse, String> {
+    response(
+        403,
+        status_body(
+            403,
+            "PERMISSION_DENIED",
+            "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+            "Request had insufficient authentication scopes.",
+        ),
+    )
+}
+
+#[test]
+fn the_profile_without_its_scope_reads_the_rest_and_says_what_is_missing() {
+    let host = configured(Some("en_GB"));
+    with_token(&host, 3000.0, &format!("{SCOPE_METRICS} {SCOPE_SETTINGS}"));
+    host.respond(|r| {
+        if path_of(&r.url) == "/v4/users/me/profile" {
+            return not_covered();
+        }
+        profile_responder(r)
+    });
+    let r = run(&host, &[("user", "jack"), ("methods", "user_profile_get")]);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let urls = host.sent_urls();
+    assert!(!urls.iter().any(|u| u.ends_with("/profile")), "{urls:?}");
+    let stored = stored(&host);
+    let user = &stored["user"];
+    assert_eq!(
+        (&user["height"], &user["weight"]),
+        (&json!(180.0), &json!(12.79))
+    );
+    assert_eq!(user["timezone"], "Europe/Amsterdam");
+    assert!(user.get("age").is_none(), "{user}");
+    let note = stored["partialConsent"]["user_profile_get"]
+        .as_str()
+        .unwrap();
+    assert!(note.contains("the profile"), "{note}");
+    assert!(
+        note.contains("http://igor.test/plugin/fitbit/auth1?user=jack&scope=profile.readonly"),
+        "{note}"
+    );
+}
+
+#[test]
+fn heart_zones_without_the_activity_scope_keep_rates_and_thresholds() {
+    let host = configured(None);
+    with_token(&host, 3000.0, SCOPE_METRICS);
+    host.respond(|r| {
+        let path = path_of(&r.url);
+        if is_list(&r.url, "daily-resting-heart-rate") {
+            return response(200, json!({"dataPoints": [{"dailyRestingHeartRate":
+                {"date": {"year": 2026, "month": 11, "day": 20}, "beatsPerMinute": "58"}}]}));
+        }
+        if path.ends_with("/daily-heart-rate-zones/dataPoints:reconcile") {
+            return response(200, json!({"dataPoints": [{"dataPointName": "z1", "dailyHeartRateZones": {
+                "date": {"year": 2026, "month": 11, "day": 20}, "heartRateZones": [
+                    {"heartRateZoneType": "PEAK", "minBeatsPerMinute": "159", "maxBeatsPerMinute": "220"}]}}]}));
+        }
+        // time-in-heart-rate-zone and calories-in-heart-rate-zone: activity.
+        not_covered()
+    });
+    let r = run(
+        &host,
+        &[
+            ("user", "jack"),
+            ("methods", "time_series"),
+            ("resource", "activities/heart"),
+            ("base_date", "2026-11-20"),
+            ("period", "1d"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    assert_eq!(host.sent_urls().len(), 2, "{:?}", host.sent_urls());
+    let stored = stored(&host);
+    assert_eq!(
+        stored["activities-heart"],
+        json!([{"dateTime": "2026-11-20", "value": {"heartRateZones": [
+            {"max": 220, "min": 159, "name": "Peak"}], "restingHeartRate": 58}}])
+    );
+    let note = stored["partialConsent"]["time_series activities/heart"]
+        .as_str()
+        .unwrap();
+    assert!(
+        note.contains("minutes and calories")
+            && note.contains("scope=activity_and_fitness.readonly"),
+        "{note}"
+    );
+}
+
+#[test]
+fn where_one_point_is_wanted_one_page_is_read() {
+    // Long histories: every list has another page of one point after this one.
+    let host = configured(Some("en_GB"));
+    with_token(&host, 3000.0, ALL);
+    host.respond(|r| {
+        let more =
+            |point: Value| response(200, json!({"dataPoints": [point], "nextPageToken": "MORE"}));
+        let path = path_of(&r.url);
+        if is_list(&r.url, "height") {
+            return more(height_point("1800"));
+        }
+        if is_list(&r.url, "weight") {
+            return more(weight_point(
+                "1",
+                "2026-11-25T07:00:00Z",
+                ((2026, 11, 25), (8, 0, 0)),
+                80_000.0,
+            ));
+        }
+        if is_list(&r.url, "body-fat") {
+            return more(json!({"name": "users/1/dataTypes/body-fat/dataPoints/2",
+                "bodyFat": {"sampleTime": {"physicalTime": "2026-11-25T07:00:00Z", "utcOffset": "3600s"},
+                            "percentage": 21.5}}));
+        }
+        if path.ends_with("/profile") {
+            return response(200, json!({"age": 40}));
+        }
+        response(200, json!({}))
+    });
+    let r = run(
+        &host,
+        &[
+            ("user", "jack"),
+            ("methods", "user_profile_get,body"),
+            ("date", "2026-11-25"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let urls = host.sent_urls();
+    for data_type in ["height", "weight"] {
+        let lists: Vec<_> = urls.iter().filter(|u| is_list(u, data_type)).collect();
+        // weight: the profile's latest and the day's last; height once (cached).
+        let expected = if data_type == "weight" { 2 } else { 1 };
+        assert_eq!(lists.len(), expected, "{data_type}: {urls:?}");
+        assert!(
+            lists.iter().all(|u| query_of(u)["pageSize"] == "1"),
+            "{urls:?}"
+        );
+        assert!(lists.iter().all(|u| !u.contains("pageToken")), "{urls:?}");
+    }
+    assert_eq!(stored(&host)["user"]["weight"], 12.6);
+}
+
 #[test]
 fn body_has_the_days_last_weight_and_fat_with_bmi() {
     let host = configured(Some("en_US"));
@@ -176,6 +328,19 @@ fn activities_summarise_the_days_rollups() {
     host.respond(|r| {
         let path = path_of(&r.url);
         let data_type = path.split('/').nth(5).unwrap().to_string();
+        if is_list(&r.url, "exercise") {
+            // The day's logged activities: the exercises started that day.
+            assert_eq!(
+                query_of(&r.url)["filter"],
+                "exercise.interval.civil_start_time >= \"2026-11-20\" AND \
+                 exercise.interval.civil_start_time < \"2026-11-21\""
+            );
+            return response(200, json!({"dataPoints": [{"name": "users/1/dataTypes/exercise/dataPoints/77",
+                "exercise": {"interval": {"startTime": "2026-11-20T17:00:00Z", "endTime": "2026-11-20T17:40:00Z",
+                    "startUtcOffset": "3600s", "endUtcOffset": "3600s"},
+                    "displayName": "Running", "exerciseType": "RUNNING", "activeDuration": "1800s",
+                    "metricsSummary": {"caloriesKcal": 301.4, "distanceMillimeters": 4828032.0, "steps": "4100"}}}]}));
+        }
         let body = body_of(r);
         assert_eq!(body["range"]["start"]["date"]["day"], 20);
         assert_eq!(body["range"]["end"]["date"]["day"], 21);
@@ -207,7 +372,10 @@ fn activities_summarise_the_days_rollups() {
     assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(
         stored(&host),
-        json!({"summary": {"caloriesOut": 2302, "distances": [{"activity": "total", "distance": 5}],
+        json!({"activities": [{"calories": 301, "description": "", "distance": 3, "duration": 1_800_000,
+                "hasStartTime": true, "logId": 77, "name": "Running", "startDate": "2026-11-20",
+                "startTime": "18:00", "steps": 4100}],
+            "summary": {"caloriesOut": 2302, "distances": [{"activity": "total", "distance": 5}],
             "elevation": 10, "fairlyActiveMinutes": 0, "floors": 0, "lightlyActiveMinutes": 0,
             "steps": 8012, "veryActiveMinutes": 15}})
     );
@@ -220,7 +388,7 @@ fn a_day_without_activity_data_has_an_empty_summary() {
     host.respond(|_| response(200, json!({})));
     let r = run(&host, &[("user", "jack"), ("methods", "activities")]);
     assert_eq!(r.status, 200, "{}", r.body_text());
-    assert_eq!(stored(&host), json!({"summary": {}}));
+    assert_eq!(stored(&host), json!({"activities": [], "summary": {}}));
 }
 
 #[test]

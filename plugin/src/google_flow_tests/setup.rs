@@ -111,7 +111,10 @@ pub(super) fn unreadable_settings_mean_metric_and_other_users_are_refused() {
         host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"],
         63.5
     );
-    assert_eq!(host.get(SYNC_PATH).unwrap()["units"]["units"], "kg/km/cm");
+    assert_eq!(
+        host.get(SYNC_PATH).unwrap()["settings"]["units"],
+        "kg/km/cm/ml/mmol/c"
+    );
 
     host.sent.borrow_mut().clear();
     let r = run(&host, &[("user", "jack"), ("user_id", "ABC123")]);
@@ -139,16 +142,22 @@ pub(super) fn a_single_stored_log_that_lost_its_list_still_syncs_incrementally()
     // Bookkeeping of that very revision (Igor may return it as a number).
     host.put(
         SYNC_PATH,
-        json!({"weight": {"window": ["2026-11-25", "2026-11-25"], "units": "st/km/cm", "last": "2026-11-25T06:00:00Z"},
-               "height": {"day": "2026-11-25", "meters": {}}, "sensors_revision": sensors}),
+        json!({"weight": {"window": ["2026-11-19", "2026-11-25"], "units": "st/km/cm/ml/mmol/c"},
+               "height": {"read_at": host.now.get(), "meters": {}}, "sensors_revision": sensors}),
     );
-    host.respond(|_| response(200, json!({})));
-    let r = run(&host, &[("user", "jack")]);
+    // The first weigh-in of the 18th, stored, stays; the last week is read again.
+    host.respond(|_| {
+        response(
+            200,
+            json!({"dataPoints": [weight_point("2", "2026-11-25T06:00:00Z",
+            ((2026, 11, 25), (7, 0, 0)), 80_000.0)]}),
+        )
+    });
+    let r = run(&host, &[("user", "jack"), ("period", "1w")]);
     assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(host.sent.borrow().len(), 1);
-    assert!(filter_of(&requests(&host)[0]).contains(">= \"2026-11-25T06:00:00Z\""));
-    assert_eq!(
-        host.get("sensors/fitbit/jack").unwrap()["weight"],
-        json!([{"logId": 1, "date": "2026-11-25", "time": "07:00:00", "weight": 12.6, "source": "Aria Air"}])
-    );
+    assert!(filter_of(&requests(&host)[0]).contains(">= \"2026-11-19\""));
+    let weights = host.get("sensors/fitbit/jack").unwrap()["weight"].clone();
+    assert_eq!(weights.as_array().unwrap().len(), 1, "{weights}");
+    assert_eq!(weights[0]["logId"], 2);
 }

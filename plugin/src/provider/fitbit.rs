@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::fitbit_methods;
+use super::methods;
 use super::{ApiError, AppSettings, Call, Provider, RunState, TokenError, endpoint};
 use crate::dates::Date;
 use crate::errors::{
@@ -14,9 +14,11 @@ use crate::oauth::{client_basic_credential, field, token_form};
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 
-/// Scopes asked for (python-fitbit's defaults, without its duplicate).
-pub const SCOPES: &str =
-    "activity heartrate location nutrition profile settings sleep social weight";
+/// Scopes asked for: python-fitbit's defaults (without its duplicate) and
+/// those of glucose and of the health metrics read as `time_series` (SpO2,
+/// breathing rate, skin temperature, cardio fitness).
+pub const SCOPES: &str = "activity blood_glucose cardio_fitness heartrate location nutrition \
+     oxygen_saturation profile respiratory_rate settings sleep social temperature weight";
 
 pub struct Fitbit {
     api_url: String,
@@ -171,7 +173,7 @@ impl Provider for Fitbit {
         args: &Map<String, Value>,
         _today: Date,
     ) -> Result<Vec<Call>> {
-        fitbit_methods::plan(methods, args)
+        methods::plan(methods, args)
     }
 
     fn execute(
@@ -183,7 +185,7 @@ impl Provider for Fitbit {
         user: &str,
         _state: &mut RunState,
     ) -> std::result::Result<Map<String, Value>, ApiError> {
-        let url = format!("{}{}", self.api_url, fitbit_methods::path(call, self.today));
+        let url = format!("{}{}", self.api_url, methods::path(call, self.today));
         let mut request = FetchRequest::get(url).bearer(access_token);
         // The original plugin documented `system` but never sent it.
         if let Some(system) = &app.system {
@@ -197,9 +199,10 @@ impl Provider for Fitbit {
             200..=299 => {
                 let object = match body {
                     Some(Value::Object(object)) => object,
+                    // Devices, recent foods, ...: kept under the method's key.
                     Some(Value::Array(items)) => {
                         let mut object = Map::new();
-                        object.insert("devices".into(), Value::Array(items));
+                        object.insert(methods::answer_key(call), Value::Array(items));
                         object
                     }
                     _ => {
@@ -209,7 +212,7 @@ impl Provider for Fitbit {
                         ))));
                     }
                 };
-                fitbit_methods::check_shape(call, &object).map_err(|why| {
+                methods::check_shape(call, &object).map_err(|why| {
                     ApiError::Failed(PluginError::upstream(format!(
                         "fitbit error: {} answered data of an unexpected shape ({why}); \
                          nothing was stored",

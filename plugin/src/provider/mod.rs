@@ -3,8 +3,8 @@
 //! (`google-health`).
 
 pub mod fitbit;
-pub mod fitbit_methods;
 pub mod google;
+pub mod methods;
 
 use std::collections::BTreeMap;
 
@@ -270,9 +270,12 @@ mod manifest_tests {
             Ok(DEFAULT_USER_PER_MINUTE)
         );
         assert_eq!(limit(APP_LIMIT_KEY), Ok(DEFAULT_APP_PER_MINUTE));
+        use crate::provider::google::retry::{DEFAULT_RETRY_SECONDS, RETRY_SECONDS_KEY};
+        let retry = declared[RETRY_SECONDS_KEY].as_str().unwrap();
+        assert_eq!(retry.parse::<f64>(), Ok(DEFAULT_RETRY_SECONDS));
         assert_eq!(
             declared.len(),
-            super::ENDPOINTS.len() + 3,
+            super::ENDPOINTS.len() + 4,
             "every setting the plugin reads, and no other"
         );
     }

@@ -18,6 +18,8 @@ use super::sha256_hex;
 #[derive(Clone, Default)]
 pub struct HostConfig {
     config: Config,
+    /// The host process's time zone (`TZ`), when not the machine's.
+    time_zone: Option<String>,
 }
 
 impl HostConfig {
@@ -94,6 +96,21 @@ impl HostConfig {
             timeout_ms,
         };
         self.edit(|config| config.store = StoreConfig::Igor(igor))
+    }
+
+    /// Runs the host process in the time zone `tz` (its `TZ`), as a host
+    /// whose zone is not its users'.
+    pub fn time_zone(mut self, tz: &str) -> Self {
+        self.time_zone = Some(tz.to_string());
+        self
+    }
+
+    /// The environment the host process runs with beyond the test's own.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.time_zone
+            .iter()
+            .map(|tz| ("TZ".to_string(), tz.clone()))
+            .collect()
     }
 
     /// Anything else.

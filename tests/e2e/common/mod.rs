@@ -26,6 +26,8 @@ pub struct Host {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     log_path: PathBuf,
+    /// The process's environment beyond the test's own (its `TZ`).
+    env: Vec<(String, String)>,
 }
 
 pub fn host_binary() -> &'static str {
@@ -46,7 +48,8 @@ impl Host {
         let log_path = dir.path().join("host.log");
         let cache = dir.path().join("data").join("cache");
         copy_cache(&shared_cache(), &cache);
-        let child = spawn_serve(&config_path, &log_path);
+        let env = config.env();
+        let child = spawn_serve(&config_path, &log_path, &env);
         let host = Host {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -54,6 +57,7 @@ impl Host {
             dir,
             config_path,
             log_path,
+            env,
         };
         host.wait_ready().await;
         copy_cache(&cache, &shared_cache());
@@ -74,7 +78,7 @@ impl Host {
     /// Starts the host again on the same port, configuration and data.
     pub async fn restart(&mut self) {
         self.crash();
-        self.child = spawn_serve(&self.config_path, &self.log_path);
+        self.child = spawn_serve(&self.config_path, &self.log_path, &self.env);
         self.wait_ready().await;
     }
 
@@ -175,7 +179,7 @@ impl Host {
 }
 
 /// `igor-host serve` with `config`, logging (appending) to `log_path`.
-fn spawn_serve(config_path: &Path, log_path: &Path) -> Child {
+fn spawn_serve(config_path: &Path, log_path: &Path, env: &[(String, String)]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -187,6 +191,7 @@ fn spawn_serve(config_path: &Path, log_path: &Path) -> Child {
         .arg("serve")
         .env("IGOR_HOST_LOG", "info,igor_host=debug")
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::convert::{self, Civil, Units, instant, legacy_unit_system, parse_duration};
-use super::scopes::{SCOPE_METRICS, SCOPE_SETTINGS};
+use super::convert::{self, Units, Zone, instant, legacy_unit_system, parse_duration};
+use super::scopes::{SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS};
 use super::shape::{
     DEVICE_PAGE_FIELDS, DevicePage, PROFILE_FIELDS, PairedDevice, Profile, Settings, ShapeError,
     next_page,
@@ -130,7 +130,7 @@ fn profile_fields(
 }
 
 /// One paired device in the legacy shape.
-fn device_entry(device: &PairedDevice, utc_offset: i32) -> Result<Value, ShapeError> {
+fn device_entry(device: &PairedDevice, zone: &Zone) -> Result<Value, ShapeError> {
     let mut entry = Map::new();
     if let Some(status) = &device.battery_status {
         entry.insert("battery".into(), json!(status));
@@ -149,7 +149,7 @@ fn device_entry(device: &PairedDevice, utc_offset: i32) -> Result<Value, ShapeEr
         entry.insert("id".into(), json!(id));
     }
     if let Some(time) = &device.last_sync_time {
-        let local = Civil::from_epoch(instant(time)? + f64::from(utc_offset));
+        let local = zone.civil(instant(time)?);
         entry.insert("lastSyncTime".into(), json!(local.legacy_timestamp()));
     }
     if let Some(mac) = &device.mac_address {
@@ -175,10 +175,21 @@ impl GoogleHealth {
         state: &mut RunState,
     ) -> Answer<Map<String, Value>> {
         let what = "the user's profile";
-        let profile: Profile = self.get(cx, "profile", what, PROFILE_FIELDS)?;
+        let mut answer = Map::new();
+        let call = "user_profile_get";
+        // Each part needs its own scope: read those granted, note the rest.
+        let profile: Profile = if granted(state, SCOPE_PROFILE) {
+            self.get(cx, "profile", what, PROFILE_FIELDS)?
+        } else {
+            let part = "the profile (age, member since, strides)";
+            self.left_out(cx, &mut answer, call, part, SCOPE_PROFILE);
+            Profile::default()
+        };
         let settings = if granted(state, SCOPE_SETTINGS) {
             self.settings(cx)?
         } else {
+            let part = "the settings (time zone, locale, units)";
+            self.left_out(cx, &mut answer, call, part, SCOPE_SETTINGS);
             None
         };
         let units = match (&app.system, &settings) {
@@ -196,18 +207,20 @@ impl GoogleHealth {
             settings_fields(&mut user, settings)
                 .map_err(|e| Self::bad_shape(cx, "the user's settings", e))?;
         }
-        if granted(state, SCOPE_METRICS) {
+        if !granted(state, SCOPE_METRICS) {
+            let part = "height and weight";
+            self.left_out(cx, &mut answer, call, part, SCOPE_METRICS);
+        } else {
             if let Some(meters) = self.height(cx, state)? {
                 user.insert("height".into(), json!(units.height(meters * 1000.0)));
             }
-            let points = self.list(cx, "weight", None, 1)?;
+            let points: Vec<_> = self.latest(cx, "weight", None)?.into_iter().collect();
             if let Some((_, measured)) = self.samples(cx, &WEIGHT, &points)?.first() {
                 let grams = convert::required(measured.weight_grams, "weightGrams")
                     .map_err(|e| Self::bad_shape(cx, "the weight list", e))?;
                 user.insert("weight".into(), json!(units.weight(grams)));
             }
         }
-        let mut answer = Map::new();
         answer.insert("user".into(), Value::Object(user));
         Ok(answer)
     }
@@ -233,7 +246,7 @@ impl GoogleHealth {
         let devices = pages
             .iter()
             .flat_map(|p| &p.paired_devices)
-            .map(|d| device_entry(d, self.utc_offset))
+            .map(|d| device_entry(d, &self.local().zone))
             .collect::<Result<Vec<Value>, ShapeError>>()
             .map_err(|e| Self::bad_shape(cx, what, e))?;
         let mut answer = Map::new();
@@ -255,13 +268,16 @@ mod tests {
             "macAddress": "AB12CD34EF56"}))
         .unwrap();
         assert_eq!(
-            device_entry(&device, 3600).unwrap(),
+            device_entry(&device, &Zone::fixed(3600)).unwrap(),
             json!({"battery": "High", "batteryLevel": 90, "deviceVersion": "Aria Air",
                    "features": [], "id": "123", "lastSyncTime": "2026-11-20T07:12:40.000",
                    "mac": "AB12CD34EF56", "type": "SCALE"})
         );
         let bare: PairedDevice = decode(&json!({"name": "users/me/pairedDevices/9"})).unwrap();
-        assert_eq!(device_entry(&bare, 0).unwrap(), json!({"id": "9"}));
+        assert_eq!(
+            device_entry(&bare, &Zone::fixed(0)).unwrap(),
+            json!({"id": "9"})
+        );
     }
 
     #[test]

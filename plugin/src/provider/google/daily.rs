@@ -38,7 +38,10 @@ impl GoogleHealth {
             "{member} >= \"{day}\" AND {member} < \"{}\"",
             day.add_days(1)
         );
-        let points = self.list(cx, kind.data_type, Some(&filter), 1)?;
+        let points: Vec<_> = self
+            .latest(cx, kind.data_type, Some(&filter))?
+            .into_iter()
+            .collect();
         let samples = self.samples(cx, kind, &points)?;
         let Some((_, measured)) = samples
             .into_iter()
@@ -109,6 +112,7 @@ impl GoogleHealth {
                 json!([{"activity": "total", "distance": num(km)}]),
             );
         }
+        let logged = self.logged_activities(cx, units, day)?;
         let what = "the active-minutes daily roll-up";
         for (_, point) in self.daily_rollup(cx, "active-minutes", day, day)? {
             let levels = point
@@ -128,6 +132,7 @@ impl GoogleHealth {
             }
         }
         let mut answer = Map::new();
+        answer.insert("activities".into(), Value::Array(logged));
         answer.insert("summary".into(), Value::Object(summary));
         Ok(answer)
     }

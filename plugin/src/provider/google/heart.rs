@@ -12,11 +12,12 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::convert::{self, num, parse_duration};
+use super::scopes::{SCOPE_ACTIVITY, SCOPE_METRICS};
 use super::shape::{DataPoint, ShapeError};
 use super::transport::{Answer, Ctx};
-use super::{GoogleHealth, LIST_PAGE_SIZE};
+use super::{GoogleHealth, LIST_PAGE_SIZE, granted};
 use crate::dates::Date;
-use crate::provider::{ApiError, Call};
+use crate::provider::{ApiError, Call, RunState};
 
 /// Google's zone types and the legacy zone names, in the legacy order.
 pub const ZONES: &[(&str, &str)] = &[
@@ -95,8 +96,44 @@ impl GoogleHealth {
 
     /// The `activities-heart` entries of the days `start..=end` that have
     /// any heart data: `{dateTime, value: {heartRateZones, restingHeartRate?}}`.
-    pub(super) fn heart_days(&self, cx: &Ctx, start: Date, end: Date) -> Answer<Vec<Value>> {
+    /// The resting rate and the zones' thresholds need the metrics scope,
+    /// their minutes and calories the activity scope: what the consent
+    /// lacks is left out of `answer`'s entries and noted there for `call`.
+    pub(super) fn heart_days(
+        &self,
+        cx: &Ctx,
+        state: &RunState,
+        (start, end): (Date, Date),
+        call: &str,
+        answer: &mut Map<String, Value>,
+    ) -> Answer<Vec<Value>> {
         let mut days: BTreeMap<Date, Day> = BTreeMap::new();
+        if granted(state, SCOPE_METRICS) {
+            self.heart_metrics(cx, start, end, &mut days)?;
+        } else {
+            let what = "the resting heart rate and the zones' thresholds";
+            self.left_out(cx, answer, call, what, SCOPE_METRICS);
+        }
+        if granted(state, SCOPE_ACTIVITY) {
+            self.zone_activity(cx, start, end, &mut days)?;
+        } else {
+            let what = "the minutes and calories in each zone";
+            self.left_out(cx, answer, call, what, SCOPE_ACTIVITY);
+        }
+        Ok(days
+            .into_iter()
+            .map(|(day, data)| json!({"dateTime": day.to_string(), "value": day_value(&data)}))
+            .collect())
+    }
+
+    /// Resting heart rates and zone thresholds (metrics scope).
+    fn heart_metrics(
+        &self,
+        cx: &Ctx,
+        start: Date,
+        end: Date,
+        days: &mut BTreeMap<Date, Day>,
+    ) -> Answer<()> {
         for (day, bpm) in self.resting_rates(cx, start, end)? {
             days.entry(day).or_default().resting = Some(bpm);
         }
@@ -104,8 +141,19 @@ impl GoogleHealth {
         let filter = date_filter("daily_heart_rate_zones.date", start, end);
         let points = self.reconcile(cx, "daily-heart-rate-zones", Some(&filter))?;
         for (i, point) in points.iter().enumerate() {
-            thresholds(&mut days, i, point).map_err(|e| Self::bad_shape(cx, what, e))?;
+            thresholds(days, i, point).map_err(|e| Self::bad_shape(cx, what, e))?;
         }
+        Ok(())
+    }
+
+    /// Minutes and calories in each zone (activity scope).
+    fn zone_activity(
+        &self,
+        cx: &Ctx,
+        start: Date,
+        end: Date,
+        days: &mut BTreeMap<Date, Day>,
+    ) -> Answer<()> {
         // A day's window lists the zones with time or calories; the other
         // zones had none that day.
         let what = "the time-in-heart-rate-zone daily roll-up";
@@ -155,10 +203,7 @@ impl GoogleHealth {
                 }
             }
         }
-        Ok(days
-            .into_iter()
-            .map(|(day, data)| json!({"dateTime": day.to_string(), "value": day_value(&data)}))
-            .collect())
+        Ok(())
     }
 }
 

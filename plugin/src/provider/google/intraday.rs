@@ -7,10 +7,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::GoogleHealth;
-use super::convert::{Civil, format_rfc3339, num, num_string};
+use super::convert::{Zone, format_rfc3339, num, num_string};
+use super::scopes::SCOPE_METRICS;
 use super::series::{Quantity, rolled, series_key, unsupported_resource};
 use super::transport::{Answer, Ctx};
+use super::{GoogleHealth, granted};
 use crate::dates::valid_time;
 use crate::errors::{PluginError, Result};
 use crate::provider::{ApiError, AppSettings, Call, RunState};
@@ -36,9 +37,15 @@ fn window_seconds(resource: &str, detail: &str) -> Option<u32> {
     }
 }
 
-fn minutes_of(time: &str) -> i64 {
+/// `HH:MM` as hours and minutes (checked by the plan before).
+fn hours_minutes(time: &str) -> (u32, u32) {
     let (h, m) = time.split_once(':').unwrap_or(("0", "0"));
-    h.parse::<i64>().unwrap_or(0) * 60 + m.parse::<i64>().unwrap_or(0)
+    (h.parse().unwrap_or(0), m.parse().unwrap_or(0))
+}
+
+fn minutes_of(time: &str) -> u32 {
+    let (h, m) = hours_minutes(time);
+    h * 60 + m
 }
 
 /// Checks an intraday call before anything is sent.
@@ -86,19 +93,28 @@ impl GoogleHealth {
         let seconds = window_seconds(resource, detail)
             .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
         let day = self.window(call).map_err(ApiError::Failed)?.start;
-        // The legacy range included its end minute: [start, end + 1 minute).
-        let (from, to) = match (arg("start_time"), arg("end_time")) {
-            (Some(start), Some(end)) => (minutes_of(start) * 60, minutes_of(end) * 60 + 60),
-            _ => (0, 86_400),
+        // The user's day, or the asked part of it, in their zone (a day of
+        // a daylight-saving change has 23 or 25 hours).
+        let zone = self.local().zone;
+        let (start, end) = match (arg("start_time"), arg("end_time")) {
+            (Some(from), Some(to)) => {
+                let (fh, fm) = hours_minutes(from);
+                let (th, tm) = hours_minutes(to);
+                (zone.instant(day, fh, fm), zone.instant(day, th, tm) + 60)
+            }
+            _ => (zone.start_of(day), zone.start_of(day.add_days(1))),
         };
-        let midnight = i64::from(day.to_days()) * 86_400 - i64::from(self.utc_offset);
-        let (start, end) = (
-            format_rfc3339(midnight + from),
-            format_rfc3339(midnight + to),
-        );
+        let (start, end) = (format_rfc3339(start), format_rfc3339(end));
         let heart = resource == "activities/heart";
+        let mut notes = Map::new();
         let (summary, dataset) = if heart {
-            let windows = self.rollup(cx, "heart-rate", &start, &end, seconds)?;
+            let call = "intraday_time_series activities/heart";
+            let windows = if granted(state, SCOPE_METRICS) {
+                self.rollup(cx, "heart-rate", &start, &end, seconds)?
+            } else {
+                self.left_out(cx, &mut notes, call, "the heart rate", SCOPE_METRICS);
+                Vec::new()
+            };
             let what = "the heart-rate roll-up";
             let mut dataset = Vec::new();
             for (at, point) in windows {
@@ -114,7 +130,8 @@ impl GoogleHealth {
                     })?;
                 dataset.push((at, num(bpm.round())));
             }
-            (self.heart_days(cx, day, day)?, dataset)
+            let summary = self.heart_days(cx, state, (day, day), call, &mut notes)?;
+            (summary, dataset)
         } else {
             let rolled = rolled(resource)
                 .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
@@ -139,7 +156,9 @@ impl GoogleHealth {
                 .collect();
             (summary, dataset)
         };
-        Ok(answer(resource, summary, dataset, seconds, self.utc_offset))
+        let mut answer = answer(resource, summary, dataset, seconds, &zone);
+        answer.extend(notes);
+        Ok(answer)
     }
 }
 
@@ -150,16 +169,13 @@ fn answer(
     summary: Vec<Value>,
     mut dataset: Vec<(f64, Value)>,
     seconds: u32,
-    utc_offset: i32,
+    zone: &Zone,
 ) -> Map<String, Value> {
     // Google answers newest first.
     dataset.sort_by(|a, b| a.0.total_cmp(&b.0));
     let dataset: Vec<Value> = dataset
         .into_iter()
-        .map(|(at, value)| {
-            let local = Civil::from_epoch(at + f64::from(utc_offset));
-            json!({"time": local.time_text(), "value": value})
-        })
+        .map(|(at, value)| json!({"time": zone.civil(at).time_text(), "value": value}))
         .collect();
     let key = series_key(resource);
     let (interval, kind) = match seconds {
@@ -190,7 +206,7 @@ mod tests {
                 (parse_rfc3339("2026-11-20T07:40:00Z").unwrap(), json!(10)),
             ],
             60,
-            3600,
+            &Zone::fixed(3600),
         );
         assert_eq!(
             a["activities-steps-intraday"],

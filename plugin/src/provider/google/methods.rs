@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value};
 
-use super::super::fitbit_methods;
 use super::convert;
 use super::intraday;
 use super::series::{RESOURCES, max_days, unsupported_resource};
@@ -12,6 +11,7 @@ use super::transport::{Answer, Ctx};
 use super::{GoogleHealth, SLEEP_PAGE_SIZE};
 use crate::errors::{PluginError, Result};
 use crate::oauth::field;
+use crate::provider::methods as legacy;
 use crate::provider::{ApiError, AppSettings, Call, RunState};
 
 impl GoogleHealth {
@@ -21,8 +21,11 @@ impl GoogleHealth {
         methods: &[String],
         args: &Map<String, Value>,
     ) -> Result<Vec<Call>> {
-        let calls = fitbit_methods::plan(methods, args)?;
+        let calls = legacy::plan(methods, args)?;
         for call in &calls {
+            if let Some(refusal) = super::unavailable::no_equivalent(call) {
+                return Err(refusal);
+            }
             match call.method.as_str() {
                 "time_series" => {
                     let resource = call.args.get("resource").map(String::as_str).unwrap_or("");
@@ -69,6 +72,13 @@ impl GoogleHealth {
                 ))));
             }
         }
+        // The user's days and local times (the profile has neither).
+        if !matches!(
+            call.method.as_str(),
+            "user_profile_get" | "recent_foods" | "recent_activities" | "activity_stats"
+        ) {
+            self.localise(cx, state)?;
+        }
         match call.method.as_str() {
             "get_bodyweight" => self.sample_logs(cx, app, call, state, &WEIGHT),
             "get_bodyfat" => self.sample_logs(cx, app, call, state, &BODY_FAT),
@@ -77,7 +87,15 @@ impl GoogleHealth {
             "body" => self.body(cx, app, call, state),
             "activities" => self.activities(cx, app, call, state),
             "heart" => self.heart(cx, call),
-            "sleep" => self.sleep(cx, call),
+            "sleep" | "get_sleep" => self.sleep(cx, call),
+            "foods_log" => self.foods_log(cx, call),
+            "foods_log_water" => self.foods_log_water(cx, app, call, state),
+            "recent_foods" => self.recent_foods(cx),
+            "glucose" => self.glucose(cx, app, call, state),
+            "recent_activities" | "activity_stats" => {
+                let units = self.units(cx, app, state)?;
+                self.recent_activities(cx, units, legacy::answer_key(call))
+            }
             "user_profile_get" => self.user_profile(cx, app, state),
             "get_devices" => self.devices(cx),
             other => Err(ApiError::Failed(PluginError::bad_request(format!(
@@ -103,7 +121,7 @@ impl GoogleHealth {
                 .sleep
                 .as_ref()
                 .ok_or_else(|| convert::missing(&format!("dataPoints[{i}].sleep")))
-                .and_then(|sleep| convert::sleep_entry(&point.name, sleep, self.utc_offset))
+                .and_then(|sleep| convert::sleep_entry(&point.name, sleep, &self.local().zone))
                 .map_err(|e| Self::bad_shape(cx, what, e))?;
             entries.push(entry);
         }

@@ -8,7 +8,8 @@
 //!
 //! `scopes` says which scopes each method needs, `oauth` builds the consent
 //! URL and token requests, `transport` sends API requests (gets, lists,
-//! roll-ups, paging, errors), `shape` checks every answer's shape, and
+//! roll-ups, paging), `retry` retries Google's transient refusals, `errors`
+//! turns its refusals into answers, `shape` checks every answer's shape, and
 //! `convert` turns Google data into the legacy shapes. The methods:
 //! `sync` (weight and body-fat logs, synced incrementally), `series`
 //! (`time_series`), `heart`, `daily` (`body`, `activities`), `intraday`,
@@ -18,15 +19,24 @@
 mod account;
 pub mod convert;
 mod daily;
+mod errors;
+mod exercise;
 mod heart;
 mod intraday;
 mod methods;
+mod metrics;
+mod nutrition;
 mod oauth;
+pub mod retry;
 pub mod scopes;
 mod series;
+mod settings;
 pub mod shape;
 mod sync;
 mod transport;
+pub mod unavailable;
+
+use std::cell::RefCell;
 
 use serde_json::{Map, Value};
 
@@ -37,17 +47,19 @@ use crate::oauth::field;
 use crate::pacing::{Limits, Pacer};
 use crate::paths::Paths;
 use crate::redirect::Redirect;
-use convert::period_start;
+use convert::{Zone, period_start};
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
+use retry::Backoff;
 use transport::Ctx;
 
+pub use errors::{Status, rpc_status};
 pub use scopes::{
-    ALL_SCOPES, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
-    parse_scope_names, scope_description, scope_short_name, scopes_for,
+    ALL_SCOPES, SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_NUTRITION, SCOPE_PROFILE, SCOPE_SETTINGS,
+    SCOPE_SLEEP, parse_scope_names, scope_description, scope_short_name, scopes_for,
 };
 pub use series::RESOURCES;
-pub use transport::{Status, rollup_limit_days, rpc_status};
+pub use transport::rollup_limit_days;
 
 /// Page size of sample lists (the API's maximum).
 pub const LIST_PAGE_SIZE: u32 = 10_000;
@@ -64,11 +76,22 @@ pub struct GoogleHealth {
     token_url: String,
     revoke_url: String,
     plugin_url: String,
-    today: Date,
-    /// The host's offset east of UTC: local days → UTC filter bounds.
-    utc_offset: i32,
+    /// The host's offset east of UTC: the user's zone when Google gives none.
+    host_offset: i32,
+    /// The user's time zone and today: the host's until the user's settings
+    /// are read at the start of a call.
+    local: RefCell<Local>,
     /// Keeps requests within Google's per-user and per-app quotas.
     pacer: Pacer,
+    /// How long this request may wait to retry Google's transient refusals.
+    backoff: Backoff,
+}
+
+/// The user's time zone, and their date today.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Local {
+    pub zone: Zone,
+    pub today: Date,
 }
 
 /// The window of local days a call reads, and whether it ends today
@@ -88,26 +111,40 @@ impl GoogleHealth {
             token_url: endpoint(request, "google_token_url"),
             revoke_url: endpoint(request, "google_revoke_url"),
             plugin_url,
-            today: Date::from_epoch(0.0, 0),
-            utc_offset: request.context.utc_offset_seconds,
+            host_offset: request.context.utc_offset_seconds,
+            local: RefCell::new(Local {
+                zone: Zone::fixed(request.context.utc_offset_seconds),
+                today: Date::from_epoch(0.0, 0),
+            }),
             pacer: Pacer::new(
                 Paths::new(&request.context.plugin_name).pacing(),
                 "Google Health",
                 Limits::from_config(request),
             ),
+            backoff: Backoff::from_config(request),
         }
     }
 
-    /// Sets "today" (the host's local date) for calls without a date.
-    pub fn with_today(mut self, today: Date) -> Self {
-        self.today = today;
+    /// Sets "today" (the host's local date) until the user's is known.
+    pub fn with_today(self, today: Date) -> Self {
+        self.local.borrow_mut().today = today;
         self
     }
 
+    /// The user's zone and today (the host's before they are read).
+    pub(super) fn local(&self) -> Local {
+        self.local.borrow().clone()
+    }
+
+    fn today(&self) -> Date {
+        self.local.borrow().today
+    }
+
     fn date_arg(&self, call: &Call, key: &str) -> Option<Date> {
+        let today = self.today();
         call.args.get(key).map(|v| match v.as_str() {
-            "today" => self.today,
-            other => Date::parse(other).unwrap_or(self.today),
+            "today" => today,
+            other => Date::parse(other).unwrap_or(today),
         })
     }
 
@@ -118,16 +155,23 @@ impl GoogleHealth {
         let arg = |k: &str| call.args.get(k).map(String::as_str);
         if matches!(
             call.method.as_str(),
-            "sleep" | "heart" | "body" | "activities"
+            "sleep"
+                | "get_sleep"
+                | "heart"
+                | "body"
+                | "activities"
+                | "foods_log"
+                | "foods_log_water"
+                | "glucose"
         ) {
-            let day = self.date_arg(call, "date").unwrap_or(self.today);
+            let day = self.date_arg(call, "date").unwrap_or(self.today());
             return Ok(Window {
                 start: day,
                 end: day,
                 rolling: false,
             });
         }
-        let base = self.date_arg(call, "base_date").unwrap_or(self.today);
+        let base = self.date_arg(call, "base_date").unwrap_or(self.today());
         let (start, end) = match (arg("period"), self.date_arg(call, "end_date")) {
             (Some(period), _) => (period_start(base, period, MAX_DAYS), base),
             (_, Some(end)) => (base, end),
@@ -149,7 +193,7 @@ impl GoogleHealth {
         Ok(Window {
             start,
             end,
-            rolling: end == self.today && !call.args.contains_key("end_date"),
+            rolling: end == self.today() && !call.args.contains_key("end_date"),
         })
     }
 
@@ -161,6 +205,44 @@ impl GoogleHealth {
 /// Whether the user's consent, as recorded with the token, includes `scope`.
 pub fn granted(state: &RunState, scope: &str) -> bool {
     field(&state.token, "scope").is_some_and(|s| s.split_whitespace().any(|s| s == scope))
+}
+
+/// The answer key that says what calls left out for want of consent:
+/// `{"partialConsent": {"<call>": "<what, and the link that allows it>"}}`.
+pub const PARTIAL_CONSENT: &str = "partialConsent";
+
+impl GoogleHealth {
+    /// Notes in `answer` (and the log) that `call` left out `what` because
+    /// the consent lacks `scope`, with the link that asks for it too.
+    fn left_out(
+        &self,
+        cx: &Ctx,
+        answer: &mut Map<String, Value>,
+        call: &str,
+        what: &str,
+        scope: &str,
+    ) {
+        let name = scope_short_name(scope);
+        let user = cx.user;
+        let note = format!(
+            "{what} left out: {user} has not allowed {} (Google Health scope {name}); allow it \
+             at {}/auth1?user={user}&scope={name}",
+            scope_description(scope),
+            self.plugin_url
+        );
+        cx.host
+            .log(igor_plugin_sdk::Level::Warn, &format!("{call}: {note}"));
+        let notes = answer
+            .entry(PARTIAL_CONSENT)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(notes) = notes.as_object_mut() {
+            let text = match notes.get(call).and_then(Value::as_str) {
+                Some(earlier) => format!("{earlier}; {note}"),
+                None => note,
+            };
+            notes.insert(call.into(), Value::from(text));
+        }
+    }
 }
 
 impl Provider for GoogleHealth {

@@ -15,12 +15,16 @@ pub const SCOPE_ACTIVITY: &str =
 pub const SCOPE_SLEEP: &str = "https://www.googleapis.com/auth/googlehealth.sleep.readonly";
 pub const SCOPE_PROFILE: &str = "https://www.googleapis.com/auth/googlehealth.profile.readonly";
 pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/googlehealth.settings.readonly";
+/// Food and water logs (the scopes page lists it; the discovery document
+/// names only its writeonly twin).
+pub const SCOPE_NUTRITION: &str = "https://www.googleapis.com/auth/googlehealth.nutrition.readonly";
 
 /// Every scope the plugin may ask for, in the order it asks.
 pub const ALL_SCOPES: &[&str] = &[
     SCOPE_METRICS,
     SCOPE_ACTIVITY,
     SCOPE_SLEEP,
+    SCOPE_NUTRITION,
     SCOPE_PROFILE,
     SCOPE_SETTINGS,
 ];
@@ -37,6 +41,10 @@ pub struct Need {
     /// Converts weights, distances, heights or elevations: without a
     /// `system`, the units come from the user's settings (settings scope).
     pub units: bool,
+    /// Reads the user's days or local times ("today", windows, intraday
+    /// labels): their time zone comes from the settings (settings scope;
+    /// without it the host's zone is used).
+    pub zone: bool,
 }
 
 const fn need(call: &'static str, scopes: &'static [&'static str], units: bool) -> Need {
@@ -44,12 +52,22 @@ const fn need(call: &'static str, scopes: &'static [&'static str], units: bool) 
         call,
         scopes,
         units,
+        zone: true,
+    }
+}
+
+/// A row whose call reads no days (the profile).
+const fn timeless(call: &'static str, scopes: &'static [&'static str], units: bool) -> Need {
+    Need {
+        zone: false,
+        ..need(call, scopes, units)
     }
 }
 
 const M: &[&str] = &[SCOPE_METRICS];
 const A: &[&str] = &[SCOPE_ACTIVITY];
 const MA: &[&str] = &[SCOPE_METRICS, SCOPE_ACTIVITY];
+const N: &[&str] = &[SCOPE_NUTRITION];
 
 /// The scopes of every method and resource Google Health answers.
 pub const NEEDS: &[Need] = &[
@@ -67,13 +85,32 @@ pub const NEEDS: &[Need] = &[
     need("sleep", &[SCOPE_SLEEP], false),
     // profile; settings (time zone, units, strides); height and weight;
     // stride lengths (profile fields shown only with the activity scope)
-    need(
+    timeless(
         "user_profile_get",
         &[SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_METRICS, SCOPE_ACTIVITY],
         true,
     ),
     // pairedDevices
     need("get_devices", &[SCOPE_SETTINGS], false),
+    // nutrition-log; hydration-log (liquid units)
+    need("foods_log", N, false),
+    need("foods_log_water", N, true),
+    // nutrition-log, newest first
+    timeless("recent_foods", N, false),
+    // blood-glucose (glucose units)
+    need("glucose", M, true),
+    // sleep, as `sleep`
+    need("get_sleep", &[SCOPE_SLEEP], false),
+    // exercise, newest first (distance units)
+    timeless("recent_activities", A, true),
+    timeless("activity_stats", A, true),
+    // daily-oxygen-saturation, -heart-rate-variability, -respiratory-rate,
+    // -sleep-temperature-derivations (temperature units), daily-vo2-max
+    need("time_series spo2", M, false),
+    need("time_series hrv", M, false),
+    need("time_series br", M, false),
+    need("time_series temp/skin", M, true),
+    need("time_series cardioscore", A, false),
     need("time_series body/weight", M, true),
     need("time_series body/fat", M, false),
     // weight and height
@@ -120,8 +157,9 @@ pub fn needs_of(method: &str, resource: Option<&str>) -> Vec<&'static Need> {
 
 /// The scopes the methods need, in [`ALL_SCOPES`] order.
 /// `units_from_settings`: no `system` is set, so converting calls need the
-/// settings scope too. A user without any known method gets the metrics
-/// scope (the default method is `get_bodyweight`).
+/// settings scope too; so do calls that read the user's days (their time
+/// zone). A user without any known method gets what the default method
+/// (`get_bodyweight`) needs.
 pub fn scopes_for(
     methods: &[String],
     args: &Map<String, Value>,
@@ -132,13 +170,13 @@ pub fn scopes_for(
     for method in methods {
         for row in needs_of(method, resource.as_deref()) {
             wanted.extend(row.scopes);
-            if row.units && units_from_settings {
+            if row.zone || (row.units && units_from_settings) {
                 wanted.push(SCOPE_SETTINGS);
             }
         }
     }
     if wanted.is_empty() {
-        wanted.push(SCOPE_METRICS);
+        wanted.extend([SCOPE_METRICS, SCOPE_SETTINGS]);
     }
     ALL_SCOPES
         .iter()
@@ -158,6 +196,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "activity (steps, distance, floors, calories)",
     ),
     (SCOPE_SLEEP, "sleep"),
+    (SCOPE_NUTRITION, "food and water logs"),
     (SCOPE_PROFILE, "profile"),
     (
         SCOPE_SETTINGS,
@@ -257,9 +296,10 @@ mod tests {
     #[test]
     fn scopes_only_as_needed() {
         let none = Map::new();
+        // The user's days need their time zone: the settings scope.
         assert_eq!(
             scopes_for(&methods(&["get_bodyweight"]), &none, false),
-            vec![SCOPE_METRICS]
+            vec![SCOPE_METRICS, SCOPE_SETTINGS]
         );
         assert_eq!(
             scopes_for(&methods(&["get_bodyweight"]), &none, true),
@@ -272,7 +312,7 @@ mod tests {
                 steps.as_object().unwrap(),
                 true
             ),
-            vec![SCOPE_ACTIVITY, SCOPE_SLEEP]
+            vec![SCOPE_ACTIVITY, SCOPE_SLEEP, SCOPE_SETTINGS]
         );
         assert_eq!(
             scopes_for(&methods(&["get_devices"]), &none, true),
@@ -289,12 +329,14 @@ mod tests {
                 heart.as_object().unwrap(),
                 true
             ),
-            vec![SCOPE_METRICS, SCOPE_ACTIVITY]
+            vec![SCOPE_METRICS, SCOPE_ACTIVITY, SCOPE_SETTINGS]
         );
         assert_eq!(
             scopes_for(&methods(&["nonsense"]), &none, false),
-            vec![SCOPE_METRICS]
+            vec![SCOPE_METRICS, SCOPE_SETTINGS]
         );
+        // The profile reads no days: its own scopes only.
+        assert!(!needs_of("user_profile_get", None)[0].zone);
     }
 
     #[test]
@@ -305,8 +347,19 @@ mod tests {
 
     #[test]
     fn every_method_google_answers_has_a_row() {
-        for (method, _) in crate::provider::fitbit_methods::METHODS {
-            assert!(!needs_of(method, None).is_empty(), "{method}");
+        use crate::provider::google::unavailable::NO_EQUIVALENT;
+        for (method, _) in crate::provider::methods::METHODS {
+            // activity_stats is answered with qualifier=recent only.
+            let unavailable =
+                NO_EQUIVALENT.iter().any(|(m, _, _)| m == method) && *method != "activity_stats";
+            assert_eq!(needs_of(method, None).is_empty(), unavailable, "{method}");
+        }
+        for resource in crate::provider::google::RESOURCES {
+            assert_eq!(
+                needs_of("time_series", Some(resource)).len(),
+                1,
+                "{resource}"
+            );
         }
     }
 }

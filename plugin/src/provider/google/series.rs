@@ -140,6 +140,11 @@ pub const RESOURCES: &[&str] = &[
     "activities/elevation",
     "activities/calories",
     "activities/heart",
+    "spo2",
+    "hrv",
+    "br",
+    "temp/skin",
+    "cardioscore",
 ];
 
 /// The longest window of a resource, in days. Calories and heart-rate
@@ -161,7 +166,7 @@ pub(super) fn rolled(resource: &str) -> Option<&'static Rolled> {
 
 /// The legacy answer key of a resource: `body/weight` → `body-weight`.
 pub(super) fn series_key(resource: &str) -> String {
-    resource.replace('/', "-")
+    crate::provider::methods::series_key(resource)
 }
 
 pub(super) fn unsupported_resource(method: &str, resource: &str) -> PluginError {
@@ -233,9 +238,21 @@ impl GoogleHealth {
     ) -> Answer<Map<String, Value>> {
         let resource = call.args.get("resource").map(String::as_str).unwrap_or("");
         let window = self.window(call).map_err(ApiError::Failed)?;
+        let mut answer = Map::new();
         let series: Vec<Value> = match resource {
-            "activities/heart" => self.heart_days(cx, window.start, window.end)?,
+            "activities/heart" => self.heart_days(
+                cx,
+                state,
+                (window.start, window.end),
+                "time_series activities/heart",
+                &mut answer,
+            )?,
             "body/bmi" => self.bmi_series(cx, state, window.start, window.end)?,
+            _ if super::metrics::metric(resource).is_some() => {
+                let metric = super::metrics::metric(resource).expect("just found");
+                let units = self.units(cx, app, state)?;
+                return self.metric_series(cx, units, metric, window.start, window.end);
+            }
             _ => {
                 let rolled = rolled(resource)
                     .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
@@ -246,7 +263,6 @@ impl GoogleHealth {
                     .collect()
             }
         };
-        let mut answer = Map::new();
         answer.insert(series_key(resource), Value::Array(series));
         Ok(answer)
     }

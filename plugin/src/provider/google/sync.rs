@@ -1,16 +1,21 @@
-//! `get_bodyweight` and `get_bodyfat` with incremental sync, and what many
-//! methods need: the run's units, the user's settings and the latest
-//! height (units and height cached for the day in the user's bookkeeping).
+//! `get_bodyweight` and `get_bodyfat` with incremental sync, and the
+//! latest height many methods need (kept for a day in the user's
+//! bookkeeping).
 
 use serde_json::{Map, Value, json};
 
-use super::convert::{self, Sample, Units, merge_logs, required, utc_bounds};
-use super::scopes::SCOPE_SETTINGS;
-use super::shape::{DataPoint, Measured, SETTINGS_FIELDS, Settings};
+use super::convert::{self, Sample, Units, merge_logs, required};
+use super::settings::KEEP_SECONDS;
+use super::shape::{DataPoint, Measured};
 use super::transport::{Answer, Ctx};
-use super::{GoogleHealth, LIST_PAGE_SIZE, granted};
-use crate::json::as_list;
+use super::{GoogleHealth, LIST_PAGE_SIZE};
+use crate::dates::Date;
+use crate::json::{as_f64, as_list};
 use crate::provider::{ApiError, AppSettings, Call, RunState};
+
+/// Days an incremental run lists again, ending today: samples logged late
+/// or deleted within them are seen at the next run.
+pub const TRAILING_DAYS: i32 = 7;
 
 /// A sample-type data type: its name, its field in a data point, the
 /// legacy log key, and its payload.
@@ -56,60 +61,25 @@ impl GoogleHealth {
                         convert::missing(&format!("dataPoints[{i}].{}", kind.field)),
                     )
                 })?;
-                let sample = convert::sample(point, measured, kind.field, self.utc_offset)
+                let sample = convert::sample(point, measured, kind.field, &self.local().zone)
                     .map_err(|e| Self::bad_shape(cx, &what, e))?;
                 Ok((sample, measured))
             })
             .collect()
     }
 
-    /// `GET /v4/users/me/settings`, or none when the consent does not
-    /// include the settings scope (Google answers 403).
-    pub(super) fn settings(&self, cx: &Ctx) -> Answer<Option<Settings>> {
-        self.get_if_granted(cx, "settings", "the user's settings", SETTINGS_FIELDS)
-    }
-
-    /// The units of this run: `system` if set; else the user's Google
-    /// settings when that scope was granted (cached for the day in the
-    /// bookkeeping); else metric.
-    pub(super) fn units(&self, cx: &Ctx, app: &AppSettings, state: &mut RunState) -> Answer<Units> {
-        if let Some(system) = &app.system {
-            return Ok(Units::from_system(system));
-        }
-        if !granted(state, SCOPE_SETTINGS) {
-            return Ok(Units::METRIC);
-        }
-        let today = self.today.to_string();
-        if let Some(cached) = state.sync.get("units")
-            && cached.get("day").and_then(Value::as_str) == Some(today.as_str())
-            && let Some(units) = cached
-                .get("units")
-                .and_then(Value::as_str)
-                .and_then(Units::from_label)
-        {
-            return Ok(units);
-        }
-        // Consent without the settings permission: metric, as documented.
-        let units = self
-            .settings(cx)?
-            .map_or(Units::METRIC, |s| Units::from_settings(&s));
-        state.sync.insert(
-            "units".into(),
-            json!({"day": today, "units": units.label()}),
-        );
-        Ok(units)
-    }
-
-    /// The latest height in metres (BMI, the profile), cached for the day.
+    /// The latest height in metres (BMI, the profile), kept for a day.
     pub(super) fn height(&self, cx: &Ctx, state: &mut RunState) -> Answer<Option<f64>> {
-        let today = self.today.to_string();
+        let now = cx.host.now();
         if let Some(cached) = state.sync.get("height")
-            && cached.get("day").and_then(Value::as_str) == Some(today.as_str())
+            && let Some(read_at) = cached.get("read_at").and_then(as_f64)
+            && read_at <= now
+            && now - read_at < KEEP_SECONDS
         {
             return Ok(cached.get("meters").and_then(Value::as_f64));
         }
-        // Newest first: one point is the latest height.
-        let points = self.list(cx, "height", None, 1)?;
+        // Newest first: the first point is the latest height.
+        let points: Vec<DataPoint> = self.latest(cx, "height", None)?.into_iter().collect();
         let kind = SampleType {
             data_type: "height",
             field: "height",
@@ -123,14 +93,17 @@ impl GoogleHealth {
             .and_then(|(_, measured)| convert::height_m(measured));
         state
             .sync
-            .insert("height".into(), json!({"day": today, "meters": meters}));
+            .insert("height".into(), json!({"read_at": now, "meters": meters}));
         Ok(meters)
     }
 
     /// `get_bodyweight` / `get_bodyfat`: the samples of the window as legacy
-    /// logs. A rolling window (ending today, no explicit end) whose
-    /// bookkeeping matches is synced incrementally: only samples from the
-    /// last one stored on are listed and merged into the stored logs.
+    /// logs. A rolling window (ending today, no explicit end) whose stored
+    /// logs are known to cover it up to the last week is synced
+    /// incrementally: only the last [`TRAILING_DAYS`] are listed again, and
+    /// they replace what is stored for those days (so samples added late
+    /// and samples deleted there are seen); older stored days are kept, and
+    /// days before the window are dropped. One list call, as a full read.
     pub(super) fn sample_logs(
         &self,
         cx: &Ctx,
@@ -146,7 +119,6 @@ impl GoogleHealth {
         } else {
             Units::METRIC
         };
-        let span = json!([window.start.to_string(), window.end.to_string()]);
         let record = state
             .sync
             .get(kind.data_type)
@@ -154,25 +126,22 @@ impl GoogleHealth {
             .unwrap_or(Value::Null);
         // Igor's database may have turned a one-element list into a scalar.
         let stored = state.previous.get(kind.key).map(as_list);
+        let trailing = window.start.max(window.end.add_days(1 - TRAILING_DAYS));
+        let covered = covered_days(&record, &units.label());
         let incremental = window.rolling
-            && record.get("window") == Some(&span)
-            && record.get("units").and_then(Value::as_str) == Some(units.label().as_str())
-            && stored.is_some();
-        let (start, end) = utc_bounds(window.start, window.end, self.utc_offset);
-        let since = incremental
-            .then(|| {
-                record
-                    .get("last")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .flatten();
-        let lower = since.clone().unwrap_or(start);
-        let member = format!(
-            "{}.sample_time.physical_time",
+            && stored.is_some()
+            && covered
+                .is_some_and(|(first, last)| first <= window.start && last.add_days(1) >= trailing);
+        let lower = if incremental { trailing } else { window.start };
+        // The user's days, whatever their offset (civil time filters).
+        let civil = format!(
+            "{}.sample_time.civil_time",
             kind.data_type.replace('-', "_")
         );
-        let filter = format!("{member} >= \"{lower}\" AND {member} < \"{end}\"");
+        let filter = format!(
+            "{civil} >= \"{lower}\" AND {civil} < \"{}\"",
+            window.end.add_days(1)
+        );
         let points = self.list(cx, kind.data_type, Some(&filter), LIST_PAGE_SIZE)?;
         let samples = self.samples(cx, kind, &points)?;
         let height = if weight {
@@ -191,26 +160,20 @@ impl GoogleHealth {
             };
             entries.push(entry.map_err(|e| Self::bad_shape(cx, &what, e))?);
         }
-        let older = if incremental {
-            stored.unwrap_or_default()
-        } else {
-            Vec::new()
+        // Stored days the list did not cover again, inside the window.
+        let older = match (incremental, stored) {
+            (true, Some(stored)) => stored
+                .into_iter()
+                .filter(|e| logged_on(e).is_some_and(|day| day >= window.start && day < trailing))
+                .collect(),
+            _ => Vec::new(),
         };
         let logs = merge_logs(older, entries);
         if window.rolling {
-            let newest = samples
-                .iter()
-                .map(|(s, _)| s)
-                .max_by(|a, b| a.epoch.total_cmp(&b.epoch))
-                .map(|s| (s.epoch, s.physical.clone()));
-            let previous_last = since.and_then(|t| convert::parse_rfc3339(&t).map(|e| (e, t)));
-            let last = match (newest, previous_last) {
-                (Some(a), Some(b)) => Some(if a.0 >= b.0 { a.1 } else { b.1 }),
-                (a, b) => a.or(b).map(|x| x.1),
-            };
+            let span = json!([window.start.to_string(), window.end.to_string()]);
             state.sync.insert(
                 kind.data_type.into(),
-                json!({"window": span, "units": units.label(), "last": last}),
+                json!({"window": span, "units": units.label()}),
             );
         } else {
             // Explicit dates replace the stored logs with another window.
@@ -220,4 +183,22 @@ impl GoogleHealth {
         answer.insert(kind.key.into(), Value::Array(logs));
         Ok(answer)
     }
+}
+
+/// The days the stored logs were last read for, if in `units`.
+fn covered_days(record: &Value, units: &str) -> Option<(Date, Date)> {
+    if record.get("units").and_then(Value::as_str) != Some(units) {
+        return None;
+    }
+    let window = record.get("window").map(as_list)?;
+    let day = |i: usize| window.get(i).and_then(Value::as_str).and_then(Date::parse);
+    Some((day(0)?, day(1)?))
+}
+
+/// The day of a stored log entry.
+fn logged_on(entry: &Value) -> Option<Date> {
+    entry
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(Date::parse)
 }

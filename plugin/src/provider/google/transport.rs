@@ -1,20 +1,19 @@
 //! Sending Google Health API requests: gets, `dataPoints.list` and
-//! `:reconcile`, the roll-ups, their paging, answers decoded into their
-//! documented shapes, and `google.rpc.Status` errors as the plugin's
-//! answers.
+//! `:reconcile`, the roll-ups, their paging, and answers decoded into their
+//! documented shapes (errors: `errors`).
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::convert::{date_json, parse_rfc3339};
+use super::errors::{retry_after, rpc_status};
+use super::retry::retryable;
 use super::shape::{
     self, DataPoint, LIST_FIELDS, ListPage, ROLLUP_FIELDS, RollupPage, RollupPoint, ShapeError,
     next_page,
 };
 use super::{GoogleHealth, LIST_PAGE_SIZE, MAX_PAGES};
 use crate::dates::Date;
-use crate::errors::{DEFAULT_RETRY_AFTER_SECONDS, PluginError, retry_seconds};
-use crate::json::as_list;
 use crate::provider::ApiError;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host, Level};
 
@@ -66,52 +65,45 @@ pub(super) fn encode(value: &str) -> String {
         .replace('+', "%20")
 }
 
-/// What a `google.rpc.Status` error body says.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub status: String,
-    pub message: String,
-    pub reasons: Vec<String>,
-}
-
-pub fn rpc_status(body: Option<&Value>) -> Status {
-    let Some(error) = body.and_then(|b| b.get("error")).filter(|e| e.is_object()) else {
-        return Status::default();
-    };
-    let text = |k: &str| {
-        error
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    };
-    Status {
-        status: text("status"),
-        message: text("message"),
-        reasons: error
-            .get("details")
-            .map(as_list)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|d| d.get("reason").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect(),
-    }
-}
-
 impl GoogleHealth {
     /// Sends one API request and returns its JSON, mapping Google's errors.
     pub(super) fn send(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<Value> {
-        let response = self.fetch(cx, request, what)?;
+        let response = self.exchange(cx, request, what)?;
         self.answer(cx, &response, what)
     }
 
-    /// Sends `request` once the pacer granted it a slot.
-    fn fetch(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<FetchResponse> {
+    /// Sends `request`, and again after a transient refusal (429, 503, 504)
+    /// while the retry budget and the pacing window allow; the last answer.
+    fn exchange(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<FetchResponse> {
         self.pacer
             .take(cx.host, cx.user)
             .map_err(ApiError::Failed)?;
+        let mut response = self.fetch(cx, request, what)?;
+        let mut attempt = 0;
+        while retryable(response.status) {
+            let Some(wait) = self.backoff.wait(cx.host, attempt, retry_after(&response)) else {
+                break;
+            };
+            cx.host.log(
+                Level::Info,
+                &format!(
+                    "{what} answered {}; retrying in {wait:.1} s",
+                    response.status
+                ),
+            );
+            cx.host.sleep(wait);
+            // A retry is a request like any other: no slot, no retry.
+            if self.pacer.take(cx.host, cx.user).is_err() {
+                break;
+            }
+            response = self.fetch(cx, request, what)?;
+            attempt += 1;
+        }
+        Ok(response)
+    }
+
+    fn fetch(&self, cx: &Ctx, request: &FetchRequest, what: &str) -> Answer<FetchResponse> {
+        self.backoff.sending(cx.host);
         cx.host
             .fetch(request)
             .map_err(|e| Self::upstream(format!("Google Health error: {what}: {e}")))
@@ -155,8 +147,9 @@ impl GoogleHealth {
         shape::decode_answer(&answer, known).map_err(|e| Self::bad_shape(cx, what, e))
     }
 
-    /// Like [`GoogleHealth::get`], but a 403 (the consent does not include
-    /// the scope) is no answer rather than an error.
+    /// Like [`GoogleHealth::get`], but a 403 saying the consent does not
+    /// include the scope (`ACCESS_TOKEN_SCOPE_INSUFFICIENT`) is no answer
+    /// rather than an error; any other refusal is an error.
     pub(super) fn get_if_granted<T: DeserializeOwned>(
         &self,
         cx: &Ctx,
@@ -166,8 +159,8 @@ impl GoogleHealth {
     ) -> Answer<Option<T>> {
         let request =
             FetchRequest::get(format!("{}/v4/users/me/{path}", self.api_url)).bearer(cx.token);
-        let response = self.fetch(cx, &request, what)?;
-        if response.status == 403 {
+        let response = self.exchange(cx, &request, what)?;
+        if response.status == 403 && rpc_status(response.json().as_ref()).scope_insufficient() {
             cx.host.log(
                 Level::Warn,
                 &format!(
@@ -229,6 +222,51 @@ impl GoogleHealth {
         self.points(cx, data_type, filter, page_size, false)
     }
 
+    /// The newest point of a list (lists are newest first): one page of
+    /// one point, never the pages after it.
+    pub(super) fn latest(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+    ) -> Answer<Option<DataPoint>> {
+        Ok(self
+            .first_page(cx, data_type, filter, 1)?
+            .into_iter()
+            .next())
+    }
+
+    /// The newest `page_size` points of a list: its first page, never the
+    /// pages after it. Pages that are empty yet carry a token (Google sends
+    /// them) are followed, at most [`MAX_PAGES`].
+    pub(super) fn first_page(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+        page_size: u32,
+    ) -> Answer<Vec<DataPoint>> {
+        let what = format!("the {data_type} list");
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let request =
+                self.list_request(cx, data_type, filter, page_size, false, token.as_deref());
+            let answer = self.send(cx, &request, &what)?;
+            let page: ListPage = shape::decode_answer(&answer, LIST_FIELDS)
+                .map_err(|e| Self::bad_shape(cx, &what, e))?;
+            if !page.data_points.is_empty() {
+                return Ok(page.data_points);
+            }
+            token = next_page(&page.next_page_token);
+            if token.is_none() {
+                return Ok(Vec::new());
+            }
+        }
+        Err(Self::upstream(format!(
+            "Google Health error: {what} still had only empty pages after {MAX_PAGES}; giving up"
+        )))
+    }
+
     /// `dataPoints:reconcile`: one stream from all sources, for data types
     /// that are not listed (e.g. `daily-heart-rate-zones`).
     pub(super) fn reconcile(
@@ -248,27 +286,39 @@ impl GoogleHealth {
         page_size: u32,
         reconcile: bool,
     ) -> Answer<Vec<DataPoint>> {
-        let verb = if reconcile { ":reconcile" } else { "" };
         let what = format!("the {data_type} list");
-        let base = format!(
-            "{}{verb}?pageSize={page_size}",
-            self.data_points_url(data_type)
-        );
         let request = |page: Option<&str>| {
-            let mut url = base.clone();
-            if let Some(filter) = filter {
-                url.push_str(&format!("&filter={}", encode(filter)));
-            }
-            if let Some(page) = page {
-                url.push_str(&format!("&pageToken={}", encode(page)));
-            }
-            FetchRequest::get(url).bearer(cx.token)
+            self.list_request(cx, data_type, filter, page_size, reconcile, page)
         };
         let pages: Vec<ListPage> =
             self.pages(cx, &what, LIST_FIELDS, request, |p: &ListPage| {
                 next_page(&p.next_page_token)
             })?;
         Ok(pages.into_iter().flat_map(|p| p.data_points).collect())
+    }
+
+    /// A list (or reconcile) request for one page.
+    fn list_request(
+        &self,
+        cx: &Ctx,
+        data_type: &str,
+        filter: Option<&str>,
+        page_size: u32,
+        reconcile: bool,
+        page: Option<&str>,
+    ) -> FetchRequest {
+        let verb = if reconcile { ":reconcile" } else { "" };
+        let mut url = format!(
+            "{}{verb}?pageSize={page_size}",
+            self.data_points_url(data_type)
+        );
+        if let Some(filter) = filter {
+            url.push_str(&format!("&filter={}", encode(filter)));
+        }
+        if let Some(page) = page {
+            url.push_str(&format!("&pageToken={}", encode(page)));
+        }
+        FetchRequest::get(url).bearer(cx.token)
     }
 
     /// `dataPoints:dailyRollUp` over the local days `start..=end` in
@@ -361,117 +411,11 @@ impl GoogleHealth {
             .flat_map(|p| p.rollup_data_points)
             .collect())
     }
-
-    /// Google's `google.rpc.Status` errors as the plugin's answers.
-    pub fn failure(&self, response: &FetchResponse, what: &str, user: &str) -> ApiError {
-        let code = response.status;
-        let status = rpc_status(response.json().as_ref());
-        let message = if status.message.is_empty() {
-            response.text().chars().take(300).collect::<String>()
-        } else {
-            status.message.clone()
-        };
-        let reason = status
-            .reasons
-            .first()
-            .map(|r| format!("{}/{r}", status.status))
-            .unwrap_or_else(|| status.status.clone());
-        let reauthorise = format!("{}/auth1?user={user}", self.plugin_url);
-        let text = match code {
-            401 => return ApiError::Expired,
-            403 => format!(
-                "Google Health error: access to {what} was refused ({reason}: {message}). The \
-                 permissions {user} granted do not cover this data or were withdrawn: \
-                 re-authorise {user} at {reauthorise} and allow every requested permission."
-            ),
-            429 => {
-                let seconds = retry_after(response).unwrap_or(DEFAULT_RETRY_AFTER_SECONDS);
-                return ApiError::Failed(PluginError::too_many_requests(
-                    seconds,
-                    format!(
-                        "Google Health error: the quota was exhausted while reading {what} \
-                         ({reason}: {message}). Google Health allows 300 requests per minute \
-                         per user; nothing was retried: retry in {seconds} s."
-                    ),
-                ));
-            }
-            400 if status.status == "FAILED_PRECONDITION"
-                || status.reasons.iter().any(|r| r == "ACCOUNT_NOT_LINKED") =>
-            {
-                format!(
-                    "Google Health error: the Google account {user} authorised is not linked to \
-                     Google Health / Fitbit data ({reason}: {message}). Sign in to the Fitbit \
-                     app with this Google account (or move the Fitbit account to Google), then \
-                     re-authorise {user} at {reauthorise}."
-                )
-            }
-            400 => format!("Google Health error: {what} was rejected ({reason}): {message}"),
-            500..=599 => format!(
-                "Google Health error: {what} answered {code} ({reason}): {message}. Google \
-                 Health is unavailable; the next run will try again."
-            ),
-            _ => format!("Google Health error: {what} answered {code} ({reason}): {message}"),
-        };
-        Self::upstream(text)
-    }
-}
-
-/// When Google says to retry a 429: a `Retry-After` header, or the
-/// `google.rpc.RetryInfo` detail's `retryDelay` (`"30s"`). Neither is
-/// documented for the Health API, so both are read if present.
-pub fn retry_after(response: &FetchResponse) -> Option<u64> {
-    if let Some(seconds) = response.header("retry-after").and_then(retry_seconds) {
-        return Some(seconds);
-    }
-    let body = response.json()?;
-    let details = body.get("error")?.get("details").map(as_list)?;
-    details
-        .iter()
-        .filter(|d| {
-            d.get("@type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
-        })
-        .filter_map(|d| d.get("retryDelay").and_then(Value::as_str))
-        .find_map(|delay| retry_seconds(delay.strip_suffix('s').unwrap_or(delay)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn reads_rpc_status() {
-        let body = json!({"error":{"code":403,"message":"Request had insufficient authentication scopes.","status":"PERMISSION_DENIED",
-            "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_SCOPE_INSUFFICIENT","domain":"googleapis.com"}]}});
-        let status = rpc_status(Some(&body));
-        assert_eq!(status.status, "PERMISSION_DENIED");
-        assert_eq!(status.reasons, vec!["ACCESS_TOKEN_SCOPE_INSUFFICIENT"]);
-        assert_eq!(
-            rpc_status(Some(&json!({"error": "invalid_grant"}))),
-            Status::default()
-        );
-    }
-
-    #[test]
-    fn a_429_says_when_to_retry_if_google_does() {
-        let answer = |headers: Vec<(String, String)>, body: Value| FetchResponse {
-            status: 429,
-            headers,
-            body: body.to_string().into_bytes(),
-        };
-        let exhausted = json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
-            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"}]}});
-        assert_eq!(retry_after(&answer(vec![], exhausted.clone())), None);
-        let header = vec![("Retry-After".to_string(), "17".to_string())];
-        assert_eq!(retry_after(&answer(header, exhausted)), Some(17));
-        let info = json!({"error": {"code": 429, "details": [
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.5s"}]}});
-        assert_eq!(retry_after(&answer(vec![], info)), Some(3));
-        let header = vec![("retry-after".to_string(), "999999".to_string())];
-        assert_eq!(retry_after(&answer(header, json!({}))), Some(86_400));
-    }
 
     #[test]
     fn filters_are_percent_encoded() {

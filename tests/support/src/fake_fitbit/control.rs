@@ -108,6 +108,36 @@ impl FakeFitbit {
             .activities
             .insert((resource.into(), d), value);
     }
+    pub fn add_food(&self, user_id: &str, log: FoodLog) {
+        self.st().user_mut(user_id).foods.push(log);
+    }
+    /// Water (`"water"`, ml), glucose (`"glucose"`, mg/dL) or blood
+    /// pressure (`"bp"`, systolic and diastolic) logged at `time` (`HH:MM`).
+    pub fn add_day_log(&self, user_id: &str, kind: &str, date: &str, time: &str, values: &[f64]) {
+        let mut st = self.st();
+        let logs = st
+            .user_mut(user_id)
+            .day_logs
+            .entry(kind.into())
+            .or_default();
+        let log_id = 1000 + logs.len() as u64;
+        logs.push(DayLog {
+            date: date.into(),
+            time: time.into(),
+            values: values.to_vec(),
+            log_id,
+        });
+    }
+    /// A health metric's value of a day (`spo2` `{"avg","min","max"}`,
+    /// `hrv` `{"dailyRmssd","deepRmssd"}`, `br` `{"breathingRate"}`,
+    /// `temp/skin` `{"nightlyRelative"}` in °C, `cardioscore` `{"vo2Max"}`).
+    pub fn set_metric(&self, user_id: &str, resource: &str, date: &str, value: Value) {
+        let d = parse_date(date);
+        self.st()
+            .user_mut(user_id)
+            .metrics
+            .insert((resource.into(), d), value);
+    }
     pub fn set_resting_heart_rate(&self, user_id: &str, date: &str, bpm: u32) {
         let d = parse_date(date);
         self.st().user_mut(user_id).resting_hr.insert(d, bpm);

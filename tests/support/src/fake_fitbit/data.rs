@@ -5,11 +5,12 @@ use axum::response::Response;
 use chrono::{Duration, Months, NaiveDate};
 use serde_json::{Value, json};
 
-use super::model::UserData;
+use super::model::{DayLog, FoodLog, UserData};
 use super::{State, VISIT, fitbit_error, fitbit_field_error};
 use crate::util::{RecordedRequest, json_response, num_string, round2};
 
 mod detail;
+mod logs;
 use detail::{intraday, sleep};
 
 type Reply = Result<Value, Response>;
@@ -251,6 +252,9 @@ const ACTIVITY_PERIODS: &[&str] = &["1d", "7d", "30d", "1w", "1m", "3m", "6m", "
 fn route(c: &Ctx, uid: &str, u: &UserData, path: &str) -> Reply {
     let path = path.strip_suffix(".json").ok_or_else(not_found)?;
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let Some(reply) = logs::other(c, &segs) {
+        return reply;
+    }
     let [ver, "user", who, rest @ ..] = segs.as_slice() else {
         return Err(not_found());
     };
@@ -275,13 +279,37 @@ fn route(c: &Ctx, uid: &str, u: &UserData, path: &str) -> Reply {
         }
         ("1", ["body", "date", d]) => body_summary(c, u, d),
         ("1", ["activities", "date", d]) => activity_summary(c, u, d),
+        ("1", ["activities"]) => logs::lifetime(c, u),
+        ("1", ["activities", q @ ("recent" | "favorite" | "frequent")]) => {
+            logs::activity_list(c, q)
+        }
+        ("1", ["foods", "log", "recent" | "favorite" | "frequent"]) => logs::food_list(c, u),
+        ("1", ["foods", "log", "date", d]) => logs::foods_log(c, u, d),
+        ("1", ["foods", "log", "water", "date", d]) => logs::water_log(c, u, d),
+        ("1", ["glucose", "date", d]) => logs::glucose(c, u, d),
+        ("1", ["bp", "date", d]) => logs::blood_pressure(c, u, d),
+        ("1", [metric, "date", d]) if logs::is_metric(metric) => {
+            logs::metric(c, u, metric, d, None)
+        }
+        ("1", [metric, "date", d, e]) if logs::is_metric(metric) => {
+            logs::metric(c, u, metric, d, Some(e))
+        }
+        ("1", ["temp", "skin", "date", d]) => logs::metric(c, u, "temp/skin", d, None),
+        ("1", ["temp", "skin", "date", d, e]) => logs::metric(c, u, "temp/skin", d, Some(e)),
         ("1", ["activities", "heart", "date", d, p]) => heart_series(c, u, d, p),
         ("1", ["activities", res, "date", d, "1d", detail]) => intraday(c, u, res, d, detail, None),
         ("1", ["activities", res, "date", d, "1d", detail, "time", t0, t1]) => {
             intraday(c, u, res, d, detail, Some((t0, t1)))
         }
         ("1", ["activities", res, "date", d, p]) => activity_series(c, u, res, d, p),
-        ("1" | "1.2", ["sleep", "date", d]) => sleep(c, u, d, d),
+        // python-fitbit's get_sleep sends unpadded dates (`2026-1-5`) to v1.
+        ("1", ["sleep", "date", d]) => {
+            let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map(|d| d.to_string())
+                .unwrap_or_else(|_| d.to_string());
+            sleep(c, u, &day, &day)
+        }
+        ("1.2", ["sleep", "date", d]) => sleep(c, u, d, d),
         ("1.2", ["sleep", "date", d, e]) => sleep(c, u, d, e),
         ("1", ["heart", "date", d]) => {
             c.need("heartrate")?;

@@ -33,6 +33,18 @@
 //!   "Resting Heart Rate" tracker in `average` (0 without a measurement) and
 //!   no logged entries; the profile has default strides of 71.6 cm (walking)
 //!   and 112 cm (running), converted like heights.
+//! * Food, water, glucose and blood pressure logs, the health metrics and
+//!   the catalogue, social and goal endpoints answer in the documented
+//!   shapes; the scopes are `nutrition` (foods, water, food database,
+//!   meals, food and water goals), `blood_glucose` (glucose), `weight`
+//!   (blood pressure, body goals), `activity` (activity lists, catalogue
+//!   and goals), `oxygen_saturation` (spo2), `heartrate` (hrv),
+//!   `respiratory_rate` (br), `temperature` (temp/skin), `cardio_fitness`
+//!   (cardioscore), `settings` (alarms), `profile` (badges), `social`
+//!   (friends, leaderboard); subscriptions need a token only. The health
+//!   metrics are read by date or by a range of at most 30 days (no
+//!   periods); a range of SpO2 is a bare list, as documented. Catalogue
+//!   entries (activity types, foods, units) are a small fixed set.
 //! * Calls that fail authentication (401) do not count against the quota;
 //!   `fitbit-rate-limit-*` headers then report the full quota.
 
@@ -51,7 +63,7 @@ use serde_json::{Value, json};
 
 pub use crate::consent::{consent, consent_with};
 pub use control::FakeFitbit;
-pub use model::{FatLog, SleepLog, WeightLog};
+pub use model::{DayLog, FatLog, FoodLog, SleepLog, WeightLog};
 
 use crate::faults::Faults;
 use crate::util::{self, Clock, Handler, RecordedRequest, Records, Shared, json_response, lock};

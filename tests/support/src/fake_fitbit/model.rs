@@ -142,8 +142,64 @@ fn default_log_id(date: &str, time: &str) -> u64 {
         .unwrap_or(1)
 }
 
+/// One food logged (`GET /1/user/-/foods/log/date/D`): calories and
+/// nutrients in grams (sodium in mg), whatever the unit system.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoodLog {
+    pub date: String,
+    pub name: String,
+    pub meal_type_id: u32,
+    pub amount: f64,
+    pub unit: String,
+    pub calories: f64,
+    pub carbs: f64,
+    pub fat: f64,
+    pub protein: f64,
+    pub log_id: u64,
+}
+
+impl FoodLog {
+    pub fn new(date: &str, name: &str, calories: f64, log_id: u64) -> Self {
+        FoodLog {
+            date: date.into(),
+            name: name.into(),
+            meal_type_id: 7,
+            amount: 1.0,
+            unit: "serving".into(),
+            calories,
+            carbs: 0.0,
+            fat: 0.0,
+            protein: 0.0,
+            log_id,
+        }
+    }
+    pub fn meal(mut self, meal_type_id: u32) -> Self {
+        self.meal_type_id = meal_type_id;
+        self
+    }
+    pub fn nutrients(mut self, carbs: f64, fat: f64, protein: f64) -> Self {
+        (self.carbs, self.fat, self.protein) = (carbs, fat, protein);
+        self
+    }
+}
+
+/// A measurement of a day with a time: water (ml), glucose (mg/dL), blood
+/// pressure (systolic/diastolic).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DayLog {
+    pub date: String,
+    pub time: String,
+    pub values: Vec<f64>,
+    pub log_id: u64,
+}
+
 #[derive(Default, Debug)]
 pub(crate) struct UserData {
+    pub foods: Vec<FoodLog>,
+    /// "water" (ml), "glucose" (mg/dL), "bp" (systolic, diastolic).
+    pub day_logs: BTreeMap<String, Vec<DayLog>>,
+    /// (resource: spo2, hrv, br, temp/skin, cardioscore, date) → value.
+    pub metrics: BTreeMap<(String, NaiveDate), Value>,
     pub weights: Vec<WeightLog>,
     pub fats: Vec<FatLog>,
     pub sleeps: Vec<SleepLog>,

@@ -56,6 +56,15 @@ pub(super) fn settings(st: &mut State, a: &Authed) -> Reply {
         "weightUnit": "WEIGHT_UNIT_KILOGRAMS",
     });
     let obj = v.as_object_mut().expect("object");
+    if let Some(zone) = st.user_mut(user).zone.clone() {
+        let tz = jiff::tz::TimeZone::get(&zone).expect("a known zone");
+        let now = jiff::Timestamp::from_second(st.clock.now().timestamp()).expect("a time");
+        obj.insert("timeZone".into(), json!(zone));
+        obj.insert(
+            "utcOffset".into(),
+            json!(format!("{}s", tz.to_offset(now).seconds())),
+        );
+    }
     obj.extend(st.user_mut(user).settings.clone());
     Ok(v)
 }

@@ -96,7 +96,23 @@ fn injected(e: InjectedError) -> Response {
             "The service is currently unavailable.",
             json!([]),
         ),
+        InjectedError::DeadlineExceeded => status_error(
+            504,
+            "DEADLINE_EXCEEDED",
+            "The request deadline was exceeded.",
+            json!([]),
+        ),
+        InjectedError::LegacyFitbitAccount => legacy_account(),
     }
+}
+
+/// The documented refusal of a legacy Fitbit account's consent.
+fn legacy_account() -> Response {
+    json_response(
+        StatusCode::FORBIDDEN,
+        &json!({"error": {"code": 403, "message": "Could not mint UberMint from GaiaMint",
+                          "status": "PERMISSION_DENIED"}}),
+    )
 }
 
 pub(crate) fn not_found_page(path: &str) -> Response {
@@ -165,6 +181,9 @@ fn authenticate(st: &mut State, req: &RecordedRequest) -> Result<Authed, Respons
     };
     if let Some(e) = st.injected.pop_front() {
         return Err(injected(e));
+    }
+    if st.user_mut(&tok.user).legacy_account {
+        return Err(legacy_account());
     }
     if !st.user_mut(&tok.user).linked {
         return Err(injected(InjectedError::AccountNotLinked));

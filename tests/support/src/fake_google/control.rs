@@ -2,6 +2,7 @@
 //! change its rules and clock, inject errors, and read what it was sent.
 
 use super::*;
+use points::LocalTime;
 
 /// A running fake Google. Dropping it stops the server.
 pub struct FakeGoogle {
@@ -117,11 +118,27 @@ impl FakeGoogle {
 
     // ----- data -----
 
-    pub fn add_data_point(&self, health_user_id: &str, point: DataPoint) {
+    pub fn add_data_point(&self, health_user_id: &str, mut point: DataPoint) {
         let mut st = self.st();
         st.next_id += 1;
         let id = point.id.clone().unwrap_or_else(|| st.next_id.to_string());
-        st.user_mut(health_user_id).points.push((id, point));
+        let user = st.user_mut(health_user_id);
+        if matches!(point.local, LocalTime::Unset)
+            && let Some(zone) = user.zone.as_deref()
+        {
+            point.local = LocalTime::Zone(jiff::tz::TimeZone::get(zone).expect("a known zone"));
+        }
+        user.points.push((id, point));
+    }
+    /// The user's time zone (IANA, e.g. `Europe/Amsterdam`): in the
+    /// settings, and for the local times of points added from now on.
+    pub fn set_time_zone(&self, health_user_id: &str, zone: &str) {
+        jiff::tz::TimeZone::get(zone).expect("a zone of the tz database");
+        self.st().user_mut(health_user_id).zone = Some(zone.into());
+    }
+    /// Pages of at most `size` items ("the service may return fewer").
+    pub fn set_max_page_size(&self, size: usize) {
+        self.st().max_page_size = Some(size);
     }
     pub fn add_data_points(
         &self,
@@ -131,6 +148,13 @@ impl FakeGoogle {
         for p in points {
             self.add_data_point(health_user_id, p);
         }
+    }
+    /// Deletes the data point with id `id` (as a user deleting a weigh-in).
+    pub fn delete_data_point(&self, health_user_id: &str, id: &str) {
+        self.st()
+            .user_mut(health_user_id)
+            .points
+            .retain(|(point_id, _)| point_id != id);
     }
     pub fn clear_data_points(&self, health_user_id: &str) {
         self.st().user_mut(health_user_id).points.clear();
@@ -160,6 +184,13 @@ impl FakeGoogle {
     /// ACCOUNT_NOT_LINKED.
     pub fn set_account_linked(&self, health_user_id: &str, linked: bool) {
         self.st().user_mut(health_user_id).linked = linked;
+    }
+
+    /// When true the user is a legacy Fitbit account that consented
+    /// instead of a Google Account: every API call answers 403 "Could not
+    /// mint UberMint from GaiaMint".
+    pub fn set_legacy_fitbit_account(&self, health_user_id: &str, legacy: bool) {
+        self.st().user_mut(health_user_id).legacy_account = legacy;
     }
 
     // ----- tokens, time, faults -----

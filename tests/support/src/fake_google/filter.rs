@@ -55,7 +55,7 @@ pub(crate) fn snake(data_type: &str) -> String {
 
 fn members(data_type: &str) -> &'static [(&'static str, Field)] {
     match data_type {
-        "weight" | "body-fat" | "height" | "heart-rate" => &[
+        "weight" | "body-fat" | "height" | "heart-rate" | "blood-glucose" => &[
             ("sample_time.physical_time", Field::Physical),
             ("sample_time.civil_time", Field::Civil),
         ],
@@ -68,7 +68,17 @@ fn members(data_type: &str) -> &'static [(&'static str, Field)] {
             ("interval.start_time", Field::Physical),
             ("interval.civil_start_time", Field::Civil),
         ],
-        "daily-resting-heart-rate" | "daily-heart-rate-zones" => &[("date", Field::Date)],
+        "daily-resting-heart-rate"
+        | "daily-heart-rate-zones"
+        | "daily-oxygen-saturation"
+        | "daily-heart-rate-variability"
+        | "daily-respiratory-rate"
+        | "daily-sleep-temperature-derivations"
+        | "daily-vo2-max" => &[("date", Field::Date)],
+        // Sessions other than sleep and ECG: their civil start only.
+        "exercise" | "nutrition-log" | "hydration-log" => {
+            &[("interval.civil_start_time", Field::Civil)]
+        }
         "sleep" => &[
             ("interval.end_time", Field::EndPhysical),
             ("interval.civil_end_time", Field::EndCivil),

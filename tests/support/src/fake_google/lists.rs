@@ -40,12 +40,13 @@ pub(super) fn list(
             "Filtering by data source family is not supported for sleep.",
         ));
     }
-    let (default, max) = if dt == "sleep" {
+    let (default, max) = if dt == "sleep" || dt == "exercise" {
         (25, 25)
     } else {
         (1440, 10000)
     };
-    let size = page_size(query_page_size(req.query_value("pageSize"))?, default, max)?;
+    let size = page_size(query_page_size(req.query_value("pageSize"))?, default, max)?
+        .min(st.max_page_size.unwrap_or(usize::MAX));
     let key = format!("{operation}|{user}|{dt}|{filter_text}");
     let offset = offset_of(req.query_value("pageToken"), &key)?;
     if st.empty_pages > 0 {

@@ -28,6 +28,10 @@
 //!   token for this client (Google's "refresh token only on first consent").
 //! * Revoking any token revokes the whole grant (all tokens of that user for
 //!   the client). Unknown tokens → 400 `invalid_token`.
+//! * A legacy Fitbit account that consented (not moved to a Google
+//!   Account) gets 403 PERMISSION_DENIED "Could not mint UberMint from
+//!   GaiaMint" without details on every API call (Google documents the
+//!   message, not the body).
 //! * 401 reasons: missing credentials `CREDENTIALS_MISSING`, unknown or
 //!   revoked token `ACCESS_TOKEN_TYPE_UNSUPPORTED`, expired `ACCESS_TOKEN_EXPIRED`.
 //! * No rate-limit or `Retry-After` headers (none documented).
@@ -38,7 +42,11 @@
 //!   INVALID_ROLLUP_WINDOW (the guide names the reason, not the body).
 //! * The profile defaults to age 40, member since 2016-01-01 and automatic
 //!   strides of 716 mm (walking) and 1120 mm (running); the settings to
-//!   metric units in Europe/London.
+//!   metric units in Europe/London at offset 0 (`utcOffset` "0s"). A test
+//!   may give the user another zone ([`FakeGoogle::set_time_zone`]): the
+//!   settings then name it with its offset at the fake's "now", and every
+//!   point added without an offset of its own gets the zone's offset at
+//!   each of its instants (daylight saving included).
 
 mod account;
 mod api;
@@ -81,6 +89,7 @@ pub const SCOPE_METRICS: &str =
 pub const SCOPE_SLEEP: &str = "https://www.googleapis.com/auth/googlehealth.sleep.readonly";
 pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/googlehealth.settings.readonly";
 pub const SCOPE_PROFILE: &str = "https://www.googleapis.com/auth/googlehealth.profile.readonly";
+pub const SCOPE_NUTRITION: &str = "https://www.googleapis.com/auth/googlehealth.nutrition.readonly";
 
 /// Suffixes after [`SCOPE_PREFIX`] the authorize endpoint accepts.
 const KNOWN_SCOPES: &[&str] = &[
@@ -114,6 +123,11 @@ pub enum InjectedError {
     ResourcePermissionDenied,
     /// 503 UNAVAILABLE.
     Unavailable,
+    /// 504 DEADLINE_EXCEEDED.
+    DeadlineExceeded,
+    /// 403 PERMISSION_DENIED "Could not mint UberMint from GaiaMint": the
+    /// consent came from a legacy Fitbit account, not a Google Account.
+    LegacyFitbitAccount,
 }
 
 /// Tokens minted by [`FakeGoogle::issue_tokens`].
@@ -140,6 +154,12 @@ pub(crate) struct GUser {
     /// (device id, `PairedDevice` fields without `name`), in pairing order.
     pub devices: Vec<(String, Value)>,
     pub linked: bool,
+    /// A legacy Fitbit account not moved to a Google Account: every API
+    /// call answers the UberMint 403.
+    pub legacy_account: bool,
+    /// The IANA zone of the user's settings; it gives points without an
+    /// offset of their own their local times.
+    pub zone: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -202,6 +222,9 @@ pub(crate) struct State {
     pub quota_refusals: usize,
     pub injected: VecDeque<InjectedError>,
     pub empty_pages: u32,
+    /// At most this many items per page, whatever `pageSize` asks ("the
+    /// service may return fewer"), to make long histories span pages.
+    pub max_page_size: Option<usize>,
     pub requests: Vec<RecordedRequest>,
     pub token_requests: usize,
     pub last_authorize: Option<Vec<(String, String)>>,
@@ -227,6 +250,7 @@ impl State {
             quota_refusals: 0,
             injected: VecDeque::new(),
             empty_pages: 0,
+            max_page_size: None,
             requests: Vec::new(),
             token_requests: 0,
             last_authorize: None,
@@ -244,6 +268,8 @@ impl State {
             profile: serde_json::Map::new(),
             devices: Vec::new(),
             linked: true,
+            legacy_account: false,
+            zone: None,
         })
     }
 

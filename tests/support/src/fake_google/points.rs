@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 #[derive(Clone, Debug)]
 pub struct DataPoint {
     pub(crate) value: PointValue,
-    /// Seconds east of UTC of the user's local time at the sample.
-    pub(crate) offset: i32,
+    /// The user's local time: a fixed offset the test gave, else the
+    /// user's time zone when the point was added (UTC without one).
+    pub(crate) local: LocalTime,
     pub(crate) source: Option<Value>,
     pub(crate) id: Option<String>,
 }
@@ -92,6 +93,71 @@ pub(crate) enum PointValue {
         /// (zone type, min bpm, max bpm)
         zones: Vec<(String, i64, i64)>,
     },
+    /// A food logged: the `NutritionLog` fields besides the interval.
+    Nutrition {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        log: Value,
+    },
+    Hydration {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        ml: f64,
+    },
+    Glucose {
+        time: DateTime<Utc>,
+        mg_dl: f64,
+        timing: Option<String>,
+    },
+    /// An exercise: the `Exercise` fields besides the interval.
+    Exercise {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        exercise: Value,
+    },
+    /// A daily summary type (`daily-vo2-max`, ...): its field and values.
+    Daily {
+        data_type: &'static str,
+        field: &'static str,
+        date: NaiveDate,
+        values: Value,
+    },
+}
+
+/// The daily summary types a test may add, and their data-point fields.
+const DAILY_TYPES: &[(&str, &str)] = &[
+    ("daily-oxygen-saturation", "dailyOxygenSaturation"),
+    ("daily-heart-rate-variability", "dailyHeartRateVariability"),
+    ("daily-respiratory-rate", "dailyRespiratoryRate"),
+    (
+        "daily-sleep-temperature-derivations",
+        "dailySleepTemperatureDerivations",
+    ),
+    ("daily-vo2-max", "dailyVo2Max"),
+];
+
+/// How a point's instants map to the user's civil time.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum LocalTime {
+    /// Not set: the user's zone decides when the point is added.
+    #[default]
+    Unset,
+    /// Seconds east of UTC, whatever the instant.
+    Fixed(i32),
+    /// A time zone with its daylight-saving rules.
+    Zone(jiff::tz::TimeZone),
+}
+
+impl LocalTime {
+    /// Seconds east of UTC at `t`.
+    pub(crate) fn offset_at(&self, t: DateTime<Utc>) -> i32 {
+        match self {
+            LocalTime::Unset => 0,
+            LocalTime::Fixed(seconds) => *seconds,
+            LocalTime::Zone(zone) => jiff::Timestamp::from_second(t.timestamp())
+                .map_or(0, |ts| zone.to_offset(ts).seconds()),
+        }
+    }
 }
 
 fn ts(s: &str) -> DateTime<Utc> {
@@ -104,7 +170,7 @@ impl DataPoint {
     fn of(value: PointValue) -> Self {
         DataPoint {
             value,
-            offset: 0,
+            local: LocalTime::Unset,
             source: None,
             id: None,
         }
@@ -222,9 +288,63 @@ impl DataPoint {
                 .collect(),
         })
     }
-    /// Local UTC offset in seconds (default 0); drives civil times.
+    /// A food logged over `[start, end)`; `log` holds the other
+    /// `NutritionLog` fields (`foodDisplayName`, `mealType`, `energy`,
+    /// `serving`, `nutrients`, ...).
+    pub fn nutrition_log(start: &str, end: &str, log: Value) -> Self {
+        Self::of(PointValue::Nutrition {
+            start: ts(start),
+            end: ts(end),
+            log,
+        })
+    }
+    /// Water drunk at `time`, in millilitres.
+    pub fn hydration_log(time: &str, milliliters: f64) -> Self {
+        Self::of(PointValue::Hydration {
+            start: ts(time),
+            end: ts(time),
+            ml: milliliters,
+        })
+    }
+    /// A blood glucose measurement in mg/dL, with its `measurementTiming`.
+    pub fn blood_glucose(time: &str, mg_per_dl: f64, timing: Option<&str>) -> Self {
+        Self::of(PointValue::Glucose {
+            time: ts(time),
+            mg_dl: mg_per_dl,
+            timing: timing.map(str::to_string),
+        })
+    }
+    /// An exercise over `[start, end)`; `exercise` holds the other
+    /// `Exercise` fields (`exerciseType`, `displayName`, `metricsSummary`).
+    pub fn exercise(start: &str, end: &str, exercise: Value) -> Self {
+        Self::of(PointValue::Exercise {
+            start: ts(start),
+            end: ts(end),
+            exercise,
+        })
+    }
+    /// A day of a daily summary type (`daily-oxygen-saturation`,
+    /// `daily-heart-rate-variability`, `daily-respiratory-rate`,
+    /// `daily-sleep-temperature-derivations`, `daily-vo2-max`) with its
+    /// values besides `date` (e.g. `{"vo2Max": 46.3}`).
+    pub fn daily(data_type: &str, date: &str, values: Value) -> Self {
+        let (data_type, field) = *DAILY_TYPES
+            .iter()
+            .find(|(t, _)| *t == data_type)
+            .expect("a daily summary type");
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date as yyyy-MM-dd");
+        Self::of(PointValue::Daily {
+            data_type,
+            field,
+            date,
+            values,
+        })
+    }
+    /// Local UTC offset in seconds, whatever the user's zone; drives civil
+    /// times. Without it the user's zone ([`super::FakeGoogle::set_time_zone`])
+    /// gives each instant its offset, and without a zone it is 0.
     pub fn utc_offset(mut self, seconds: i32) -> Self {
-        self.offset = seconds;
+        self.local = LocalTime::Fixed(seconds);
         self
     }
     /// Weight notes.
@@ -263,11 +383,20 @@ impl DataPoint {
             PointValue::TimeInZone { .. } => "time-in-heart-rate-zone",
             PointValue::CaloriesInZone { .. } => "calories-in-heart-rate-zone",
             PointValue::HeartRateZones { .. } => "daily-heart-rate-zones",
+            PointValue::Nutrition { .. } => "nutrition-log",
+            PointValue::Hydration { .. } => "hydration-log",
+            PointValue::Glucose { .. } => "blood-glucose",
+            PointValue::Exercise { .. } => "exercise",
+            PointValue::Daily { data_type, .. } => data_type,
         }
     }
 
     fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
-        (t + Duration::seconds(i64::from(self.offset))).naive_utc()
+        (t + Duration::seconds(i64::from(self.local.offset_at(t)))).naive_utc()
+    }
+
+    fn offset_at(&self, t: DateTime<Utc>) -> String {
+        offset(self.local.offset_at(t))
     }
 
     /// Physical time the list is ordered by (interval start, sample time).
@@ -276,7 +405,8 @@ impl DataPoint {
             PointValue::Weight { time, .. }
             | PointValue::BodyFat { time, .. }
             | PointValue::Height { time, .. }
-            | PointValue::HeartRate { time, .. } => *time,
+            | PointValue::HeartRate { time, .. }
+            | PointValue::Glucose { time, .. } => *time,
             PointValue::Steps { start, .. }
             | PointValue::Distance { start, .. }
             | PointValue::Floors { start, .. }
@@ -285,8 +415,13 @@ impl DataPoint {
             | PointValue::TotalCalories { start, .. }
             | PointValue::ActiveMinutes { start, .. }
             | PointValue::TimeInZone { start, .. }
-            | PointValue::CaloriesInZone { start, .. } => *start,
-            PointValue::RestingHeartRate { date, .. } | PointValue::HeartRateZones { date, .. } => {
+            | PointValue::CaloriesInZone { start, .. }
+            | PointValue::Nutrition { start, .. }
+            | PointValue::Hydration { start, .. }
+            | PointValue::Exercise { start, .. } => *start,
+            PointValue::RestingHeartRate { date, .. }
+            | PointValue::HeartRateZones { date, .. }
+            | PointValue::Daily { date, .. } => {
                 date.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
             }
         }
@@ -295,9 +430,9 @@ impl DataPoint {
     /// Civil (local) time rollups bucket by: sample time or interval start.
     pub(crate) fn civil_key(&self) -> NaiveDateTime {
         match &self.value {
-            PointValue::RestingHeartRate { date, .. } | PointValue::HeartRateZones { date, .. } => {
-                date.and_hms_opt(0, 0, 0).expect("midnight")
-            }
+            PointValue::RestingHeartRate { date, .. }
+            | PointValue::HeartRateZones { date, .. }
+            | PointValue::Daily { date, .. } => date.and_hms_opt(0, 0, 0).expect("midnight"),
             _ => self.local(self.sort_key()),
         }
     }
@@ -313,7 +448,10 @@ impl DataPoint {
             | PointValue::TotalCalories { end, .. }
             | PointValue::ActiveMinutes { end, .. }
             | PointValue::TimeInZone { end, .. }
-            | PointValue::CaloriesInZone { end, .. } => *end,
+            | PointValue::CaloriesInZone { end, .. }
+            | PointValue::Nutrition { end, .. }
+            | PointValue::Hydration { end, .. }
+            | PointValue::Exercise { end, .. } => *end,
             _ => self.sort_key(),
         }
     }
@@ -402,6 +540,44 @@ impl DataPoint {
                 end,
                 minutes_asleep,
             } => ("sleep", self.sleep_json(*start, *end, *minutes_asleep)),
+            PointValue::Nutrition { start, end, log } => {
+                ("nutritionLog", self.session(*start, *end, log))
+            }
+            PointValue::Hydration { start, end, ml } => (
+                "hydrationLog",
+                json!({"interval": self.interval(*start, *end),
+                       "amountConsumed": {"milliliters": ml, "userProvidedUnit": "MILLILITER"}}),
+            ),
+            PointValue::Glucose {
+                time,
+                mg_dl,
+                timing,
+            } => {
+                let mut p = json!({"sampleTime": self.sample_time(*time),
+                                   "bloodGlucoseMilligramsPerDeciliter": mg_dl,
+                                   "measurementSource": "SELF_MONITORING_BLOOD_GLUCOSE"});
+                if let Some(timing) = timing {
+                    p["measurementTiming"] = json!(timing);
+                }
+                ("bloodGlucose", p)
+            }
+            PointValue::Exercise {
+                start,
+                end,
+                exercise,
+            } => ("exercise", self.session(*start, *end, exercise)),
+            PointValue::Daily {
+                field,
+                date,
+                values,
+                ..
+            } => {
+                let mut p = json!({"date": date_json(*date)});
+                if let (Some(o), Some(extra)) = (p.as_object_mut(), values.as_object()) {
+                    o.extend(extra.clone());
+                }
+                (*field, p)
+            }
         };
         json!({
             "name": format!("users/{health_user_id}/dataTypes/{}/dataPoints/{id}", self.data_type()),
@@ -420,16 +596,25 @@ impl DataPoint {
         payload
     }
 
+    /// A session payload: its interval and the other fields given.
+    fn session(&self, start: DateTime<Utc>, end: DateTime<Utc>, fields: &Value) -> Value {
+        let mut payload = json!({"interval": self.interval(start, end)});
+        if let (Some(o), Some(extra)) = (payload.as_object_mut(), fields.as_object()) {
+            o.extend(extra.clone());
+        }
+        payload
+    }
+
     fn sample_time(&self, t: DateTime<Utc>) -> Value {
-        json!({"physicalTime": rfc3339(t), "utcOffset": offset(self.offset), "civilTime": civil(self.local(t))})
+        json!({"physicalTime": rfc3339(t), "utcOffset": self.offset_at(t), "civilTime": civil(self.local(t))})
     }
 
     fn interval(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Value {
         json!({
             "startTime": rfc3339(start),
-            "startUtcOffset": offset(self.offset),
+            "startUtcOffset": self.offset_at(start),
             "endTime": rfc3339(end),
-            "endUtcOffset": offset(self.offset),
+            "endUtcOffset": self.offset_at(end),
             "civilStartTime": civil(self.local(start)),
             "civilEndTime": civil(self.local(end)),
         })
@@ -441,8 +626,8 @@ impl DataPoint {
         let awake = period - asleep;
         let wake_at = start + Duration::minutes(asleep);
         let stage = |a: DateTime<Utc>, b: DateTime<Utc>, t: &str| {
-            json!({"startTime": rfc3339(a), "startUtcOffset": offset(self.offset),
-                   "endTime": rfc3339(b), "endUtcOffset": offset(self.offset), "type": t})
+            json!({"startTime": rfc3339(a), "startUtcOffset": self.offset_at(a),
+                   "endTime": rfc3339(b), "endUtcOffset": self.offset_at(b), "type": t})
         };
         let mut stages = vec![stage(start, wake_at, "LIGHT")];
         let mut summary =

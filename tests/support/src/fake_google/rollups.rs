@@ -104,9 +104,10 @@ where
 }
 
 /// Newest first, paged.
-fn answer(mut windows: Vec<Value>, body: &Value, key: &str) -> Reply {
+fn answer(st: &State, mut windows: Vec<Value>, body: &Value, key: &str) -> Reply {
     windows.reverse();
-    let size = page_size(body.get("pageSize").and_then(Value::as_i64), 1440, 10000)?;
+    let size = page_size(body.get("pageSize").and_then(Value::as_i64), 1440, 10000)?
+        .min(st.max_page_size.unwrap_or(usize::MAX));
     let offset = offset_of(body.get("pageToken").and_then(Value::as_str), key)?;
     Ok(page(&windows, "rollupDataPoints", offset, size, key))
 }
@@ -142,7 +143,7 @@ pub(super) fn daily_rollup(
         Duration::days(days),
         |ws, we| json!({"civilStartTime": civil_window(ws), "civilEndTime": civil_window(we)}),
     );
-    answer(windows, &body, &key_of("daily", user, dt.name, &body))
+    answer(st, windows, &body, &key_of("daily", user, dt.name, &body))
 }
 
 /// A `google.protobuf.Duration` in seconds (`"60s"`, `"0.5s"`).
@@ -186,7 +187,7 @@ pub(super) fn rollup(st: &mut State, req: &RecordedRequest, user: &str, dt: &Typ
         window,
         |ws, we| json!({"startTime": rfc3339(ws), "endTime": rfc3339(we)}),
     );
-    answer(windows, &body, &key_of("rollup", user, dt.name, &body))
+    answer(st, windows, &body, &key_of("rollup", user, dt.name, &body))
 }
 
 /// An int64 sum as proto3 JSON writes it: a string, left out when zero.
@@ -228,6 +229,9 @@ fn rollup_value(dt: &str, pts: &[&DataPoint]) -> Value {
             P::Altitude { gain_mm, .. } => *gain_mm as f64,
             P::HeartRate { bpm, .. } => *bpm as f64,
             P::TotalCalories { kcal, .. } => *kcal,
+            P::Hydration { ml, .. } => *ml,
+            P::Glucose { mg_dl, .. } => *mg_dl,
+            P::Nutrition { log, .. } => log["energy"]["kcal"].as_f64().unwrap_or(0.0),
             _ => 0.0,
         })
         .collect();
@@ -239,6 +243,9 @@ fn rollup_value(dt: &str, pts: &[&DataPoint]) -> Value {
         "steps" | "floors" => sum_field("countSum", sum as i64),
         "distance" => sum_field("millimetersSum", sum as i64),
         "altitude" => sum_field("gainMillimetersSum", sum as i64),
+        "hydration-log" => json!({"amountConsumed": {"millilitersSum": sum}}),
+        "blood-glucose" => json!({"bloodGlucoseMilligramsPerDeciliterAvg": avg}),
+        "nutrition-log" => json!({"energy": {"kcalSum": sum}}),
         "total-calories" if sum == 0.0 => json!({}),
         "total-calories" => json!({"kcalSum": sum}),
         "heart-rate" => {

@@ -4,7 +4,7 @@
 //! reference: 14 days for `calories-in-heart-rate-zone`, `heart-rate`,
 //! `active-minutes` and `total-calories`, 90 days for all others).
 
-use super::{SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_SLEEP};
+use super::{SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_NUTRITION, SCOPE_SLEEP};
 
 /// What the fake knows of a data type.
 pub(crate) struct TypeInfo {
@@ -71,6 +71,36 @@ pub(crate) const TYPES: &[TypeInfo] = &[
         14,
     ),
     info("sleep", SCOPE_SLEEP, true, true, None, 90),
+    info(
+        "nutrition-log",
+        SCOPE_NUTRITION,
+        true,
+        true,
+        Some("nutritionLog"),
+        90,
+    ),
+    info(
+        "hydration-log",
+        SCOPE_NUTRITION,
+        true,
+        true,
+        Some("hydrationLog"),
+        90,
+    ),
+    info("blood-glucose", M, true, true, Some("bloodGlucose"), 90),
+    info("exercise", A, true, true, None, 90),
+    info("daily-oxygen-saturation", M, true, true, None, 90),
+    info("daily-heart-rate-variability", M, true, true, None, 90),
+    info("daily-respiratory-rate", M, true, true, None, 90),
+    info(
+        "daily-sleep-temperature-derivations",
+        M,
+        true,
+        true,
+        None,
+        90,
+    ),
+    info("daily-vo2-max", A, true, true, None, 90),
 ];
 
 pub(crate) fn type_info(data_type: &str) -> Option<&'static TypeInfo> {

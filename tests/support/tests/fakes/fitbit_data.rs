@@ -317,3 +317,80 @@ async fn fitbit_other_endpoints_smoke() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fitbit_food_water_metrics_and_catalogue_follow_the_legacy_shapes() {
+    use igor_test_support::fake_fitbit::FoodLog;
+    let (f, c) = fitbit().await;
+    let user = "GGNJL9";
+    f.add_food(
+        user,
+        FoodLog::new("2026-11-20", "Oatmeal", 150.0, 7)
+            .meal(1)
+            .nutrients(27.0, 3.0, 5.0),
+    );
+    f.add_day_log(user, "water", "2026-11-20", "08:00", &[250.0]);
+    f.set_metric(
+        user,
+        "spo2",
+        "2026-11-20",
+        json!({"avg": 96.5, "min": 94.0, "max": 99.0}),
+    );
+    f.set_metric(
+        user,
+        "temp/skin",
+        "2026-11-20",
+        json!({"nightlyRelative": -0.5}),
+    );
+    let weight_only = f.issue_tokens("CID", user, "weight").access_token;
+    let (s, _) = json_of(
+        fitbit_get(
+            &f,
+            &c,
+            &weight_only,
+            "/1/user/-/foods/log/date/2026-11-20.json",
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "nutrition scope");
+    let all = "nutrition oxygen_saturation temperature activity social profile settings";
+    let a = f.issue_tokens("CID", user, all).access_token;
+    let get = |path: &'static str, lang: Option<&'static str>| {
+        let (f, c, a) = (&f, &c, a.clone());
+        async move { json_of(fitbit_get(f, c, &a, path, lang).await).await }
+    };
+    let (s, foods) = get("/1/user/-/foods/log/date/2026-11-20.json", None).await;
+    assert_eq!(s, StatusCode::OK, "{foods}");
+    assert_eq!(foods["foods"][0]["loggedFood"]["name"], "Oatmeal");
+    assert_eq!(foods["summary"]["calories"], 150);
+    assert_eq!(foods["summary"]["water"], 250);
+    let (_, water) = get(
+        "/1/user/-/foods/log/water/date/2026-11-20.json",
+        Some("en_US"),
+    )
+    .await;
+    assert_eq!(water["water"][0]["amount"], 8.45);
+    // SpO2: an object for a date, a bare list for a range; no periods.
+    let (_, one) = get("/1/user/-/spo2/date/2026-11-20.json", None).await;
+    assert_eq!(one["value"]["avg"], 96.5);
+    let (_, range) = get("/1/user/-/spo2/date/2026-11-19/2026-11-20.json", None).await;
+    assert_eq!(range.as_array().unwrap().len(), 1);
+    let (s, _) = get("/1/user/-/spo2/date/2026-11-20/7d.json", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, skin) = get(
+        "/1/user/-/temp/skin/date/2026-11-19/2026-11-20.json",
+        Some("en_US"),
+    )
+    .await;
+    assert_eq!(skin["tempSkin"][0]["value"]["nightlyRelative"], -0.9);
+    let (_, recent) = get("/1/user/-/foods/log/recent.json", None).await;
+    assert_eq!(recent[0]["name"], "Oatmeal");
+    let (_, units) = get("/1/foods/units.json", None).await;
+    assert!(units.as_array().is_some());
+    let (_, badges) = get("/1/user/-/badges.json", None).await;
+    assert_eq!(badges, json!({"badges": []}));
+    let (_, sleep) = get("/1/user/-/activities/goals/daily.json", None).await;
+    assert_eq!(sleep["goals"]["steps"], 10000);
+}

@@ -87,3 +87,27 @@ async fn google_paired_devices_are_paged_five_by_default() {
         (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_fitbit_account_and_a_deadline_are_refused_as_google_does() {
+    let (g, c) = google().await;
+    let hid = fake_google::DEFAULT_HEALTH_USER_ID;
+    let t = g.issue_tokens("gcid", hid, fake_google::SCOPE_SETTINGS);
+    g.inject_errors(fake_google::InjectedError::DeadlineExceeded, 1);
+    let (s, r) = gget(&g, &c, &t.access_token, "/v4/users/me/settings").await;
+    assert_eq!(s, StatusCode::GATEWAY_TIMEOUT, "{r}");
+    assert_eq!(r["error"]["status"], "DEADLINE_EXCEEDED");
+    g.set_legacy_fitbit_account(hid, true);
+    for path in ["/v4/users/me/settings", "/v4/users/me/pairedDevices"] {
+        let (s, r) = gget(&g, &c, &t.access_token, path).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{r}");
+        assert_eq!(
+            r["error"],
+            json!({"code": 403, "message": "Could not mint UberMint from GaiaMint",
+                   "status": "PERMISSION_DENIED"})
+        );
+    }
+    g.set_legacy_fitbit_account(hid, false);
+    let (s, _) = gget(&g, &c, &t.access_token, "/v4/users/me/settings").await;
+    assert_eq!(s, StatusCode::OK);
+}

@@ -211,3 +211,144 @@ async fn google_sleep_settings_and_daily_types() {
     .await;
     assert_eq!(r, json!({}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_points_follow_the_users_zone_across_daylight_saving() {
+    let (g, c) = google().await;
+    let hid = fake_google::DEFAULT_HEALTH_USER_ID;
+    g.set_time_zone(hid, "Europe/Amsterdam");
+    // Before and after summer time ended on 2026-10-25 at 01:00 UTC.
+    g.add_data_point(hid, DataPoint::weight("2026-10-24T22:30:00Z", 80_000.0));
+    g.add_data_point(hid, DataPoint::weight("2026-10-25T22:30:00Z", 79_000.0));
+    g.set_max_page_size(1);
+    let scopes = format!(
+        "{} {}",
+        fake_google::SCOPE_METRICS,
+        fake_google::SCOPE_SETTINGS
+    );
+    let t = g.issue_tokens("gcid", hid, &scopes);
+    let (_, settings) = gget(&g, &c, &t.access_token, "/v4/users/me/settings").await;
+    assert_eq!(settings["timeZone"], "Europe/Amsterdam");
+    let offset = settings["utcOffset"].as_str().unwrap();
+    assert!(offset == "3600s" || offset == "7200s", "{offset}");
+    // Both on the civil day of the 25th; one per page.
+    let url = "/v4/users/me/dataTypes/weight/dataPoints?filter=weight.sample_time.civil_time%20%3E%3D%20%222026-10-25%22%20AND%20weight.sample_time.civil_time%20%3C%20%222026-10-26%22";
+    let (s, first) = gget(&g, &c, &t.access_token, url).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let newest = &first["dataPoints"][0]["weight"]["sampleTime"];
+    assert_eq!(newest["utcOffset"], "3600s");
+    assert_eq!(
+        newest["civilTime"]["time"],
+        json!({"hours": 23, "minutes": 30})
+    );
+    let token = first["nextPageToken"].as_str().unwrap();
+    let (_, second) = gget(&g, &c, &t.access_token, &format!("{url}&pageToken={token}")).await;
+    let oldest = &second["dataPoints"][0]["weight"]["sampleTime"];
+    assert_eq!(oldest["utcOffset"], "7200s");
+    assert_eq!(oldest["civilTime"]["date"]["day"], 25);
+    assert_eq!(oldest["civilTime"]["time"], json!({"minutes": 30}));
+    assert!(second.get("nextPageToken").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_food_water_glucose_exercise_and_daily_types_need_their_scopes() {
+    let (g, c) = google().await;
+    let hid = fake_google::DEFAULT_HEALTH_USER_ID;
+    g.add_data_point(
+        hid,
+        DataPoint::nutrition_log(
+            "2026-11-20T07:30:00Z",
+            "2026-11-20T07:45:00Z",
+            json!({"foodDisplayName": "Oatmeal", "energy": {"kcal": 150.0}}),
+        ),
+    );
+    g.add_data_point(hid, DataPoint::hydration_log("2026-11-20T08:00:00Z", 250.0));
+    g.add_data_point(
+        hid,
+        DataPoint::blood_glucose("2026-11-20T06:15:00Z", 99.0, Some("FASTING")),
+    );
+    g.add_data_point(
+        hid,
+        DataPoint::daily("daily-vo2-max", "2026-11-20", json!({"vo2Max": 46.3})),
+    );
+    let metrics = g.issue_tokens("gcid", hid, fake_google::SCOPE_METRICS);
+    let base = "/v4/users/me/dataTypes";
+    let (s, _) = gget(
+        &g,
+        &c,
+        &metrics.access_token,
+        &format!("{base}/nutrition-log/dataPoints"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "nutrition needs its scope");
+    let (s, r) = gget(
+        &g,
+        &c,
+        &metrics.access_token,
+        &format!("{base}/blood-glucose/dataPoints"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["dataPoints"][0]["bloodGlucose"]["bloodGlucoseMilligramsPerDeciliter"],
+        99.0
+    );
+    let (s, _) = gget(
+        &g,
+        &c,
+        &metrics.access_token,
+        &format!("{base}/daily-vo2-max/dataPoints"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "cardio fitness is activity data");
+    let nutrition = g.issue_tokens("gcid", hid, fake_google::SCOPE_NUTRITION);
+    let day = "filter=nutrition_log.interval.civil_start_time%20%3E%3D%20%222026-11-20%22";
+    let (s, r) = gget(
+        &g,
+        &c,
+        &nutrition.access_token,
+        &format!("{base}/nutrition-log/dataPoints?{day}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["dataPoints"][0]["nutritionLog"]["foodDisplayName"],
+        "Oatmeal"
+    );
+    assert!(r["dataPoints"][0]["nutritionLog"]["interval"]["civilStartTime"].is_object());
+    // Sessions are filtered on their civil start only.
+    let physical =
+        "filter=nutrition_log.interval.start_time%20%3E%3D%20%222026-11-20T00%3A00%3A00Z%22";
+    let (s, r) = gget(
+        &g,
+        &c,
+        &nutrition.access_token,
+        &format!("{base}/nutrition-log/dataPoints?{physical}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    let (_, r) = gget(
+        &g,
+        &c,
+        &nutrition.access_token,
+        &format!("{base}/hydration-log/dataPoints"),
+    )
+    .await;
+    assert_eq!(
+        r["dataPoints"][0]["hydrationLog"]["amountConsumed"]["milliliters"],
+        250.0
+    );
+    let activity = g.issue_tokens("gcid", hid, fake_google::SCOPE_ACTIVITY);
+    let (s, r) = gget(
+        &g,
+        &c,
+        &activity.access_token,
+        &format!("{base}/daily-vo2-max/dataPoints"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["dataPoints"][0]["dailyVo2Max"],
+        json!({"date": {"year": 2026, "month": 11, "day": 20}, "vo2Max": 46.3})
+    );
+}

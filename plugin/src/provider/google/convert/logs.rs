@@ -9,6 +9,7 @@ use super::super::shape::{
 };
 use super::time::{Civil, civil_at, instant};
 use super::units::{Units, round2};
+use super::zone::Zone;
 use crate::dates::Date;
 use crate::json::as_f64;
 
@@ -58,7 +59,7 @@ pub fn sample(
     point: &DataPoint,
     measured: &Measured,
     field: &str,
-    host_offset: i32,
+    zone: &Zone,
 ) -> Result<Sample, ShapeError> {
     let time = &measured.sample_time;
     let physical = time.physical_time.as_str();
@@ -67,7 +68,7 @@ pub fn sample(
         time.civil_time.as_ref(),
         physical,
         time.utc_offset.as_deref(),
-        host_offset,
+        zone,
     )?;
     let log_id = if point.name.is_empty() {
         log_id(&format!("{field}@{physical}"))
@@ -162,20 +163,20 @@ pub fn merge_logs(older: Vec<Value>, newer: Vec<Value>) -> Vec<Value> {
 
 /// A legacy sleep log entry of a `sleep` data point; `efficiency` is not
 /// available from Google Health.
-pub fn sleep_entry(name: &str, sleep: &Sleep, host_offset: i32) -> Result<Value, ShapeError> {
+pub fn sleep_entry(name: &str, sleep: &Sleep, zone: &Zone) -> Result<Value, ShapeError> {
     let interval = &sleep.interval;
     let (start, end) = (instant(&interval.start_time)?, instant(&interval.end_time)?);
     let civil_start = civil_at(
         interval.civil_start_time.as_ref(),
         &interval.start_time,
         interval.start_utc_offset.as_deref(),
-        host_offset,
+        zone,
     )?;
     let civil_end = civil_at(
         interval.civil_end_time.as_ref(),
         &interval.end_time,
         interval.end_utc_offset.as_deref(),
-        host_offset,
+        zone,
     )?;
     let summary = sleep.summary.clone().unwrap_or_default();
     let period = ((end - start) / 60.0).round() as i64;

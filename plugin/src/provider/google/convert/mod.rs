@@ -10,7 +10,9 @@
 mod logs;
 mod time;
 mod units;
+mod zone;
 
 pub use logs::*;
 pub use time::*;
 pub use units::*;
+pub use zone::Zone;

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::super::shape::{CivilDateTime, ShapeError};
+use super::zone::Zone;
 use crate::dates::Date;
 
 /// Seconds since the epoch of an RFC 3339 time (`2026-11-20T07:12:33Z`,
@@ -70,13 +71,6 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     Some(number as i64)
 }
 
-/// The UTC bounds of the local days `start..=end` for a host `offset`
-/// seconds east of UTC: `[start 00:00 local, (end + 1) 00:00 local)`.
-pub fn utc_bounds(start: Date, end: Date, offset: i32) -> (String, String) {
-    let at = |d: Date| format_rfc3339(i64::from(d.to_days()) * 86_400 - i64::from(offset));
-    (at(start), at(end.add_days(1)))
-}
-
 /// A civil date-time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Civil {
@@ -136,21 +130,21 @@ pub fn civil_of(civil: &CivilDateTime) -> Result<Civil, ShapeError> {
 }
 
 /// The civil time of a physical time: the given civil time, else the
-/// physical time plus the given offset (`"3600s"`), else plus the host's.
+/// physical time plus its own offset (`"3600s"`), else in the user's zone.
 pub fn civil_at(
     civil: Option<&CivilDateTime>,
     physical: &str,
     utc_offset: Option<&str>,
-    host_offset: i32,
+    zone: &Zone,
 ) -> Result<Civil, ShapeError> {
     if let Some(civil) = civil {
         return civil_of(civil);
     }
     let epoch = instant(physical)?;
-    let offset = utc_offset
-        .and_then(parse_duration)
-        .unwrap_or(i64::from(host_offset));
-    Ok(Civil::from_epoch(epoch + offset as f64))
+    Ok(match utc_offset.and_then(parse_duration) {
+        Some(offset) => Civil::from_epoch(epoch + offset as f64),
+        None => zone.civil(epoch),
+    })
 }
 
 /// `date - months + 1 day`, the day clamped to the shorter month (the
@@ -194,14 +188,6 @@ mod tests {
         );
         assert!(parse_rfc3339("2026-11-20 07:12").is_none());
         assert_eq!(parse_duration("-18000s"), Some(-18000));
-        let d = Date::parse("2026-11-25").unwrap();
-        assert_eq!(
-            utc_bounds(d, d, 3600),
-            (
-                "2026-11-24T23:00:00Z".to_string(),
-                "2026-11-25T23:00:00Z".to_string()
-            )
-        );
     }
 
     #[test]
@@ -211,12 +197,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(civil_of(&midnight).unwrap().time_text(), "00:00:00");
-        let c = civil_at(None, "2026-11-20T23:30:00Z", Some("3600s"), 0).unwrap();
+        let utc = Zone::fixed(0);
+        let c = civil_at(None, "2026-11-20T23:30:00Z", Some("3600s"), &utc).unwrap();
         assert_eq!(
             (c.date.to_string(), c.time_text()),
             ("2026-11-21".into(), "00:30:00".into())
         );
-        assert!(civil_at(None, "yesterday", None, 0).is_err());
+        // Without an offset of its own, the user's zone decides.
+        let amsterdam = Zone::named("Europe/Amsterdam").unwrap();
+        let c = civil_at(None, "2026-07-20T23:30:00Z", None, &amsterdam).unwrap();
+        assert_eq!(c.time_text(), "01:30:00");
+        assert!(civil_at(None, "yesterday", None, &utc).is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! | distance | miles | kilometres | kilometres |
 //! | elevation | feet | metres | metres |
 //! | height, stride | inches | centimetres | centimetres |
+//! | liquids | fluid ounces | millilitres | millilitres |
+//! | blood glucose | mg/dL | mmol/L | mmol/L |
 
 use super::super::shape::Settings;
 
@@ -16,6 +18,9 @@ pub const KG_PER_STONE: f64 = 6.350_293_18;
 pub const KM_PER_MILE: f64 = 1.609_344;
 pub const MM_PER_FOOT: f64 = 304.8;
 pub const MM_PER_INCH: f64 = 25.4;
+pub const ML_PER_FL_OZ: f64 = 29.573_529_562_5;
+/// mg/dL per mmol/L of glucose (180.156 g/mol).
+pub const MG_DL_PER_MMOL_L: f64 = 18.0156;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightUnit {
@@ -37,12 +42,33 @@ pub enum HeightUnit {
     Inch,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiquidUnit {
+    Millilitre,
+    FluidOunce,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlucoseUnit {
+    MmolPerLitre,
+    MgPerDecilitre,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemperatureUnit {
+    Celsius,
+    Fahrenheit,
+}
+
 /// The units results are given in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Units {
     pub weight: WeightUnit,
     pub distance: DistanceUnit,
     pub height: HeightUnit,
+    pub liquid: LiquidUnit,
+    pub glucose: GlucoseUnit,
+    pub temperature: TemperatureUnit,
 }
 
 impl Units {
@@ -50,6 +76,9 @@ impl Units {
         weight: WeightUnit::Kilogram,
         distance: DistanceUnit::Kilometre,
         height: HeightUnit::Centimetre,
+        liquid: LiquidUnit::Millilitre,
+        glucose: GlucoseUnit::MmolPerLitre,
+        temperature: TemperatureUnit::Celsius,
     };
 
     /// The legacy `system` setting: `en_US` pounds, miles and inches,
@@ -61,6 +90,9 @@ impl Units {
                 weight: WeightUnit::Pound,
                 distance: DistanceUnit::Mile,
                 height: HeightUnit::Inch,
+                liquid: LiquidUnit::FluidOunce,
+                glucose: GlucoseUnit::MgPerDecilitre,
+                temperature: TemperatureUnit::Fahrenheit,
             },
             "en_GB" => Units {
                 weight: WeightUnit::Stone,
@@ -95,6 +127,22 @@ impl Units {
             } else {
                 HeightUnit::Centimetre
             },
+            // The legacy API had no cups: they are given in fluid ounces.
+            liquid: if is(&settings.water_unit, "_FL_OZ") || is(&settings.water_unit, "_CUP") {
+                LiquidUnit::FluidOunce
+            } else {
+                LiquidUnit::Millilitre
+            },
+            glucose: if is(&settings.glucose_unit, "_MG_DL") {
+                GlucoseUnit::MgPerDecilitre
+            } else {
+                GlucoseUnit::MmolPerLitre
+            },
+            temperature: if is(&settings.temperature_unit, "_FAHRENHEIT") {
+                TemperatureUnit::Fahrenheit
+            } else {
+                TemperatureUnit::Celsius
+            },
         }
     }
 
@@ -113,7 +161,19 @@ impl Units {
             HeightUnit::Centimetre => "cm",
             HeightUnit::Inch => "in",
         };
-        format!("{w}/{d}/{h}")
+        let l = match self.liquid {
+            LiquidUnit::Millilitre => "ml",
+            LiquidUnit::FluidOunce => "floz",
+        };
+        let g = match self.glucose {
+            GlucoseUnit::MmolPerLitre => "mmol",
+            GlucoseUnit::MgPerDecilitre => "mgdl",
+        };
+        let t = match self.temperature {
+            TemperatureUnit::Celsius => "c",
+            TemperatureUnit::Fahrenheit => "f",
+        };
+        format!("{w}/{d}/{h}/{l}/{g}/{t}")
     }
 
     pub fn from_label(label: &str) -> Option<Self> {
@@ -133,6 +193,21 @@ impl Units {
             height: match parts.next()? {
                 "cm" => HeightUnit::Centimetre,
                 "in" => HeightUnit::Inch,
+                _ => return None,
+            },
+            liquid: match parts.next()? {
+                "ml" => LiquidUnit::Millilitre,
+                "floz" => LiquidUnit::FluidOunce,
+                _ => return None,
+            },
+            glucose: match parts.next()? {
+                "mmol" => GlucoseUnit::MmolPerLitre,
+                "mgdl" => GlucoseUnit::MgPerDecilitre,
+                _ => return None,
+            },
+            temperature: match parts.next()? {
+                "c" => TemperatureUnit::Celsius,
+                "f" => TemperatureUnit::Fahrenheit,
                 _ => return None,
             },
         };
@@ -163,6 +238,30 @@ impl Units {
         round2(match self.distance {
             DistanceUnit::Kilometre => millimeters / 1000.0,
             DistanceUnit::Mile => millimeters / MM_PER_FOOT,
+        })
+    }
+
+    /// Millilitres in the liquid unit, rounded to 2 decimals.
+    pub fn liquid(self, millilitres: f64) -> f64 {
+        round2(match self.liquid {
+            LiquidUnit::Millilitre => millilitres,
+            LiquidUnit::FluidOunce => millilitres / ML_PER_FL_OZ,
+        })
+    }
+
+    /// Blood glucose (mg/dL) in the glucose unit, rounded to 2 decimals.
+    pub fn glucose(self, mg_per_dl: f64) -> f64 {
+        round2(match self.glucose {
+            GlucoseUnit::MgPerDecilitre => mg_per_dl,
+            GlucoseUnit::MmolPerLitre => mg_per_dl / MG_DL_PER_MMOL_L,
+        })
+    }
+
+    /// A temperature difference (°C) in the temperature unit, 2 decimals.
+    pub fn temperature_difference(self, celsius: f64) -> f64 {
+        round2(match self.temperature {
+            TemperatureUnit::Celsius => celsius,
+            TemperatureUnit::Fahrenheit => celsius * 1.8,
         })
     }
 
@@ -259,16 +358,20 @@ mod tests {
     #[test]
     fn settings_give_units_and_labels() {
         let us: Settings = decode(&json!({"weightUnit": "WEIGHT_UNIT_POUNDS",
-            "distanceUnit": "DISTANCE_UNIT_MILES", "heightUnit": "HEIGHT_UNIT_INCHES"}))
+            "distanceUnit": "DISTANCE_UNIT_MILES", "heightUnit": "HEIGHT_UNIT_INCHES",
+            "waterUnit": "WATER_UNIT_FL_OZ", "glucoseUnit": "GLUCOSE_UNIT_MG_DL",
+            "temperatureUnit": "TEMPERATURE_UNIT_FAHRENHEIT"}))
         .unwrap();
         let pounds = Units::from_settings(&us);
         assert_eq!(pounds, Units::from_system("en_US"));
         assert_eq!(Units::from_label(&pounds.label()), Some(pounds));
         assert_eq!(
-            Units::from_label("kg/km"),
+            Units::from_label("kg/km/cm"),
             None,
             "an older label is read again"
         );
+        assert_eq!(Units::from_system("en_US").liquid(236.59), 8.0);
+        assert_eq!(Units::METRIC.glucose(99.0), 5.5);
         assert_eq!(Units::from_settings(&Settings::default()), Units::METRIC);
         assert_eq!(legacy_unit_system("WEIGHT_UNIT_STONE"), Some("en_GB"));
         assert_eq!(legacy_unit_system("WATER_UNIT_FL_OZ"), Some("en_US"));

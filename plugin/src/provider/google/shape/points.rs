@@ -33,6 +33,15 @@ pub struct DataPoint {
     pub daily_resting_heart_rate: Option<DailyRestingHeartRate>,
     pub daily_heart_rate_zones: Option<DailyHeartRateZones>,
     pub sleep: Option<Sleep>,
+    pub nutrition_log: Option<NutritionLog>,
+    pub hydration_log: Option<HydrationLog>,
+    pub blood_glucose: Option<BloodGlucose>,
+    pub exercise: Option<Exercise>,
+    pub daily_oxygen_saturation: Option<DailyOxygenSaturation>,
+    pub daily_heart_rate_variability: Option<DailyHeartRateVariability>,
+    pub daily_respiratory_rate: Option<DailyRespiratoryRate>,
+    pub daily_sleep_temperature_derivations: Option<DailySleepTemperatureDerivations>,
+    pub daily_vo2_max: Option<DailyVo2Max>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -145,6 +154,130 @@ pub struct SleepSummary {
 pub struct SleepMetadata {
     #[serde(default)]
     pub main_sleep: bool,
+}
+
+/// `WeightQuantity` (grams) and `EnergyQuantity` (kcal).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quantity {
+    pub grams: Option<f64>,
+    pub kcal: Option<f64>,
+    pub milliliters: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NutrientQuantity {
+    #[serde(default)]
+    pub nutrient: String,
+    pub quantity: Option<Quantity>,
+}
+
+/// `NutritionLog.Serving`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Serving {
+    pub amount: Option<f64>,
+    pub food_measurement_unit: Option<String>,
+    pub food_measurement_unit_display_name: Option<String>,
+}
+
+/// `NutritionLog`: one food logged (a session).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NutritionLog {
+    pub interval: SessionInterval,
+    pub energy: Option<Quantity>,
+    pub food: Option<String>,
+    pub food_display_name: Option<String>,
+    pub meal_type: Option<String>,
+    #[serde(default)]
+    pub nutrients: Vec<NutrientQuantity>,
+    pub serving: Option<Serving>,
+    pub total_carbohydrate: Option<Quantity>,
+    pub total_fat: Option<Quantity>,
+}
+
+/// `HydrationLog`: liquid logged (a session).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HydrationLog {
+    pub interval: SessionInterval,
+    pub amount_consumed: Option<Quantity>,
+}
+
+/// `BloodGlucose` (mg/dL).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BloodGlucose {
+    pub sample_time: SampleTime,
+    pub blood_glucose_milligrams_per_deciliter: Option<f64>,
+    pub meal_type: Option<String>,
+    pub measurement_timing: Option<String>,
+}
+
+/// `MetricsSummary` of an exercise.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSummary {
+    pub calories_kcal: Option<f64>,
+    pub distance_millimeters: Option<f64>,
+    #[serde(default, deserialize_with = "opt_int64")]
+    pub steps: Option<i64>,
+    #[serde(default, deserialize_with = "opt_int64")]
+    pub average_heart_rate_beats_per_minute: Option<i64>,
+}
+
+/// `Exercise`: one activity session.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exercise {
+    pub interval: SessionInterval,
+    pub display_name: Option<String>,
+    pub exercise_type: Option<String>,
+    /// A `google.protobuf.Duration` without pauses (`"1800s"`).
+    pub active_duration: Option<String>,
+    pub metrics_summary: Option<MetricsSummary>,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyOxygenSaturation {
+    pub date: DateParts,
+    pub average_percentage: Option<f64>,
+    pub lower_bound_percentage: Option<f64>,
+    pub upper_bound_percentage: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyHeartRateVariability {
+    pub date: DateParts,
+    pub average_heart_rate_variability_milliseconds: Option<f64>,
+    pub deep_sleep_root_mean_square_of_successive_differences_milliseconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyRespiratoryRate {
+    pub date: DateParts,
+    pub breaths_per_minute: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailySleepTemperatureDerivations {
+    pub date: DateParts,
+    pub nightly_temperature_celsius: Option<f64>,
+    pub baseline_temperature_celsius: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyVo2Max {
+    pub date: DateParts,
+    pub vo2_max: Option<f64>,
 }
 
 #[cfg(test)]

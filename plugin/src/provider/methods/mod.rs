@@ -1,5 +1,11 @@
-//! The legacy methods, with python-fitbit's names, parameters and URLs, and
-//! their validation: everything is checked before anything is sent.
+//! The legacy methods, with python-fitbit 0.3.1's names, parameters and
+//! URLs, and their validation: everything is checked before anything is
+//! sent. `urls` builds each read's URL, `shapes` checks each answer's
+//! shape, `writes` names the methods (and arguments) that would write.
+
+mod shapes;
+mod urls;
+mod writes;
 
 use std::collections::BTreeMap;
 
@@ -10,19 +16,26 @@ use crate::errors::{PluginError, Result, echo};
 use crate::json::as_text;
 use crate::provider::Call;
 
+pub use writes::{WRITE_METHODS, write_refusal};
+
 pub const PERIODS: &[&str] = &["1d", "7d", "30d", "1w", "1m", "3m", "6m", "1y", "max"];
 pub const DETAIL_LEVELS: &[&str] = &["1sec", "1min", "15min"];
+/// `activity_stats` qualifiers (python-fitbit's `_qualifiers`).
+pub const QUALIFIERS: &[&str] = &["recent", "favorite", "frequent"];
+/// `list_subscriptions` collections.
+pub const COLLECTIONS: &[&str] = &["activities", "body", "foods", "sleep"];
+/// `get_friends_leaderboard` periods.
+pub const LEADERBOARD_PERIODS: &[&str] = &["7d", "30d"];
 
-/// Each method and the arguments it accepts.
+const DAY: &[&str] = &["date", "user_id"];
+const RANGE: &[&str] = &["base_date", "user_id", "period", "end_date"];
+const USER: &[&str] = &["user_id"];
+const NONE: &[&str] = &[];
+
+/// Every read method of python-fitbit 0.3.1 and the arguments it accepts.
 pub const METHODS: &[(&str, &[&str])] = &[
-    (
-        "get_bodyweight",
-        &["base_date", "user_id", "period", "end_date"],
-    ),
-    (
-        "get_bodyfat",
-        &["base_date", "user_id", "period", "end_date"],
-    ),
+    ("get_bodyweight", RANGE),
+    ("get_bodyfat", RANGE),
     (
         "time_series",
         &["resource", "user_id", "base_date", "period", "end_date"],
@@ -37,12 +50,51 @@ pub const METHODS: &[(&str, &[&str])] = &[
             "end_time",
         ],
     ),
-    ("body", &["date", "user_id"]),
-    ("activities", &["date", "user_id"]),
-    ("sleep", &["date", "user_id"]),
-    ("heart", &["date", "user_id"]),
-    ("user_profile_get", &["user_id"]),
-    ("get_devices", &[]),
+    ("body", DAY),
+    ("activities", DAY),
+    ("sleep", DAY),
+    ("heart", DAY),
+    ("foods_log", DAY),
+    ("foods_log_water", DAY),
+    ("bp", DAY),
+    ("glucose", DAY),
+    ("get_sleep", &["date"]),
+    ("user_profile_get", USER),
+    ("get_devices", NONE),
+    ("activity_stats", &["user_id", "qualifier"]),
+    ("recent_activities", USER),
+    ("favorite_activities", USER),
+    ("frequent_activities", USER),
+    ("recent_foods", USER),
+    ("favorite_foods", USER),
+    ("frequent_foods", USER),
+    ("activities_list", NONE),
+    ("activity_detail", &["activity_id"]),
+    ("body_weight_goal", NONE),
+    ("body_fat_goal", NONE),
+    ("activities_daily_goal", NONE),
+    ("activities_weekly_goal", NONE),
+    ("food_goal", NONE),
+    ("water_goal", NONE),
+    ("get_meals", NONE),
+    ("get_alarms", &["device_id"]),
+    ("get_badges", USER),
+    ("get_friends", USER),
+    ("get_friends_leaderboard", &["period"]),
+    ("food_units", NONE),
+    ("food_detail", &["food_id"]),
+    ("search_foods", &["query"]),
+    ("list_subscriptions", &["collection"]),
+];
+
+/// Arguments a method cannot do without (python-fitbit's positional ones).
+const REQUIRED: &[(&str, &str)] = &[
+    ("get_sleep", "date"),
+    ("activity_detail", "activity_id"),
+    ("get_alarms", "device_id"),
+    ("get_friends_leaderboard", "period"),
+    ("food_detail", "food_id"),
+    ("search_foods", "query"),
 ];
 
 pub fn method_names() -> String {
@@ -60,13 +112,23 @@ fn accepted(method: &str) -> Option<&'static [&'static str]> {
         .map(|(_, args)| *args)
 }
 
-/// Checks one argument's value.
-fn check_value(name: &str, value: &str) -> Result<()> {
+/// A numeric id of the legacy API (activity, food, tracker).
+fn numeric_id(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 20 && value.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Checks one argument's value (for `method`, where that matters).
+fn check_value(method: &str, name: &str, value: &str) -> Result<()> {
     let ok = match name {
         "base_date" | "end_date" | "date" => value == "today" || Date::parse(value).is_some(),
+        "period" if method == "get_friends_leaderboard" => LEADERBOARD_PERIODS.contains(&value),
         "period" => PERIODS.contains(&value),
         "detail_level" => DETAIL_LEVELS.contains(&value),
         "start_time" | "end_time" => valid_time(value),
+        "qualifier" => QUALIFIERS.contains(&value),
+        "collection" => COLLECTIONS.contains(&value),
+        "activity_id" | "food_id" | "device_id" => numeric_id(value),
+        "query" => value.chars().count() <= 100 && !value.chars().any(char::is_control),
         "user_id" => {
             value == "-"
                 || (!value.is_empty()
@@ -91,9 +153,16 @@ fn check_value(name: &str, value: &str) -> Result<()> {
     }
     let expected = match name {
         "base_date" | "end_date" | "date" => "a date yyyy-MM-dd or 'today'".to_string(),
+        "period" if method == "get_friends_leaderboard" => {
+            format!("one of {}", LEADERBOARD_PERIODS.join(", "))
+        }
         "period" => format!("one of {}", PERIODS.join(", ")),
         "detail_level" => format!("one of {}", DETAIL_LEVELS.join(", ")),
         "start_time" | "end_time" => "a time HH:MM".into(),
+        "qualifier" => format!("one of {}", QUALIFIERS.join(", ")),
+        "collection" => format!("one of {}", COLLECTIONS.join(", ")),
+        "activity_id" | "food_id" | "device_id" => "a numeric id".into(),
+        "query" => "a search text of at most 100 characters".into(),
         "user_id" => "'-' or a Fitbit user id".into(),
         _ => "a Fitbit resource path such as body/weight or activities/steps".into(),
     };
@@ -105,7 +174,8 @@ fn check_value(name: &str, value: &str) -> Result<()> {
 }
 
 /// Validates `methods` and `args` and gives each method the arguments it
-/// accepts. An argument no called method accepts is an error.
+/// accepts. A write (a write method, or a read method given what it would
+/// write) is refused; so is an argument no called method accepts.
 pub fn plan(methods: &[String], args: &Map<String, Value>) -> Result<Vec<Call>> {
     let mut texts = BTreeMap::new();
     for (name, value) in args {
@@ -116,6 +186,9 @@ pub fn plan(methods: &[String], args: &Map<String, Value>) -> Result<Vec<Call>> 
     }
     let mut calls = Vec::new();
     for method in methods {
+        if let Some(refusal) = write_refusal(method, &texts) {
+            return Err(refusal);
+        }
         let Some(accepts) = accepted(method) else {
             return Err(PluginError::bad_request(format!(
                 "Fitbitplugin has no method '{}'; known methods: {}",
@@ -129,9 +202,16 @@ pub fn plan(methods: &[String], args: &Map<String, Value>) -> Result<Vec<Call>> 
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (name, value) in &args {
-            check_value(name, value)?;
+            check_value(method, name, value)?;
         }
         let has = |k: &str| args.contains_key(k);
+        for (_, needed) in REQUIRED.iter().filter(|(m, _)| m == method) {
+            if !has(needed) {
+                return Err(PluginError::bad_request(format!(
+                    "Fitbitplugin method {method} needs '{needed}'"
+                )));
+            }
+        }
         if has("period") && has("end_date") {
             return Err(PluginError::bad_request(format!(
                 "Fitbitplugin method {method}: give either 'period' or 'end_date', not both"
@@ -173,137 +253,8 @@ pub fn plan(methods: &[String], args: &Map<String, Value>) -> Result<Vec<Call>> 
     Ok(calls)
 }
 
-/// Checks that a successful answer has the shape its method returns, so
-/// that data of another shape (`{"weight": "lots"}`) is never stored as if
-/// it were the user's. `Err` says what is wrong. Only what readers of
-/// `sensors/N/U` rely on is checked; extra fields are kept.
-pub fn check_shape(call: &Call, answer: &Map<String, Value>) -> std::result::Result<(), String> {
-    let resource = call
-        .args
-        .get("resource")
-        .map(|r| r.replace('/', "-"))
-        .unwrap_or_default();
-    match call.method.as_str() {
-        "get_bodyweight" => list_of(answer, "weight", &[("weight", number), ("date", text)]),
-        "get_bodyfat" => list_of(answer, "fat", &[("fat", number), ("date", text)]),
-        // Values are strings, or objects for `activities/heart` (zones).
-        "time_series" => list_of(
-            answer,
-            &resource,
-            &[("dateTime", text), ("value", scalar_or_object)],
-        ),
-        "intraday_time_series" => {
-            let key = format!("{resource}-intraday");
-            let day = answer
-                .get(&key)
-                .and_then(Value::as_object)
-                .ok_or_else(|| format!("'{key}' is not an object"))?;
-            list_of(day, "dataset", &[("time", text), ("value", number)])
-        }
-        "body" => object_at(answer, "body"),
-        "activities" => object_at(answer, "summary"),
-        "sleep" => list_of(answer, "sleep", &[]),
-        "heart" => list_of(answer, "heart", &[]),
-        "user_profile_get" => object_at(answer, "user"),
-        _ => list_of(answer, "devices", &[]),
-    }
-}
-
-fn number(value: &Value) -> bool {
-    value.is_number()
-}
-
-fn text(value: &Value) -> bool {
-    value.is_string()
-}
-
-fn scalar_or_object(value: &Value) -> bool {
-    value.is_number() || value.is_string() || value.is_object()
-}
-
-type FieldCheck<'a> = (&'a str, fn(&Value) -> bool);
-
-/// `answer[key]` is a list of objects whose `fields` pass their checks.
-fn list_of(
-    answer: &Map<String, Value>,
-    key: &str,
-    fields: &[FieldCheck],
-) -> std::result::Result<(), String> {
-    let items = answer
-        .get(key)
-        .and_then(Value::as_array)
-        .ok_or_else(|| format!("'{key}' is not a list"))?;
-    for (i, item) in items.iter().enumerate() {
-        let item = item
-            .as_object()
-            .ok_or_else(|| format!("'{key}'[{i}] is not an object"))?;
-        for (field, ok) in fields {
-            if !item.get(*field).is_some_and(ok) {
-                return Err(format!(
-                    "'{key}'[{i}].{field} is missing or of the wrong type"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn object_at(answer: &Map<String, Value>, key: &str) -> std::result::Result<(), String> {
-    match answer.get(key) {
-        Some(Value::Object(_)) => Ok(()),
-        _ => Err(format!("'{key}' is not an object")),
-    }
-}
-
-/// The API path (below the API base URL) of a call, as python-fitbit built it.
-pub fn path(call: &Call, today: Date) -> String {
-    let arg = |k: &str| call.args.get(k).map(String::as_str);
-    let uid = arg("user_id").unwrap_or("-");
-    let date_or_today = |k: &str| {
-        arg(k)
-            .map(str::to_string)
-            .unwrap_or_else(|| today.to_string())
-    };
-    let range = |base: String| match (arg("period"), arg("end_date")) {
-        (Some(period), _) => format!("{base}/{period}"),
-        (_, Some(end)) => format!("{base}/{end}"),
-        _ => base,
-    };
-    match call.method.as_str() {
-        "get_bodyweight" => format!(
-            "/1/user/{uid}/body/log/weight/date/{}.json",
-            range(date_or_today("base_date"))
-        ),
-        "get_bodyfat" => format!(
-            "/1/user/{uid}/body/log/fat/date/{}.json",
-            range(date_or_today("base_date"))
-        ),
-        "time_series" => format!(
-            "/1/user/{uid}/{}/date/{}.json",
-            arg("resource").unwrap_or_default(),
-            range(arg("base_date").unwrap_or("today").to_string())
-        ),
-        "intraday_time_series" => {
-            let mut path = format!(
-                "/1/user/-/{}/date/{}/1d/{}",
-                arg("resource").unwrap_or_default(),
-                arg("base_date").unwrap_or("today"),
-                arg("detail_level").unwrap_or("1min")
-            );
-            if let (Some(start), Some(end)) = (arg("start_time"), arg("end_time")) {
-                path.push_str(&format!("/time/{start}/{end}"));
-            }
-            format!("{path}.json")
-        }
-        "body" | "activities" | "sleep" | "heart" => format!(
-            "/1/user/{uid}/{}/date/{}.json",
-            call.method,
-            date_or_today("date")
-        ),
-        "user_profile_get" => format!("/1/user/{uid}/profile.json"),
-        _ => "/1/user/-/devices.json".to_string(),
-    }
-}
+pub use shapes::{answer_key, check_shape, series_key};
+pub use urls::path;
 
 #[cfg(test)]
 mod tests {
@@ -415,6 +366,201 @@ mod tests {
         for (method, a, expected) in cases {
             assert_eq!(one(method, a), expected, "{method}");
         }
+    }
+
+    #[test]
+    fn every_read_goes_to_python_fitbits_url() {
+        let cases = [
+            (
+                "foods_log",
+                json!({"date": "2026-11-20"}),
+                "/1/user/-/foods/log/date/2026-11-20.json",
+            ),
+            (
+                "foods_log_water",
+                json!({}),
+                "/1/user/-/foods/log/water/date/2026-11-25.json",
+            ),
+            (
+                "bp",
+                json!({"user_id": "GGNJL9"}),
+                "/1/user/GGNJL9/bp/date/2026-11-25.json",
+            ),
+            (
+                "glucose",
+                json!({}),
+                "/1/user/-/glucose/date/2026-11-25.json",
+            ),
+            // Unpadded, on the v1 API, as get_sleep formats it.
+            (
+                "get_sleep",
+                json!({"date": "2026-01-05"}),
+                "/1/user/-/sleep/date/2026-1-5.json",
+            ),
+            ("activity_stats", json!({}), "/1/user/-/activities.json"),
+            (
+                "activity_stats",
+                json!({"qualifier": "frequent"}),
+                "/1/user/-/activities/frequent.json",
+            ),
+            (
+                "recent_activities",
+                json!({}),
+                "/1/user/-/activities/recent.json",
+            ),
+            (
+                "favorite_activities",
+                json!({}),
+                "/1/user/-/activities/favorite.json",
+            ),
+            (
+                "frequent_activities",
+                json!({}),
+                "/1/user/-/activities/frequent.json",
+            ),
+            ("recent_foods", json!({}), "/1/user/-/foods/log/recent.json"),
+            (
+                "favorite_foods",
+                json!({}),
+                "/1/user/-/foods/log/favorite.json",
+            ),
+            (
+                "frequent_foods",
+                json!({}),
+                "/1/user/-/foods/log/frequent.json",
+            ),
+            ("activities_list", json!({}), "/1/activities.json"),
+            (
+                "activity_detail",
+                json!({"activity_id": "90009"}),
+                "/1/activities/90009.json",
+            ),
+            (
+                "body_weight_goal",
+                json!({}),
+                "/1/user/-/body/log/weight/goal.json",
+            ),
+            (
+                "body_fat_goal",
+                json!({}),
+                "/1/user/-/body/log/fat/goal.json",
+            ),
+            (
+                "activities_daily_goal",
+                json!({}),
+                "/1/user/-/activities/goals/daily.json",
+            ),
+            (
+                "activities_weekly_goal",
+                json!({}),
+                "/1/user/-/activities/goals/weekly.json",
+            ),
+            ("food_goal", json!({}), "/1/user/-/foods/log/goal.json"),
+            (
+                "water_goal",
+                json!({}),
+                "/1/user/-/foods/log/water/goal.json",
+            ),
+            ("get_meals", json!({}), "/1/user/-/meals.json"),
+            (
+                "get_alarms",
+                json!({"device_id": "12345"}),
+                "/1/user/-/devices/tracker/12345/alarms.json",
+            ),
+            ("get_badges", json!({}), "/1/user/-/badges.json"),
+            ("get_friends", json!({}), "/1/user/-/friends.json"),
+            (
+                "get_friends_leaderboard",
+                json!({"period": "30d"}),
+                "/1/user/-/friends/leaders/30d.json",
+            ),
+            ("food_units", json!({}), "/1/foods/units.json"),
+            ("food_detail", json!({"food_id": "18"}), "/1/foods/18.json"),
+            (
+                "search_foods",
+                json!({"query": "rice cake"}),
+                "/1/foods/search.json?query=rice+cake",
+            ),
+            (
+                "list_subscriptions",
+                json!({}),
+                "/1/user/-/apiSubscriptions.json",
+            ),
+            (
+                "list_subscriptions",
+                json!({"collection": "body"}),
+                "/1/user/-/body/apiSubscriptions.json",
+            ),
+            (
+                "time_series",
+                json!({"resource": "spo2", "base_date": "2026-11-01", "end_date": "2026-11-20"}),
+                "/1/user/-/spo2/date/2026-11-01/2026-11-20.json",
+            ),
+            (
+                "time_series",
+                json!({"resource": "temp/skin", "base_date": "2026-11-01", "end_date": "2026-11-20"}),
+                "/1/user/-/temp/skin/date/2026-11-01/2026-11-20.json",
+            ),
+        ];
+        for (method, a, expected) in cases {
+            assert_eq!(one(method, a), expected, "{method}");
+        }
+        for method in [
+            "get_sleep",
+            "activity_detail",
+            "get_alarms",
+            "get_friends_leaderboard",
+            "food_detail",
+            "search_foods",
+        ] {
+            let err = plan(&methods(&[method]), &args(json!({}))).unwrap_err();
+            assert!(err.message.contains("needs"), "{method}: {}", err.message);
+        }
+        for (method, a) in [
+            ("get_friends_leaderboard", json!({"period": "1y"})),
+            ("activity_stats", json!({"qualifier": "best"})),
+            ("food_detail", json!({"food_id": "../x"})),
+            ("list_subscriptions", json!({"collection": "heart"})),
+        ] {
+            assert_eq!(plan(&methods(&[method]), &args(a)).unwrap_err().status, 400);
+        }
+    }
+
+    #[test]
+    fn writes_are_refused_before_anything_else() {
+        for (method, a) in [
+            ("log_activity", json!({})),
+            ("subscription", json!({})),
+            ("water_goal", json!({"target": "2000"})),
+            ("activities_daily_goal", json!({"steps": "10000"})),
+            ("sleep", json!({"data": "{}"})),
+        ] {
+            let err = plan(&methods(&[method]), &args(a)).unwrap_err();
+            assert_eq!(err.status, 400);
+            assert!(
+                err.message.contains(method) && err.message.contains("a write"),
+                "{}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn bare_lists_are_kept_under_the_methods_key() {
+        let call = |method: &str, a: Value| plan(&methods(&[method]), &args(a)).unwrap().remove(0);
+        assert_eq!(answer_key(&call("get_devices", json!({}))), "devices");
+        assert_eq!(answer_key(&call("recent_foods", json!({}))), "recent_foods");
+        assert_eq!(
+            answer_key(&call("activity_stats", json!({"qualifier": "recent"}))),
+            "recent_activities"
+        );
+        let spo2 = call("time_series", json!({"resource": "spo2", "period": "7d"}));
+        assert_eq!(answer_key(&spo2), "spo2");
+        let skin = call(
+            "time_series",
+            json!({"resource": "temp/skin", "period": "7d"}),
+        );
+        assert_eq!(answer_key(&skin), "tempSkin");
     }
 
     #[test]
