@@ -7,7 +7,7 @@ use super::{
 };
 use crate::errors::clip;
 use crate::json::as_text;
-use crate::settings::MAX_SETTING_CHARS;
+use crate::settings::document::MAX_SETTING_CHARS;
 
 /// Most settings one user's form shows (what is not shown is kept).
 const MAX_FORM_SETTINGS: usize = 50;

@@ -4,12 +4,12 @@
 
 use serde_json::json;
 
-use crate::google_flow_tests::{
-    configured, form_value, query_of, refresh_tokens_refused, run, start_auth, with_token,
-};
 use crate::provider::google::{SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP};
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
+use crate::tests::google::{
+    configured, form_value, query_of, refresh_tokens_refused, run, start_auth, with_token,
+};
 use igor_plugin_sdk::Response;
 
 const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";

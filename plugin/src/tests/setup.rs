@@ -90,7 +90,7 @@ fn auth1_records_a_hashed_nonce_and_sends_an_encoded_url() {
     let nonce = state.strip_prefix("jack.").unwrap();
     assert_eq!(nonce.len(), 64);
     let pending = jacks_pending(&host).unwrap();
-    assert_eq!(pending["nonce_sha256"], crate::oauth::sha256_hex(nonce));
+    assert_eq!(pending["nonce_sha256"], crate::digest::sha256_hex(nonce));
     assert_ne!(pending["nonce_sha256"], nonce);
     let verifier = pending["code_verifier"].as_str().unwrap();
     assert!((43..=128).contains(&verifier.len()));

@@ -5,10 +5,10 @@
 
 use serde_json::json;
 
-use crate::google_flow_tests::{configured, is_list, run, weight_point, with_token};
 use crate::provider::google::{SCOPE_METRICS, SCOPE_SETTINGS};
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
+use crate::tests::google::{configured, is_list, run, weight_point, with_token};
 
 fn posted(base: &str, headers: &[(&str, &str)]) -> u16 {
     let host = MemoryHost::default();

@@ -4,10 +4,10 @@
 
 use serde_json::{Value, json};
 
-use crate::google_flow_tests::{configured, query_of};
 use crate::router::handle;
 use crate::setup_page::USERS_PER_PAGE;
 use crate::testing::{MemoryHost, form, request, response};
+use crate::tests::google::{configured, query_of};
 use igor_plugin_sdk::Request;
 
 /// A request as Igor's forwarder passes it from a browser that reached
