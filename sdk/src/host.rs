@@ -318,9 +318,15 @@ mod tests {
     /// number must come back exactly, or values drift with each rewrite.
     #[test]
     fn numbers_survive_the_store_text_exactly() {
-        for text in ["190e32", "80.1", "0.30000000000000004", "1.7976931348623157e308"] {
+        for text in [
+            "190e32",
+            "80.1",
+            "0.30000000000000004",
+            "1.7976931348623157e308",
+        ] {
             let value: Value = serde_json::from_str(text).unwrap();
-            let again: Value = serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap();
+            let again: Value =
+                serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap();
             assert_eq!(value, again, "{text}");
         }
     }

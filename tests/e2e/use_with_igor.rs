@@ -6,7 +6,7 @@
 //! authorise) is done over HTTP in between, as the README describes it.
 //! Also: the plugin installed in Igor under another name, `_fitbit`.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
