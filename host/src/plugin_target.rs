@@ -60,13 +60,13 @@ mod tests {
 
     #[test]
     fn plugin_name_sub_path_and_query() {
-        let t = PluginTarget::parse("/plugin/fitbit/auth2?code=1&state=2");
-        assert_eq!(t.path, "/plugin/fitbit/auth2");
+        let t = PluginTarget::parse("/plugin/weather/auth2?code=1&state=2");
+        assert_eq!(t.path, "/plugin/weather/auth2");
         assert_eq!(t.query, "code=1&state=2");
-        assert_eq!(t.plugin, Some(("fitbit", "/auth2".to_string())));
-        let t = PluginTarget::parse("/plugin/fitbit?user=jack");
-        assert_eq!(t.plugin, Some(("fitbit", "/".to_string())));
-        assert_eq!(PluginTarget::parse("/plugin/fitbit/").plugin.unwrap().1, "/");
+        assert_eq!(t.plugin, Some(("weather", "/auth2".to_string())));
+        let t = PluginTarget::parse("/plugin/weather?user=jack");
+        assert_eq!(t.plugin, Some(("weather", "/".to_string())));
+        assert_eq!(PluginTarget::parse("/plugin/weather/").plugin.unwrap().1, "/");
         assert_eq!(PluginTarget::parse("/healthz").plugin, None);
         assert_eq!(PluginTarget::parse("/pluginx/a").plugin, None);
     }
@@ -74,11 +74,11 @@ mod tests {
     #[test]
     fn tenant_prefix() {
         assert_eq!(
-            split_tenant("/tenants/smith/plugin/fitbit"),
-            Some(("smith", "/plugin/fitbit"))
+            split_tenant("/tenants/smith/plugin/weather"),
+            Some(("smith", "/plugin/weather"))
         );
         assert_eq!(split_tenant("/tenants/smith?x=1"), Some(("smith", "?x=1")));
-        assert_eq!(split_tenant("/plugin/fitbit"), None);
+        assert_eq!(split_tenant("/plugin/weather"), None);
     }
 
     #[test]
