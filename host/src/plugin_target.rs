@@ -3,8 +3,8 @@
 //! `/tenants/ID/...` target, and the plugin and sub-path of
 //! `/plugin/NAME/SUB?QUERY`.
 
-use crate::echo::echo;
 use crate::app::HostResponse;
+use crate::echo::echo;
 
 /// `/plugin/NAME[/SUB][?QUERY]`, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(t.plugin, Some(("weather", "/auth2".to_string())));
         let t = PluginTarget::parse("/plugin/weather?user=jack");
         assert_eq!(t.plugin, Some(("weather", "/".to_string())));
-        assert_eq!(PluginTarget::parse("/plugin/weather/").plugin.unwrap().1, "/");
+        assert_eq!(
+            PluginTarget::parse("/plugin/weather/").plugin.unwrap().1,
+            "/"
+        );
         assert_eq!(PluginTarget::parse("/healthz").plugin, None);
         assert_eq!(PluginTarget::parse("/pluginx/a").plugin, None);
     }
