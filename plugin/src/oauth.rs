@@ -342,8 +342,8 @@ impl<'a> TokenKeeper<'a> {
                     self.reauthorise_hint()
                 ))),
             },
-            Err(StoreFailure::Other(message)) => Err(PluginError::store(format!(
-                "the refreshed token could not be saved ({message}); the old refresh token may \
+            Err(failure) => Err(PluginError::store(format!(
+                "the refreshed token could not be saved ({failure}); the old refresh token may \
                  be used up. {}",
                 self.reauthorise_hint()
             ))),
