@@ -14,6 +14,7 @@ use crate::config::{Config, StoreConfig, TenantSource};
 use crate::directory::TenantDirectory;
 use crate::echo::echo;
 use crate::engine;
+use crate::plugin_target::{PluginTarget, no_such_plugin, not_a_plugin_path, split_tenant};
 use crate::runtime::Plugin;
 use crate::runtime::{self, Context, InvokeError, Request, Response};
 use crate::store::DocumentStore;
@@ -318,13 +319,12 @@ impl App {
     ) -> Result<Routed, HostResponse> {
         let registry = self.registry();
         let (tenant, inner_target) = if registry.multi_tenant {
-            let Some(rest) = target.strip_prefix("/tenants/") else {
+            let Some((id, inner)) = split_tenant(target) else {
                 return Err(HostResponse::text(
                     404,
                     "Not found: tenants live under /tenants/ID/\n",
                 ));
             };
-            let (id, inner) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
             match registry.tenants.get(id) {
                 Some(tenant) => (tenant.clone(), inner),
                 // Answered as a tenant's caller without its token is, after
@@ -347,13 +347,11 @@ impl App {
         };
         let forwarded =
             crate::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut headers);
-        let (path, query) = inner_target.split_once('?').unwrap_or((inner_target, ""));
-        let addressed = path
-            .strip_prefix("/plugin/")
-            .map(|rest| match rest.split_once('/') {
-                Some((name, sub)) => (name, format!("/{sub}")),
-                None => (rest, "/".to_string()),
-            });
+        let PluginTarget {
+            path,
+            query,
+            plugin: addressed,
+        } = PluginTarget::parse(inner_target);
         let plugin = addressed
             .as_ref()
             .and_then(|(name, _)| tenant.plugins.get(*name));
@@ -381,16 +379,10 @@ impl App {
                 tracing::warn!(tenant = %tenant.id, path = %path, "cross-site form refused");
             })?;
         let Some((name, sub_path)) = addressed else {
-            return Err(HostResponse::text(
-                404,
-                "Not found: plugins live under /plugin/NAME\n",
-            ));
+            return Err(not_a_plugin_path());
         };
         let Some(plugin) = plugin.cloned() else {
-            return Err(HostResponse::text(
-                404,
-                &format!("No plugin named {name:?} is installed\n"),
-            ));
+            return Err(no_such_plugin(name));
         };
         let header_bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
         if header_bytes > plugin.limits.max_header_bytes {
@@ -415,8 +407,7 @@ impl App {
     pub async fn dispatch_as_owner(&self, request: HostRequest) -> HostResponse {
         let registry = self.registry();
         let (tenant, target) = if registry.multi_tenant {
-            let rest = request.target.strip_prefix("/tenants/").unwrap_or("");
-            let (id, inner) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+            let (id, inner) = split_tenant(&request.target).unwrap_or(("", ""));
             match registry.tenants.get(id) {
                 Some(tenant) => (tenant.clone(), inner.to_string()),
                 None => {
@@ -441,29 +432,19 @@ impl App {
     /// Runs a request already attributed to `tenant` (the scheduler's path:
     /// no credentials are checked).
     pub async fn dispatch_in_tenant(&self, tenant: &Tenant, request: HostRequest) -> HostResponse {
-        let (path, query) = request
-            .target
-            .split_once('?')
-            .unwrap_or((request.target.as_str(), ""));
-        let Some(rest) = path.strip_prefix("/plugin/") else {
-            return HostResponse::text(404, "Not found: plugins live under /plugin/NAME\n");
-        };
-        let (name, sub_path) = match rest.split_once('/') {
-            Some((name, sub)) => (name, format!("/{sub}")),
-            None => (rest, "/".to_string()),
+        let target = PluginTarget::parse(&request.target);
+        let Some((name, sub_path)) = target.plugin else {
+            return not_a_plugin_path();
         };
         let Some(plugin) = tenant.plugins.get(name) else {
-            return HostResponse::text(
-                404,
-                &format!("No plugin named {:?} is installed\n", echo(name)),
-            );
+            return no_such_plugin(name);
         };
         let routed = Routed {
             url_prefix: tenant.url_prefix.clone(),
             plugin: plugin.clone(),
             method: request.method.to_ascii_uppercase(),
             sub_path,
-            query: query.to_string(),
+            query: target.query.to_string(),
             headers: request.headers,
             caller: None,
             base_url: self.base_url.current().await,

@@ -29,6 +29,7 @@ pub mod limits;
 pub mod manifest;
 pub mod metrics;
 pub mod peers;
+pub mod plugin_target;
 pub mod readiness;
 pub mod runtime;
 pub mod scheduler;

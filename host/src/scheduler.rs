@@ -169,10 +169,7 @@ pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> Ho
 /// is the very element below Igor's status; here it is copied into the
 /// status the host records.
 async fn plugin_notice(tenant: &Tenant, action_url: &str, representing: &str) -> Option<Value> {
-    let name = action_url
-        .strip_prefix("/plugin/")?
-        .split(['/', '?'])
-        .next()?;
+    let (name, _) = crate::plugin_target::PluginTarget::parse(action_url).plugin?;
     let path = format!("status/{}/notice", representing.trim_matches('/'));
     let entry = tenant
         .documents

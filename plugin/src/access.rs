@@ -20,12 +20,12 @@ use serde_json::{Map, Value};
 
 use crate::errors::{PluginError, Result};
 use crate::history::History;
-use crate::json::{as_f64, as_object, as_text, text_field};
-use crate::oauth::{GRANTED_AT, field};
-use crate::pages::utc_time;
+use crate::html::utc_time;
+use crate::json::{as_f64, as_object, as_text, field, text_field};
+use crate::oauth::GRANTED_AT;
 use crate::paths::Paths;
 use crate::provider::AppSettings;
-use crate::settings::update;
+use crate::settings::document::update;
 use igor_plugin_sdk::{Host, Level, StoreFailure};
 
 /// Lifetime of a refresh token of an app in Testing publishing status.

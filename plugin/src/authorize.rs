@@ -17,18 +17,19 @@
 
 use serde_json::Value;
 
+use crate::digest::{constant_time_eq, hex, sha256_hex};
 use crate::errors::{PluginError, Result};
 use crate::history::History;
+use crate::html::{escape, link_root, utc_time};
 use crate::json::as_object;
-use crate::oauth::{
-    constant_time_eq, field, hex, make_state, new_verifier, parse_state, pkce_challenge,
-    sha256_hex, token_from_response,
-};
-use crate::pages::{self, escape, link_root, utc_time};
+use crate::json::field;
+use crate::oauth::{make_state, new_verifier, parse_state, pkce_challenge, token_from_response};
+use crate::pages;
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::pending::{self, PENDING_AUTH_SECONDS, Pending, PendingAuth};
 use crate::provider::{AppSettings, Consent, TokenError, client_refused, provider_for};
-use crate::settings::{check_origin, require_client_secret};
+use crate::settings::check_origin;
+use crate::settings::document::require_client_secret;
 use igor_plugin_sdk::{Host, Level};
 use igor_plugin_sdk::{Request, Response};
 

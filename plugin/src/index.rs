@@ -8,12 +8,12 @@ use crate::dates::Date;
 use crate::errors::Cause;
 use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, units_of};
-use crate::json::{as_object, as_text, text_field};
-use crate::oauth::{TokenKeeper, TokenPlace, field, lease_seconds};
+use crate::json::{as_object, as_text, field, text_field};
+use crate::oauth::{TokenKeeper, TokenPlace, lease_seconds};
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::google::convert::Units;
 use crate::provider::{ApiError, AppSettings, RunState, provider_for};
-use crate::settings::require_client_secret;
+use crate::settings::document::require_client_secret;
 use igor_plugin_sdk::{Host, Level};
 use igor_plugin_sdk::{Request, Response};
 

@@ -23,6 +23,11 @@ pub fn text_field(object: &Value, key: &str) -> Option<String> {
         .filter(|s| !s.trim().is_empty())
 }
 
+/// A field of a token or settings map as text, `""` counting as absent.
+pub fn field(map: &Map<String, Value>, key: &str) -> Option<String> {
+    map.get(key).and_then(as_text).filter(|s| !s.is_empty())
+}
+
 /// A value as a number (numbers, or strings holding one).
 pub fn as_f64(value: &Value) -> Option<f64> {
     match value {

@@ -6,8 +6,8 @@
 
 use serde_json::{Value, json};
 
+use crate::digest::hex;
 use crate::json::as_f64;
-use crate::oauth::hex;
 use igor_plugin_sdk::{Host, StoreFailure};
 
 /// A lease this request holds until [`Lease::release`].

@@ -9,43 +9,30 @@
 pub mod access;
 pub mod authorize;
 pub mod chart;
-#[cfg(test)]
-mod consent_flow_tests;
 pub mod dates;
+pub mod digest;
 pub mod errors;
-#[cfg(test)]
-mod flow_tests;
 pub mod forms;
-#[cfg(test)]
-mod google_flow_tests;
 pub mod history;
+pub mod html;
 pub mod index;
 pub mod json;
 pub mod lease;
 pub mod oauth;
-#[cfg(test)]
-mod overview_flow_tests;
 pub mod pacing;
 pub mod pages;
 pub mod paths;
 pub mod pending;
-#[cfg(test)]
-mod pending_flow_tests;
 pub mod provider;
 pub mod redirect;
-#[cfg(test)]
-mod refresh_flow_tests;
 pub mod router;
 pub mod settings;
-#[cfg(test)]
-mod setup_flow_tests;
 pub mod setup_page;
-#[cfg(test)]
-mod setup_page_flow_tests;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
-mod upstream_flow_tests;
+mod tests;
+pub mod token_endpoint;
 pub mod users;
 
 /// The plugin as the component's `igor:plugin/handler`.

@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::errors::{PluginError, Result, legacy_shutdown_message};
-use crate::json::{as_f64, as_text};
+use crate::json::{as_f64, as_text, field};
 use crate::provider::{AppSettings, Provider, TokenError};
-use igor_plugin_sdk::{FetchRequest, Host, Level, StoreFailure};
+use igor_plugin_sdk::{Host, Level, StoreFailure};
 
 /// Refresh this long before the provider's expiry.
 pub const REFRESH_MARGIN_SECONDS: f64 = 60.0;
@@ -18,14 +18,6 @@ pub const GRANTED_AT: &str = "granted_at";
 
 fn base64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// RFC 7636 S256: base64url(SHA-256(verifier)), unpadded.
@@ -47,15 +39,6 @@ pub fn parse_state(state: &str) -> Option<(&str, &str)> {
     let (user, nonce) = state.rsplit_once('.')?;
     let plausible = nonce.len() == 64 && nonce.chars().all(|c| c.is_ascii_hexdigit());
     (plausible && !user.is_empty()).then_some((user, nonce))
-}
-
-/// Equal in constant time, so timing does not leak a matching prefix.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// Token fields that name the user at the provider, kept across refreshes.
@@ -106,10 +89,6 @@ pub fn token_is_expired(token: &Map<String, Value>, now: f64) -> bool {
         .get("expires_at")
         .and_then(as_f64)
         .is_some_and(|at| at <= now + REFRESH_MARGIN_SECONDS)
-}
-
-pub fn field(token: &Map<String, Value>, key: &str) -> Option<String> {
-    token.get(key).and_then(as_text).filter(|s| !s.is_empty())
 }
 
 /// How long a refresh lease holds unless the operator sets
@@ -372,19 +351,6 @@ impl<'a> TokenKeeper<'a> {
     }
 }
 
-/// Builds the `Basic` credential for a client: the host adds the secret.
-pub fn client_basic_credential(client_id: &str) -> igor_plugin_sdk::Credential {
-    igor_plugin_sdk::Credential::Basic {
-        user: client_id.to_string(),
-        secret: crate::provider::CLIENT_SECRET.to_string(),
-    }
-}
-
-/// A form POST to a token endpoint.
-pub fn token_form(url: &str, fields: &[(&str, &str)]) -> FetchRequest {
-    FetchRequest::form(url, fields).header("accept", "application/json")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,7 +456,5 @@ mod tests {
         );
         assert_eq!(t["provider"], "google-health");
         assert!(token_from_response(&json!({"error": "x"}), None, "fitbit", 0.0).is_none());
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::errors::Result;
 use crate::json::{as_list, as_text};
 use crate::paths::{Paths, valid_user};
-use crate::settings::update;
+use crate::settings::document::update;
 use igor_plugin_sdk::Host;
 
 /// The names, sorted; names that are not valid user names are skipped.

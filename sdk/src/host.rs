@@ -313,4 +313,21 @@ mod tests {
         assert!(!is_at_or_below("a", "a/b"));
         assert!(is_at_or_below("x", ""));
     }
+
+    /// A document goes to the store as text and comes back parsed: every
+    /// number must come back exactly, or values drift with each rewrite.
+    #[test]
+    fn numbers_survive_the_store_text_exactly() {
+        for text in [
+            "190e32",
+            "80.1",
+            "0.30000000000000004",
+            "1.7976931348623157e308",
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let again: Value =
+                serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap();
+            assert_eq!(value, again, "{text}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! public, the admin token for metrics, a non-loopback address only with a
 //! credential; and what `/readyz` and `igor-host inspect` say.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

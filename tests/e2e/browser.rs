@@ -6,13 +6,12 @@
 //! user's chart is checked on screenshots in light and dark mode. Needs
 //! Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
 
-#[path = "browser/authorisation.rs"]
 mod authorisation;
-#[path = "browser/chromium.rs"]
 mod chromium;
-mod common;
-#[path = "browser/through_igor.rs"]
+mod igor_wheel;
 mod through_igor;
+
+use crate::common;
 
 use chromium::{
     browser, browser_with, click, create_jack_and_allow, enter_credentials, landed_at,

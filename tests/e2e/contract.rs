@@ -2,7 +2,7 @@
 //! 0.1.0 still runs in the host, which binds the newest version (that each
 //! released WIT file is unchanged is `host/tests/released_wit.rs`).
 
-mod common;
+use crate::common;
 
 use common::{Host, HostConfig, plugin, upstream};
 

@@ -11,7 +11,7 @@
 //! next refresh sends the same refresh token and gets the same answer.
 //! `CRASH_SEED` replays a run; the seed is printed.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

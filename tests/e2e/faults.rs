@@ -4,7 +4,7 @@
 //! of both providers. Each gives a clear status, leaves what is stored as
 //! it was, and the next run (as the scheduler makes it) succeeds.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! install names as Igor allows them, a config mistake that names its fix,
 //! and the test script on a machine that lacks its Debian packages.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

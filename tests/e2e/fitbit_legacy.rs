@@ -1,7 +1,7 @@
 //! The fitbit plugin with the legacy Fitbit provider, end to end: the real
 //! igor-host binary over HTTP against the fake Fitbit Web API and OAuth.
 
-mod common;
+use crate::common;
 
 use std::convert::identity;
 use std::time::Duration;

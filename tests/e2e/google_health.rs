@@ -2,7 +2,7 @@
 //! igor-host binary over HTTP against the fake Google OAuth and Health API,
 //! and a mixed installation migrating from the (shut down) legacy API.
 
-mod common;
+use crate::common;
 
 use chrono::{SecondsFormat, Utc};
 use std::convert::identity;

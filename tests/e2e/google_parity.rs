@@ -5,7 +5,7 @@
 //! `docs/google-health.md` lists as gaps. Values are compared where both
 //! APIs measure the same thing, per unit system.
 
-mod common;
+use crate::common;
 
 use common::{Client, Host, HostConfig, clouds};
 use igor_test_support::fake_fitbit::{self, WeightLog};

@@ -4,7 +4,7 @@
 //! without colour codes when they go to a file; and an egress refusal of a
 //! loopback upstream that names the setting that would allow it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

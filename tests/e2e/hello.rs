@@ -2,7 +2,7 @@
 //! host binary: its store, outbound HTTP (both ways) and log, as its
 //! README describes.
 
-mod common;
+use crate::common;
 
 use common::{Host, HostConfig, plugin, upstream};
 

@@ -1,7 +1,7 @@
 //! Hostile plugins against the real host binary: every attack is contained,
 //! logged with tenant and plugin, and the host serves the next request.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! own scheduled action run, all through Igor's URLs; the results are read
 //! back from Igor's REST API.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

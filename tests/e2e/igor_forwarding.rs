@@ -3,7 +3,7 @@
 //! open the plugin's pages (`guest`), the name the owner's browser used,
 //! and Igor's own URL as the redirect base, followed while the host runs.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

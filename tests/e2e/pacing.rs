@@ -4,7 +4,7 @@
 //! action answered 429 waits out the `Retry-After` instead of running at
 //! its next interval.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! fail on URLs carrying codes: no secret, token, code or URL query shows up
 //! in the host's log or in any answer it gave.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! the host running one is killed, an action answered 429 waits out its
 //! `Retry-After` on every host, and a database outage is ridden out.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! status in each tenant's own store behind its own credentials, and a
 //! reload that retires the old actions at once without re-running them.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! rotate-key` while hosts run, and the logs, store files and database
 //! searched for the secret and the keys.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! body is read only up to the plugin's limit, headers and bodies have
 //! deadlines, and open connections are capped, for all and per peer.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

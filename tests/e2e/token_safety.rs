@@ -3,7 +3,7 @@
 //! refresh (both providers), and a token answer that arrives after the
 //! request's deadline is still saved.
 
-mod common;
+use crate::common;
 
 use std::convert::identity;
 use std::time::{Duration, Instant};

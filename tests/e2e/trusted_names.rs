@@ -5,7 +5,7 @@
 //! before the plugin runs. Loopback, `localhost`, `base_url`'s host and
 //! `[server] allowed_hosts` pass.
 
-mod common;
+use crate::common;
 
 use common::{Host, HostConfig};
 

@@ -1,12 +1,12 @@
-//! The README's "Use with Igor, built from source", followed as written: its shell commands and
-//! its configuration file are read from README.md and run against a fresh
-//! Igor 0.99.1 with access control on (only ports, `DIR`, the config file's
+//! The README's "Use with Igor, built from source", followed as written:
+//! its shell commands and its configuration file are read from README.md
+//! and run against a fresh Igor 0.99.1 with access control on (only ports, `DIR`, the config file's
 //! place and the provider endpoints are changed, to the fake Google). What a
 //! person does in the browser (log in, enter the client credentials,
 //! authorise) is done over HTTP in between, as the README describes it.
 //! Also: the plugin installed in Igor under another name, `_fitbit`.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,8 @@ use crate::dates::Date;
 use crate::errors::{
     PluginError, Result, UPSTREAM_CHARS, clip, legacy_shutdown_message, retry_seconds,
 };
-use crate::oauth::{client_basic_credential, field, token_form};
+use crate::json::field;
+use crate::token_endpoint::{client_basic_credential, token_form};
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 

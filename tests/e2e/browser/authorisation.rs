@@ -4,7 +4,7 @@
 use fantoccini::Locator;
 use igor_test_support::FakeGoogle;
 
-use crate::chromium::{
+use super::chromium::{
     browser, browser_with, click, create_jack_and_allow, enter_credentials, landed_at,
     nothing_answers, paste, text, wait_for,
 };

@@ -13,7 +13,7 @@ use igor_test_support::FakeGoogle;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
 use igor_test_support::real_igor::{self, Igor, Options};
 
-use crate::chromium::{
+use super::chromium::{
     browser_with, click, create_jack_and_allow, enter_credentials, landed_at, nothing_answers,
     paste, text, type_into, wait_for,
 };

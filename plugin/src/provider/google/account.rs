@@ -14,7 +14,7 @@ use super::shape::{
 use super::sync::WEIGHT;
 use super::transport::{Answer, Ctx};
 use super::{GoogleHealth, granted};
-use crate::oauth::field;
+use crate::json::field;
 use crate::provider::{AppSettings, RunState};
 use igor_plugin_sdk::FetchRequest;
 

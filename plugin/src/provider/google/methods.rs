@@ -10,7 +10,7 @@ use super::sync::{BODY_FAT, WEIGHT};
 use super::transport::{Answer, Ctx};
 use super::{GoogleHealth, SLEEP_PAGE_SIZE};
 use crate::errors::{PluginError, Result};
-use crate::oauth::field;
+use crate::json::field;
 use crate::provider::methods as legacy;
 use crate::provider::{ApiError, AppSettings, Call, RunState};
 

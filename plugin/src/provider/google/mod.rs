@@ -43,7 +43,7 @@ use serde_json::{Map, Value};
 use super::{ApiError, AppSettings, Call, Consent, Provider, RunState, TokenError, endpoint};
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
-use crate::oauth::field;
+use crate::json::field;
 use crate::pacing::{Limits, Pacer};
 use crate::paths::Paths;
 use crate::redirect::Redirect;
