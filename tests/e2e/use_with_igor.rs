@@ -1,6 +1,6 @@
-//! The README's "Use with Igor", followed as written: its shell commands and
-//! its configuration file are read from README.md and run against a fresh
-//! Igor 0.99.1 with access control on (only ports, `DIR`, the config file's
+//! The README's "Use with Igor, built from source", followed as written:
+//! its shell commands and its configuration file are read from README.md
+//! and run against a fresh Igor 0.99.1 with access control on (only ports, `DIR`, the config file's
 //! place and the provider endpoints are changed, to the fake Google). What a
 //! person does in the browser (log in, enter the client credentials,
 //! authorise) is done over HTTP in between, as the README describes it.
@@ -217,7 +217,7 @@ fn config_for_fake(toml: &str, google: &FakeGoogle) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_steps_work_as_written() {
-    let section = readme_section("Use with Igor");
+    let section = readme_section("Use with Igor, built from source");
     let kinds: Vec<Vec<&str>> = section
         .blocks
         .iter()
