@@ -139,11 +139,14 @@ impl Install {
     }
 }
 
-/// Installs igor-host as the plugin `options.name` of the Igor in `dir`.
-pub async fn install(dir: &Path, options: &Options) -> anyhow::Result<Outcome> {
+/// What install and uninstall start from: the install's paths, an empty
+/// outcome, and the Igor running at `options.igor_url`, if one is.
+async fn begin(
+    dir: &Path,
+    options: &Options,
+) -> anyhow::Result<(Install, Outcome, Option<RunningIgor>)> {
     let install = Install::new(dir, &options.name)?;
-    let name = &install.name;
-    let mut out = Outcome {
+    let out = Outcome {
         config: install.config(),
         ..Default::default()
     };
@@ -153,6 +156,13 @@ pub async fn install(dir: &Path, options: &Options) -> anyhow::Result<Outcome> {
         &options.igor_password,
     )
     .await?;
+    Ok((install, out, igor))
+}
+
+/// Installs igor-host as the plugin `options.name` of the Igor in `dir`.
+pub async fn install(dir: &Path, options: &Options) -> anyhow::Result<Outcome> {
+    let (install, mut out, igor) = begin(dir, options).await?;
+    let name = &install.name;
     let xml = std::fs::read_to_string(install.database())?;
     let in_database = match &igor {
         Some(igor) => igor.get(&format!("plugindata/{name}")).await?.is_some(),
@@ -354,18 +364,8 @@ async fn set_through_rest(
 /// Puts Igor's standard plugin back in place of the forwarder, and removes
 /// what only the forwarder used. The host's configuration file stays.
 pub async fn uninstall(dir: &Path, options: &Options) -> anyhow::Result<Outcome> {
-    let install = Install::new(dir, &options.name)?;
+    let (install, mut out, igor) = begin(dir, options).await?;
     let name = &install.name;
-    let mut out = Outcome {
-        config: install.config(),
-        ..Default::default()
-    };
-    let igor = RunningIgor::find(
-        &options.igor_url,
-        &options.igor_user,
-        &options.igor_password,
-    )
-    .await?;
     let plugin_dir = install.plugin_dir();
     match files::plugin_dir(&plugin_dir) {
         PluginDir::Forwarder | PluginDir::OtherForwarder | PluginDir::Missing => {
