@@ -63,6 +63,10 @@ enum Command {
     /// Print what a component asks of its host (its manifest) and the
     /// interfaces it imports; without a file, the built-in component's.
     Inspect { component: Option<PathBuf> },
+    /// Write a plugin's manifest into its component, as this repository's
+    /// build does for its own plugins.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Manage the tenants in the database (`[tenant_directory] source =
     /// "database"`); every host follows within its poll interval.
     #[command(subcommand)]
@@ -72,6 +76,18 @@ enum Command {
     /// host's config file); `igor uninstall DIR` puts the standard plugin back.
     #[command(subcommand)]
     Igor(IgorCommand),
+}
+
+#[derive(Subcommand)]
+enum ManifestCommand {
+    /// `manifest add COMPONENT MANIFEST.toml`: checks the manifest and
+    /// writes it into the component (in place unless `--output`).
+    Add {
+        component: PathBuf,
+        manifest: PathBuf,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -293,6 +309,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Inspect { component } => inspect(component.as_deref()),
+        Command::Manifest(ManifestCommand::Add {
+            component,
+            manifest,
+            output,
+        }) => add_manifest(&component, &manifest, output.as_deref()),
         Command::Igor(command) => igor_command(command).await,
         Command::Tenant(command) => {
             let config = Config::load(cli.config.as_deref())?;
@@ -567,6 +588,27 @@ fn inspect(component: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     for import in Manifest::imports_of(&wasm)? {
         println!("  {import}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn add_manifest(
+    component: &std::path::Path,
+    manifest: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let text = String::from_utf8(read(manifest)?)
+        .with_context(|| format!("{} is not UTF-8", manifest.display()))?;
+    let wasm = Manifest::embed(&read(component)?, &text)
+        .with_context(|| format!("adding {} to {}", manifest.display(), component.display()))?;
+    let output = output.unwrap_or(component);
+    // Written beside and renamed, so a failure never leaves half a component.
+    let partial = output.with_extension("wasm.partial");
+    std::fs::write(&partial, &wasm).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, output).with_context(|| format!("replacing {}", output.display()))?;
+    println!("{}: manifest added", output.display());
     Ok(ExitCode::SUCCESS)
 }
 

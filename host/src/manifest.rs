@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{EgressConfig, PluginConfig};
 
 /// The custom section that carries a component's manifest (TOML text).
-pub const SECTION: &str = "igor-plugin-manifest";
+pub use igor_build_support::manifest::SECTION;
 
 /// A plugin's description of itself.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -106,6 +106,20 @@ impl Manifest {
             }
         }
         Ok(found)
+    }
+
+    /// `wasm` with the manifest `text` written into it, for plugin authors
+    /// outside this repository (`igor-host manifest add`). The manifest must
+    /// be valid and the component must not carry one already.
+    pub fn embed(wasm: &[u8], text: &str) -> anyhow::Result<Vec<u8>> {
+        Self::parse(text)?;
+        if !wasmparser::Parser::is_component(wasm) {
+            bail!("not a WebAssembly component (build for wasm32-wasip2)");
+        }
+        if Self::from_component(wasm)?.is_some() {
+            bail!("the component already has a manifest ({SECTION} section)");
+        }
+        Ok(igor_build_support::manifest::with_manifest(wasm, text))
     }
 
     /// The interfaces a component imports (what it could ask the host for).

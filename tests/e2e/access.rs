@@ -523,4 +523,22 @@ fn inspect_prints_what_a_component_asks() {
     assert!(text.contains("GET /ok - a liveness page"), "{text}");
     let text = run(&["inspect", igor_test_guests::HOSTILE]);
     assert!(text.contains("has no manifest"), "{text}");
+
+    // A plugin author outside this repository embeds a manifest with the
+    // host's own command, once.
+    let manifest = dir.path().join("manifest.toml");
+    std::fs::write(&manifest, MANIFEST).unwrap();
+    let authored = dir.path().join("authored.wasm");
+    std::fs::copy(igor_test_guests::HOSTILE, &authored).unwrap();
+    let (authored, manifest) = (authored.to_str().unwrap(), manifest.to_str().unwrap());
+    run(&["manifest", "add", authored, manifest]);
+    let text = run(&["inspect", authored]);
+    assert!(text.contains("GET /ok - a liveness page"), "{text}");
+    let again = std::process::Command::new(common::host_binary())
+        .args(["manifest", "add", authored, manifest])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let told = String::from_utf8_lossy(&again.stderr);
+    assert!(told.contains("already has a manifest"), "{told}");
 }

@@ -199,8 +199,21 @@ fn a_component_carries_its_manifest() {
 }
 
 #[test]
-fn host_and_build_agree_on_the_section() {
-    assert_eq!(SECTION, igor_build_support::manifest::SECTION);
+fn an_author_embeds_a_manifest_once_and_only_a_valid_one() {
+    let wasm = std::fs::read(igor_test_guests::HOSTILE).unwrap();
+    let with = Manifest::embed(&wasm, EXAMPLE).unwrap();
+    assert_eq!(
+        Manifest::from_component(&with).unwrap(),
+        Some(Manifest::parse(EXAMPLE).unwrap())
+    );
+    let again = Manifest::embed(&with, EXAMPLE).unwrap_err().to_string();
+    assert!(again.contains("already has a manifest"), "{again}");
+    assert!(Manifest::embed(&wasm, "name = ").is_err());
+    assert!(Manifest::embed(&wasm, "name = \"Bad Name!\"").is_err());
+    // A core module is not what the host loads.
+    let core = b"\0asm\x01\0\0\0";
+    let err = Manifest::embed(core, EXAMPLE).unwrap_err().to_string();
+    assert!(err.contains("not a WebAssembly component"), "{err}");
 }
 
 #[test]
