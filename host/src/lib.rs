@@ -23,6 +23,7 @@ pub mod echo;
 pub mod egress;
 pub mod engine;
 pub mod igor_forward;
+pub mod igor_install;
 pub mod lease_scheduler;
 pub mod limits;
 pub mod manifest;
