@@ -25,11 +25,11 @@ async fn a_component_built_against_0_1_0_still_runs() {
         .collect();
     assert!(!igor.is_empty());
     assert!(igor.iter().all(|name| name.ends_with("@0.1.0")), "{igor:?}");
-    // The SDK's components are of the newest version.
-    let hello = imports(igor_test_guests::HELLO);
+    // The SDK's components are of the newest version (this example lists).
+    let example = imports(igor_test_guests::HELLO_WASI_HTTP);
     assert!(
-        hello.iter().any(|n| n == "igor:plugin/listing@0.2.0"),
-        "{hello:?}"
+        example.iter().any(|n| n == "igor:plugin/listing@0.2.0"),
+        "{example:?}"
     );
 
     let upstream = upstream("hi there").await;

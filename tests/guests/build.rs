@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// Guest crates in this directory: `NAME` is package `NAME-guest`.
 const GUESTS: &[&str] = &["hostile", "sockets", "wasi-http", "v0-1-0"];
 /// Example plugins in `examples/`: `NAME` is package `NAME`.
-const EXAMPLES: &[&str] = &["hello"];
+const EXAMPLES: &[&str] = &["hello", "hello-wasi-http"];
 
 fn main() {
     let here = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());

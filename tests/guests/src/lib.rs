@@ -7,5 +7,7 @@
 //! - [`V0_1_0`]: a plugin built from the released `igor:plugin@0.1.0` WIT,
 //!   which the host must keep running.
 //! - [`HELLO`]: the example plugin `examples/hello`.
+//! - [`HELLO_WASI_HTTP`]: the second example, `examples/hello-wasi-http`
+//!   (wasi:http with `wstd`, and listing the store).
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
