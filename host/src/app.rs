@@ -10,6 +10,7 @@ use anyhow::Context as _;
 
 use crate::base_url::BaseUrl;
 
+pub use crate::config::DEFAULT_TENANT;
 use crate::config::{Config, StoreConfig, TenantSource};
 use crate::directory::TenantDirectory;
 use crate::echo::echo;
@@ -18,11 +19,12 @@ use crate::plugin_target::{PluginTarget, no_such_plugin, not_a_plugin_path, spli
 use crate::runtime::Plugin;
 use crate::runtime::{self, Context, InvokeError, Request, Response};
 use crate::store::DocumentStore;
-/// The host's own stores (see [`crate::store::Stores`]).
-pub use crate::store::Stores;
-pub use crate::tenants::DEFAULT_TENANT;
+/// The host's own stores (see [`crate::stores::Stores`]).
+pub use crate::stores::Stores;
 use crate::tenants::{Registry, Shared, Tenant, build_registry, build_registry_from_directory};
 use crate::trusted_names::TrustedNames;
+
+pub use crate::message::{HostRequest, HostResponse};
 
 pub struct App {
     /// The URL browsers reach this host by (see [`BaseUrl`]).
@@ -69,16 +71,6 @@ fn spawn_idle_sweeper(app: std::sync::Weak<App>) {
             }
         }
     });
-}
-
-/// A request as the host received it, before it is addressed to a plugin.
-#[derive(Debug, Clone, Default)]
-pub struct HostRequest {
-    pub method: String,
-    /// Path and query, e.g. `/plugin/NAME?user=jack`.
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
 }
 
 /// A request whose caller was admitted and whose plugin was found; its body
@@ -144,7 +136,7 @@ impl App {
         let registry = Arc::new(registry);
         // One read per tenant: with thousands, the host serves meanwhile.
         let counted = registry.clone();
-        tokio::spawn(async move { crate::metrics::count_store_usage(&counted, None).await });
+        tokio::spawn(async move { crate::tenants::count_store_usage(&counted, None).await });
         Ok(Self {
             base_url: BaseUrl::from_config(&config).await?,
             shared,
@@ -170,26 +162,20 @@ impl App {
         self.directory.as_ref()
     }
 
-    /// How often [`crate::directory::spawn_follower`] polls.
+    /// How often the directory follower polls.
     pub fn directory_poll(&self) -> std::time::Duration {
         let config = self.config.read().expect("config lock");
         std::time::Duration::from_millis(config.tenant_directory.poll_ms)
     }
 
-    /// Starts what runs actions: a task per action for tenants in the file;
-    /// the directory follower and the lease scheduler for tenants in the
-    /// database.
-    pub async fn start_scheduling(self: &Arc<Self>) -> anyhow::Result<()> {
+    /// Starts dropping idle plugins' outbound clients.
+    pub fn start_idle_sweeper(self: &Arc<Self>) {
         spawn_idle_sweeper(Arc::downgrade(self));
-        let Some(directory) = &self.directory else {
-            crate::scheduler::spawn_actions(self.clone(), self.registry());
-            return Ok(());
-        };
-        crate::directory::spawn_follower(self.clone(), directory.clone());
-        let config = self.config.read().expect("config lock").scheduler;
-        let scheduler = crate::lease_scheduler::LeaseScheduler::new(directory.clone(), config);
-        crate::lease_scheduler::spawn(self.clone(), Arc::new(scheduler));
-        Ok(())
+    }
+
+    /// The scheduler settings running now.
+    pub fn scheduler_config(&self) -> crate::config::SchedulerConfig {
+        self.config.read().expect("config lock").scheduler
     }
 
     /// Re-reads the tenants from the directory, rebuilding only those that
@@ -227,8 +213,8 @@ impl App {
             new.clone(),
         );
         old.retire();
-        crate::metrics::forget_retired_tenants(&old, &new);
-        crate::metrics::count_store_usage(&new, Some(&old)).await;
+        crate::tenants::forget_retired_tenants(&old, &new);
+        crate::tenants::count_store_usage(&new, Some(&old)).await;
         tracing::info!(tenants = new.tenants.len(), "tenants reloaded");
     }
 
@@ -487,8 +473,8 @@ impl App {
             },
         };
         match plugin.handle(wit_request).await {
-            Ok(response) => HostResponse::from_plugin(response, plugin.limits.max_body_bytes),
-            Err(err) => HostResponse::from_error(&err),
+            Ok(response) => response_of_plugin(response, plugin.limits.max_body_bytes),
+            Err(err) => response_of_error(&err),
         }
     }
 }
@@ -525,53 +511,33 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// What the host answers.
-#[derive(Debug, Clone)]
-pub struct HostResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+/// A plugin's answer, checked.
+fn response_of_plugin(response: Response, max_body: usize) -> HostResponse {
+    if !(100..=599).contains(&response.status) {
+        return HostResponse::text(
+            502,
+            &format!(
+                "The plugin answered an invalid status {}\n",
+                response.status
+            ),
+        );
+    }
+    if response.body.len() > max_body {
+        return HostResponse::text(502, "The plugin's response exceeds the body size limit\n");
+    }
+    HostResponse {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+    }
 }
 
-impl HostResponse {
-    pub fn text(status: u16, body: &str) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    fn from_plugin(response: Response, max_body: usize) -> Self {
-        if !(100..=599).contains(&response.status) {
-            return Self::text(
-                502,
-                &format!(
-                    "The plugin answered an invalid status {}\n",
-                    response.status
-                ),
-            );
-        }
-        if response.body.len() > max_body {
-            return Self::text(502, "The plugin's response exceeds the body size limit\n");
-        }
-        Self {
-            status: response.status,
-            headers: response.headers,
-            body: response.body,
-        }
-    }
-
-    fn from_error(err: &InvokeError) -> Self {
-        let status = match err {
-            InvokeError::Deadline { .. } => 504,
-            InvokeError::OutOfMemory { .. } | InvokeError::Trap { .. } => 500,
-            InvokeError::Instantiate { .. } => 503,
-        };
-        Self::text(status, &format!("{err}\n"))
-    }
-
-    pub fn body_text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
+/// What a failed call answers.
+fn response_of_error(err: &InvokeError) -> HostResponse {
+    let status = match err {
+        InvokeError::Deadline { .. } => 504,
+        InvokeError::OutOfMemory { .. } | InvokeError::Trap { .. } => 500,
+        InvokeError::Instantiate { .. } => 503,
+    };
+    HostResponse::text(status, &format!("{err}\n"))
 }

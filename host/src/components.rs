@@ -93,7 +93,7 @@ fn compile(
             file = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             &file
         }
-        None => crate::tenants::BUILTIN_COMPONENT,
+        None => crate::builtin::COMPONENT,
     };
     let component =
         engine::load_component(engine, wasm, Some(cache_dir)).context("loading the component")?;
@@ -144,7 +144,7 @@ mod tests {
         let library = ComponentLibrary::default();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plugin.wasm");
-        std::fs::write(&path, crate::tenants::BUILTIN_COMPONENT).unwrap();
+        std::fs::write(&path, crate::builtin::COMPONENT).unwrap();
         let first = library
             .load("p", Some(&path), &engine, &linker, cache.path())
             .unwrap();

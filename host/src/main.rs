@@ -242,7 +242,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Secret(SecretCommand::RotateKey { keep_old }) => {
             let config = Config::load(cli.config.as_deref())?;
-            println!("{}", igor_host::store::rotate_key(&config, keep_old).await?);
+            println!(
+                "{}",
+                igor_host::stores::rotate_key(&config, keep_old).await?
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -474,7 +477,7 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    app.start_scheduling().await?;
+    igor_host::scheduling::start(&app).await?;
     spawn_reload_on_sighup(app.clone());
     let limits = igor_host::server::ListenLimits::from_config(&config.server);
     igor_host::server::serve_app(app, listeners, limits, async {

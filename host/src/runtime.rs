@@ -13,6 +13,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
+use tokio::sync::Semaphore;
+
 use crate::bindings::IgorPluginPre;
 pub use crate::bindings::{Context, Request, Response};
 use crate::capabilities::{self, Capabilities, CapabilitiesView, PluginCapabilities};
@@ -22,7 +24,13 @@ use crate::limits::Limits;
 use crate::manifest::PublicRoute;
 use crate::metrics::{self, METRICS};
 use crate::store::Namespace;
-use crate::tenants::TenantShare;
+
+/// What a tenant's plugins share: request and connection allowances.
+pub struct TenantShare {
+    pub id: String,
+    pub requests: Semaphore,
+    pub connections: Arc<Semaphore>,
+}
 
 /// Everything a plugin's requests share: its compiled code, what it may
 /// reach, its settings and limits. The namespace comes from the host's

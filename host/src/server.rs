@@ -21,7 +21,6 @@ use crate::access::Presented;
 use crate::app::{App, DEFAULT_TENANT, HostResponse};
 use crate::config::ServerConfig;
 use crate::metrics::METRICS;
-use crate::scheduler::host_namespace;
 
 pub fn router(app: Arc<App>) -> Router {
     crate::admin::routes(Router::new())
@@ -345,7 +344,7 @@ async fn recorded_status(
     let path = format!("status/{representing}");
     match tenant
         .documents
-        .get(&host_namespace(&tenant.id), &path)
+        .get(&crate::store::Namespace::host(&tenant.id), &path)
         .await
     {
         Ok(Some(entry)) => (

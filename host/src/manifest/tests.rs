@@ -205,7 +205,7 @@ fn host_and_build_agree_on_the_section() {
 
 #[test]
 fn the_builtin_component_describes_itself() {
-    let manifest = Manifest::from_component(crate::tenants::BUILTIN_COMPONENT)
+    let manifest = Manifest::from_component(crate::builtin::COMPONENT)
         .unwrap()
         .expect("the built-in component carries plugin/manifest.toml");
     let text = std::fs::read_to_string(concat!(
@@ -259,4 +259,9 @@ fn the_host_names_no_plugin() {
     }
     assert_eq!(mentions.len(), 1, "{mentions:#?}");
     assert!(mentions[0].contains("include_bytes!"), "{mentions:#?}");
+}
+
+#[test]
+fn the_builtin_name_is_the_builtin_manifests() {
+    assert_eq!(builtin().name, crate::builtin::name());
 }
