@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 /// of `host/src` (a file `NAME.rs` or a folder `NAME/`); a new module must
 /// be placed here.
 ///
-/// - leaves: small utilities that import nothing of the crate (escaping,
+/// - leaves: small utilities that import only each other (escaping,
 ///   resource limits, token digests, the host's request and response, the
-///   built-in component);
+///   manifest's section and the built-in component, trusted Host/Origin
+///   names, which the configuration checks its `allowed_hosts` with);
 /// - store: document and secret backends;
 /// - config: the configuration as plain data (over the store's settings),
 ///   which every layer above may read; metrics, which every layer above
@@ -49,34 +50,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("store", &["store"]),
     ("config", &["config", "metrics"]),
     ("egress", &["egress"]),
-    (
-        "wasm",
-        &[
-            "engine",
-            "deadline",
-            "bindings",
-            "runtime",
-            "components",
-            "manifest",
-            "capabilities",
-        ],
-    ),
-    ("tenancy", &["tenants", "directory", "stores"]),
-    (
-        "app",
-        &[
-            "app",
-            "plugin_target",
-            "igor_forward",
-            "base_url",
-            "readiness",
-        ],
-    ),
-    (
-        "scheduling",
-        &["scheduling", "scheduler", "lease_scheduler"],
-    ),
-    ("server", &["server", "admin", "peers"]),
+    ("wasm", &["wasm", "capabilities"]),
+    ("tenancy", &["tenancy"]),
+    ("app", &["app"]),
+    ("scheduling", &["scheduling"]),
+    ("server", &["server"]),
 ];
 
 fn layer_of(module: &str) -> Option<(usize, &'static str)> {

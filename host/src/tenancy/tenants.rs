@@ -23,13 +23,13 @@ use crate::capabilities::PluginCapabilities;
 use crate::config::{
     ActionConfig, Config, PluginConfig, Quota, SchedulerConfig, StoreConfig, TenantConfig,
 };
-use crate::directory::ListedTenant;
 use crate::egress::{EgressClient, EgressPolicy};
 use crate::limits::Limits;
-use crate::manifest::{self, Grant, Manifest};
 use crate::message::HostResponse;
-use crate::runtime::{Plugin, RequestState, TenantShare};
 use crate::store::{DocumentStore, Namespace, QuotaStore, SecretStore};
+use crate::tenancy::directory::ListedTenant;
+use crate::wasm::manifest::{self, Grant, Manifest};
+use crate::wasm::runtime::{Plugin, RequestState, TenantShare};
 
 pub use crate::config::DEFAULT_TENANT;
 
@@ -133,7 +133,7 @@ pub struct Shared {
     pub engine: Engine,
     pub linker: Linker<RequestState>,
     /// Components compiled once, shared by the tenants that run them.
-    pub components: crate::components::ComponentLibrary,
+    pub components: crate::wasm::components::ComponentLibrary,
     pub documents: Arc<dyn DocumentStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub cache_dir: PathBuf,

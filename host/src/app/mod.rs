@@ -2,27 +2,34 @@
 //! one engine and store, and the single dispatch path every caller uses
 //! (HTTP server, scheduler and the `call` command alike).
 
+pub mod base_url;
+pub mod igor_forward;
+pub mod plugin_target;
+pub mod readiness;
+
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use crate::access::Presented;
 use anyhow::Context as _;
 
-use crate::base_url::BaseUrl;
+use crate::app::base_url::BaseUrl;
 
+use crate::app::plugin_target::{PluginTarget, no_such_plugin, not_a_plugin_path, split_tenant};
 pub use crate::config::DEFAULT_TENANT;
 use crate::config::{Config, StoreConfig, TenantSource};
-use crate::directory::TenantDirectory;
 use crate::echo::echo;
-use crate::engine;
-use crate::plugin_target::{PluginTarget, no_such_plugin, not_a_plugin_path, split_tenant};
-use crate::runtime::Plugin;
-use crate::runtime::{self, Context, InvokeError, Request, Response};
 use crate::store::DocumentStore;
-/// The host's own stores (see [`crate::stores::Stores`]).
-pub use crate::stores::Stores;
-use crate::tenants::{Registry, Shared, Tenant, build_registry, build_registry_from_directory};
+use crate::tenancy::directory::TenantDirectory;
+/// The host's own stores (see [`crate::tenancy::stores::Stores`]).
+pub use crate::tenancy::stores::Stores;
+use crate::tenancy::tenants::{
+    Registry, Shared, Tenant, build_registry, build_registry_from_directory,
+};
 use crate::trusted_names::TrustedNames;
+use crate::wasm::engine;
+use crate::wasm::runtime::Plugin;
+use crate::wasm::runtime::{self, Context, InvokeError, Request, Response};
 
 pub use crate::message::{HostRequest, HostResponse};
 
@@ -44,7 +51,7 @@ pub struct App {
     /// The directory version the running tenants were read at.
     directory_version: std::sync::atomic::AtomicI64,
     /// The last readiness probe (`/readyz`).
-    readiness: crate::readiness::Readiness,
+    readiness: crate::app::readiness::Readiness,
 }
 
 /// How long a plugin's outbound client (and its connection pool) is kept
@@ -136,7 +143,9 @@ impl App {
         let registry = Arc::new(registry);
         // One read per tenant: with thousands, the host serves meanwhile.
         let counted = registry.clone();
-        tokio::spawn(async move { crate::tenants::count_store_usage(&counted, None).await });
+        tokio::spawn(
+            async move { crate::tenancy::tenants::count_store_usage(&counted, None).await },
+        );
         Ok(Self {
             base_url: BaseUrl::from_config(&config).await?,
             shared,
@@ -154,7 +163,7 @@ impl App {
     /// Builds `tenant` as this host would, to refuse what cannot run.
     pub fn check_tenant(&self, tenant: &crate::config::TenantConfig) -> anyhow::Result<()> {
         let config = self.config.read().expect("config lock").clone();
-        crate::tenants::build_listed_tenant(&config, tenant, &self.shared).map(drop)
+        crate::tenancy::tenants::build_listed_tenant(&config, tenant, &self.shared).map(drop)
     }
 
     /// The tenant directory, when tenants live in the database.
@@ -213,13 +222,13 @@ impl App {
             new.clone(),
         );
         old.retire();
-        crate::tenants::forget_retired_tenants(&old, &new);
-        crate::tenants::count_store_usage(&new, Some(&old)).await;
+        crate::tenancy::tenants::forget_retired_tenants(&old, &new);
+        crate::tenancy::tenants::count_store_usage(&new, Some(&old)).await;
         tracing::info!(tenants = new.tenants.len(), "tenants reloaded");
     }
 
     /// The last readiness probe.
-    pub fn readiness(&self) -> &crate::readiness::Readiness {
+    pub fn readiness(&self) -> &crate::app::readiness::Readiness {
         &self.readiness
     }
 
@@ -320,7 +329,7 @@ impl App {
                         crate::access::Credentials::default()
                             .accept(header(&headers, "authorization")),
                     );
-                    return Err(crate::tenants::tenant_refusal(id));
+                    return Err(crate::tenancy::tenants::tenant_refusal(id));
                 }
             }
         } else {
@@ -332,7 +341,7 @@ impl App {
             (tenant, target)
         };
         let forwarded =
-            crate::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut headers);
+            crate::app::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut headers);
         let PluginTarget {
             path,
             query,

@@ -2,10 +2,13 @@
 //! dispatch path: actions (a task per action for tenants in the file, the
 //! lease scheduler for tenants in the database) and the directory follower.
 
+pub mod lease_scheduler;
+pub mod scheduler;
+
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::directory::TenantDirectory;
+use crate::tenancy::directory::TenantDirectory;
 
 /// Starts what runs actions: a task per action for tenants in the file;
 /// the directory follower and the lease scheduler for tenants in the
@@ -13,13 +16,15 @@ use crate::directory::TenantDirectory;
 pub async fn start(app: &Arc<App>) -> anyhow::Result<()> {
     app.start_idle_sweeper();
     let Some(directory) = app.directory() else {
-        crate::scheduler::spawn_actions(app.clone(), app.registry());
+        crate::scheduling::scheduler::spawn_actions(app.clone(), app.registry());
         return Ok(());
     };
     spawn_follower(app.clone(), directory.clone());
-    let scheduler =
-        crate::lease_scheduler::LeaseScheduler::new(directory.clone(), app.scheduler_config());
-    crate::lease_scheduler::spawn(app.clone(), Arc::new(scheduler));
+    let scheduler = crate::scheduling::lease_scheduler::LeaseScheduler::new(
+        directory.clone(),
+        app.scheduler_config(),
+    );
+    crate::scheduling::lease_scheduler::spawn(app.clone(), Arc::new(scheduler));
     Ok(())
 }
 

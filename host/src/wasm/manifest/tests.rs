@@ -185,8 +185,8 @@ fn a_component_carries_its_manifest() {
     let manifest = Manifest::from_component(&with).unwrap().unwrap();
     assert_eq!(manifest, Manifest::parse(EXAMPLE).unwrap());
     // Still a valid component.
-    let engine = crate::engine::build_engine(64 << 20, false).unwrap();
-    crate::engine::load_component(&engine, &with, None).unwrap();
+    let engine = crate::wasm::engine::build_engine(64 << 20, false).unwrap();
+    crate::wasm::engine::load_component(&engine, &with, None).unwrap();
 
     let twice = with_manifest(&with, EXAMPLE);
     let err = Manifest::from_component(&twice).unwrap_err().to_string();
