@@ -3,7 +3,8 @@
 //! The modules stand in layers; each imports only its own layer and those
 //! below (`tests/layers.rs` checks it; `docs/architecture.md` draws it):
 //!
-//! - [`server`]: HTTP, the admin API, peer connections;
+//! - [`server`]: HTTP, the admin API, peer connections; [`igor_install`]:
+//!   the `igor install` command (it reads only leaves);
 //! - [`scheduling`]: actions and the directory follower, run through the app;
 //! - [`app`]: the assembled host and its one dispatch path (plugin targets,
 //!   trusted names, Igor forwarding, the base URL, readiness);
@@ -23,6 +24,7 @@ pub mod capabilities;
 pub mod config;
 pub mod echo;
 pub mod egress;
+pub mod igor_install;
 pub mod limits;
 pub mod manifest_section;
 pub mod message;

@@ -67,6 +67,76 @@ enum Command {
     /// "database"`); every host follows within its poll interval.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Run this host as an Igor's fitbit plugin: `igor install DIR` sets up
+    /// the Igor database directory DIR (forwarder, secret, settings, the
+    /// host's config file); `igor uninstall DIR` puts the standard plugin back.
+    #[command(subcommand)]
+    Igor(IgorCommand),
+}
+
+#[derive(Subcommand)]
+enum IgorCommand {
+    /// Set up the Igor in DIR to forward its fitbit plugin to this host, and
+    /// write DIR/igor-host.toml for it (a second run changes nothing). Prints
+    /// a systemd unit that runs the host.
+    Install {
+        /// Igor's database directory (made by `igorSetup -d DIR initialize`).
+        dir: PathBuf,
+        #[command(flatten)]
+        igor: IgorArgs,
+        /// The host's port on 127.0.0.1 (default 9334, or a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// A name browsers reach Igor by, such as igor.local; repeatable
+        /// (default: this machine's host name and NAME.local).
+        #[arg(long = "allowed-host", value_name = "NAME")]
+        allowed_hosts: Vec<String>,
+        /// Write the systemd unit to FILE instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        systemd_unit: Option<PathBuf>,
+    },
+    /// Put Igor's standard fitbit plugin back in DIR and remove the
+    /// forwarder's secret and host_url (DIR/igor-host.toml stays).
+    Uninstall {
+        dir: PathBuf,
+        #[command(flatten)]
+        igor: IgorArgs,
+    },
+}
+
+/// Which Igor, and the plugin's name in it.
+#[derive(clap::Args)]
+struct IgorArgs {
+    /// The plugin's install name in Igor, e.g. _fitbit.
+    #[arg(long, default_value = "fitbit")]
+    name: String,
+    /// Where Igor listens (or will).
+    #[arg(long, default_value = "http://127.0.0.1:9333")]
+    igor_url: String,
+    /// Igor user for the host's store and for a running Igor.
+    #[arg(long, default_value = "admin")]
+    igor_user: String,
+    /// That user's password (empty on a fresh Igor).
+    #[arg(
+        long,
+        env = "IGOR_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    igor_password: String,
+}
+
+impl IgorArgs {
+    fn options(self) -> igor_host::igor_install::Options {
+        igor_host::igor_install::Options {
+            name: self.name,
+            igor_url: self.igor_url,
+            igor_user: self.igor_user,
+            igor_password: self.igor_password,
+            port: None,
+            allowed_hosts: None,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -223,6 +293,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Inspect { component } => inspect(component.as_deref()),
+        Command::Igor(command) => igor_command(command).await,
         Command::Tenant(command) => {
             let config = Config::load(cli.config.as_deref())?;
             tenant_command(&directory(&config)?, command).await
@@ -387,6 +458,65 @@ async fn tenant_command(
             let token = directory.issue_token(&id).await?;
             eprintln!("new token for tenant {id} (shown once):");
             println!("{token}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn igor_command(command: IgorCommand) -> anyhow::Result<ExitCode> {
+    use igor_host::igor_install;
+    let (dir, outcome, unit) = match command {
+        IgorCommand::Install {
+            dir,
+            igor,
+            port,
+            allowed_hosts,
+            systemd_unit,
+        } => {
+            let mut options = igor.options();
+            options.port = port;
+            options.allowed_hosts = (!allowed_hosts.is_empty()).then_some(allowed_hosts);
+            let outcome = igor_install::install(&dir, &options).await?;
+            (dir, outcome, Some(systemd_unit))
+        }
+        IgorCommand::Uninstall { dir, igor } => {
+            let outcome = igor_install::uninstall(&dir, &igor.options()).await?;
+            (dir, outcome, None)
+        }
+    };
+    if outcome.changes.is_empty() {
+        eprintln!(
+            "Nothing to change in {}: it is set up already.",
+            dir.display()
+        );
+    }
+    for change in &outcome.changes {
+        eprintln!("- {change}");
+    }
+    for note in &outcome.notes {
+        eprintln!("Note: {note}");
+    }
+    if let Some(target) = unit {
+        let binary = std::env::current_exe().context("finding this program's path")?;
+        let user = igor_install::systemd::owner_of(&dir);
+        let unit = igor_install::systemd::unit(&binary, &outcome.config, user.as_deref());
+        match target {
+            Some(file) => {
+                if std::fs::read_to_string(&file).ok().as_deref() != Some(unit.as_str()) {
+                    std::fs::write(&file, &unit)
+                        .with_context(|| format!("writing {}", file.display()))?;
+                    eprintln!("- wrote the systemd unit {}", file.display());
+                }
+            }
+            None => {
+                eprintln!(
+                    "Start Igor, then the host: igor-host --config {} serve\n\
+                     or have systemd run the host with this unit (e.g. as \
+                     /etc/systemd/system/igor-host.service; --systemd-unit FILE writes it):",
+                    outcome.config.display()
+                );
+                print!("{unit}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -33,7 +33,8 @@ use std::path::{Path, PathBuf};
 /// - app: the assembled host and its single dispatch path;
 /// - scheduling: what runs actions and follows the directory, through the
 ///   app's dispatch path;
-/// - server: HTTP (with the admin API and peer connections).
+/// - server: HTTP (with the admin API and peer connections), and the
+///   binary's `igor install` command.
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "leaves",
@@ -54,7 +55,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("tenancy", &["tenancy"]),
     ("app", &["app"]),
     ("scheduling", &["scheduling"]),
-    ("server", &["server"]),
+    ("server", &["server", "igor_install"]),
 ];
 
 fn layer_of(module: &str) -> Option<(usize, &'static str)> {

@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 
 use crate::errors::{PluginError, Result};
 use crate::history::History;
+use crate::html::utc_time;
 use crate::json::{as_f64, as_object, as_text, field, text_field};
 use crate::oauth::GRANTED_AT;
-use crate::pages::utc_time;
 use crate::paths::Paths;
 use crate::provider::AppSettings;
 use crate::settings::document::update;

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use crate::dates::Date;
 use crate::history::HISTORY_DAYS;
-use crate::pages::escape;
-use crate::provider::google::convert::{Units, WeightUnit, round2};
+use crate::html::escape;
+use crate::provider::google::convert::{Units, round2};
 
 const WIDTH: f64 = 560.0;
 const HEIGHT: f64 = 190.0;
@@ -19,15 +19,6 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 52.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 26.0;
-
-/// The weight unit's label.
-pub fn weight_label(units: Units) -> &'static str {
-    match units.weight {
-        WeightUnit::Kilogram => "kg",
-        WeightUnit::Pound => "lb",
-        WeightUnit::Stone => "st",
-    }
-}
 
 /// One series scaled into the plot: points and the value range.
 struct Scaled {
@@ -92,7 +83,7 @@ pub fn chart(
     let in_window = |series: &BTreeMap<Date, f64>| -> BTreeMap<Date, f64> {
         series.range(first..=today).map(|(d, v)| (*d, *v)).collect()
     };
-    let unit = weight_label(units);
+    let unit = units.weight.label();
     let shown: BTreeMap<Date, f64> = in_window(weight)
         .into_iter()
         .map(|(d, kg)| (d, units.weight(kg * 1000.0)))

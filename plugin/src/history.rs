@@ -204,7 +204,7 @@ impl History {
 /// The newest value of each list in `sensors/N/U`, in words, e.g.
 /// `weight 79.9 kg (2026-11-25 07:00:00)`.
 pub fn latest_values(sensors: &Map<String, Value>, units: Units) -> Vec<String> {
-    let unit = crate::chart::weight_label(units);
+    let unit = units.weight.label();
     sensors
         .iter()
         .filter_map(|(key, value)| {

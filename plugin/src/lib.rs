@@ -14,6 +14,7 @@ pub mod digest;
 pub mod errors;
 pub mod forms;
 pub mod history;
+pub mod html;
 pub mod index;
 pub mod json;
 pub mod lease;
@@ -31,6 +32,7 @@ pub mod setup_page;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+pub mod token_endpoint;
 pub mod users;
 
 /// The plugin as the component's `igor:plugin/handler`.

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::errors::{PluginError, Result, legacy_shutdown_message};
 use crate::json::{as_f64, as_text, field};
 use crate::provider::{AppSettings, Provider, TokenError};
-use igor_plugin_sdk::{FetchRequest, Host, Level, StoreFailure};
+use igor_plugin_sdk::{Host, Level, StoreFailure};
 
 /// Refresh this long before the provider's expiry.
 pub const REFRESH_MARGIN_SECONDS: f64 = 60.0;
@@ -342,26 +342,13 @@ impl<'a> TokenKeeper<'a> {
                     self.reauthorise_hint()
                 ))),
             },
-            Err(StoreFailure::Other(message)) => Err(PluginError::store(format!(
-                "the refreshed token could not be saved ({message}); the old refresh token may \
+            Err(failure) => Err(PluginError::store(format!(
+                "the refreshed token could not be saved ({failure}); the old refresh token may \
                  be used up. {}",
                 self.reauthorise_hint()
             ))),
         }
     }
-}
-
-/// Builds the `Basic` credential for a client: the host adds the secret.
-pub fn client_basic_credential(client_id: &str) -> igor_plugin_sdk::Credential {
-    igor_plugin_sdk::Credential::Basic {
-        user: client_id.to_string(),
-        secret: crate::provider::CLIENT_SECRET.to_string(),
-    }
-}
-
-/// A form POST to a token endpoint.
-pub fn token_form(url: &str, fields: &[(&str, &str)]) -> FetchRequest {
-    FetchRequest::form(url, fields).header("accept", "application/json")
 }
 
 #[cfg(test)]

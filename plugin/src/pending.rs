@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{PluginError, Result};
+use crate::html::utc_time;
 use crate::json::as_object;
-use crate::pages::utc_time;
 use crate::paths::Paths;
 use igor_plugin_sdk::{Host, StoreFailure};
 

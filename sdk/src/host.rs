@@ -5,19 +5,62 @@
 
 use serde_json::Value;
 
-/// Why a store operation failed.
+/// Why a store operation failed: the WIT's `store-error`, case for case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreFailure {
     /// Compare-and-swap lost: the path is at this revision now (0: absent).
     Conflict(u64),
-    Other(String),
+    /// The path is malformed (empty or `..` segments, too long, too deep).
+    InvalidPath(String),
+    /// The document is not valid JSON (or could not be made JSON).
+    InvalidJson(String),
+    /// A size or count quota would be exceeded; nothing was changed.
+    QuotaExceeded(String),
+    /// The backend could not be reached or failed; nothing was changed.
+    Unavailable(String),
 }
 
 impl std::fmt::Display for StoreFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreFailure::Conflict(rev) => write!(f, "changed concurrently (now revision {rev})"),
-            StoreFailure::Other(message) => f.write_str(message),
+            StoreFailure::InvalidPath(m) => write!(f, "invalid path: {m}"),
+            StoreFailure::InvalidJson(m) => write!(f, "invalid JSON: {m}"),
+            StoreFailure::QuotaExceeded(m) => write!(f, "quota exceeded: {m}"),
+            StoreFailure::Unavailable(m) => write!(f, "unavailable: {m}"),
+        }
+    }
+}
+
+/// Why a fetch got no response: the WIT's `fetch-error`, case for case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// The host's egress policy does not allow this destination or credential.
+    Denied(String),
+    /// The server did not answer in time.
+    Timeout,
+    /// Connecting or talking to the server failed.
+    Connection(String),
+    /// The response (or request) exceeds the host's size limit.
+    TooLarge(String),
+    /// The request is malformed (bad URL, method or header).
+    InvalidRequest(String),
+    /// This request has used up its allowance of fetches.
+    LimitExceeded(String),
+    /// The named secret is not set; the text says where the host looked.
+    SecretMissing(String),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchError::Denied(m) => write!(f, "refused by the host's egress policy: {m}"),
+            FetchError::Timeout => f.write_str("timed out"),
+            FetchError::Connection(m) => write!(f, "connection failed: {m}"),
+            FetchError::TooLarge(m) => write!(f, "too large: {m}"),
+            FetchError::InvalidRequest(m) => write!(f, "invalid request: {m}"),
+            FetchError::LimitExceeded(m) => write!(f, "limit exceeded: {m}"),
+            FetchError::SecretMissing(m) => write!(f, "secret missing: {m}"),
         }
     }
 }
@@ -135,7 +178,7 @@ pub trait Host {
     fn secret_delete(&self, name: &str) -> Result<bool, StoreFailure>;
     fn secret_exists(&self, name: &str) -> Result<bool, StoreFailure>;
     /// One HTTP exchange; `Err` carries why no response was had.
-    fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, String>;
+    fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError>;
     fn log(&self, level: Level, message: &str);
     /// Seconds since the Unix epoch.
     fn now(&self) -> f64;
@@ -166,12 +209,10 @@ pub mod wasm {
     fn store_failure(err: store::StoreError) -> StoreFailure {
         match err {
             store::StoreError::Conflict(rev) => StoreFailure::Conflict(rev),
-            store::StoreError::InvalidPath(m) => StoreFailure::Other(format!("invalid path: {m}")),
-            store::StoreError::InvalidJson(m) => StoreFailure::Other(format!("invalid JSON: {m}")),
-            store::StoreError::QuotaExceeded(m) => {
-                StoreFailure::Other(format!("quota exceeded: {m}"))
-            }
-            store::StoreError::Unavailable(m) => StoreFailure::Other(format!("unavailable: {m}")),
+            store::StoreError::InvalidPath(m) => StoreFailure::InvalidPath(m),
+            store::StoreError::InvalidJson(m) => StoreFailure::InvalidJson(m),
+            store::StoreError::QuotaExceeded(m) => StoreFailure::QuotaExceeded(m),
+            store::StoreError::Unavailable(m) => StoreFailure::Unavailable(m),
         }
     }
 
@@ -181,7 +222,7 @@ pub mod wasm {
                 None => Ok(None),
                 Some(entry) => {
                     let value = serde_json::from_str(&entry.json)
-                        .map_err(|e| StoreFailure::Other(format!("stored JSON at {path}: {e}")))?;
+                        .map_err(|e| StoreFailure::InvalidJson(format!("stored at {path}: {e}")))?;
                     Ok(Some((value, entry.revision)))
                 }
             }
@@ -195,7 +236,7 @@ pub mod wasm {
         ) -> Result<u64, StoreFailure> {
             // Straight into bytes: `to_string` goes through `fmt` piece by piece.
             let json = serde_json::to_string(value)
-                .map_err(|e| StoreFailure::Other(format!("unserialisable value: {e}")))?;
+                .map_err(|e| StoreFailure::InvalidJson(format!("unserialisable value: {e}")))?;
             store::store_put(path, &json, expected).map_err(store_failure)
         }
 
@@ -228,7 +269,7 @@ pub mod wasm {
             secrets::secret_exists(name).map_err(store_failure)
         }
 
-        fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, String> {
+        fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError> {
             let credential = request.credential.as_ref().map(|c| match c {
                 Credential::Basic { user, secret } => {
                     http::Credential::Basic(http::BasicCredential {
@@ -257,16 +298,14 @@ pub mod wasm {
                     body: response.body,
                 }),
                 Err(err) => Err(match err {
-                    http::FetchError::Denied(m) => {
-                        format!("refused by the host's egress policy: {m}")
-                    }
-                    http::FetchError::Timeout => "timed out".into(),
-                    http::FetchError::Connection(m) => format!("connection failed: {m}"),
-                    http::FetchError::TooLarge(m) => format!("too large: {m}"),
-                    http::FetchError::InvalidRequest(m) => format!("invalid request: {m}"),
-                    http::FetchError::LimitExceeded(m) => format!("limit exceeded: {m}"),
+                    http::FetchError::Denied(m) => FetchError::Denied(m),
+                    http::FetchError::Timeout => FetchError::Timeout,
+                    http::FetchError::Connection(m) => FetchError::Connection(m),
+                    http::FetchError::TooLarge(m) => FetchError::TooLarge(m),
+                    http::FetchError::InvalidRequest(m) => FetchError::InvalidRequest(m),
+                    http::FetchError::LimitExceeded(m) => FetchError::LimitExceeded(m),
                     // The host names the secret and where it looked.
-                    http::FetchError::SecretMissing(m) => format!("secret missing: {m}"),
+                    http::FetchError::SecretMissing(m) => FetchError::SecretMissing(m),
                 }),
             }
         }

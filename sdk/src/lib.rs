@@ -35,7 +35,7 @@ pub mod request;
 pub mod testing;
 
 pub use host::{
-    Credential, FetchRequest, FetchResponse, Host, Level, StoreFailure, is_at_or_below,
+    Credential, FetchError, FetchRequest, FetchResponse, Host, Level, StoreFailure, is_at_or_below,
 };
 pub use request::{Context, Request, Response};
 

@@ -8,11 +8,13 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::host::{FetchRequest, FetchResponse, Host, Level, StoreFailure, is_at_or_below};
+use crate::host::{
+    FetchError, FetchRequest, FetchResponse, Host, Level, StoreFailure, is_at_or_below,
+};
 use crate::request::{Context, Request};
 
 pub type Documents = Rc<RefCell<BTreeMap<String, (Value, u64)>>>;
-type Responder = Box<dyn FnMut(&FetchRequest) -> Result<FetchResponse, String>>;
+type Responder = Box<dyn FnMut(&FetchRequest) -> Result<FetchResponse, FetchError>>;
 type WriteHook = Box<dyn FnMut(&str)>;
 type Sleeper = Box<dyn FnMut(f64)>;
 
@@ -43,7 +45,12 @@ impl Default for MemoryHost {
             revision: Rc::default(),
             secrets: RefCell::default(),
             sent: RefCell::default(),
-            responder: RefCell::new(Box::new(|r| Err(format!("no responder for {}", r.url)))),
+            responder: RefCell::new(Box::new(|r| {
+                Err(FetchError::Connection(format!(
+                    "no responder for {}",
+                    r.url
+                )))
+            })),
             before_write: RefCell::default(),
             now: Cell::new(1_795_600_000.0),
             logs: RefCell::default(),
@@ -56,7 +63,7 @@ impl Default for MemoryHost {
     }
 }
 
-pub fn response(status: u16, body: Value) -> Result<FetchResponse, String> {
+pub fn response(status: u16, body: Value) -> Result<FetchResponse, FetchError> {
     Ok(FetchResponse {
         status,
         headers: vec![("content-type".into(), "application/json".into())],
@@ -65,7 +72,10 @@ pub fn response(status: u16, body: Value) -> Result<FetchResponse, String> {
 }
 
 impl MemoryHost {
-    pub fn respond(&self, f: impl FnMut(&FetchRequest) -> Result<FetchResponse, String> + 'static) {
+    pub fn respond(
+        &self,
+        f: impl FnMut(&FetchRequest) -> Result<FetchResponse, FetchError> + 'static,
+    ) {
         *self.responder.borrow_mut() = Box::new(f);
     }
 
@@ -136,8 +146,8 @@ impl Host for MemoryHost {
             && documents >= max
         {
             self.refused_writes.set(self.refused_writes.get() + 1);
-            return Err(StoreFailure::Other(format!(
-                "quota exceeded: the tenant may store at most {max} documents"
+            return Err(StoreFailure::QuotaExceeded(format!(
+                "the tenant may store at most {max} documents"
             )));
         }
         Ok(put_into(
@@ -172,7 +182,7 @@ impl Host for MemoryHost {
         Ok(self.secrets.borrow().contains_key(name))
     }
 
-    fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, String> {
+    fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError> {
         self.sent.borrow_mut().push(request.clone());
         (self.responder.borrow_mut())(request)
     }
@@ -270,7 +280,7 @@ mod tests {
         host.store_put("a", &json!(2), None).unwrap();
         assert!(matches!(
             host.store_put("b", &json!(1), None),
-            Err(StoreFailure::Other(m)) if m.contains("at most 1 documents")
+            Err(StoreFailure::QuotaExceeded(m)) if m.contains("at most 1 documents")
         ));
         assert_eq!(host.refused_writes.get(), 1);
         host.store_delete("a", None).unwrap();

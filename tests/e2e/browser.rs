@@ -8,6 +8,7 @@
 
 mod authorisation;
 mod chromium;
+mod igor_wheel;
 mod through_igor;
 
 use crate::common;

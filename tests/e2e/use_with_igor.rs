@@ -1,9 +1,9 @@
-//! The README's "Use with Igor", followed as written: its shell commands and
-//! its configuration file are read from README.md and run against a fresh
-//! Igor 0.99.1 with access control on (only ports, `DIR`, the config file's
+//! "Use with Igor, built from source" (docs/igor-from-source.md), followed
+//! as written: its shell commands and its configuration file are read from it
+//! and run against a fresh Igor 0.99.1 with access control on (only ports, `DIR`, the config file's
 //! place and the provider endpoints are changed, to the fake Google). What a
 //! person does in the browser (log in, enter the client credentials,
-//! authorise) is done over HTTP in between, as the README describes it.
+//! authorise) is done over HTTP in between, as the document describes it.
 //! Also: the plugin installed in Igor under another name, `_fitbit`.
 
 use crate::common;
@@ -25,7 +25,7 @@ use serde_json::Value;
 const CLIENT_ID: &str = "readme-client.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "GOCSPX-readme";
 
-/// The commands and the configuration file of a README section.
+/// The commands and the configuration file of a section of docs/igor-from-source.md.
 struct Section {
     text: String,
     /// Each indented code block's commands (continuation lines joined).
@@ -34,10 +34,11 @@ struct Section {
 }
 
 fn readme_section(title: &str) -> Section {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(workspace_root().join("docs/igor-from-source.md")).unwrap();
     let start = readme
         .find(&format!("\n## {title}\n"))
-        .unwrap_or_else(|| panic!("README has no section {title:?}"));
+        .unwrap_or_else(|| panic!("docs/igor-from-source.md has no section {title:?}"));
     let end = readme[start + 1..]
         .find("\n## ")
         .map_or(readme.len(), |e| start + 1 + e);
@@ -85,7 +86,7 @@ fn join_continuations(lines: &[String]) -> Vec<String> {
     commands
 }
 
-/// Runs README commands: from the repository root, with Igor's commands on
+/// Runs the document's commands: from the repository root, with Igor's commands on
 /// PATH and a private HOME; `&` and `serve` start background processes.
 struct Shell {
     dir: PathBuf,
@@ -190,7 +191,7 @@ async fn wait_for(url: &str, what: &str, log: &Path, ready: impl Fn(u16, &str) -
     panic!("{what} did not happen; log:\n{}", log_of(log));
 }
 
-/// The README's file, pointed at the fake Google instead of Google.
+/// The document's file, pointed at the fake Google instead of Google.
 fn config_for_fake(toml: &str, google: &FakeGoogle) -> String {
     let config = toml
         .replace(
@@ -217,7 +218,7 @@ fn config_for_fake(toml: &str, google: &FakeGoogle) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_steps_work_as_written() {
-    let section = readme_section("Use with Igor");
+    let section = readme_section("Step by step");
     let kinds: Vec<Vec<&str>> = section
         .blocks
         .iter()
@@ -404,12 +405,12 @@ async fn the_readme_steps_work_as_written() {
         "{data}"
     );
 
-    // Stopping Igor as the README says.
+    // Stopping Igor as the document says.
     let stop = section
         .text
         .split('`')
         .find(|s| s.starts_with("igorControl ") && s.ends_with(" stop"))
-        .expect("the README says how to stop Igor");
+        .expect("the document says how to stop Igor");
     shell.run(stop);
     let igor_process = &mut shell.background[0];
     for _ in 0..300 {

@@ -138,6 +138,7 @@ fn fetch_with_wasi_http(host: &dyn Host, request: &Request) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use igor_plugin_sdk::FetchError;
     use igor_plugin_sdk::testing::{self, MemoryHost};
     use serde_json::json;
 
@@ -232,7 +233,7 @@ mod tests {
             Some(json!({"url": "https://example.org/hi", "status": 200, "body": "\"hi there\""}))
         );
 
-        host.respond(|_| Err("refused by the host's egress policy: not allowed".into()));
+        host.respond(|_| Err(FetchError::Denied("not allowed".into())));
         let response = Hello::handle(&host, &request);
         assert_eq!(response.status, 502);
         assert!(

@@ -2,8 +2,9 @@
 //! the provider (with the redirect URI Google will accept), and the
 //! installation's settings form.
 
-use super::{SetupView, escape, setup_path};
+use super::{SetupView, setup_path};
 use crate::access::{PUBLISHING_STATUS, TESTING_GRANT_SECONDS};
+use crate::html::escape;
 use crate::provider::google::scopes::DESCRIPTIONS;
 
 fn fitbit_help(view: &SetupView) -> String {

@@ -2,10 +2,9 @@
 //! how long access lasts, last sync and its values, last error, a chart),
 //! and the settings form of one user.
 
-use super::{
-    PendingRow, SetupView, UserForm, UserRow, escape, provider_name, setup_path, utc_time,
-};
+use super::{PendingRow, SetupView, UserForm, UserRow, provider_name, setup_path};
 use crate::errors::clip;
+use crate::html::{escape, utc_time};
 use crate::json::as_text;
 use crate::settings::document::MAX_SETTING_CHARS;
 

@@ -11,7 +11,7 @@ use crate::errors::{
     PluginError, Result, UPSTREAM_CHARS, clip, legacy_shutdown_message, retry_seconds,
 };
 use crate::json::field;
-use crate::oauth::{client_basic_credential, token_form};
+use crate::token_endpoint::{client_basic_credential, token_form};
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 

@@ -18,8 +18,7 @@ use crate::redirect::Redirect;
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 
-/// Name of the host-held secret with the OAuth client secret.
-pub const CLIENT_SECRET: &str = "client_secret";
+pub use crate::token_endpoint::CLIENT_SECRET;
 
 /// Provider of a new installation (an installation without a stored
 /// `provider`). Tokens carry their own provider: a token without one is a

@@ -66,14 +66,14 @@ pub fn return_location(request: &Request, return_to: &str) -> Option<String> {
     }
     let own = format!("/plugin/{}/", request.context.plugin_name);
     if return_to.starts_with(&own) {
-        let base = crate::pages::link_root(&request.context.base_url);
+        let base = crate::html::link_root(&request.context.base_url);
         Some(format!("{base}{return_to}"))
     } else if return_to.starts_with("/plugin/") {
         None
     } else {
         Some(format!(
             "{}{return_to}",
-            crate::pages::link_root(&request.plugin_url())
+            crate::html::link_root(&request.plugin_url())
         ))
     }
 }

@@ -225,7 +225,7 @@ fn testing_access_is_announced_a_day_ahead_and_after_the_end() {
     );
     assert_eq!(r.status, 200);
     assert_eq!(run(&host, &[("user", "jack")]).status, 200);
-    let ends = crate::pages::utc_time(now + 0.5 * DAY);
+    let ends = crate::html::utc_time(now + 0.5 * DAY);
     let notice = host.get(NOTICE_PATH).unwrap()["jack"]
         .as_str()
         .unwrap()
@@ -284,7 +284,7 @@ fn google_ending_a_grant_after_seven_days_reveals_testing() {
         host.get("plugindata/fitbit").unwrap()["publishing_status"],
         "testing"
     );
-    let ended = crate::pages::utc_time(now - 3600.0);
+    let ended = crate::html::utc_time(now - 3600.0);
     let notice = host.get(NOTICE_PATH).unwrap()["jack"]
         .as_str()
         .unwrap()

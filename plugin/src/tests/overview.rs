@@ -9,6 +9,7 @@ use crate::provider::google::{SCOPE_METRICS, SCOPE_SETTINGS};
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
 use crate::tests::google::{configured, is_list, run, weight_point, with_token};
+use igor_plugin_sdk::FetchError;
 
 fn posted(base: &str, headers: &[(&str, &str)]) -> u16 {
     let host = MemoryHost::default();
@@ -199,7 +200,7 @@ fn every_user_is_listed_with_state_values_error_and_chart() {
     // Jill joins the list when her settings are made on the page.
     let r = handle(&host, &form("/userSettings", &[("user", "jill")]));
     assert_eq!(r.status, 200);
-    host.respond(|_| Err("connection refused".into()));
+    host.respond(|_| Err(FetchError::Connection("refused".into())));
     let failed = run(&host, &[("user", "jack"), ("period", "7d")]);
     assert_eq!(failed.status, 502);
 
@@ -212,7 +213,7 @@ fn every_user_is_listed_with_state_values_error_and_chart() {
         "granted before grant times were recorded",
         "weight 176.37 lb (2026-11-25 07:00:00)",
         "<dt>Last error</dt><dd class=\"problem\">2026-11-25 09:46 UTC (502)",
-        "connection refused",
+        "connection failed: refused",
         "<svg class=\"chart\"",
         "weight from 178.57 lb on 2026-11-20 to 176.37 lb on 2026-11-25 (2 days)",
         "jill has not given permission yet.",

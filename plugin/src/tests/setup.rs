@@ -8,7 +8,7 @@ use crate::router::handle;
 use crate::settings::return_location;
 use crate::testing::fitbit::{API, TOKEN_PATH, configured, fitbit_error, with_token};
 use crate::testing::{MemoryHost, form, put_into, request, response};
-use igor_plugin_sdk::Response;
+use igor_plugin_sdk::{FetchError, Response};
 
 const PENDING_PATH: &str = "plugindata/fitbit/pending";
 
@@ -366,7 +366,7 @@ fn deleting_a_user_survives_a_failed_revoke() {
         json!({"nonce_sha256": "x"}),
     );
     let (_, _) = start_auth(&host, &[("user", "jack")]);
-    host.respond(|_| Err("connection failed: refused".into()));
+    host.respond(|_| Err(FetchError::Connection("refused".into())));
     let r = handle(
         &host,
         &form("/userSettings", &[("user", "jack"), ("delete", "yes")]),

@@ -9,7 +9,7 @@ use crate::testing::fitbit::{
     API, TOKEN_PATH, auth_header, configured, fitbit_error, weight_body, with_token,
 };
 use crate::testing::{MemoryHost, put_into, request, response};
-use igor_plugin_sdk::FetchRequest;
+use igor_plugin_sdk::{FetchError, FetchRequest};
 
 fn run(host: &MemoryHost, query: &[(&str, &str)]) -> igor_plugin_sdk::Response {
     let mut full = vec![("user", "jack")];
@@ -122,12 +122,7 @@ fn rate_limits_say_when_to_retry() {
 fn refused_or_failed_connections_name_the_cause() {
     let host = configured();
     with_token(&host, 3600.0);
-    host.respond(|r| {
-        Err(format!(
-            "refused by the host's egress policy: {} is not allowed",
-            r.url
-        ))
-    });
+    host.respond(|r| Err(FetchError::Denied(format!("{} is not allowed", r.url))));
     let r = run(&host, &[]);
     assert_eq!(r.status, 502);
     assert!(r.body_text().contains("egress policy"), "{}", r.body_text());
@@ -135,7 +130,7 @@ fn refused_or_failed_connections_name_the_cause() {
     // A refresh that cannot reach the token endpoint keeps the old token.
     with_token(&host, 0.0);
     let before = host.get(TOKEN_PATH);
-    host.respond(|_| Err("timed out".into()));
+    host.respond(|_| Err(FetchError::Timeout));
     let r = run(&host, &[]);
     assert_eq!(r.status, 502);
     assert!(r.body_text().contains("timed out"), "{}", r.body_text());

@@ -10,8 +10,8 @@ use super::GoogleHealth;
 use super::scopes::consent_scopes;
 use super::transport::Ctx;
 use crate::json::{as_text, field};
-use crate::oauth::token_form;
 use crate::provider::ApiError;
+use crate::token_endpoint::token_form;
 use igor_plugin_sdk::{Credential, FetchRequest, FetchResponse, Host, Level};
 
 /// Extra advice when Google refuses a refresh token.

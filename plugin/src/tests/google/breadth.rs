@@ -16,7 +16,9 @@ fn session(start: &str, end: &str) -> Value {
            "startUtcOffset": "3600s", "endUtcOffset": "3600s"})
 }
 
-fn responder(r: &FetchRequest) -> Result<igor_plugin_sdk::FetchResponse, String> {
+fn responder(
+    r: &FetchRequest,
+) -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError> {
     let q = query_of(&r.url);
     let filter = q.get("filter").cloned().unwrap_or_default();
     if is_list(&r.url, "nutrition-log") {
@@ -261,7 +263,12 @@ pub(super) fn the_scopes_of_new_methods_drive_consent() {
     // A token without the nutrition scope: foods_log is refused with the
     // link that adds it, before anything is sent.
     with_token(&host, 3000.0, SCOPE_METRICS);
-    host.respond(|r| Err(format!("nothing may be sent: {}", r.url)));
+    host.respond(|r| {
+        Err(igor_plugin_sdk::FetchError::Connection(format!(
+            "nothing may be sent: {}",
+            r.url
+        )))
+    });
     let r = run(&host, &[("user", "jack"), ("methods", "foods_log")]);
     assert_eq!(r.status, 403, "{}", r.body_text());
     assert!(
@@ -276,7 +283,12 @@ pub(super) fn reads_google_has_no_data_for_are_501_and_writes_400_before_anythin
     let host = configured(Some("en_GB"));
     with_token(&host, 3000.0, &everything());
     host.put("sensors/fitbit/jack", json!({"weight": []}));
-    host.respond(|r| Err(format!("nothing may be sent: {}", r.url)));
+    host.respond(|r| {
+        Err(igor_plugin_sdk::FetchError::Connection(format!(
+            "nothing may be sent: {}",
+            r.url
+        )))
+    });
     let before = crate::testing::data(&host);
     for (method, extra, needle) in [
         ("get_badges", vec![], "badges"),

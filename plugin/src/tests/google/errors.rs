@@ -140,7 +140,12 @@ pub(super) fn a_full_pacing_window_is_answered_429_without_calling_google() {
         "plugindata/fitbit/pacing",
         json!({"minute": minute as u64, "total": 300, "users": {"jack": 300}}),
     );
-    host.respond(|r| Err(format!("nothing may be sent: {}", r.url)));
+    host.respond(|r| {
+        Err(igor_plugin_sdk::FetchError::Connection(format!(
+            "nothing may be sent: {}",
+            r.url
+        )))
+    });
     let r = run(&host, &[("user", "jack")]);
     assert_eq!((r.status, r.header("retry-after")), (429, Some("50")));
     let text = r.body_text();

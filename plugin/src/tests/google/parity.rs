@@ -68,7 +68,7 @@ fn devices_come_from_every_page_of_paired_devices() {
 
 fn profile_responder(
     r: &igor_plugin_sdk::FetchRequest,
-) -> Result<igor_plugin_sdk::FetchResponse, String> {
+) -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError> {
     match path_of(&r.url).as_str() {
         "/v4/users/me/profile" => response(
             200,
@@ -136,7 +136,7 @@ fn the_profile_reads_only_what_the_consent_covers() {
 }
 
 /// Google's answer to a request the consent does not cover.
-fn not_covered() -> Result<igor_plugin_sdk::FetchResponse, String> {
+fn not_covered() -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError> {
     response(
         403,
         status_body(

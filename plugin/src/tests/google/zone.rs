@@ -8,7 +8,10 @@ fn in_zone(
     host: &MemoryHost,
     zone: &'static str,
     offset: &'static str,
-    mut rest: impl FnMut(&FetchRequest) -> Result<igor_plugin_sdk::FetchResponse, String> + 'static,
+    mut rest: impl FnMut(
+        &FetchRequest,
+    ) -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError>
+    + 'static,
 ) {
     host.respond(move |r| {
         if path_of(&r.url) == "/v4/users/me/settings" {

@@ -29,6 +29,17 @@ pub enum WeightUnit {
     Stone,
 }
 
+impl WeightUnit {
+    /// The unit's label on pages and in the latest values.
+    pub const fn label(self) -> &'static str {
+        match self {
+            WeightUnit::Kilogram => "kg",
+            WeightUnit::Pound => "lb",
+            WeightUnit::Stone => "st",
+        }
+    }
+}
+
 /// Miles go with feet for elevation, kilometres with metres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DistanceUnit {
