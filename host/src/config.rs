@@ -263,9 +263,12 @@ pub fn default_data_dir(
     }
 }
 
+/// The tenant of a host without tenant configuration.
+pub const DEFAULT_TENANT: &str = "default";
+
 pub fn default_plugins() -> Vec<PluginConfig> {
     vec![PluginConfig {
-        name: crate::manifest::builtin().name.clone(),
+        name: crate::builtin::name().to_string(),
         component: None,
         config: BTreeMap::new(),
         egress: None,

@@ -1,39 +1,42 @@
 //! igor-host: a small wasmtime host for Igor plugin components.
 //!
-//! [`capabilities`] holds one module per `igor:plugin` interface a plugin
-//! imports (store, secrets, http, log); [`bindings`] is the contract as
-//! generated from `wit/`; [`runtime`] instantiates and calls a plugin.
-//! Beneath them: [`store`] (document and secret backends), [`egress`]
-//! (outbound HTTP policy and transport), [`engine`], [`limits`] and
-//! [`deadline`] (compilation, memory, deadlines). Around them: [`server`]
-//! (HTTP), [`scheduler`] (actions), [`tenants`] (isolation and credentials),
-//! [`metrics`]; [`app`] wires them together.
+//! The modules stand in layers; each imports only its own layer and those
+//! below (`tests/layers.rs` checks it; `docs/architecture.md` draws it):
+//!
+//! - [`server`]: HTTP, the admin API, peer connections; [`igor_install`]:
+//!   the `igor install` command (it reads only leaves);
+//! - [`scheduling`]: actions and the directory follower, run through the app;
+//! - [`app`]: the assembled host and its one dispatch path (plugin targets,
+//!   trusted names, Igor forwarding, the base URL, readiness);
+//! - [`tenancy`]: tenants, the tenant directory, the host's own stores;
+//! - [`wasm`] (engine, bindings, manifest, components, runtime) and
+//!   [`capabilities`] (one module per `igor:plugin` interface);
+//! - [`egress`]: outbound HTTP policy and transport;
+//! - [`config`] (plain data every layer above reads) and [`metrics`];
+//! - [`store`]: document and secret backends;
+//! - leaves: [`echo`], [`limits`], [`access`], [`message`],
+//!   [`manifest_section`], [`builtin`], [`trusted_names`].
 
 pub mod access;
-pub mod admin;
 pub mod app;
-pub mod base_url;
-pub mod bindings;
+pub mod builtin;
 pub mod capabilities;
-pub mod components;
 pub mod config;
-pub mod deadline;
-pub mod directory;
 pub mod echo;
 pub mod egress;
-pub mod engine;
-pub mod igor_forward;
 pub mod igor_install;
-pub mod lease_scheduler;
 pub mod limits;
-pub mod manifest;
+pub mod manifest_section;
+pub mod message;
 pub mod metrics;
-pub mod peers;
-pub mod plugin_target;
-pub mod readiness;
-pub mod runtime;
-pub mod scheduler;
+pub mod scheduling;
 pub mod server;
 pub mod store;
-pub mod tenants;
+pub mod tenancy;
 pub mod trusted_names;
+pub mod wasm;
+
+// The paths tests and benches use from before the layers.
+pub use app::readiness;
+pub use tenancy::tenants;
+pub use wasm::engine;

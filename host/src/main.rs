@@ -13,9 +13,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use igor_host::app::{App, DEFAULT_TENANT, HostRequest, Stores};
 use igor_host::config::{Config, StoreConfig, TenantSource};
-use igor_host::directory::{TenantDirectory, TenantSpec};
-use igor_host::manifest::Manifest;
 use igor_host::store::{DocumentStore, Namespace, validate_secret_name};
+use igor_host::tenancy::directory::{TenantDirectory, TenantSpec};
+use igor_host::wasm::manifest::Manifest;
 
 #[derive(Parser)]
 #[command(version, about = "Runs Igor plugin components under wasmtime")]
@@ -205,7 +205,7 @@ enum SecretCommand {
 #[derive(clap::Args)]
 struct Owner {
     /// The plugin (its install name).
-    #[arg(long, default_value_t = igor_host::manifest::builtin().name.clone())]
+    #[arg(long, default_value_t = igor_host::wasm::manifest::builtin().name.clone())]
     plugin: String,
     /// The tenant, on a host with [[tenant]]s.
     #[arg(long)]
@@ -334,7 +334,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Secret(SecretCommand::RotateKey { keep_old }) => {
             let config = Config::load(cli.config.as_deref())?;
-            println!("{}", igor_host::store::rotate_key(&config, keep_old).await?);
+            println!(
+                "{}",
+                igor_host::tenancy::stores::rotate_key(&config, keep_old).await?
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -380,7 +383,7 @@ impl Owner {
                     bail!("no tenant {id:?} is configured (tenants: {})", ids());
                 };
                 let documents = match &tenant.store {
-                    Some(store) => igor_host::tenants::tenant_documents(
+                    Some(store) => igor_host::tenancy::tenants::tenant_documents(
                         id,
                         store,
                         &stores.documents,
@@ -432,7 +435,7 @@ async fn tenant_command(
                     ..Default::default()
                 },
             };
-            let token = igor_host::directory::new_token();
+            let token = igor_host::tenancy::directory::new_token();
             spec.token_sha256
                 .push(igor_host::access::sha256_hex(&token));
             directory.create(&id, &spec).await?;
@@ -573,7 +576,7 @@ fn read_secret_value(name: &str) -> anyhow::Result<String> {
 fn inspect(component: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let wasm = match component {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => igor_host::tenants::BUILTIN_COMPONENT.to_vec(),
+        None => igor_host::tenancy::tenants::BUILTIN_COMPONENT.to_vec(),
     };
     let name = component.map_or("the built-in component".into(), |p| p.display().to_string());
     match Manifest::from_component(&wasm).with_context(|| format!("reading {name}"))? {
@@ -581,7 +584,7 @@ fn inspect(component: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
         None => println!(
             "{name} has no manifest (custom section {}): it gets only what its [[plugin]] \
              entry grants",
-            igor_host::manifest::SECTION
+            igor_host::wasm::manifest::SECTION
         ),
     }
     println!("imports:");
@@ -646,7 +649,7 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    app.start_scheduling().await?;
+    igor_host::scheduling::start(&app).await?;
     spawn_reload_on_sighup(app.clone());
     let limits = igor_host::server::ListenLimits::from_config(&config.server);
     igor_host::server::serve_app(app, listeners, limits, async {
@@ -666,7 +669,9 @@ fn spawn_reload_on_sighup(app: Arc<App>) {
         };
         while hangups.recv().await.is_some() {
             match app.reload().await {
-                Ok(registry) => igor_host::scheduler::spawn_actions(app.clone(), registry),
+                Ok(registry) => {
+                    igor_host::scheduling::scheduler::spawn_actions(app.clone(), registry)
+                }
                 Err(err) => {
                     tracing::error!(error = %format!("{err:#}"), "reload refused; the running configuration stays")
                 }

@@ -134,6 +134,15 @@ pub fn plugin_labels(tenant: &str, plugin: &str) -> PluginLabels {
     }
 }
 
+/// Drops a tenant's store usage gauges.
+pub fn forget_store_usage(tenant: &str) {
+    let labels = TenantLabels {
+        tenant: tenant.to_string(),
+    };
+    METRICS.store_bytes.remove(&labels);
+    METRICS.store_documents.remove(&labels);
+}
+
 /// Sets a tenant's store usage gauges.
 pub fn record_store_usage(tenant: &str, usage: crate::store::Usage) {
     let labels = TenantLabels {
@@ -147,39 +156,4 @@ pub fn record_store_usage(tenant: &str, usage: crate::store::Usage) {
         .store_documents
         .get_or_create(&labels)
         .set(usage.documents as i64);
-}
-
-/// Reads each tenant's store usage once (at start and after a reload);
-/// writes keep the gauges current from then on.
-/// Reads the usage of `registry`'s tenants, except those that are the
-/// same as in `previous` (their gauges are up to date).
-pub async fn count_store_usage(
-    registry: &crate::tenants::Registry,
-    previous: Option<&crate::tenants::Registry>,
-) {
-    for (id, tenant) in &registry.tenants {
-        if let Some(old) = previous.and_then(|p| p.tenants.get(id))
-            && std::sync::Arc::ptr_eq(old, tenant)
-        {
-            continue;
-        }
-        match tenant.documents.usage(id).await {
-            Ok(Some(usage)) => record_store_usage(id, usage),
-            Ok(None) => {}
-            Err(err) => tracing::warn!(tenant = %id, error = %err, "could not read store usage"),
-        }
-    }
-}
-
-/// Drops the usage gauges of tenants a reload removed.
-pub fn forget_retired_tenants(old: &crate::tenants::Registry, new: &crate::tenants::Registry) {
-    for id in old
-        .tenants
-        .keys()
-        .filter(|id| !new.tenants.contains_key(*id))
-    {
-        let labels = TenantLabels { tenant: id.clone() };
-        METRICS.store_bytes.remove(&labels);
-        METRICS.store_documents.remove(&labels);
-    }
 }

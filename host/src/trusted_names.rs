@@ -21,8 +21,8 @@
 
 use url::Host;
 
-use crate::app::HostResponse;
 use crate::echo::echo;
+use crate::message::HostResponse;
 
 /// The names browsers may use, for one request.
 pub struct TrustedNames<'a> {

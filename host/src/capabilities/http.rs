@@ -13,11 +13,11 @@ use std::time::Instant;
 use url::Url;
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::http::{self as wit, Credential, FetchError as WitFetchError};
-use crate::deadline::Deadline;
 use crate::egress::{EgressClient, FetchError, FetchRequest, SecretUse};
 use crate::metrics::{self, METRICS};
 use crate::store::{Namespace, SecretStore};
+use crate::wasm::bindings::http::{self as wit, Credential, FetchError as WitFetchError};
+use crate::wasm::deadline::Deadline;
 
 /// One request's outbound HTTP. Cheap to clone: clones share the allowance.
 #[derive(Clone)]

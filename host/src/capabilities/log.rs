@@ -3,8 +3,8 @@
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::log::{self as wit, Level};
 use crate::store::Namespace;
+use crate::wasm::bindings::log::{self as wit, Level};
 
 /// One request's log allowance.
 pub struct LogCtx {

@@ -20,11 +20,11 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::types;
-use crate::deadline::Deadline;
 use crate::egress::EgressClient;
 use crate::limits::Limits;
 use crate::store::{DocumentStore, Namespace, SecretStore};
+use crate::wasm::bindings::types;
+use crate::wasm::deadline::Deadline;
 
 /// What the host gives one plugin, shared by all its requests. Every part
 /// is scoped by the host's configuration, never by anything the plugin says.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::secrets as wit;
-use crate::bindings::store::StoreError as WitStoreError;
 use crate::store::{self, Namespace, SecretStore};
+use crate::wasm::bindings::secrets as wit;
+use crate::wasm::bindings::store::StoreError as WitStoreError;
 
 /// Longest secret a plugin may set, in bytes.
 pub const MAX_SECRET_BYTES: usize = 4096;
@@ -89,10 +89,10 @@ impl wit::Host for SecretsCtx {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::bindings::secrets::Host;
     use crate::store::keys::{Key, Keyring};
     use crate::store::sealed::SealedSecrets;
     use crate::store::sqlite::SqliteStore;
+    use crate::wasm::bindings::secrets::Host;
 
     pub(crate) fn sealed(dir: &tempfile::TempDir) -> Arc<SealedSecrets> {
         let vault = SqliteStore::open(&dir.path().join("store.sqlite")).unwrap();

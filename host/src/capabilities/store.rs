@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::listing;
-use crate::bindings::store::{self as wit, Entry, StoreError as WitStoreError};
-use crate::deadline::Deadline;
 use crate::metrics;
 use crate::store::{self, DocumentStore, Namespace, StoreError};
+use crate::wasm::bindings::listing;
+use crate::wasm::bindings::store::{self as wit, Entry, StoreError as WitStoreError};
+use crate::wasm::deadline::Deadline;
 
 /// One request's access to its plugin's documents.
 pub struct StoreCtx {
@@ -174,11 +174,11 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::bindings::listing::Host as _;
-    use crate::bindings::store::Host as _;
     use crate::limits::Limits;
     use crate::store::sqlite::SqliteStore;
     use crate::store::{Quota, QuotaStore};
+    use crate::wasm::bindings::listing::Host as _;
+    use crate::wasm::bindings::store::Host as _;
 
     fn ctx(dir: &tempfile::TempDir, plugin: &str, quota: Quota) -> StoreCtx {
         let sqlite = SqliteStore::open(&dir.path().join("store.sqlite")).unwrap();

@@ -19,9 +19,9 @@ use wasmtime_wasi_http::{
 };
 
 use super::http::HttpCtx;
-use crate::bindings::http::FetchError as WitFetchError;
 use crate::egress::FetchRequest;
 use crate::limits::Limits;
+use crate::wasm::bindings::http::FetchError as WitFetchError;
 
 /// One request's `wasi:http` state: wasmtime-wasi-http's context and the
 /// hooks that police what it sends.
@@ -147,7 +147,7 @@ async fn into_fetch(
 }
 
 fn into_response(
-    response: crate::bindings::http::FetchResponse,
+    response: crate::wasm::bindings::http::FetchResponse,
 ) -> Result<http::Response<WasiBody>, Error> {
     let mut builder = http::Response::builder().status(response.status);
     for (name, value) in &response.headers {
@@ -254,7 +254,7 @@ mod tests {
         let mut hooks = hooks(http.clone());
         let (first, _) = send(&mut hooks, post(&url, b"")).await.unwrap();
         assert_eq!(first.status(), 200);
-        let get = crate::bindings::http::FetchRequest {
+        let get = crate::wasm::bindings::http::FetchRequest {
             method: "GET".into(),
             url: url.clone(),
             headers: vec![],

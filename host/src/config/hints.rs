@@ -39,7 +39,7 @@ pub(super) fn missing_list_header(text: &str) -> Option<String> {
             continue;
         };
         if !opened.contains(*list) {
-            let first_key = first_key.replace("{plugin}", &crate::manifest::builtin().name);
+            let first_key = first_key.replace("{plugin}", crate::builtin::name());
             let below = if table == *list {
                 format!("write [[{list}]] (two brackets) instead of [{list}]")
             } else {
@@ -74,7 +74,7 @@ mod tests {
         );
         let example = format!(
             "\n    [[plugin]]\n    name = \"{}\"\n",
-            crate::manifest::builtin().name
+            crate::builtin::name()
         );
         assert!(err.contains(&example), "{err}");
         let err = crate::config::Config::parse("[plugin]\nname = \"weather\"\n")

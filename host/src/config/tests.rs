@@ -5,7 +5,7 @@ fn empty_config_runs_the_builtin_component() {
     let config = Config::load(None).unwrap();
     let plugins = config.single_tenant_plugins();
     assert_eq!(plugins.len(), 1);
-    assert_eq!(plugins[0].name, crate::manifest::builtin().name);
+    assert_eq!(plugins[0].name, crate::builtin::name());
     assert_eq!(plugins[0].component, None);
     assert_eq!(config.server.base_url(), "http://127.0.0.1:9333");
     let expected =
@@ -172,4 +172,27 @@ fn a_serialised_config_reads_back_the_same() {
     let written = toml::to_string(&Config::parse(text).unwrap()).unwrap();
     assert!(!written.contains("[store]"), "{written}");
     assert!(written.contains("max_log_lines = 5"), "{written}");
+}
+
+#[test]
+fn store_section_selects_igor() {
+    let text = "[store]\nbackend = \"igor\"\nurl = \"http://127.0.0.1:9333\"\nusername = \"admin\"\ntimeout_ms = 2000\n";
+    let config: Config = toml::from_str(text).unwrap();
+    let StoreConfig::Igor(igor) = &config.store else {
+        panic!("{:?}", config.store)
+    };
+    assert_eq!(
+        (igor.base().as_str(), igor.timeout_ms),
+        ("http://127.0.0.1:9333", 2000)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    // Secrets stay in the host's own SQLite file.
+    let config = Config::load(Some(&path)).unwrap();
+    assert_eq!(config.store_path(), config.data_dir.join("store.sqlite"));
+    std::fs::write(&path, format!("{text}[[tenant]]\nid = \"acme\"\n")).unwrap();
+    assert!(Config::load(Some(&path)).is_err(), "no tenants on one Igor");
+    std::fs::write(&path, format!("{text}nope = 1\n")).unwrap();
+    assert!(Config::load(Some(&path)).is_err());
 }

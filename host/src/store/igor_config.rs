@@ -113,28 +113,4 @@ mod tests {
         assert!(bad.validate().is_err());
         assert!(toml::from_str::<IgorConfig>("url = \"http://x\"\nnope = 1").is_err());
     }
-
-    #[test]
-    fn store_section_selects_igor() {
-        use crate::config::{Config, StoreConfig};
-        let text = "[store]\nbackend = \"igor\"\nurl = \"http://127.0.0.1:9333\"\nusername = \"admin\"\ntimeout_ms = 2000\n";
-        let config: Config = toml::from_str(text).unwrap();
-        let StoreConfig::Igor(igor) = &config.store else {
-            panic!("{:?}", config.store)
-        };
-        assert_eq!(
-            (igor.base().as_str(), igor.timeout_ms),
-            ("http://127.0.0.1:9333", 2000)
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, text).unwrap();
-        // Secrets stay in the host's own SQLite file.
-        let config = Config::load(Some(&path)).unwrap();
-        assert_eq!(config.store_path(), config.data_dir.join("store.sqlite"));
-        std::fs::write(&path, format!("{text}[[tenant]]\nid = \"acme\"\n")).unwrap();
-        assert!(Config::load(Some(&path)).is_err(), "no tenants on one Igor");
-        std::fs::write(&path, format!("{text}nope = 1\n")).unwrap();
-        assert!(Config::load(Some(&path)).is_err());
-    }
 }

@@ -3,7 +3,7 @@
 //!
 //! The traits are what the `igor:plugin/store` and `secrets` imports are built
 //! on; backends (embedded SQLite, PostgreSQL, a real Igor over REST) implement
-//! them. [`Stores::open`] opens the configured ones. The runtime validates paths
+//! them; `stores::Stores::open` opens the configured ones. The runtime validates paths
 //! before any backend sees them; SQLite and PostgreSQL check them again.
 
 pub mod igor;
@@ -11,7 +11,6 @@ pub mod igor_config;
 pub mod igor_xml;
 pub mod keys;
 mod migrations;
-mod open;
 pub mod owner_only;
 pub mod postgres;
 mod quota;
@@ -20,7 +19,6 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
-pub use open::{Stores, rotate_key};
 pub use quota::{Quota, QuotaStore, Usage, document_bytes};
 
 use crate::echo::echo;

@@ -19,35 +19,27 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 use crate::access::{Credentials, Gate};
-use crate::app::HostResponse;
 use crate::capabilities::PluginCapabilities;
 use crate::config::{
     ActionConfig, Config, PluginConfig, Quota, SchedulerConfig, StoreConfig, TenantConfig,
 };
-use crate::directory::ListedTenant;
 use crate::egress::{EgressClient, EgressPolicy};
 use crate::limits::Limits;
-use crate::manifest::{self, Grant, Manifest};
-use crate::runtime::{Plugin, RequestState};
+use crate::message::HostResponse;
 use crate::store::{DocumentStore, Namespace, QuotaStore, SecretStore};
+use crate::tenancy::directory::ListedTenant;
+use crate::wasm::manifest::{self, Grant, Manifest};
+use crate::wasm::runtime::{Plugin, RequestState, TenantShare};
 
-/// The tenant of a host without tenant configuration.
-pub const DEFAULT_TENANT: &str = "default";
+pub use crate::config::DEFAULT_TENANT;
 
 /// The key of every plugin's context config that says where the host keeps
 /// its secrets, for messages such as "the client secret is not set".
 pub const SECRET_STORE_KEY: &str = "host_secret_store";
 
-/// The component built from `plugin/` into this binary: what a `[[plugin]]`
-/// entry without `component` runs.
-pub static BUILTIN_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fitbit.wasm"));
-
-/// What a tenant's plugins share: request and connection allowances.
-pub struct TenantShare {
-    pub id: String,
-    pub requests: Semaphore,
-    pub connections: Arc<Semaphore>,
-}
+/// The component built from `plugin/` into this binary (see
+/// [`crate::builtin`]).
+pub use crate::builtin::COMPONENT as BUILTIN_COMPONENT;
 
 pub struct Tenant {
     pub id: String,
@@ -107,14 +99,14 @@ pub struct Registry {
     pub multi_tenant: bool,
     /// Who may use `/admin/...` (and `/metrics` on the main listener).
     pub admin: Credentials,
-    /// `[server] igor_forward_secret` (see [`crate::igor_forward`]).
+    /// `[server] igor_forward_secret` (read by the app's `igor_forward`).
     pub igor_forward_secret: Option<String>,
     /// `[server] allowed_hosts` (see [`crate::trusted_names`]).
     pub allowed_hosts: Vec<String>,
     /// When actions first run.
     pub scheduler: SchedulerConfig,
     /// Tenants come from the database, and so do their actions' runs (see
-    /// [`crate::lease_scheduler`]), not from one task per action.
+    /// the lease scheduler), not from one task per action.
     pub in_database: bool,
     /// Turns true when a newer registry replaces this one: its actions stop
     /// waiting at once (a run in progress finishes).
@@ -141,7 +133,7 @@ pub struct Shared {
     pub engine: Engine,
     pub linker: Linker<RequestState>,
     /// Components compiled once, shared by the tenants that run them.
-    pub components: crate::components::ComponentLibrary,
+    pub components: crate::wasm::components::ComponentLibrary,
     pub documents: Arc<dyn DocumentStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub cache_dir: PathBuf,
@@ -420,5 +412,35 @@ fn log_grant(
                 "[plugin.config] sets a setting the plugin's manifest does not declare"
             );
         }
+    }
+}
+
+/// Reads each tenant's store usage once (at start and after a reload);
+/// writes keep the gauges current from then on.
+/// Reads the usage of `registry`'s tenants, except those that are the
+/// same as in `previous` (their gauges are up to date).
+pub async fn count_store_usage(registry: &Registry, previous: Option<&Registry>) {
+    for (id, tenant) in &registry.tenants {
+        if let Some(old) = previous.and_then(|p| p.tenants.get(id))
+            && std::sync::Arc::ptr_eq(old, tenant)
+        {
+            continue;
+        }
+        match tenant.documents.usage(id).await {
+            Ok(Some(usage)) => crate::metrics::record_store_usage(id, usage),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(tenant = %id, error = %err, "could not read store usage"),
+        }
+    }
+}
+
+/// Drops the usage gauges of tenants a reload removed.
+pub fn forget_retired_tenants(old: &Registry, new: &Registry) {
+    for id in old
+        .tenants
+        .keys()
+        .filter(|id| !new.tenants.contains_key(*id))
+    {
+        crate::metrics::forget_store_usage(id);
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Each action's row in `scheduled_actions` has its next due time. Every
 //! host claims due rows with `FOR UPDATE SKIP LOCKED` (so no two hosts get
-//! the same row) and a lease; it runs them as [`crate::scheduler`] runs any
+//! the same row) and a lease; it runs them as [`crate::scheduling::scheduler`] runs any
 //! action (status in the tenant's store), then moves the due time on by one
 //! interval and clears the lease. A host that dies mid-run leaves its lease
 //! to expire, and the action, still due, is claimed by another host. So
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::app::{App, HostResponse};
 use crate::config::{ActionConfig, SchedulerConfig};
-use crate::directory::{DirectoryError, TenantDirectory, db};
+use crate::tenancy::directory::{DirectoryError, TenantDirectory, db};
 
 /// How often a host looks for due actions.
 const CLAIM_EVERY: Duration = Duration::from_millis(500);
@@ -190,9 +190,9 @@ fn hostname() -> String {
 
 /// When an action runs next after `response`, counted from the time it
 /// was due: one interval, or longer when upstream asked to wait (a 429),
-/// as [`crate::scheduler::next_run_after`] decides for both schedulers.
+/// as [`crate::scheduling::scheduler::next_run_after`] decides for both schedulers.
 pub fn next_in_ms(response: &HostResponse, interval: Duration) -> i64 {
-    crate::scheduler::next_run_after(response, interval).as_millis() as i64
+    crate::scheduling::scheduler::next_run_after(response, interval).as_millis() as i64
 }
 
 /// Claims and runs due actions until the process ends.
@@ -251,7 +251,7 @@ async fn run_claim(app: &App, scheduler: &LeaseScheduler, claim: Claim) {
         }
         return;
     };
-    let response = crate::scheduler::run_action(app, &tenant, &claim.action).await;
+    let response = crate::scheduling::scheduler::run_action(app, &tenant, &claim.action).await;
     let next = next_in_ms(&response, Duration::from_secs(claim.action.interval.max(1)));
     match scheduler.finish(&claim, next).await {
         Ok(true) => {}

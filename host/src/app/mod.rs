@@ -2,27 +2,36 @@
 //! one engine and store, and the single dispatch path every caller uses
 //! (HTTP server, scheduler and the `call` command alike).
 
+pub mod base_url;
+pub mod igor_forward;
+pub mod plugin_target;
+pub mod readiness;
+
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use crate::access::Presented;
 use anyhow::Context as _;
 
-use crate::base_url::BaseUrl;
+use crate::app::base_url::BaseUrl;
 
+use crate::app::plugin_target::{PluginTarget, no_such_plugin, not_a_plugin_path, split_tenant};
+pub use crate::config::DEFAULT_TENANT;
 use crate::config::{Config, StoreConfig, TenantSource};
-use crate::directory::TenantDirectory;
 use crate::echo::echo;
-use crate::engine;
-use crate::plugin_target::{PluginTarget, no_such_plugin, not_a_plugin_path, split_tenant};
-use crate::runtime::Plugin;
-use crate::runtime::{self, Context, InvokeError, Request, Response};
 use crate::store::DocumentStore;
-/// The host's own stores (see [`crate::store::Stores`]).
-pub use crate::store::Stores;
-pub use crate::tenants::DEFAULT_TENANT;
-use crate::tenants::{Registry, Shared, Tenant, build_registry, build_registry_from_directory};
+use crate::tenancy::directory::TenantDirectory;
+/// The host's own stores (see [`crate::tenancy::stores::Stores`]).
+pub use crate::tenancy::stores::Stores;
+use crate::tenancy::tenants::{
+    Registry, Shared, Tenant, build_registry, build_registry_from_directory,
+};
 use crate::trusted_names::TrustedNames;
+use crate::wasm::engine;
+use crate::wasm::runtime::Plugin;
+use crate::wasm::runtime::{self, Context, InvokeError, Request, Response};
+
+pub use crate::message::{HostRequest, HostResponse};
 
 pub struct App {
     /// The URL browsers reach this host by (see [`BaseUrl`]).
@@ -42,7 +51,7 @@ pub struct App {
     /// The directory version the running tenants were read at.
     directory_version: std::sync::atomic::AtomicI64,
     /// The last readiness probe (`/readyz`).
-    readiness: crate::readiness::Readiness,
+    readiness: crate::app::readiness::Readiness,
 }
 
 /// How long a plugin's outbound client (and its connection pool) is kept
@@ -69,16 +78,6 @@ fn spawn_idle_sweeper(app: std::sync::Weak<App>) {
             }
         }
     });
-}
-
-/// A request as the host received it, before it is addressed to a plugin.
-#[derive(Debug, Clone, Default)]
-pub struct HostRequest {
-    pub method: String,
-    /// Path and query, e.g. `/plugin/NAME?user=jack`.
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
 }
 
 /// A request whose caller was admitted and whose plugin was found; its body
@@ -144,7 +143,9 @@ impl App {
         let registry = Arc::new(registry);
         // One read per tenant: with thousands, the host serves meanwhile.
         let counted = registry.clone();
-        tokio::spawn(async move { crate::metrics::count_store_usage(&counted, None).await });
+        tokio::spawn(
+            async move { crate::tenancy::tenants::count_store_usage(&counted, None).await },
+        );
         Ok(Self {
             base_url: BaseUrl::from_config(&config).await?,
             shared,
@@ -162,7 +163,7 @@ impl App {
     /// Builds `tenant` as this host would, to refuse what cannot run.
     pub fn check_tenant(&self, tenant: &crate::config::TenantConfig) -> anyhow::Result<()> {
         let config = self.config.read().expect("config lock").clone();
-        crate::tenants::build_listed_tenant(&config, tenant, &self.shared).map(drop)
+        crate::tenancy::tenants::build_listed_tenant(&config, tenant, &self.shared).map(drop)
     }
 
     /// The tenant directory, when tenants live in the database.
@@ -170,26 +171,20 @@ impl App {
         self.directory.as_ref()
     }
 
-    /// How often [`crate::directory::spawn_follower`] polls.
+    /// How often the directory follower polls.
     pub fn directory_poll(&self) -> std::time::Duration {
         let config = self.config.read().expect("config lock");
         std::time::Duration::from_millis(config.tenant_directory.poll_ms)
     }
 
-    /// Starts what runs actions: a task per action for tenants in the file;
-    /// the directory follower and the lease scheduler for tenants in the
-    /// database.
-    pub async fn start_scheduling(self: &Arc<Self>) -> anyhow::Result<()> {
+    /// Starts dropping idle plugins' outbound clients.
+    pub fn start_idle_sweeper(self: &Arc<Self>) {
         spawn_idle_sweeper(Arc::downgrade(self));
-        let Some(directory) = &self.directory else {
-            crate::scheduler::spawn_actions(self.clone(), self.registry());
-            return Ok(());
-        };
-        crate::directory::spawn_follower(self.clone(), directory.clone());
-        let config = self.config.read().expect("config lock").scheduler;
-        let scheduler = crate::lease_scheduler::LeaseScheduler::new(directory.clone(), config);
-        crate::lease_scheduler::spawn(self.clone(), Arc::new(scheduler));
-        Ok(())
+    }
+
+    /// The scheduler settings running now.
+    pub fn scheduler_config(&self) -> crate::config::SchedulerConfig {
+        self.config.read().expect("config lock").scheduler
     }
 
     /// Re-reads the tenants from the directory, rebuilding only those that
@@ -227,13 +222,13 @@ impl App {
             new.clone(),
         );
         old.retire();
-        crate::metrics::forget_retired_tenants(&old, &new);
-        crate::metrics::count_store_usage(&new, Some(&old)).await;
+        crate::tenancy::tenants::forget_retired_tenants(&old, &new);
+        crate::tenancy::tenants::count_store_usage(&new, Some(&old)).await;
         tracing::info!(tenants = new.tenants.len(), "tenants reloaded");
     }
 
     /// The last readiness probe.
-    pub fn readiness(&self) -> &crate::readiness::Readiness {
+    pub fn readiness(&self) -> &crate::app::readiness::Readiness {
         &self.readiness
     }
 
@@ -334,7 +329,7 @@ impl App {
                         crate::access::Credentials::default()
                             .accept(header(&headers, "authorization")),
                     );
-                    return Err(crate::tenants::tenant_refusal(id));
+                    return Err(crate::tenancy::tenants::tenant_refusal(id));
                 }
             }
         } else {
@@ -346,7 +341,7 @@ impl App {
             (tenant, target)
         };
         let forwarded =
-            crate::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut headers);
+            crate::app::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut headers);
         let PluginTarget {
             path,
             query,
@@ -487,8 +482,8 @@ impl App {
             },
         };
         match plugin.handle(wit_request).await {
-            Ok(response) => HostResponse::from_plugin(response, plugin.limits.max_body_bytes),
-            Err(err) => HostResponse::from_error(&err),
+            Ok(response) => response_of_plugin(response, plugin.limits.max_body_bytes),
+            Err(err) => response_of_error(&err),
         }
     }
 }
@@ -525,53 +520,33 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// What the host answers.
-#[derive(Debug, Clone)]
-pub struct HostResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+/// A plugin's answer, checked.
+fn response_of_plugin(response: Response, max_body: usize) -> HostResponse {
+    if !(100..=599).contains(&response.status) {
+        return HostResponse::text(
+            502,
+            &format!(
+                "The plugin answered an invalid status {}\n",
+                response.status
+            ),
+        );
+    }
+    if response.body.len() > max_body {
+        return HostResponse::text(502, "The plugin's response exceeds the body size limit\n");
+    }
+    HostResponse {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+    }
 }
 
-impl HostResponse {
-    pub fn text(status: u16, body: &str) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    fn from_plugin(response: Response, max_body: usize) -> Self {
-        if !(100..=599).contains(&response.status) {
-            return Self::text(
-                502,
-                &format!(
-                    "The plugin answered an invalid status {}\n",
-                    response.status
-                ),
-            );
-        }
-        if response.body.len() > max_body {
-            return Self::text(502, "The plugin's response exceeds the body size limit\n");
-        }
-        Self {
-            status: response.status,
-            headers: response.headers,
-            body: response.body,
-        }
-    }
-
-    fn from_error(err: &InvokeError) -> Self {
-        let status = match err {
-            InvokeError::Deadline { .. } => 504,
-            InvokeError::OutOfMemory { .. } | InvokeError::Trap { .. } => 500,
-            InvokeError::Instantiate { .. } => 503,
-        };
-        Self::text(status, &format!("{err}\n"))
-    }
-
-    pub fn body_text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
+/// What a failed call answers.
+fn response_of_error(err: &InvokeError) -> HostResponse {
+    let status = match err {
+        InvokeError::Deadline { .. } => 504,
+        InvokeError::OutOfMemory { .. } | InvokeError::Trap { .. } => 500,
+        InvokeError::Instantiate { .. } => 503,
+    };
+    HostResponse::text(status, &format!("{err}\n"))
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
-use crate::scheduler::host_namespace;
 
 /// How long `/readyz` waits for a store before calling it unreachable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -110,7 +109,7 @@ async fn probe_stores(app: &App) -> Vec<String> {
     }
     let probes = stores.iter().map(|(tenant, store)| async move {
         // A read of the host's own namespace: answered by any working store.
-        let namespace = host_namespace(tenant);
+        let namespace = crate::store::Namespace::host(tenant);
         let probe = store.get(&namespace, "status/ready");
         match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
             Ok(Ok(_)) => None,

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::config::TenantConfig;
-use crate::directory::{DirectoryError, TenantDirectory, TenantSpec};
+use crate::tenancy::directory::{DirectoryError, TenantDirectory, TenantSpec};
 
 pub fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
     router
@@ -147,7 +147,7 @@ async fn create(
     let token = spec
         .token_sha256
         .is_empty()
-        .then(crate::directory::new_token);
+        .then(crate::tenancy::directory::new_token);
     if let Some(token) = &token {
         spec.token_sha256.push(crate::access::sha256_hex(token));
     }

@@ -3,6 +3,9 @@
 //! listener that serves them with a cap on open connections and deadlines
 //! for slow clients.
 
+pub mod admin;
+pub mod peers;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +24,9 @@ use crate::access::Presented;
 use crate::app::{App, DEFAULT_TENANT, HostResponse};
 use crate::config::ServerConfig;
 use crate::metrics::METRICS;
-use crate::scheduler::host_namespace;
 
 pub fn router(app: Arc<App>) -> Router {
-    crate::admin::routes(Router::new())
+    crate::server::admin::routes(Router::new())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(admin_metrics))
@@ -78,7 +80,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let peers = Arc::new(crate::peers::PeerConnections::new(
+    let peers = Arc::new(crate::server::peers::PeerConnections::new(
         limits.max_connections_per_peer,
     ));
     let (stopping, stop) = tokio::sync::watch::channel(false);
@@ -109,7 +111,7 @@ pub async fn serve(
         };
         let Some(peer_slot) = peers.admit(peer.ip()) else {
             tracing::debug!(%peer, "connection refused: the peer holds max_connections_per_peer");
-            crate::peers::refuse_busy(stream);
+            crate::server::peers::refuse_busy(stream);
             continue;
         };
         let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
@@ -212,7 +214,7 @@ fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `/readyz` (see [`crate::readiness`]): the detail only for the admin.
+/// `/readyz` (see [`crate::app::readiness`]): the detail only for the admin.
 async fn ready(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let admin = app.registry().admin.accept(authorization(&headers));
     let verdict = if admin {
@@ -313,20 +315,21 @@ async fn tenant_status(
     }
     let Some(tenant) = registry.tenants.get(&id) else {
         // Answered as a caller without the tenant's token is.
-        return into_http(crate::tenants::tenant_refusal(&id));
+        return into_http(crate::tenancy::tenants::tenant_refusal(&id));
     };
     recorded_status(&app, &registry, tenant, &headers, &representing).await
 }
 
 async fn recorded_status(
     app: &App,
-    registry: &crate::tenants::Registry,
-    tenant: &crate::tenants::Tenant,
+    registry: &crate::tenancy::tenants::Registry,
+    tenant: &crate::tenancy::tenants::Tenant,
     headers: &HeaderMap,
     representing: &str,
 ) -> Response {
     let mut list = header_list(headers);
-    let forwarded = crate::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut list);
+    let forwarded =
+        crate::app::igor_forward::take(registry.igor_forward_secret.as_deref(), &mut list);
     let presented = Presented {
         authorization: authorization(headers),
         forwarded: forwarded.verified,
@@ -345,7 +348,7 @@ async fn recorded_status(
     let path = format!("status/{representing}");
     match tenant
         .documents
-        .get(&host_namespace(&tenant.id), &path)
+        .get(&crate::store::Namespace::host(&tenant.id), &path)
         .await
     {
         Ok(Some(entry)) => (
@@ -368,7 +371,7 @@ async fn reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     }
     match app.reload().await {
         Ok(registry) => {
-            crate::scheduler::spawn_actions(app.clone(), registry.clone());
+            crate::scheduling::scheduler::spawn_actions(app.clone(), registry.clone());
             format!("reloaded: {} tenant(s)\n", registry.tenants.len()).into_response()
         }
         Err(err) => (

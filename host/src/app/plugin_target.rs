@@ -3,8 +3,8 @@
 //! `/tenants/ID/...` target, and the plugin and sub-path of
 //! `/plugin/NAME/SUB?QUERY`.
 
-use crate::app::HostResponse;
 use crate::echo::echo;
+use crate::message::HostResponse;
 
 /// `/plugin/NAME[/SUB][?QUERY]`, split.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{EgressConfig, PluginConfig};
 
 /// The custom section that carries a component's manifest (TOML text).
-pub use igor_build_support::manifest::SECTION;
+pub use crate::manifest_section::SECTION;
 
 /// A plugin's description of itself.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -85,27 +85,9 @@ impl Manifest {
 
     /// The manifest carried by a component, if it has one.
     pub fn from_component(wasm: &[u8]) -> anyhow::Result<Option<Self>> {
-        let mut depth = 0usize;
-        let mut found = None;
-        for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-            match payload.context("reading the component")? {
-                wasmparser::Payload::Version { .. } => depth += 1,
-                wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-                // Only the component's own section, not one of a nested module.
-                wasmparser::Payload::CustomSection(section)
-                    if depth == 1 && section.name() == SECTION =>
-                {
-                    if found.is_some() {
-                        bail!("the component has two {SECTION} sections");
-                    }
-                    let text = std::str::from_utf8(section.data())
-                        .with_context(|| format!("the {SECTION} section is not UTF-8"))?;
-                    found = Some(Self::parse(text)?);
-                }
-                _ => {}
-            }
-        }
-        Ok(found)
+        crate::manifest_section::read(wasm)?
+            .map(Self::parse)
+            .transpose()
     }
 
     /// `wasm` with the manifest `text` written into it, for plugin authors
@@ -234,7 +216,7 @@ impl Manifest {
 /// it by `build.rs`).
 pub fn builtin() -> &'static Manifest {
     static BUILTIN: std::sync::LazyLock<Manifest> = std::sync::LazyLock::new(|| {
-        Manifest::from_component(crate::tenants::BUILTIN_COMPONENT)
+        Manifest::from_component(crate::builtin::COMPONENT)
             .expect("the built-in component is readable")
             .expect("build.rs writes the built-in component's manifest")
     });

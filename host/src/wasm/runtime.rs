@@ -1,7 +1,7 @@
 //! Running a plugin: instantiate its component in a fresh, limited store,
 //! call `handle-request`, and turn traps into [`InvokeError`]s. What the
 //! plugin can reach is in [`crate::capabilities`]; the bindings are in
-//! [`crate::bindings`].
+//! [`crate::wasm::bindings`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,16 +13,24 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::IgorPluginPre;
-pub use crate::bindings::{Context, Request, Response};
+use tokio::sync::Semaphore;
+
 use crate::capabilities::{self, Capabilities, CapabilitiesView, PluginCapabilities};
-use crate::deadline::Deadline;
-use crate::engine::GuestLimiter;
 use crate::limits::Limits;
-use crate::manifest::PublicRoute;
 use crate::metrics::{self, METRICS};
 use crate::store::Namespace;
-use crate::tenants::TenantShare;
+use crate::wasm::bindings::IgorPluginPre;
+pub use crate::wasm::bindings::{Context, Request, Response};
+use crate::wasm::deadline::Deadline;
+use crate::wasm::engine::GuestLimiter;
+use crate::wasm::manifest::PublicRoute;
+
+/// What a tenant's plugins share: request and connection allowances.
+pub struct TenantShare {
+    pub id: String,
+    pub requests: Semaphore,
+    pub connections: Arc<Semaphore>,
+}
 
 /// Everything a plugin's requests share: its compiled code, what it may
 /// reach, its settings and limits. The namespace comes from the host's
@@ -32,7 +40,7 @@ pub struct Plugin {
     pub namespace: Namespace,
     /// The component linked with the host's imports ([`Plugin::link`]),
     /// shared with every other plugin that runs it.
-    pub component: Arc<crate::components::LoadedComponent>,
+    pub component: Arc<crate::wasm::components::LoadedComponent>,
     /// What it may reach, shared by its requests.
     pub capabilities: PluginCapabilities,
     pub config: Vec<(String, String)>,
@@ -106,7 +114,7 @@ impl Plugin {
         // Timing spans (TRACE): see docs/benchmarks.md, "Where a call's time goes".
         let _timing = tracing::trace_span!("plugin.handle");
         let _permit = self.tenant.requests.acquire().await.expect("never closed");
-        let _slot = crate::engine::INSTANCES
+        let _slot = crate::wasm::engine::INSTANCES
             .acquire()
             .await
             .expect("never closed");

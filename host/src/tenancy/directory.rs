@@ -8,8 +8,6 @@
 //! whose row version moved. The admin API and `igor-host tenant` both
 //! write through [`TenantDirectory`].
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
@@ -357,32 +355,6 @@ fn parse_spec(id: &str, json: &str) -> Result<TenantSpec, DirectoryError> {
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Keeps `app`'s tenants in step with the directory: polls its version
-/// every `poll` and, when it differs from the one the running tenants were
-/// read at (a change through another host, or one this host's admin API
-/// has not applied yet), reloads the tenants (only changed ones are
-/// rebuilt). A database that is away is retried; the tenants last read
-/// keep serving meanwhile.
-pub fn spawn_follower(app: Arc<crate::app::App>, directory: Arc<TenantDirectory>) {
-    let poll = app.directory_poll();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(poll);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match directory.version().await {
-                Ok(version) if version == app.directory_version() => {}
-                Ok(_) => {
-                    if let Err(err) = app.refresh_tenants().await {
-                        tracing::warn!(error = %format!("{err:#}"), "tenants not refreshed");
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "tenant directory unreachable"),
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -16,10 +16,10 @@ use anyhow::Context as _;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use crate::bindings::IgorPluginPre;
-use crate::engine;
-use crate::manifest::Manifest;
-use crate::runtime::{Plugin, RequestState};
+use crate::wasm::bindings::IgorPluginPre;
+use crate::wasm::engine;
+use crate::wasm::manifest::Manifest;
+use crate::wasm::runtime::{Plugin, RequestState};
 
 /// A component ready to be instantiated, with what it says of itself.
 pub struct LoadedComponent {
@@ -93,7 +93,7 @@ fn compile(
             file = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             &file
         }
-        None => crate::tenants::BUILTIN_COMPONENT,
+        None => crate::builtin::COMPONENT,
     };
     let component =
         engine::load_component(engine, wasm, Some(cache_dir)).context("loading the component")?;
@@ -110,7 +110,7 @@ mod tests {
 
     fn library_parts() -> (Engine, Linker<RequestState>, tempfile::TempDir) {
         let engine = engine::build_engine(64 << 20, false).unwrap();
-        let linker = crate::runtime::linker(&engine).unwrap();
+        let linker = crate::wasm::runtime::linker(&engine).unwrap();
         (engine, linker, tempfile::tempdir().unwrap())
     }
 
@@ -144,7 +144,7 @@ mod tests {
         let library = ComponentLibrary::default();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plugin.wasm");
-        std::fs::write(&path, crate::tenants::BUILTIN_COMPONENT).unwrap();
+        std::fs::write(&path, crate::builtin::COMPONENT).unwrap();
         let first = library
             .load("p", Some(&path), &engine, &linker, cache.path())
             .unwrap();

@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::igor::IgorStore;
-use super::keys::Keyring;
-use super::postgres::PostgresStore;
-use super::sealed::SealedSecrets;
-use super::sqlite::SqliteStore;
-use super::{DocumentStore, SecretStore, SecretVault, owner_only};
-use crate::config::{Config, StoreConfig};
-use crate::tenants::DEFAULT_TENANT;
+use crate::config::{Config, DEFAULT_TENANT, StoreConfig};
+use crate::store::igor::IgorStore;
+use crate::store::keys::Keyring;
+use crate::store::postgres::PostgresStore;
+use crate::store::sealed::SealedSecrets;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{DocumentStore, SecretStore, SecretVault, owner_only};
 
 /// The host's own stores, opened from a configuration without loading any
 /// plugin: the server and the command line share them.

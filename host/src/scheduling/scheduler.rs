@@ -11,7 +11,7 @@ use crate::app::{App, HostRequest, HostResponse};
 use crate::config::ActionConfig;
 use crate::metrics::METRICS;
 use crate::store::{DocumentStore, Namespace, StoreError};
-use crate::tenants::{Registry, Tenant};
+use crate::tenancy::tenants::{Registry, Tenant};
 
 /// Host-owned data of a tenant (action status) lives here; no plugin can
 /// have its name (see [`crate::store::HOST_NAMESPACE`]).
@@ -26,7 +26,7 @@ pub fn host_namespace(tenant: &str) -> Namespace {
 /// registry, so a retired one is freed with its plugins.
 pub fn spawn_actions(app: Arc<App>, registry: Arc<Registry>) {
     if registry.in_database {
-        // Claimed from the database instead: see crate::lease_scheduler.
+        // Claimed from the database instead: see crate::scheduling::lease_scheduler.
         return;
     }
     let spread = registry.scheduler.first_run_spread_seconds;
@@ -169,7 +169,7 @@ pub async fn run_action(app: &App, tenant: &Tenant, action: &ActionConfig) -> Ho
 /// is the very element below Igor's status; here it is copied into the
 /// status the host records.
 async fn plugin_notice(tenant: &Tenant, action_url: &str, representing: &str) -> Option<Value> {
-    let (name, _) = crate::plugin_target::PluginTarget::parse(action_url).plugin?;
+    let (name, _) = crate::app::plugin_target::PluginTarget::parse(action_url).plugin?;
     let path = format!("status/{}/notice", representing.trim_matches('/'));
     let entry = tenant
         .documents
