@@ -8,7 +8,6 @@
 
 mod authorisation;
 mod chromium;
-mod igor_wheel;
 mod through_igor;
 
 use crate::common;

@@ -98,19 +98,17 @@ impl Plugin for Hostile {
                 let mut out = String::new();
                 for path in ["../other/x", "/etc/passwd", "a//b", "", "a/./b"] {
                     let one = serde_json::json!(1);
-                    out.push_str(&format!("get {path:?}: {:?}\n", host.store_get(path)));
+                    out.push_str(&format!("get {path:?}: {}\n", shown(host.store_get(path))));
                     out.push_str(&format!(
-                        "put {path:?}: {:?}\n",
-                        host.store_put(path, &one, None)
+                        "put {path:?}: {}\n",
+                        shown(host.store_put(path, &one, None))
                     ));
                 }
                 answer(200, out)
             }
             "/store-put" => {
                 let result = match serde_json::from_str(arg(request, "json")) {
-                    Ok(value) => {
-                        format!("{:?}", host.store_put(arg(request, "path"), &value, None))
-                    }
+                    Ok(value) => shown(host.store_put(arg(request, "path"), &value, None)),
                     Err(err) => format!("not JSON: {err}"),
                 };
                 answer(200, result)
@@ -118,7 +116,7 @@ impl Plugin for Hostile {
             "/store-get" => match host.store_get(arg(request, "path")) {
                 Ok(Some((value, _))) => answer(200, value.to_string()),
                 Ok(None) => answer(404, "nothing".into()),
-                Err(err) => answer(400, format!("{err:?}")),
+                Err(err) => answer(400, format!("Err({err})")),
             },
             _ => answer(404, "unknown attack".into()),
         }
@@ -126,3 +124,12 @@ impl Plugin for Hostile {
 }
 
 igor_plugin_sdk::export_plugin!(Hostile);
+
+/// A store result as the attacks report it: the value, or what the host
+/// said (the failure's text, as a plugin would show it).
+fn shown<T: std::fmt::Debug>(result: Result<T, igor_plugin_sdk::StoreFailure>) -> String {
+    match result {
+        Ok(value) => format!("Ok({value:?})"),
+        Err(failure) => format!("Err({failure})"),
+    }
+}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::chromium::{
+use crate::chromium::{
     browser_with, click, create_jack_and_allow, enter_credentials, landed_at, paste, text,
     type_into, wait_for,
 };
