@@ -25,6 +25,7 @@ pub mod config;
 pub mod echo;
 pub mod egress;
 pub mod igor_install;
+pub mod instance;
 pub mod limits;
 pub mod manifest_section;
 pub mod message;

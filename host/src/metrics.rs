@@ -48,6 +48,8 @@ pub struct Metrics {
     /// Scheduled runs this host made (claimed from the database, or its
     /// own tenants' actions).
     pub action_runs: Counter,
+    /// Runs of what plugins asked to be called for later.
+    pub task_runs: Counter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -105,9 +107,16 @@ impl Metrics {
             "Scheduled action runs made by this host",
             action_runs.clone(),
         );
+        let task_runs = Counter::default();
+        registry.register(
+            "task_runs",
+            "Runs of tasks plugins queued with igor:plugin/tasks",
+            task_runs.clone(),
+        );
         Self {
             registry,
             action_runs,
+            task_runs,
             requests,
             latency,
             traps,

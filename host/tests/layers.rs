@@ -46,6 +46,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "manifest_section",
             "builtin",
             "trusted_names",
+            "instance",
         ],
     ),
     ("store", &["store"]),

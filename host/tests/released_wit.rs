@@ -14,6 +14,38 @@ const RELEASED: &[(&str, &str)] = &[
         "0.2.0/igor-plugin.wit",
         "a37702c254c5dfa8ac48ce9bb58fca1b542fcc6c2168fc0336aeea4802972a03",
     ),
+    (
+        "0.3.0/igor-plugin.wit",
+        "f3f87733a2153bcbd46a30c3acbeb9a71eef2d1a135f328c1b599628a6b2fdb3",
+    ),
+    (
+        "0.3.0/deps/cli.wit",
+        "fb6ac5d23fcaf3d231142a3c2f9bb1e9bc1fe5af6f1f329f6b1a5555ce0d3873",
+    ),
+    (
+        "0.3.0/deps/clocks.wit",
+        "6ed8aa65bb8cbe224a0b2cbac9fc1b3bd25bdb17eda5ae0d23c983ed31c447cc",
+    ),
+    (
+        "0.3.0/deps/filesystem.wit",
+        "e675f261017bf9b4fa7df5b9701023fe0249ede71021ac1bf978748e62edcda8",
+    ),
+    (
+        "0.3.0/deps/http.wit",
+        "4bbd58f509700a6637385611f183c5bd5984d81feef85e29dfdc05ebd283045a",
+    ),
+    (
+        "0.3.0/deps/io.wit",
+        "96e206d00076fa0480df32c5bcf255a3fa4862805ac2f6b8537a781cce54f433",
+    ),
+    (
+        "0.3.0/deps/random.wit",
+        "48578c40213d5cab6650980905fa146a0be8c39c4433ee5e7e00637b87dbe08f",
+    ),
+    (
+        "0.3.0/deps/sockets.wit",
+        "ad38dbf3b0bbdf34c0f2b608edcbfee04d71b443a63faff1f5e0053c3f84b377",
+    ),
 ];
 
 fn wit_dir() -> std::path::PathBuf {
@@ -35,21 +67,35 @@ fn released_wit_files_are_unchanged() {
     }
 }
 
-/// A version directory without a hash here would go unguarded: every
-/// `.wit` file under `wit/` must be one of the released files above.
+/// A version directory without a hash here would go unguarded: every file
+/// under `wit/`'s version directories (their `deps/` too) must be one of
+/// the released files above.
 #[test]
 fn every_wit_file_is_a_released_one() {
-    for version in std::fs::read_dir(wit_dir()).unwrap() {
-        let version = version.unwrap();
-        if !version.file_type().unwrap().is_dir() {
+    fn files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, found);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    let root = wit_dir();
+    for version in std::fs::read_dir(&root).unwrap() {
+        let version = version.unwrap().path();
+        if !version.is_dir() {
             continue;
         }
-        for file in std::fs::read_dir(version.path()).unwrap() {
-            let name = format!(
-                "{}/{}",
-                version.file_name().to_string_lossy(),
-                file.unwrap().file_name().to_string_lossy()
-            );
+        let mut found = Vec::new();
+        files(&version, &mut found);
+        for file in found {
+            let name = file
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             assert!(
                 RELEASED.iter().any(|(released, _)| *released == name),
                 "wit/{name} is not listed in host/tests/released_wit.rs: add its SHA-256 when \

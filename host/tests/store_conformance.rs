@@ -17,7 +17,9 @@ use std::sync::Arc;
 use igor_host::store::igor::{IgorConfig, IgorStore};
 use igor_host::store::postgres::{PostgresConfig, PostgresStore};
 use igor_host::store::sqlite::SqliteStore;
-use igor_host::store::{DocumentStore, Namespace, Quota, StoreError, Usage};
+use igor_host::store::{
+    DocumentStore, Durability, MAX_GET_MANY, Namespace, Quota, StoreError, Usage, Written,
+};
 use igor_test_support::real_igor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -169,6 +171,92 @@ async fn revisions_and_compare_and_swap(b: &Backend) {
             Ok(())
         );
     }
+}
+
+/// `documents.store-write`: what is stored already is not written again,
+/// whatever the durability class; the revision rule holds as for `put`.
+async fn writes_skip_what_is_stored(b: &Backend) {
+    let store = b.open();
+    let ns = ns("conf");
+    let path = at(&ns, "written");
+    let unlimited = Quota::UNLIMITED;
+    let write = |json: &'static str, expected, durability| {
+        let (store, ns, path) = (store.clone(), ns.clone(), path.clone());
+        async move {
+            store
+                .write_within(&ns, &path, json, expected, &unlimited, durability)
+                .await
+        }
+    };
+    let first = write(r#"{"w":1}"#, None, Durability::Refetchable)
+        .await
+        .unwrap();
+    assert!(first.changed);
+    for durability in [Durability::Refetchable, Durability::Durable] {
+        let again = write(r#"{"w":1}"#, None, durability).await.unwrap();
+        let unchanged = Written {
+            revision: first.revision,
+            changed: false,
+        };
+        assert_eq!(again, unchanged);
+        let expected = write(r#"{"w":1}"#, Some(first.revision), durability).await;
+        assert_eq!(expected.unwrap(), unchanged);
+    }
+    assert_eq!(
+        read(&*store, &ns, &path).await,
+        Some((json!({"w": 1}), first.revision))
+    );
+    if b.full() {
+        // Same text, but a revision that does not hold: refused as `put` is.
+        let stale = write(
+            r#"{"w":1}"#,
+            Some(first.revision + 1000),
+            Durability::Durable,
+        )
+        .await;
+        assert_eq!(stale, Err(StoreError::Conflict(first.revision)));
+    }
+    let second = write(r#"{"w":2}"#, Some(first.revision), Durability::Durable)
+        .await
+        .unwrap();
+    assert!(second.changed && second.revision != first.revision);
+    assert_eq!(
+        read(&*store, &ns, &path).await,
+        Some((json!({"w": 2}), second.revision))
+    );
+}
+
+/// `documents.store-get-many`: one answer per path, in order.
+async fn batched_reads(b: &Backend) {
+    let store = b.open();
+    let ns = ns("conf");
+    let (a, missing, c) = (at(&ns, "a"), at(&ns, "missing"), at(&ns, "c"));
+    let ra = store.put(&ns, &a, r#"{"a":1}"#, None).await.unwrap();
+    let rc = store.put(&ns, &c, r#"{"c":1}"#, None).await.unwrap();
+    let paths = [c.clone(), missing, a.clone(), c];
+    let entries = store.get_many(&ns, &paths).await.unwrap();
+    let found: Vec<_> = entries
+        .into_iter()
+        .map(|e| e.map(|e| (serde_json::from_str::<Value>(&e.json).unwrap(), e.revision)))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            Some((json!({"c": 1}), rc)),
+            None,
+            Some((json!({"a": 1}), ra)),
+            Some((json!({"c": 1}), rc)),
+        ]
+    );
+    let too_many = vec![a; MAX_GET_MANY + 1];
+    assert!(matches!(
+        store.get_many(&ns, &too_many).await,
+        Err(StoreError::InvalidPath(_))
+    ));
+    assert!(matches!(
+        store.get_many(&ns, &["../x".to_string()]).await,
+        Err(StoreError::InvalidPath(_))
+    ));
 }
 
 async fn conditional_delete(b: &Backend) {
@@ -561,7 +649,8 @@ macro_rules! conformance {
     };
     ($($kind:ident),*) => {
         $(conformance!($kind:
-            revisions_and_compare_and_swap, conditional_delete, path_rules_and_typed_errors,
+            revisions_and_compare_and_swap, writes_skip_what_is_stored, batched_reads,
+            conditional_delete, path_rules_and_typed_errors,
             namespaces_are_separate, listing_below_a_prefix, quotas,
             concurrent_writers_in_one_process,
             compare_and_swap_across_processes, create_only_across_processes,

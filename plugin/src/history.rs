@@ -15,7 +15,7 @@ use crate::json::{as_f64, as_list, as_object, as_text};
 use crate::paths::Paths;
 use crate::provider::AppSettings;
 use crate::provider::google::convert::{KG_PER_STONE, LB_PER_KG, Units, WeightUnit};
-use igor_plugin_sdk::{Host, Level};
+use igor_plugin_sdk::{Durability, Host, Level};
 
 /// The units a user's results are in: the installation's `system` when
 /// set; else, with Google Health, the user's own display units as the last
@@ -143,7 +143,8 @@ impl History {
     /// Saves the history; a failure only costs the page some detail, so it
     /// is logged, never answered.
     pub fn save(&self, host: &dyn Host, paths: &Paths, user: &str) {
-        if let Err(err) = host.store_put(&paths.history(user), &self.to_json(), None) {
+        let (path, history) = (paths.history(user), self.to_json());
+        if let Err(err) = host.store_write(&path, &history, None, Durability::Refetchable) {
             host.log(Level::Warn, &format!("history of {user} not saved: {err}"));
         }
     }

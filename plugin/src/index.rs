@@ -14,7 +14,8 @@ use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::google::convert::Units;
 use crate::provider::{ApiError, AppSettings, RunState, provider_for};
 use crate::settings::document::require_client_secret;
-use igor_plugin_sdk::{Host, Level};
+use crate::snapshot::{Keep, Snapshot};
+use igor_plugin_sdk::{Durability, Host, Level};
 use igor_plugin_sdk::{Request, Response};
 
 pub const DEFAULT_METHODS: &str = "get_bodyweight";
@@ -54,6 +55,21 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
     }
     let paths = Paths::new(&request.context.plugin_name);
     let plugin_url = request.plugin_url();
+    // What a run reads, in one round trip (see `snapshot`).
+    let snapshot = Snapshot::read(
+        host,
+        &[
+            (paths.token(user), Keep::Once),
+            (paths.users(), Keep::Once),
+            (paths.app(), Keep::Request),
+            (paths.history(user), Keep::Once),
+            (paths.user(user), Keep::Request),
+            (paths.sensors(user), Keep::Once),
+            (paths.sync(user), Keep::Once),
+            (paths.notice(), Keep::Once),
+        ],
+    );
+    let host: &dyn Host = &snapshot;
 
     let Some((token_value, token_revision)) = host
         .store_get(&paths.token(user))
@@ -216,16 +232,26 @@ fn run(
         }
     }
     let units = units_of(app, provider.id(), &state.sync);
+    // Refetchable, and unwritten when nothing changed (the steady state).
+    let sensors = Value::Object(results.clone());
     let revision = host
-        .store_put(&paths.sensors(user), &Value::Object(results.clone()), None)
-        .map_err(PluginError::store)?;
+        .store_write(
+            &paths.sensors(user),
+            &sensors,
+            None,
+            Durability::Refetchable,
+        )
+        .map_err(PluginError::store)?
+        .revision;
     // Bound to the revision just written: if another run writes `sensors`
     // before this bookkeeping lands, the revisions differ and the next run
     // reads in full instead of trusting bookkeeping that ran ahead.
     if !state.sync.is_empty() {
         let mut sync = state.sync;
         sync.insert(SENSORS_REVISION.into(), Value::from(revision.to_string()));
-        if let Err(err) = host.store_put(&paths.sync(user), &Value::Object(sync), None) {
+        let sync = Value::Object(sync);
+        let written = host.store_write(&paths.sync(user), &sync, None, Durability::Refetchable);
+        if let Err(err) = written {
             host.log(
                 Level::Warn,
                 &format!("sync state of {user} not saved ({err}); the next run reads in full"),

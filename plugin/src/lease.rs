@@ -1,8 +1,11 @@
 //! A lease taken through the store's compare-and-swap: a create-only
 //! document naming its holder and when it expires. It needs nothing but the
 //! `store` interface, so it holds on every backend and across hosts sharing
-//! one store. A holder that died leaves a lease that expires; the next
-//! taker replaces it with compare-and-swap on the stale revision.
+//! one store. A lease names the host process that holds it, so a lease whose
+//! holder the host knows has stopped (killed mid-refresh, then restarted) is
+//! taken over at once; any other holder that died leaves a lease that
+//! expires. Either way the next taker replaces it with compare-and-swap on
+//! the stale revision.
 
 use serde_json::{Value, json};
 
@@ -28,6 +31,7 @@ pub fn try_acquire(
     // content hashes (Igor); the letter keeps Igor from making it a number.
     let document = json!({
         "holder": format!("h{}", hex(&host.random_bytes(12))),
+        "instance": host.host_info().instance,
         "expires_at": host.now() + seconds,
     });
     let mut expected = 0;
@@ -45,14 +49,20 @@ pub fn try_acquire(
         match host.store_get(path)? {
             // Released meanwhile: try to create it again.
             None => expected = 0,
-            Some((current, revision)) if is_expired(&current, host.now()) => expected = revision,
+            Some((current, revision)) if is_free(host, &current) => expected = revision,
             Some(_) => return Ok(None),
         }
     }
     Ok(None)
 }
 
-/// Whether a stored lease no longer holds. Anything unreadable (a lease
+/// Whether a stored lease no longer holds: expired, or its holder stopped.
+fn is_free(host: &dyn Host, lease: &Value) -> bool {
+    let holder = lease.get("instance").and_then(Value::as_str);
+    is_expired(lease, host.now()) || holder.is_some_and(|i| !host.instance_alive(i))
+}
+
+/// Whether a stored lease has expired. Anything unreadable (a lease
 /// mangled by another writer) counts as expired rather than blocking forever.
 pub fn is_expired(lease: &Value, now: f64) -> bool {
     lease
@@ -100,6 +110,21 @@ mod tests {
         assert!(try_acquire(&host, PATH, 30.0).unwrap().is_none());
         third.release(&host);
         assert!(host.get(PATH).is_none());
+    }
+
+    #[test]
+    fn a_lease_whose_holder_stopped_is_taken_over_at_once() {
+        let host = MemoryHost::default();
+        host.info.borrow_mut().instance = "killed-host".into();
+        let _orphan = try_acquire(&host, PATH, 30.0).unwrap().expect("free");
+        host.info.borrow_mut().instance = "restarted-host".into();
+        assert!(try_acquire(&host, PATH, 30.0).unwrap().is_none(), "alive");
+        host.stopped_instances
+            .borrow_mut()
+            .push("killed-host".into());
+        let taken = try_acquire(&host, PATH, 30.0).unwrap();
+        assert!(taken.is_some(), "its holder stopped");
+        assert_eq!(host.get(PATH).unwrap()["instance"], "restarted-host");
     }
 
     #[test]

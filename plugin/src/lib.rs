@@ -28,6 +28,7 @@ pub mod redirect;
 pub mod router;
 pub mod settings;
 pub mod setup_page;
+pub mod snapshot;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]

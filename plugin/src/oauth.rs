@@ -101,6 +101,12 @@ pub const DEFAULT_LEASE_SECONDS: f64 = 30.0;
 const FIRST_PAUSE: f64 = 0.01;
 const LONGEST_PAUSE: f64 = 0.25;
 
+/// Seconds before the host's deadline a request waiting for another's
+/// refresh gives up, to answer 503 itself rather than be cut off (504).
+const DEADLINE_MARGIN: f64 = 2.0;
+/// The `Retry-After` of that 503.
+const RETRY_AFTER_WAITING: u64 = 5;
+
 /// The lease time from the plugin's config, within 1 s..10 min.
 pub fn lease_seconds(request: &igor_plugin_sdk::Request) -> f64 {
     request
@@ -216,7 +222,9 @@ impl<'a> TokenKeeper<'a> {
     /// Waiting ends when the lease is released or expires, so it is
     /// bounded by the lease time (and by the host's request deadline).
     pub fn refresh(&mut self) -> Result<()> {
-        let give_up = self.host.now() + self.place.lease_seconds + 1.0;
+        // Waiting ends in time to answer 503 before the host's deadline.
+        let left = self.host.deadline_remaining_ms() as f64 / 1000.0 - DEADLINE_MARGIN;
+        let give_up = self.host.now() + (self.place.lease_seconds + 1.0).min(left.max(0.0));
         let mut pause = FIRST_PAUSE;
         loop {
             if self.adopt_newer()? {
@@ -240,14 +248,17 @@ impl<'a> TokenKeeper<'a> {
                 return result;
             }
             if self.host.now() >= give_up {
-                return Err(PluginError::new(
-                    503,
-                    format!(
-                        "Fitbitplugin: another request has been refreshing the token of user {} \
-                         for {} s without saving it; try again",
-                        self.user, self.place.lease_seconds
-                    ),
-                ));
+                return Err(PluginError {
+                    retry_after: Some(RETRY_AFTER_WAITING),
+                    ..PluginError::new(
+                        503,
+                        format!(
+                            "Fitbitplugin: another request is refreshing the token of user {}; \
+                             try again in {RETRY_AFTER_WAITING} s",
+                            self.user
+                        ),
+                    )
+                });
             }
             self.host.sleep(pause);
             pause = (pause * 2.0).min(LONGEST_PAUSE);

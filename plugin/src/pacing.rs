@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::{PluginError, Result};
 use crate::json::{as_f64, as_object};
-use igor_plugin_sdk::{Host, StoreFailure};
+use igor_plugin_sdk::{Durability::Refetchable, Host, StoreFailure};
 
 /// Google Health's quota per user: 300 requests per minute.
 pub const DEFAULT_USER_PER_MINUTE: u64 = 300;
@@ -125,7 +125,9 @@ impl Pacer {
             }
             window.add(user);
             let document = window.to_json();
-            match host.store_put(&self.path, &document, Some(revision)) {
+            // Bookkeeping: a crash may forget the last calls, never half.
+            let written = host.store_write(&self.path, &document, Some(revision), Refetchable);
+            match written.map(|w| w.revision) {
                 Ok(revision) => {
                     *self.known.borrow_mut() = Some((document, revision));
                     return Ok(());

@@ -65,6 +65,60 @@ impl std::fmt::Display for FetchError {
     }
 }
 
+/// What a write must survive: the WIT's `documents.durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// What cannot be fetched again (tokens, settings, queued work): on
+    /// stable storage before the write returns.
+    Durable,
+    /// What can be fetched again (sensor data, history, sync bookkeeping):
+    /// may share a later commit's flush; after a crash at worst a little
+    /// older, never half-written.
+    Refetchable,
+}
+
+/// What [`Host::store_write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// The path's revision now.
+    pub revision: u64,
+    /// False when the path already held the same document: nothing written.
+    pub changed: bool,
+}
+
+/// What the host tells a plugin about itself: the WIT's `host-info.info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Where the host keeps secrets, in words for the owner.
+    pub secret_store: Option<String>,
+    /// This host process's name, for leases (see [`Host::instance_alive`]).
+    pub instance: String,
+}
+
+/// Why a task could not be queued: the WIT's `tasks.task-error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskError {
+    /// The path is malformed (it must start with `/`, without `..`).
+    InvalidPath(String),
+    /// Too many tasks wait for this plugin, or the delay is over a day.
+    LimitExceeded(String),
+    /// The host could not keep the task; nothing was queued.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskError::InvalidPath(m) => write!(f, "invalid task path: {m}"),
+            TaskError::LimitExceeded(m) => write!(f, "limit exceeded: {m}"),
+            TaskError::Unavailable(m) => write!(f, "unavailable: {m}"),
+        }
+    }
+}
+
+/// The most paths one [`Host::store_get_many`] reads.
+pub const MAX_GET_MANY: usize = 64;
+
 /// A secret the host inserts into a fetch after its policy check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -169,6 +223,19 @@ pub trait Host {
         expected: Option<u64>,
     ) -> Result<u64, StoreFailure>;
     fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure>;
+    /// The documents at `paths` (at most [`MAX_GET_MANY`]) in one round
+    /// trip, in order.
+    #[allow(clippy::type_complexity)]
+    fn store_get_many(&self, paths: &[&str]) -> Result<Vec<Option<(Value, u64)>>, StoreFailure>;
+    /// Writes `value` as [`Host::store_put`] does, unless the path already
+    /// holds it (then nothing is written), as durably as `durability` says.
+    fn store_write(
+        &self,
+        path: &str,
+        value: &Value,
+        expected: Option<u64>,
+        durability: Durability,
+    ) -> Result<Written, StoreFailure>;
     /// Every path that holds a document and is `prefix` or lies below it
     /// ([`is_at_or_below`]), in byte order; `""` lists all. With a store
     /// whose documents nest (Igor), only `prefix` itself: deleting it
@@ -185,6 +252,17 @@ pub trait Host {
     /// Waits `seconds` (while another request holds a lease).
     fn sleep(&self, seconds: f64);
     fn random_bytes(&self, n: usize) -> Vec<u8>;
+    /// Where the host keeps secrets and this host process's name.
+    fn host_info(&self) -> HostInfo;
+    /// Milliseconds until the host gives up on this request.
+    fn deadline_remaining_ms(&self) -> u64;
+    /// Whether the host process `instance` (a [`HostInfo::instance`]) may
+    /// still run: false only when the host knows it stopped.
+    fn instance_alive(&self, instance: &str) -> bool;
+    /// Asks the host to `POST` to `path` (below the plugin) once, after
+    /// `delay_ms`; repeats of a waiting path coalesce. The request carries
+    /// `igor-task: 1`.
+    fn run_later(&self, path: &str, delay_ms: u64) -> Result<(), TaskError>;
 }
 
 /// Whether `path` is `prefix` or lies below it (`prefix/...`); every path
@@ -203,6 +281,7 @@ pub mod wasm {
     use super::*;
     use crate::bindings::igor::plugin0_1_0::{http, log, secrets, store};
     use crate::bindings::igor::plugin0_2_0::listing;
+    use crate::bindings::igor::plugin0_3_0::{documents, host_info, tasks};
 
     pub struct WasmHost;
 
@@ -242,6 +321,42 @@ pub mod wasm {
 
         fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure> {
             store::store_delete(path, expected).map_err(store_failure)
+        }
+
+        fn store_get_many(
+            &self,
+            paths: &[&str],
+        ) -> Result<Vec<Option<(Value, u64)>>, StoreFailure> {
+            let owned: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+            let entries = documents::store_get_many(&owned).map_err(store_failure)?;
+            let parse = |(path, entry): (&&str, Option<store::Entry>)| {
+                let Some(entry) = entry else { return Ok(None) };
+                let value = serde_json::from_str(&entry.json)
+                    .map_err(|e| StoreFailure::InvalidJson(format!("stored at {path}: {e}")))?;
+                Ok(Some((value, entry.revision)))
+            };
+            paths.iter().zip(entries).map(parse).collect()
+        }
+
+        fn store_write(
+            &self,
+            path: &str,
+            value: &Value,
+            expected: Option<u64>,
+            durability: Durability,
+        ) -> Result<Written, StoreFailure> {
+            let json = serde_json::to_string(value)
+                .map_err(|e| StoreFailure::InvalidJson(format!("unserialisable value: {e}")))?;
+            let durability = match durability {
+                Durability::Durable => documents::Durability::Durable,
+                Durability::Refetchable => documents::Durability::Refetchable,
+            };
+            let written =
+                documents::store_write(path, &json, expected, durability).map_err(store_failure)?;
+            Ok(Written {
+                revision: written.revision,
+                changed: written.changed,
+            })
         }
 
         fn store_list(&self, prefix: &str) -> Result<Vec<String>, StoreFailure> {
@@ -336,6 +451,30 @@ pub mod wasm {
             let mut bytes = vec![0u8; n];
             getrandom::fill(&mut bytes).expect("wasi:random is available");
             bytes
+        }
+
+        fn host_info(&self) -> HostInfo {
+            let info = host_info::info();
+            HostInfo {
+                secret_store: info.secret_store,
+                instance: info.instance,
+            }
+        }
+
+        fn deadline_remaining_ms(&self) -> u64 {
+            host_info::deadline_remaining_ms()
+        }
+
+        fn instance_alive(&self, instance: &str) -> bool {
+            host_info::instance_alive(instance)
+        }
+
+        fn run_later(&self, path: &str, delay_ms: u64) -> Result<(), TaskError> {
+            tasks::run_later(path, delay_ms).map_err(|err| match err {
+                tasks::TaskError::InvalidPath(m) => TaskError::InvalidPath(m),
+                tasks::TaskError::LimitExceeded(m) => TaskError::LimitExceeded(m),
+                tasks::TaskError::Unavailable(m) => TaskError::Unavailable(m),
+            })
         }
     }
 }

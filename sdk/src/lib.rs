@@ -35,7 +35,8 @@ pub mod request;
 pub mod testing;
 
 pub use host::{
-    Credential, FetchError, FetchRequest, FetchResponse, Host, Level, StoreFailure, is_at_or_below,
+    Credential, Durability, FetchError, FetchRequest, FetchResponse, Host, HostInfo, Level,
+    MAX_GET_MANY, StoreFailure, TaskError, Written, is_at_or_below,
 };
 pub use request::{Context, Request, Response};
 
@@ -47,14 +48,15 @@ pub trait Plugin {
     fn handle(host: &dyn Host, request: &Request) -> Response;
 }
 
-/// The generated bindings of the `igor-plugin@0.2.0` world, for what the
+/// The generated bindings of the `igor-plugin@0.3.0` world, for what the
 /// [`Host`] trait does not cover. Each interface lives under the version
-/// that introduced it: `igor::plugin0_1_0::store`, `igor::plugin0_2_0::listing`.
+/// that introduced it: `igor::plugin0_1_0::store`, `igor::plugin0_2_0::listing`,
+/// `igor::plugin0_3_0::documents`.
 #[cfg(target_arch = "wasm32")]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: ["../wit/0.1.0", "../wit/0.2.0"],
-        world: "igor:plugin/igor-plugin@0.2.0",
+        path: ["../wit/0.1.0", "../wit/0.2.0", "../wit/0.3.0"],
+        world: "igor:plugin/igor-plugin@0.3.0",
         generate_all,
         pub_export_macro: true,
         export_macro_name: "__export_igor_plugin",

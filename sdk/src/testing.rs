@@ -9,7 +9,8 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use crate::host::{
-    FetchError, FetchRequest, FetchResponse, Host, Level, StoreFailure, is_at_or_below,
+    Durability, FetchError, FetchRequest, FetchResponse, Host, HostInfo, Level, MAX_GET_MANY,
+    StoreFailure, TaskError, Written, is_at_or_below,
 };
 use crate::request::{Context, Request};
 
@@ -36,6 +37,20 @@ pub struct MemoryHost {
     pub max_documents: Cell<Option<usize>>,
     /// Writes refused by [`Self::max_documents`].
     pub refused_writes: Cell<usize>,
+    /// Every path read, in order, and how many store round trips read them.
+    pub reads: RefCell<Vec<String>>,
+    pub read_round_trips: Cell<usize>,
+    /// Every `store_write` that changed something: path and durability.
+    pub durable_writes: RefCell<Vec<(String, Durability)>>,
+    /// What `host_info` answers.
+    pub info: RefCell<HostInfo>,
+    /// Host processes `instance_alive` answers false for.
+    pub stopped_instances: RefCell<Vec<String>>,
+    /// What `deadline_remaining_ms` answers (default 30 000).
+    pub deadline_remaining_ms: Cell<u64>,
+    /// Queued tasks: path and due time (`now` plus the delay, in seconds),
+    /// coalesced per path as the host does.
+    pub tasks: RefCell<Vec<(String, f64)>>,
 }
 
 impl Default for MemoryHost {
@@ -59,6 +74,16 @@ impl Default for MemoryHost {
             counter: Cell::new(0),
             max_documents: Cell::new(None),
             refused_writes: Cell::new(0),
+            reads: RefCell::default(),
+            read_round_trips: Cell::new(0),
+            durable_writes: RefCell::default(),
+            info: RefCell::new(HostInfo {
+                secret_store: None,
+                instance: "memory-host".into(),
+            }),
+            stopped_instances: RefCell::default(),
+            deadline_remaining_ms: Cell::new(30_000),
+            tasks: RefCell::default(),
         }
     }
 }
@@ -129,6 +154,8 @@ pub fn put_into(documents: &Documents, revision: &Cell<u64>, path: &str, value: 
 
 impl Host for MemoryHost {
     fn store_get(&self, path: &str) -> Result<Option<(Value, u64)>, StoreFailure> {
+        self.read_round_trips.set(self.read_round_trips.get() + 1);
+        self.reads.borrow_mut().push(path.to_string());
         Ok(self.documents.borrow().get(path).cloned())
     }
 
@@ -161,6 +188,49 @@ impl Host for MemoryHost {
     fn store_delete(&self, path: &str, expected: Option<u64>) -> Result<bool, StoreFailure> {
         self.check_write(path, expected)?;
         Ok(self.documents.borrow_mut().remove(path).is_some())
+    }
+
+    fn store_get_many(&self, paths: &[&str]) -> Result<Vec<Option<(Value, u64)>>, StoreFailure> {
+        if paths.len() > MAX_GET_MANY {
+            return Err(StoreFailure::InvalidPath(format!(
+                "{} paths in one read",
+                paths.len()
+            )));
+        }
+        self.read_round_trips.set(self.read_round_trips.get() + 1);
+        let documents = self.documents.borrow();
+        let mut reads = self.reads.borrow_mut();
+        let read = |path: &&str| {
+            reads.push(path.to_string());
+            documents.get(*path).cloned()
+        };
+        Ok(paths.iter().map(read).collect())
+    }
+
+    fn store_write(
+        &self,
+        path: &str,
+        value: &Value,
+        expected: Option<u64>,
+        durability: Durability,
+    ) -> Result<Written, StoreFailure> {
+        if let Some((stored, revision)) = self.documents.borrow().get(path)
+            && stored == value
+            && expected.is_none_or(|e| e == *revision)
+        {
+            return Ok(Written {
+                revision: *revision,
+                changed: false,
+            });
+        }
+        let revision = self.store_put(path, value, expected)?;
+        self.durable_writes
+            .borrow_mut()
+            .push((path.to_string(), durability));
+        Ok(Written {
+            revision,
+            changed: true,
+        })
     }
 
     fn store_list(&self, prefix: &str) -> Result<Vec<String>, StoreFailure> {
@@ -206,6 +276,35 @@ impl Host for MemoryHost {
     fn random_bytes(&self, n: usize) -> Vec<u8> {
         self.counter.set(self.counter.get().wrapping_add(1));
         vec![self.counter.get(); n]
+    }
+
+    fn host_info(&self) -> HostInfo {
+        self.info.borrow().clone()
+    }
+
+    fn deadline_remaining_ms(&self) -> u64 {
+        self.deadline_remaining_ms.get()
+    }
+
+    fn instance_alive(&self, instance: &str) -> bool {
+        !self
+            .stopped_instances
+            .borrow()
+            .iter()
+            .any(|i| i == instance)
+    }
+
+    fn run_later(&self, path: &str, delay_ms: u64) -> Result<(), TaskError> {
+        if !path.starts_with('/') {
+            return Err(TaskError::InvalidPath(format!("{path:?}")));
+        }
+        let due = self.now.get() + delay_ms as f64 / 1000.0;
+        let mut tasks = self.tasks.borrow_mut();
+        match tasks.iter_mut().find(|(p, _)| p == path) {
+            Some((_, at)) => *at = at.min(due),
+            None => tasks.push((path.to_string(), due)),
+        }
+        Ok(())
     }
 }
 

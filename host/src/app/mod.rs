@@ -95,10 +95,21 @@ pub struct Routed {
     caller: Option<String>,
     /// The host's base URL when the request arrived.
     base_url: String,
+    /// A run of a task the plugin queued (`igor:plugin/tasks`).
+    task: bool,
 }
 
-/// Headers that carry the caller's credentials for the host; never passed on.
-const HOST_ONLY_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+/// Headers that carry the caller's credentials for the host, or that only
+/// the host may set (`igor-task`); never passed on from a caller.
+const HOST_ONLY_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    TASK_HEADER,
+];
+
+/// Marks a request the host makes to run a plugin's queued task.
+pub const TASK_HEADER: &str = "igor-task";
 
 impl App {
     /// Builds the host from a configuration file (or the defaults).
@@ -392,6 +403,7 @@ impl App {
             headers,
             caller: forwarded.caller,
             base_url,
+            task: false,
         })
     }
 
@@ -427,6 +439,21 @@ impl App {
     /// Runs a request already attributed to `tenant` (the scheduler's path:
     /// no credentials are checked).
     pub async fn dispatch_in_tenant(&self, tenant: &Tenant, request: HostRequest) -> HostResponse {
+        self.dispatch_as(tenant, request, false).await
+    }
+
+    /// Runs a task a plugin of `tenant` queued: `POST target` with
+    /// `igor-task: 1`, no caller, no body.
+    pub async fn run_task(&self, tenant: &Tenant, target: &str) -> HostResponse {
+        let request = HostRequest {
+            method: "POST".into(),
+            target: target.to_string(),
+            ..Default::default()
+        };
+        self.dispatch_as(tenant, request, true).await
+    }
+
+    async fn dispatch_as(&self, tenant: &Tenant, request: HostRequest, task: bool) -> HostResponse {
         let target = PluginTarget::parse(&request.target);
         let Some((name, sub_path)) = target.plugin else {
             return not_a_plugin_path();
@@ -443,6 +470,7 @@ impl App {
             headers: request.headers,
             caller: None,
             base_url: self.base_url.current().await,
+            task,
         };
         self.run(routed, request.body).await
     }
@@ -458,6 +486,7 @@ impl App {
             headers,
             caller,
             base_url,
+            task,
         } = routed;
         let wit_request = Request {
             method,
@@ -471,6 +500,7 @@ impl App {
                 .into_iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .filter(|(k, _)| !HOST_ONLY_HEADERS.contains(&k.as_str()))
+                .chain(task.then(|| (TASK_HEADER.to_string(), "1".to_string())))
                 .collect(),
             body,
             context: Context {

@@ -1,5 +1,6 @@
 //! What a plugin can reach, one module per `igor:plugin` interface:
-//! [`store`], [`secrets`], [`http`] and [`log`]; and [`wasi_http`], the
+//! [`store`] (with `listing` and `documents`), [`secrets`], [`http`],
+//! [`log`], [`host_info`] and [`tasks`]; and [`wasi_http`], the
 //! standard `wasi:http/outgoing-handler` sent through [`http`]'s policy.
 //!
 //! They are composed the way wasmtime's WASI crates compose `WasiCtx` and
@@ -10,10 +11,12 @@
 //! plugin; [`PluginCapabilities::for_request`] makes one request's fresh
 //! [`Capabilities`].
 
+pub mod host_info;
 pub mod http;
 pub mod log;
 pub mod secrets;
 pub mod store;
+pub mod tasks;
 pub mod wasi_http;
 
 use std::sync::Arc;
@@ -38,6 +41,8 @@ pub struct PluginCapabilities {
     pub secrets_location: Option<String>,
     pub egress: Arc<EgressClient>,
     pub limits: Limits,
+    /// The tenant's task queue.
+    pub tasks: Arc<tasks::TaskQueue>,
 }
 
 /// One request's contexts, dropped with the request.
@@ -46,6 +51,8 @@ pub struct Capabilities {
     pub secrets: secrets::SecretsCtx,
     pub http: http::HttpCtx,
     pub log: log::LogCtx,
+    pub host_info: host_info::HostInfoCtx,
+    pub tasks: tasks::TasksCtx,
     /// `wasi:http` requests, sharing `http`'s allowance.
     pub wasi_http: wasi_http::WasiHttpCapability,
 }
@@ -64,6 +71,8 @@ impl PluginCapabilities {
             deadline.clone(),
         );
         Capabilities {
+            host_info: host_info::HostInfoCtx::new(self.secrets_location.clone(), deadline.clone()),
+            tasks: tasks::TasksCtx::new(self.tasks.clone(), &ns.plugin),
             store: store::StoreCtx::new(self.documents.clone(), ns.clone(), deadline),
             secrets: secrets::SecretsCtx::new(self.secrets.clone(), ns.clone()),
             wasi_http: wasi_http::WasiHttpCapability::new(http.clone(), limits),
@@ -103,6 +112,18 @@ impl<T: CapabilitiesView> log::LogView for T {
     }
 }
 
+impl<T: CapabilitiesView> host_info::HostInfoView for T {
+    fn host_info(&mut self) -> &mut host_info::HostInfoCtx {
+        &mut self.capabilities().host_info
+    }
+}
+
+impl<T: CapabilitiesView> tasks::TasksView for T {
+    fn tasks(&mut self) -> &mut tasks::TasksCtx {
+        &mut self.capabilities().tasks
+    }
+}
+
 /// `igor:plugin/types` holds only types, but a component imports it like
 /// any interface, so it is linked too (to nothing).
 struct TypesOnly;
@@ -121,5 +142,7 @@ pub fn add_to_linker<T: CapabilitiesView + 'static>(
     store::add_to_linker(linker)?;
     secrets::add_to_linker(linker)?;
     http::add_to_linker(linker)?;
-    log::add_to_linker(linker)
+    log::add_to_linker(linker)?;
+    host_info::add_to_linker(linker)?;
+    tasks::add_to_linker(linker)
 }

@@ -1,5 +1,5 @@
-//! `igor:plugin/store` and `listing`: the plugin's documents, in its own
-//! namespace.
+//! `igor:plugin/store`, `listing` and `documents`: the plugin's documents,
+//! in its own namespace.
 //!
 //! [`StoreCtx`] is one request's view of the plugin's documents. Its store is
 //! already scoped by the host: a [`crate::store::QuotaStore`] over the
@@ -11,7 +11,8 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 use crate::metrics;
-use crate::store::{self, DocumentStore, Namespace, StoreError};
+use crate::store::{self, DocumentStore, Durability, Namespace, StoreError};
+use crate::wasm::bindings::documents::{self, Written};
 use crate::wasm::bindings::listing;
 use crate::wasm::bindings::store::{self as wit, Entry, StoreError as WitStoreError};
 use crate::wasm::deadline::Deadline;
@@ -61,10 +62,12 @@ impl HasData for HasStore {
     type Data<'a> = &'a mut StoreCtx;
 }
 
-/// Links `igor:plugin/store` and `listing` to each store's [`StoreCtx`].
+/// Links `igor:plugin/store`, `listing` and `documents` to each store's
+/// [`StoreCtx`].
 pub fn add_to_linker<T: StoreView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     wit::add_to_linker::<T, HasStore>(linker, T::store)?;
-    listing::add_to_linker::<T, HasStore>(linker, T::store)
+    listing::add_to_linker::<T, HasStore>(linker, T::store)?;
+    documents::add_to_linker::<T, HasStore>(linker, T::store)
 }
 
 impl From<StoreError> for WitStoreError {
@@ -143,6 +146,83 @@ impl wit::Host for StoreCtx {
             self.count_usage().await;
         }
         Ok(result.map_err(Into::into))
+    }
+}
+
+impl documents::Host for StoreCtx {
+    async fn store_get_many(
+        &mut self,
+        paths: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Option<Entry>>, WitStoreError>> {
+        let _timing = tracing::trace_span!("store.get_many", paths = paths.len());
+        if paths.len() > store::MAX_GET_MANY {
+            let message = format!(
+                "{} paths in one read; at most {}",
+                paths.len(),
+                store::MAX_GET_MANY
+            );
+            return Ok(Err(WitStoreError::InvalidPath(message)));
+        }
+        if let Some(e) = paths.iter().find_map(|p| store::validate_path(p).err()) {
+            return Ok(Err(e.into()));
+        }
+        let result = self.documents.get_many(&self.namespace, &paths).await;
+        Ok(result
+            .map(|entries| {
+                let entry = |e: store::Entry| Entry {
+                    json: e.json,
+                    revision: e.revision,
+                };
+                entries.into_iter().map(|e| e.map(entry)).collect()
+            })
+            .map_err(Into::into))
+    }
+
+    async fn store_write(
+        &mut self,
+        path: String,
+        json: String,
+        expected_revision: Option<u64>,
+        durability: documents::Durability,
+    ) -> wasmtime::Result<Result<Written, WitStoreError>> {
+        let _timing = tracing::trace_span!("store.write", path = %path);
+        if let Err(e) = store::validate_path(&path) {
+            return Ok(Err(e.into()));
+        }
+        let durability = match durability {
+            documents::Durability::Durable => Durability::Durable,
+            documents::Durability::Refetchable => Durability::Refetchable,
+        };
+        let ns = &self.namespace;
+        let result = self
+            .documents
+            .write_within(
+                ns,
+                &path,
+                &json,
+                expected_revision,
+                &store::Quota::UNLIMITED,
+                durability,
+            )
+            .await;
+        if durability == Durability::Durable {
+            // Tokens are durable: their write ends the grace to save them.
+            self.deadline.store_write_ended();
+        }
+        match &result {
+            Ok(written) if written.changed => self.count_usage().await,
+            Ok(_) => {}
+            Err(err) => tracing::warn!(
+                tenant = %ns.tenant, plugin = %ns.plugin, %path, error = %err,
+                "store write refused"
+            ),
+        }
+        Ok(result
+            .map(|w| Written {
+                revision: w.revision,
+                changed: w.changed,
+            })
+            .map_err(Into::into))
     }
 }
 

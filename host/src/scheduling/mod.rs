@@ -1,9 +1,11 @@
 //! What runs in the background of a serving host, through the app's one
 //! dispatch path: actions (a task per action for tenants in the file, the
-//! lease scheduler for tenants in the database) and the directory follower.
+//! lease scheduler for tenants in the database), what plugins queued to
+//! run later ([`tasks`]) and the directory follower.
 
 pub mod lease_scheduler;
 pub mod scheduler;
+pub mod tasks;
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use crate::tenancy::directory::TenantDirectory;
 /// database. Also starts dropping idle plugins' outbound clients.
 pub async fn start(app: &Arc<App>) -> anyhow::Result<()> {
     app.start_idle_sweeper();
+    tasks::spawn(app.clone());
     let Some(directory) = app.directory() else {
         crate::scheduling::scheduler::spawn_actions(app.clone(), app.registry());
         return Ok(());

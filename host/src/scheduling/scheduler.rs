@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use crate::app::{App, HostRequest, HostResponse};
 use crate::config::ActionConfig;
 use crate::metrics::METRICS;
-use crate::store::{DocumentStore, Namespace, StoreError};
+use crate::store::Durability::Refetchable;
+use crate::store::{DocumentStore, Namespace, Quota, StoreError};
 use crate::tenancy::tenants::{Registry, Tenant};
 
 /// Host-owned data of a tenant (action status) lives here; no plugin can
@@ -228,8 +229,10 @@ pub async fn record_status(
                 json!(format!("{} {}", response.status, message)),
             );
         }
+        // Recorded again by the next run: no flush to disk of its own.
+        let (json, expected) = (status.to_string(), Some(revision));
         match store
-            .put(&ns, &path, &status.to_string(), Some(revision))
+            .write_within(&ns, &path, &json, expected, &Quota::UNLIMITED, Refetchable)
             .await
         {
             Err(StoreError::Conflict(_)) => continue,

@@ -83,6 +83,38 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// What a write must survive (`igor:plugin/documents`' durability class).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On stable storage before the write returns (tokens, settings).
+    Durable,
+    /// May share a later commit's flush (data that can be fetched again).
+    Refetchable,
+}
+
+/// What [`DocumentStore::write_within`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The path's revision now.
+    pub revision: u64,
+    /// False when the path already held the same JSON text.
+    pub changed: bool,
+}
+
+/// The most paths one [`DocumentStore::get_many`] reads.
+pub const MAX_GET_MANY: usize = 64;
+
+/// Whether a write of `json` at a path holding `old` would change nothing:
+/// the same text, and `expected` allows the write.
+pub fn unchanged(old: Option<&Entry>, json: &str, expected: Option<u64>) -> Option<Written> {
+    let old = old?;
+    let allowed = expected.is_none_or(|rev| rev == old.revision);
+    (allowed && old.json == json).then_some(Written {
+        revision: old.revision,
+        changed: false,
+    })
+}
+
 /// A backend for plugin documents.
 ///
 /// `expected` follows the WIT contract: `None` writes unconditionally,
@@ -125,6 +157,49 @@ pub trait DocumentStore: Send + Sync {
         path: &str,
         expected: Option<u64>,
     ) -> Result<bool, StoreError>;
+
+    /// Writes like [`Self::put_within`] unless the path already holds
+    /// exactly `json` (then nothing is written), as durably as `durability`
+    /// asks. This default compares first and commits every write durably;
+    /// SQLite and PostgreSQL do both in one transaction.
+    async fn write_within(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+        quota: &Quota,
+        _durability: Durability,
+    ) -> Result<Written, StoreError> {
+        if let Some(same) = unchanged(self.get(ns, path).await?.as_ref(), json, expected) {
+            return Ok(same);
+        }
+        let revision = self.put_within(ns, path, json, expected, quota).await?;
+        Ok(Written {
+            revision,
+            changed: true,
+        })
+    }
+
+    /// The documents at `paths` (at most [`MAX_GET_MANY`]), in order. This
+    /// default reads them one by one; SQLite and PostgreSQL in one go.
+    async fn get_many(
+        &self,
+        ns: &Namespace,
+        paths: &[String],
+    ) -> Result<Vec<Option<Entry>>, StoreError> {
+        if paths.len() > MAX_GET_MANY {
+            return Err(StoreError::InvalidPath(format!(
+                "{} paths in one read; at most {MAX_GET_MANY}",
+                paths.len()
+            )));
+        }
+        let mut entries = Vec::with_capacity(paths.len());
+        for path in paths {
+            entries.push(self.get(ns, path).await?);
+        }
+        Ok(entries)
+    }
 
     /// Up to `limit` paths of `ns` that hold a document and are `prefix` or
     /// lie below it (`prefix/...`; `""`: every path), in byte order, after

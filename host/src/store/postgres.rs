@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use super::{
-    DocumentStore, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret, Usage,
-    VaultEntry, check_expected, check_write, document_bytes, validate_path, validate_prefix,
+    DocumentStore, Durability, Entry, MAX_GET_MANY, Namespace, Quota, SecretVault, StoreError,
+    StoredSecret, Usage, VaultEntry, Written, check_expected, check_write, document_bytes,
+    unchanged, validate_path, validate_prefix,
 };
 
 /// `[store] backend = "postgres"`.
@@ -231,6 +232,80 @@ async fn current(
     Ok(row.map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)))
 }
 
+impl PostgresStore {
+    /// One write transaction. `skip_unchanged`: when the path already holds
+    /// exactly `json`, write nothing. A refetchable write commits without
+    /// waiting for the server's flush (`synchronous_commit = off` for this
+    /// transaction only); a crash of the server may lose it, never half.
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+        quota: &Quota,
+        durability: Durability,
+        skip_unchanged: bool,
+    ) -> Result<Written, StoreError> {
+        check_write(path, json, quota)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        if durability == Durability::Refetchable {
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .await
+                .map_err(db)?;
+        }
+        let usage = lock_usage(&tx, &ns.tenant).await?;
+        if skip_unchanged {
+            let select = tx
+                .prepare_cached(
+                    "SELECT json, revision FROM documents
+                     WHERE tenant = $1 AND plugin = $2 AND path = $3",
+                )
+                .await
+                .map_err(db)?;
+            let old = tx
+                .query_opt(&select, &[&ns.tenant, &ns.plugin, &path])
+                .await
+                .map_err(db)?
+                .map(|r| Entry {
+                    json: r.get(0),
+                    revision: r.get::<_, i64>(1) as u64,
+                });
+            if let Some(same) = unchanged(old.as_ref(), json, expected) {
+                // Nothing written: the transaction ends without a commit.
+                return Ok(same);
+            }
+        }
+        let old = current(&tx, ns, path).await?;
+        check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
+        let old_bytes = old.map(|(_, len)| path.len() as u64 + len);
+        let usage = quota.admit(usage, old_bytes, document_bytes(path, json))?;
+        let upsert = tx
+            .prepare_cached(
+                "INSERT INTO documents (tenant, plugin, path, json, revision)
+                 VALUES ($1, $2, $3, $4, nextval('document_revisions'))
+                 ON CONFLICT (tenant, plugin, path)
+                 DO UPDATE SET json = excluded.json, revision = excluded.revision
+                 RETURNING revision",
+            )
+            .await
+            .map_err(db)?;
+        let revision: i64 = tx
+            .query_one(&upsert, &[&ns.tenant, &ns.plugin, &path, &json])
+            .await
+            .map_err(db)?
+            .get(0);
+        save_usage(&tx, &ns.tenant, usage).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written {
+            revision: revision as u64,
+            changed: true,
+        })
+    }
+}
+
 #[async_trait]
 impl DocumentStore for PostgresStore {
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
@@ -290,32 +365,62 @@ impl DocumentStore for PostgresStore {
         expected: Option<u64>,
         quota: &Quota,
     ) -> Result<u64, StoreError> {
-        check_write(path, json, quota)?;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db)?;
-        let usage = lock_usage(&tx, &ns.tenant).await?;
-        let old = current(&tx, ns, path).await?;
-        check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
-        let old_bytes = old.map(|(_, len)| path.len() as u64 + len);
-        let usage = quota.admit(usage, old_bytes, document_bytes(path, json))?;
-        let upsert = tx
+        let written = self
+            .write(ns, path, json, expected, quota, Durability::Durable, false)
+            .await?;
+        Ok(written.revision)
+    }
+
+    async fn write_within(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+        quota: &Quota,
+        durability: Durability,
+    ) -> Result<Written, StoreError> {
+        self.write(ns, path, json, expected, quota, durability, true)
+            .await
+    }
+
+    async fn get_many(
+        &self,
+        ns: &Namespace,
+        paths: &[String],
+    ) -> Result<Vec<Option<Entry>>, StoreError> {
+        if paths.len() > MAX_GET_MANY {
+            return Err(StoreError::InvalidPath(format!(
+                "{} paths in one read; at most {MAX_GET_MANY}",
+                paths.len()
+            )));
+        }
+        for path in paths {
+            validate_path(path)?;
+        }
+        let client = self.client().await?;
+        let select = client
             .prepare_cached(
-                "INSERT INTO documents (tenant, plugin, path, json, revision)
-                 VALUES ($1, $2, $3, $4, nextval('document_revisions'))
-                 ON CONFLICT (tenant, plugin, path)
-                 DO UPDATE SET json = excluded.json, revision = excluded.revision
-                 RETURNING revision",
+                "SELECT path, json, revision FROM documents
+                 WHERE tenant = $1 AND plugin = $2 AND path = ANY($3)",
             )
             .await
             .map_err(db)?;
-        let revision: i64 = tx
-            .query_one(&upsert, &[&ns.tenant, &ns.plugin, &path, &json])
+        let rows = client
+            .query(&select, &[&ns.tenant, &ns.plugin, &paths])
             .await
-            .map_err(db)?
-            .get(0);
-        save_usage(&tx, &ns.tenant, usage).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(revision as u64)
+            .map_err(db)?;
+        let found: std::collections::HashMap<String, Entry> = rows
+            .iter()
+            .map(|r| {
+                let entry = Entry {
+                    json: r.get(1),
+                    revision: r.get::<_, i64>(2) as u64,
+                };
+                (r.get(0), entry)
+            })
+            .collect();
+        Ok(paths.iter().map(|path| found.get(path).cloned()).collect())
     }
 
     async fn delete(

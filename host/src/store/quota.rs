@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{DocumentStore, Entry, Namespace, StoreError};
+use super::{DocumentStore, Durability, Entry, Namespace, StoreError, Written};
 
 /// Per-tenant store quotas (`[tenant.quota]`).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -150,6 +150,29 @@ impl DocumentStore for QuotaStore {
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
         self.inner.delete(ns, path, expected).await
+    }
+
+    async fn write_within(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+        quota: &Quota,
+        durability: Durability,
+    ) -> Result<Written, StoreError> {
+        let quota = self.quota.tighter(quota);
+        self.inner
+            .write_within(ns, path, json, expected, &quota, durability)
+            .await
+    }
+
+    async fn get_many(
+        &self,
+        ns: &Namespace,
+        paths: &[String],
+    ) -> Result<Vec<Option<Entry>>, StoreError> {
+        self.inner.get_many(ns, paths).await
     }
 
     async fn list(

@@ -1,9 +1,12 @@
 //! The embedded store: one SQLite file holding documents, sealed secrets and
 //! each tenant's usage.
 //!
-//! Every write is one `IMMEDIATE` transaction with `synchronous = FULL`, so a
-//! write is either wholly on disk or not at all, and writers in other
-//! processes wait their turn. Revisions come from one counter for the whole
+//! Every write is one `IMMEDIATE` transaction, so a write happens whole or
+//! not at all, and writers in other processes wait their turn. Durable
+//! writes commit with `synchronous = FULL` (on disk before they return);
+//! refetchable ones with `NORMAL`, which in WAL mode leaves the flush to the
+//! next durable commit or checkpoint: a crash of the machine may lose the
+//! last of them, never half of one. Revisions come from one counter for the whole
 //! file and are never reused, so a path that is deleted and written again
 //! cannot satisfy a stale compare-and-swap. The file is created owner-only.
 
@@ -15,8 +18,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DocumentStore, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret, Usage,
-    VaultEntry, check_expected, check_write, document_bytes, validate_path, validate_prefix,
+    DocumentStore, Durability, Entry, MAX_GET_MANY, Namespace, Quota, SecretVault, StoreError,
+    StoredSecret, Usage, VaultEntry, Written, check_expected, check_write, document_bytes,
+    unchanged, validate_path, validate_prefix,
 };
 
 #[derive(Clone)]
@@ -88,12 +92,29 @@ impl SqliteStore {
         .map_err(unavailable)?
     }
 
-    /// Runs `f` in an `IMMEDIATE` transaction, committed if `f` succeeds.
+    /// Runs `f` in an `IMMEDIATE` transaction, committed durably if `f`
+    /// succeeds.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.write_as(Durability::Durable, f).await
+    }
+
+    /// [`Self::write`], committed as `durability` asks. A transaction that
+    /// writes nothing costs no flush either way.
+    async fn write_as<T: Send + 'static>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         self.with_conn(move |conn| {
+            let synchronous = match durability {
+                Durability::Durable => "FULL",
+                Durability::Refetchable => "NORMAL",
+            };
+            conn.pragma_update(None, "synchronous", synchronous)
+                .map_err(unavailable)?;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
@@ -122,6 +143,60 @@ fn current(
     })
     .optional()
     .map_err(unavailable)
+}
+
+/// The document at `path`, if any.
+fn read(conn: &Connection, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+    conn.prepare_cached(
+        "SELECT json, revision FROM documents
+         WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
+    )
+    .and_then(|mut statement| {
+        statement.query_row(params![ns.tenant, ns.plugin, path], |row| {
+            Ok(Entry {
+                json: row.get(0)?,
+                revision: row.get::<_, i64>(1)? as u64,
+            })
+        })
+    })
+    .optional()
+    .map_err(unavailable)
+}
+
+/// Writes `json` at `path` within `tx`, unless `expected` or `quota`
+/// refuses; returns the new revision.
+fn put_in(
+    tx: &rusqlite::Transaction<'_>,
+    ns: &Namespace,
+    path: &str,
+    json: &str,
+    expected: Option<u64>,
+    quota: &Quota,
+) -> Result<u64, StoreError> {
+    let old = current(tx, ns, path)?;
+    check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
+    let old_bytes = old.map(|(_, len)| path.len() as u64 + len);
+    let usage = quota.admit(
+        read_usage(tx, &ns.tenant)?,
+        old_bytes,
+        document_bytes(path, json),
+    )?;
+    let revision: i64 = tx
+        .prepare_cached("UPDATE revision_counter SET last = last + 1 RETURNING last")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(unavailable)?;
+    tx.prepare_cached(
+        "INSERT INTO documents (tenant, plugin, path, json, revision)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant, plugin, path)
+         DO UPDATE SET json = excluded.json, revision = excluded.revision",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![ns.tenant, ns.plugin, path, json, revision])
+    })
+    .map_err(unavailable)?;
+    write_usage(tx, &ns.tenant, usage)?;
+    Ok(revision as u64)
 }
 
 fn read_usage(conn: &Connection, tenant: &str) -> Result<Usage, StoreError> {
@@ -160,23 +235,7 @@ impl DocumentStore for SqliteStore {
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
         validate_path(path)?;
         let (ns, path) = (ns.clone(), path.to_string());
-        self.with_conn(move |conn| {
-            conn.prepare_cached(
-                "SELECT json, revision FROM documents
-                 WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
-            )
-            .and_then(|mut statement| {
-                statement.query_row(params![ns.tenant, ns.plugin, path], |row| {
-                    Ok(Entry {
-                        json: row.get(0)?,
-                        revision: row.get::<_, i64>(1)? as u64,
-                    })
-                })
-            })
-            .optional()
-            .map_err(unavailable)
-        })
-        .await
+        self.with_conn(move |conn| read(conn, &ns, &path)).await
     }
 
     async fn list(
@@ -222,33 +281,52 @@ impl DocumentStore for SqliteStore {
     ) -> Result<u64, StoreError> {
         check_write(path, json, quota)?;
         let (ns, path, json, quota) = (ns.clone(), path.to_string(), json.to_string(), *quota);
-        self.write(move |tx| {
-            let old = current(tx, &ns, &path)?;
-            check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
-            let old_bytes = old.map(|(_, len)| path.len() as u64 + len);
-            let usage = quota.admit(
-                read_usage(tx, &ns.tenant)?,
-                old_bytes,
-                document_bytes(&path, &json),
-            )?;
-            let revision: i64 = tx
-                .prepare_cached("UPDATE revision_counter SET last = last + 1 RETURNING last")
-                .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-                .map_err(unavailable)?;
-            tx.prepare_cached(
-                "INSERT INTO documents (tenant, plugin, path, json, revision)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (tenant, plugin, path)
-                 DO UPDATE SET json = excluded.json, revision = excluded.revision",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![ns.tenant, ns.plugin, path, json, revision])
+        self.write(move |tx| put_in(tx, &ns, &path, &json, expected, &quota))
+            .await
+    }
+
+    async fn write_within(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        json: &str,
+        expected: Option<u64>,
+        quota: &Quota,
+        durability: Durability,
+    ) -> Result<Written, StoreError> {
+        check_write(path, json, quota)?;
+        let (ns, path, json, quota) = (ns.clone(), path.to_string(), json.to_string(), *quota);
+        self.write_as(durability, move |tx| {
+            if let Some(same) = unchanged(read(tx, &ns, &path)?.as_ref(), &json, expected) {
+                return Ok(same);
+            }
+            let revision = put_in(tx, &ns, &path, &json, expected, &quota)?;
+            Ok(Written {
+                revision,
+                changed: true,
             })
-            .map_err(unavailable)?;
-            write_usage(tx, &ns.tenant, usage)?;
-            Ok(revision as u64)
         })
         .await
+    }
+
+    async fn get_many(
+        &self,
+        ns: &Namespace,
+        paths: &[String],
+    ) -> Result<Vec<Option<Entry>>, StoreError> {
+        if paths.len() > MAX_GET_MANY {
+            return Err(StoreError::InvalidPath(format!(
+                "{} paths in one read; at most {MAX_GET_MANY}",
+                paths.len()
+            )));
+        }
+        for path in paths {
+            validate_path(path)?;
+        }
+        let (ns, paths) = (ns.clone(), paths.to_vec());
+        // One hand-off to the blocking pool for all of them.
+        self.with_conn(move |conn| paths.iter().map(|path| read(conn, &ns, path)).collect())
+            .await
     }
 
     async fn delete(

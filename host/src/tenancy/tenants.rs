@@ -20,6 +20,7 @@ use wasmtime::component::Linker;
 
 use crate::access::{Credentials, Gate};
 use crate::capabilities::PluginCapabilities;
+use crate::capabilities::tasks::TaskQueue;
 use crate::config::{
     ActionConfig, Config, PluginConfig, Quota, SchedulerConfig, StoreConfig, TenantConfig,
 };
@@ -32,10 +33,6 @@ use crate::wasm::manifest::{self, Grant, Manifest};
 use crate::wasm::runtime::{Plugin, RequestState, TenantShare};
 
 pub use crate::config::DEFAULT_TENANT;
-
-/// The key of every plugin's context config that says where the host keeps
-/// its secrets, for messages such as "the client secret is not set".
-pub const SECRET_STORE_KEY: &str = "host_secret_store";
 
 /// The component built from `plugin/` into this binary (see
 /// [`crate::builtin`]).
@@ -51,6 +48,8 @@ pub struct Tenant {
     pub url_prefix: String,
     /// Where the tenant's plugins and action status keep their documents.
     pub documents: Arc<dyn DocumentStore>,
+    /// What its plugins asked to be called for later (`igor:plugin/tasks`).
+    pub tasks: Arc<TaskQueue>,
     /// The directory version it was built from (tenants in the database).
     pub version: Option<i64>,
 }
@@ -318,9 +317,11 @@ fn build_tenant(
     // The plugins write within the tenant's quota; the host (action status)
     // writes to `documents` itself.
     let within_quota: Arc<dyn DocumentStore> = Arc::new(QuotaStore::new(documents.clone(), quota));
+    let tasks = Arc::new(TaskQueue::new(documents.clone(), id));
     let mut built = BTreeMap::new();
     for plugin in plugins {
-        let loaded = load_plugin(plugin, limits, share.clone(), within_quota.clone(), shared)
+        let stores = (within_quota.clone(), tasks.clone());
+        let loaded = load_plugin(plugin, limits, share.clone(), stores, shared)
             .with_context(|| format!("plugin {}", plugin.name))?;
         built.insert(plugin.name.clone(), Arc::new(loaded));
     }
@@ -331,6 +332,7 @@ fn build_tenant(
         actions,
         url_prefix,
         documents,
+        tasks,
         version: None,
     })
 }
@@ -339,7 +341,7 @@ fn load_plugin(
     plugin: &PluginConfig,
     tenant_limits: Limits,
     share: Arc<TenantShare>,
-    documents: Arc<dyn DocumentStore>,
+    (documents, tasks): (Arc<dyn DocumentStore>, Arc<TaskQueue>),
     shared: &Shared,
 ) -> anyhow::Result<Plugin> {
     let name = &plugin.name;
@@ -366,14 +368,9 @@ fn load_plugin(
             secrets_location: Some(shared.secrets_location.clone()),
             egress: Arc::new(egress),
             limits,
+            tasks,
         },
-        // The host says where it keeps secrets; a plugin cannot redirect it.
-        config: grant
-            .config
-            .into_iter()
-            .filter(|(k, _)| k != SECRET_STORE_KEY)
-            .chain([(SECRET_STORE_KEY.into(), shared.secrets_location.clone())])
-            .collect(),
+        config: grant.config.into_iter().collect(),
         public_routes: grant.public_routes,
         limits,
         tenant: share,

@@ -94,6 +94,11 @@ impl Deadline {
         });
     }
 
+    /// How long until the request is abandoned, from now.
+    pub fn remaining(&self) -> Duration {
+        self.effective().saturating_duration_since(Instant::now())
+    }
+
     /// Called when a store write (put or delete) completed, whatever its
     /// outcome: the grace ends with the write that kept the answer.
     pub fn store_write_ended(&self) {

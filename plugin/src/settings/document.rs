@@ -63,13 +63,14 @@ pub fn client_secret_is_set(host: &dyn Host, paths: &Paths) -> Result<bool> {
 
 /// The client secret must be set (it is never read): else a 403 naming the
 /// setup page, and the host's secret store when the host says where it is
-/// (`host_secret_store` in the plugin's context config).
+/// (`host-info`'s `secret-store`).
 pub fn require_client_secret(host: &dyn Host, request: &Request, paths: &Paths) -> Result<()> {
     if client_secret_is_set(host, paths)? {
         return Ok(());
     }
-    let store = request
-        .config("host_secret_store")
+    let store = host
+        .host_info()
+        .secret_store
         .map(|where_| format!(" (the host keeps it in {where_})"))
         .unwrap_or_default();
     Err(PluginError::forbidden(format!(

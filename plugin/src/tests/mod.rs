@@ -2,6 +2,8 @@
 //! (`crate::testing::MemoryHost`), one part of the product as a user meets
 //! it per module. Unit tests of a single module stay beside it.
 
+/// What one call costs the store: writes only what changed, reads once.
+mod call_cost;
 /// Google's rules: loopback redirects, consent that grows, 7-day access.
 mod consent;
 /// The Google Health provider, from authorisation to every method.

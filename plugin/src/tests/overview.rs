@@ -157,11 +157,8 @@ fn a_secret_set_the_original_way_moves_into_the_host() {
     // Without any secret the 403 names the setup page and the host's store.
     let host = MemoryHost::default();
     host.put("plugindata/fitbit", json!({"client_id": "c"}));
-    let mut r = request("GET", "/auth1", &[("user", "jack")]);
-    r.context.config = vec![(
-        "host_secret_store".into(),
-        "/var/lib/igor-host/secrets.sqlite".into(),
-    )];
+    host.info.borrow_mut().secret_store = Some("/var/lib/igor-host/secrets.sqlite".into());
+    let r = request("GET", "/auth1", &[("user", "jack")]);
     let answer = handle(&host, &r);
     assert_eq!(answer.status, 403);
     let text = answer.body_text();
