@@ -1,6 +1,6 @@
-//! The igor:plugin contract stays as released: a component built against
-//! 0.1.0 still runs in the host, which binds the newest version (that each
-//! released WIT file is unchanged is `host/tests/released_wit.rs`).
+//! The igor:plugin contract stays as released: components built against
+//! 0.1.0 and 0.2.0 still run in the host, which binds the newest version
+//! (that each released WIT file is unchanged is `host/tests/released_wit.rs`).
 
 use crate::common;
 
@@ -56,4 +56,32 @@ async fn a_component_built_against_0_1_0_still_runs() {
         assert!(body.contains(line), "{line} missing from:\n{body}");
     }
     assert!(host.log().contains("a 0.1.0 plugin was here"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_built_against_0_2_0_still_runs() {
+    let igor: Vec<String> = imports(igor_test_guests::V0_2_0)
+        .into_iter()
+        .filter(|name| name.starts_with("igor:plugin/"))
+        .collect();
+    assert!(
+        igor.contains(&"igor:plugin/listing@0.2.0".to_string()),
+        "{igor:?}"
+    );
+    assert!(
+        !igor.iter().any(|name| name.ends_with("@0.3.0")),
+        "{igor:?}"
+    );
+    let released = plugin("released").component(igor_test_guests::V0_2_0);
+    let host = Host::start(HostConfig::new().plugin(released)).await;
+    let response = reqwest::get(format!("{}/plugin/released/", host.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("puts: [Ok(()), Ok(())]")
+            && body.contains(r#"list: Ok(["kept/a", "kept/b"])"#),
+        "{body}"
+    );
 }

@@ -141,3 +141,52 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
         fake.token_requests()
     );
 }
+
+/// A refresh cut off by SIGKILL leaves its lease behind. The lease names
+/// the host process that took it, and the restarted host knows that process
+/// has stopped: the next request takes the lease over at once instead of
+/// waiting out `token_lease_seconds` (ten minutes here, far beyond the
+/// request's deadline, so waiting would end in a 503).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_dies_with_the_killed_host() {
+    let fake = FakeFitbit::start().await;
+    let plugin = clouds::fitbit_plugin(&fake).setting("token_lease_seconds", "600");
+    let legacy = Legacy::on(fake, HostConfig::new().plugin(plugin)).await;
+    legacy
+        .cloud
+        .set_access_token_lifetime(Duration::from_secs(30));
+    legacy.configure("").await;
+    legacy.authorise("jack").await;
+    let Legacy {
+        cloud: fake,
+        mut host,
+        client,
+    } = legacy;
+    let http = client.http;
+    fake.add_weight(
+        DEFAULT_USER_ID,
+        WeightLog::new("2026-11-20", "07:00:00", 80.0),
+    );
+    let data = format!(
+        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
+        host.url
+    );
+    // The token endpoint never answers this refresh: it holds the lease
+    // until the host is killed.
+    fake.faults().inject("/oauth2/token", Fault::Hang, 1);
+    let cut_off = tokio::spawn({
+        let (http, data) = (http.clone(), data.clone());
+        async move { http.get(data).send().await.map(|r| r.status()) }
+    });
+    let lease = "identities/jack/plugindata/fitbit/token_lease";
+    while host.stored(lease).is_none() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    host.crash();
+    assert!(cut_off.await.unwrap().is_err(), "killed before it answered");
+    host.restart().await;
+    let response = http.get(&data).send().await.unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}\n{}", host.log());
+}

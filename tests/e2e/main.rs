@@ -26,6 +26,7 @@ mod scale_out;
 mod scheduler;
 mod secrets_at_rest;
 mod slow_clients;
+mod tasks;
 mod token_safety;
 mod trusted_names;
 mod use_with_igor;

@@ -6,7 +6,7 @@ use std::env;
 use std::path::PathBuf;
 
 /// Guest crates in this directory: `NAME` is package `NAME-guest`.
-const GUESTS: &[&str] = &["hostile", "sockets", "wasi-http", "v0-1-0"];
+const GUESTS: &[&str] = &["hostile", "sockets", "wasi-http", "v0-1-0", "v0-2-0"];
 /// Example plugins in `examples/`: `NAME` is package `NAME`.
 const EXAMPLES: &[&str] = &["hello", "hello-wasi-http"];
 

@@ -92,6 +92,19 @@ impl SqliteStore {
         .map_err(unavailable)?
     }
 
+    /// Runs a read `f`: right here when the connection is free (a read of
+    /// a few documents takes microseconds, less than handing it to another
+    /// thread), else on the blocking pool behind the write that holds it.
+    async fn read_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if let Ok(mut conn) = self.conn.try_lock() {
+            return f(&mut conn);
+        }
+        self.with_conn(f).await
+    }
+
     /// Runs `f` in an `IMMEDIATE` transaction, committed durably if `f`
     /// succeeds.
     async fn write<T: Send + 'static>(
@@ -235,7 +248,7 @@ impl DocumentStore for SqliteStore {
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
         validate_path(path)?;
         let (ns, path) = (ns.clone(), path.to_string());
-        self.with_conn(move |conn| read(conn, &ns, &path)).await
+        self.read_conn(move |conn| read(conn, &ns, &path)).await
     }
 
     async fn list(
@@ -324,8 +337,7 @@ impl DocumentStore for SqliteStore {
             validate_path(path)?;
         }
         let (ns, paths) = (ns.clone(), paths.to_vec());
-        // One hand-off to the blocking pool for all of them.
-        self.with_conn(move |conn| paths.iter().map(|path| read(conn, &ns, path)).collect())
+        self.read_conn(move |conn| paths.iter().map(|path| read(conn, &ns, path)).collect())
             .await
     }
 
@@ -357,7 +369,7 @@ impl DocumentStore for SqliteStore {
 
     async fn usage(&self, tenant: &str) -> Result<Option<Usage>, StoreError> {
         let tenant = tenant.to_string();
-        self.with_conn(move |conn| read_usage(conn, &tenant).map(Some))
+        self.read_conn(move |conn| read_usage(conn, &tenant).map(Some))
             .await
     }
 }

@@ -6,6 +6,7 @@
 //!   `wstd`), whose requests the host must police.
 //! - [`V0_1_0`]: a plugin built from the released `igor:plugin@0.1.0` WIT,
 //!   which the host must keep running.
+//! - [`V0_2_0`]: the same of `igor:plugin@0.2.0`, using its `listing`.
 //! - [`HELLO`]: the example plugin `examples/hello`.
 //! - [`HELLO_WASI_HTTP`]: the second example, `examples/hello-wasi-http`
 //!   (wasi:http with `wstd`, and listing the store).

@@ -118,6 +118,28 @@ impl Plugin for Hostile {
                 Ok(None) => answer(404, "nothing".into()),
                 Err(err) => answer(400, format!("Err({err})")),
             },
+            // Tasks: queue one; flood the queue; and the task itself, which
+            // records whether the host marked it as a task run.
+            "/queue" => {
+                let delay = arg(request, "delay_ms").parse().unwrap_or(0);
+                let queued = host.run_later(arg(request, "path"), delay);
+                answer(200, format!("{:?}", queued.map_err(|e| e.to_string())))
+            }
+            "/queue-flood" => {
+                let refused = (0..100)
+                    .map(|i| host.run_later(&format!("/ran?n={i}"), 3_600_000))
+                    .find_map(Result::err);
+                answer(200, format!("{:?}", refused.map(|e| e.to_string())))
+            }
+            "/ran" => {
+                let record = serde_json::json!({
+                    "method": request.method,
+                    "task": request.header("igor-task"),
+                    "n": arg(request, "n"),
+                });
+                let path = format!("ran/{}", arg(request, "n"));
+                answer(200, shown(host.store_put(&path, &record, None)))
+            }
             _ => answer(404, "unknown attack".into()),
         }
     }
