@@ -298,6 +298,9 @@ impl<'a> TokenKeeper<'a> {
                 })?;
             return self.save(new_token);
         }
+        if let Some(limited) = crate::token_endpoint::rate_limited(name, &response) {
+            return Err(limited);
+        }
         match self.provider.token_error(&response) {
             TokenError::Gone => Err(PluginError::upstream(legacy_shutdown_message(
                 &self.plugin_url,

@@ -65,16 +65,20 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// `Retry-After` seconds when that is longer, up to [`MAX_RETRY_AFTER`].
 /// A 429 without a readable `Retry-After` keeps the interval.
 pub fn next_run_after(response: &HostResponse, interval: Duration) -> Duration {
+    let retry_after = retry_after(response).map_or(Duration::ZERO, Duration::from_secs);
+    interval.max(retry_after.min(MAX_RETRY_AFTER))
+}
+
+/// A 429's `Retry-After` seconds, when readable.
+fn retry_after(response: &HostResponse) -> Option<u64> {
     if response.status != 429 {
-        return interval;
+        return None;
     }
-    let retry_after = response
+    response
         .headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
         .and_then(|(_, value)| value.trim().parse::<u64>().ok())
-        .map_or(Duration::ZERO, Duration::from_secs);
-    interval.max(retry_after.min(MAX_RETRY_AFTER))
 }
 
 /// How long an action waits for its first run: until one interval after
@@ -89,10 +93,20 @@ async fn first_run_delay(
     now: u64,
 ) -> Duration {
     let last_run = match &action.representing {
-        Some(representing) => last_activity(tenant, representing).await,
+        Some(representing) => {
+            last_activity(tenant.documents.as_ref(), &tenant.id, representing).await
+        }
         None => None,
     };
+    let last_run = last_run.map(|(last, pushed)| pushed_back(last, pushed, action.interval));
     delay_before_first_run(last_run, action.interval, spread_seconds, now)
+}
+
+/// A 429's push-back beyond the interval moves the next run as if the last
+/// one had been that much later: so it holds across a restart.
+fn pushed_back(last: u64, retry_after: u64, interval: u64) -> u64 {
+    let pushed = retry_after.min(MAX_RETRY_AFTER.as_secs());
+    last.saturating_add(pushed.saturating_sub(interval))
 }
 
 fn delay_before_first_run(
@@ -116,14 +130,18 @@ fn delay_before_first_run(
     Duration::from_millis(rand::random_range(0..spread_ms))
 }
 
-async fn last_activity(tenant: &Tenant, representing: &str) -> Option<u64> {
+/// When the action last ran, and the `Retry-After` seconds its 429 asked
+/// for (0 when it was not one).
+async fn last_activity(
+    documents: &dyn DocumentStore,
+    tenant: &str,
+    representing: &str,
+) -> Option<(u64, u64)> {
     let path = format!("status/{}", representing.trim_matches('/'));
-    let entry = tenant
-        .documents
-        .get(&host_namespace(&tenant.id), &path)
-        .await
-        .ok()??;
-    serde_json::from_str::<Value>(&entry.json).ok()?["lastActivity"].as_u64()
+    let entry = documents.get(&host_namespace(tenant), &path).await.ok()??;
+    let status = serde_json::from_str::<Value>(&entry.json).ok()?;
+    let last = status["lastActivity"].as_u64()?;
+    Some((last, status["retryAfter"].as_u64().unwrap_or(0)))
 }
 
 fn now_seconds() -> u64 {
@@ -213,6 +231,10 @@ pub async fn record_status(
         object.insert("alive".into(), json!(success));
         object.insert("lastActivity".into(), json!(now));
         object.insert("resultStatus".into(), json!(response.status));
+        match retry_after(response) {
+            Some(seconds) => object.insert("retryAfter".into(), json!(seconds)),
+            None => object.remove("retryAfter"),
+        };
         match &notice {
             Some(notice) => object.insert("notice".into(), notice.clone()),
             None => object.remove("notice"),
@@ -271,6 +293,28 @@ mod tests {
         assert_eq!(next(429, Some("9999999")), MAX_RETRY_AFTER);
         assert_eq!(next(429, None), interval);
         assert_eq!(next(429, Some("Wed, 21 Oct 2026 07:28:00 GMT")), interval);
+    }
+
+    #[tokio::test]
+    async fn a_429_push_back_holds_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let limited = answer(429, Some("7200"));
+        record_status(&store, "t", "sensors/x", &limited, None)
+            .await
+            .unwrap();
+        // What a restarted host reads back: the run, and its push-back.
+        let (last, pushed) = last_activity(&store, "t", "sensors/x").await.unwrap();
+        assert_eq!(pushed, 7200);
+        let delay =
+            delay_before_first_run(Some(pushed_back(last, pushed, 600)), 600, Some(0), last);
+        assert_eq!(delay, Duration::from_secs(7200));
+        // The next answer that is not a 429 ends the push-back.
+        record_status(&store, "t", "sensors/x", &answer(200, None), None)
+            .await
+            .unwrap();
+        let (_, pushed) = last_activity(&store, "t", "sensors/x").await.unwrap();
+        assert_eq!(pushed, 0);
     }
 
     #[test]

@@ -158,6 +158,53 @@ fn waiting_is_bounded_by_the_lease_time() {
     );
 }
 
+/// A request that would wait for another's refresh past the host's
+/// deadline answers 503 with `Retry-After` before it, instead of being cut
+/// off (504).
+#[test]
+fn waiting_ends_before_the_hosts_deadline_with_a_503_to_retry() {
+    let host = configured();
+    with_token(&host, 0.0);
+    let now = host.now.get();
+    host.put(
+        LEASE_PATH,
+        json!({"holder": "hbusy", "expires_at": now + 600.0}),
+    );
+    host.deadline_remaining_ms.set(5_000);
+    let mut r = request("GET", "/", &[("user", "jack")]);
+    r.context
+        .config
+        .push(("token_lease_seconds".into(), "600".into()));
+    let answer = handle(&host, &r);
+    assert_eq!(answer.status, 503, "{}", answer.body_text());
+    assert!(answer.headers.contains(&("retry-after".into(), "5".into())));
+    let waited: f64 = host.slept.borrow().iter().sum();
+    assert!(waited <= 3.5, "waited {waited} s of the 5 s left");
+    assert!(host.sent.borrow().is_empty());
+}
+
+/// The token endpoint's 429 is the caller's 429, with its `Retry-After`.
+#[test]
+fn a_rate_limited_token_endpoint_answers_429_to_retry() {
+    let host = configured();
+    with_token(&host, 0.0);
+    host.respond(|r| {
+        assert!(r.url.ends_with("/oauth2/token"), "{}", r.url);
+        let mut limited = response(429, json!({"errors": [{"errorType": "system"}]}))?;
+        limited.headers.push(("retry-after".into(), "120".into()));
+        Ok(limited)
+    });
+    let answer = run(&host);
+    assert_eq!(answer.status, 429, "{}", answer.body_text());
+    assert!(
+        answer
+            .headers
+            .contains(&("retry-after".into(), "120".into()))
+    );
+    assert!(answer.body_text().contains("rate limited"));
+    assert_eq!(token_calls(&host), 1);
+}
+
 #[test]
 fn wrong_shapes_from_the_legacy_api_are_502s_that_store_nothing() {
     let cases = [
