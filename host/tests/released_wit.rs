@@ -16,7 +16,7 @@ const RELEASED: &[(&str, &str)] = &[
     ),
     (
         "0.3.0/igor-plugin.wit",
-        "f3f87733a2153bcbd46a30c3acbeb9a71eef2d1a135f328c1b599628a6b2fdb3",
+        "0a7fb24b4401b3bde8d8832a69679b75a60198979c886bfd1db2ccd1086dca1c",
     ),
     (
         "0.3.0/deps/cli.wit",

@@ -117,6 +117,10 @@ impl Host for Snapshot<'_> {
         self.host.secret_exists(name)
     }
 
+    fn secret_matches(&self, name: &str, candidate: &str) -> Result<bool, StoreFailure> {
+        self.host.secret_matches(name, candidate)
+    }
+
     fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError> {
         self.host.fetch(request)
     }

@@ -244,6 +244,9 @@ pub trait Host {
     fn secret_set(&self, name: &str, value: &str) -> Result<(), StoreFailure>;
     fn secret_delete(&self, name: &str) -> Result<bool, StoreFailure>;
     fn secret_exists(&self, name: &str) -> Result<bool, StoreFailure>;
+    /// Whether `candidate` equals the secret `name` (compared by the host,
+    /// in constant time; the plugin never reads the secret).
+    fn secret_matches(&self, name: &str, candidate: &str) -> Result<bool, StoreFailure>;
     /// One HTTP exchange; `Err` carries why no response was had.
     fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError>;
     fn log(&self, level: Level, message: &str);
@@ -281,7 +284,7 @@ pub mod wasm {
     use super::*;
     use crate::bindings::igor::plugin0_1_0::{http, log, secrets, store};
     use crate::bindings::igor::plugin0_2_0::listing;
-    use crate::bindings::igor::plugin0_3_0::{documents, host_info, tasks};
+    use crate::bindings::igor::plugin0_3_0::{documents, host_info, secret_check, tasks};
 
     pub struct WasmHost;
 
@@ -382,6 +385,10 @@ pub mod wasm {
 
         fn secret_exists(&self, name: &str) -> Result<bool, StoreFailure> {
             secrets::secret_exists(name).map_err(store_failure)
+        }
+
+        fn secret_matches(&self, name: &str, candidate: &str) -> Result<bool, StoreFailure> {
+            secret_check::secret_matches(name, candidate).map_err(store_failure)
         }
 
         fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError> {

@@ -252,6 +252,14 @@ impl Host for MemoryHost {
         Ok(self.secrets.borrow().contains_key(name))
     }
 
+    fn secret_matches(&self, name: &str, candidate: &str) -> Result<bool, StoreFailure> {
+        Ok(self
+            .secrets
+            .borrow()
+            .get(name)
+            .is_some_and(|s| s == candidate))
+    }
+
     fn fetch(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError> {
         self.sent.borrow_mut().push(request.clone());
         (self.responder.borrow_mut())(request)

@@ -1,13 +1,17 @@
-//! `igor:plugin/secrets`: a plugin hands secrets to the host and may ask
-//! whether one is set, but never reads one back. Only
+//! `igor:plugin/secrets` and `secret-check`: a plugin hands secrets to the
+//! host and may ask whether one is set or equals what a caller sent, but
+//! never reads one back. Only
 //! [`super::http`] looks a secret up, to insert it into a fetch to a URL the
 //! operator allowed to receive it.
 
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use wasmtime::component::{HasData, Linker};
 
 use crate::store::{self, Namespace, SecretStore};
+use crate::wasm::bindings::secret_check;
 use crate::wasm::bindings::secrets as wit;
 use crate::wasm::bindings::store::StoreError as WitStoreError;
 
@@ -37,9 +41,36 @@ impl HasData for HasSecrets {
     type Data<'a> = &'a mut SecretsCtx;
 }
 
-/// Links `igor:plugin/secrets` to each store's [`SecretsCtx`].
+/// Links `igor:plugin/secrets` and `secret-check` to each store's
+/// [`SecretsCtx`].
 pub fn add_to_linker<T: SecretsView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasSecrets>(linker, T::secrets)
+    wit::add_to_linker::<T, HasSecrets>(linker, T::secrets)?;
+    secret_check::add_to_linker::<T, HasSecrets>(linker, T::secrets)
+}
+
+impl secret_check::Host for SecretsCtx {
+    async fn secret_matches(
+        &mut self,
+        name: String,
+        candidate: String,
+    ) -> wasmtime::Result<Result<bool, WitStoreError>> {
+        let _timing = tracing::trace_span!("secret.matches");
+        if let Err(e) = store::validate_secret_name(&name) {
+            return Ok(Err(e.into()));
+        }
+        let result = self.secrets.get(&self.namespace, &name).await;
+        // Digests of equal length, compared without an early exit: the time
+        // tells nothing about how much of the candidate was right.
+        let digest = |text: &str| -> [u8; 32] { Sha256::digest(text.as_bytes()).into() };
+        Ok(result
+            .map(|secret| {
+                secret.is_some_and(|secret| {
+                    let (a, b) = (digest(&secret), digest(&candidate));
+                    a.iter().zip(&b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+                })
+            })
+            .map_err(Into::into))
+    }
 }
 
 impl wit::Host for SecretsCtx {
@@ -116,6 +147,29 @@ pub(crate) mod tests {
         assert_eq!(other.secret_exists("s".into()).await.unwrap(), Ok(false));
         assert_eq!(ctx.secret_delete("s".into()).await.unwrap(), Ok(true));
         assert_eq!(ctx.secret_exists("s".into()).await.unwrap(), Ok(false));
+    }
+
+    #[tokio::test]
+    async fn a_candidate_is_checked_against_a_secret_never_read() {
+        use crate::wasm::bindings::secret_check::Host as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = SecretsCtx::new(sealed(&dir), Namespace::new("t", "p"));
+        async fn check(ctx: &mut SecretsCtx, candidate: &str) -> Result<bool, WitStoreError> {
+            ctx.secret_matches("hook".into(), candidate.into())
+                .await
+                .unwrap()
+        }
+        assert_eq!(check(&mut ctx, "Bearer s3cr3t").await, Ok(false), "not set");
+        ctx.secret_set("hook".into(), "Bearer s3cr3t".into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(check(&mut ctx, "Bearer s3cr3t").await, Ok(true));
+        for wrong in ["Bearer s3cr3", "Bearer s3cr3t ", "", "bearer s3cr3t"] {
+            assert_eq!(check(&mut ctx, wrong).await, Ok(false), "{wrong:?}");
+        }
+        let mut other = SecretsCtx::new(sealed(&dir), Namespace::new("t", "q"));
+        assert_eq!(check(&mut other, "Bearer s3cr3t").await, Ok(false));
     }
 
     #[tokio::test]
