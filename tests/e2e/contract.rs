@@ -17,12 +17,16 @@ fn imports(wasm: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `igor:plugin` interfaces `wasm` imports.
+fn igor_imports(wasm: &str) -> Vec<String> {
+    let all = imports(wasm).into_iter();
+    all.filter(|name| name.starts_with("igor:plugin/"))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_built_against_0_1_0_still_runs() {
-    let igor: Vec<String> = imports(igor_test_guests::V0_1_0)
-        .into_iter()
-        .filter(|name| name.starts_with("igor:plugin/"))
-        .collect();
+    let igor = igor_imports(igor_test_guests::V0_1_0);
     assert!(!igor.is_empty());
     assert!(igor.iter().all(|name| name.ends_with("@0.1.0")), "{igor:?}");
     // The SDK's components are of the newest version (this example lists).
@@ -60,10 +64,7 @@ async fn a_component_built_against_0_1_0_still_runs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_built_against_0_2_0_still_runs() {
-    let igor: Vec<String> = imports(igor_test_guests::V0_2_0)
-        .into_iter()
-        .filter(|name| name.starts_with("igor:plugin/"))
-        .collect();
+    let igor = igor_imports(igor_test_guests::V0_2_0);
     assert!(
         igor.contains(&"igor:plugin/listing@0.2.0".to_string()),
         "{igor:?}"

@@ -44,6 +44,38 @@ fn check_store(host: &Host) {
     }
 }
 
+/// A host whose legacy user jack has a weigh-in and whose every request
+/// refreshes the token (30 s tokens count as expired: the refresh margin is
+/// 60 s), one after another under a `lease_seconds` lease; and the URL of
+/// jack's data.
+async fn refreshing_on_every_request(
+    lease_seconds: &str,
+) -> (FakeFitbit, Host, reqwest::Client, String) {
+    let fake = FakeFitbit::start().await;
+    let plugin = clouds::fitbit_plugin(&fake).setting("token_lease_seconds", lease_seconds);
+    let legacy = Legacy::on(fake, HostConfig::new().plugin(plugin)).await;
+    legacy.cloud.set_rate_limit_quota(1_000_000);
+    legacy
+        .cloud
+        .set_access_token_lifetime(Duration::from_secs(30));
+    legacy.configure("").await;
+    legacy.authorise("jack").await;
+    let Legacy {
+        cloud: fake,
+        host,
+        client,
+    } = legacy;
+    fake.add_weight(
+        DEFAULT_USER_ID,
+        WeightLog::new("2026-11-20", "07:00:00", 80.0),
+    );
+    let data = format!(
+        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
+        host.url
+    );
+    (fake, host, client.http, data)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
     let seed: u64 = std::env::var("CRASH_SEED")
@@ -53,30 +85,7 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
     println!("CRASH_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
 
-    let fake = FakeFitbit::start().await;
-    let plugin = clouds::fitbit_plugin(&fake).setting("token_lease_seconds", "2");
-    let legacy = Legacy::on(fake, HostConfig::new().plugin(plugin)).await;
-    let fake = &legacy.cloud;
-    fake.set_rate_limit_quota(1_000_000);
-    // 30 s tokens count as expired (the refresh margin is 60 s): every
-    // request refreshes, one after another under the lease.
-    fake.set_access_token_lifetime(Duration::from_secs(30));
-    legacy.configure("").await;
-    legacy.authorise("jack").await;
-    let Legacy {
-        cloud: fake,
-        mut host,
-        client,
-    } = legacy;
-    let http = client.http;
-    fake.add_weight(
-        DEFAULT_USER_ID,
-        WeightLog::new("2026-11-20", "07:00:00", 80.0),
-    );
-    let data = format!(
-        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
-        host.url
-    );
+    let (fake, mut host, http, data) = refreshing_on_every_request("2").await;
     let settings = format!("{}/plugin/fitbit/userSettings", host.url);
 
     let mut answered_during_load = 0;
@@ -149,28 +158,7 @@ async fn two_hundred_kills_lose_no_token_and_corrupt_nothing() {
 /// request's deadline, so waiting would end in a 503).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lease_dies_with_the_killed_host() {
-    let fake = FakeFitbit::start().await;
-    let plugin = clouds::fitbit_plugin(&fake).setting("token_lease_seconds", "600");
-    let legacy = Legacy::on(fake, HostConfig::new().plugin(plugin)).await;
-    legacy
-        .cloud
-        .set_access_token_lifetime(Duration::from_secs(30));
-    legacy.configure("").await;
-    legacy.authorise("jack").await;
-    let Legacy {
-        cloud: fake,
-        mut host,
-        client,
-    } = legacy;
-    let http = client.http;
-    fake.add_weight(
-        DEFAULT_USER_ID,
-        WeightLog::new("2026-11-20", "07:00:00", 80.0),
-    );
-    let data = format!(
-        "{}/plugin/fitbit?user=jack&base_date=2026-11-22&period=7d",
-        host.url
-    );
+    let (fake, mut host, http, data) = refreshing_on_every_request("600").await;
     // The token endpoint never answers this refresh: it holds the lease
     // until the host is killed.
     fake.faults().inject("/oauth2/token", Fault::Hang, 1);

@@ -155,15 +155,7 @@ impl documents::Host for StoreCtx {
         paths: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<Option<Entry>>, WitStoreError>> {
         let _timing = tracing::trace_span!("store.get_many", paths = paths.len());
-        if paths.len() > store::MAX_GET_MANY {
-            let message = format!(
-                "{} paths in one read; at most {}",
-                paths.len(),
-                store::MAX_GET_MANY
-            );
-            return Ok(Err(WitStoreError::InvalidPath(message)));
-        }
-        if let Some(e) = paths.iter().find_map(|p| store::validate_path(p).err()) {
+        if let Err(e) = store::validate_paths(&paths) {
             return Ok(Err(e.into()));
         }
         let result = self.documents.get_many(&self.namespace, &paths).await;

@@ -188,12 +188,7 @@ pub trait DocumentStore: Send + Sync {
         ns: &Namespace,
         paths: &[String],
     ) -> Result<Vec<Option<Entry>>, StoreError> {
-        if paths.len() > MAX_GET_MANY {
-            return Err(StoreError::InvalidPath(format!(
-                "{} paths in one read; at most {MAX_GET_MANY}",
-                paths.len()
-            )));
-        }
+        validate_paths(paths)?;
         let mut entries = Vec::with_capacity(paths.len());
         for path in paths {
             entries.push(self.get(ns, path).await?);
@@ -344,6 +339,18 @@ pub fn validate_path(path: &str) -> Result<(), StoreError> {
 }
 
 /// Checks a listing prefix: empty (everything) or a valid path.
+/// The paths of one [`DocumentStore::get_many`]: at most
+/// [`MAX_GET_MANY`], each valid.
+pub fn validate_paths(paths: &[String]) -> Result<(), StoreError> {
+    if paths.len() > MAX_GET_MANY {
+        return Err(StoreError::InvalidPath(format!(
+            "{} paths in one read; at most {MAX_GET_MANY}",
+            paths.len()
+        )));
+    }
+    paths.iter().try_for_each(|path| validate_path(path))
+}
+
 pub fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
     if prefix.is_empty() {
         Ok(())

@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use super::{
-    DocumentStore, Durability, Entry, MAX_GET_MANY, Namespace, Quota, SecretVault, StoreError,
-    StoredSecret, Usage, VaultEntry, Written, check_expected, check_write, document_bytes,
-    unchanged, validate_path, validate_prefix,
+    DocumentStore, Durability, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret,
+    Usage, VaultEntry, Written, check_expected, check_write, document_bytes, unchanged,
+    validate_path, validate_paths, validate_prefix,
 };
 
 /// `[store] backend = "postgres"`.
@@ -389,15 +389,7 @@ impl DocumentStore for PostgresStore {
         ns: &Namespace,
         paths: &[String],
     ) -> Result<Vec<Option<Entry>>, StoreError> {
-        if paths.len() > MAX_GET_MANY {
-            return Err(StoreError::InvalidPath(format!(
-                "{} paths in one read; at most {MAX_GET_MANY}",
-                paths.len()
-            )));
-        }
-        for path in paths {
-            validate_path(path)?;
-        }
+        validate_paths(paths)?;
         let client = self.client().await?;
         let select = client
             .prepare_cached(

@@ -18,9 +18,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DocumentStore, Durability, Entry, MAX_GET_MANY, Namespace, Quota, SecretVault, StoreError,
-    StoredSecret, Usage, VaultEntry, Written, check_expected, check_write, document_bytes,
-    unchanged, validate_path, validate_prefix,
+    DocumentStore, Durability, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret,
+    Usage, VaultEntry, Written, check_expected, check_write, document_bytes, unchanged,
+    validate_path, validate_paths, validate_prefix,
 };
 
 #[derive(Clone)]
@@ -327,15 +327,7 @@ impl DocumentStore for SqliteStore {
         ns: &Namespace,
         paths: &[String],
     ) -> Result<Vec<Option<Entry>>, StoreError> {
-        if paths.len() > MAX_GET_MANY {
-            return Err(StoreError::InvalidPath(format!(
-                "{} paths in one read; at most {MAX_GET_MANY}",
-                paths.len()
-            )));
-        }
-        for path in paths {
-            validate_path(path)?;
-        }
+        validate_paths(paths)?;
         let (ns, paths) = (ns.clone(), paths.to_vec());
         self.read_conn(move |conn| paths.iter().map(|path| read(conn, &ns, path)).collect())
             .await
