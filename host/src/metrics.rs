@@ -31,6 +31,14 @@ pub struct TrapLabels {
     pub kind: String,
 }
 
+/// A plugin's own number (`igor:plugin/metrics`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginNumberLabels {
+    pub tenant: String,
+    pub plugin: String,
+    pub name: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TenantLabels {
     pub tenant: String,
@@ -50,6 +58,13 @@ pub struct Metrics {
     pub action_runs: Counter,
     /// Runs of what plugins asked to be called for later.
     pub task_runs: Counter,
+    /// Plugins' own counters and timings.
+    pub plugin_counters: Family<PluginNumberLabels, Counter>,
+    pub plugin_seconds: Family<PluginNumberLabels, Histogram>,
+    /// The names each plugin has used, to bound them.
+    plugin_names: std::sync::Mutex<
+        std::collections::HashMap<(String, String), std::collections::HashSet<String>>,
+    >,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -113,10 +128,27 @@ impl Metrics {
             "Runs of tasks plugins queued with igor:plugin/tasks",
             task_runs.clone(),
         );
+        let plugin_counters = Family::<PluginNumberLabels, Counter>::default();
+        registry.register(
+            "plugin_counter",
+            "Counters a plugin keeps (igor:plugin/metrics), by name",
+            plugin_counters.clone(),
+        );
+        let plugin_seconds = Family::<PluginNumberLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 3600.0])
+        });
+        registry.register(
+            "plugin_seconds",
+            "Timings a plugin records (igor:plugin/metrics), by name",
+            plugin_seconds.clone(),
+        );
         Self {
             registry,
             action_runs,
             task_runs,
+            plugin_counters,
+            plugin_seconds,
+            plugin_names: Default::default(),
             requests,
             latency,
             traps,
@@ -153,6 +185,49 @@ pub fn forget_store_usage(tenant: &str) {
 }
 
 /// Sets a tenant's store usage gauges.
+/// Most names one plugin may use in `igor:plugin/metrics`.
+pub const MAX_PLUGIN_NAMES: usize = 32;
+
+impl Metrics {
+    /// The labels of `plugin`'s number `name`, if the name is well-formed
+    /// and within the plugin's allowance of names.
+    pub fn plugin_number(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        name: &str,
+    ) -> Result<PluginNumberLabels, String> {
+        let well_formed = (1..=64).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !well_formed {
+            return Err(format!(
+                "{:?} is not a metric name: 1 to 64 of a-z, 0-9 and _, starting with a letter",
+                crate::echo::echo(name)
+            ));
+        }
+        let mut names = self.plugin_names.lock().expect("metric names lock");
+        let known = names
+            .entry((tenant.to_string(), plugin.to_string()))
+            .or_default();
+        if !known.contains(name) {
+            if known.len() >= MAX_PLUGIN_NAMES {
+                return Err(format!(
+                    "a plugin may use at most {MAX_PLUGIN_NAMES} metric names"
+                ));
+            }
+            known.insert(name.to_string());
+        }
+        Ok(PluginNumberLabels {
+            tenant: tenant.to_string(),
+            plugin: plugin.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
 pub fn record_store_usage(tenant: &str, usage: crate::store::Usage) {
     let labels = TenantLabels {
         tenant: tenant.to_string(),

@@ -16,7 +16,7 @@ const RELEASED: &[(&str, &str)] = &[
     ),
     (
         "0.3.0/igor-plugin.wit",
-        "0a7fb24b4401b3bde8d8832a69679b75a60198979c886bfd1db2ccd1086dca1c",
+        "9bac8f5e7a3e1d29197bf03ec72c96eca8683a2aa3c7ea48f986faf15d961484",
     ),
     (
         "0.3.0/deps/cli.wit",

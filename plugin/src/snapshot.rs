@@ -153,6 +153,14 @@ impl Host for Snapshot<'_> {
         self.host.instance_alive(instance)
     }
 
+    fn counter_add(&self, name: &str, value: u64) -> Result<(), String> {
+        self.host.counter_add(name, value)
+    }
+
+    fn observe_seconds(&self, name: &str, seconds: f64) -> Result<(), String> {
+        self.host.observe_seconds(name, seconds)
+    }
+
     fn run_later(&self, path: &str, delay_ms: u64) -> Result<(), TaskError> {
         self.host.run_later(path, delay_ms)
     }

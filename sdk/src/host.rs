@@ -266,6 +266,11 @@ pub trait Host {
     /// `delay_ms`; repeats of a waiting path coalesce. The request carries
     /// `igor-task: 1`.
     fn run_later(&self, path: &str, delay_ms: u64) -> Result<(), TaskError>;
+    /// Adds `value` to the plugin's counter `name` in the host's metrics
+    /// (`a-z`, `0-9`, `_`; at most 32 names per plugin).
+    fn counter_add(&self, name: &str, value: u64) -> Result<(), String>;
+    /// Records `seconds` in the plugin's timing `name`.
+    fn observe_seconds(&self, name: &str, seconds: f64) -> Result<(), String>;
 }
 
 /// Whether `path` is `prefix` or lies below it (`prefix/...`); every path
@@ -284,7 +289,7 @@ pub mod wasm {
     use super::*;
     use crate::bindings::igor::plugin0_1_0::{http, log, secrets, store};
     use crate::bindings::igor::plugin0_2_0::listing;
-    use crate::bindings::igor::plugin0_3_0::{documents, host_info, secret_check, tasks};
+    use crate::bindings::igor::plugin0_3_0::{documents, host_info, metrics, secret_check, tasks};
 
     pub struct WasmHost;
 
@@ -474,6 +479,14 @@ pub mod wasm {
 
         fn instance_alive(&self, instance: &str) -> bool {
             host_info::instance_alive(instance)
+        }
+
+        fn counter_add(&self, name: &str, value: u64) -> Result<(), String> {
+            metrics::counter_add(name, value)
+        }
+
+        fn observe_seconds(&self, name: &str, seconds: f64) -> Result<(), String> {
+            metrics::observe_seconds(name, seconds)
         }
 
         fn run_later(&self, path: &str, delay_ms: u64) -> Result<(), TaskError> {

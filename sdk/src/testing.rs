@@ -48,6 +48,9 @@ pub struct MemoryHost {
     pub stopped_instances: RefCell<Vec<String>>,
     /// What `deadline_remaining_ms` answers (default 30 000).
     pub deadline_remaining_ms: Cell<u64>,
+    /// Counters and timings the plugin recorded, by name.
+    pub counters: RefCell<BTreeMap<String, u64>>,
+    pub timings: RefCell<BTreeMap<String, Vec<f64>>>,
     /// Queued tasks: path and due time (`now` plus the delay, in seconds),
     /// coalesced per path as the host does.
     pub tasks: RefCell<Vec<(String, f64)>>,
@@ -84,6 +87,8 @@ impl Default for MemoryHost {
             stopped_instances: RefCell::default(),
             deadline_remaining_ms: Cell::new(30_000),
             tasks: RefCell::default(),
+            counters: RefCell::default(),
+            timings: RefCell::default(),
         }
     }
 }
@@ -300,6 +305,17 @@ impl Host for MemoryHost {
             .borrow()
             .iter()
             .any(|i| i == instance)
+    }
+
+    fn counter_add(&self, name: &str, value: u64) -> Result<(), String> {
+        *self.counters.borrow_mut().entry(name.into()).or_default() += value;
+        Ok(())
+    }
+
+    fn observe_seconds(&self, name: &str, seconds: f64) -> Result<(), String> {
+        let mut timings = self.timings.borrow_mut();
+        timings.entry(name.into()).or_default().push(seconds);
+        Ok(())
     }
 
     fn run_later(&self, path: &str, delay_ms: u64) -> Result<(), TaskError> {

@@ -1,6 +1,6 @@
 //! What a plugin can reach, one module per `igor:plugin` interface:
 //! [`store`] (with `listing` and `documents`), [`secrets`], [`http`],
-//! [`log`], [`host_info`] and [`tasks`]; and [`wasi_http`], the
+//! [`log`], [`host_info`], [`tasks`] and [`metrics`]; and [`wasi_http`], the
 //! standard `wasi:http/outgoing-handler` sent through [`http`]'s policy.
 //!
 //! They are composed the way wasmtime's WASI crates compose `WasiCtx` and
@@ -14,6 +14,7 @@
 pub mod host_info;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod secrets;
 pub mod store;
 pub mod tasks;
@@ -53,6 +54,7 @@ pub struct Capabilities {
     pub log: log::LogCtx,
     pub host_info: host_info::HostInfoCtx,
     pub tasks: tasks::TasksCtx,
+    pub metrics: metrics::MetricsCtx,
     /// `wasi:http` requests, sharing `http`'s allowance.
     pub wasi_http: wasi_http::WasiHttpCapability,
 }
@@ -73,6 +75,7 @@ impl PluginCapabilities {
         Capabilities {
             host_info: host_info::HostInfoCtx::new(self.secrets_location.clone(), deadline.clone()),
             tasks: tasks::TasksCtx::new(self.tasks.clone(), &ns.plugin),
+            metrics: metrics::MetricsCtx::new(ns.clone()),
             store: store::StoreCtx::new(self.documents.clone(), ns.clone(), deadline),
             secrets: secrets::SecretsCtx::new(self.secrets.clone(), ns.clone()),
             wasi_http: wasi_http::WasiHttpCapability::new(http.clone(), limits),
@@ -118,6 +121,12 @@ impl<T: CapabilitiesView> host_info::HostInfoView for T {
     }
 }
 
+impl<T: CapabilitiesView> metrics::MetricsView for T {
+    fn metrics(&mut self) -> &mut metrics::MetricsCtx {
+        &mut self.capabilities().metrics
+    }
+}
+
 impl<T: CapabilitiesView> tasks::TasksView for T {
     fn tasks(&mut self) -> &mut tasks::TasksCtx {
         &mut self.capabilities().tasks
@@ -144,5 +153,6 @@ pub fn add_to_linker<T: CapabilitiesView + 'static>(
     http::add_to_linker(linker)?;
     log::add_to_linker(linker)?;
     host_info::add_to_linker(linker)?;
+    metrics::add_to_linker(linker)?;
     tasks::add_to_linker(linker)
 }

@@ -19,4 +19,4 @@ pub use igor::plugin0_1_0::types::{Context, Request, Response};
 /// The interfaces, by name; each is at the version that introduced it.
 pub use igor::plugin0_1_0::{http, log, secrets, store, types};
 pub use igor::plugin0_2_0::listing;
-pub use igor::plugin0_3_0::{documents, host_info, secret_check, tasks};
+pub use igor::plugin0_3_0::{documents, host_info, metrics, secret_check, tasks};
