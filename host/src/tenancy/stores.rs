@@ -1,6 +1,8 @@
 //! The configured stores, opened: documents in SQLite, PostgreSQL or Igor;
 //! secrets sealed in SQLite or PostgreSQL (with Igor, in the host's own
-//! SQLite file, never in Igor).
+//! SQLite file, never in Igor). [`backends`] is the one place a
+//! [`StoreConfig`] becomes store backends: the host's own here, a tenant's
+//! own in `tenants::tenant_documents`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
