@@ -210,3 +210,36 @@ pub async fn rotate_key(config: &Config, keep_old: bool) -> anyhow::Result<Strin
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenants_default_is_the_hosts_documents_and_sqlite_a_file_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let host: Arc<dyn DocumentStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("host.sqlite")).unwrap());
+        let own = dir.path().join("tenants/t.sqlite");
+        let defaults = || Defaults {
+            tenant: "t",
+            sqlite: own.clone(),
+            default: Some(&host),
+        };
+        let shared = backends(&StoreConfig::Default, defaults()).unwrap();
+        assert!(Arc::ptr_eq(&shared.documents, &host));
+        assert!(shared.vault.is_none(), "the host's vault is not lent out");
+        let sqlite = backends(&StoreConfig::Sqlite { path: None }, defaults()).unwrap();
+        assert!(sqlite.vault.is_some());
+        assert!(own.exists(), "{} was not opened", own.display());
+        let named = dir.path().join("named.sqlite");
+        backends(
+            &StoreConfig::Sqlite {
+                path: Some(named.clone()),
+            },
+            defaults(),
+        )
+        .unwrap();
+        assert!(named.exists());
+    }
+}
