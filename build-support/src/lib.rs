@@ -1,5 +1,5 @@
 //! Builds workspace crates for `wasm32-wasip2` from a build script, with a
-//! nested cargo: `host/build.rs` builds the fitbit plugin it embeds,
+//! nested cargo: `igor-fitbit/build.rs` builds the fitbit plugin it embeds,
 //! `tests/guests/build.rs` the test guests. [`manifest`] writes a plugin's
 //! manifest into its component.
 //!

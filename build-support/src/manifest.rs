@@ -1,5 +1,5 @@
 //! A plugin's manifest, written into its component as a custom section
-//! (`host/src/manifest.rs` reads it). The component binary format allows
+//! (`host/src/wasm/manifest.rs` reads it). The component binary format allows
 //! custom sections anywhere at the top level; appending one leaves the rest
 //! of the component as it was.
 

@@ -7,12 +7,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../host/src/echo.rs"]
-mod echo;
-#[path = "../../host/src/egress/policy.rs"]
-mod policy;
+use igor_host_pure::egress_policy::{
+    AddressClass, AllowedHost, EgressPolicy, EgressRules, classify,
+};
 
-/// The part of the host's configuration the policy reads.
+/// The part of the host's egress configuration the policy reads.
 mod config {
     pub struct EgressConfig {
         pub allow: Vec<String>,
@@ -21,7 +20,19 @@ mod config {
     }
 }
 
-use policy::{AddressClass, AllowedHost, EgressPolicy, classify};
+impl EgressRules for config::EgressConfig {
+    fn allow(&self) -> &[String] {
+        &self.allow
+    }
+
+    fn secret_urls(&self) -> &[String] {
+        &self.secret_urls
+    }
+
+    fn allow_loopback(&self) -> bool {
+        self.allow_loopback
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let p = igor_fitbit_fuzz::parts(data, 2);

@@ -5,10 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../host/src/store/igor_xml.rs"]
-mod igor_xml;
-
-use igor_xml::{
+use igor_host_pure::igor_xml::{
     Hidden, canonical, check_document, hidden_parts_of, is_plain_not_found, quote_non_finite,
     revision_of, summarise, to_xml,
 };

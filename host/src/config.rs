@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::builtin_plugin::BuiltinPlugin;
 use crate::limits::Limits;
 pub use crate::store::Quota;
 
@@ -266,9 +267,11 @@ pub fn default_data_dir(
 /// The tenant of a host without tenant configuration.
 pub const DEFAULT_TENANT: &str = "default";
 
-pub fn default_plugins() -> Vec<PluginConfig> {
+/// The plugins of a configuration that names none: the built-in one, under
+/// its own name.
+pub fn default_plugins(builtin: &BuiltinPlugin) -> Vec<PluginConfig> {
     vec![PluginConfig {
-        name: crate::builtin::name().to_string(),
+        name: builtin.name().to_string(),
         component: None,
         config: BTreeMap::new(),
         egress: None,
@@ -285,14 +288,15 @@ impl Default for Config {
 
 impl Config {
     /// Reads `path`, or the defaults when `path` is `None`, and resolves its
-    /// paths (see the module documentation).
-    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+    /// paths (see the module documentation). `builtin` is the plugin the
+    /// defaults run, which an error's example names.
+    pub fn load(path: Option<&Path>, builtin: &BuiltinPlugin) -> anyhow::Result<Self> {
         let (mut config, base) = match path {
             None => (Config::default(), None),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading config {}", path.display()))?;
-                let config = Self::parse(&text)
+                let config = Self::parse(&text, builtin)
                     .with_context(|| format!("parsing config {}", path.display()))?;
                 let path = std::path::absolute(path)?;
                 (config, path.parent().map(Path::to_path_buf))
@@ -306,9 +310,10 @@ impl Config {
     }
 
     /// Parses a configuration; a section that belongs to a list entry but has
-    /// no entry header above it gets an error naming the fix.
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
-        toml::from_str(text).map_err(|err| match missing_list_header(text) {
+    /// no entry header above it gets an error naming the fix (with an entry
+    /// of the `builtin` plugin as the example).
+    pub fn parse(text: &str, builtin: &BuiltinPlugin) -> anyhow::Result<Self> {
+        toml::from_str(text).map_err(|err| match missing_list_header(text, builtin.name()) {
             Some(hint) => anyhow::anyhow!("{hint}"),
             None => err.into(),
         })
@@ -428,9 +433,11 @@ impl Config {
             || self.server.igor_forward_secret.is_some()
     }
 
-    /// The single-tenant host's plugins (the built-in one by default).
-    pub fn single_tenant_plugins(&self) -> Vec<PluginConfig> {
-        self.plugins.clone().unwrap_or_else(default_plugins)
+    /// The single-tenant host's plugins (`builtin` by default).
+    pub fn single_tenant_plugins(&self, builtin: &BuiltinPlugin) -> Vec<PluginConfig> {
+        self.plugins
+            .clone()
+            .unwrap_or_else(|| default_plugins(builtin))
     }
 
     pub fn store_path(&self) -> PathBuf {

@@ -3,8 +3,7 @@
 //! The modules stand in layers; each imports only its own layer and those
 //! below (`tests/layers.rs` checks it; `docs/architecture.md` draws it):
 //!
-//! - [`server`]: HTTP, the admin API, peer connections; [`igor_install`]:
-//!   the `igor install` command (it reads only leaves);
+//! - [`server`]: HTTP, the admin API, peer connections;
 //! - [`scheduling`]: actions and the directory follower, run through the app;
 //! - [`app`]: the assembled host and its one dispatch path (plugin targets,
 //!   trusted names, Igor forwarding, the base URL, readiness);
@@ -15,16 +14,19 @@
 //! - [`config`] (plain data every layer above reads) and [`metrics`];
 //! - [`store`]: document and secret backends;
 //! - leaves: [`echo`], [`limits`], [`access`], [`message`],
-//!   [`manifest_section`], [`builtin`], [`trusted_names`].
+//!   [`manifest_section`], [`builtin_plugin`], [`trusted_names`].
+//!
+//! The library knows no plugin: a binary that carries one hands it in as a
+//! [`builtin_plugin::BuiltinPlugin`] to [`app::App`]. This crate has no
+//! binary: the `igor-host` command is its packaging's, with its plugin.
 
 pub mod access;
 pub mod app;
-pub mod builtin;
+pub mod builtin_plugin;
 pub mod capabilities;
 pub mod config;
 pub mod echo;
 pub mod egress;
-pub mod igor_install;
 pub mod instance;
 pub mod limits;
 pub mod manifest_section;

@@ -44,7 +44,7 @@ fn readme_line(section: &str, subcommand: &str) -> String {
     section
         .lines()
         .map(str::trim)
-        .find(|l| l.starts_with("cargo run --release -p igor-host --") && l.contains(subcommand))
+        .find(|l| l.starts_with("cargo run --release -p igor-fitbit --") && l.contains(subcommand))
         .unwrap_or_else(|| panic!("no `{subcommand}` line in the README section"))
         .to_string()
 }
@@ -52,7 +52,10 @@ fn readme_line(section: &str, subcommand: &str) -> String {
 /// Runs a README command line in `dir` with a private HOME, the binary in
 /// place of `cargo run`.
 fn run_as_written(dir: &Path, line: &str) -> Output {
-    let command = line.replace("cargo run --release -p igor-host --", common::host_binary());
+    let command = line.replace(
+        "cargo run --release -p igor-fitbit --",
+        common::host_binary(),
+    );
     Command::new("sh")
         .arg("-c")
         .arg(command)

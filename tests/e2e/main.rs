@@ -1,7 +1,7 @@
 //! The end-to-end tests, one binary (as wasmtime's `tests/all`): each
 //! module starts the real `igor-host` binary against real stores, a real
 //! Igor or Chromium where it needs them, and the fake clouds in
-//! `tests/support`. `cargo test -p igor-host --test e2e MODULE::` runs one
+//! `tests/support`. `cargo test -p igor-fitbit --test e2e MODULE::` runs one
 //! module.
 
 mod common;

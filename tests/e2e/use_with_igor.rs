@@ -101,7 +101,10 @@ impl Shell {
     fn substitute(&self, command: &str) -> String {
         command
             .replace("DIR", &self.dir.display().to_string())
-            .replace("cargo run --release -p igor-host --", common::host_binary())
+            .replace(
+                "cargo run --release -p igor-fitbit --",
+                common::host_binary(),
+            )
             .replace("igor-host.toml", &self.config.display().to_string())
             .replace("9333", "\u{1}IGOR\u{1}")
             .replace("9334", "\u{1}HOST\u{1}")

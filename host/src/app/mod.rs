@@ -14,6 +14,7 @@ use crate::access::Presented;
 use anyhow::Context as _;
 
 use crate::app::base_url::BaseUrl;
+use crate::builtin_plugin::BuiltinPlugin;
 
 use crate::app::plugin_target::{PluginTarget, no_such_plugin, not_a_plugin_path, split_tenant};
 pub use crate::config::DEFAULT_TENANT;
@@ -27,6 +28,7 @@ use crate::tenancy::tenants::{
     Registry, Shared, Tenant, build_registry, build_registry_from_directory,
 };
 use crate::trusted_names::TrustedNames;
+use crate::wasm::components::ComponentLibrary;
 use crate::wasm::engine;
 use crate::wasm::runtime::Plugin;
 use crate::wasm::runtime::{self, Context, InvokeError, Request, Response};
@@ -112,13 +114,24 @@ const HOST_ONLY_HEADERS: &[&str] = &[
 pub const TASK_HEADER: &str = "igor-task";
 
 impl App {
-    /// Builds the host from a configuration file (or the defaults).
-    pub async fn load(config_path: Option<PathBuf>) -> anyhow::Result<Self> {
-        let config = Config::load(config_path.as_deref())?;
-        Self::new(config, config_path).await
+    /// Builds the host from a configuration file (or the defaults), with
+    /// `builtin` as the plugin of entries without a component (and of the
+    /// default configuration).
+    pub async fn load(
+        config_path: Option<PathBuf>,
+        builtin: BuiltinPlugin,
+    ) -> anyhow::Result<Self> {
+        let config = Config::load(config_path.as_deref(), &builtin)?;
+        Self::new(config, config_path, builtin).await
     }
 
-    pub async fn new(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<Self> {
+    /// Builds the host from `config` (read from `config_path`, which a reload
+    /// reads again); see [`App::load`] for `builtin`.
+    pub async fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        builtin: BuiltinPlugin,
+    ) -> anyhow::Result<Self> {
         let max_memory = all_limits(&config)
             .iter()
             .map(|l| l.memory_bytes)
@@ -129,7 +142,7 @@ impl App {
         let stores = Stores::open(&config).await?;
         let shared = Shared {
             linker: runtime::linker(&engine)?,
-            components: Default::default(),
+            components: ComponentLibrary::new(builtin),
             engine,
             documents: stores.documents,
             secrets: stores.secrets,
@@ -252,6 +265,11 @@ impl App {
         &self.shared.documents
     }
 
+    /// The plugin of entries without a component, handed in by the binary.
+    pub fn builtin(&self) -> &BuiltinPlugin {
+        self.shared.components.builtin()
+    }
+
     /// The current tenants and plugins.
     pub fn registry(&self) -> Arc<Registry> {
         self.registry.read().expect("registry lock").clone()
@@ -267,7 +285,7 @@ impl App {
     /// configuration is refused and the running one stays.
     pub async fn reload(&self) -> anyhow::Result<Arc<Registry>> {
         let _one_at_a_time = self.reloading.lock().await;
-        let built = match Config::load(self.config_path.as_deref()) {
+        let built = match Config::load(self.config_path.as_deref(), self.builtin()) {
             Ok(config) => self.build(&config).await.map(|r| (config, r)),
             Err(err) => Err(err),
         };
@@ -529,10 +547,12 @@ pub fn body_too_large(limit: usize) -> HostResponse {
 /// Every limits table in effect: pooled memory slots are sized for the largest.
 fn all_limits(config: &Config) -> Vec<crate::limits::Limits> {
     let mut all = vec![config.limits];
+    // The default plugins have the global limits, counted already.
     all.extend(
         config
-            .single_tenant_plugins()
+            .plugins
             .iter()
+            .flatten()
             .map(|p| p.limits.unwrap_or(config.limits)),
     );
     for tenant in &config.tenants {

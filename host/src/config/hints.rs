@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 /// Tables that are lists of entries (`[[plugin]]`), longest first, with
 /// the key that starts an entry.
-/// `{plugin}` stands for the built-in plugin's name.
+/// `{plugin}` stands for the built-in plugin's name (the plugin the
+/// entry most likely configures).
 const LISTS: &[(&str, &str)] = &[
     ("tenant.plugin", "name = \"{plugin}\""),
     ("tenant.action", "url = \"/plugin/{plugin}?user=jack\""),
@@ -16,7 +17,7 @@ const LISTS: &[(&str, &str)] = &[
 /// The usual mistake behind a parse error: a section such as
 /// `[plugin.config]` (or `[plugin]`) with no `[[plugin]]` entry above it,
 /// which TOML reports as a type error about `plugin`.
-pub(super) fn missing_list_header(text: &str) -> Option<String> {
+pub(super) fn missing_list_header(text: &str, builtin: &str) -> Option<String> {
     let mut opened = BTreeSet::new();
     for (index, line) in text.lines().enumerate() {
         let header = line.split('#').next().unwrap_or("").trim();
@@ -39,7 +40,7 @@ pub(super) fn missing_list_header(text: &str) -> Option<String> {
             continue;
         };
         if !opened.contains(*list) {
-            let first_key = first_key.replace("{plugin}", crate::builtin::name());
+            let first_key = first_key.replace("{plugin}", builtin);
             let below = if table == *list {
                 format!("write [[{list}]] (two brackets) instead of [{list}]")
             } else {
@@ -59,10 +60,15 @@ pub(super) fn missing_list_header(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::builtin_plugin::for_tests;
+
+    fn parse(text: &str) -> anyhow::Result<crate::config::Config> {
+        crate::config::Config::parse(text, &for_tests())
+    }
 
     #[test]
     fn a_plugin_section_without_its_header_names_the_fix() {
-        let err = crate::config::Config::parse(
+        let err = parse(
             "[store]\nbackend = \"sqlite\"\n\n[plugin.config]\ngoogle_api_url = \"x\"\n\
              [plugin.egress]\nallow = []\n",
         )
@@ -72,20 +78,15 @@ mod tests {
             err.starts_with("line 4: [plugin.config] belongs to"),
             "{err}"
         );
-        let example = format!(
-            "\n    [[plugin]]\n    name = \"{}\"\n",
-            crate::builtin::name()
-        );
+        let example = format!("\n    [[plugin]]\n    name = \"{}\"\n", for_tests().name());
         assert!(err.contains(&example), "{err}");
-        let err = crate::config::Config::parse("[plugin]\nname = \"weather\"\n")
+        let err = parse("[plugin]\nname = \"weather\"\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("write [[plugin]] (two brackets)"), "{err}");
-        let err = crate::config::Config::parse(
-            "[[tenant]]\nid = \"a\"\n[tenant.plugin.config]\nk = \"v\"\n",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = parse("[[tenant]]\nid = \"a\"\n[tenant.plugin.config]\nk = \"v\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("no [[tenant.plugin]] comes before it"),
             "{err}"
@@ -93,15 +94,10 @@ mod tests {
         // A header for the wrong entry does not count for the next tenant.
         let text = "[[tenant]]\nid = \"a\"\n[[tenant.plugin]]\nname = \"p\"\n\
                     [[tenant]]\nid = \"b\"\n[tenant.plugin.config]\nk = \"v\"\n";
-        assert!(missing_list_header(text).is_some());
+        assert!(missing_list_header(text, "p").is_some());
         // Correct files parse; other mistakes keep TOML's own message.
-        crate::config::Config::parse(
-            "[[plugin]]\nname = \"weather\"\n[plugin.config]\nk = \"v\"\n",
-        )
-        .unwrap();
-        let err = crate::config::Config::parse("nonsense = 1")
-            .unwrap_err()
-            .to_string();
+        parse("[[plugin]]\nname = \"weather\"\n[plugin.config]\nk = \"v\"\n").unwrap();
+        let err = parse("nonsense = 1").unwrap_err().to_string();
         assert!(err.contains("nonsense"), "{err}");
     }
 }

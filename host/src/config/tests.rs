@@ -1,11 +1,12 @@
 use super::*;
+use crate::builtin_plugin::for_tests;
 
 #[test]
 fn empty_config_runs_the_builtin_component() {
-    let config = Config::load(None).unwrap();
-    let plugins = config.single_tenant_plugins();
+    let config = Config::load(None, &for_tests()).unwrap();
+    let plugins = config.single_tenant_plugins(&for_tests());
     assert_eq!(plugins.len(), 1);
-    assert_eq!(plugins[0].name, crate::builtin::name());
+    assert_eq!(plugins[0].name, for_tests().name());
     assert_eq!(plugins[0].component, None);
     assert_eq!(config.server.base_url(), "http://127.0.0.1:9333");
     let expected =
@@ -46,23 +47,23 @@ fn relative_paths_are_taken_from_the_config_file() {
          [[plugin]]\nname = \"x\"\ncomponent = \"x.wasm\"\n",
     )
     .unwrap();
-    let config = Config::load(Some(&file)).unwrap();
+    let config = Config::load(Some(&file), &for_tests()).unwrap();
     let base = std::path::absolute(dir.path()).unwrap();
     assert_eq!(config.data_dir, base.join("state"));
     assert_eq!(config.store_path(), base.join("db/s.sqlite"));
     assert_eq!(
-        config.single_tenant_plugins()[0].component,
+        config.single_tenant_plugins(&for_tests())[0].component,
         Some(base.join("x.wasm"))
     );
     // Without data_dir: the user's data directory, not the file's.
-    let mut config = Config::parse("").unwrap();
+    let mut config = Config::parse("", &for_tests()).unwrap();
     config
         .resolve_paths(Some(&base), || Ok(PathBuf::from("/home/me/d")))
         .unwrap();
     assert_eq!(config.data_dir, PathBuf::from("/home/me/d"));
     std::fs::write(&file, "data_dir = \"/abs\"").unwrap();
     assert_eq!(
-        Config::load(Some(&file)).unwrap().data_dir,
+        Config::load(Some(&file), &for_tests()).unwrap().data_dir,
         PathBuf::from("/abs")
     );
 }
@@ -96,7 +97,7 @@ fn parses_a_full_config() {
     assert_eq!(config.store_path(), PathBuf::from("/tmp/x.sqlite"));
     assert_eq!(config.actions[0].interval, 36000);
     assert!(
-        config.single_tenant_plugins()[0]
+        config.single_tenant_plugins(&for_tests())[0]
             .egress
             .as_ref()
             .unwrap()
@@ -134,7 +135,8 @@ fn plugin_names_are_what_igor_accepts() {
 fn tenants_in_the_database_need_postgres_and_a_long_enough_lease() {
     let database = "[tenant_directory]\nsource = \"database\"\n";
     let postgres = "[store]\nbackend = \"postgres\"\nurl = \"postgres://igor@db/igor\"\n";
-    let load = |text: &str| Config::parse(text).and_then(|c| c.validate().map(|()| c));
+    let load =
+        |text: &str| Config::parse(text, &for_tests()).and_then(|c| c.validate().map(|()| c));
     let err = |text: &str| format!("{:#}", load(text).unwrap_err());
     assert!(
         err(database).contains("backend = \"postgres\""),
@@ -164,12 +166,15 @@ fn a_serialised_config_reads_back_the_same() {
         [[tenant]]\nid = \"t\"\nstore = { backend = \"sqlite\", path = \"/t.sqlite\" }\n\
         [[tenant.plugin]]\nname = \"p\"\nconfig = { a = \"b\" }\negress = { allow_loopback = true }\n\
         [[tenant.action]]\ninterval = 60\nurl = \"/plugin/p\"\n";
-    for config in [Config::default(), Config::parse(text).unwrap()] {
+    for config in [
+        Config::default(),
+        Config::parse(text, &for_tests()).unwrap(),
+    ] {
         let written = toml::to_string(&config).unwrap();
-        let again = toml::to_string(&Config::parse(&written).unwrap()).unwrap();
+        let again = toml::to_string(&Config::parse(&written, &for_tests()).unwrap()).unwrap();
         assert_eq!(written, again);
     }
-    let written = toml::to_string(&Config::parse(text).unwrap()).unwrap();
+    let written = toml::to_string(&Config::parse(text, &for_tests()).unwrap()).unwrap();
     assert!(!written.contains("[store]"), "{written}");
     assert!(written.contains("max_log_lines = 5"), "{written}");
 }
@@ -189,10 +194,13 @@ fn store_section_selects_igor() {
     let path = dir.path().join("c.toml");
     std::fs::write(&path, text).unwrap();
     // Secrets stay in the host's own SQLite file.
-    let config = Config::load(Some(&path)).unwrap();
+    let config = Config::load(Some(&path), &for_tests()).unwrap();
     assert_eq!(config.store_path(), config.data_dir.join("store.sqlite"));
     std::fs::write(&path, format!("{text}[[tenant]]\nid = \"acme\"\n")).unwrap();
-    assert!(Config::load(Some(&path)).is_err(), "no tenants on one Igor");
+    assert!(
+        Config::load(Some(&path), &for_tests()).is_err(),
+        "no tenants on one Igor"
+    );
     std::fs::write(&path, format!("{text}nope = 1\n")).unwrap();
-    assert!(Config::load(Some(&path)).is_err());
+    assert!(Config::load(Some(&path), &for_tests()).is_err());
 }

@@ -471,7 +471,11 @@ mod tests {
             igor_test_guests::HOSTILE
         ))
         .unwrap();
-        let app = Arc::new(App::new(config, None).await.unwrap());
+        let app = Arc::new(
+            App::new(config, None, crate::builtin_plugin::for_tests())
+                .await
+                .unwrap(),
+        );
         let pulled = Arc::new(AtomicUsize::new(0));
         let counter = pulled.clone();
         let endless = futures_util::stream::repeat_with(move || {

@@ -1,7 +1,10 @@
 //! The configured stores, opened: documents in SQLite, PostgreSQL or Igor;
 //! secrets sealed in SQLite or PostgreSQL (with Igor, in the host's own
-//! SQLite file, never in Igor).
+//! SQLite file, never in Igor). [`backends`] is the one place a
+//! [`StoreConfig`] becomes store backends: the host's own here, a tenant's
+//! own in `tenants::tenant_documents`.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -26,32 +29,101 @@ pub struct Stores {
     pub secrets_location: String,
 }
 
-type Backends = (Arc<dyn DocumentStore>, Arc<dyn SecretVault>);
+/// What a [`StoreConfig`] opens: its documents and, when the backend can
+/// keep them (not Igor), the vault for the sealed secrets.
+pub struct Backends {
+    pub documents: Arc<dyn DocumentStore>,
+    pub vault: Option<Arc<dyn SecretVault>>,
+    /// A database that connects at its first use, to connect now instead.
+    postgres: Option<Arc<PostgresStore>>,
+}
 
-async fn open_backends(config: &Config) -> anyhow::Result<Backends> {
-    owner_only::create_dir(&config.data_dir)?;
-    let local = || {
-        SqliteStore::open(&config.store_path())
-            .with_context(|| format!("opening the store {}", config.store_path().display()))
+/// Where a store configuration's defaults point.
+pub struct Defaults<'a> {
+    /// Whose documents a store of one tenant (Igor) holds.
+    pub tenant: &'a str,
+    /// The SQLite file of a `sqlite` store that names no `path`.
+    pub sqlite: PathBuf,
+    /// The store [`StoreConfig::Default`] means: `None` for the host's own
+    /// (the SQLite file above), or a store already open (a tenant's default
+    /// is the host's documents).
+    pub default: Option<&'a Arc<dyn DocumentStore>>,
+}
+
+/// The one place a [`StoreConfig`] becomes store backends, for the host's
+/// own stores and for a tenant's. PostgreSQL connects at first use, so
+/// building a tenant does not wait; [`Backends::connect`] connects now.
+pub fn backends(store: &StoreConfig, defaults: Defaults<'_>) -> anyhow::Result<Backends> {
+    let sqlite = |path: &Path| -> anyhow::Result<Backends> {
+        let store = Arc::new(
+            SqliteStore::open(path)
+                .with_context(|| format!("opening the store {}", path.display()))?,
+        );
+        Ok(Backends {
+            documents: store.clone(),
+            vault: Some(store),
+            postgres: None,
+        })
     };
-    Ok(match &config.store {
-        StoreConfig::Default | StoreConfig::Sqlite { .. } => {
-            let store = Arc::new(local()?);
-            (store.clone(), store)
-        }
-        StoreConfig::Igor(igor) => (
-            Arc::new(IgorStore::new(igor, DEFAULT_TENANT).context("configuring the Igor store")?),
-            Arc::new(local()?),
-        ),
+    match store {
+        StoreConfig::Default => match defaults.default {
+            Some(documents) => Ok(Backends {
+                documents: documents.clone(),
+                vault: None,
+                postgres: None,
+            }),
+            None => sqlite(&defaults.sqlite),
+        },
+        StoreConfig::Sqlite { path } => sqlite(path.as_deref().unwrap_or(&defaults.sqlite)),
+        StoreConfig::Igor(igor) => Ok(Backends {
+            documents: Arc::new(
+                IgorStore::new(igor, defaults.tenant).context("configuring the Igor store")?,
+            ),
+            vault: None,
+            postgres: None,
+        }),
         StoreConfig::Postgres(pg) => {
-            let store = Arc::new(
-                PostgresStore::connect(pg)
-                    .await
-                    .context("opening the PostgreSQL store")?,
-            );
-            (store.clone(), store)
+            let store =
+                Arc::new(PostgresStore::new(pg).context("configuring the PostgreSQL store")?);
+            Ok(Backends {
+                documents: store.clone(),
+                vault: Some(store.clone()),
+                postgres: Some(store),
+            })
         }
-    })
+    }
+}
+
+impl Backends {
+    /// Connects (and migrates) a database now, so that a host does not
+    /// start without its store.
+    pub async fn connect(self) -> anyhow::Result<Self> {
+        if let Some(pg) = &self.postgres {
+            drop(pg.client().await.context("opening the PostgreSQL store")?);
+        }
+        Ok(self)
+    }
+}
+
+/// The host's own backends: its documents, and the vault of its secrets
+/// (with Igor, the host's own SQLite file, never Igor).
+async fn open_backends(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn DocumentStore>, Arc<dyn SecretVault>)> {
+    owner_only::create_dir(&config.data_dir)?;
+    let defaults = || Defaults {
+        tenant: DEFAULT_TENANT,
+        sqlite: config.store_path(),
+        default: None,
+    };
+    let opened = backends(&config.store, defaults())?.connect().await?;
+    let vault = match opened.vault {
+        Some(vault) => vault,
+        None => backends(&StoreConfig::Default, defaults())?
+            .vault
+            .context("the SQLite store keeps secrets")?,
+    };
+    Ok((opened.documents, vault))
 }
 
 impl Stores {
@@ -137,4 +209,37 @@ pub async fn rotate_key(config: &Config, keep_old: bool) -> anyhow::Result<Strin
         )),
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenants_default_is_the_hosts_documents_and_sqlite_a_file_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let host: Arc<dyn DocumentStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("host.sqlite")).unwrap());
+        let own = dir.path().join("tenants/t.sqlite");
+        let defaults = || Defaults {
+            tenant: "t",
+            sqlite: own.clone(),
+            default: Some(&host),
+        };
+        let shared = backends(&StoreConfig::Default, defaults()).unwrap();
+        assert!(Arc::ptr_eq(&shared.documents, &host));
+        assert!(shared.vault.is_none(), "the host's vault is not lent out");
+        let sqlite = backends(&StoreConfig::Sqlite { path: None }, defaults()).unwrap();
+        assert!(sqlite.vault.is_some());
+        assert!(own.exists(), "{} was not opened", own.display());
+        let named = dir.path().join("named.sqlite");
+        backends(
+            &StoreConfig::Sqlite {
+                path: Some(named.clone()),
+            },
+            defaults(),
+        )
+        .unwrap();
+        assert!(named.exists());
+    }
 }

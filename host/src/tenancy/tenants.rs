@@ -29,14 +29,12 @@ use crate::limits::Limits;
 use crate::message::HostResponse;
 use crate::store::{DocumentStore, Namespace, QuotaStore, SecretStore};
 use crate::tenancy::directory::ListedTenant;
+use crate::tenancy::stores;
 use crate::wasm::manifest::{self, Grant, Manifest};
 use crate::wasm::runtime::{Plugin, RequestState, TenantShare};
 
 pub use crate::config::DEFAULT_TENANT;
 
-/// The component built from `plugin/` into this binary (see
-/// [`crate::builtin`]).
-pub use crate::builtin::COMPONENT as BUILTIN_COMPONENT;
 
 pub struct Tenant {
     pub id: String,
@@ -131,7 +129,8 @@ impl Registry {
 pub struct Shared {
     pub engine: Engine,
     pub linker: Linker<RequestState>,
-    /// Components compiled once, shared by the tenants that run them.
+    /// Components compiled once, shared by the tenants that run them, and
+    /// the built-in one.
     pub components: crate::wasm::components::ComponentLibrary,
     pub documents: Arc<dyn DocumentStore>,
     pub secrets: Arc<dyn SecretStore>,
@@ -142,33 +141,19 @@ pub struct Shared {
 }
 
 /// The document store of a tenant with its own `store` configuration;
-/// `host_documents` is the host's own.
+/// `host_documents` is the host's own (see [`stores::backends`]).
 pub fn tenant_documents(
     id: &str,
     store: &StoreConfig,
     host_documents: &Arc<dyn DocumentStore>,
     data_dir: &Path,
 ) -> anyhow::Result<Arc<dyn DocumentStore>> {
-    Ok(match store {
-        StoreConfig::Default => host_documents.clone(),
-        StoreConfig::Sqlite { path } => {
-            let path = path
-                .clone()
-                .unwrap_or_else(|| data_dir.join("tenants").join(format!("{id}.sqlite")));
-            Arc::new(
-                crate::store::sqlite::SqliteStore::open(&path)
-                    .with_context(|| format!("opening {}", path.display()))?,
-            )
-        }
-        StoreConfig::Igor(igor) => Arc::new(
-            crate::store::igor::IgorStore::new(igor, id).context("configuring the Igor store")?,
-        ),
-        // Connects and migrates at first use: building a registry does not wait.
-        StoreConfig::Postgres(pg) => Arc::new(
-            crate::store::postgres::PostgresStore::new(pg)
-                .context("configuring the PostgreSQL store")?,
-        ),
-    })
+    let defaults = stores::Defaults {
+        tenant: id,
+        sqlite: data_dir.join("tenants").join(format!("{id}.sqlite")),
+        default: Some(host_documents),
+    };
+    Ok(stores::backends(store, defaults)?.documents)
 }
 
 /// Builds one tenant of a multi-tenant host (also to check a tenant before
@@ -276,7 +261,7 @@ fn build_registry_of(
             DEFAULT_TENANT,
             String::new(),
             gate,
-            &config.single_tenant_plugins(),
+            &config.single_tenant_plugins(shared.components.builtin()),
             config.actions.clone(),
             config.limits,
             Quota::default(),

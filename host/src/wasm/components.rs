@@ -7,6 +7,7 @@
 //! references, so a component no configuration uses any more (after a
 //! reload) is freed with its last plugin.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
@@ -16,6 +17,7 @@ use anyhow::Context as _;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+use crate::builtin_plugin::BuiltinPlugin;
 use crate::wasm::bindings::IgorPluginPre;
 use crate::wasm::engine;
 use crate::wasm::manifest::Manifest;
@@ -39,12 +41,26 @@ enum Source {
     },
 }
 
-#[derive(Default)]
 pub struct ComponentLibrary {
+    /// What a plugin without a component file runs.
+    builtin: BuiltinPlugin,
     loaded: Mutex<HashMap<Source, Weak<LoadedComponent>>>,
 }
 
 impl ComponentLibrary {
+    /// A library whose plugins without a component file run `builtin`.
+    pub fn new(builtin: BuiltinPlugin) -> Self {
+        Self {
+            builtin,
+            loaded: Default::default(),
+        }
+    }
+
+    /// The built-in plugin, handed in by the binary that carries it.
+    pub fn builtin(&self) -> &BuiltinPlugin {
+        &self.builtin
+    }
+
     /// The component at `path`, or the built-in one, for the plugin `name`
     /// (used in error messages).
     pub fn load(
@@ -74,7 +90,13 @@ impl ComponentLibrary {
             return Ok(component);
         }
         loaded.retain(|_, component| component.strong_count() > 0);
-        let component = Arc::new(compile(name, path, engine, linker, cache_dir)?);
+        let wasm = match path {
+            Some(path) => Cow::Owned(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            ),
+            None => Cow::Borrowed(self.builtin.component()),
+        };
+        let component = Arc::new(compile(name, &wasm, engine, linker, cache_dir)?);
         loaded.insert(source, Arc::downgrade(&component));
         Ok(component)
     }
@@ -82,19 +104,11 @@ impl ComponentLibrary {
 
 fn compile(
     name: &str,
-    path: Option<&Path>,
+    wasm: &[u8],
     engine: &Engine,
     linker: &Linker<RequestState>,
     cache_dir: &Path,
 ) -> anyhow::Result<LoadedComponent> {
-    let file;
-    let wasm: &[u8] = match path {
-        Some(path) => {
-            file = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            &file
-        }
-        None => crate::builtin::COMPONENT,
-    };
     let component =
         engine::load_component(engine, wasm, Some(cache_dir)).context("loading the component")?;
     engine::check_imports(engine, &component, name)?;
@@ -117,7 +131,7 @@ mod tests {
     #[test]
     fn a_component_is_loaded_once_and_freed_with_its_last_user() {
         let (engine, linker, cache) = library_parts();
-        let library = ComponentLibrary::default();
+        let library = ComponentLibrary::new(crate::builtin_plugin::for_tests());
         let first = library
             .load("a", None, &engine, &linker, cache.path())
             .unwrap();
@@ -141,10 +155,10 @@ mod tests {
     #[test]
     fn a_changed_file_is_a_different_component() {
         let (engine, linker, cache) = library_parts();
-        let library = ComponentLibrary::default();
+        let library = ComponentLibrary::new(crate::builtin_plugin::for_tests());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plugin.wasm");
-        std::fs::write(&path, crate::builtin::COMPONENT).unwrap();
+        std::fs::write(&path, library.builtin().component()).unwrap();
         let first = library
             .load("p", Some(&path), &engine, &linker, cache.path())
             .unwrap();

@@ -212,17 +212,6 @@ impl Manifest {
     }
 }
 
-/// The built-in component's manifest (`plugin/manifest.toml`, written into
-/// it by `build.rs`).
-pub fn builtin() -> &'static Manifest {
-    static BUILTIN: std::sync::LazyLock<Manifest> = std::sync::LazyLock::new(|| {
-        Manifest::from_component(crate::builtin::COMPONENT)
-            .expect("the built-in component is readable")
-            .expect("build.rs writes the built-in component's manifest")
-    });
-    &BUILTIN
-}
-
 /// What a plugin may do once the operator's configuration is applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grant {

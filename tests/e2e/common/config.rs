@@ -210,7 +210,7 @@ pub struct Plugin(PluginConfig);
 
 /// The plugin installed as `name`, running the built-in component.
 pub fn plugin(name: &str) -> Plugin {
-    let mut config = igor_host::config::default_plugins().remove(0);
+    let mut config = igor_host::config::default_plugins(igor_fitbit::builtin()).remove(0);
     config.name = name.to_string();
     Plugin(config)
 }

@@ -270,7 +270,7 @@ pub async fn page_text(client: &reqwest::Client, url: &str) -> String {
 }
 
 /// The hostile test guest with `manifest` written into it, as a file in
-/// `dir` (the way `host/build.rs` writes the built-in plugin's).
+/// `dir` (the way `igor-fitbit/build.rs` writes the built-in plugin's).
 pub fn hostile_with_manifest(dir: &Path, manifest: &str) -> PathBuf {
     let wasm = std::fs::read(igor_test_guests::HOSTILE).unwrap();
     let path = dir.join("hostile-with-manifest.wasm");

@@ -263,6 +263,6 @@ pub fn default_allowed_hosts() -> Vec<String> {
     }
     names
         .into_iter()
-        .filter(|n| crate::trusted_names::parse_allowed_host(n).is_ok())
+        .filter(|n| igor_host::trusted_names::parse_allowed_host(n).is_ok())
         .collect()
 }

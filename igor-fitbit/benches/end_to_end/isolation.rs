@@ -88,7 +88,7 @@ async fn dispatch_time(host: &InProcessHost) -> Duration {
 }
 
 pub fn compilation(dir: &Path) -> Compilation {
-    let wasm = igor_host::tenants::BUILTIN_COMPONENT;
+    let wasm = igor_fitbit::COMPONENT;
     let engine = igor_host::engine::build_engine(64 << 20, true).expect("an engine");
     let mut compile = Vec::new();
     let mut compiled_bytes = 0;

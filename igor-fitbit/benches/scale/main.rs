@@ -12,7 +12,7 @@
 //! latency, resident memory per host after the load, and scheduled runs
 //! (database claims) per second during the load.
 //!
-//! `cargo bench -p igor-host --bench scale` prints the results and
+//! `cargo bench -p igor-fitbit --bench scale` prints the results and
 //! writes them between the scale-out markers in docs/benchmarks.md.
 //! `IGOR_SCALE_TENANTS` (default 10000) and `IGOR_SCALE_SECONDS` (default
 //! 10) change the size and the measuring window.

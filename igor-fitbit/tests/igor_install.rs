@@ -8,8 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use igor_fitbit::builtin;
+use igor_fitbit::igor_install::{Options, install, uninstall};
 use igor_host::config::Config;
-use igor_host::igor_install::{Options, install, uninstall};
 use igor_test_support::free_port;
 use igor_test_support::real_igor::{self, Igor};
 
@@ -73,7 +74,7 @@ async fn a_fresh_igor_gets_everything_once() {
         0,
         "it holds the secret"
     );
-    let config = Config::load(Some(&config_path)).unwrap();
+    let config = Config::load(Some(&config_path), builtin()).unwrap();
     assert_eq!(config.server.igor_forward_secret.as_deref(), Some(&*secret));
     assert_eq!(config.server.allowed_hosts, ["igor.local"]);
     assert_eq!(config.server.listen.port(), options.port.unwrap());
@@ -136,9 +137,9 @@ async fn another_install_name_keeps_to_its_own_paths() {
     );
     assert!(fragment.contains("<name>_fitbit</name>"), "{fragment}");
     assert!(!fragment.contains("{plugin}"));
-    let config = Config::load(Some(&db.join("igor-host.toml"))).unwrap();
+    let config = Config::load(Some(&db.join("igor-host.toml")), builtin()).unwrap();
     let names: Vec<String> = config
-        .single_tenant_plugins()
+        .single_tenant_plugins(builtin())
         .into_iter()
         .map(|p| p.name)
         .collect();

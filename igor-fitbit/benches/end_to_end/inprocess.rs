@@ -31,11 +31,15 @@ impl InProcessHost {
             dir.join("data").display().to_string()
         );
         std::fs::write(&config_path, text).expect("writing the config");
-        let config = Config::load(Some(&config_path)).expect("the config");
+        let config = Config::load(Some(&config_path), igor_fitbit::builtin()).expect("the config");
         let app = Arc::new(
-            App::new(config.clone(), Some(config_path))
-                .await
-                .expect("building the host"),
+            App::new(
+                config.clone(),
+                Some(config_path),
+                igor_fitbit::builtin().clone(),
+            )
+            .await
+            .expect("building the host"),
         );
         // The binary's own listener, with its limits from the config.
         let limits = ListenLimits::from_config(&config.server);

@@ -221,7 +221,7 @@ pub async fn install(dir: &Path, options: &Options) -> anyhow::Result<Outcome> {
                 .clone()
                 .unwrap_or_else(files::default_allowed_hosts);
             for host in &allowed_hosts {
-                crate::trusted_names::parse_allowed_host(host)?;
+                igor_host::trusted_names::parse_allowed_host(host)?;
             }
             let text = files::host_config(&files::HostConfig {
                 name,

@@ -10,7 +10,7 @@
 //! 4. cold start, and compiling `fitbit.wasm`;
 //! 5. upstream calls per scheduled run, per provider, against the original.
 //!
-//! `cargo bench -p igor-host --bench end_to_end` prints the results and
+//! `cargo bench -p igor-fitbit --bench end_to_end` prints the results and
 //! writes them into docs/benchmarks.md and docs/benchmarks.svg.
 
 mod breakdown;

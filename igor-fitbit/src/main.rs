@@ -2,7 +2,10 @@
 //! request through a plugin and prints the answer, `get` prints stored data,
 //! `secret set` stores a secret for a plugin, `secret rotate-key` reseals
 //! every secret with a new key, `inspect` shows what a component asks of its
-//! host.
+//! host, `igor install` sets the host up as an Igor's fitbit plugin.
+//!
+//! The host is the library `igor_host`; this binary hands it the fitbit
+//! plugin built into it ([`igor_fitbit::builtin`]).
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -11,6 +14,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use igor_fitbit::builtin;
 use igor_host::app::{App, DEFAULT_TENANT, HostRequest, Stores};
 use igor_host::config::{Config, StoreConfig, TenantSource};
 use igor_host::store::{DocumentStore, Namespace, validate_secret_name};
@@ -143,8 +147,8 @@ struct IgorArgs {
 }
 
 impl IgorArgs {
-    fn options(self) -> igor_host::igor_install::Options {
-        igor_host::igor_install::Options {
+    fn options(self) -> igor_fitbit::igor_install::Options {
+        igor_fitbit::igor_install::Options {
             name: self.name,
             igor_url: self.igor_url,
             igor_user: self.igor_user,
@@ -205,7 +209,7 @@ enum SecretCommand {
 #[derive(clap::Args)]
 struct Owner {
     /// The plugin (its install name).
-    #[arg(long, default_value_t = igor_host::wasm::manifest::builtin().name.clone())]
+    #[arg(long, default_value_t = builtin().name().to_string())]
     plugin: String,
     /// The tenant, on a host with [[tenant]]s.
     #[arg(long)]
@@ -246,7 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             headers,
         } => {
-            let app = App::load(cli.config).await?;
+            let app = App::load(cli.config, builtin().clone()).await?;
             let headers = headers
                 .iter()
                 .map(|h| {
@@ -291,7 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Get { path, owner } => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = Config::load(cli.config.as_deref(), builtin())?;
             let stores = Stores::open(&config).await?;
             let (ns, documents) = owner.resolve(&config, &stores).await?;
             match documents.get(&ns, &path).await? {
@@ -316,12 +320,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => add_manifest(&component, &manifest, output.as_deref()),
         Command::Igor(command) => igor_command(command).await,
         Command::Tenant(command) => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = Config::load(cli.config.as_deref(), builtin())?;
             tenant_command(&directory(&config)?, command).await
         }
         Command::Secret(SecretCommand::Set { name, owner }) => {
             validate_secret_name(&name)?;
-            let config = Config::load(cli.config.as_deref())?;
+            let config = Config::load(cli.config.as_deref(), builtin())?;
             let stores = Stores::open(&config).await?;
             let (ns, _) = owner.resolve(&config, &stores).await?;
             let value = read_secret_value(&name)?;
@@ -333,7 +337,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Secret(SecretCommand::RotateKey { keep_old }) => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = Config::load(cli.config.as_deref(), builtin())?;
             println!(
                 "{}",
                 igor_host::tenancy::stores::rotate_key(&config, keep_old).await?
@@ -365,7 +369,7 @@ impl Owner {
                 if let Some(tenant) = self.tenant.as_deref().filter(|t| *t != DEFAULT_TENANT) {
                     bail!("this host has no [[tenant]] {tenant:?}; leave out --tenant");
                 }
-                let plugins = config.single_tenant_plugins();
+                let plugins = config.single_tenant_plugins(builtin());
                 (
                     DEFAULT_TENANT.to_string(),
                     plugins,
@@ -431,7 +435,7 @@ async fn tenant_command(
                         .with_context(|| format!("{} is not a tenant spec", path.display()))?
                 }
                 None => TenantSpec {
-                    plugins: igor_host::config::default_plugins(),
+                    plugins: igor_host::config::default_plugins(builtin()),
                     ..Default::default()
                 },
             };
@@ -485,7 +489,7 @@ async fn tenant_command(
 }
 
 async fn igor_command(command: IgorCommand) -> anyhow::Result<ExitCode> {
-    use igor_host::igor_install;
+    use igor_fitbit::igor_install;
     let (dir, outcome, unit) = match command {
         IgorCommand::Install {
             dir,
@@ -576,7 +580,7 @@ fn read_secret_value(name: &str) -> anyhow::Result<String> {
 fn inspect(component: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let wasm = match component {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => igor_host::tenancy::tenants::BUILTIN_COMPONENT.to_vec(),
+        None => igor_fitbit::COMPONENT.to_vec(),
     };
     let name = component.map_or("the built-in component".into(), |p| p.display().to_string());
     match Manifest::from_component(&wasm).with_context(|| format!("reading {name}"))? {
@@ -616,10 +620,10 @@ fn add_manifest(
 }
 
 async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let config = Config::load(config_path.as_deref())?;
+    let config = Config::load(config_path.as_deref(), builtin())?;
     println!("Data directory: {}", config.data_dir.display());
     tracing::info!(data_dir = %config.data_dir.display(), "data directory");
-    let app = Arc::new(App::new(config.clone(), config_path).await?);
+    let app = Arc::new(App::new(config.clone(), config_path, builtin().clone()).await?);
     let listeners = igor_host::server::Listeners::bind(&config.server).await?;
     let local = listeners.main.local_addr()?;
     if config.server.allow_unauthenticated && config.server.exposed() && !config.has_credentials() {

@@ -1,7 +1,8 @@
-//! Builds the fitbit plugin (`../plugin`) for wasm32-wasip2 so the host binary
-//! carries it as its built-in plugin, with `plugin/manifest.toml` written into
-//! it (see `src/manifest.rs`). Set `IGOR_FITBIT_WASM` to use a prebuilt
-//! component instead; the manifest is added to it the same way.
+//! Builds the fitbit plugin (`../plugin`) for wasm32-wasip2 so the
+//! `igor-host` binary carries it as its built-in plugin (`src/lib.rs`), with
+//! `plugin/manifest.toml` written into it (what `igor_host::wasm::manifest`
+//! reads). Set `IGOR_FITBIT_WASM` to use a prebuilt component instead; the
+//! manifest is added to it the same way.
 
 use std::env;
 use std::path::PathBuf;
