@@ -41,7 +41,8 @@ fn transport_faults() -> Vec<(Fault, &'static str)> {
 fn token_faults() -> Vec<(Fault, &'static str)> {
     let mut faults = transport_faults();
     faults.extend([
-        (Fault::TooManyRequests(None), "429"),
+        (Fault::TooManyRequests(None), "rate limited"),
+        (Fault::TooManyRequests(Some(120)), "try again in 120 s"),
         (
             Fault::WrongShape(json!({"token": "x"})),
             "without an access token",
@@ -56,8 +57,8 @@ struct Run<'a> {
     target: &'a str,
 }
 
-/// What a data call's fault is answered: 429 with `Retry-After` when
-/// upstream rate-limited it, 502 otherwise.
+/// What a fault of a data call or the token endpoint is answered: 429 with
+/// `Retry-After` when upstream rate-limited it, 502 otherwise.
 fn data_status(fault: &Fault) -> u16 {
     match fault {
         Fault::TooManyRequests(_) => 429,
@@ -147,7 +148,7 @@ async fn legacy_fitbit_failures() {
             fake.expire_all_access_tokens();
             fake.faults().inject("/oauth2/token", fault.clone(), 1);
         };
-        run.check(arm, fault, needle, 502).await;
+        run.check(arm, fault, needle, data_status(fault)).await;
     }
     assert_eq!(
         fake.faults().injected().len(),
@@ -205,7 +206,7 @@ async fn google_health_failures() {
             google.expire_access_tokens();
             google.faults().inject("/token", fault.clone(), 1);
         };
-        run.check(arm, fault, needle, 502).await;
+        run.check(arm, fault, needle, data_status(fault)).await;
     }
 }
 
