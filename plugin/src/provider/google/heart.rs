@@ -14,10 +14,10 @@ use serde_json::{Map, Value, json};
 use super::convert::{self, num, parse_duration};
 use super::scopes::{SCOPE_ACTIVITY, SCOPE_METRICS};
 use super::shape::{DataPoint, ShapeError};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, days_filter, keyed};
 use super::{GoogleHealth, LIST_PAGE_SIZE, granted};
 use crate::dates::Date;
-use crate::provider::{ApiError, Call, RunState};
+use crate::provider::RunState;
 
 /// Google's zone types and the legacy zone names, in the legacy order.
 pub const ZONES: &[(&str, &str)] = &[
@@ -47,19 +47,11 @@ fn zone_index(kind: &str) -> Option<usize> {
     ZONES.iter().position(|(google, _)| *google == kind)
 }
 
-/// `{member} >= "start" AND {member} < "end + 1"` over daily dates.
-fn date_filter(member: &str, start: Date, end: Date) -> String {
-    format!(
-        "{member} >= \"{start}\" AND {member} < \"{}\"",
-        end.add_days(1)
-    )
-}
-
 impl GoogleHealth {
     /// The resting heart rate of the days `start..=end`.
     fn resting_rates(&self, cx: &Ctx, start: Date, end: Date) -> Answer<BTreeMap<Date, i64>> {
         let what = "the daily-resting-heart-rate list";
-        let filter = date_filter("daily_resting_heart_rate.date", start, end);
+        let filter = days_filter("daily_resting_heart_rate.date", start, end);
         let points = self.list(
             cx,
             "daily-resting-heart-rate",
@@ -82,16 +74,13 @@ impl GoogleHealth {
     /// `heart`: the legacy heart endpoint's shape. Its `average` list gets
     /// the day's resting heart rate (tracker "Resting Heart Rate"); the
     /// logged `heart` entries have no Google equivalent.
-    pub(super) fn heart(&self, cx: &Ctx, call: &Call) -> Answer<Map<String, Value>> {
-        let window = self.window(call).map_err(ApiError::Failed)?;
-        let rates = self.resting_rates(cx, window.start, window.end)?;
+    pub(super) fn heart(&self, cx: &Ctx, day: Date) -> Answer<Fields> {
+        let rates = self.resting_rates(cx, day, day)?;
         let average: Vec<Value> = rates
             .values()
             .map(|bpm| json!({"heartRate": bpm, "tracker": "Resting Heart Rate"}))
             .collect();
-        let mut answer = Map::new();
-        answer.insert("average".into(), Value::Array(average));
-        Ok(answer)
+        Ok(keyed("average", Value::Array(average)))
     }
 
     /// The `activities-heart` entries of the days `start..=end` that have
@@ -138,7 +127,7 @@ impl GoogleHealth {
             days.entry(day).or_default().resting = Some(bpm);
         }
         let what = "the daily-heart-rate-zones list";
-        let filter = date_filter("daily_heart_rate_zones.date", start, end);
+        let filter = days_filter("daily_heart_rate_zones.date", start, end);
         let points = self.reconcile(cx, "daily-heart-rate-zones", Some(&filter))?;
         for (i, point) in points.iter().enumerate() {
             thresholds(days, i, point).map_err(|e| Self::bad_shape(cx, what, e))?;

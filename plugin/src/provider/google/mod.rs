@@ -197,6 +197,16 @@ impl GoogleHealth {
         })
     }
 
+    /// [`Self::window`] of a call being run.
+    fn call_window(&self, call: &Call) -> std::result::Result<Window, ApiError> {
+        self.window(call).map_err(ApiError::Failed)
+    }
+
+    /// The one day a call of a single day reads (`date`, default today).
+    fn day_of(&self, call: &Call) -> std::result::Result<Date, ApiError> {
+        Ok(self.call_window(call)?.start)
+    }
+
     fn upstream(message: String) -> ApiError {
         ApiError::Failed(PluginError::upstream(message))
     }
@@ -324,7 +334,8 @@ impl Provider for GoogleHealth {
             token: access_token,
             user,
             method: &call.method,
+            system: app.system.as_deref(),
         };
-        self.run_call(&cx, app, call, state)
+        self.run_call(&cx, call, state)
     }
 }

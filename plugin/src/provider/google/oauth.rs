@@ -76,6 +76,7 @@ impl GoogleHealth {
             token: &access,
             user: "",
             method: "authorisation",
+            system: None,
         };
         let request =
             FetchRequest::get(format!("{}/v4/users/me/identity", self.api_url)).bearer(&access);
