@@ -4,8 +4,10 @@
 use serde_json::json;
 
 use crate::router::handle;
-use crate::testing::fitbit::{API, auth_header, configured, form_value, weight_body, with_token};
-use crate::testing::{MemoryHost, form, put_into, request, response};
+use crate::testing::fitbit::{API, configured, weight_body, with_token};
+use crate::testing::{
+    MemoryHost, auth_header, form, form_value, put_into, request, response, state_of,
+};
 use igor_plugin_sdk::Credential;
 
 #[test]
@@ -78,13 +80,7 @@ fn authorisation_round_trip_stores_the_token() {
 fn forged_or_expired_states_are_refused() {
     let host = configured();
     let started = handle(&host, &request("GET", "/auth1", &[("user", "jack")]));
-    let location = url::Url::parse(started.header("location").unwrap()).unwrap();
-    let state = location
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&started);
     let forged = format!("jack.{}", "0".repeat(64));
     let other_user = state.replace("jack.", "jill.");
     for bad in ["jack", forged.as_str(), other_user.as_str()] {

@@ -36,7 +36,7 @@ pub(super) fn weights_come_in_the_legacy_shape_and_units() {
             "spaces as %20: {}",
             sent.url
         );
-        assert_eq!(bearer(&sent).unwrap(), "Bearer ya29.A1");
+        assert_eq!(auth_header(&sent).unwrap(), "Bearer ya29.A1");
         let stored = host.get("sensors/fitbit/jack").unwrap();
         let weights = stored["weight"].as_array().unwrap();
         // Oldest first, civil date and time, the id as logId.

@@ -22,7 +22,9 @@ use crate::provider::google::{
     SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
 };
 use crate::router::handle;
-use crate::testing::{MemoryHost, form, request, response};
+use crate::testing::{
+    MemoryHost, auth_header, form, form_value, path_of, query_of, request, response,
+};
 use igor_plugin_sdk::{Credential, FetchRequest};
 
 pub(super) const API: &str = "https://health.googleapis.com";
@@ -59,33 +61,6 @@ pub(crate) fn with_token(host: &MemoryHost, expires_in: f64, scope: &str) {
             "healthUserId": "4957304218837201659", "legacyUserId": "GGNJL9"
         }),
     );
-}
-
-pub(crate) fn query_of(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-pub(super) fn path_of(url: &str) -> String {
-    url::Url::parse(url).unwrap().path().to_string()
-}
-
-pub(crate) fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-}
-
-pub(super) fn bearer(request: &FetchRequest) -> Option<String> {
-    request
-        .headers
-        .iter()
-        .find(|(k, _)| k == "authorization")
-        .map(|(_, v)| v.clone())
 }
 
 pub(super) fn civil(date: (i32, u32, u32), time: (u32, u32, u32)) -> Value {

@@ -71,7 +71,7 @@ pub(super) fn the_code_exchange_sends_the_secret_as_a_form_field_and_stores_the_
             );
         }
         assert_eq!(r.url, format!("{API}/v4/users/me/identity"));
-        assert_eq!(bearer(r).unwrap(), "Bearer ya29.A1");
+        assert_eq!(auth_header(r).unwrap(), "Bearer ya29.A1");
         response(
             200,
             json!({"name": "users/4957304218837201659/identity",
@@ -111,7 +111,7 @@ pub(super) fn the_code_exchange_sends_the_secret_as_a_form_field_and_stores_the_
             secret: "client_secret".into()
         })
     );
-    assert!(bearer(&exchange).is_none());
+    assert!(auth_header(&exchange).is_none());
     let token = host.get(TOKEN_PATH).unwrap();
     assert_eq!(token["provider"], "google-health");
     assert_eq!(token["refresh_token"], "1//R1");
@@ -171,7 +171,7 @@ pub(super) fn a_refresh_without_refresh_token_keeps_the_stored_one() {
                 json!({"access_token": "ya29.A2", "expires_in": 3599, "scope": SCOPE_METRICS, "token_type": "Bearer"}),
             );
         }
-        assert_eq!(bearer(r).unwrap(), "Bearer ya29.A2");
+        assert_eq!(auth_header(r).unwrap(), "Bearer ya29.A2");
         response(200, json!({}))
     });
     let r = run(&host, &[("user", "jack")]);
@@ -255,7 +255,7 @@ pub(super) fn a_401_refreshes_once_and_retries() {
         if r.url == TOKEN_URL {
             return response(200, json!({"access_token": "ya29.A2", "expires_in": 3599}));
         }
-        match bearer(r).as_deref() {
+        match auth_header(r).as_deref() {
             Some("Bearer ya29.A1") => response(
                 401,
                 json!({"error": {"code": 401, "message": "Request had invalid authentication credentials.",
