@@ -43,6 +43,9 @@ struct Day {
     zones: BTreeMap<usize, Zone>,
 }
 
+/// The heart data of each day with any.
+type Days = BTreeMap<Date, Day>;
+
 fn zone_index(kind: &str) -> Option<usize> {
     ZONES.iter().position(|(google, _)| *google == kind)
 }
@@ -96,7 +99,7 @@ impl GoogleHealth {
         call: &str,
         answer: &mut Map<String, Value>,
     ) -> Answer<Vec<Value>> {
-        let mut days: BTreeMap<Date, Day> = BTreeMap::new();
+        let mut days = Days::new();
         if granted(state, SCOPE_METRICS) {
             self.heart_metrics(cx, start, end, &mut days)?;
         } else {
@@ -116,13 +119,7 @@ impl GoogleHealth {
     }
 
     /// Resting heart rates and zone thresholds (metrics scope).
-    fn heart_metrics(
-        &self,
-        cx: &Ctx,
-        start: Date,
-        end: Date,
-        days: &mut BTreeMap<Date, Day>,
-    ) -> Answer<()> {
+    fn heart_metrics(&self, cx: &Ctx, start: Date, end: Date, days: &mut Days) -> Answer<()> {
         for (day, bpm) in self.resting_rates(cx, start, end)? {
             days.entry(day).or_default().resting = Some(bpm);
         }
@@ -136,13 +133,7 @@ impl GoogleHealth {
     }
 
     /// Minutes and calories in each zone (activity scope).
-    fn zone_activity(
-        &self,
-        cx: &Ctx,
-        start: Date,
-        end: Date,
-        days: &mut BTreeMap<Date, Day>,
-    ) -> Answer<()> {
+    fn zone_activity(&self, cx: &Ctx, start: Date, end: Date, days: &mut Days) -> Answer<()> {
         // A day's window lists the zones with time or calories; the other
         // zones had none that day.
         let what = "the time-in-heart-rate-zone daily roll-up";
@@ -197,11 +188,7 @@ impl GoogleHealth {
 }
 
 /// The zone thresholds of one `daily-heart-rate-zones` point.
-fn thresholds(
-    days: &mut BTreeMap<Date, Day>,
-    i: usize,
-    point: &DataPoint,
-) -> Result<(), ShapeError> {
+fn thresholds(days: &mut Days, i: usize, point: &DataPoint) -> Result<(), ShapeError> {
     let zones = point
         .daily_heart_rate_zones
         .as_ref()
