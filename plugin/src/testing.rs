@@ -21,6 +21,14 @@ pub fn form(path: &str, fields: &[(&str, &str)]) -> Request {
     igor_plugin_sdk::testing::with_form(request("POST", path, &[]), fields)
 }
 
+/// `GET /plugin/fitbit?QUERY` through the router, which must succeed; the
+/// answer.
+pub fn run_ok(host: &MemoryHost, query: &[(&str, &str)]) -> Response {
+    let r = crate::router::handle(host, &request("GET", "/", query));
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    r
+}
+
 /// The query parameters of `url`.
 pub fn query_of(url: &str) -> HashMap<String, String> {
     url::Url::parse(url)

@@ -23,7 +23,7 @@ use crate::provider::google::{
 };
 use crate::router::handle;
 use crate::testing::{
-    MemoryHost, auth_header, form, form_value, path_of, query_of, request, response,
+    MemoryHost, auth_header, form, form_value, path_of, query_of, request, response, run_ok,
 };
 use igor_plugin_sdk::{Credential, FetchRequest};
 
@@ -116,6 +116,39 @@ pub(crate) fn run(host: &MemoryHost, query: &[(&str, &str)]) -> igor_plugin_sdk:
 pub(super) fn status_body(code: u16, status: &str, reason: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message, "status": status,
            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com"}]}})
+}
+
+/// Google's lists of one weigh-in of 63.5029 kg on 2026-11-25 and no
+/// height.
+pub(super) fn one_weigh_in(
+    r: &FetchRequest,
+) -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError> {
+    if is_list(&r.url, "height") {
+        return response(200, json!({}));
+    }
+    let local = ((2026, 11, 25), (8, 0, 0));
+    let point = weight_point("1", "2026-11-25T07:00:00Z", local, 63_502.9);
+    response(200, json!({"dataPoints": [point]}))
+}
+
+/// The weight in jack's sensors.
+pub(super) fn jacks_weight(host: &MemoryHost) -> Value {
+    host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"].clone()
+}
+
+/// Google's refusal of a request the consent does not cover.
+pub(super) fn scope_insufficient() -> Value {
+    status_body(
+        403,
+        "PERMISSION_DENIED",
+        "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+        "Request had insufficient authentication scopes.",
+    )
+}
+
+/// Google's answer to a request the consent does not cover.
+pub(super) fn not_covered() -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError> {
+    response(403, scope_insufficient())
 }
 
 /// Google's token endpoint refuses every refresh token, in its own words.

@@ -174,8 +174,7 @@ pub(super) fn a_refresh_without_refresh_token_keeps_the_stored_one() {
         assert_eq!(auth_header(r).unwrap(), "Bearer ya29.A2");
         response(200, json!({}))
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     let token = host.get(TOKEN_PATH).unwrap();
     assert_eq!(token["access_token"], "ya29.A2");
     assert_eq!(token["refresh_token"], "1//R1");
@@ -201,15 +200,12 @@ pub(super) fn a_refresh_keeps_the_google_identity_of_the_token() {
         }
         response(200, json!({}))
     });
-    let r = run(
-        &host,
-        &[
-            ("user", "jack"),
-            ("methods", "user_profile_get"),
-            ("user_id", "GGNJL9"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    let own_profile = [
+        ("user", "jack"),
+        ("methods", "user_profile_get"),
+        ("user_id", "GGNJL9"),
+    ];
+    run_ok(&host, &own_profile);
     let token = host.get(TOKEN_PATH).unwrap();
     assert_eq!(token["access_token"], "ya29.A2");
     assert_eq!(token["healthUserId"], "4957304218837201659");
@@ -217,15 +213,7 @@ pub(super) fn a_refresh_keeps_the_google_identity_of_the_token() {
     let user = &host.get("sensors/fitbit/jack").unwrap()["user"];
     assert_eq!(user["encodedId"], "GGNJL9");
     // The next run, on the refreshed token, still knows whose data it reads.
-    let r = run(
-        &host,
-        &[
-            ("user", "jack"),
-            ("methods", "user_profile_get"),
-            ("user_id", "GGNJL9"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &own_profile);
 }
 
 #[test]
@@ -266,8 +254,7 @@ pub(super) fn a_401_refreshes_once_and_retries() {
             _ => response(200, json!({"dataPoints": [weight_point("1", "2026-11-25T07:00:00Z", ((2026, 11, 25), (8, 0, 0)), 80_000.0)]})),
         }
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     let urls = host.sent_urls();
     assert_eq!(urls.len(), 4, "{urls:?}"); // weight 401, token, weight, height
     assert_eq!(urls[1], TOKEN_URL);
