@@ -8,9 +8,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
 use common::{Client, Host, HostConfig, clouds};
-use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
 use igor_test_support::real_igor;
 use igor_test_support::{FakeGoogle, consent};
 use real_igor::{Igor, Options};
@@ -215,11 +214,9 @@ async fn igors_own_action_fetches_into_igor() {
     let mut owner = IgorOwner::with_jack().await;
     // The action from the plugin's fragment (user jack, representing
     // sensors/fitbit) fires when Igor starts.
-    let now =
-        (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
     owner
         .google
-        .add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&now, 80_100.0));
+        .add_recent_weight(DEFAULT_HEALTH_USER_ID, 80_100.0);
     owner.save_and_restart_igor().await;
     let status = owner.igor_status(|s| s["alive"] == true).await;
     assert!(status["fitbit"].get("lastSuccess").is_some(), "{status}");
