@@ -21,7 +21,7 @@ async fn fitbit_weight_units_and_series() {
     f.add_weight("GGNJL9", WeightLog::new("2026-11-20", "07:12:33", 80.1));
     let a = f.issue_tokens("CID", "GGNJL9", "weight").access_token;
     let path = "/1/user/-/body/log/weight/date/2026-11-20.json";
-    let (_, kg) = json_of(fitbit_get(&f, &c, &a, path, None).await).await;
+    let (_, kg) = fitbit_json(&f, &c, &a, path).await;
     let w = &kg["weight"][0];
     assert_eq!(w["weight"], json!(80.1));
     assert_eq!(w["date"], "2026-11-20");
@@ -37,56 +37,16 @@ async fn fitbit_weight_units_and_series() {
     assert_eq!(metric["weight"][0]["weight"], json!(80.1));
 
     // Range + period forms.
-    let (s, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/body/log/weight/date/2026-11-17/2026-11-20.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (s, r) = fitbit_json(&f, &c, &a, "/1/user/-/body/log/weight/date/2026-11-17/2026-11-20.json").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["weight"].as_array().unwrap().len(), 2);
     assert_eq!(r["weight"][0]["fat"], json!(18.5));
-    let (s, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/body/log/weight/date/2026-11-20/3m.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (s, r) = fitbit_json(&f, &c, &a, "/1/user/-/body/log/weight/date/2026-11-20/3m.json").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(r["errors"][0]["errorType"], "validation");
-    let (s, _) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/body/log/weight/date/2026-10-01/2026-11-20.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (s, _) = fitbit_json(&f, &c, &a, "/1/user/-/body/log/weight/date/2026-10-01/2026-11-20.json").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/body/log/fat/date/2026-11-20/7d.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, r) = fitbit_json(&f, &c, &a, "/1/user/-/body/log/fat/date/2026-11-20/7d.json").await;
     assert_eq!(r["fat"][0]["fat"], json!(18.5));
 
     // Time series: strings, one entry per day, carry-forward, "0" before the first log.
@@ -116,7 +76,7 @@ async fn fitbit_weight_units_and_series() {
         series[6],
         json!({"dateTime": "2026-11-20", "value": "176.59"})
     );
-    let (s, r) = json_of(fitbit_get(&f, &c, &a, "/1/user/-/nope.json", None).await).await;
+    let (s, r) = fitbit_json(&f, &c, &a, "/1/user/-/nope.json").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(r["success"], false);
 }
@@ -127,17 +87,7 @@ async fn fitbit_activity_series_strings() {
     f.set_activity("GGNJL9", "steps", "2026-11-19", 2504.0);
     f.set_activity("GGNJL9", "distance", "2026-11-19", 1.609344);
     let a = f.issue_tokens("CID", "GGNJL9", "activity").access_token;
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/activities/steps/date/2026-11-19/2026-11-20.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, r) = fitbit_json(&f, &c, &a, "/1/user/-/activities/steps/date/2026-11-19/2026-11-20.json").await;
     assert_eq!(
         r["activities-steps"],
         json!([{"dateTime":"2026-11-19","value":"2504"},{"dateTime":"2026-11-20","value":"0"}])
@@ -236,54 +186,24 @@ async fn fitbit_other_endpoints_smoke() {
         )
         .access_token;
     let (s, r) =
-        json_of(fitbit_get(&f, &c, &a, "/1.2/user/-/sleep/date/2026-11-20.json", None).await).await;
+        fitbit_json(&f, &c, &a, "/1.2/user/-/sleep/date/2026-11-20.json").await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["sleep"][0]["minutesAsleep"], 420);
     assert_eq!(r["sleep"][0]["endTime"], "2026-11-20T06:40:00.000");
     assert_eq!(r["summary"]["totalMinutesAsleep"], 420);
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/activities/steps/date/2026-11-20/1d/15min/time/08:00/08:29.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, r) = fitbit_json(&f, &c, &a, "/1/user/-/activities/steps/date/2026-11-20/1d/15min/time/08:00/08:29.json").await;
     assert_eq!(
         r["activities-steps-intraday"]["dataset"],
         json!([{"time":"08:00:00","value":42},{"time":"08:15:00","value":5}])
     );
     assert_eq!(r["activities-steps-intraday"]["datasetInterval"], 15);
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/activities/heart/date/2026-11-20/1d/1min.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, r) = fitbit_json(&f, &c, &a, "/1/user/-/activities/heart/date/2026-11-20/1d/1min.json").await;
     assert_eq!(
         r["activities-heart-intraday"]["dataset"],
         json!([{"time":"08:00:00","value":72}])
     );
     assert_eq!(r["activities-heart"][0]["value"]["restingHeartRate"], 58);
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/activities/heart/date/2026-11-20/1d.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, r) = fitbit_json(&f, &c, &a, "/1/user/-/activities/heart/date/2026-11-20/1d.json").await;
     assert_eq!(
         r["activities-heart"][0]["value"]["heartRateZones"]
             .as_array()
@@ -296,7 +216,7 @@ async fn fitbit_other_endpoints_smoke() {
     assert_eq!(r["user"]["height"], json!(70.0));
     assert_eq!(r["user"]["displayName"], "Jo");
     assert_eq!(r["user"]["encodedId"], "GGNJL9");
-    let (_, r) = json_of(fitbit_get(&f, &c, &a, "/1/user/-/devices.json", None).await).await;
+    let (_, r) = fitbit_json(&f, &c, &a, "/1/user/-/devices.json").await;
     assert!(r.is_array());
     for p in [
         "/1/user/-/body/date/today.json",
@@ -343,17 +263,7 @@ async fn fitbit_food_water_metrics_and_catalogue_follow_the_legacy_shapes() {
         json!({"nightlyRelative": -0.5}),
     );
     let weight_only = f.issue_tokens("CID", user, "weight").access_token;
-    let (s, _) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &weight_only,
-            "/1/user/-/foods/log/date/2026-11-20.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (s, _) = fitbit_json(&f, &c, &weight_only, "/1/user/-/foods/log/date/2026-11-20.json").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "nutrition scope");
     let all = "nutrition oxygen_saturation temperature activity social profile settings";
     let a = f.issue_tokens("CID", user, all).access_token;
