@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Host, HostConfig, clouds};
 use igor_test_support::FakeGoogle;
-use igor_test_support::real_igor::{self, Igor, Options};
+use igor_test_support::real_igor::{Igor, Options};
 use serde_json::{Value, json};
 
 const CLIENT_ID: &str = "igor-client.apps.googleusercontent.com";
@@ -37,18 +37,10 @@ impl Installation {
         igor.add_guest().await;
         let config = HostConfig::new()
             .plugin(clouds::google_plugin(&google, None))
-            .igor_store(&igor.url, 5000)
-            .server(|server| {
-                server.igor_forward_secret = Some(FORWARD_SECRET.into());
-                server.allowed_hosts = vec!["igor.local".into()];
-            });
+            .behind_igor(&igor.url, FORWARD_SECRET)
+            .server(|server| server.allowed_hosts = vec!["igor.local".into()]);
         let host = Host::start(config).await;
-        igor.put_json(
-            "plugindata/fitbit/host_url",
-            &json!({ "host_url": host.url }).to_string(),
-        )
-        .await;
-        real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+        common::forward_to(&igor, &host, FORWARD_SECRET).await;
         let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
         google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
         let installation = Self {

@@ -243,7 +243,8 @@ async fn an_owner_installs_the_wheel_into_igors_venv_and_gets_data() {
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
 
     // The laptop's browser reaches Igor as igor.local.
-    let (_driver, client, _profile, site) = laptop_browser(igor_port).await;
+    let listen = format!("127.0.0.1:{igor_port}");
+    let (_driver, client, _profile, site) = laptop_browser(igor_port, &listen).await;
     log_in_to_igor(&client, &site).await;
     let setup = format!("{site}/plugin/fitbit/page/setup.html");
     assert_eq!(

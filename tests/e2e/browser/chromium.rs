@@ -181,10 +181,14 @@ pub async fn type_into(form: &fantoccini::elements::Element, name: &str, text: &
     input.send_keys(text).await.unwrap();
 }
 
-/// A headless Chromium on a laptop that reaches this machine's `port` by
-/// the name `igor.local`, and the address it knows that port by.
-pub async fn laptop_browser(port: u16) -> (Driver, Client, tempfile::TempDir, String) {
-    let rule = format!("--host-resolver-rules=MAP igor.local:{port} 127.0.0.1:{port}");
+/// A headless Chromium on a laptop that reaches `listen` (`127.0.0.1:N`)
+/// by the name `igor.local` and port `port`, and that address,
+/// `http://igor.local:{port}`.
+pub async fn laptop_browser(
+    port: u16,
+    listen: &str,
+) -> (Driver, Client, tempfile::TempDir, String) {
+    let rule = format!("--host-resolver-rules=MAP igor.local:{port} {listen}");
     let (driver, client, profile) = browser_with(&[&rule]).await;
     (driver, client, profile, format!("http://igor.local:{port}"))
 }

@@ -16,7 +16,7 @@ use super::chromium::{
     authorise_jack_by_pasting, laptop_browser, log_in_to_igor, nothing_answers, open_setup, text,
     wait_for,
 };
-use crate::common::{Host, HostConfig, clouds};
+use crate::common::{Host, HostConfig, clouds, forward_to};
 
 const CLIENT_ID: &str = "laptop.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "GOCSPX-laptop";
@@ -42,24 +42,17 @@ async fn an_igor_owner_on_a_laptop_authorises_through_igor_by_pasting() {
     .await;
     let config = HostConfig::new()
         .plugin(clouds::google_plugin(&google, None))
-        .igor_store(&igor.url, 5000)
-        .server(|server| {
-            server.igor_forward_secret = Some(FORWARD_SECRET.into());
-            // The name the laptop reaches Igor by, as `igor-host igor install` writes it.
-            server.allowed_hosts = vec!["igor.local".into()];
-        });
+        .behind_igor(&igor.url, FORWARD_SECRET)
+        // The name the laptop reaches Igor by, as `igor-host igor install` writes it.
+        .server(|server| server.allowed_hosts = vec!["igor.local".into()]);
     let host = Host::start(config).await;
-    igor.put_json(
-        "plugindata/fitbit/host_url",
-        &serde_json::json!({ "host_url": host.url }).to_string(),
-    )
-    .await;
-    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+    forward_to(&igor, &host, FORWARD_SECRET).await;
     // The redirect URI the setup page shows: Igor's own.
     let redirect = format!("{igor_url}/plugin/fitbit/auth2");
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
 
-    let (_driver, client, _profile, site) = laptop_browser(igor.port).await;
+    let listen = format!("127.0.0.1:{}", igor.port);
+    let (_driver, client, _profile, site) = laptop_browser(igor.port, &listen).await;
     log_in_to_igor(&client, &site).await;
     let setup = format!("{site}/plugin/fitbit/page/setup.html");
     assert_eq!(open_setup(&client, &setup).await, "Fitbit for Igor: setup");

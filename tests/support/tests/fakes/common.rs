@@ -104,7 +104,12 @@ pub async fn fitbit_get(
 
 /// `GET {fake}{path}` with a bearer token, in metric units: the status
 /// and the JSON body.
-pub async fn fitbit_json(f: &FakeFitbit, c: &Client, token: &str, path: &str) -> (StatusCode, Value) {
+pub async fn fitbit_json(
+    f: &FakeFitbit,
+    c: &Client,
+    token: &str,
+    path: &str,
+) -> (StatusCode, Value) {
     json_of(fitbit_get(f, c, token, path, None).await).await
 }
 

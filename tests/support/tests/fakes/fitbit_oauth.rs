@@ -190,8 +190,7 @@ async fn fitbit_token_expiry_scope_and_revoke() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(b["errors"][0]["errorType"], "insufficient_scope");
     f.expire_access_tokens();
-    let (s, b) =
-        fitbit_json(&f, &c, a, "/1/user/-/body/log/weight/date/today.json").await;
+    let (s, b) = fitbit_json(&f, &c, a, "/1/user/-/body/log/weight/date/today.json").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(b["errors"][0]["errorType"], "expired_token");
     let (s, b) = json_of(
