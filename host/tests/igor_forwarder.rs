@@ -184,12 +184,23 @@ fn content_type(response: &reqwest::Response) -> &str {
     response.headers()["content-type"].to_str().unwrap()
 }
 
-#[tokio::test]
-async fn calls_are_forwarded_with_the_caller_and_the_secret() {
+/// Igor with the forwarder pointed at a stand-in host, sharing the secret
+/// `s-secret`, with the user `guest` ([`Igor::add_guest`]) when `guest`;
+/// and what the stand-in host is sent.
+async fn forwarding_igor(guest: bool) -> (Igor, Arc<Mutex<Vec<Seen>>>) {
     let (host_url, seen) = stand_in_host().await;
-    let igor = Igor::start(forwarder()).await;
+    let mut igor = Igor::start(forwarder()).await;
+    if guest {
+        igor.add_guest().await;
+    }
     point_at(&igor, &host_url, json!({})).await;
     real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
+    (igor, seen)
+}
+
+#[tokio::test]
+async fn calls_are_forwarded_with_the_caller_and_the_secret() {
+    let (igor, seen) = forwarding_igor(false).await;
     let c = Caller::new(&igor);
     let admin = Some("admin");
 
@@ -316,42 +327,9 @@ async fn credentials_move_out_of_igors_data() {
     assert_eq!(mode(&path), 0o600);
 }
 
-/// Adds the Igor user `guest` (any password) who may open the plugin's
-/// pages (GET on its entry points) and write only its own identity, as
-/// Igor's `user` plugin sets a user up; and gives the plugin the right to
-/// read its settings whoever calls it, as the standard fragment does.
-async fn add_guest(igor: &mut Igor) {
-    igor.stop();
-    let path = igor.db.join("database.xml");
-    let xml = std::fs::read_to_string(&path).unwrap();
-    let plugin_right = "<plugindata><fitbit><au:capability><cid>fitbit-own</cid>\
-        <obj>/data/plugindata/fitbit</obj><get>descendant-or-self</get>\
-        <parent>root</parent></au:capability></fitbit>";
-    // Igor writes an empty element as `<plugindata/>` once it has saved.
-    let xml = if xml.contains("<plugindata/>") {
-        xml.replacen("<plugindata/>", &format!("{plugin_right}</plugindata>"), 1)
-    } else {
-        xml.replacen("<plugindata>", plugin_right, 1)
-    };
-    assert!(xml.contains("fitbit-own"), "{xml}");
-    let guest = "<guest>\
-        <au:capability><cid>guest-plugin</cid><obj>/plugin/fitbit</obj>\
-        <get>descendant-or-self</get><parent>root</parent></au:capability>\
-        <au:capability><cid>guest-data</cid><obj>/data/identities/guest</obj>\
-        <get>descendant-or-self</get><put>descendant</put><post>descendant</post>\
-        <delete>descendant</delete><parent>root</parent></au:capability>\
-        </guest></identities>";
-    std::fs::write(&path, xml.replacen("</identities>", guest, 1)).unwrap();
-    igor.restart().await;
-}
-
 #[tokio::test]
 async fn a_post_needs_the_right_to_write_what_it_changes() {
-    let (host_url, seen) = stand_in_host().await;
-    let mut igor = Igor::start(forwarder()).await;
-    add_guest(&mut igor).await;
-    point_at(&igor, &host_url, json!({})).await;
-    real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
+    let (igor, seen) = forwarding_igor(true).await;
     let c = Caller::new(&igor);
     let (guest, admin) = (Some("guest"), Some("admin"));
     // The guest may open the setup page (which also loads the plugin and
@@ -417,11 +395,7 @@ async fn post_raw(
 
 #[tokio::test]
 async fn only_urlencoded_forms_go_through_and_they_name_one_user() {
-    let (host_url, seen) = stand_in_host().await;
-    let mut igor = Igor::start(forwarder()).await;
-    add_guest(&mut igor).await;
-    point_at(&igor, &host_url, json!({})).await;
-    real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
+    let (igor, seen) = forwarding_igor(true).await;
     let c = Caller::new(&igor);
     let guest = Some("guest");
     assert_eq!(c.get(guest, "/page/setup.html").await.status(), 200);
@@ -478,11 +452,7 @@ async fn only_urlencoded_forms_go_through_and_they_name_one_user() {
 
 #[tokio::test]
 async fn authorising_a_user_needs_the_right_to_write_that_users_settings() {
-    let (host_url, seen) = stand_in_host().await;
-    let mut igor = Igor::start(forwarder()).await;
-    add_guest(&mut igor).await;
-    point_at(&igor, &host_url, json!({})).await;
-    real_igor::set_forward_secret(&igor.db, "fitbit", "s-secret");
+    let (igor, seen) = forwarding_igor(true).await;
     let c = Caller::new(&igor);
     let (guest, admin) = (Some("guest"), Some("admin"));
     // Starting jack's authorisation would end in a token of the guest's

@@ -1,9 +1,9 @@
 //! Test fixtures of the fitbit plugin: the SDK's in-memory host, requests
 //! to the plugin installed as `fitbit`, and legacy-provider fixtures.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use igor_plugin_sdk::Request;
+use igor_plugin_sdk::{FetchRequest, Request, Response};
 use serde_json::Value;
 
 pub use igor_plugin_sdk::testing::{Documents, MemoryHost, put_into, response};
@@ -19,6 +19,51 @@ pub fn request(method: &str, path: &str, query: &[(&str, &str)]) -> Request {
 /// A form POST to the plugin.
 pub fn form(path: &str, fields: &[(&str, &str)]) -> Request {
     igor_plugin_sdk::testing::with_form(request("POST", path, &[]), fields)
+}
+
+/// `GET /plugin/fitbit?QUERY` through the router, which must succeed; the
+/// answer.
+pub fn run_ok(host: &MemoryHost, query: &[(&str, &str)]) -> Response {
+    let r = crate::router::handle(host, &request("GET", "/", query));
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    r
+}
+
+/// The query parameters of `url`.
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The path of `url`.
+pub fn path_of(url: &str) -> String {
+    url::Url::parse(url).unwrap().path().to_string()
+}
+
+/// The `state` of the provider's consent page an `auth1` answer sends the
+/// browser to.
+pub fn state_of(started: &Response) -> String {
+    query_of(started.header("location").unwrap())["state"].clone()
+}
+
+/// A field of a request's form body.
+pub fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// A request's `Authorization` header.
+pub fn auth_header(request: &FetchRequest) -> Option<String> {
+    request
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.clone())
 }
 
 /// The stored documents without what the plugin records about its runs
@@ -43,7 +88,6 @@ pub mod fitbit {
     use serde_json::{Value, json};
 
     use super::MemoryHost;
-    use igor_plugin_sdk::FetchRequest;
 
     pub const API: &str = "https://api.fitbit.com";
     pub const TOKEN_PATH: &str = "identities/jack/plugindata/fitbit/token";
@@ -71,27 +115,6 @@ pub mod fitbit {
                 "token_type": "Bearer", "user_id": "GGNJL9"
             }),
         );
-    }
-
-    pub fn form_of(request: &FetchRequest) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&request.body)
-            .into_owned()
-            .collect()
-    }
-
-    pub fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
-        form_of(request)
-            .into_iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
-    }
-
-    pub fn auth_header(request: &FetchRequest) -> Option<String> {
-        request
-            .headers
-            .iter()
-            .find(|(k, _)| k == "authorization")
-            .map(|(_, v)| v.clone())
     }
 
     pub fn weight_body() -> Value {

@@ -14,7 +14,7 @@ use crate::common;
 
 use chromium::{
     browser, browser_with, click, create_jack_and_allow, enter_credentials, landed_at,
-    nothing_answers, paste, saved, submit, text, type_into, wait_for,
+    laptop_browser, nothing_answers, paste, saved, submit, text, type_into, wait_for,
 };
 use common::{Host, HostConfig, clouds};
 use fantoccini::{Client, Locator};
@@ -140,22 +140,52 @@ fn google_config(google: &FakeGoogle) -> HostConfig {
     HostConfig::new().plugin(clouds::google_plugin(google, None))
 }
 
+/// A host on the LAN as its owner's laptop sees it: the base URL is
+/// `http://igor.local:PORT`, a name Google refuses as a redirect, and at
+/// localhost on PORT nothing answers; the Google client registered with
+/// that loopback redirect; and the laptop's browser, which reaches the host
+/// by its LAN name (mapped to the host here).
+struct OnTheLan {
+    host: Host,
+    /// `{base}/plugin/fitbit/page/setup.html`.
+    setup: String,
+    /// `http://localhost:PORT/plugin/fitbit/auth2`.
+    loopback: String,
+    client: Client,
+    _browser: (chromium::Driver, tempfile::TempDir),
+}
+
+impl OnTheLan {
+    /// Registers `client_id` with `secret` at `google` for the loopback redirect.
+    async fn start(google: &FakeGoogle, client_id: &str, secret: &str) -> Self {
+        let port = nothing_answers().await;
+        let base = format!("http://igor.local:{port}");
+        let config = google_config(google).server(|server| server.base_url = Some(base.clone()));
+        let host = Host::start(config).await;
+        let loopback = format!("http://localhost:{port}/plugin/fitbit/auth2");
+        google.register_client(client_id, secret, &[&loopback]);
+        let listen = host.url.strip_prefix("http://").unwrap().to_string();
+        let (driver, client, profile, _) = laptop_browser(port, &listen).await;
+        OnTheLan {
+            host,
+            setup: format!("{base}/plugin/fitbit/page/setup.html"),
+            loopback,
+            client,
+            _browser: (driver, profile),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lan_owner_completes_google_consent_by_pasting_the_address() {
     let google = FakeGoogle::start().await;
-    // The base URL as the LAN knows it. The browser reaches it by that name
-    // (mapped to the host here); at localhost on its port nothing answers,
-    // as on the owner's laptop.
-    let port = nothing_answers().await;
-    let base = format!("http://igor.local:{port}");
-    let config = google_config(&google).server(|server| server.base_url = Some(base.clone()));
-    let host = Host::start(config).await;
-    let loopback = format!("http://localhost:{port}/plugin/fitbit/auth2");
-    google.register_client("cid.apps.googleusercontent.com", "GOCSPX-b", &[&loopback]);
-    let listen = host.url.strip_prefix("http://").unwrap();
-    let rule = format!("--host-resolver-rules=MAP igor.local:{port} {listen}");
-    let (_driver, client, _profile) = browser_with(&[&rule]).await;
-    let setup = format!("{base}/plugin/fitbit/page/setup.html");
+    let OnTheLan {
+        host: _host,
+        setup,
+        loopback,
+        client,
+        _browser,
+    } = OnTheLan::start(&google, "cid.apps.googleusercontent.com", "GOCSPX-b").await;
     client.goto(&setup).await.unwrap();
     let page = text(&client).await;
     assert!(page.contains("Google will refuse this base URL"), "{page}");

@@ -145,7 +145,7 @@ async fn legacy_fitbit_failures() {
     let token_faults = token_faults();
     for (fault, needle) in &token_faults {
         let arm = || {
-            fake.expire_all_access_tokens();
+            fake.expire_access_tokens();
             fake.faults().inject("/oauth2/token", fault.clone(), 1);
         };
         run.check(arm, fault, needle, data_status(fault)).await;

@@ -250,16 +250,7 @@ async fn a_dead_refresh_token_is_explained_and_changes_nothing_stored() {
     let h = synced().await;
     h.cloud.expire_refresh_tokens();
     h.cloud.expire_access_tokens();
-    let token_before = h.host.stored(TOKEN);
-    let sensors_before = h.host.stored("sensors/fitbit/jack");
-    let (status, body) = h.client.get(WEEK).await;
-    assert_eq!(status, 502, "{body}");
-    assert!(
-        body.contains("invalid_grant") && body.contains("7 days"),
-        "{body}"
-    );
-    assert_eq!(h.host.stored(TOKEN), token_before);
-    assert_eq!(h.host.stored("sensors/fitbit/jack"), sensors_before);
+    h.refused_refresh_changes_nothing(WEEK, "7 days").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,19 +12,11 @@ use std::process::{Command, Output};
 use chrono::{SecondsFormat, Utc};
 use common::{HostConfig, clouds, plugin, sha256_hex, upstream};
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
-use igor_test_support::real_igor::workspace_root;
 use igor_test_support::{FakeGoogle, consent, free_port};
 
 /// A section of the README, up to the next `## ` heading.
 fn readme_section(title: &str) -> String {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    let start = readme
-        .find(&format!("\n## {title}\n"))
-        .unwrap_or_else(|| panic!("README has no section {title:?}"));
-    let end = readme[start + 1..]
-        .find("\n## ")
-        .map_or(readme.len(), |e| start + 1 + e);
-    readme[start..end].to_string()
+    common::doc_section("README.md", title)
 }
 
 /// The first TOML block of `section`.

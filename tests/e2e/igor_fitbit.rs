@@ -8,9 +8,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
 use common::{Client, Host, HostConfig, clouds};
-use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
 use igor_test_support::real_igor;
 use igor_test_support::{FakeGoogle, consent};
 use real_igor::{Igor, Options};
@@ -21,14 +20,6 @@ const CLIENT_SECRET: &str = "GOCSPX-igor";
 const FORWARD_SECRET: &str = "s-forward-secret";
 const OWNER: &str = "token-of-the-owner";
 
-/// `config` with its documents in the Igor at `url` (as its admin), and
-/// the forwarding plugin's secret.
-fn on_igor(config: HostConfig, url: &str) -> HostConfig {
-    config
-        .igor_store(url, 5000)
-        .server(|server| server.igor_forward_secret = Some(FORWARD_SECRET.into()))
-}
-
 /// A real Igor with its std fitbit plugin's fragment and action, the
 /// plugin itself replaced by the forwarder.
 async fn igor_with_forwarder() -> Igor {
@@ -38,16 +29,6 @@ async fn igor_with_forwarder() -> Igor {
         forwarder: true,
     })
     .await
-}
-
-/// Points Igor's forwarder at `host`, with the shared forward secret.
-async fn forward_to(igor: &Igor, host: &Host) {
-    igor.put_json(
-        "plugindata/fitbit/host_url",
-        &serde_json::json!({ "host_url": host.url }).to_string(),
-    )
-    .await;
-    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
 }
 
 /// An Igor owner's installation: a real Igor with the forwarder as
@@ -69,8 +50,9 @@ impl IgorOwner {
         let google = FakeGoogle::start().await;
         let igor = igor_with_forwarder().await;
         let plugin = clouds::google_plugin(&google, None);
-        let host = Host::start(on_igor(HostConfig::new().plugin(plugin), &igor.url)).await;
-        forward_to(&igor, &host).await;
+        let config = HostConfig::new().plugin(plugin);
+        let host = Host::start(config.behind_igor(&igor.url, FORWARD_SECRET)).await;
+        common::forward_to(&igor, &host, FORWARD_SECRET).await;
         let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
         google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
         google.set_testing_mode(CLIENT_ID, true);
@@ -215,11 +197,9 @@ async fn igors_own_action_fetches_into_igor() {
     let mut owner = IgorOwner::with_jack().await;
     // The action from the plugin's fragment (user jack, representing
     // sensors/fitbit) fires when Igor starts.
-    let now =
-        (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
     owner
         .google
-        .add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&now, 80_100.0));
+        .add_recent_weight(DEFAULT_HEALTH_USER_ID, 80_100.0);
     owner.save_and_restart_igor().await;
     let status = owner.igor_status(|s| s["alive"] == true).await;
     assert!(status["fitbit"].get("lastSuccess").is_some(), "{status}");
@@ -368,8 +348,9 @@ async fn refreshes_survive_a_slow_igor_and_concurrent_runs() {
     let config = HostConfig::new()
         .plugin(clouds::fitbit_plugin(&fitbit))
         .owner_token(OWNER);
-    let host = Host::start(on_igor(config, &format!("http://127.0.0.1:{proxy}"))).await;
-    forward_to(&igor, &host).await;
+    let proxy = format!("http://127.0.0.1:{proxy}");
+    let host = Host::start(config.behind_igor(&proxy, FORWARD_SECRET)).await;
+    common::forward_to(&igor, &host, FORWARD_SECRET).await;
     let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
     fitbit.register_client("22ABCD", "legacy-secret", &[&redirect]);
     let browser = Client::at(&igor.url).http;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Host, HostConfig, clouds};
 use igor_test_support::FakeGoogle;
-use igor_test_support::real_igor::{self, Igor, Options};
+use igor_test_support::real_igor::{Igor, Options};
 use serde_json::{Value, json};
 
 const CLIENT_ID: &str = "igor-client.apps.googleusercontent.com";
@@ -34,21 +34,13 @@ impl Installation {
             forwarder: true,
         })
         .await;
-        add_guest(&mut igor).await;
+        igor.add_guest().await;
         let config = HostConfig::new()
             .plugin(clouds::google_plugin(&google, None))
-            .igor_store(&igor.url, 5000)
-            .server(|server| {
-                server.igor_forward_secret = Some(FORWARD_SECRET.into());
-                server.allowed_hosts = vec!["igor.local".into()];
-            });
+            .behind_igor(&igor.url, FORWARD_SECRET)
+            .server(|server| server.allowed_hosts = vec!["igor.local".into()]);
         let host = Host::start(config).await;
-        igor.put_json(
-            "plugindata/fitbit/host_url",
-            &json!({ "host_url": host.url }).to_string(),
-        )
-        .await;
-        real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+        common::forward_to(&igor, &host, FORWARD_SECRET).await;
         let redirect = format!("{}/plugin/fitbit/auth2", igor.url);
         google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
         let installation = Self {
@@ -135,33 +127,6 @@ fn encode(form: &[(&str, &str)]) -> String {
 async fn answer(request: reqwest::RequestBuilder) -> (u16, String) {
     let response = request.send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
-}
-
-/// Adds the Igor user `guest` (any password), who may call the plugin's
-/// entry points and write only below its own identity, as Igor's `user`
-/// plugin sets a user up; and gives the plugin the right to read its
-/// settings whoever calls it, as the standard fragment does.
-async fn add_guest(igor: &mut Igor) {
-    igor.stop();
-    let path = igor.db.join("database.xml");
-    let xml = std::fs::read_to_string(&path).unwrap();
-    let plugin_right = "<plugindata><fitbit><au:capability><cid>fitbit-own</cid>\
-        <obj>/data/plugindata/fitbit</obj><get>descendant-or-self</get>\
-        <parent>root</parent></au:capability></fitbit>";
-    let xml = if xml.contains("<plugindata/>") {
-        xml.replacen("<plugindata/>", &format!("{plugin_right}</plugindata>"), 1)
-    } else {
-        xml.replacen("<plugindata>", plugin_right, 1)
-    };
-    let guest = "<guest>\
-        <au:capability><cid>guest-plugin</cid><obj>/plugin/fitbit</obj>\
-        <get>descendant-or-self</get><parent>root</parent></au:capability>\
-        <au:capability><cid>guest-data</cid><obj>/data/identities/guest</obj>\
-        <get>descendant-or-self</get><put>descendant</put><post>descendant</post>\
-        <delete>descendant</delete><parent>root</parent></au:capability>\
-        </guest></identities>";
-    std::fs::write(&path, xml.replacen("</identities>", guest, 1)).unwrap();
-    igor.restart().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
 use common::{Client, Host, HostConfig, plugin};
-use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
 use igor_test_support::free_port;
 use igor_test_support::real_igor;
 use igor_test_support::{FakeGoogle, consent};
@@ -34,15 +33,7 @@ struct Section {
 }
 
 fn readme_section(title: &str) -> Section {
-    let readme =
-        std::fs::read_to_string(workspace_root().join("docs/igor-from-source.md")).unwrap();
-    let start = readme
-        .find(&format!("\n## {title}\n"))
-        .unwrap_or_else(|| panic!("docs/igor-from-source.md has no section {title:?}"));
-    let end = readme[start + 1..]
-        .find("\n## ")
-        .map_or(readme.len(), |e| start + 1 + e);
-    let text = readme[start..end].to_string();
+    let text = common::doc_section("docs/igor-from-source.md", title);
     let (mut blocks, mut toml) = (Vec::new(), None);
     let mut lines = text.lines().peekable();
     let mut previous_blank = true;
@@ -385,9 +376,7 @@ async fn the_readme_steps_work_as_written() {
     assert!(data_dir.join("store.sqlite").is_file());
 
     // 5. Run the action now; its status and jack's data follow.
-    let now =
-        (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    google.add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&now, 80_100.0));
+    google.add_recent_weight(DEFAULT_HEALTH_USER_ID, 80_100.0);
     let [run_action, read_status, read_data] = section.blocks[3].as_slice() else {
         unreachable!()
     };

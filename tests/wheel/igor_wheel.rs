@@ -15,12 +15,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::chromium::{
-    browser_with, click, create_jack_and_allow, enter_credentials, landed_at, paste, text,
-    type_into, wait_for,
+    authorise_jack_by_pasting, laptop_browser, log_in_to_igor, open_setup, text, wait_for,
 };
-use chrono::{SecondsFormat, Utc};
 use fantoccini::Locator;
-use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
 use igor_test_support::real_igor::{first_weight, workspace_root};
 use igor_test_support::{FakeGoogle, free_port};
 
@@ -245,30 +243,12 @@ async fn an_owner_installs_the_wheel_into_igors_venv_and_gets_data() {
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
 
     // The laptop's browser reaches Igor as igor.local.
-    let site = format!("http://igor.local:{igor_port}");
-    let rule = format!("--host-resolver-rules=MAP igor.local:{igor_port} 127.0.0.1:{igor_port}");
-    let (_driver, client, _profile) = browser_with(&[&rule]).await;
-    client.goto(&format!("{site}/login")).await.unwrap();
-    let login = wait_for(&client, Locator::Css("form[action='/login'][method=post]")).await;
-    type_into(&login, "username", "admin").await;
-    login
-        .find(Locator::Css("input[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_url(&url::Url::parse(&format!("{site}/")).unwrap())
-        .await
-        .unwrap();
+    let listen = format!("127.0.0.1:{igor_port}");
+    let (_driver, client, _profile, site) = laptop_browser(igor_port, &listen).await;
+    log_in_to_igor(&client, &site).await;
     let setup = format!("{site}/plugin/fitbit/page/setup.html");
-    client.goto(&setup).await.unwrap();
-    let heading = wait_for(&client, Locator::Css("h1")).await;
     assert_eq!(
-        heading.text().await.unwrap(),
+        open_setup(&client, &setup).await,
         "Fitbit for Igor: setup",
         "{}\n{}",
         log_of(&igor_log),
@@ -277,27 +257,17 @@ async fn an_owner_installs_the_wheel_into_igors_venv_and_gets_data() {
     let page = text(&client).await;
     assert!(page.contains(&redirect), "{page}");
 
-    enter_credentials(&client, CLIENT_ID, CLIENT_SECRET).await;
-    client.goto(&format!("{setup}?user=jack")).await.unwrap();
-    create_jack_and_allow(&client).await;
-    let landed = landed_at(&client, &redirect).await;
-    let done = paste(&client, &setup, &landed).await;
-    assert!(
-        done.contains("Google Health access for jack is set up"),
-        "{done}\n{}",
-        log_of(&host_log)
-    );
-    click(&client, Locator::LinkText("Back to the setup page")).await;
-    wait_for(
+    authorise_jack_by_pasting(
         &client,
-        Locator::XPath("//p[contains(., 'jack has already given permission')]"),
+        &setup,
+        &redirect,
+        (CLIENT_ID, CLIENT_SECRET),
+        || log_of(&host_log),
     )
     .await;
 
     // Igor's action, named by the install, run from the browser.
-    let at =
-        (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    google.add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&at, 80_100.0));
+    google.add_recent_weight(DEFAULT_HEALTH_USER_ID, 80_100.0);
     client.goto(&format!("{site}/action/fitbit")).await.unwrap();
     let body = wait_for(&client, Locator::Css("body")).await;
     assert_eq!(

@@ -52,7 +52,7 @@ pub async fn measure(clouds: &Clouds, system: System<'_>, provider: Provider) ->
     let (mut token, mut data) = (0, 0);
     for _ in 0..RUNS {
         match provider {
-            Provider::Fitbit => clouds.fitbit.expire_all_access_tokens(),
+            Provider::Fitbit => clouds.fitbit.expire_access_tokens(),
             Provider::Google => clouds.google.expire_access_tokens(),
         }
         age_stored_token(&system).await;

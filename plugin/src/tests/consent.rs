@@ -6,10 +6,8 @@ use serde_json::json;
 
 use crate::provider::google::{SCOPE_METRICS, SCOPE_SETTINGS, SCOPE_SLEEP};
 use crate::router::handle;
-use crate::testing::{MemoryHost, form, request, response};
-use crate::tests::google::{
-    configured, form_value, query_of, refresh_tokens_refused, run, start_auth, with_token,
-};
+use crate::testing::{MemoryHost, form, form_value, query_of, request, response};
+use crate::tests::google::{configured, refresh_tokens_refused, run, start_auth, with_token};
 use igor_plugin_sdk::Response;
 
 const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";

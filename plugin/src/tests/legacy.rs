@@ -4,8 +4,10 @@
 use serde_json::json;
 
 use crate::router::handle;
-use crate::testing::fitbit::{API, auth_header, configured, form_value, weight_body, with_token};
-use crate::testing::{MemoryHost, form, put_into, request, response};
+use crate::testing::fitbit::{API, configured, weight_body, with_token};
+use crate::testing::{
+    MemoryHost, auth_header, form, form_value, put_into, request, response, run_ok, state_of,
+};
 use igor_plugin_sdk::Credential;
 
 #[test]
@@ -78,13 +80,7 @@ fn authorisation_round_trip_stores_the_token() {
 fn forged_or_expired_states_are_refused() {
     let host = configured();
     let started = handle(&host, &request("GET", "/auth1", &[("user", "jack")]));
-    let location = url::Url::parse(started.header("location").unwrap()).unwrap();
-    let state = location
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&started);
     let forged = format!("jack.{}", "0".repeat(64));
     let other_user = state.replace("jack.", "jill.");
     for bad in ["jack", forged.as_str(), other_user.as_str()] {
@@ -113,8 +109,7 @@ fn fetch_stores_results_and_sends_units() {
     );
     with_token(&host, 3600.0);
     host.respond(|_| response(200, weight_body()));
-    let r = handle(&host, &request("GET", "/", &[("user", "jack")]));
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     let sent = host.sent.borrow()[0].clone();
     // The host's local date (UTC+1) of the fixed clock, 2026-11-25T09:46Z.
     assert_eq!(
@@ -145,8 +140,7 @@ fn expired_tokens_are_refreshed_first_and_saved_before_use() {
             response(200, weight_body())
         }
     });
-    let r = handle(&host, &request("GET", "/", &[("user", "jack")]));
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     let token = host.get("identities/jack/plugindata/fitbit/token").unwrap();
     assert_eq!(
         (
@@ -173,8 +167,7 @@ fn a_401_expired_token_refreshes_and_retries_once() {
             _ => response(200, weight_body()),
         }
     });
-    let r = handle(&host, &request("GET", "/", &[("user", "jack")]));
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     assert_eq!(host.sent.borrow().len(), 3);
 }
 
@@ -199,8 +192,7 @@ fn a_request_that_loses_the_refresh_race_uses_the_winners_token() {
             response(200, weight_body())
         }
     });
-    let r = handle(&host, &request("GET", "/", &[("user", "jack")]));
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     let token = host.get("identities/jack/plugindata/fitbit/token").unwrap();
     assert_eq!(token["expires_at"], 1.0e12, "the winner's token stays");
 }
@@ -295,11 +287,7 @@ fn user_defaults_apply_and_an_empty_methods_falls_back() {
         json!({"methods": {}, "period": "7d", "base_date": "2026-11-01"}),
     );
     host.respond(|_| response(200, weight_body()));
-    let r = handle(
-        &host,
-        &request("GET", "/", &[("user", "jack"), ("period", "30d")]),
-    );
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack"), ("period", "30d")]);
     assert_eq!(
         host.sent_urls(),
         vec![format!(

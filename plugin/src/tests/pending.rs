@@ -8,7 +8,8 @@ use serde_json::json;
 use crate::pending::MAX_PENDING;
 use crate::router::handle;
 use crate::testing::{MemoryHost, form, request, response};
-use crate::tests::google::{configured, form_value, query_of};
+use crate::testing::{form_value, query_of};
+use crate::tests::google::configured;
 use igor_plugin_sdk::{Request, Response};
 
 const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::router::handle;
-use crate::testing::fitbit::{TOKEN_PATH, auth_header, configured, weight_body, with_token};
-use crate::testing::{MemoryHost, put_into, request, response};
+use crate::testing::fitbit::{TOKEN_PATH, configured, weight_body, with_token};
+use crate::testing::{MemoryHost, auth_header, put_into, query_of, request, response};
 use igor_plugin_sdk::FetchRequest;
 
 const LEASE_PATH: &str = "identities/jack/plugindata/fitbit/token_lease";
@@ -331,13 +331,11 @@ fn weight_ids(host: &MemoryHost) -> usize {
 
 /// The first day a weight list's civil filter asks for.
 fn listed_from(url: &str) -> String {
-    let filter: String = url::Url::parse(url)
+    query_of(url)["filter"]
+        .split('"')
+        .nth(1)
         .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "filter")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    filter.split('"').nth(1).unwrap().to_string()
+        .to_string()
 }
 
 #[test]

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::router::handle;
 use crate::settings::return_location;
 use crate::testing::fitbit::{API, TOKEN_PATH, configured, fitbit_error, with_token};
-use crate::testing::{MemoryHost, form, put_into, request, response};
+use crate::testing::{MemoryHost, form, put_into, query_of, request, response, state_of};
 use igor_plugin_sdk::{FetchError, Response};
 
 const PENDING_PATH: &str = "plugindata/fitbit/pending";
@@ -20,13 +20,7 @@ fn jacks_pending(host: &MemoryHost) -> Option<serde_json::Value> {
 fn start_auth(host: &MemoryHost, query: &[(&str, &str)]) -> (Response, String) {
     let started = handle(host, &request("GET", "/auth1", query));
     assert_eq!(started.status, 303, "{}", started.body_text());
-    let location = url::Url::parse(started.header("location").unwrap()).unwrap();
-    let state = location
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&started);
     (started, state)
 }
 
@@ -61,11 +55,7 @@ fn auth1_records_a_hashed_nonce_and_sends_an_encoded_url() {
     let location = started.header("location").unwrap();
     assert!(!location.contains(' '), "{location}");
     assert!(location.contains("redirect_uri=http%3A%2F%2Figor.test%2Fplugin%2Ffitbit%2Fauth2"));
-    let q: std::collections::HashMap<_, _> = url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
+    let q = query_of(location);
     assert_eq!(q["response_type"], "code");
     // python-fitbit's defaults, and the health metrics' scopes.
     let scopes: Vec<&str> = q["scope"].split(' ').collect();

@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 
 use crate::router::handle;
 use crate::setup_page::USERS_PER_PAGE;
+use crate::testing::query_of;
 use crate::testing::{MemoryHost, form, request, response};
-use crate::tests::google::{configured, query_of};
+use crate::tests::google::configured;
 use igor_plugin_sdk::Request;
 
 /// A request as Igor's forwarder passes it from a browser that reached

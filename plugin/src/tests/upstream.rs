@@ -5,10 +5,8 @@
 use serde_json::json;
 
 use crate::router::handle;
-use crate::testing::fitbit::{
-    API, TOKEN_PATH, auth_header, configured, fitbit_error, weight_body, with_token,
-};
-use crate::testing::{MemoryHost, put_into, request, response};
+use crate::testing::fitbit::{API, TOKEN_PATH, configured, fitbit_error, weight_body, with_token};
+use crate::testing::{MemoryHost, auth_header, put_into, request, response, state_of};
 use igor_plugin_sdk::{FetchError, FetchRequest};
 
 fn run(host: &MemoryHost, query: &[(&str, &str)]) -> igor_plugin_sdk::Response {
@@ -252,16 +250,10 @@ fn a_410_from_the_token_endpoint_explains_the_migration_too() {
 fn tokens_codes_and_secrets_never_reach_the_log() {
     let host = configured();
     let started = handle(&host, &request("GET", "/auth1", &[("user", "jack")]));
-    let location = url::Url::parse(started.header("location").unwrap()).unwrap();
-    let state = location
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&started);
     host.respond(|r| {
         if r.url.ends_with("/oauth2/token") {
-            let body = if crate::testing::fitbit::form_value(r, "grant_type").as_deref()
+            let body = if crate::testing::form_value(r, "grant_type").as_deref()
                 == Some("authorization_code")
             {
                 json!({"access_token": "ACCESS-ONE", "refresh_token": "REFRESH-ONE", "expires_in": 0})

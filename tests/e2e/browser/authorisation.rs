@@ -5,16 +5,12 @@ use fantoccini::Locator;
 use igor_test_support::FakeGoogle;
 
 use super::chromium::{
-    browser, browser_with, click, create_jack_and_allow, enter_credentials, landed_at,
-    nothing_answers, paste, text, wait_for,
+    browser, click, create_jack_and_allow, enter_credentials, landed_at, paste, text, wait_for,
 };
-use crate::common::{Host, HostConfig, clouds};
+use super::{OnTheLan, google_config};
+use crate::common::Host;
 
 const CLIENT_ID: &str = "cid.apps.googleusercontent.com";
-
-fn google_config(google: &FakeGoogle) -> HostConfig {
-    HostConfig::new().plugin(clouds::google_plugin(google, None))
-}
 
 /// Ten minutes pass for `user`'s authorisation in progress: its expiry is
 /// moved a minute into the past in the host's store.
@@ -35,16 +31,13 @@ fn expire_authorisation(host: &Host, user: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_return_shows_on_the_row_with_the_link_that_starts_again() {
     let google = FakeGoogle::start().await;
-    let port = nothing_answers().await;
-    let base = format!("http://igor.local:{port}");
-    let config = google_config(&google).server(|server| server.base_url = Some(base.clone()));
-    let host = Host::start(config).await;
-    let loopback = format!("http://localhost:{port}/plugin/fitbit/auth2");
-    google.register_client(CLIENT_ID, "GOCSPX-l", &[&loopback]);
-    let listen = host.url.strip_prefix("http://").unwrap();
-    let rule = format!("--host-resolver-rules=MAP igor.local:{port} {listen}");
-    let (_driver, client, _profile) = browser_with(&[&rule]).await;
-    let setup = format!("{base}/plugin/fitbit/page/setup.html");
+    let OnTheLan {
+        host,
+        setup,
+        loopback,
+        client,
+        _browser,
+    } = OnTheLan::start(&google, CLIENT_ID, "GOCSPX-l").await;
     client.goto(&setup).await.unwrap();
     enter_credentials(&client, CLIENT_ID, "GOCSPX-l").await;
     client.goto(&format!("{setup}?user=jack")).await.unwrap();

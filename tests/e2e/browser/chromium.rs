@@ -181,6 +181,76 @@ pub async fn type_into(form: &fantoccini::elements::Element, name: &str, text: &
     input.send_keys(text).await.unwrap();
 }
 
+/// A headless Chromium on a laptop that reaches `listen` (`127.0.0.1:N`)
+/// by the name `igor.local` and port `port`, and that address,
+/// `http://igor.local:{port}`.
+pub async fn laptop_browser(
+    port: u16,
+    listen: &str,
+) -> (Driver, Client, tempfile::TempDir, String) {
+    let rule = format!("--host-resolver-rules=MAP igor.local:{port} {listen}");
+    let (driver, client, profile) = browser_with(&[&rule]).await;
+    (driver, client, profile, format!("http://igor.local:{port}"))
+}
+
+/// Logs in to the Igor at `site` as its admin (no password).
+pub async fn log_in_to_igor(client: &Client, site: &str) {
+    client.goto(&format!("{site}/login")).await.unwrap();
+    let login = wait_for(client, Locator::Css("form[action='/login'][method=post]")).await;
+    type_into(&login, "username", "admin").await;
+    // Igor's login form has an `<input type=submit>`, not a button.
+    let button = login
+        .find(Locator::Css("input[type=submit]"))
+        .await
+        .unwrap();
+    button.click().await.unwrap();
+    // Igor answers a login with its home page: wait for it before leaving.
+    let home = url::Url::parse(&format!("{site}/")).unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_url(&home)
+        .await
+        .unwrap();
+}
+
+/// Opens the setup page at `setup`; its heading.
+pub async fn open_setup(client: &Client, setup: &str) -> String {
+    client.goto(setup).await.unwrap();
+    let heading = wait_for(client, Locator::Css("h1")).await;
+    heading.text().await.unwrap()
+}
+
+/// On the setup page at `setup`, where the provider's redirect URI
+/// `redirect` does not load: enters the app's client id and secret,
+/// creates jack, allows access on the consent page, pastes the address the
+/// browser landed on and goes back to the setup page, which then says jack
+/// has given permission. `log` says what the servers did, should it fail.
+pub async fn authorise_jack_by_pasting(
+    client: &Client,
+    setup: &str,
+    redirect: &str,
+    (client_id, secret): (&str, &str),
+    log: impl Fn() -> String,
+) {
+    enter_credentials(client, client_id, secret).await;
+    client.goto(&format!("{setup}?user=jack")).await.unwrap();
+    create_jack_and_allow(client).await;
+    let landed = landed_at(client, redirect).await;
+    let done = paste(client, setup, &landed).await;
+    assert!(
+        done.contains("Google Health access for jack is set up"),
+        "{done}\n{}",
+        log()
+    );
+    click(client, Locator::LinkText("Back to the setup page")).await;
+    wait_for(
+        client,
+        Locator::XPath("//p[contains(., 'jack has already given permission')]"),
+    )
+    .await;
+}
+
 /// A loopback port that stays taken for the rest of the test and answers
 /// nothing: connections are closed unanswered, as a laptop's own port
 /// refuses them. (A port merely found free could be given to this test's

@@ -7,17 +7,16 @@
 
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
 use fantoccini::Locator;
 use igor_test_support::FakeGoogle;
-use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
 use igor_test_support::real_igor::{self, Igor, Options};
 
 use super::chromium::{
-    browser_with, click, create_jack_and_allow, enter_credentials, landed_at, nothing_answers,
-    paste, text, type_into, wait_for,
+    authorise_jack_by_pasting, laptop_browser, log_in_to_igor, nothing_answers, open_setup, text,
+    wait_for,
 };
-use crate::common::{Host, HostConfig, clouds};
+use crate::common::{Host, HostConfig, clouds, forward_to};
 
 const CLIENT_ID: &str = "laptop.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "GOCSPX-laptop";
@@ -43,46 +42,20 @@ async fn an_igor_owner_on_a_laptop_authorises_through_igor_by_pasting() {
     .await;
     let config = HostConfig::new()
         .plugin(clouds::google_plugin(&google, None))
-        .igor_store(&igor.url, 5000)
-        .server(|server| {
-            server.igor_forward_secret = Some(FORWARD_SECRET.into());
-            // The name the laptop reaches Igor by, as `igor-host igor install` writes it.
-            server.allowed_hosts = vec!["igor.local".into()];
-        });
+        .behind_igor(&igor.url, FORWARD_SECRET)
+        // The name the laptop reaches Igor by, as `igor-host igor install` writes it.
+        .server(|server| server.allowed_hosts = vec!["igor.local".into()]);
     let host = Host::start(config).await;
-    igor.put_json(
-        "plugindata/fitbit/host_url",
-        &serde_json::json!({ "host_url": host.url }).to_string(),
-    )
-    .await;
-    real_igor::set_forward_secret(&igor.db, "fitbit", FORWARD_SECRET);
+    forward_to(&igor, &host, FORWARD_SECRET).await;
     // The redirect URI the setup page shows: Igor's own.
     let redirect = format!("{igor_url}/plugin/fitbit/auth2");
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);
 
-    let site = format!("http://igor.local:{}", igor.port);
-    let rule = format!(
-        "--host-resolver-rules=MAP igor.local:{0} 127.0.0.1:{0}",
-        igor.port
-    );
-    let (_driver, client, _profile) = browser_with(&[&rule]).await;
-    // Logged in to Igor as its admin.
-    client.goto(&format!("{site}/login")).await.unwrap();
-    let login = wait_for(&client, Locator::Css("form[action='/login'][method=post]")).await;
-    type_into(&login, "username", "admin").await;
-    submit_login(&login).await;
-    // Igor answers a login with its home page: wait for it before leaving.
-    let home = url::Url::parse(&format!("{site}/")).unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_url(&home)
-        .await
-        .unwrap();
+    let listen = format!("127.0.0.1:{}", igor.port);
+    let (_driver, client, _profile, site) = laptop_browser(igor.port, &listen).await;
+    log_in_to_igor(&client, &site).await;
     let setup = format!("{site}/plugin/fitbit/page/setup.html");
-    client.goto(&setup).await.unwrap();
-    let page = wait_for(&client, Locator::Css("h1")).await;
-    assert_eq!(page.text().await.unwrap(), "Fitbit for Igor: setup");
+    assert_eq!(open_setup(&client, &setup).await, "Fitbit for Igor: setup");
     let page = text(&client).await;
     assert!(
         page.contains(&format!(
@@ -100,27 +73,17 @@ async fn an_igor_owner_on_a_laptop_authorises_through_igor_by_pasting() {
         "{page}"
     );
 
-    enter_credentials(&client, CLIENT_ID, CLIENT_SECRET).await;
-    client.goto(&format!("{setup}?user=jack")).await.unwrap();
-    create_jack_and_allow(&client).await;
-    let landed = landed_at(&client, &redirect).await;
-    let done = paste(&client, &setup, &landed).await;
-    assert!(
-        done.contains("Google Health access for jack is set up"),
-        "{done}\n{}",
-        igor.log()
-    );
-    click(&client, Locator::LinkText("Back to the setup page")).await;
-    wait_for(
+    authorise_jack_by_pasting(
         &client,
-        Locator::XPath("//p[contains(., 'jack has already given permission')]"),
+        &setup,
+        &redirect,
+        (CLIENT_ID, CLIENT_SECRET),
+        || igor.log(),
     )
     .await;
 
     // Data, through Igor's URL, into Igor's database.
-    let at =
-        (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    google.add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&at, 80_100.0));
+    google.add_recent_weight(DEFAULT_HEALTH_USER_ID, 80_100.0);
     client
         .goto(&format!("{site}/plugin/fitbit?user=jack"))
         .await
@@ -139,10 +102,4 @@ async fn an_igor_owner_on_a_laptop_authorises_through_igor_by_pasting() {
     let weight = real_igor::first_weight(&sensors["jack"]["weight"]);
     assert!((weight - 80.1).abs() < 0.01, "{sensors}");
     client.close().await.unwrap();
-}
-
-/// Igor's login form has an `<input type=submit>`, not a button.
-async fn submit_login(form: &fantoccini::elements::Element) {
-    let button = form.find(Locator::Css("input[type=submit]")).await.unwrap();
-    button.click().await.unwrap();
 }

@@ -95,6 +95,25 @@ impl<C: Cloud> OnCloud<C> {
         }
     }
 
+    /// Asks for `target` when jack's refresh token is refused: a 502 that
+    /// names `invalid_grant` and `advice`, and jack's token and sensors
+    /// stay as they were.
+    pub async fn refused_refresh_changes_nothing(&self, target: &str, advice: &str) {
+        let (token, sensors) = (
+            "identities/jack/plugindata/fitbit/token",
+            "sensors/fitbit/jack",
+        );
+        let (token_before, sensors_before) = (self.host.stored(token), self.host.stored(sensors));
+        let (status, body) = self.client.get(target).await;
+        assert_eq!(status, 502, "{body}");
+        assert!(
+            body.contains("invalid_grant") && body.contains(advice),
+            "{body}"
+        );
+        assert_eq!(self.host.stored(token), token_before);
+        assert_eq!(self.host.stored(sensors), sensors_before);
+    }
+
     /// A host with `more` of the configuration around the plugin.
     async fn around(cloud: C, more: impl FnOnce(HostConfig) -> HostConfig) -> Self {
         let config = more(HostConfig::new().plugin(cloud.plugin()));

@@ -87,6 +87,13 @@ impl HostConfig {
 
     /// Keeps documents in the Igor at `url`, as its admin (who needs no
     /// password on a fresh database).
+    /// Keeps the documents in the Igor at `url` (as its admin) and takes
+    /// the calls of Igor's forwarder, which proves itself with `secret`.
+    pub fn behind_igor(self, url: &str, secret: &str) -> Self {
+        self.igor_store(url, 5000)
+            .server(|server| server.igor_forward_secret = Some(secret.into()))
+    }
+
     pub fn igor_store(self, url: &str, timeout_ms: u64) -> Self {
         let igor = IgorConfig {
             url: url.to_string(),

@@ -256,6 +256,30 @@ fn copy_cache(from: &Path, to: &Path) {
 }
 
 /// The SHA-256 of a token, as config's `token_sha256` wants it.
+/// Points the forwarder of `igor` at `host`, sharing `secret`.
+pub async fn forward_to(igor: &igor_test_support::real_igor::Igor, host: &Host, secret: &str) {
+    igor.put_json(
+        "plugindata/fitbit/host_url",
+        &serde_json::json!({ "host_url": host.url }).to_string(),
+    )
+    .await;
+    igor_test_support::real_igor::set_forward_secret(&igor.db, "fitbit", secret);
+}
+
+/// The section `## title` of the workspace's Markdown file `doc`, up to
+/// the next `## ` heading.
+pub fn doc_section(doc: &str, title: &str) -> String {
+    let root = igor_test_support::real_igor::workspace_root();
+    let text = std::fs::read_to_string(root.join(doc)).unwrap();
+    let start = text
+        .find(&format!("\n## {title}\n"))
+        .unwrap_or_else(|| panic!("{doc} has no section {title:?}"));
+    let end = text[start + 1..]
+        .find("\n## ")
+        .map_or(text.len(), |e| start + 1 + e);
+    text[start..end].to_string()
+}
+
 pub fn sha256_hex(token: &str) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(token.as_bytes())

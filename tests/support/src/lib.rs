@@ -15,6 +15,7 @@
 #![allow(clippy::result_large_err)]
 
 mod consent;
+mod control;
 pub mod fake_fitbit;
 pub mod fake_google;
 pub mod faults;

@@ -161,6 +161,36 @@ impl Igor {
         self.spawn().await;
     }
 
+    /// Adds the Igor user `guest` (any password), who may open the fitbit
+    /// plugin's pages (GET on its entry points) and write only below its
+    /// own identity, as Igor's `user` plugin sets a user up; and gives the
+    /// plugin the right to read its settings whoever calls it, as the
+    /// standard fragment does. Igor is restarted for it.
+    pub async fn add_guest(&mut self) {
+        self.stop();
+        let path = self.db.join("database.xml");
+        let xml = std::fs::read_to_string(&path).unwrap();
+        let plugin_right = "<plugindata><fitbit><au:capability><cid>fitbit-own</cid>\
+            <obj>/data/plugindata/fitbit</obj><get>descendant-or-self</get>\
+            <parent>root</parent></au:capability></fitbit>";
+        // Igor writes an empty element as `<plugindata/>` once it has saved.
+        let xml = if xml.contains("<plugindata/>") {
+            xml.replacen("<plugindata/>", &format!("{plugin_right}</plugindata>"), 1)
+        } else {
+            xml.replacen("<plugindata>", plugin_right, 1)
+        };
+        assert!(xml.contains("fitbit-own"), "{xml}");
+        let guest = "<guest>\
+            <au:capability><cid>guest-plugin</cid><obj>/plugin/fitbit</obj>\
+            <get>descendant-or-self</get><parent>root</parent></au:capability>\
+            <au:capability><cid>guest-data</cid><obj>/data/identities/guest</obj>\
+            <get>descendant-or-self</get><put>descendant</put><post>descendant</post>\
+            <delete>descendant</delete><parent>root</parent></au:capability>\
+            </guest></identities>";
+        std::fs::write(&path, xml.replacen("</identities>", guest, 1)).unwrap();
+        self.restart().await;
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

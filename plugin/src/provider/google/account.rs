@@ -12,10 +12,10 @@ use super::shape::{
     next_page,
 };
 use super::sync::WEIGHT;
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, keyed};
 use super::{GoogleHealth, granted};
 use crate::json::field;
-use crate::provider::{AppSettings, RunState};
+use crate::provider::RunState;
 use igor_plugin_sdk::FetchRequest;
 
 /// Paired devices per page (the API's maximum).
@@ -168,12 +168,7 @@ fn device_entry(device: &PairedDevice, zone: &Zone) -> Result<Value, ShapeError>
 impl GoogleHealth {
     /// `user_profile_get`: the profile (profile scope), with the settings,
     /// the latest height and weight where their scopes were granted.
-    pub(super) fn user_profile(
-        &self,
-        cx: &Ctx,
-        app: &AppSettings,
-        state: &mut RunState,
-    ) -> Answer<Map<String, Value>> {
+    pub(super) fn user_profile(&self, cx: &Ctx, state: &mut RunState) -> Answer<Fields> {
         let what = "the user's profile";
         let mut answer = Map::new();
         let call = "user_profile_get";
@@ -192,7 +187,7 @@ impl GoogleHealth {
             self.left_out(cx, &mut answer, call, part, SCOPE_SETTINGS);
             None
         };
-        let units = match (&app.system, &settings) {
+        let units = match (cx.system, &settings) {
             (Some(system), _) => Units::from_system(system),
             (None, Some(settings)) => Units::from_settings(settings),
             (None, None) => Units::METRIC,
@@ -226,7 +221,7 @@ impl GoogleHealth {
     }
 
     /// `get_devices`: the paired trackers and scales, all pages.
-    pub(super) fn devices(&self, cx: &Ctx) -> Answer<Map<String, Value>> {
+    pub(super) fn devices(&self, cx: &Ctx) -> Answer<Fields> {
         let what = "the paired devices";
         let base = format!(
             "{}/v4/users/me/pairedDevices?pageSize={DEVICE_PAGE_SIZE}",
@@ -249,9 +244,7 @@ impl GoogleHealth {
             .map(|d| device_entry(d, &self.local().zone))
             .collect::<Result<Vec<Value>, ShapeError>>()
             .map_err(|e| Self::bad_shape(cx, what, e))?;
-        let mut answer = Map::new();
-        answer.insert("devices".into(), Value::Array(devices));
-        Ok(answer)
+        Ok(keyed("devices", Value::Array(devices)))
     }
 }
 

@@ -8,9 +8,9 @@ use super::GoogleHealth;
 use super::convert::{self, num, required};
 use super::series::{Quantity, rolled};
 use super::sync::{BODY_FAT, SampleType, WEIGHT};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, days_filter, keyed};
 use crate::dates::Date;
-use crate::provider::{ApiError, AppSettings, Call, RunState};
+use crate::provider::RunState;
 
 /// `activities` summary fields from daily roll-ups: legacy field, resource.
 const ACTIVITY_FIELDS: &[(&str, &str)] = &[
@@ -34,10 +34,7 @@ impl GoogleHealth {
             "{}.sample_time.civil_time",
             kind.data_type.replace('-', "_")
         );
-        let filter = format!(
-            "{member} >= \"{day}\" AND {member} < \"{}\"",
-            day.add_days(1)
-        );
+        let filter = days_filter(&member, day, day);
         let points: Vec<_> = self
             .latest(cx, kind.data_type, Some(&filter))?
             .into_iter()
@@ -62,17 +59,10 @@ impl GoogleHealth {
 
     /// `body`: the day's last weight and body fat, and the BMI of that
     /// weight with the latest height.
-    pub(super) fn body(
-        &self,
-        cx: &Ctx,
-        app: &AppSettings,
-        call: &Call,
-        state: &mut RunState,
-    ) -> Answer<Map<String, Value>> {
-        let day = self.window(call).map_err(ApiError::Failed)?.start;
+    pub(super) fn body(&self, cx: &Ctx, state: &mut RunState, day: Date) -> Answer<Fields> {
         let mut body = Map::new();
         if let Some(grams) = self.latest_of_day(cx, &WEIGHT, day)? {
-            let units = self.units(cx, app, state)?;
+            let units = self.units(cx, state)?;
             if let Some(bmi) = convert::bmi(grams, self.height(cx, state)?) {
                 body.insert("bmi".into(), json!(bmi));
             }
@@ -81,21 +71,12 @@ impl GoogleHealth {
         if let Some(percentage) = self.latest_of_day(cx, &BODY_FAT, day)? {
             body.insert("fat".into(), json!(convert::round2(percentage)));
         }
-        let mut answer = Map::new();
-        answer.insert("body".into(), Value::Object(body));
-        Ok(answer)
+        Ok(keyed("body", Value::Object(body)))
     }
 
     /// `activities`: the day's summary from daily roll-ups.
-    pub(super) fn activities(
-        &self,
-        cx: &Ctx,
-        app: &AppSettings,
-        call: &Call,
-        state: &mut RunState,
-    ) -> Answer<Map<String, Value>> {
-        let day = self.window(call).map_err(ApiError::Failed)?.start;
-        let units = self.units_for(cx, app, state, Quantity::Distance)?;
+    pub(super) fn activities(&self, cx: &Ctx, state: &mut RunState, day: Date) -> Answer<Fields> {
+        let units = self.units_for(cx, state, Quantity::Distance)?;
         let mut summary = Map::new();
         let value_of = |resource: &str| -> Answer<Option<f64>> {
             let rolled = rolled(resource).expect("activity resources are rolled up");
@@ -131,8 +112,7 @@ impl GoogleHealth {
                 summary.insert((*field).into(), json!(minutes));
             }
         }
-        let mut answer = Map::new();
-        answer.insert("activities".into(), Value::Array(logged));
+        let mut answer = keyed("activities", Value::Array(logged));
         answer.insert("summary".into(), Value::Object(summary));
         Ok(answer)
     }

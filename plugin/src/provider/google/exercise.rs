@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::GoogleHealth;
 use super::convert::{self, Units, instant, log_id, num, parse_duration};
 use super::shape::{DataPoint, Exercise, ShapeError};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, days_filter, keyed};
 use crate::dates::Date;
 
 /// Exercise sessions per page (the API's maximum for exercise).
@@ -81,10 +81,7 @@ impl GoogleHealth {
         day: Date,
     ) -> Answer<Vec<Value>> {
         let member = "exercise.interval.civil_start_time";
-        let filter = format!(
-            "{member} >= \"{day}\" AND {member} < \"{}\"",
-            day.add_days(1)
-        );
+        let filter = days_filter(member, day, day);
         let points = self.list(cx, "exercise", Some(&filter), EXERCISE_PAGE_SIZE)?;
         let mut list = Vec::new();
         for (start, point, exercise) in self.exercises(cx, &points)? {
@@ -101,12 +98,7 @@ impl GoogleHealth {
 
     /// `recent_activities` (and `activity_stats` with `qualifier=recent`):
     /// the latest exercise of each kind, newest first, from one page.
-    pub(super) fn recent_activities(
-        &self,
-        cx: &Ctx,
-        units: Units,
-        key: String,
-    ) -> Answer<Map<String, Value>> {
+    pub(super) fn recent_activities(&self, cx: &Ctx, units: Units, key: String) -> Answer<Fields> {
         let points = self.first_page(cx, "exercise", None, EXERCISE_PAGE_SIZE)?;
         let mut sessions = self.exercises(cx, &points)?;
         sessions.reverse();
@@ -126,8 +118,6 @@ impl GoogleHealth {
                 .map_err(|e| Self::bad_shape(cx, "the exercise list", e))?;
             list.push(Value::Object(entry));
         }
-        let mut answer = Map::new();
-        answer.insert(key, Value::Array(list));
-        Ok(answer)
+        Ok(keyed(key, Value::Array(list)))
     }
 }

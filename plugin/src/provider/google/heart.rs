@@ -14,10 +14,10 @@ use serde_json::{Map, Value, json};
 use super::convert::{self, num, parse_duration};
 use super::scopes::{SCOPE_ACTIVITY, SCOPE_METRICS};
 use super::shape::{DataPoint, ShapeError};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, days_filter, keyed};
 use super::{GoogleHealth, LIST_PAGE_SIZE, granted};
 use crate::dates::Date;
-use crate::provider::{ApiError, Call, RunState};
+use crate::provider::RunState;
 
 /// Google's zone types and the legacy zone names, in the legacy order.
 pub const ZONES: &[(&str, &str)] = &[
@@ -43,23 +43,18 @@ struct Day {
     zones: BTreeMap<usize, Zone>,
 }
 
+/// The heart data of each day with any.
+type Days = BTreeMap<Date, Day>;
+
 fn zone_index(kind: &str) -> Option<usize> {
     ZONES.iter().position(|(google, _)| *google == kind)
-}
-
-/// `{member} >= "start" AND {member} < "end + 1"` over daily dates.
-fn date_filter(member: &str, start: Date, end: Date) -> String {
-    format!(
-        "{member} >= \"{start}\" AND {member} < \"{}\"",
-        end.add_days(1)
-    )
 }
 
 impl GoogleHealth {
     /// The resting heart rate of the days `start..=end`.
     fn resting_rates(&self, cx: &Ctx, start: Date, end: Date) -> Answer<BTreeMap<Date, i64>> {
         let what = "the daily-resting-heart-rate list";
-        let filter = date_filter("daily_resting_heart_rate.date", start, end);
+        let filter = days_filter("daily_resting_heart_rate.date", start, end);
         let points = self.list(
             cx,
             "daily-resting-heart-rate",
@@ -82,16 +77,13 @@ impl GoogleHealth {
     /// `heart`: the legacy heart endpoint's shape. Its `average` list gets
     /// the day's resting heart rate (tracker "Resting Heart Rate"); the
     /// logged `heart` entries have no Google equivalent.
-    pub(super) fn heart(&self, cx: &Ctx, call: &Call) -> Answer<Map<String, Value>> {
-        let window = self.window(call).map_err(ApiError::Failed)?;
-        let rates = self.resting_rates(cx, window.start, window.end)?;
+    pub(super) fn heart(&self, cx: &Ctx, day: Date) -> Answer<Fields> {
+        let rates = self.resting_rates(cx, day, day)?;
         let average: Vec<Value> = rates
             .values()
             .map(|bpm| json!({"heartRate": bpm, "tracker": "Resting Heart Rate"}))
             .collect();
-        let mut answer = Map::new();
-        answer.insert("average".into(), Value::Array(average));
-        Ok(answer)
+        Ok(keyed("average", Value::Array(average)))
     }
 
     /// The `activities-heart` entries of the days `start..=end` that have
@@ -107,7 +99,7 @@ impl GoogleHealth {
         call: &str,
         answer: &mut Map<String, Value>,
     ) -> Answer<Vec<Value>> {
-        let mut days: BTreeMap<Date, Day> = BTreeMap::new();
+        let mut days = Days::new();
         if granted(state, SCOPE_METRICS) {
             self.heart_metrics(cx, start, end, &mut days)?;
         } else {
@@ -127,18 +119,12 @@ impl GoogleHealth {
     }
 
     /// Resting heart rates and zone thresholds (metrics scope).
-    fn heart_metrics(
-        &self,
-        cx: &Ctx,
-        start: Date,
-        end: Date,
-        days: &mut BTreeMap<Date, Day>,
-    ) -> Answer<()> {
+    fn heart_metrics(&self, cx: &Ctx, start: Date, end: Date, days: &mut Days) -> Answer<()> {
         for (day, bpm) in self.resting_rates(cx, start, end)? {
             days.entry(day).or_default().resting = Some(bpm);
         }
         let what = "the daily-heart-rate-zones list";
-        let filter = date_filter("daily_heart_rate_zones.date", start, end);
+        let filter = days_filter("daily_heart_rate_zones.date", start, end);
         let points = self.reconcile(cx, "daily-heart-rate-zones", Some(&filter))?;
         for (i, point) in points.iter().enumerate() {
             thresholds(days, i, point).map_err(|e| Self::bad_shape(cx, what, e))?;
@@ -147,13 +133,7 @@ impl GoogleHealth {
     }
 
     /// Minutes and calories in each zone (activity scope).
-    fn zone_activity(
-        &self,
-        cx: &Ctx,
-        start: Date,
-        end: Date,
-        days: &mut BTreeMap<Date, Day>,
-    ) -> Answer<()> {
+    fn zone_activity(&self, cx: &Ctx, start: Date, end: Date, days: &mut Days) -> Answer<()> {
         // A day's window lists the zones with time or calories; the other
         // zones had none that day.
         let what = "the time-in-heart-rate-zone daily roll-up";
@@ -208,11 +188,7 @@ impl GoogleHealth {
 }
 
 /// The zone thresholds of one `daily-heart-rate-zones` point.
-fn thresholds(
-    days: &mut BTreeMap<Date, Day>,
-    i: usize,
-    point: &DataPoint,
-) -> Result<(), ShapeError> {
+fn thresholds(days: &mut Days, i: usize, point: &DataPoint) -> Result<(), ShapeError> {
     let zones = point
         .daily_heart_rate_zones
         .as_ref()

@@ -10,11 +10,11 @@ use serde_json::{Map, Value, json};
 use super::convert::{Zone, format_rfc3339, num, num_string};
 use super::scopes::SCOPE_METRICS;
 use super::series::{Quantity, rolled, series_key, unsupported_resource};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, keyed};
 use super::{GoogleHealth, granted};
 use crate::dates::valid_time;
 use crate::errors::{PluginError, Result};
-use crate::provider::{ApiError, AppSettings, Call, RunState};
+use crate::provider::{ApiError, Call, RunState};
 
 /// The resources with intraday data.
 pub const INTRADAY_RESOURCES: &[&str] = &[
@@ -80,19 +80,13 @@ pub fn check(call: &Call) -> Result<()> {
 }
 
 impl GoogleHealth {
-    pub(super) fn intraday(
-        &self,
-        cx: &Ctx,
-        app: &AppSettings,
-        call: &Call,
-        state: &mut RunState,
-    ) -> Answer<Map<String, Value>> {
+    pub(super) fn intraday(&self, cx: &Ctx, state: &mut RunState, call: &Call) -> Answer<Fields> {
         let arg = |k: &str| call.args.get(k).map(String::as_str);
         let resource = arg("resource").unwrap_or("");
         let detail = arg("detail_level").unwrap_or("1min");
         let seconds = window_seconds(resource, detail)
             .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
-        let day = self.window(call).map_err(ApiError::Failed)?.start;
+        let day = self.day_of(call)?;
         // The user's day, or the asked part of it, in their zone (a day of
         // a daylight-saving change has 23 or 25 hours).
         let zone = self.local().zone;
@@ -135,7 +129,7 @@ impl GoogleHealth {
         } else {
             let rolled = rolled(resource)
                 .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
-            let units = self.units_for(cx, app, state, rolled.quantity)?;
+            let units = self.units_for(cx, state, rolled.quantity)?;
             let what = format!("the {} roll-up", rolled.data_type);
             let mut dataset = Vec::new();
             for (at, point) in self.rollup(cx, rolled.data_type, &start, &end, seconds)? {
@@ -170,7 +164,7 @@ fn answer(
     mut dataset: Vec<(f64, Value)>,
     seconds: u32,
     zone: &Zone,
-) -> Map<String, Value> {
+) -> Fields {
     // Google answers newest first.
     dataset.sort_by(|a, b| a.0.total_cmp(&b.0));
     let dataset: Vec<Value> = dataset
@@ -182,8 +176,7 @@ fn answer(
         1 => (1, "second"),
         s => (s / 60, "minute"),
     };
-    let mut answer = Map::new();
-    answer.insert(key.clone(), Value::Array(summary));
+    let mut answer = keyed(key.clone(), Value::Array(summary));
     answer.insert(
         format!("{key}-intraday"),
         json!({"dataset": dataset, "datasetInterval": interval, "datasetType": kind}),

@@ -7,12 +7,13 @@ use super::convert;
 use super::intraday;
 use super::series::{RESOURCES, max_days, unsupported_resource};
 use super::sync::{BODY_FAT, WEIGHT};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields};
 use super::{GoogleHealth, SLEEP_PAGE_SIZE};
+use crate::dates::Date;
 use crate::errors::{PluginError, Result};
 use crate::json::field;
 use crate::provider::methods as legacy;
-use crate::provider::{ApiError, AppSettings, Call, RunState};
+use crate::provider::{ApiError, Call, RunState};
 
 impl GoogleHealth {
     /// Validates the methods and their arguments before anything is sent.
@@ -52,13 +53,7 @@ impl GoogleHealth {
         Ok(calls)
     }
 
-    pub(super) fn run_call(
-        &self,
-        cx: &Ctx,
-        app: &AppSettings,
-        call: &Call,
-        state: &mut RunState,
-    ) -> Answer<Map<String, Value>> {
+    pub(super) fn run_call(&self, cx: &Ctx, call: &Call, state: &mut RunState) -> Answer<Fields> {
         // Google Health reads the authorising user's data only.
         if let Some(id) = call.args.get("user_id").filter(|id| id.as_str() != "-") {
             let own = ["legacyUserId", "healthUserId"]
@@ -80,23 +75,23 @@ impl GoogleHealth {
             self.localise(cx, state)?;
         }
         match call.method.as_str() {
-            "get_bodyweight" => self.sample_logs(cx, app, call, state, &WEIGHT),
-            "get_bodyfat" => self.sample_logs(cx, app, call, state, &BODY_FAT),
-            "time_series" => self.time_series(cx, app, call, state),
-            "intraday_time_series" => self.intraday(cx, app, call, state),
-            "body" => self.body(cx, app, call, state),
-            "activities" => self.activities(cx, app, call, state),
-            "heart" => self.heart(cx, call),
-            "sleep" | "get_sleep" => self.sleep(cx, call),
-            "foods_log" => self.foods_log(cx, call),
-            "foods_log_water" => self.foods_log_water(cx, app, call, state),
+            "get_bodyweight" => self.sample_logs(cx, state, call, &WEIGHT),
+            "get_bodyfat" => self.sample_logs(cx, state, call, &BODY_FAT),
+            "time_series" => self.time_series(cx, state, call),
+            "intraday_time_series" => self.intraday(cx, state, call),
+            "body" => self.body(cx, state, self.day_of(call)?),
+            "activities" => self.activities(cx, state, self.day_of(call)?),
+            "heart" => self.heart(cx, self.day_of(call)?),
+            "sleep" | "get_sleep" => self.sleep(cx, self.day_of(call)?),
+            "foods_log" => self.foods_log(cx, self.day_of(call)?),
+            "foods_log_water" => self.foods_log_water(cx, state, self.day_of(call)?),
             "recent_foods" => self.recent_foods(cx),
-            "glucose" => self.glucose(cx, app, call, state),
+            "glucose" => self.glucose(cx, state, self.day_of(call)?),
             "recent_activities" | "activity_stats" => {
-                let units = self.units(cx, app, state)?;
+                let units = self.units(cx, state)?;
                 self.recent_activities(cx, units, legacy::answer_key(call))
             }
-            "user_profile_get" => self.user_profile(cx, app, state),
+            "user_profile_get" => self.user_profile(cx, state),
             "get_devices" => self.devices(cx),
             other => Err(ApiError::Failed(PluginError::bad_request(format!(
                 "Fitbitplugin method {other} is not available from Google Health"
@@ -105,13 +100,11 @@ impl GoogleHealth {
     }
 
     /// `sleep`: the sessions ending on the day (local civil time).
-    fn sleep(&self, cx: &Ctx, call: &Call) -> Answer<Map<String, Value>> {
-        let window = self.window(call).map_err(ApiError::Failed)?;
+    fn sleep(&self, cx: &Ctx, day: Date) -> Answer<Fields> {
         let member = "sleep.interval.civil_end_time";
         let filter = format!(
-            "{member} >= \"{}T00:00:00\" AND {member} < \"{}T00:00:00\"",
-            window.start,
-            window.end.add_days(1)
+            "{member} >= \"{day}T00:00:00\" AND {member} < \"{}T00:00:00\"",
+            day.add_days(1)
         );
         let points = self.list(cx, "sleep", Some(&filter), SLEEP_PAGE_SIZE)?;
         let what = "the sleep list";

@@ -8,11 +8,11 @@ use serde_json::{Map, Value, json};
 
 use super::convert::{self, Units, log_id, num, num_string};
 use super::shape::{DataPoint, ShapeError};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, days_filter, keyed};
 use super::{GoogleHealth, LIST_PAGE_SIZE};
 use crate::dates::Date;
+use crate::provider::RunState;
 use crate::provider::methods::series_key;
-use crate::provider::{ApiError, AppSettings, Call, RunState};
 
 /// A day with its legacy value, if the point has what the value needs.
 type DayValue = Result<Option<(Date, Value)>, ShapeError>;
@@ -139,12 +139,9 @@ impl GoogleHealth {
         metric: &Metric,
         start: Date,
         end: Date,
-    ) -> Answer<Map<String, Value>> {
+    ) -> Answer<Fields> {
         let member = format!("{}.date", metric.data_type.replace('-', "_"));
-        let filter = format!(
-            "{member} >= \"{start}\" AND {member} < \"{}\"",
-            end.add_days(1)
-        );
+        let filter = days_filter(&member, start, end);
         let what = format!("the {} list", metric.data_type);
         let points = self.list(cx, metric.data_type, Some(&filter), LIST_PAGE_SIZE)?;
         let mut days = std::collections::BTreeMap::new();
@@ -159,26 +156,13 @@ impl GoogleHealth {
             .into_iter()
             .map(|(day, value)| json!({"dateTime": day.to_string(), "value": value}))
             .collect();
-        let mut answer = Map::new();
-        answer.insert(series_key(metric.resource), Value::Array(series));
-        Ok(answer)
+        Ok(keyed(series_key(metric.resource), Value::Array(series)))
     }
 
     /// `glucose` (`date`): the day's blood glucose measurements.
-    pub(super) fn glucose(
-        &self,
-        cx: &Ctx,
-        app: &AppSettings,
-        call: &Call,
-        state: &mut RunState,
-    ) -> Answer<Map<String, Value>> {
-        let day = self.window(call).map_err(ApiError::Failed)?.start;
-        let units = self.units(cx, app, state)?;
-        let member = "blood_glucose.sample_time.civil_time";
-        let filter = format!(
-            "{member} >= \"{day}\" AND {member} < \"{}\"",
-            day.add_days(1)
-        );
+    pub(super) fn glucose(&self, cx: &Ctx, state: &mut RunState, day: Date) -> Answer<Fields> {
+        let units = self.units(cx, state)?;
+        let filter = days_filter("blood_glucose.sample_time.civil_time", day, day);
         let what = "the blood-glucose list";
         let points = self.list(cx, "blood-glucose", Some(&filter), LIST_PAGE_SIZE)?;
         let zone = self.local().zone;
@@ -214,11 +198,7 @@ impl GoogleHealth {
             entries.push(entry);
         }
         entries.sort_by_key(|(civil, _)| *civil);
-        let mut answer = Map::new();
-        answer.insert(
-            "glucose".into(),
-            Value::Array(entries.into_iter().map(|(_, e)| e).collect()),
-        );
-        Ok(answer)
+        let entries = entries.into_iter().map(|(_, e)| e).collect();
+        Ok(keyed("glucose", Value::Array(entries)))
     }
 }

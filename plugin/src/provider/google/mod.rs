@@ -6,8 +6,9 @@
 //! is answered from Google Health data types (see `docs/google-health.md`
 //! for the mapping and what Google does not have).
 //!
-//! `scopes` says which scopes each method needs, `oauth` builds the consent
-//! URL and token requests, `transport` sends API requests (gets, lists,
+//! `scopes` says which scopes each method needs (and so what the consent URL
+//! of the `Provider` impl below asks for), `oauth` builds the token
+//! requests, `transport` sends API requests (gets, lists,
 //! roll-ups, paging), `retry` retries Google's transient refusals, `errors`
 //! turns its refusals into answers, `shape` checks every answer's shape, and
 //! `convert` turns Google data into the legacy shapes. The methods:
@@ -51,6 +52,7 @@ use convert::{Zone, period_start};
 use igor_plugin_sdk::Request;
 use igor_plugin_sdk::{FetchRequest, FetchResponse, Host};
 use retry::Backoff;
+use scopes::consent_scopes;
 use transport::Ctx;
 
 pub use errors::{Status, rpc_status};
@@ -197,6 +199,16 @@ impl GoogleHealth {
         })
     }
 
+    /// [`Self::window`] of a call being run.
+    fn call_window(&self, call: &Call) -> std::result::Result<Window, ApiError> {
+        self.window(call).map_err(ApiError::Failed)
+    }
+
+    /// The one day a call of a single day reads (`date`, default today).
+    fn day_of(&self, call: &Call) -> std::result::Result<Date, ApiError> {
+        Ok(self.call_window(call)?.start)
+    }
+
     fn upstream(message: String) -> ApiError {
         ApiError::Failed(PluginError::upstream(message))
     }
@@ -262,7 +274,22 @@ impl Provider for GoogleHealth {
         code_challenge: &str,
         consent: &Consent,
     ) -> String {
-        self.consent_url(app, redirect_uri, state, code_challenge, consent)
+        let scopes = consent_scopes(consent, app.system.is_none());
+        let mut url = url::Url::parse(&self.authorize_url).unwrap_or_else(|_| {
+            url::Url::parse("https://accounts.google.com/o/oauth2/v2/auth").unwrap()
+        });
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", app.client_id.as_deref().unwrap_or_default())
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", &scopes.join(" "))
+            .append_pair("state", state)
+            .append_pair("access_type", "offline")
+            .append_pair("prompt", "consent")
+            .append_pair("include_granted_scopes", "true")
+            .append_pair("code_challenge", code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        url.to_string()
     }
 
     /// Google refuses redirect URIs a home network offers (plain http off
@@ -324,7 +351,8 @@ impl Provider for GoogleHealth {
             token: access_token,
             user,
             method: &call.method,
+            system: app.system.as_deref(),
         };
-        self.run_call(&cx, app, call, state)
+        self.run_call(&cx, call, state)
     }
 }

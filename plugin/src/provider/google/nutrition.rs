@@ -8,10 +8,10 @@ use serde_json::{Map, Value, json};
 
 use super::convert::{self, Civil, Units, log_id, num};
 use super::shape::{DataPoint, NutritionLog, SessionInterval, ShapeError};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, days_filter, keyed};
 use super::{GoogleHealth, LIST_PAGE_SIZE};
 use crate::dates::Date;
-use crate::provider::{ApiError, AppSettings, Call, RunState};
+use crate::provider::RunState;
 
 /// Nutrition logs `recent_foods` reads (the newest, one page).
 pub const RECENT_FOODS_PAGE: u32 = 100;
@@ -96,10 +96,7 @@ impl GoogleHealth {
     /// The sessions of a data type that started on `day` (civil time).
     fn sessions_of_day(&self, cx: &Ctx, data_type: &str, day: Date) -> Answer<Vec<DataPoint>> {
         let member = format!("{}.interval.civil_start_time", data_type.replace('-', "_"));
-        let filter = format!(
-            "{member} >= \"{day}\" AND {member} < \"{}\"",
-            day.add_days(1)
-        );
+        let filter = days_filter(&member, day, day);
         self.list(cx, data_type, Some(&filter), LIST_PAGE_SIZE)
     }
 
@@ -126,8 +123,7 @@ impl GoogleHealth {
     }
 
     /// `foods_log` (`date`): the day's food logs and their totals.
-    pub(super) fn foods_log(&self, cx: &Ctx, call: &Call) -> Answer<Map<String, Value>> {
-        let day = self.window(call).map_err(ApiError::Failed)?.start;
+    pub(super) fn foods_log(&self, cx: &Ctx, day: Date) -> Answer<Fields> {
         let points = self.sessions_of_day(cx, "nutrition-log", day)?;
         let mut foods = Vec::new();
         let mut totals: BTreeMap<String, f64> = BTreeMap::new();
@@ -144,14 +140,13 @@ impl GoogleHealth {
             }));
         }
         let summary: Map<String, Value> = totals.into_iter().map(|(k, v)| (k, num(v))).collect();
-        let mut answer = Map::new();
-        answer.insert("foods".into(), Value::Array(foods));
+        let mut answer = keyed("foods", Value::Array(foods));
         answer.insert("summary".into(), Value::Object(summary));
         Ok(answer)
     }
 
     /// `recent_foods`: the foods logged last, newest first, each once.
-    pub(super) fn recent_foods(&self, cx: &Ctx) -> Answer<Map<String, Value>> {
+    pub(super) fn recent_foods(&self, cx: &Ctx) -> Answer<Fields> {
         let points = self.first_page(cx, "nutrition-log", None, RECENT_FOODS_PAGE)?;
         let mut logs = self.nutrition_logs(cx, &points)?;
         logs.reverse();
@@ -167,21 +162,17 @@ impl GoogleHealth {
             food.insert("dateLastEaten".into(), json!(start.date.to_string()));
             foods.push(Value::Object(food));
         }
-        let mut answer = Map::new();
-        answer.insert("recent_foods".into(), Value::Array(foods));
-        Ok(answer)
+        Ok(keyed("recent_foods", Value::Array(foods)))
     }
 
     /// `foods_log_water` (`date`): the day's water in the liquid unit.
     pub(super) fn foods_log_water(
         &self,
         cx: &Ctx,
-        app: &AppSettings,
-        call: &Call,
         state: &mut RunState,
-    ) -> Answer<Map<String, Value>> {
-        let day = self.window(call).map_err(ApiError::Failed)?.start;
-        let units: Units = self.units(cx, app, state)?;
+        day: Date,
+    ) -> Answer<Fields> {
+        let units: Units = self.units(cx, state)?;
         let what = "the hydration-log list";
         let mut logs = Vec::new();
         for (i, point) in self
@@ -210,8 +201,7 @@ impl GoogleHealth {
             .iter()
             .map(|(_, id, ml)| json!({"amount": num(units.liquid(*ml)), "logId": id}))
             .collect();
-        let mut answer = Map::new();
-        answer.insert("summary".into(), json!({"water": num(units.liquid(total))}));
+        let mut answer = keyed("summary", json!({"water": num(units.liquid(total))}));
         answer.insert("water".into(), Value::Array(water));
         Ok(answer)
     }

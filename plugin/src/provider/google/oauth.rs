@@ -5,9 +5,8 @@
 
 use serde_json::{Map, Value};
 
-use super::super::{AppSettings, CLIENT_SECRET, Consent, TokenError};
+use super::super::{AppSettings, CLIENT_SECRET, TokenError};
 use super::GoogleHealth;
-use super::scopes::consent_scopes;
 use super::transport::Ctx;
 use crate::json::{as_text, field};
 use crate::provider::ApiError;
@@ -21,32 +20,6 @@ pub const INVALID_GRANT_NOTE: &str = " Google refresh tokens of apps whose OAuth
      removes the app's access or leaves them unused for 6 months.";
 
 impl GoogleHealth {
-    pub(super) fn consent_url(
-        &self,
-        app: &AppSettings,
-        redirect_uri: &str,
-        state: &str,
-        code_challenge: &str,
-        consent: &Consent,
-    ) -> String {
-        let scopes = consent_scopes(consent, app.system.is_none());
-        let mut url = url::Url::parse(&self.authorize_url).unwrap_or_else(|_| {
-            url::Url::parse("https://accounts.google.com/o/oauth2/v2/auth").unwrap()
-        });
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", app.client_id.as_deref().unwrap_or_default())
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", &scopes.join(" "))
-            .append_pair("state", state)
-            .append_pair("access_type", "offline")
-            .append_pair("prompt", "consent")
-            .append_pair("include_granted_scopes", "true")
-            .append_pair("code_challenge", code_challenge)
-            .append_pair("code_challenge_method", "S256");
-        url.to_string()
-    }
-
     /// Client id in the form; the host appends `client_secret` to it.
     pub(super) fn token_form(&self, app: &AppSettings, fields: &[(&str, &str)]) -> FetchRequest {
         let client_id = app.client_id.clone().unwrap_or_default();
@@ -76,6 +49,7 @@ impl GoogleHealth {
             token: &access,
             user: "",
             method: "authorisation",
+            system: None,
         };
         let request =
             FetchRequest::get(format!("{}/v4/users/me/identity", self.api_url)).bearer(&access);

@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 use super::GoogleHealth;
 use super::convert::{self, Units, num_string};
 use super::shape::{RollupPoint, RollupValue, ShapeError};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields};
 use crate::dates::Date;
 use crate::errors::PluginError;
-use crate::provider::{ApiError, AppSettings, Call, RunState};
+use crate::provider::{ApiError, Call, RunState};
 
 /// What a roll-up value measures, and so how it is converted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,12 +196,11 @@ impl GoogleHealth {
     pub(super) fn units_for(
         &self,
         cx: &Ctx,
-        app: &AppSettings,
         state: &mut RunState,
         quantity: Quantity,
     ) -> Answer<Units> {
         if quantity.needs_units() {
-            self.units(cx, app, state)
+            self.units(cx, state)
         } else {
             Ok(Units::METRIC)
         }
@@ -232,12 +231,11 @@ impl GoogleHealth {
     pub(super) fn time_series(
         &self,
         cx: &Ctx,
-        app: &AppSettings,
-        call: &Call,
         state: &mut RunState,
-    ) -> Answer<Map<String, Value>> {
+        call: &Call,
+    ) -> Answer<Fields> {
         let resource = call.args.get("resource").map(String::as_str).unwrap_or("");
-        let window = self.window(call).map_err(ApiError::Failed)?;
+        let window = self.call_window(call)?;
         let mut answer = Map::new();
         let series: Vec<Value> = match resource {
             "activities/heart" => self.heart_days(
@@ -250,13 +248,13 @@ impl GoogleHealth {
             "body/bmi" => self.bmi_series(cx, state, window.start, window.end)?,
             _ if super::metrics::metric(resource).is_some() => {
                 let metric = super::metrics::metric(resource).expect("just found");
-                let units = self.units(cx, app, state)?;
+                let units = self.units(cx, state)?;
                 return self.metric_series(cx, units, metric, window.start, window.end);
             }
             _ => {
                 let rolled = rolled(resource)
                     .ok_or_else(|| ApiError::Failed(unsupported_resource(cx.method, resource)))?;
-                let units = self.units_for(cx, app, state, rolled.quantity)?;
+                let units = self.units_for(cx, state, rolled.quantity)?;
                 self.daily_values(cx, rolled, units, window.start, window.end)?
                     .into_iter()
                     .map(|(d, v)| json!({"dateTime": d.to_string(), "value": num_string(v)}))

@@ -12,7 +12,7 @@ use super::shape::{SETTINGS_FIELDS, Settings};
 use super::transport::{Answer, Ctx};
 use super::{GoogleHealth, Local, granted};
 use crate::json::as_f64;
-use crate::provider::{AppSettings, RunState};
+use crate::provider::RunState;
 
 /// The bookkeeping key of what was read, and how long it is kept.
 const KEY: &str = "settings";
@@ -120,8 +120,8 @@ impl GoogleHealth {
 
     /// The units of this run: `system` if set; else the user's Google
     /// settings when that scope was granted; else metric.
-    pub(super) fn units(&self, cx: &Ctx, app: &AppSettings, state: &mut RunState) -> Answer<Units> {
-        if let Some(system) = &app.system {
+    pub(super) fn units(&self, cx: &Ctx, state: &mut RunState) -> Answer<Units> {
+        if let Some(system) = cx.system {
             return Ok(Units::from_system(system));
         }
         Ok(self

@@ -2,16 +2,16 @@
 //! latest height many methods need (kept for a day in the user's
 //! bookkeeping).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::convert::{self, Sample, Units, merge_logs, required};
 use super::settings::KEEP_SECONDS;
 use super::shape::{DataPoint, Measured};
-use super::transport::{Answer, Ctx};
+use super::transport::{Answer, Ctx, Fields, days_filter, keyed};
 use super::{GoogleHealth, LIST_PAGE_SIZE};
 use crate::dates::Date;
 use crate::json::{as_f64, as_list};
-use crate::provider::{ApiError, AppSettings, Call, RunState};
+use crate::provider::{Call, RunState};
 
 /// Days an incremental run lists again, ending today: samples logged late
 /// or deleted within them are seen at the next run.
@@ -107,15 +107,14 @@ impl GoogleHealth {
     pub(super) fn sample_logs(
         &self,
         cx: &Ctx,
-        app: &AppSettings,
-        call: &Call,
         state: &mut RunState,
+        call: &Call,
         kind: &SampleType,
-    ) -> Answer<Map<String, Value>> {
+    ) -> Answer<Fields> {
         let weight = kind.data_type == "weight";
-        let window = self.window(call).map_err(ApiError::Failed)?;
+        let window = self.call_window(call)?;
         let units = if weight {
-            self.units(cx, app, state)?
+            self.units(cx, state)?
         } else {
             Units::METRIC
         };
@@ -138,10 +137,7 @@ impl GoogleHealth {
             "{}.sample_time.civil_time",
             kind.data_type.replace('-', "_")
         );
-        let filter = format!(
-            "{civil} >= \"{lower}\" AND {civil} < \"{}\"",
-            window.end.add_days(1)
-        );
+        let filter = days_filter(&civil, lower, window.end);
         let points = self.list(cx, kind.data_type, Some(&filter), LIST_PAGE_SIZE)?;
         let samples = self.samples(cx, kind, &points)?;
         let height = if weight {
@@ -179,9 +175,7 @@ impl GoogleHealth {
             // Explicit dates replace the stored logs with another window.
             state.sync.remove(kind.data_type);
         }
-        let mut answer = Map::new();
-        answer.insert(kind.key.into(), Value::Array(logs));
-        Ok(answer)
+        Ok(keyed(kind.key, Value::Array(logs)))
     }
 }
 

@@ -3,7 +3,7 @@
 //! documented shapes (errors: `errors`).
 
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::convert::{date_json, parse_rfc3339};
 use super::errors::{retry_after, rpc_status};
@@ -19,13 +19,31 @@ use igor_plugin_sdk::{FetchRequest, FetchResponse, Host, Level};
 
 pub(super) type Answer<T> = std::result::Result<T, ApiError>;
 
+/// A method's answer: the fields of the legacy JSON object.
+pub(super) type Fields = Map<String, Value>;
+
+/// The answer of one field, `{key: value}`.
+pub(super) fn keyed(key: impl Into<String>, value: Value) -> Fields {
+    Fields::from_iter([(key.into(), value)])
+}
+
+/// `{member} >= "start" AND {member} < "end + 1"`: the days `start..=end`
+/// of a date or civil-time member.
+pub(super) fn days_filter(member: &str, start: Date, end: Date) -> String {
+    format!(
+        "{member} >= \"{start}\" AND {member} < \"{}\"",
+        end.add_days(1)
+    )
+}
+
 /// One method call in progress: where to send, with which token, for whom
-/// and for which method (named in errors).
+/// and for which method (named in errors), and the app's unit `system`.
 pub(super) struct Ctx<'a> {
     pub host: &'a dyn Host,
     pub token: &'a str,
     pub user: &'a str,
     pub method: &'a str,
+    pub system: Option<&'a str>,
 }
 
 // How long a roll-up range may be. The dailyRollUp reference

@@ -25,8 +25,7 @@ pub(super) fn weights_come_in_the_legacy_shape_and_units() {
                 ]}),
             )
         });
-        let r = run(&host, &[("user", "jack")]);
-        assert_eq!(r.status, 200, "{}", r.body_text());
+        run_ok(&host, &[("user", "jack")]);
         let sent = requests(&host)[0].clone();
         let q = query_of(&sent.url);
         assert_eq!(q["pageSize"], "10000");
@@ -36,7 +35,7 @@ pub(super) fn weights_come_in_the_legacy_shape_and_units() {
             "spaces as %20: {}",
             sent.url
         );
-        assert_eq!(bearer(&sent).unwrap(), "Bearer ya29.A1");
+        assert_eq!(auth_header(&sent).unwrap(), "Bearer ya29.A1");
         let stored = host.get("sensors/fitbit/jack").unwrap();
         let weights = stored["weight"].as_array().unwrap();
         // Oldest first, civil date and time, the id as logId.
@@ -74,8 +73,7 @@ pub(super) fn pages_are_followed_past_empty_ones() {
             other => panic!("unexpected page {other:?}"),
         }
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     assert_eq!(host.sent.borrow().len(), 4);
     let weights = host.get("sensors/fitbit/jack").unwrap()["weight"].clone();
     assert_eq!(weights.as_array().unwrap().len(), 1);
@@ -135,7 +133,7 @@ pub(super) fn time_series_come_from_daily_rollups() {
         }
         panic!("unexpected {path}");
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -144,7 +142,6 @@ pub(super) fn time_series_come_from_daily_rollups() {
             ("period", "7d"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     let sent = requests(&host)[0].clone();
     assert_eq!(sent.method, "POST");
     assert_eq!(
@@ -159,7 +156,7 @@ pub(super) fn time_series_come_from_daily_rollups() {
         ]})
     );
 
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -169,7 +166,6 @@ pub(super) fn time_series_come_from_daily_rollups() {
             ("end_date", "2026-11-25"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(
         host.get("sensors/fitbit/jack").unwrap(),
         // Only the day with data: Google leaves out days without it.
@@ -193,7 +189,7 @@ pub(super) fn long_series_are_split_into_ninety_day_requests() {
             ]}),
         )
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -202,7 +198,6 @@ pub(super) fn long_series_are_split_into_ninety_day_requests() {
             ("period", "6m"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     let bodies: Vec<Value> = requests(&host)
         .iter()
         .map(|r| serde_json::from_slice(&r.body).unwrap())
@@ -268,7 +263,7 @@ pub(super) fn heart_and_sleep_map_to_legacy_like_shapes() {
                           "metadata": {"mainSleep": true}}}]}),
         )
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -276,7 +271,6 @@ pub(super) fn heart_and_sleep_map_to_legacy_like_shapes() {
             ("date", "2026-11-20"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     let stored = host.get("sensors/fitbit/jack").unwrap();
     assert_eq!(
         stored["average"],
@@ -305,17 +299,10 @@ pub(super) fn units_follow_the_users_google_settings_when_no_system_is_set() {
                 json!({"weightUnit": "WEIGHT_UNIT_STONE", "distanceUnit": "DISTANCE_UNIT_KILOMETERS"}),
             );
         }
-        if is_list(&r.url, "height") {
-            return response(200, json!({}));
-        }
-        response(200, json!({"dataPoints": [weight_point("1", "2026-11-25T07:00:00Z", ((2026, 11, 25), (8, 0, 0)), 63_502.9)]}))
+        one_weigh_in(r)
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
-    assert_eq!(
-        host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"],
-        10.0
-    );
+    run_ok(&host, &[("user", "jack")]);
+    assert_eq!(jacks_weight(&host), 10.0);
     let settings = &host.get(SYNC_PATH).unwrap()["settings"];
     assert_eq!(settings["units"], "st/km/cm/ml/mmol/c");
     assert_eq!(settings["read_at"], host.now.get());
@@ -325,15 +312,8 @@ pub(super) fn units_follow_the_users_google_settings_when_no_system_is_set() {
     with_token(&host, 3000.0, SCOPE_METRICS);
     host.respond(|r| {
         assert_ne!(path_of(&r.url), "/v4/users/me/settings");
-        if is_list(&r.url, "height") {
-            return response(200, json!({}));
-        }
-        response(200, json!({"dataPoints": [weight_point("1", "2026-11-25T07:00:00Z", ((2026, 11, 25), (8, 0, 0)), 63_502.9)]}))
+        one_weigh_in(r)
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
-    assert_eq!(
-        host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"],
-        63.5
-    );
+    run_ok(&host, &[("user", "jack")]);
+    assert_eq!(jacks_weight(&host), 63.5);
 }

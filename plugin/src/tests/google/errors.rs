@@ -7,12 +7,7 @@ pub(super) fn lasting_refusals_become_clear_messages_without_retries() {
     let cases = [
         (
             403,
-            status_body(
-                403,
-                "PERMISSION_DENIED",
-                "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-                "Request had insufficient authentication scopes.",
-            ),
+            scope_insufficient(),
             vec![
                 "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
                 "re-authorise jack",

@@ -22,7 +22,9 @@ use crate::provider::google::{
     SCOPE_ACTIVITY, SCOPE_METRICS, SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_SLEEP,
 };
 use crate::router::handle;
-use crate::testing::{MemoryHost, form, request, response};
+use crate::testing::{
+    MemoryHost, auth_header, form, form_value, path_of, query_of, request, response, run_ok,
+};
 use igor_plugin_sdk::{Credential, FetchRequest};
 
 pub(super) const API: &str = "https://health.googleapis.com";
@@ -59,33 +61,6 @@ pub(crate) fn with_token(host: &MemoryHost, expires_in: f64, scope: &str) {
             "healthUserId": "4957304218837201659", "legacyUserId": "GGNJL9"
         }),
     );
-}
-
-pub(crate) fn query_of(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-pub(super) fn path_of(url: &str) -> String {
-    url::Url::parse(url).unwrap().path().to_string()
-}
-
-pub(crate) fn form_value(request: &FetchRequest, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-}
-
-pub(super) fn bearer(request: &FetchRequest) -> Option<String> {
-    request
-        .headers
-        .iter()
-        .find(|(k, _)| k == "authorization")
-        .map(|(_, v)| v.clone())
 }
 
 pub(super) fn civil(date: (i32, u32, u32), time: (u32, u32, u32)) -> Value {
@@ -141,6 +116,39 @@ pub(crate) fn run(host: &MemoryHost, query: &[(&str, &str)]) -> igor_plugin_sdk:
 pub(super) fn status_body(code: u16, status: &str, reason: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message, "status": status,
            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com"}]}})
+}
+
+/// Google's lists of one weigh-in of 63.5029 kg on 2026-11-25 and no
+/// height.
+pub(super) fn one_weigh_in(
+    r: &FetchRequest,
+) -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError> {
+    if is_list(&r.url, "height") {
+        return response(200, json!({}));
+    }
+    let local = ((2026, 11, 25), (8, 0, 0));
+    let point = weight_point("1", "2026-11-25T07:00:00Z", local, 63_502.9);
+    response(200, json!({"dataPoints": [point]}))
+}
+
+/// The weight in jack's sensors.
+pub(super) fn jacks_weight(host: &MemoryHost) -> Value {
+    host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"].clone()
+}
+
+/// Google's refusal of a request the consent does not cover.
+pub(super) fn scope_insufficient() -> Value {
+    status_body(
+        403,
+        "PERMISSION_DENIED",
+        "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+        "Request had insufficient authentication scopes.",
+    )
+}
+
+/// Google's answer to a request the consent does not cover.
+pub(super) fn not_covered() -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError> {
+    response(403, scope_insufficient())
 }
 
 /// Google's token endpoint refuses every refresh token, in its own words.

@@ -71,7 +71,7 @@ pub(super) fn the_code_exchange_sends_the_secret_as_a_form_field_and_stores_the_
             );
         }
         assert_eq!(r.url, format!("{API}/v4/users/me/identity"));
-        assert_eq!(bearer(r).unwrap(), "Bearer ya29.A1");
+        assert_eq!(auth_header(r).unwrap(), "Bearer ya29.A1");
         response(
             200,
             json!({"name": "users/4957304218837201659/identity",
@@ -111,7 +111,7 @@ pub(super) fn the_code_exchange_sends_the_secret_as_a_form_field_and_stores_the_
             secret: "client_secret".into()
         })
     );
-    assert!(bearer(&exchange).is_none());
+    assert!(auth_header(&exchange).is_none());
     let token = host.get(TOKEN_PATH).unwrap();
     assert_eq!(token["provider"], "google-health");
     assert_eq!(token["refresh_token"], "1//R1");
@@ -171,11 +171,10 @@ pub(super) fn a_refresh_without_refresh_token_keeps_the_stored_one() {
                 json!({"access_token": "ya29.A2", "expires_in": 3599, "scope": SCOPE_METRICS, "token_type": "Bearer"}),
             );
         }
-        assert_eq!(bearer(r).unwrap(), "Bearer ya29.A2");
+        assert_eq!(auth_header(r).unwrap(), "Bearer ya29.A2");
         response(200, json!({}))
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     let token = host.get(TOKEN_PATH).unwrap();
     assert_eq!(token["access_token"], "ya29.A2");
     assert_eq!(token["refresh_token"], "1//R1");
@@ -201,15 +200,12 @@ pub(super) fn a_refresh_keeps_the_google_identity_of_the_token() {
         }
         response(200, json!({}))
     });
-    let r = run(
-        &host,
-        &[
-            ("user", "jack"),
-            ("methods", "user_profile_get"),
-            ("user_id", "GGNJL9"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    let own_profile = [
+        ("user", "jack"),
+        ("methods", "user_profile_get"),
+        ("user_id", "GGNJL9"),
+    ];
+    run_ok(&host, &own_profile);
     let token = host.get(TOKEN_PATH).unwrap();
     assert_eq!(token["access_token"], "ya29.A2");
     assert_eq!(token["healthUserId"], "4957304218837201659");
@@ -217,15 +213,7 @@ pub(super) fn a_refresh_keeps_the_google_identity_of_the_token() {
     let user = &host.get("sensors/fitbit/jack").unwrap()["user"];
     assert_eq!(user["encodedId"], "GGNJL9");
     // The next run, on the refreshed token, still knows whose data it reads.
-    let r = run(
-        &host,
-        &[
-            ("user", "jack"),
-            ("methods", "user_profile_get"),
-            ("user_id", "GGNJL9"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &own_profile);
 }
 
 #[test]
@@ -255,7 +243,7 @@ pub(super) fn a_401_refreshes_once_and_retries() {
         if r.url == TOKEN_URL {
             return response(200, json!({"access_token": "ya29.A2", "expires_in": 3599}));
         }
-        match bearer(r).as_deref() {
+        match auth_header(r).as_deref() {
             Some("Bearer ya29.A1") => response(
                 401,
                 json!({"error": {"code": 401, "message": "Request had invalid authentication credentials.",
@@ -266,8 +254,7 @@ pub(super) fn a_401_refreshes_once_and_retries() {
             _ => response(200, json!({"dataPoints": [weight_point("1", "2026-11-25T07:00:00Z", ((2026, 11, 25), (8, 0, 0)), 80_000.0)]})),
         }
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     let urls = host.sent_urls();
     assert_eq!(urls.len(), 4, "{urls:?}"); // weight 401, token, weight, height
     assert_eq!(urls[1], TOKEN_URL);

@@ -21,6 +21,45 @@ fn day_window(day: u32, field: &str, value: Value) -> Value {
     w
 }
 
+/// jack's `activities-heart` series of 2026-11-20.
+const HEART_SERIES: &[(&str, &str)] = &[
+    ("user", "jack"),
+    ("methods", "time_series"),
+    ("resource", "activities/heart"),
+    ("base_date", "2026-11-20"),
+    ("period", "1d"),
+];
+
+/// Google's answer to a request for jack's heart metrics of 2026-11-20: a
+/// resting rate of 58 and the `zones`' thresholds (type, minimum and
+/// maximum); `None` for any other request.
+fn heart_metrics(
+    r: &igor_plugin_sdk::FetchRequest,
+    zones: &[(&str, &str, &str)],
+) -> Option<Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError>> {
+    let date = json!({"year": 2026, "month": 11, "day": 20});
+    if is_list(&r.url, "daily-resting-heart-rate") {
+        return Some(response(
+            200,
+            json!({"dataPoints": [{"dailyRestingHeartRate": {"date": date, "beatsPerMinute": "58"}}]}),
+        ));
+    }
+    if path_of(&r.url).ends_with("/daily-heart-rate-zones/dataPoints:reconcile") {
+        let zones: Vec<Value> = zones
+            .iter()
+            .map(|(kind, min, max)| {
+                json!({"heartRateZoneType": kind, "minBeatsPerMinute": min, "maxBeatsPerMinute": max})
+            })
+            .collect();
+        return Some(response(
+            200,
+            json!({"dataPoints": [{"dataPointName": "z1",
+                "dailyHeartRateZones": {"date": date, "heartRateZones": zones}}]}),
+        ));
+    }
+    None
+}
+
 fn stored(host: &MemoryHost) -> Value {
     host.get("sensors/fitbit/jack").unwrap()
 }
@@ -55,8 +94,7 @@ fn devices_come_from_every_page_of_paired_devices() {
             ),
         }
     });
-    let r = run(&host, &[("user", "jack"), ("methods", "get_devices")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack"), ("methods", "get_devices")]);
     assert_eq!(
         stored(&host),
         json!({"devices": [
@@ -105,8 +143,7 @@ fn the_profile_combines_profile_settings_height_and_weight() {
     let host = configured(None);
     with_token(&host, 3000.0, ALL);
     host.respond(profile_responder);
-    let r = run(&host, &[("user", "jack"), ("methods", "user_profile_get")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack"), ("methods", "user_profile_get")]);
     // Units from the user's settings: pounds and inches.
     assert_eq!(
         stored(&host),
@@ -124,8 +161,7 @@ fn the_profile_reads_only_what_the_consent_covers() {
     let host = configured(Some("en_GB"));
     with_token(&host, 3000.0, SCOPE_PROFILE);
     host.respond(profile_responder);
-    let r = run(&host, &[("user", "jack"), ("methods", "user_profile_get")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack"), ("methods", "user_profile_get")]);
     assert_eq!(host.sent_urls().len(), 1, "{:?}", host.sent_urls());
     let user = &stored(&host)["user"];
     assert_eq!(user["age"], 40);
@@ -133,19 +169,6 @@ fn the_profile_reads_only_what_the_consent_covers() {
         user.get("timezone").is_none() && user.get("height").is_none(),
         "{user}"
     );
-}
-
-/// Google's answer to a request the consent does not cover.
-fn not_covered() -> Result<igor_plugin_sdk::FetchResponse, igor_plugin_sdk::FetchError> {
-    response(
-        403,
-        status_body(
-            403,
-            "PERMISSION_DENIED",
-            "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-            "Request had insufficient authentication scopes.",
-        ),
-    )
 }
 
 #[test]
@@ -158,8 +181,7 @@ fn the_profile_without_its_scope_reads_the_rest_and_says_what_is_missing() {
         }
         profile_responder(r)
     });
-    let r = run(&host, &[("user", "jack"), ("methods", "user_profile_get")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack"), ("methods", "user_profile_get")]);
     let urls = host.sent_urls();
     assert!(!urls.iter().any(|u| u.ends_with("/profile")), "{urls:?}");
     let stored = stored(&host);
@@ -184,31 +206,9 @@ fn the_profile_without_its_scope_reads_the_rest_and_says_what_is_missing() {
 fn heart_zones_without_the_activity_scope_keep_rates_and_thresholds() {
     let host = configured(None);
     with_token(&host, 3000.0, SCOPE_METRICS);
-    host.respond(|r| {
-        let path = path_of(&r.url);
-        if is_list(&r.url, "daily-resting-heart-rate") {
-            return response(200, json!({"dataPoints": [{"dailyRestingHeartRate":
-                {"date": {"year": 2026, "month": 11, "day": 20}, "beatsPerMinute": "58"}}]}));
-        }
-        if path.ends_with("/daily-heart-rate-zones/dataPoints:reconcile") {
-            return response(200, json!({"dataPoints": [{"dataPointName": "z1", "dailyHeartRateZones": {
-                "date": {"year": 2026, "month": 11, "day": 20}, "heartRateZones": [
-                    {"heartRateZoneType": "PEAK", "minBeatsPerMinute": "159", "maxBeatsPerMinute": "220"}]}}]}));
-        }
-        // time-in-heart-rate-zone and calories-in-heart-rate-zone: activity.
-        not_covered()
-    });
-    let r = run(
-        &host,
-        &[
-            ("user", "jack"),
-            ("methods", "time_series"),
-            ("resource", "activities/heart"),
-            ("base_date", "2026-11-20"),
-            ("period", "1d"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    // time-in-heart-rate-zone and calories-in-heart-rate-zone: activity.
+    host.respond(|r| heart_metrics(r, &[("PEAK", "159", "220")]).unwrap_or_else(not_covered));
+    run_ok(&host, HEART_SERIES);
     assert_eq!(host.sent_urls().len(), 2, "{:?}", host.sent_urls());
     let stored = stored(&host);
     assert_eq!(
@@ -256,7 +256,7 @@ fn where_one_point_is_wanted_one_page_is_read() {
         }
         response(200, json!({}))
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -264,7 +264,6 @@ fn where_one_point_is_wanted_one_page_is_read() {
             ("date", "2026-11-25"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     let urls = host.sent_urls();
     for data_type in ["height", "weight"] {
         let lists: Vec<_> = urls.iter().filter(|u| is_list(u, data_type)).collect();
@@ -305,7 +304,7 @@ fn body_has_the_days_last_weight_and_fat_with_bmi() {
         assert!(is_list(&r.url, "body-fat"), "{}", r.url);
         response(200, json!({}))
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -313,7 +312,6 @@ fn body_has_the_days_last_weight_and_fat_with_bmi() {
             ("date", "2026-11-20"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     // No body fat that day: no `fat`, rather than an invented one.
     assert_eq!(
         stored(&host),
@@ -361,7 +359,7 @@ fn activities_summarise_the_days_rollups() {
         };
         response(200, json!({"rollupDataPoints": [window]}))
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -369,7 +367,6 @@ fn activities_summarise_the_days_rollups() {
             ("date", "2026-11-20"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(
         stored(&host),
         json!({"activities": [{"calories": 301, "description": "", "distance": 3, "duration": 1_800_000,
@@ -386,8 +383,7 @@ fn a_day_without_activity_data_has_an_empty_summary() {
     let host = configured(Some("en_GB"));
     with_token(&host, 3000.0, SCOPE_ACTIVITY);
     host.respond(|_| response(200, json!({})));
-    let r = run(&host, &[("user", "jack"), ("methods", "activities")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack"), ("methods", "activities")]);
     assert_eq!(stored(&host), json!({"activities": [], "summary": {}}));
 }
 
@@ -409,7 +405,7 @@ fn intraday_rolls_up_the_asked_part_of_the_day() {
             {"startTime": "2026-11-20T07:00:00Z", "endTime": "2026-11-20T07:15:00Z", "steps": {"countSum": "30"}},
         ]}))
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -421,7 +417,6 @@ fn intraday_rolls_up_the_asked_part_of_the_day() {
             ("end_time", "09:29"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(
         stored(&host),
         json!({"activities-steps": [{"dateTime": "2026-11-20", "value": "50"}],
@@ -467,17 +462,11 @@ fn heart_gives_the_legacy_heart_endpoint_and_the_series_zones() {
     let host = configured(None);
     with_token(&host, 3000.0, &format!("{SCOPE_METRICS} {SCOPE_ACTIVITY}"));
     host.respond(|r| {
+        let zones = [("MODERATE", "94", "131"), ("PEAK", "159", "220")];
+        if let Some(answer) = heart_metrics(r, &zones) {
+            return answer;
+        }
         let path = path_of(&r.url);
-        if is_list(&r.url, "daily-resting-heart-rate") {
-            return response(200, json!({"dataPoints": [{"dailyRestingHeartRate":
-                {"date": {"year": 2026, "month": 11, "day": 20}, "beatsPerMinute": "58"}}]}));
-        }
-        if path.ends_with("/daily-heart-rate-zones/dataPoints:reconcile") {
-            return response(200, json!({"dataPoints": [{"dataPointName": "z1", "dailyHeartRateZones": {
-                "date": {"year": 2026, "month": 11, "day": 20}, "heartRateZones": [
-                    {"heartRateZoneType": "MODERATE", "minBeatsPerMinute": "94", "maxBeatsPerMinute": "131"},
-                    {"heartRateZoneType": "PEAK", "minBeatsPerMinute": "159", "maxBeatsPerMinute": "220"}]}}]}));
-        }
         if path.ends_with("/time-in-heart-rate-zone/dataPoints:dailyRollUp") {
             return response(200, json!({"rollupDataPoints": [day_window(20, "timeInHeartRateZone",
                 json!({"timeInHeartRateZones": [{"heartRateZone": "PEAK", "duration": "1200s"}]}))]}));
@@ -485,7 +474,7 @@ fn heart_gives_the_legacy_heart_endpoint_and_the_series_zones() {
         assert!(path.ends_with("/calories-in-heart-rate-zone/dataPoints:dailyRollUp"), "{path}");
         response(200, json!({}))
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -493,22 +482,11 @@ fn heart_gives_the_legacy_heart_endpoint_and_the_series_zones() {
             ("date", "2026-11-20"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(
         stored(&host),
         json!({"average": [{"heartRate": 58, "tracker": "Resting Heart Rate"}]})
     );
-    let r = run(
-        &host,
-        &[
-            ("user", "jack"),
-            ("methods", "time_series"),
-            ("resource", "activities/heart"),
-            ("base_date", "2026-11-20"),
-            ("period", "1d"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, HEART_SERIES);
     assert_eq!(
         stored(&host),
         json!({"activities-heart": [{"dateTime": "2026-11-20", "value": {"heartRateZones": [
@@ -539,7 +517,7 @@ fn calories_come_in_fourteen_day_chunks_elevation_and_bmi_in_legacy_units() {
         response(200, json!({"rollupDataPoints": [window]}))
     });
     let series = |resource: &str, period: &str| {
-        let r = run(
+        run_ok(
             &host,
             &[
                 ("user", "jack"),
@@ -548,7 +526,6 @@ fn calories_come_in_fourteen_day_chunks_elevation_and_bmi_in_legacy_units() {
                 ("period", period),
             ],
         );
-        assert_eq!(r.status, 200, "{}", r.body_text());
         stored(&host)
     };
     host.sent.borrow_mut().clear();

@@ -13,12 +13,12 @@ pub(super) fn legacy_and_google_users_coexist() {
     );
     host.respond(|r| {
         if r.url.starts_with("https://api.fitbit.com") {
-            return response(410, json!({"errors": [{"errorType": "gone", "message": "turned off"}]}));
+            return response(
+                410,
+                json!({"errors": [{"errorType": "gone", "message": "turned off"}]}),
+            );
         }
-        if is_list(&r.url, "height") {
-            return response(200, json!({}));
-        }
-        response(200, json!({"dataPoints": [weight_point("1", "2026-11-25T07:00:00Z", ((2026, 11, 25), (8, 0, 0)), 63_502.9)]}))
+        one_weigh_in(r)
     });
     let jill = run(&host, &[("user", "jill")]);
     assert_eq!(jill.status, 502);
@@ -28,12 +28,8 @@ pub(super) fn legacy_and_google_users_coexist() {
         jill.body_text()
     );
     assert!(host.sent_urls()[0].starts_with("https://api.fitbit.com/1/user/-/body/log/weight"));
-    let jack = run(&host, &[("user", "jack")]);
-    assert_eq!(jack.status, 200, "{}", jack.body_text());
-    assert_eq!(
-        host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"],
-        10.0
-    );
+    run_ok(&host, &[("user", "jack")]);
+    assert_eq!(jacks_weight(&host), 10.0);
 
     // The setup page tells jill to re-authorise with Google Health.
     let page = handle(
@@ -95,22 +91,12 @@ pub(super) fn unreadable_settings_mean_metric_and_other_users_are_refused() {
     with_token(&host, 3000.0, &format!("{SCOPE_METRICS} {SCOPE_SETTINGS}"));
     host.respond(|r| {
         if path_of(&r.url) == "/v4/users/me/settings" {
-            return response(
-                403,
-                status_body(403, "PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "Request had insufficient authentication scopes."),
-            );
+            return not_covered();
         }
-        if is_list(&r.url, "height") {
-            return response(200, json!({}));
-        }
-        response(200, json!({"dataPoints": [weight_point("1", "2026-11-25T07:00:00Z", ((2026, 11, 25), (8, 0, 0)), 63_502.9)]}))
+        one_weigh_in(r)
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
-    assert_eq!(
-        host.get("sensors/fitbit/jack").unwrap()["weight"][0]["weight"],
-        63.5
-    );
+    run_ok(&host, &[("user", "jack")]);
+    assert_eq!(jacks_weight(&host), 63.5);
     assert_eq!(
         host.get(SYNC_PATH).unwrap()["settings"]["units"],
         "kg/km/cm/ml/mmol/c"
@@ -126,8 +112,7 @@ pub(super) fn unreadable_settings_mean_metric_and_other_users_are_refused() {
     );
     assert!(host.sent.borrow().is_empty());
     // The user's own legacy id is fine.
-    let r = run(&host, &[("user", "jack"), ("user_id", "GGNJL9")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack"), ("user_id", "GGNJL9")]);
 }
 
 #[test]
@@ -153,8 +138,7 @@ pub(super) fn a_single_stored_log_that_lost_its_list_still_syncs_incrementally()
             ((2026, 11, 25), (7, 0, 0)), 80_000.0)]}),
         )
     });
-    let r = run(&host, &[("user", "jack"), ("period", "1w")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack"), ("period", "1w")]);
     assert_eq!(host.sent.borrow().len(), 1);
     assert!(filter_of(&requests(&host)[0]).contains(">= \"2026-11-19\""));
     let weights = host.get("sensors/fitbit/jack").unwrap()["weight"].clone();

@@ -43,8 +43,7 @@ pub(super) fn scheduled_runs_read_the_last_week_again_and_see_late_and_deleted_s
         }
         response(200, json!({"dataPoints": reply}))
     });
-    let r = run(&host, MONTH);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, MONTH);
     assert_eq!(
         filter_of(&requests(&host)[0]),
         "weight.sample_time.civil_time >= \"2026-10-27\" AND \
@@ -67,8 +66,7 @@ pub(super) fn scheduled_runs_read_the_last_week_again_and_see_late_and_deleted_s
             json!({"dataPoints": [weighed("21", 21, 79_450.0), weighed("20", 20, 79_500.0)]}),
         )
     });
-    let r = run(&host, MONTH);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, MONTH);
     let sent = requests(&host);
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -90,8 +88,7 @@ pub(super) fn scheduled_runs_read_the_last_week_again_and_see_late_and_deleted_s
         }
         response(200, json!({"dataPoints": [weighed("21", 21, 79_450.0)]}))
     });
-    let r = run(&host, MONTH);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, MONTH);
     let weight_lists: Vec<_> = requests(&host)
         .into_iter()
         .filter(|r| is_list(&r.url, "weight"))

@@ -41,8 +41,7 @@ pub(super) fn today_is_the_users_day_not_the_hosts() {
     in_zone(&host, "America/New_York", "-18000s", |_| {
         response(200, json!({}))
     });
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     assert_eq!(
         weight_filter(&host),
         "weight.sample_time.civil_time >= \"2026-11-25\" AND \
@@ -50,8 +49,7 @@ pub(super) fn today_is_the_users_day_not_the_hosts() {
     );
     // The zone is kept with the units for a day: no settings call next time.
     host.sent.borrow_mut().clear();
-    let r = run(&host, &[("user", "jack")]);
-    assert_eq!(r.status, 200, "{}", r.body_text());
+    run_ok(&host, &[("user", "jack")]);
     assert_eq!(host.sent_urls().len(), 1, "{:?}", host.sent_urls());
     assert_eq!(
         host.get(SYNC_PATH).unwrap()["settings"]["zone"],
@@ -92,7 +90,7 @@ pub(super) fn windows_are_the_users_civil_days_across_daylight_saving() {
                        "weightGrams": 79_000.0}});
         response(200, json!({"dataPoints": [winter, summer]}))
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -100,7 +98,6 @@ pub(super) fn windows_are_the_users_civil_days_across_daylight_saving() {
             ("end_date", "2026-10-25"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(
         weight_filter(&host),
         "weight.sample_time.civil_time >= \"2026-10-25\" AND \
@@ -147,7 +144,7 @@ pub(super) fn intraday_covers_the_users_day_of_25_hours_with_local_labels() {
             ]}),
         )
     });
-    let r = run(
+    run_ok(
         &host,
         &[
             ("user", "jack"),
@@ -156,7 +153,6 @@ pub(super) fn intraday_covers_the_users_day_of_25_hours_with_local_labels() {
             ("base_date", "2026-10-25"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", r.body_text());
     let dataset =
         host.get("sensors/fitbit/jack").unwrap()["activities-steps-intraday"]["dataset"].clone();
     // 02:30 comes twice that night (summer, then winter time).

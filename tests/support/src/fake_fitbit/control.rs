@@ -9,37 +9,10 @@ pub struct FakeFitbit {
 }
 
 impl FakeFitbit {
-    /// Bind 127.0.0.1:0 and serve on a tokio task.
-    pub async fn start() -> FakeFitbit {
-        FakeFitbit {
-            running: util::Running::start(State::new()).await,
-        }
-    }
-
-    fn st(&self) -> std::sync::MutexGuard<'_, State> {
-        self.running.state()
-    }
-
-    /// The failures to inject (see [`Faults::inject`]).
-    pub fn faults(&self) -> &Faults {
-        self.running.faults()
-    }
-
-    /// `http://127.0.0.1:PORT` — the base for API, token and revoke URLs.
-    pub fn url(&self) -> String {
-        self.running.url()
-    }
-    /// `{url}/oauth2/authorize`.
-    pub fn authorize_url(&self) -> String {
-        format!("{}/oauth2/authorize", self.url())
-    }
-    /// `{url}/oauth2/token`.
-    pub fn token_url(&self) -> String {
-        format!("{}/oauth2/token", self.url())
-    }
-    /// `{url}/oauth2/revoke`.
-    pub fn revoke_url(&self) -> String {
-        format!("{}/oauth2/revoke", self.url())
+    crate::control::shared_control! {
+        authorize: "/oauth2/authorize",
+        token: "/oauth2/token",
+        revoke: "/oauth2/revoke",
     }
 
     // ----- clients, users, consent -----
@@ -56,28 +29,12 @@ impl FakeFitbit {
             },
         );
     }
-    /// The app name shown on the consent page.
-    pub fn set_client_name(&self, client_id: &str, name: &str) {
-        if let Some(c) = self.st().clients.get_mut(client_id) {
-            c.name = name.into();
-        }
-    }
     /// Whether the app may use intraday endpoints (Personal apps may; default
     /// true). When false those answer 403 `insufficient_permissions`.
     pub fn set_intraday_allowed(&self, client_id: &str, allowed: bool) {
         if let Some(c) = self.st().clients.get_mut(client_id) {
             c.intraday = allowed;
         }
-    }
-    /// The Fitbit user the consent page logs in as (default [`DEFAULT_USER_ID`]).
-    pub fn consent_as(&self, user_id: &str) {
-        let mut st = self.st();
-        st.consent_user = user_id.into();
-        st.user_mut(user_id);
-    }
-    /// Scopes the "user" unticks on the consent page.
-    pub fn set_withheld_scopes(&self, scopes: &[&str]) {
-        self.st().withheld_scopes = scopes.iter().map(|s| s.to_string()).collect();
     }
     /// Mint tokens directly, bypassing the consent flow. `scopes` is
     /// space-separated.
@@ -174,22 +131,6 @@ impl FakeFitbit {
 
     // ----- time, tokens, modes -----
 
-    pub fn set_access_token_lifetime(&self, lifetime: Duration) {
-        self.st().access_lifetime = lifetime;
-    }
-    /// Server-side expiry: every access token issued so far answers 401
-    /// `expired_token` from now on.
-    pub fn expire_all_access_tokens(&self) {
-        let mut st = self.st();
-        let past = st.clock.now() - chrono::Duration::seconds(1);
-        for t in st.access.values_mut() {
-            t.expires_at = past;
-        }
-    }
-    /// Move the fake's clock forward (token/code expiry, grace, rate windows).
-    pub fn advance_clock(&self, by: Duration) {
-        self.st().clock.advance(by);
-    }
     /// The date `today` resolves to for this user (their UTC offset applied).
     pub fn today(&self, user_id: &str) -> String {
         let mut st = self.st();
@@ -224,21 +165,6 @@ impl FakeFitbit {
 
     // ----- inspection -----
 
-    /// Every request received, oldest first.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.running.requests()
-    }
-    pub fn clear_requests(&self) {
-        self.running.clear_requests();
-    }
-    /// Number of requests whose path starts with `path_prefix`.
-    pub fn calls(&self, path_prefix: &str) -> usize {
-        self.running.calls(path_prefix)
-    }
-    /// Number of `POST /oauth2/token` requests.
-    pub fn token_requests(&self) -> usize {
-        self.st().token_requests
-    }
     /// The user's currently active refresh token (any app).
     pub fn refresh_token_of(&self, user_id: &str) -> Option<String> {
         self.st()
@@ -253,16 +179,6 @@ impl FakeFitbit {
             .refresh
             .iter()
             .filter(|(_, t)| matches!(t.status, RefreshStatus::Used { .. }))
-            .map(|(k, _)| k.clone())
-            .collect()
-    }
-    /// Access tokens of the user that are neither expired nor revoked.
-    pub fn valid_access_tokens(&self, user_id: &str) -> Vec<String> {
-        let st = self.st();
-        let now = st.clock.now();
-        st.access
-            .iter()
-            .filter(|(_, t)| t.user == user_id && !t.revoked && t.expires_at > now)
             .map(|(k, _)| k.clone())
             .collect()
     }

@@ -10,36 +10,10 @@ pub struct FakeGoogle {
 }
 
 impl FakeGoogle {
-    pub async fn start() -> FakeGoogle {
-        FakeGoogle {
-            running: util::Running::start(State::new()).await,
-        }
-    }
-
-    fn st(&self) -> std::sync::MutexGuard<'_, State> {
-        self.running.state()
-    }
-
-    /// The failures to inject (see [`Faults::inject`]).
-    pub fn faults(&self) -> &Faults {
-        self.running.faults()
-    }
-
-    /// `http://127.0.0.1:PORT`; the API lives under `{url}/v4/`.
-    pub fn url(&self) -> String {
-        self.running.url()
-    }
-    /// `{url}/o/oauth2/v2/auth`.
-    pub fn authorize_url(&self) -> String {
-        format!("{}/o/oauth2/v2/auth", self.url())
-    }
-    /// `{url}/token`.
-    pub fn token_url(&self) -> String {
-        format!("{}/token", self.url())
-    }
-    /// `{url}/revoke`.
-    pub fn revoke_url(&self) -> String {
-        format!("{}/revoke", self.url())
+    crate::control::shared_control! {
+        authorize: "/o/oauth2/v2/auth",
+        token: "/token",
+        revoke: "/revoke",
     }
 
     // ----- clients, users, consent -----
@@ -74,11 +48,6 @@ impl FakeGoogle {
         );
         Ok(())
     }
-    pub fn set_client_name(&self, client_id: &str, name: &str) {
-        if let Some(c) = self.st().clients.get_mut(client_id) {
-            c.name = name.into();
-        }
-    }
     /// "Testing" publishing status: refresh tokens issued from now on expire
     /// after 7 days (use [`FakeGoogle::advance_clock`]).
     pub fn set_testing_mode(&self, client_id: &str, testing: bool) {
@@ -89,16 +58,6 @@ impl FakeGoogle {
     /// Create (or update) a user with its legacy Fitbit id.
     pub fn add_user(&self, health_user_id: &str, legacy_user_id: &str) {
         self.st().user_mut(health_user_id).legacy_id = legacy_user_id.into();
-    }
-    /// The user the consent page signs in as (default [`DEFAULT_HEALTH_USER_ID`]).
-    pub fn consent_as(&self, health_user_id: &str) {
-        let mut st = self.st();
-        st.consent_user = health_user_id.into();
-        st.user_mut(health_user_id);
-    }
-    /// Scopes the user unticks on the (granular) consent page.
-    pub fn set_withheld_scopes(&self, scopes: &[&str]) {
-        self.st().withheld_scopes = scopes.iter().map(|s| s.to_string()).collect();
     }
     /// Mint an access + refresh token directly. `scopes` is space-separated.
     pub fn issue_tokens(
@@ -129,6 +88,13 @@ impl FakeGoogle {
             point.local = LocalTime::Zone(jiff::tz::TimeZone::get(zone).expect("a known zone"));
         }
         user.points.push((id, point));
+    }
+    /// A weigh-in of `grams` half an hour ago (by the wall clock), as a
+    /// scale that has just synced.
+    pub fn add_recent_weight(&self, health_user_id: &str, grams: f64) {
+        let at = (chrono::Utc::now() - chrono::Duration::minutes(30))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.add_data_point(health_user_id, DataPoint::weight(&at, grams));
     }
     /// The user's time zone (IANA, e.g. `Europe/Amsterdam`): in the
     /// settings, and for the local times of points added from now on.
@@ -195,17 +161,6 @@ impl FakeGoogle {
 
     // ----- tokens, time, faults -----
 
-    pub fn set_access_token_lifetime(&self, lifetime: Duration) {
-        self.st().access_lifetime = lifetime;
-    }
-    /// Every access token issued so far is expired from now on.
-    pub fn expire_access_tokens(&self) {
-        let mut st = self.st();
-        let past = st.clock.now() - chrono::Duration::seconds(1);
-        for t in st.access.values_mut() {
-            t.expires_at = past;
-        }
-    }
     /// Every refresh token issued so far is expired (as after 7 days in Testing mode).
     pub fn expire_refresh_tokens(&self) {
         let mut st = self.st();
@@ -218,9 +173,6 @@ impl FakeGoogle {
     /// the app's access in their Google account).
     pub fn revoke_grant(&self, health_user_id: &str, client_id: &str) {
         self.st().revoke_grant(health_user_id, client_id);
-    }
-    pub fn advance_clock(&self, by: Duration) {
-        self.st().clock.advance(by);
     }
     /// The next `count` authenticated API calls fail with `error`.
     pub fn inject_errors(&self, error: InjectedError, count: usize) {
@@ -238,24 +190,10 @@ impl FakeGoogle {
 
     // ----- inspection -----
 
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.running.requests()
-    }
-    pub fn clear_requests(&self) {
-        self.running.clear_requests();
-    }
-    /// Number of requests whose path starts with `path_prefix`.
-    pub fn calls(&self, path_prefix: &str) -> usize {
-        self.running.calls(path_prefix)
-    }
     /// Number of API calls answered 429 because their user's quota per
     /// minute ([`Self::set_quota_per_minute`]) was used up.
     pub fn quota_refusals(&self) -> usize {
         self.st().quota_refusals
-    }
-    /// Number of `POST /token` requests.
-    pub fn token_requests(&self) -> usize {
-        self.st().token_requests
     }
     /// Query parameters of the last `GET /o/oauth2/v2/auth`.
     pub fn last_authorize_query(&self) -> Option<Vec<(String, String)>> {
@@ -275,16 +213,6 @@ impl FakeGoogle {
         st.refresh
             .iter()
             .filter(|(_, t)| t.user == health_user_id && st.refresh_live(t))
-            .map(|(k, _)| k.clone())
-            .collect()
-    }
-    /// Access tokens of the user that are neither expired nor revoked.
-    pub fn valid_access_tokens(&self, health_user_id: &str) -> Vec<String> {
-        let st = self.st();
-        let now = st.clock.now();
-        st.access
-            .iter()
-            .filter(|(_, t)| t.user == health_user_id && !t.revoked && t.expires_at > now)
             .map(|(k, _)| k.clone())
             .collect()
     }

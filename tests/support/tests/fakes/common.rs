@@ -16,6 +16,16 @@ pub fn challenge() -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
 }
 
+/// The token request's form that redeems `code` with the PKCE `verifier`.
+pub fn code_form<'a>(code: &'a str, verifier: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ]
+}
+
 pub fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
@@ -73,17 +83,7 @@ pub async fn fitbit_login(f: &FakeFitbit, c: &Client, scope: &str) -> Value {
         .await
         .unwrap();
     let code = query_of(&loc, "code").unwrap();
-    let (s, body) = fitbit_token(
-        f,
-        c,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
+    let (s, body) = fitbit_token(f, c, &code_form(&code, VERIFIER)).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     body
 }
@@ -100,6 +100,17 @@ pub async fn fitbit_get(
         r = r.header("accept-language", l);
     }
     r.send().await.unwrap()
+}
+
+/// `GET {fake}{path}` with a bearer token, in metric units: the status
+/// and the JSON body.
+pub async fn fitbit_json(
+    f: &FakeFitbit,
+    c: &Client,
+    token: &str,
+    path: &str,
+) -> (StatusCode, Value) {
+    json_of(fitbit_get(f, c, token, path, None).await).await
 }
 
 pub async fn google() -> (FakeGoogle, Client) {
@@ -151,17 +162,7 @@ pub async fn google_exchange(g: &FakeGoogle, c: &Client, extra: &[(&str, &str)])
 /// Exchanges the code of the consent's redirect `loc` for tokens.
 pub async fn google_redeem(g: &FakeGoogle, c: &Client, loc: &str) -> Value {
     let code = query_of(loc, "code").unwrap();
-    let (s, body) = google_token(
-        g,
-        c,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
+    let (s, body) = google_token(g, c, &code_form(&code, VERIFIER)).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     body
 }

@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
+/// The weigh-ins of today.
+const TODAY: &str = "/1/user/-/body/log/weight/date/today.json";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn fitbit_weight_units_and_series() {
     let (f, c) = fitbit().await;
@@ -21,7 +24,7 @@ async fn fitbit_weight_units_and_series() {
     f.add_weight("GGNJL9", WeightLog::new("2026-11-20", "07:12:33", 80.1));
     let a = f.issue_tokens("CID", "GGNJL9", "weight").access_token;
     let path = "/1/user/-/body/log/weight/date/2026-11-20.json";
-    let (_, kg) = json_of(fitbit_get(&f, &c, &a, path, None).await).await;
+    let (_, kg) = fitbit_json(&f, &c, &a, path).await;
     let w = &kg["weight"][0];
     assert_eq!(w["weight"], json!(80.1));
     assert_eq!(w["date"], "2026-11-20");
@@ -37,56 +40,34 @@ async fn fitbit_weight_units_and_series() {
     assert_eq!(metric["weight"][0]["weight"], json!(80.1));
 
     // Range + period forms.
-    let (s, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/body/log/weight/date/2026-11-17/2026-11-20.json",
-            None,
-        )
-        .await,
+    let (s, r) = fitbit_json(
+        &f,
+        &c,
+        &a,
+        "/1/user/-/body/log/weight/date/2026-11-17/2026-11-20.json",
     )
     .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["weight"].as_array().unwrap().len(), 2);
     assert_eq!(r["weight"][0]["fat"], json!(18.5));
-    let (s, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/body/log/weight/date/2026-11-20/3m.json",
-            None,
-        )
-        .await,
+    let (s, r) = fitbit_json(
+        &f,
+        &c,
+        &a,
+        "/1/user/-/body/log/weight/date/2026-11-20/3m.json",
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(r["errors"][0]["errorType"], "validation");
-    let (s, _) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/body/log/weight/date/2026-10-01/2026-11-20.json",
-            None,
-        )
-        .await,
+    let (s, _) = fitbit_json(
+        &f,
+        &c,
+        &a,
+        "/1/user/-/body/log/weight/date/2026-10-01/2026-11-20.json",
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/body/log/fat/date/2026-11-20/7d.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, r) = fitbit_json(&f, &c, &a, "/1/user/-/body/log/fat/date/2026-11-20/7d.json").await;
     assert_eq!(r["fat"][0]["fat"], json!(18.5));
 
     // Time series: strings, one entry per day, carry-forward, "0" before the first log.
@@ -116,7 +97,7 @@ async fn fitbit_weight_units_and_series() {
         series[6],
         json!({"dateTime": "2026-11-20", "value": "176.59"})
     );
-    let (s, r) = json_of(fitbit_get(&f, &c, &a, "/1/user/-/nope.json", None).await).await;
+    let (s, r) = fitbit_json(&f, &c, &a, "/1/user/-/nope.json").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(r["success"], false);
 }
@@ -127,15 +108,11 @@ async fn fitbit_activity_series_strings() {
     f.set_activity("GGNJL9", "steps", "2026-11-19", 2504.0);
     f.set_activity("GGNJL9", "distance", "2026-11-19", 1.609344);
     let a = f.issue_tokens("CID", "GGNJL9", "activity").access_token;
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/activities/steps/date/2026-11-19/2026-11-20.json",
-            None,
-        )
-        .await,
+    let (_, r) = fitbit_json(
+        &f,
+        &c,
+        &a,
+        "/1/user/-/activities/steps/date/2026-11-19/2026-11-20.json",
     )
     .await;
     assert_eq!(
@@ -160,14 +137,7 @@ async fn fitbit_activity_series_strings() {
 async fn fitbit_rate_limit_headers_and_429() {
     let (f, c) = fitbit().await;
     let a = f.issue_tokens("CID", "GGNJL9", "weight").access_token;
-    let r = fitbit_get(
-        &f,
-        &c,
-        &a,
-        "/1/user/-/body/log/weight/date/today.json",
-        None,
-    )
-    .await;
+    let r = fitbit_get(&f, &c, &a, TODAY, None).await;
     let h = r.headers();
     assert_eq!(h["fitbit-rate-limit-limit"], "150");
     assert_eq!(h["fitbit-rate-limit-remaining"], "149");
@@ -178,14 +148,7 @@ async fn fitbit_rate_limit_headers_and_429() {
         .unwrap();
     assert!((1..=3600).contains(&reset));
     f.set_rate_limit_remaining("GGNJL9", 0);
-    let r = fitbit_get(
-        &f,
-        &c,
-        &a,
-        "/1/user/-/body/log/weight/date/today.json",
-        None,
-    )
-    .await;
+    let r = fitbit_get(&f, &c, &a, TODAY, None).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(
@@ -194,14 +157,7 @@ async fn fitbit_rate_limit_headers_and_429() {
     );
     // Next hour: quota restored.
     f.advance_clock(Duration::from_secs(3600));
-    let r = fitbit_get(
-        &f,
-        &c,
-        &a,
-        "/1/user/-/body/log/weight/date/today.json",
-        None,
-    )
-    .await;
+    let r = fitbit_get(&f, &c, &a, TODAY, None).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(f.calls("/1/user/-/body"), 3);
 }
@@ -235,21 +191,16 @@ async fn fitbit_other_endpoints_smoke() {
             "activity heartrate sleep profile settings weight",
         )
         .access_token;
-    let (s, r) =
-        json_of(fitbit_get(&f, &c, &a, "/1.2/user/-/sleep/date/2026-11-20.json", None).await).await;
+    let (s, r) = fitbit_json(&f, &c, &a, "/1.2/user/-/sleep/date/2026-11-20.json").await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["sleep"][0]["minutesAsleep"], 420);
     assert_eq!(r["sleep"][0]["endTime"], "2026-11-20T06:40:00.000");
     assert_eq!(r["summary"]["totalMinutesAsleep"], 420);
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/activities/steps/date/2026-11-20/1d/15min/time/08:00/08:29.json",
-            None,
-        )
-        .await,
+    let (_, r) = fitbit_json(
+        &f,
+        &c,
+        &a,
+        "/1/user/-/activities/steps/date/2026-11-20/1d/15min/time/08:00/08:29.json",
     )
     .await;
     assert_eq!(
@@ -257,15 +208,11 @@ async fn fitbit_other_endpoints_smoke() {
         json!([{"time":"08:00:00","value":42},{"time":"08:15:00","value":5}])
     );
     assert_eq!(r["activities-steps-intraday"]["datasetInterval"], 15);
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/activities/heart/date/2026-11-20/1d/1min.json",
-            None,
-        )
-        .await,
+    let (_, r) = fitbit_json(
+        &f,
+        &c,
+        &a,
+        "/1/user/-/activities/heart/date/2026-11-20/1d/1min.json",
     )
     .await;
     assert_eq!(
@@ -273,15 +220,11 @@ async fn fitbit_other_endpoints_smoke() {
         json!([{"time":"08:00:00","value":72}])
     );
     assert_eq!(r["activities-heart"][0]["value"]["restingHeartRate"], 58);
-    let (_, r) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &a,
-            "/1/user/-/activities/heart/date/2026-11-20/1d.json",
-            None,
-        )
-        .await,
+    let (_, r) = fitbit_json(
+        &f,
+        &c,
+        &a,
+        "/1/user/-/activities/heart/date/2026-11-20/1d.json",
     )
     .await;
     assert_eq!(
@@ -296,7 +239,7 @@ async fn fitbit_other_endpoints_smoke() {
     assert_eq!(r["user"]["height"], json!(70.0));
     assert_eq!(r["user"]["displayName"], "Jo");
     assert_eq!(r["user"]["encodedId"], "GGNJL9");
-    let (_, r) = json_of(fitbit_get(&f, &c, &a, "/1/user/-/devices.json", None).await).await;
+    let (_, r) = fitbit_json(&f, &c, &a, "/1/user/-/devices.json").await;
     assert!(r.is_array());
     for p in [
         "/1/user/-/body/date/today.json",
@@ -343,15 +286,11 @@ async fn fitbit_food_water_metrics_and_catalogue_follow_the_legacy_shapes() {
         json!({"nightlyRelative": -0.5}),
     );
     let weight_only = f.issue_tokens("CID", user, "weight").access_token;
-    let (s, _) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            &weight_only,
-            "/1/user/-/foods/log/date/2026-11-20.json",
-            None,
-        )
-        .await,
+    let (s, _) = fitbit_json(
+        &f,
+        &c,
+        &weight_only,
+        "/1/user/-/foods/log/date/2026-11-20.json",
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "nutrition scope");

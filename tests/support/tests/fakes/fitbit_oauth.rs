@@ -20,17 +20,7 @@ async fn fitbit_code_flow_with_pkce() {
     let code = query_of(&loc, "code").unwrap();
 
     // Wrong verifier → invalid_grant; the code is still usable afterwards.
-    let (s, body) = fitbit_token(
-        &f,
-        &c,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &"x".repeat(43)),
-        ],
-    )
-    .await;
+    let (s, body) = fitbit_token(&f, &c, &code_form(&code, &"x".repeat(43))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"][0]["errorType"], "invalid_grant");
     assert!(
@@ -40,12 +30,7 @@ async fn fitbit_code_flow_with_pkce() {
             .starts_with(&format!("Authorization code invalid: {code}"))
     );
 
-    let ok = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-    ];
+    let ok = code_form(&code, VERIFIER);
     let (s, body) = fitbit_token(&f, &c, &ok).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
@@ -201,23 +186,11 @@ async fn fitbit_token_expiry_scope_and_revoke() {
     let (f, c) = fitbit().await;
     let body = fitbit_login(&f, &c, "weight").await;
     let a = body["access_token"].as_str().unwrap();
-    let (s, b) = json_of(
-        fitbit_get(
-            &f,
-            &c,
-            a,
-            "/1/user/-/activities/steps/date/today/7d.json",
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (s, b) = fitbit_json(&f, &c, a, "/1/user/-/activities/steps/date/today/7d.json").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(b["errors"][0]["errorType"], "insufficient_scope");
-    f.expire_all_access_tokens();
-    let (s, b) =
-        json_of(fitbit_get(&f, &c, a, "/1/user/-/body/log/weight/date/today.json", None).await)
-            .await;
+    f.expire_access_tokens();
+    let (s, b) = fitbit_json(&f, &c, a, "/1/user/-/body/log/weight/date/today.json").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(b["errors"][0]["errorType"], "expired_token");
     let (s, b) = json_of(

@@ -84,17 +84,7 @@ async fn google_pkce_and_testing_mode() {
         .await
         .unwrap();
     let code = query_of(&loc, "code").unwrap();
-    let (s, r) = google_token(
-        &g,
-        &c,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &"y".repeat(50)),
-        ],
-    )
-    .await;
+    let (s, r) = google_token(&g, &c, &code_form(&code, &"y".repeat(50))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(r["error"], "invalid_grant");
     g.set_testing_mode("gcid", true);
