@@ -35,7 +35,6 @@ use crate::wasm::runtime::{Plugin, RequestState, TenantShare};
 
 pub use crate::config::DEFAULT_TENANT;
 
-
 pub struct Tenant {
     pub id: String,
     /// Who may call the tenant's routes.
