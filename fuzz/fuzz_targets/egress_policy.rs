@@ -7,37 +7,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
 
-use igor_host_pure::egress_policy::{
-    AddressClass, AllowedHost, EgressPolicy, EgressRules, classify,
-};
+use igor_host_pure::egress_policy::{AddressClass, AllowedHost, EgressPolicy, Rules, classify};
 
-/// The part of the host's egress configuration the policy reads.
-mod config {
-    pub struct EgressConfig {
-        pub allow: Vec<String>,
-        pub secret_urls: Vec<String>,
-        pub allow_loopback: bool,
-    }
-}
-
-impl EgressRules for config::EgressConfig {
-    fn allow(&self) -> &[String] {
-        &self.allow
-    }
-
-    fn secret_urls(&self) -> &[String] {
-        &self.secret_urls
-    }
-
-    fn allow_loopback(&self) -> bool {
-        self.allow_loopback
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let p = igor_fitbit_fuzz::parts(data, 2);
     let _ = AllowedHost::parse(&p[0]);
-    let config = config::EgressConfig {
+    let config = Rules {
         allow: vec![
             p[0].clone(),
             "https://api.fitbit.com".into(),
@@ -48,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let policy = EgressPolicy::from_config(&config)
         .or_else(|_| {
-            EgressPolicy::from_config(&config::EgressConfig {
+            EgressPolicy::from_config(&Rules {
                 secret_urls: vec![],
                 ..config
             })

@@ -275,28 +275,32 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
+/// Rules as plain data, for callers without a configuration type of their
+/// own (the fuzz target, tests).
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    pub allow: Vec<String>,
+    pub secret_urls: Vec<String>,
+    pub allow_loopback: bool,
+}
+
+impl EgressRules for Rules {
+    fn allow(&self) -> &[String] {
+        &self.allow
+    }
+    fn secret_urls(&self) -> &[String] {
+        &self.secret_urls
+    }
+    fn allow_loopback(&self) -> bool {
+        self.allow_loopback
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Clone, Default)]
-    struct EgressConfig {
-        allow: Vec<String>,
-        secret_urls: Vec<String>,
-        allow_loopback: bool,
-    }
-
-    impl EgressRules for EgressConfig {
-        fn allow(&self) -> &[String] {
-            &self.allow
-        }
-        fn secret_urls(&self) -> &[String] {
-            &self.secret_urls
-        }
-        fn allow_loopback(&self) -> bool {
-            self.allow_loopback
-        }
-    }
+    type EgressConfig = Rules;
 
     fn policy(allow: &[&str], loopback: bool) -> EgressPolicy {
         EgressPolicy::from_config(&EgressConfig {

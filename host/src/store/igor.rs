@@ -71,7 +71,9 @@ use super::igor_xml::{
     Hidden, canonical, check_document, hidden_parts_of, is_plain_not_found, is_xml_name,
     quote_non_finite, revision_of, summarise, to_xml,
 };
-use super::{DocumentStore, Entry, Namespace, Quota, StoreError, validate_path};
+use super::{
+    DocumentStore, Entry, Namespace, Quota, StoreError, Write, Written, unchanged, validate_path,
+};
 
 /// Largest answer read from Igor.
 const MAX_ANSWER: usize = 32 << 20;
@@ -458,14 +460,19 @@ impl DocumentStore for IgorStore {
 
     /// Only the document size of `quota` is enforced: Igor cannot tell a
     /// tenant's usage.
-    async fn put_within(
+    /// Igor keeps no durability classes: every write is Igor's own PUT.
+    async fn write(
         &self,
         ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
+        write: Write<'_>,
         quota: &Quota,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Written, StoreError> {
+        let (path, json, expected) = (write.path, write.json, write.expected);
+        if write.skip_unchanged
+            && let Some(same) = unchanged(self.get(ns, path).await?.as_ref(), json, expected)
+        {
+            return Ok(same);
+        }
         let scoped = self.scope(ns, path)?;
         quota.check_value(json)?;
         let value: Value =
@@ -493,7 +500,10 @@ impl DocumentStore for IgorStore {
         let written = self.read(path).await?;
         self.persist(path).await;
         match written {
-            Some(entry) => Ok(entry.revision),
+            Some(entry) => Ok(Written {
+                revision: entry.revision,
+                changed: true,
+            }),
             None => Err(StoreError::Unavailable(format!(
                 "Igor at {}: /data/{path} was written but is gone when read back \
                  (deleted by another client?)",

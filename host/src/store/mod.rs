@@ -101,6 +101,19 @@ pub struct Written {
     pub changed: bool,
 }
 
+/// One write, as every backend takes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Write<'a> {
+    pub path: &'a str,
+    pub json: &'a str,
+    /// The revision rule (see [`DocumentStore`]).
+    pub expected: Option<u64>,
+    pub durability: Durability,
+    /// Write nothing when the path already holds exactly `json`
+    /// (`documents.store-write`); otherwise always write (`store.store-put`).
+    pub skip_unchanged: bool,
+}
+
 /// The most paths one [`DocumentStore::get_many`] reads.
 pub const MAX_GET_MANY: usize = 64;
 
@@ -125,10 +138,19 @@ pub fn unchanged(old: Option<&Entry>, json: &str, expected: Option<u64>) -> Opti
 pub trait DocumentStore: Send + Sync {
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError>;
 
-    /// Writes unless `expected` or the tenant's `quota` refuses it. Backends
-    /// that keep usage check the quota in the write's own transaction.
-    /// Plugins write through a [`QuotaStore`], which always passes their
-    /// tenant's quota.
+    /// The one write a backend implements: `write` unless its `expected`
+    /// revision or the tenant's `quota` refuses it. Backends that keep
+    /// usage check the quota in the write's own transaction. Plugins write
+    /// through a [`QuotaStore`], which always passes their tenant's quota.
+    async fn write(
+        &self,
+        ns: &Namespace,
+        write: Write<'_>,
+        quota: &Quota,
+    ) -> Result<Written, StoreError>;
+
+    /// A durable write of `json` at `path` within `quota`, whatever is
+    /// stored (`store.store-put`); returns the new revision.
     async fn put_within(
         &self,
         ns: &Namespace,
@@ -136,7 +158,16 @@ pub trait DocumentStore: Send + Sync {
         json: &str,
         expected: Option<u64>,
         quota: &Quota,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<u64, StoreError> {
+        let write = Write {
+            path,
+            json,
+            expected,
+            durability: Durability::Durable,
+            skip_unchanged: false,
+        };
+        Ok(self.write(ns, write, quota).await?.revision)
+    }
 
     /// A write without quota of its own (the host's documents; through a
     /// [`QuotaStore`], within its quota).
@@ -160,8 +191,7 @@ pub trait DocumentStore: Send + Sync {
 
     /// Writes like [`Self::put_within`] unless the path already holds
     /// exactly `json` (then nothing is written), as durably as `durability`
-    /// asks. This default compares first and commits every write durably;
-    /// SQLite and PostgreSQL do both in one transaction.
+    /// asks (`documents.store-write`).
     async fn write_within(
         &self,
         ns: &Namespace,
@@ -169,16 +199,16 @@ pub trait DocumentStore: Send + Sync {
         json: &str,
         expected: Option<u64>,
         quota: &Quota,
-        _durability: Durability,
+        durability: Durability,
     ) -> Result<Written, StoreError> {
-        if let Some(same) = unchanged(self.get(ns, path).await?.as_ref(), json, expected) {
-            return Ok(same);
-        }
-        let revision = self.put_within(ns, path, json, expected, quota).await?;
-        Ok(Written {
-            revision,
-            changed: true,
-        })
+        let write = Write {
+            path,
+            json,
+            expected,
+            durability,
+            skip_unchanged: true,
+        };
+        self.write(ns, write, quota).await
     }
 
     /// The documents at `paths` (at most [`MAX_GET_MANY`]), in order. This

@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 
 use super::{
     DocumentStore, Durability, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret,
-    Usage, VaultEntry, Written, check_expected, check_write, document_bytes, unchanged,
+    Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes, unchanged,
     validate_path, validate_paths, validate_prefix,
 };
 
@@ -232,80 +232,6 @@ async fn current(
     Ok(row.map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)))
 }
 
-impl PostgresStore {
-    /// One write transaction. `skip_unchanged`: when the path already holds
-    /// exactly `json`, write nothing. A refetchable write commits without
-    /// waiting for the server's flush (`synchronous_commit = off` for this
-    /// transaction only); a crash of the server may lose it, never half.
-    #[allow(clippy::too_many_arguments)]
-    async fn write(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
-        quota: &Quota,
-        durability: Durability,
-        skip_unchanged: bool,
-    ) -> Result<Written, StoreError> {
-        check_write(path, json, quota)?;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db)?;
-        if durability == Durability::Refetchable {
-            tx.batch_execute("SET LOCAL synchronous_commit = off")
-                .await
-                .map_err(db)?;
-        }
-        let usage = lock_usage(&tx, &ns.tenant).await?;
-        if skip_unchanged {
-            let select = tx
-                .prepare_cached(
-                    "SELECT json, revision FROM documents
-                     WHERE tenant = $1 AND plugin = $2 AND path = $3",
-                )
-                .await
-                .map_err(db)?;
-            let old = tx
-                .query_opt(&select, &[&ns.tenant, &ns.plugin, &path])
-                .await
-                .map_err(db)?
-                .map(|r| Entry {
-                    json: r.get(0),
-                    revision: r.get::<_, i64>(1) as u64,
-                });
-            if let Some(same) = unchanged(old.as_ref(), json, expected) {
-                // Nothing written: the transaction ends without a commit.
-                return Ok(same);
-            }
-        }
-        let old = current(&tx, ns, path).await?;
-        check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
-        let old_bytes = old.map(|(_, len)| path.len() as u64 + len);
-        let usage = quota.admit(usage, old_bytes, document_bytes(path, json))?;
-        let upsert = tx
-            .prepare_cached(
-                "INSERT INTO documents (tenant, plugin, path, json, revision)
-                 VALUES ($1, $2, $3, $4, nextval('document_revisions'))
-                 ON CONFLICT (tenant, plugin, path)
-                 DO UPDATE SET json = excluded.json, revision = excluded.revision
-                 RETURNING revision",
-            )
-            .await
-            .map_err(db)?;
-        let revision: i64 = tx
-            .query_one(&upsert, &[&ns.tenant, &ns.plugin, &path, &json])
-            .await
-            .map_err(db)?
-            .get(0);
-        save_usage(&tx, &ns.tenant, usage).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(Written {
-            revision: revision as u64,
-            changed: true,
-        })
-    }
-}
-
 #[async_trait]
 impl DocumentStore for PostgresStore {
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
@@ -357,31 +283,71 @@ impl DocumentStore for PostgresStore {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    async fn put_within(
+    /// One write transaction. A refetchable write commits without waiting
+    /// for the server's flush (`synchronous_commit = off` for this
+    /// transaction only); a crash of the server may lose it, never half.
+    async fn write(
         &self,
         ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
+        write: Write<'_>,
         quota: &Quota,
-    ) -> Result<u64, StoreError> {
-        let written = self
-            .write(ns, path, json, expected, quota, Durability::Durable, false)
-            .await?;
-        Ok(written.revision)
-    }
-
-    async fn write_within(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
-        quota: &Quota,
-        durability: Durability,
     ) -> Result<Written, StoreError> {
-        self.write(ns, path, json, expected, quota, durability, true)
+        let (path, json, expected) = (write.path, write.json, write.expected);
+        check_write(path, json, quota)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        if write.durability == Durability::Refetchable {
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .await
+                .map_err(db)?;
+        }
+        let usage = lock_usage(&tx, &ns.tenant).await?;
+        if write.skip_unchanged {
+            let select = tx
+                .prepare_cached(
+                    "SELECT json, revision FROM documents
+                     WHERE tenant = $1 AND plugin = $2 AND path = $3",
+                )
+                .await
+                .map_err(db)?;
+            let old = tx
+                .query_opt(&select, &[&ns.tenant, &ns.plugin, &path])
+                .await
+                .map_err(db)?
+                .map(|r| Entry {
+                    json: r.get(0),
+                    revision: r.get::<_, i64>(1) as u64,
+                });
+            if let Some(same) = unchanged(old.as_ref(), json, expected) {
+                // Nothing written: the transaction ends without a commit.
+                return Ok(same);
+            }
+        }
+        let old = current(&tx, ns, path).await?;
+        check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
+        let old_bytes = old.map(|(_, len)| path.len() as u64 + len);
+        let usage = quota.admit(usage, old_bytes, document_bytes(path, json))?;
+        let upsert = tx
+            .prepare_cached(
+                "INSERT INTO documents (tenant, plugin, path, json, revision)
+                 VALUES ($1, $2, $3, $4, nextval('document_revisions'))
+                 ON CONFLICT (tenant, plugin, path)
+                 DO UPDATE SET json = excluded.json, revision = excluded.revision
+                 RETURNING revision",
+            )
             .await
+            .map_err(db)?;
+        let revision: i64 = tx
+            .query_one(&upsert, &[&ns.tenant, &ns.plugin, &path, &json])
+            .await
+            .map_err(db)?
+            .get(0);
+        save_usage(&tx, &ns.tenant, usage).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written {
+            revision: revision as u64,
+            changed: true,
+        })
     }
 
     async fn get_many(

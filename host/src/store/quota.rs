@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{DocumentStore, Durability, Entry, Namespace, StoreError, Written};
+use super::{DocumentStore, Entry, Namespace, StoreError, Write, Written};
 
 /// Per-tenant store quotas (`[tenant.quota]`).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -129,18 +129,14 @@ impl DocumentStore for QuotaStore {
         self.inner.get(ns, path).await
     }
 
-    async fn put_within(
+    async fn write(
         &self,
         ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
+        write: Write<'_>,
         quota: &Quota,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Written, StoreError> {
         let quota = self.quota.tighter(quota);
-        self.inner
-            .put_within(ns, path, json, expected, &quota)
-            .await
+        self.inner.write(ns, write, &quota).await
     }
 
     async fn delete(
@@ -150,21 +146,6 @@ impl DocumentStore for QuotaStore {
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
         self.inner.delete(ns, path, expected).await
-    }
-
-    async fn write_within(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
-        quota: &Quota,
-        durability: Durability,
-    ) -> Result<Written, StoreError> {
-        let quota = self.quota.tighter(quota);
-        self.inner
-            .write_within(ns, path, json, expected, &quota, durability)
-            .await
     }
 
     async fn get_many(

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     DocumentStore, Durability, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret,
-    Usage, VaultEntry, Written, check_expected, check_write, document_bytes, unchanged,
+    Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes, unchanged,
     validate_path, validate_paths, validate_prefix,
 };
 
@@ -107,16 +107,16 @@ impl SqliteStore {
 
     /// Runs `f` in an `IMMEDIATE` transaction, committed durably if `f`
     /// succeeds.
-    async fn write<T: Send + 'static>(
+    async fn transaction<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.write_as(Durability::Durable, f).await
+        self.transaction_as(Durability::Durable, f).await
     }
 
-    /// [`Self::write`], committed as `durability` asks. A transaction that
+    /// [`Self::transaction`], committed as `durability` asks. A transaction that
     /// writes nothing costs no flush either way.
-    async fn write_as<T: Send + 'static>(
+    async fn transaction_as<T: Send + 'static>(
         &self,
         durability: Durability,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -284,33 +284,23 @@ impl DocumentStore for SqliteStore {
         .await
     }
 
-    async fn put_within(
+    async fn write(
         &self,
         ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
+        write: Write<'_>,
         quota: &Quota,
-    ) -> Result<u64, StoreError> {
-        check_write(path, json, quota)?;
-        let (ns, path, json, quota) = (ns.clone(), path.to_string(), json.to_string(), *quota);
-        self.write(move |tx| put_in(tx, &ns, &path, &json, expected, &quota))
-            .await
-    }
-
-    async fn write_within(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
-        quota: &Quota,
-        durability: Durability,
     ) -> Result<Written, StoreError> {
-        check_write(path, json, quota)?;
-        let (ns, path, json, quota) = (ns.clone(), path.to_string(), json.to_string(), *quota);
-        self.write_as(durability, move |tx| {
-            if let Some(same) = unchanged(read(tx, &ns, &path)?.as_ref(), &json, expected) {
+        check_write(write.path, write.json, quota)?;
+        let (ns, quota) = (ns.clone(), *quota);
+        let (path, json) = (write.path.to_string(), write.json.to_string());
+        let (expected, skip_unchanged) = (write.expected, write.skip_unchanged);
+        self.transaction_as(write.durability, move |tx| {
+            let stored = if skip_unchanged {
+                read(tx, &ns, &path)?
+            } else {
+                None
+            };
+            if let Some(same) = unchanged(stored.as_ref(), &json, expected) {
                 return Ok(same);
             }
             let revision = put_in(tx, &ns, &path, &json, expected, &quota)?;
@@ -341,7 +331,7 @@ impl DocumentStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         validate_path(path)?;
         let (ns, path) = (ns.clone(), path.to_string());
-        self.write(move |tx| {
+        self.transaction(move |tx| {
             let old = current(tx, &ns, &path)?;
             check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
             let Some((_, len)) = old else {
