@@ -24,6 +24,17 @@ fn igor_imports(wasm: &str) -> Vec<String> {
         .collect()
 }
 
+/// A host running `released`, and its 200 answer to `GET /`.
+async fn answer_of(released: common::config::Plugin) -> (Host, String) {
+    let host = Host::start(HostConfig::new().plugin(released)).await;
+    let response = reqwest::get(format!("{}/plugin/released/", host.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    (host, body)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_built_against_0_1_0_still_runs() {
     let igor = igor_imports(igor_test_guests::V0_1_0);
@@ -42,12 +53,7 @@ async fn a_component_built_against_0_1_0_still_runs() {
         .setting("upstream_url", &format!("{upstream}/hi"))
         .allow(&upstream)
         .allow_loopback();
-    let host = Host::start(HostConfig::new().plugin(released)).await;
-    let response = reqwest::get(format!("{}/plugin/released/", host.url))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body = response.text().await.unwrap();
+    let (host, body) = answer_of(released).await;
     for line in [
         "put: Ok(",
         "stale put: Err(StoreError::Conflict(",
@@ -74,12 +80,7 @@ async fn a_component_built_against_0_2_0_still_runs() {
         "{igor:?}"
     );
     let released = plugin("released").component(igor_test_guests::V0_2_0);
-    let host = Host::start(HostConfig::new().plugin(released)).await;
-    let response = reqwest::get(format!("{}/plugin/released/", host.url))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body = response.text().await.unwrap();
+    let (_host, body) = answer_of(released).await;
     assert!(
         body.contains("puts: [Ok(()), Ok(())]")
             && body.contains(r#"list: Ok(["kept/a", "kept/b"])"#),
