@@ -165,8 +165,13 @@ impl TaskQueue {
             };
             let entries = self.documents.get_many(&self.namespace, &page).await?;
             for (document, entry) in page.into_iter().zip(entries) {
-                let Some(entry) = entry else { continue };
-                let plugin = document.split('/').nth(1).unwrap_or_default().to_string();
+                // Only `tasks/PLUGIN/KEY` is a task: a store whose documents
+                // nest lists their parent, which is none.
+                let parts: Vec<&str> = document.split('/').collect();
+                let (Some(entry), [_, plugin, _]) = (entry, parts.as_slice()) else {
+                    continue;
+                };
+                let plugin = plugin.to_string();
                 match serde_json::from_str::<Task>(&entry.json) {
                     Ok(task) => found.push(Waiting {
                         plugin,
