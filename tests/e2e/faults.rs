@@ -176,11 +176,11 @@ async fn google_health_failures() {
         client,
     } = Google::authorised(without_retries, "jack").await;
     google.set_quota_per_minute(10_000);
-    let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The target asks for today's weigh-ins.
+    let earlier_today = google.recent_instant(DEFAULT_HEALTH_USER_ID, chrono::Duration::hours(1));
     google.add_data_point(
         DEFAULT_HEALTH_USER_ID,
-        DataPoint::weight(&an_hour_ago, 80_000.0),
+        DataPoint::weight(&earlier_today, 80_000.0),
     );
     let run = Run {
         host: &host,

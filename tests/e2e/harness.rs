@@ -9,9 +9,8 @@ use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use chrono::{SecondsFormat, Utc};
 use common::{HostConfig, clouds, plugin, sha256_hex, upstream};
-use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint};
+use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
 use igor_test_support::{FakeGoogle, consent, free_port};
 
 /// A section of the README, up to the next `## ` heading.
@@ -137,8 +136,7 @@ async fn the_readmes_harness_lines_work_with_the_owners_configuration() {
     let target = format!("/plugin/fitbit/auth2?{}", back.query().unwrap());
     let done = igor_host(dir, &["call", &target]);
     assert!(done.status.success(), "{done:?}");
-    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-    google.add_data_point(DEFAULT_HEALTH_USER_ID, DataPoint::weight(&now, 80_100.0));
+    google.add_recent_weight(DEFAULT_HEALTH_USER_ID, 80_100.0);
 
     // The README's lines, as written.
     let call = run_as_written(dir, &readme_line(&quick_start, " call "));

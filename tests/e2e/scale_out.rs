@@ -14,7 +14,7 @@ use common::clouds::{GOOGLE_ID, GOOGLE_SECRET};
 use common::{Client, Host, HostConfig};
 use igor_host::config::{StoreConfig, TenantSource};
 use igor_host::store::postgres::PostgresConfig;
-use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, DataPoint, InjectedError};
+use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, InjectedError};
 use igor_test_support::{FakeGoogle, Fault, postgres};
 use serde_json::{Value, json};
 
@@ -297,10 +297,7 @@ async fn the_tenant_command_manages_the_same_directory() {
 async fn authorised_through_one_host_fetched_through_another_refreshed_once() {
     let hosts = Hosts::start().await;
     let (google, token) = hosts.home_on_google().await;
-    google.add_data_point(
-        DEFAULT_HEALTH_USER_ID,
-        DataPoint::weight(&chrono::Utc::now().to_rfc3339(), 80_400.0),
-    );
+    google.add_recent_weight(DEFAULT_HEALTH_USER_ID, 80_400.0);
     authorise_through(&hosts, 0, &google, &token).await;
     let (status, body) = hosts
         .get(1, "home", &token, "/plugin/fitbit?user=jack")

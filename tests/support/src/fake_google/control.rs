@@ -89,12 +89,40 @@ impl FakeGoogle {
         }
         user.points.push((id, point));
     }
-    /// A weigh-in of `grams` half an hour ago (by the wall clock), as a
-    /// scale that has just synced.
+    /// A weigh-in of `grams` up to half an hour ago (by the wall clock), as
+    /// a scale that has just synced: see [`FakeGoogle::recent_instant`].
     pub fn add_recent_weight(&self, health_user_id: &str, grams: f64) {
-        let at = (chrono::Utc::now() - chrono::Duration::minutes(30))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let at = self.recent_instant(health_user_id, chrono::Duration::minutes(30));
         self.add_data_point(health_user_id, DataPoint::weight(&at, grams));
+    }
+
+    /// An instant (RFC 3339) at most `ago` before now and within the user's
+    /// current day (their zone; UTC without one), so that a fetch of "today"
+    /// sees it just after midnight too. Close before midnight it first waits
+    /// for the new day, which a test's next minute would otherwise cross.
+    pub fn recent_instant(&self, health_user_id: &str, ago: chrono::Duration) -> String {
+        let zone = self.st().user_mut(health_user_id).zone.clone();
+        let tz = zone.map_or(jiff::tz::TimeZone::UTC, |z| {
+            jiff::tz::TimeZone::get(&z).expect("a known zone")
+        });
+        let now = loop {
+            let now = jiff::Timestamp::now().to_zoned_datetime(tz.clone());
+            let midnight = now
+                .tomorrow()
+                .and_then(|d| d.start_of_day())
+                .expect("a day");
+            let left = now.duration_until(&midnight);
+            if left > jiff::SignedDuration::from_mins(2) {
+                break now;
+            }
+            std::thread::sleep(left.unsigned_abs() + std::time::Duration::from_secs(1));
+        };
+        let day_start = now.start_of_day().expect("a day").timestamp();
+        let earlier = now.timestamp() - jiff::SignedDuration::from_secs(ago.num_seconds());
+        earlier
+            .max(day_start)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
     }
     /// The user's time zone (IANA, e.g. `Europe/Amsterdam`): in the
     /// settings, and for the local times of points added from now on.
