@@ -35,6 +35,7 @@ pub mod testing;
 mod tests;
 pub mod token_endpoint;
 pub mod users;
+pub mod webhook;
 
 /// The plugin as the component's `igor:plugin/handler`.
 pub struct FitbitPlugin;

@@ -64,6 +64,12 @@ impl Paths {
         format!("{}/pending", self.app())
     }
 
+    /// `plugindata/N/webhooks`: the notifications each user's sync still
+    /// owes (see [`crate::webhook::inbox`]).
+    pub fn webhooks(&self) -> String {
+        format!("{}/webhooks", self.app())
+    }
+
     /// `plugindata/N/users`: the names of the users this plugin serves (the
     /// store cannot list `identities`).
     pub fn users(&self) -> String {

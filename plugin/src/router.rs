@@ -1,7 +1,7 @@
 //! Dispatch by path and method, the original plugin's URLs.
 
 use crate::errors::PluginError;
-use crate::{authorize, forms, index, settings, setup_page};
+use crate::{authorize, forms, index, settings, setup_page, webhook};
 use igor_plugin_sdk::Host;
 use igor_plugin_sdk::{Request, Response};
 
@@ -20,11 +20,15 @@ pub fn handle(host: &dyn Host, request: &Request) -> Response {
             ("/userSettings", "POST") => forms::require_urlencoded(request)
                 .and_then(|()| settings::user_settings(host, request)),
             ("/page/setup.html", "GET" | "HEAD") => setup_page::setup_page(host, request),
+            ("/webhook", "POST") => webhook::receive(host, request),
+            (webhook::SYNC_PATH, "POST") => webhook::sync(host, request),
             ("/" | "" | "/index" | "/auth1" | "/page/setup.html", _) => {
                 return method_not_allowed("GET");
             }
             ("/auth2", _) => return method_not_allowed("GET, POST"),
-            ("/settings" | "/userSettings", _) => return method_not_allowed("POST"),
+            ("/settings" | "/userSettings" | "/webhook" | webhook::SYNC_PATH, _) => {
+                return method_not_allowed("POST");
+            }
             (path, _) => Err(PluginError::new(
                 404,
                 format!("Fitbitplugin has no page {:?}", crate::errors::echo(path)),

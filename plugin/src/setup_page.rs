@@ -198,5 +198,6 @@ pub fn setup_page(host: &dyn Host, request: &Request) -> Result<Response> {
         form,
         now,
         today,
+        webhook: crate::webhook::page_view(host, request, &paths, &app, &names)?,
     }))
 }

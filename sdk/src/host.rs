@@ -119,6 +119,10 @@ impl std::fmt::Display for TaskError {
 /// The most paths one [`Host::store_get_many`] reads.
 pub const MAX_GET_MANY: usize = 64;
 
+/// The header of a request the host makes for a task ([`Host::run_later`]),
+/// value `1`; the host removes it from every other request.
+pub const TASK_HEADER: &str = "igor-task";
+
 /// A secret the host inserts into a fetch after its policy check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {

@@ -36,7 +36,7 @@ pub mod testing;
 
 pub use host::{
     Credential, Durability, FetchError, FetchRequest, FetchResponse, Host, HostInfo, Level,
-    MAX_GET_MANY, StoreFailure, TaskError, Written, is_at_or_below,
+    MAX_GET_MANY, StoreFailure, TASK_HEADER, TaskError, Written, is_at_or_below,
 };
 pub use request::{Context, Request, Response};
 

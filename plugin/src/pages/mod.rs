@@ -4,6 +4,9 @@
 
 mod registration;
 mod users;
+mod webhook;
+
+pub use webhook::WebhookView;
 
 use serde_json::{Map, Value};
 
@@ -131,6 +134,7 @@ pub struct SetupView<'a> {
     pub done: Option<(crate::settings::Done, Option<String>)>,
     pub now: f64,
     pub today: crate::dates::Date,
+    pub webhook: WebhookView,
 }
 
 /// The setup page's path for `returnTo`, relative to the host's base URL
@@ -173,6 +177,9 @@ pub fn setup_page(view: &SetupView) -> Response {
     body.push_str(&users::users_section(view));
     if let Some(form) = &view.form {
         body.push_str(&users::user_form(view, form));
+    }
+    if view.app.provider != "fitbit" {
+        body.push_str(&webhook::webhook_section(view));
     }
     body.push_str(&format!(
         "<form method=\"get\" action=\"{url}/page/setup.html\"><label>Set up user \

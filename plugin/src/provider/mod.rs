@@ -272,9 +272,12 @@ mod manifest_tests {
         use crate::provider::google::retry::{DEFAULT_RETRY_SECONDS, RETRY_SECONDS_KEY};
         let retry = declared[RETRY_SECONDS_KEY].as_str().unwrap();
         assert_eq!(retry.parse::<f64>(), Ok(DEFAULT_RETRY_SECONDS));
+        use crate::webhook::{DEFAULT_MIN_SYNC_SECONDS, MIN_SYNC_SECONDS_KEY};
+        let spacing = declared[MIN_SYNC_SECONDS_KEY].as_str().unwrap();
+        assert_eq!(spacing.parse::<f64>(), Ok(DEFAULT_MIN_SYNC_SECONDS));
         assert_eq!(
             declared.len(),
-            super::ENDPOINTS.len() + 4,
+            super::ENDPOINTS.len() + 5,
             "every setting the plugin reads, and no other"
         );
     }

@@ -11,6 +11,7 @@ use crate::errors::{PluginError, Result, echo};
 use crate::json::{as_object, field};
 use crate::paths::{Paths, valid_user};
 use crate::provider::{AppSettings, CLIENT_SECRET, PROVIDERS, provider_for};
+use crate::webhook::{PUBLIC_KEYS, WEBHOOK_SECRET, signature};
 use document::{check_user_setting_name, check_user_setting_value, client_secret_is_set, update};
 use igor_plugin_sdk::{Host, Level, Request, Response};
 
@@ -127,8 +128,9 @@ pub fn check_origin(request: &Request) -> Result<()> {
     }
 }
 
-/// `POST /settings`: client id, client secret (into the host's secret
-/// store), unit system, provider and the OAuth app's publishing status.
+/// `POST /settings`: client id, client secret and webhook secret (into the
+/// host's secret store), unit system, provider, the OAuth app's publishing
+/// status and the webhook's public keys.
 pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
     check_origin(request)?;
     let get = |name: &str| request.form_field(name);
@@ -170,6 +172,22 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
             echo(&status)
         )));
     }
+    let webhook_secret = get(WEBHOOK_SECRET).filter(|s| !s.is_empty());
+    if let Some(secret) = &webhook_secret
+        && (secret.len() > 512 || !secret.chars().all(|c| c == ' ' || c.is_ascii_graphic()))
+    {
+        return Err(PluginError::bad_request(
+            "Fitbitplugin: the webhook secret is sent as an Authorization header: printable \
+             ASCII, at most 512 characters (e.g. Bearer followed by a random word)",
+        ));
+    }
+    // Present and empty removes the keys (webhooks off); absent keeps them.
+    let public_keys = match get(PUBLIC_KEYS) {
+        Some(text) => Some(signature::parse_keys(&text).map_err(|why| {
+            PluginError::bad_request(format!("Fitbitplugin: webhook public keys: {why}"))
+        })?),
+        None => None,
+    };
     let paths = Paths::new(&request.context.plugin_name);
     // A secret seeded in plugindata moves to the host before the document
     // is rewritten without it.
@@ -178,6 +196,11 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
         host.secret_set(CLIENT_SECRET, &secret)
             .map_err(PluginError::store)?;
         host.log(Level::Info, "client secret updated");
+    }
+    if let Some(secret) = &webhook_secret {
+        host.secret_set(WEBHOOK_SECRET, secret)
+            .map_err(PluginError::store)?;
+        host.log(Level::Info, "webhook secret updated");
     }
     update(host, &paths.app(), |document| {
         for key in ["client_id", "system", "provider", PUBLISHING_STATUS] {
@@ -193,8 +216,18 @@ pub fn settings(host: &dyn Host, request: &Request) -> Result<Response> {
                 _ => {}
             }
         }
+        match &public_keys {
+            Some(keys) if keys.is_empty() => {
+                document.remove(PUBLIC_KEYS);
+            }
+            Some(keys) => {
+                document.insert(PUBLIC_KEYS.into(), Value::from(keys.clone()));
+            }
+            None => {}
+        }
         // Never keep a secret in the guest-readable store.
         document.remove("client_secret");
+        document.remove(WEBHOOK_SECRET);
     })?;
     Ok(finish(request, get("returnTo").as_deref(), Done::Settings))
 }

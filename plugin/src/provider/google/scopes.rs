@@ -45,22 +45,36 @@ pub struct Need {
     /// labels): their time zone comes from the settings (settings scope;
     /// without it the host's zone is used).
     pub zone: bool,
+    /// The Google Health data types it reads: a change notification of one
+    /// of them (a webhook) is a reason to run it again.
+    pub data_types: &'static [&'static str],
 }
 
-const fn need(call: &'static str, scopes: &'static [&'static str], units: bool) -> Need {
+const fn need(
+    call: &'static str,
+    scopes: &'static [&'static str],
+    units: bool,
+    data_types: &'static [&'static str],
+) -> Need {
     Need {
         call,
         scopes,
         units,
         zone: true,
+        data_types,
     }
 }
 
 /// A row whose call reads no days (the profile).
-const fn timeless(call: &'static str, scopes: &'static [&'static str], units: bool) -> Need {
+const fn timeless(
+    call: &'static str,
+    scopes: &'static [&'static str],
+    units: bool,
+    data_types: &'static [&'static str],
+) -> Need {
     Need {
         zone: false,
-        ..need(call, scopes, units)
+        ..need(call, scopes, units, data_types)
     }
 }
 
@@ -71,67 +85,113 @@ const N: &[&str] = &[SCOPE_NUTRITION];
 
 /// The scopes of every method and resource Google Health answers.
 pub const NEEDS: &[Need] = &[
-    // weight, height (BMI)
-    need("get_bodyweight", M, true),
-    // body-fat
-    need("get_bodyfat", M, false),
-    // weight, body-fat, height
-    need("body", M, true),
-    // steps, distance, floors, altitude, total-calories, active-minutes
-    need("activities", A, true),
-    // daily-resting-heart-rate
-    need("heart", M, false),
-    // sleep
-    need("sleep", &[SCOPE_SLEEP], false),
-    // profile; settings (time zone, units, strides); height and weight;
-    // stride lengths (profile fields shown only with the activity scope)
+    need("get_bodyweight", M, true, &["weight", "height"]),
+    need("get_bodyfat", M, false, &["body-fat"]),
+    need("body", M, true, &["weight", "body-fat", "height"]),
+    need("activities", A, true, ACTIVITY),
+    need("heart", M, false, &["daily-resting-heart-rate"]),
+    need("sleep", &[SCOPE_SLEEP], false, &["sleep"]),
+    // profile fields shown only with the activity scope: stride lengths
     timeless(
         "user_profile_get",
         &[SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_METRICS, SCOPE_ACTIVITY],
         true,
+        &["height", "weight"],
     ),
-    // pairedDevices
-    need("get_devices", &[SCOPE_SETTINGS], false),
-    // nutrition-log; hydration-log (liquid units)
-    need("foods_log", N, false),
-    need("foods_log_water", N, true),
-    // nutrition-log, newest first
-    timeless("recent_foods", N, false),
-    // blood-glucose (glucose units)
-    need("glucose", M, true),
-    // sleep, as `sleep`
-    need("get_sleep", &[SCOPE_SLEEP], false),
-    // exercise, newest first (distance units)
-    timeless("recent_activities", A, true),
-    timeless("activity_stats", A, true),
-    // daily-oxygen-saturation, -heart-rate-variability, -respiratory-rate,
-    // -sleep-temperature-derivations (temperature units), daily-vo2-max
-    need("time_series spo2", M, false),
-    need("time_series hrv", M, false),
-    need("time_series br", M, false),
-    need("time_series temp/skin", M, true),
-    need("time_series cardioscore", A, false),
-    need("time_series body/weight", M, true),
-    need("time_series body/fat", M, false),
-    // weight and height
-    need("time_series body/bmi", M, false),
-    need("time_series activities/steps", A, false),
-    need("time_series activities/distance", A, true),
-    need("time_series activities/floors", A, false),
-    // altitude
-    need("time_series activities/elevation", A, true),
-    // total-calories
-    need("time_series activities/calories", A, false),
-    // daily-resting-heart-rate and daily-heart-rate-zones (metrics),
-    // time-in-heart-rate-zone and calories-in-heart-rate-zone (activity)
-    need("time_series activities/heart", MA, false),
-    need("intraday_time_series activities/steps", A, false),
-    need("intraday_time_series activities/distance", A, true),
-    need("intraday_time_series activities/floors", A, false),
-    need("intraday_time_series activities/elevation", A, true),
-    need("intraday_time_series activities/calories", A, false),
-    // heart-rate, and the day's summary as time_series activities/heart
-    need("intraday_time_series activities/heart", MA, false),
+    // pairedDevices (settings, no data type)
+    need("get_devices", &[SCOPE_SETTINGS], false, &[]),
+    // liquid units for water
+    need("foods_log", N, false, &["nutrition-log"]),
+    need("foods_log_water", N, true, &["hydration-log"]),
+    timeless("recent_foods", N, false, &["nutrition-log"]),
+    need("glucose", M, true, &["blood-glucose"]),
+    need("get_sleep", &[SCOPE_SLEEP], false, &["sleep"]),
+    // distance units
+    timeless("recent_activities", A, true, &["exercise"]),
+    timeless("activity_stats", A, true, &["exercise"]),
+    need("time_series spo2", M, false, &["daily-oxygen-saturation"]),
+    need(
+        "time_series hrv",
+        M,
+        false,
+        &["daily-heart-rate-variability"],
+    ),
+    need("time_series br", M, false, &["daily-respiratory-rate"]),
+    // temperature units
+    need(
+        "time_series temp/skin",
+        M,
+        true,
+        &["daily-sleep-temperature-derivations"],
+    ),
+    need("time_series cardioscore", A, false, &["daily-vo2-max"]),
+    need("time_series body/weight", M, true, &["weight"]),
+    need("time_series body/fat", M, false, &["body-fat"]),
+    need("time_series body/bmi", M, false, &["weight", "height"]),
+    need("time_series activities/steps", A, false, &["steps"]),
+    need("time_series activities/distance", A, true, &["distance"]),
+    need("time_series activities/floors", A, false, &["floors"]),
+    need("time_series activities/elevation", A, true, &["altitude"]),
+    need(
+        "time_series activities/calories",
+        A,
+        false,
+        &["total-calories"],
+    ),
+    // metrics and activity
+    need("time_series activities/heart", MA, false, HEART),
+    need(
+        "intraday_time_series activities/steps",
+        A,
+        false,
+        &["steps"],
+    ),
+    need(
+        "intraday_time_series activities/distance",
+        A,
+        true,
+        &["distance"],
+    ),
+    need(
+        "intraday_time_series activities/floors",
+        A,
+        false,
+        &["floors"],
+    ),
+    need(
+        "intraday_time_series activities/elevation",
+        A,
+        true,
+        &["altitude"],
+    ),
+    need(
+        "intraday_time_series activities/calories",
+        A,
+        false,
+        &["total-calories"],
+    ),
+    // and the day's summary, as time_series activities/heart
+    need(
+        "intraday_time_series activities/heart",
+        MA,
+        false,
+        &["heart-rate"],
+    ),
+];
+
+const ACTIVITY: &[&str] = &[
+    "steps",
+    "distance",
+    "floors",
+    "altitude",
+    "total-calories",
+    "active-minutes",
+];
+const HEART: &[&str] = &[
+    "daily-resting-heart-rate",
+    "daily-heart-rate-zones",
+    "time-in-heart-rate-zone",
+    "calories-in-heart-rate-zone",
 ];
 
 /// The rows for one method call: its own row, or for `time_series` and
@@ -183,6 +243,28 @@ pub fn scopes_for(
         .copied()
         .filter(|s| wanted.contains(s))
         .collect()
+}
+
+/// The Google Health data types the methods read, in [`NEEDS`] order; the
+/// default method's without any known method.
+pub fn data_types_of(methods: &[String], args: &Map<String, Value>) -> Vec<&'static str> {
+    let resource = args.get("resource").and_then(as_text);
+    let mut types: Vec<&'static str> = Vec::new();
+    let rows: Vec<&Need> = methods
+        .iter()
+        .flat_map(|m| needs_of(m, resource.as_deref()))
+        .collect();
+    let rows = if rows.is_empty() {
+        needs_of(crate::index::DEFAULT_METHODS, None)
+    } else {
+        rows
+    };
+    for t in rows.iter().flat_map(|row| row.data_types) {
+        if !types.contains(t) {
+            types.push(t);
+        }
+    }
+    types
 }
 
 /// What each scope opens, in plain words.

@@ -12,6 +12,7 @@ pub(crate) use oauth::start_auth;
 mod parity;
 mod setup;
 mod sync;
+mod webhook;
 mod zone;
 
 use std::collections::HashMap;
