@@ -59,7 +59,13 @@ struct Place {
 }
 
 impl Place {
-    fn here() -> Option<Place> {
+    /// Where this process runs, read once (it cannot change).
+    fn here() -> Option<&'static Place> {
+        static HERE: LazyLock<Option<Place>> = LazyLock::new(Place::read);
+        HERE.as_ref()
+    }
+
+    fn read() -> Option<Place> {
         let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
         let pid_ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
         // "pid:[4026531836]" → "4026531836"
