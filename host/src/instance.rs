@@ -27,8 +27,15 @@ pub fn this() -> &'static str {
 
 /// False only when `name` is a process known to have stopped.
 pub fn alive(name: &str) -> bool {
+    check_here(name).unwrap_or(true)
+}
+
+/// Whether `name` runs, when this machine can tell: it was named on this
+/// machine, in this PID namespace, since this boot. `None` for anything
+/// else (a shared store may know: see `DocumentStore::instance_alive`).
+pub fn check_here(name: &str) -> Option<bool> {
     if name == this() {
-        return true;
+        return Some(true);
     }
     let mut parts = name.split('/');
     let (Some(boot), Some(pid_ns), Some(pid), Some(start), None) = (
@@ -38,18 +45,25 @@ pub fn alive(name: &str) -> bool {
         parts.next(),
         parts.next(),
     ) else {
-        return true;
+        return None;
     };
-    let Some(here) = Place::here() else {
-        return true;
-    };
+    let here = Place::here()?;
     if boot != here.boot || pid_ns != here.pid_ns {
-        return true;
+        return None;
     }
     let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
-        return true;
+        return None;
     };
-    start_ticks(pid) == Some(start)
+    Some(start_ticks(pid) == Some(start))
+}
+
+/// A short, fixed-length tag of `name` (for where names must be short,
+/// such as PostgreSQL's `application_name`).
+pub fn tag(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("igor-host {hex}")
 }
 
 /// The boot and PID namespace this process runs in.

@@ -660,3 +660,36 @@ macro_rules! conformance {
 }
 
 conformance!(Sqlite, Postgres, Igor);
+
+/// A lease's holder on another machine is known to have stopped once its
+/// PostgreSQL session is gone: each host keeps one session named by its
+/// process (`instance::tag`), which the server ends when the process dies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sees_whether_a_host_process_runs() {
+    let backend = Backend::new(Kind::Postgres).await;
+    let store = backend.open();
+    // Using the store opens this process's presence session.
+    store.get(&ns("conf"), "plugindata/conf/x").await.unwrap();
+    let this = igor_host::instance::this();
+    let started = std::time::Instant::now();
+    while store.instance_alive(this).await != Some(true) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A process on another machine, as its presence session names it.
+    let elsewhere = "another-boot/4026531836/4242/99";
+    assert_eq!(store.instance_alive(elsewhere).await, Some(false));
+    let mut config: tokio_postgres::Config = backend.location.parse().unwrap();
+    config.application_name(igor_host::instance::tag(elsewhere));
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    let session = tokio::spawn(connection);
+    assert_eq!(store.instance_alive(elsewhere).await, Some(true));
+    // It dies: its session ends with it.
+    drop(client);
+    session.await.unwrap().unwrap();
+    let started = std::time::Instant::now();
+    while store.instance_alive(elsewhere).await != Some(false) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -30,3 +30,4 @@ mod tasks;
 mod token_safety;
 mod trusted_names;
 mod use_with_igor;
+mod webhooks;

@@ -73,7 +73,11 @@ impl PluginCapabilities {
             deadline.clone(),
         );
         Capabilities {
-            host_info: host_info::HostInfoCtx::new(self.secrets_location.clone(), deadline.clone()),
+            host_info: host_info::HostInfoCtx::new(
+                self.secrets_location.clone(),
+                deadline.clone(),
+                self.documents.clone(),
+            ),
             tasks: tasks::TasksCtx::new(self.tasks.clone(), &ns.plugin),
             metrics: metrics::MetricsCtx::new(ns.clone()),
             store: store::StoreCtx::new(self.documents.clone(), ns.clone(), deadline),

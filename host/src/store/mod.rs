@@ -138,6 +138,13 @@ pub fn unchanged(old: Option<&Entry>, json: &str, expected: Option<u64>) -> Opti
 pub trait DocumentStore: Send + Sync {
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError>;
 
+    /// Whether the host process `instance` (see [`crate::instance`]) of a
+    /// host sharing this store still runs, when the store can tell
+    /// (PostgreSQL sees its session); `None` when it cannot.
+    async fn instance_alive(&self, _instance: &str) -> Option<bool> {
+        None
+    }
+
     /// The one write a backend implements: `write` unless its `expected`
     /// revision or the tenant's `quota` refuses it. Backends that keep
     /// usage check the quota in the write's own transaction. Plugins write

@@ -114,6 +114,37 @@ impl std::fmt::Debug for PostgresConfig {
 pub struct PostgresStore {
     pool: Pool,
     migrated: OnceCell<()>,
+    /// Where the presence session connects (see [`hold_presence`]).
+    presence_config: tokio_postgres::Config,
+    presence: std::sync::OnceLock<tokio::task::AbortHandle>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(presence) = self.presence.get() {
+            presence.abort();
+        }
+    }
+}
+
+/// Keeps one session open under this host process's tag as its
+/// `application_name`, reconnecting after a failure: while the process
+/// runs, its session is in `pg_stat_activity`; when it dies, the server
+/// ends the session, on whatever machine the process ran. That is how
+/// hosts sharing the database tell that a lease's holder has stopped.
+async fn hold_presence(mut config: tokio_postgres::Config) {
+    config.application_name(crate::instance::tag(crate::instance::this()));
+    loop {
+        match config.connect(tokio_postgres::NoTls).await {
+            Ok((_client, connection)) => {
+                if let Err(err) = connection.await {
+                    tracing::debug!(%err, "PostgreSQL presence session ended");
+                }
+            }
+            Err(err) => tracing::debug!(%err, "PostgreSQL presence session failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// A database error as every PostgreSQL user of the host reports it.
@@ -128,6 +159,7 @@ impl PostgresStore {
         let mut pg = config.parsed()?;
         let timeout = Duration::from_millis(config.timeout_ms);
         pg.connect_timeout(timeout).application_name("igor-host");
+        let presence_config = pg.clone();
         let manager = Manager::from_config(
             pg,
             tokio_postgres::NoTls,
@@ -144,6 +176,8 @@ impl PostgresStore {
         Ok(Self {
             pool,
             migrated: OnceCell::new(),
+            presence_config,
+            presence: std::sync::OnceLock::new(),
         })
     }
 
@@ -164,6 +198,9 @@ impl PostgresStore {
                     .map_err(|e| db(format!("{e:#}")))
             })
             .await?;
+        self.presence.get_or_init(|| {
+            tokio::spawn(hold_presence(self.presence_config.clone())).abort_handle()
+        });
         self.pool.get().await.map_err(db)
     }
 }
@@ -234,6 +271,14 @@ async fn current(
 
 #[async_trait]
 impl DocumentStore for PostgresStore {
+    async fn instance_alive(&self, instance: &str) -> Option<bool> {
+        let client = self.client().await.ok()?;
+        let select = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1)";
+        let tag = crate::instance::tag(instance);
+        let row = client.query_one(select, &[&tag]).await.ok()?;
+        Some(row.get(0))
+    }
+
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
         validate_path(path)?;
         let client = self.client().await?;

@@ -125,6 +125,10 @@ impl QuotaStore {
 
 #[async_trait]
 impl DocumentStore for QuotaStore {
+    async fn instance_alive(&self, instance: &str) -> Option<bool> {
+        self.inner.instance_alive(instance).await
+    }
+
     async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
         self.inner.get(ns, path).await
     }
