@@ -86,11 +86,11 @@ impl Faults {
         request: RecordedRequest,
     ) -> Response {
         let Some(fault) = self.take(&request.path) else {
-            return handler.handle(request);
+            return handler.respond(request).await;
         };
         match fault {
             Fault::SlowAnswer(delay) => {
-                let response = handler.handle(request);
+                let response = handler.respond(request).await;
                 tokio::time::sleep(delay).await;
                 response
             }
@@ -126,7 +126,7 @@ impl Faults {
                     .into_response()
             }
             Fault::SlowDrip(pause) => {
-                let (parts, body) = handler.handle(request).into_parts();
+                let (parts, body) = handler.respond(request).await.into_parts();
                 let bytes = axum::body::to_bytes(body, usize::MAX)
                     .await
                     .unwrap_or_default();

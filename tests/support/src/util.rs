@@ -35,10 +35,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// First header with this (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        lookup_ci(&self.headers, name)
     }
 
     /// First form field with this name.
@@ -68,6 +65,14 @@ pub(crate) fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'
     pairs
         .iter()
         .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// First value of a header named `name` (case-insensitive).
+pub(crate) fn lookup_ci<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
 
@@ -240,6 +245,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What every fake implements: turn one recorded request into a response.
 pub(crate) trait Handler: Send + Sync + 'static {
     fn handle(&self, req: RecordedRequest) -> Response;
+    /// The answer for a fake that may wait on the network first (Google
+    /// verifies a webhook endpoint before it answers); `handle` otherwise.
+    fn respond(&self, req: RecordedRequest) -> impl Future<Output = Response> + Send {
+        async move { self.handle(req) }
+    }
     /// An error answer in the cloud's own format, for injected faults.
     fn error(&self, status: u16, message: &str) -> Response;
 }

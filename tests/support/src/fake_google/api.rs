@@ -36,7 +36,7 @@ pub(crate) fn invalid_argument(message: &str) -> Response {
 
 const CRED_HELP: &str = "Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
 
-fn unauthenticated(message: &str, reason: &str, invalid_token: bool) -> Response {
+pub(crate) fn unauthenticated(message: &str, reason: &str, invalid_token: bool) -> Response {
     let mut r = status_error(
         401,
         "UNAUTHENTICATED",
@@ -170,6 +170,10 @@ fn authenticate(st: &mut State, req: &RecordedRequest) -> Result<Authed, Respons
                 "ACCESS_TOKEN_EXPIRED",
                 true,
             ));
+        }
+        // A cloud-platform token lacks the Health API's scopes.
+        None if st.webhooks.hooks().cloud_tokens.contains_key(token) => {
+            return Err(scope_insufficient());
         }
         _ => {
             return Err(unauthenticated(

@@ -2,6 +2,7 @@
 //! change its rules and clock, inject errors, and read what it was sent.
 
 use super::*;
+use delivery::Interval;
 use points::LocalTime;
 
 /// A running fake Google. Dropping it stops the server.
@@ -77,17 +78,9 @@ impl FakeGoogle {
 
     // ----- data -----
 
-    pub fn add_data_point(&self, health_user_id: &str, mut point: DataPoint) {
-        let mut st = self.st();
-        st.next_id += 1;
-        let id = point.id.clone().unwrap_or_else(|| st.next_id.to_string());
-        let user = st.user_mut(health_user_id);
-        if matches!(point.local, LocalTime::Unset)
-            && let Some(zone) = user.zone.as_deref()
-        {
-            point.local = LocalTime::Zone(jiff::tz::TimeZone::get(zone).expect("a known zone"));
-        }
-        user.points.push((id, point));
+    /// Adds a point; subscribers that hear of it are notified (UPSERT).
+    pub fn add_data_point(&self, health_user_id: &str, point: DataPoint) {
+        self.add_data_points(health_user_id, [point]);
     }
     /// A weigh-in of `grams` up to half an hour ago (by the wall clock), as
     /// a scale that has just synced: see [`FakeGoogle::recent_instant`].
@@ -134,24 +127,39 @@ impl FakeGoogle {
     pub fn set_max_page_size(&self, size: usize) {
         self.st().max_page_size = Some(size);
     }
+    /// Adds points as one sync: one notification per data type, with an
+    /// interval per point.
     pub fn add_data_points(
         &self,
         health_user_id: &str,
         points: impl IntoIterator<Item = DataPoint>,
     ) {
-        for p in points {
-            self.add_data_point(health_user_id, p);
-        }
+        let mut st = self.st();
+        let changes = points
+            .into_iter()
+            .map(|p| insert_point(&mut st, health_user_id, p))
+            .collect();
+        st.webhooks.changed(health_user_id, "UPSERT", changes);
     }
     /// Deletes the data point with id `id` (as a user deleting a weigh-in).
     pub fn delete_data_point(&self, health_user_id: &str, id: &str) {
-        self.st()
-            .user_mut(health_user_id)
-            .points
-            .retain(|(point_id, _)| point_id != id);
+        self.remove_points(health_user_id, |point_id| point_id == id);
     }
     pub fn clear_data_points(&self, health_user_id: &str) {
-        self.st().user_mut(health_user_id).points.clear();
+        self.remove_points(health_user_id, |_| true);
+    }
+    /// Removes the points whose id matches; subscribers hear of a DELETE.
+    fn remove_points(&self, health_user_id: &str, gone: impl Fn(&str) -> bool) {
+        let mut st = self.st();
+        let user = st.user_mut(health_user_id);
+        let changes = user
+            .points
+            .iter()
+            .filter(|(id, _)| gone(id))
+            .map(|(_, p)| (p.data_type(), p.notification_interval()))
+            .collect();
+        user.points.retain(|(id, _)| !gone(id));
+        st.webhooks.changed(health_user_id, "DELETE", changes);
     }
     /// Merge fields into `GET /v4/users/me/settings`.
     pub fn set_settings(&self, health_user_id: &str, fields: Value) {
@@ -185,6 +193,133 @@ impl FakeGoogle {
     /// mint UberMint from GaiaMint".
     pub fn set_legacy_fitbit_account(&self, health_user_id: &str, legacy: bool) {
         self.st().user_mut(health_user_id).legacy_account = legacy;
+    }
+
+    // ----- webhooks -----
+
+    fn webhooks(&self) -> webhooks::Webhooks {
+        self.st().webhooks.clone()
+    }
+    /// A `cloud-platform` access token for `project` (as an owner's
+    /// `gcloud auth print-access-token`): it manages the project's
+    /// subscribers, and reads no health data.
+    pub fn cloud_platform_token(&self, project: &str) -> String {
+        let token = util::random_token("ya29.", 120);
+        let hooks = self.webhooks();
+        hooks
+            .hooks()
+            .cloud_tokens
+            .insert(token.clone(), project.into());
+        token
+    }
+    /// Deliveries to `https://{authority}/…` go to `{base}/…` (e.g.
+    /// `("igor.example.com", "http://127.0.0.1:PORT")`), as through a
+    /// TLS-terminating proxy; an endpoint host without a route is unreachable.
+    pub fn route_endpoint_host(&self, authority: &str, base: &str) {
+        let hooks = self.webhooks();
+        hooks.hooks().routes.insert(authority.into(), base.into());
+    }
+    /// The registered subscribers as the API shows them (no secrets).
+    pub fn subscribers(&self) -> Vec<Value> {
+        let hooks = self.webhooks();
+        let subs = hooks.hooks();
+        subs.subscribers.iter().map(|s| s.to_json()).collect()
+    }
+    /// The public key notifications are signed with, as SPKI PEM.
+    pub fn webhook_public_key_pem(&self) -> String {
+        delivery::public_pem(&self.webhooks().hooks().key)
+    }
+    /// Signs with a new key from now on; its PEM.
+    pub fn rotate_webhook_key(&self) -> String {
+        let key = delivery::new_key();
+        let pem = delivery::public_pem(&key);
+        self.webhooks().hooks().key = key;
+        pem
+    }
+    /// The signature header value the fake would send with `body`.
+    pub fn sign_webhook_body(&self, body: &[u8]) -> String {
+        delivery::sign(&self.webhooks().hooks().key, body)
+    }
+    /// The signature header's name ([`DEFAULT_SIGNATURE_HEADER`], or
+    /// `GOOGLE-HEALTH-API-SIGNATURE` as the discovery document has it).
+    pub fn set_signature_header(&self, name: &str) {
+        self.webhooks().hooks().signature_header = name.into();
+    }
+    pub fn set_notification_shape(&self, shape: NotificationShape) {
+        self.webhooks().hooks().shape = shape;
+    }
+    /// After a failed attempt, retry `retries` times, waiting `first_delay`
+    /// and then twice as long each time.
+    pub fn set_delivery_retries(&self, retries: u32, first_delay: Duration) {
+        let hooks = self.webhooks();
+        let mut hooks = hooks.hooks();
+        hooks.retries = retries;
+        hooks.first_delay = first_delay;
+    }
+    /// When false, data changes notify nobody ([`Self::notify`] still sends).
+    pub fn set_notifications_enabled(&self, enabled: bool) {
+        self.webhooks().hooks().enabled = enabled;
+    }
+    /// Every notification attempt, oldest first.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.webhooks().hooks().deliveries.clone()
+    }
+    /// Every verification probe of subscriber creation, oldest first.
+    pub fn verifications(&self) -> Vec<Delivery> {
+        self.webhooks().hooks().verifications.clone()
+    }
+    /// [`Self::deliveries`] once there are at least `n`, or at `timeout`.
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let got = self.deliveries();
+            if got.len() >= n || tokio::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    /// Sends one notification of `data_type` at the fake's "now" to each
+    /// subscriber that hears of the user's changes (once, no retries) and
+    /// answers the first one's status; panics if none hears or it got no
+    /// answer.
+    pub async fn notify(&self, health_user_id: &str, data_type: &str, operation: &str) -> u16 {
+        let (hooks, interval) = {
+            let mut st = self.st();
+            let now = st.clock.now();
+            let local = st
+                .user_mut(health_user_id)
+                .zone
+                .as_deref()
+                .map_or(LocalTime::Unset, |z| {
+                    LocalTime::Zone(jiff::tz::TimeZone::get(z).expect("a known zone"))
+                });
+            let civil = (now + chrono::Duration::seconds(local.offset_at(now).into())).naive_utc();
+            (st.webhooks.clone(), Interval::new(now, now, civil, civil))
+        };
+        let outcomes = hooks
+            .notify_now(health_user_id, data_type, operation, interval)
+            .await;
+        match outcomes.into_iter().next() {
+            Some(Ok(status)) => status,
+            Some(Err(e)) => panic!("the notification got no answer: {e}"),
+            None => panic!("no subscriber hears of {health_user_id}'s {data_type}"),
+        }
+    }
+    /// POSTs `body` with exactly `headers` (nothing added) to subscriber
+    /// `subscriber_id`'s endpoint through its route, unrecorded; its
+    /// status. Panics without an answer.
+    pub async fn post_to_endpoint(
+        &self,
+        subscriber_id: &str,
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+    ) -> u16 {
+        let hooks = self.webhooks();
+        match hooks.post_raw(subscriber_id, &body, &headers).await {
+            Ok(status) => status,
+            Err(e) => panic!("the POST got no answer: {e}"),
+        }
     }
 
     // ----- tokens, time, faults -----
@@ -244,4 +379,24 @@ impl FakeGoogle {
             .map(|(k, _)| k.clone())
             .collect()
     }
+}
+
+/// Stores `point` for the user (its id, and the user's zone unless it has
+/// an offset of its own); what a notification says of it.
+fn insert_point(
+    st: &mut State,
+    health_user_id: &str,
+    mut point: DataPoint,
+) -> (&'static str, Interval) {
+    st.next_id += 1;
+    let id = point.id.clone().unwrap_or_else(|| st.next_id.to_string());
+    let user = st.user_mut(health_user_id);
+    if matches!(point.local, LocalTime::Unset)
+        && let Some(zone) = user.zone.as_deref()
+    {
+        point.local = LocalTime::Zone(jiff::tz::TimeZone::get(zone).expect("a known zone"));
+    }
+    let change = (point.data_type(), point.notification_interval());
+    user.points.push((id, point));
+    change
 }

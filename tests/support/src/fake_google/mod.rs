@@ -18,7 +18,9 @@
 //! newest window first; true zeros (an interval worn without activity) with
 //! their count omitted, and zero roll-up sums omitted (proto3 JSON); the
 //! profile's stride lengths only with the activity scope; paired devices
-//! paged (default 5, at most 100); 300 requests/min/user.
+//! paged (default 5, at most 100); 300 requests/min/user; webhook
+//! subscribers with their endpoint verification and ECDSA P-256 signed
+//! notifications ([`subscribers`], [`webhooks`], [`delivery`]).
 //!
 //! *Fake decisions* (not specified publicly):
 //! * Empty lists follow proto3 JSON: `dataPoints` is omitted (`{}`).
@@ -51,6 +53,7 @@
 mod account;
 mod api;
 mod control;
+mod delivery;
 mod filter;
 mod lists;
 mod oauth;
@@ -58,7 +61,9 @@ mod paging;
 mod points;
 pub mod redirect_uris;
 mod rollups;
+mod subscribers;
 mod types;
+mod webhooks;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
@@ -69,7 +74,10 @@ use serde_json::Value;
 
 pub use crate::consent::{consent, consent_with};
 pub use control::FakeGoogle;
+pub use delivery::{Delivery, NotificationShape};
 pub use points::DataPoint;
+pub use subscribers::CLOUD_PLATFORM_SCOPE;
+pub use webhooks::{DEFAULT_DELIVERY_RETRIES, DEFAULT_FIRST_RETRY_DELAY, DEFAULT_SIGNATURE_HEADER};
 
 use crate::faults::Faults;
 use crate::util::{self, Clock, Handler, RecordedRequest, Records, Shared, lock};
@@ -229,6 +237,7 @@ pub(crate) struct State {
     pub token_requests: usize,
     pub last_authorize: Option<Vec<(String, String)>>,
     pub next_id: u64,
+    pub webhooks: webhooks::Webhooks,
 }
 
 impl State {
@@ -255,6 +264,7 @@ impl State {
             token_requests: 0,
             last_authorize: None,
             next_id: 2026443605080188808,
+            webhooks: webhooks::Webhooks::new(),
         };
         st.user_mut(DEFAULT_HEALTH_USER_ID);
         st
@@ -353,6 +363,14 @@ impl Records for State {
 }
 
 impl Handler for Shared<State> {
+    async fn respond(&self, req: RecordedRequest) -> Response {
+        if !subscribers::is_subscriber_path(&req.path) {
+            return self.handle(req);
+        }
+        lock(&self.state).requests.push(req.clone());
+        subscribers::handle(self, req).await
+    }
+
     fn handle(&self, req: RecordedRequest) -> Response {
         let mut st = lock(&self.state);
         st.requests.push(req.clone());

@@ -456,6 +456,25 @@ impl DataPoint {
         }
     }
 
+    /// The point's interval as a webhook notification names it: samples
+    /// start and end at their time, days span their civil day.
+    pub(crate) fn notification_interval(&self) -> super::delivery::Interval {
+        use super::delivery::Interval;
+        match &self.value {
+            PointValue::RestingHeartRate { date, .. }
+            | PointValue::HeartRateZones { date, .. }
+            | PointValue::Daily { date, .. } => {
+                let start = date.and_hms_opt(0, 0, 0).expect("midnight");
+                let end = start + Duration::days(1);
+                Interval::new(start.and_utc(), end.and_utc(), start, end)
+            }
+            _ => {
+                let (start, end) = (self.sort_key(), self.end_time());
+                Interval::new(start, end, self.local(start), self.local(end))
+            }
+        }
+    }
+
     /// Value of a filter field, physical or civil.
     pub(crate) fn field(&self, f: super::filter::Field) -> super::filter::Bound {
         use super::filter::{Bound, Field};

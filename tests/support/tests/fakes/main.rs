@@ -9,3 +9,4 @@ mod google_lists;
 mod google_oauth;
 mod google_redirects;
 mod google_rollups;
+mod google_webhooks;
