@@ -176,7 +176,7 @@ async fn the_pages_command_registers_the_endpoint_and_a_weigh_in_follows() {
     assert_eq!(weight_lists(google), lists + 1, "one sync");
     let delivered = google.wait_for_deliveries(1, Duration::from_secs(5)).await;
     assert!(
-        delivered.iter().any(|d| d.status == Some(204)),
+        delivered.iter().any(|d| d.status() == Some(204)),
         "{delivered:?}"
     );
     let admin = Client::new(&h.host).with_bearer("admin-token");

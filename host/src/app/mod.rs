@@ -506,6 +506,10 @@ impl App {
             base_url,
             task,
         } = routed;
+        let pass_authorization = plugin.passes_authorization(&method, &sub_path);
+        let kept = |name: &str| {
+            !HOST_ONLY_HEADERS.contains(&name) || (pass_authorization && name == "authorization")
+        };
         let wit_request = Request {
             method,
             path: percent_encoding::percent_decode_str(&sub_path)
@@ -517,7 +521,7 @@ impl App {
             headers: headers
                 .into_iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .filter(|(k, _)| !HOST_ONLY_HEADERS.contains(&k.as_str()))
+                .filter(|(k, _)| kept(k))
                 .chain(task.then(|| (TASK_HEADER.to_string(), "1".to_string())))
                 .collect(),
             body,

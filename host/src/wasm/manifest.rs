@@ -63,6 +63,11 @@ pub struct PublicRoute {
     /// Why no credential is needed (shown to the operator).
     #[serde(default)]
     pub reason: String,
+    /// Whether the caller's `Authorization` header reaches the plugin here,
+    /// for a route that checks a credential of its own (a webhook's shared
+    /// secret). Everywhere else the host keeps it from plugins.
+    #[serde(default)]
+    pub pass_authorization: bool,
 }
 
 fn get_only() -> Vec<String> {
@@ -204,6 +209,9 @@ impl Manifest {
         }
         for route in &self.public_routes {
             out.push_str(&format!("\n  {} {}", route.methods.join(","), route.path));
+            if route.pass_authorization {
+                out.push_str(" (its Authorization header reaches the plugin)");
+            }
             if !route.reason.is_empty() {
                 out.push_str(&format!(" - {}", route.reason));
             }
@@ -297,6 +305,7 @@ pub fn grant(manifest: Option<&Manifest>, plugin: &PluginConfig) -> anyhow::Resu
                             path: path.clone(),
                             methods: get_only(),
                             reason: "made public by the operator".into(),
+                            pass_authorization: false,
                         })
                 })
                 .collect()

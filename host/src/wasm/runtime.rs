@@ -109,6 +109,13 @@ impl Plugin {
         self.public_routes.iter().any(|r| r.matches(method, path))
     }
 
+    /// Whether the caller's `Authorization` reaches the plugin at `path`.
+    pub fn passes_authorization(&self, method: &str, path: &str) -> bool {
+        self.public_routes
+            .iter()
+            .any(|r| r.pass_authorization && r.matches(method, path))
+    }
+
     /// Handles one request in a fresh instance.
     pub async fn handle(self: &Arc<Self>, request: Request) -> Result<Response, InvokeError> {
         // Timing spans (TRACE): see docs/benchmarks.md, "Where a call's time goes".

@@ -14,6 +14,10 @@ secret_urls = ["{token_url}", "{api_url}/revoke"]
 [[public_route]]
 path = "/callback"
 reason = "the provider's redirect"
+[[public_route]]
+path = "/hook"
+methods = ["POST"]
+pass_authorization = true
 "#;
 
 fn plugin(toml_entry: &str) -> PluginConfig {
@@ -44,7 +48,12 @@ fn the_manifest_is_granted_with_its_defaults() {
         grant.config.get("units").map(String::as_str),
         Some("metric")
     );
-    assert_eq!(grant.public_routes.len(), 1);
+    assert_eq!(grant.public_routes.len(), 2);
+    assert!(
+        !grant.public_routes[0].pass_authorization,
+        "kept by default"
+    );
+    assert!(grant.public_routes[1].pass_authorization);
     assert!(grant.public_routes[0].matches("get", "/callback"));
     assert!(!grant.public_routes[0].matches("POST", "/callback"));
     assert!(!grant.public_routes[0].matches("GET", "/callback/x"));
@@ -110,7 +119,7 @@ fn the_operator_narrows_refuses_or_adds() {
         ["https://auth.example.com/oauth/token"]
     );
     assert!(narrowed.public_routes.is_empty());
-    assert_eq!(narrowed.refused.len(), 3, "{:?}", narrowed.refused);
+    assert_eq!(narrowed.refused.len(), 4, "{:?}", narrowed.refused);
 
     let refused = grant(
         Some(&manifest),
@@ -121,7 +130,7 @@ fn the_operator_narrows_refuses_or_adds() {
     assert!(refused.egress.secret_urls.is_empty());
     assert_eq!(
         refused.public_routes.len(),
-        1,
+        2,
         "routes are a separate choice"
     );
 }
