@@ -54,6 +54,9 @@ pub struct MemoryHost {
     /// Queued tasks: path and due time (`now` plus the delay, in seconds),
     /// coalesced per path as the host does.
     pub tasks: RefCell<Vec<(String, f64)>>,
+    /// Whether `run_later` answers `Unavailable`, as a host whose store
+    /// keeps no tasks (Igor's) does.
+    pub tasks_unavailable: Cell<bool>,
 }
 
 impl Default for MemoryHost {
@@ -87,6 +90,7 @@ impl Default for MemoryHost {
             stopped_instances: RefCell::default(),
             deadline_remaining_ms: Cell::new(30_000),
             tasks: RefCell::default(),
+            tasks_unavailable: Cell::new(false),
             counters: RefCell::default(),
             timings: RefCell::default(),
         }
@@ -321,6 +325,9 @@ impl Host for MemoryHost {
     fn run_later(&self, path: &str, delay_ms: u64) -> Result<(), TaskError> {
         if !path.starts_with('/') {
             return Err(TaskError::InvalidPath(format!("{path:?}")));
+        }
+        if self.tasks_unavailable.get() {
+            return Err(TaskError::Unavailable("this store keeps no tasks".into()));
         }
         let due = self.now.get() + delay_ms as f64 / 1000.0;
         let mut tasks = self.tasks.borrow_mut();

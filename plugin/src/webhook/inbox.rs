@@ -92,7 +92,7 @@ pub fn sync_started(host: &dyn Host, path: &str, user: &str, now: f64) -> Result
 /// it is settled; what arrived during it waits for the next one.
 pub fn sync_ended(host: &dyn Host, path: &str, user: &str, started: f64) -> Result<()> {
     edit(host, path, user, |owed| {
-        if owed.last.is_some_and(|last| last < started) {
+        if owed.last.is_some_and(|last| last <= started) {
             owed.first = None;
             owed.last = None;
         } else if owed.first.is_some() {

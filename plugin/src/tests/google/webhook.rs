@@ -176,3 +176,15 @@ pub(super) fn unknown_users_and_types_are_acknowledged_and_logged_once() {
     assert_eq!(logs.matches("Google Health user 999").count(), 1, "{logs}");
     assert_eq!(logs.matches("read no steps").count(), 1, "{logs}");
 }
+
+#[test]
+pub(super) fn without_host_tasks_the_sync_runs_before_the_acknowledgement() {
+    let host = subscribed();
+    host.tasks_unavailable.set(true);
+    host.respond(one_weigh_in);
+    let body = notification(HEALTH_USER, "weight");
+    assert_eq!(handle(&host, &signed(&body, &google_key())).status, 204);
+    assert!(jacks_weight(&host).as_f64().is_some(), "synced at once");
+    let inbox = host.get("plugindata/fitbit/webhooks").unwrap();
+    assert!(inbox["users"]["jack"].get("first").is_none(), "{inbox}");
+}
