@@ -11,6 +11,7 @@
 //! cannot satisfy a stale compare-and-swap. The file is created owner-only.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -26,6 +27,10 @@ use super::{
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Whether the connection's `synchronous` is `NORMAL` (refetchable)
+    /// rather than `FULL`; changed only under the connection's lock, so
+    /// that a run of writes of one class sets the pragma once.
+    normal_sync: Arc<AtomicBool>,
 }
 
 fn unavailable(err: impl std::fmt::Display) -> StoreError {
@@ -75,6 +80,7 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(32);
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            normal_sync: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -121,13 +127,15 @@ impl SqliteStore {
         durability: Durability,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let normal_sync = self.normal_sync.clone();
         self.with_conn(move |conn| {
-            let synchronous = match durability {
-                Durability::Durable => "FULL",
-                Durability::Refetchable => "NORMAL",
-            };
-            conn.pragma_update(None, "synchronous", synchronous)
-                .map_err(unavailable)?;
+            let normal = durability == Durability::Refetchable;
+            if normal_sync.load(Ordering::Relaxed) != normal {
+                let synchronous = if normal { "NORMAL" } else { "FULL" };
+                conn.pragma_update(None, "synchronous", synchronous)
+                    .map_err(unavailable)?;
+                normal_sync.store(normal, Ordering::Relaxed);
+            }
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
@@ -618,6 +626,36 @@ mod tests {
                 .unwrap(),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn each_write_commits_as_its_class_asks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let ns = Namespace::new("t", "p");
+        let synchronous = || -> i64 {
+            let conn = store.conn.lock().unwrap();
+            conn.pragma_query_value(None, "synchronous", |row| row.get(0))
+                .unwrap()
+        };
+        let (normal, full) = (1, 2);
+        assert_eq!(synchronous(), full);
+        for (durability, expected) in [
+            (Durability::Refetchable, normal),
+            (Durability::Refetchable, normal),
+            (Durability::Durable, full),
+            (Durability::Refetchable, normal),
+        ] {
+            let write = Write {
+                path: "k",
+                json: &format!("{{\"{expected}\":{}}}", rand::random::<u32>()),
+                expected: None,
+                durability,
+                skip_unchanged: false,
+            };
+            store.write(&ns, write, &Quota::UNLIMITED).await.unwrap();
+            assert_eq!(synchronous(), expected, "{durability:?}");
+        }
     }
 
     #[tokio::test]
