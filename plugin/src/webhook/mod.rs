@@ -102,22 +102,35 @@ fn public_keys(app: &serde_json::Map<String, Value>) -> Vec<String> {
         .collect()
 }
 
-/// The users whose Google token belongs to `health_user_id`.
-fn users_of(host: &dyn Host, paths: &Paths, health_user_id: &str) -> Result<Vec<String>> {
-    let names = crate::users::list(host, paths)?;
-    let mut found = Vec::new();
-    for chunk in names.chunks(igor_plugin_sdk::MAX_GET_MANY) {
-        let tokens: Vec<String> = chunk.iter().map(|u| paths.token(u)).collect();
-        let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        let documents = host.store_get_many(&refs).map_err(PluginError::store)?;
-        for (name, document) in chunk.iter().zip(documents) {
-            let id = document.and_then(|(token, _)| text_field(&token, "healthUserId"));
-            if id.as_deref() == Some(health_user_id) {
-                found.push(name.clone());
+/// The users with a Google token: their Google Health user id and the data
+/// types their methods read. Read once per notification body.
+struct Recipients(Vec<(String, String, Vec<&'static str>)>);
+
+impl Recipients {
+    fn read(host: &dyn Host, paths: &Paths) -> Result<Self> {
+        let names = crate::users::list(host, paths)?;
+        let mut found = Vec::new();
+        for chunk in names.chunks(igor_plugin_sdk::MAX_GET_MANY) {
+            let tokens: Vec<String> = chunk.iter().map(|u| paths.token(u)).collect();
+            let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+            let documents = host.store_get_many(&refs).map_err(PluginError::store)?;
+            for (name, document) in chunk.iter().zip(documents) {
+                if let Some(id) = document.and_then(|(token, _)| text_field(&token, "healthUserId"))
+                {
+                    found.push((name.clone(), id, user_data_types(host, paths, name)?));
+                }
             }
         }
+        Ok(Self(found))
     }
-    Ok(found)
+
+    /// The users of `health_user_id`, each with the data types they read.
+    fn of(&self, health_user_id: &str) -> impl Iterator<Item = (&str, &[&'static str])> {
+        self.0
+            .iter()
+            .filter(move |(_, id, _)| id == health_user_id)
+            .map(|(name, _, types)| (name.as_str(), types.as_slice()))
+    }
 }
 
 fn count(host: &dyn Host, name: &str, value: u64) {
@@ -173,8 +186,9 @@ pub fn receive(host: &dyn Host, request: &Request) -> Result<Response> {
         "webhook_notifications_received",
         notifications.len() as u64,
     );
+    let recipients = Recipients::read(host, &paths)?;
     for n in &notifications {
-        if let Some(busy) = take(host, request, &paths, n)? {
+        if let Some(busy) = take(host, request, &paths, &recipients, n)? {
             return Ok(busy);
         }
     }
@@ -191,10 +205,11 @@ fn take(
     host: &dyn Host,
     request: &Request,
     paths: &Paths,
+    recipients: &Recipients,
     n: &Notification,
 ) -> Result<Option<Response>> {
     let inbox = paths.webhooks();
-    let users = users_of(host, paths, &n.health_user_id)?;
+    let users: Vec<_> = recipients.of(&n.health_user_id).collect();
     if users.is_empty() {
         if inbox::first_mention(host, &inbox, &n.health_user_id)? {
             host.log(
@@ -209,8 +224,8 @@ fn take(
         return Ok(None);
     }
     let now = host.now();
-    for user in users {
-        if !user_data_types(host, paths, &user)?.contains(&n.data_type.as_str()) {
+    for (user, data_types) in users {
+        if !data_types.contains(&n.data_type.as_str()) {
             let sender = format!("{} {}", n.health_user_id, n.data_type);
             if inbox::first_mention(host, &inbox, &sender)? {
                 host.log(
