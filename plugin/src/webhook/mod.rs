@@ -239,7 +239,7 @@ fn take(
             }
             continue;
         }
-        let before = inbox::received(host, &inbox, &user, now)?;
+        let before = inbox::received(host, &inbox, user, now)?;
         if before.first.is_some() {
             count(host, "webhook_notifications_coalesced", 1);
         }
@@ -251,7 +251,7 @@ fn take(
             // acknowledgement, which then comes later than Google likes.
             Err(TaskError::Unavailable(why)) => {
                 host.log(Level::Info, &format!("webhook: syncing {user} now ({why})"));
-                sync_user(host, request, &user)?;
+                sync_user(host, request, user)?;
             }
             Err(TaskError::LimitExceeded(why)) => {
                 let mut busy = Response::text(503, format!("Fitbitplugin webhook: {why}"));
