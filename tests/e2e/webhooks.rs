@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use common::clouds::{GOOGLE_ID, GOOGLE_SECRET, Google, OnCloud, google_plugin};
 use common::config::tenant;
 use common::{Client, Host, HostConfig};
-use igor_test_support::FakeGoogle;
 use igor_test_support::fake_google::{DEFAULT_HEALTH_USER_ID, NotificationShape};
+use igor_test_support::{FakeGoogle, html_unescape};
 use serde_json::{Value, json};
 
 const PUBLIC: &str = "igor.example.com";
@@ -98,14 +98,6 @@ fn jacks_weights(host: &Host, tenant: Option<&str>) -> Vec<f64> {
         .as_array()
         .map(|l| l.iter().filter_map(|w| w["weight"].as_f64()).collect())
         .unwrap_or_default()
-}
-
-fn html_unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 #[tokio::test(flavor = "multi_thread")]

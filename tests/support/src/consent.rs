@@ -138,7 +138,8 @@ fn attr(tag: &str, name: &str) -> Option<String> {
     Some(html_unescape(&tag[i..j]))
 }
 
-fn html_unescape(s: &str) -> String {
+/// Undoes the escaping of HTML text and attribute values.
+pub fn html_unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&lt;", "<")

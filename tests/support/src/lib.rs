@@ -23,7 +23,7 @@ pub mod postgres;
 pub mod real_igor;
 mod util;
 
-pub use consent::{consent, consent_with};
+pub use consent::{consent, consent_with, html_unescape};
 pub use fake_fitbit::FakeFitbit;
 pub use fake_google::FakeGoogle;
 pub use faults::Fault;

@@ -94,6 +94,12 @@ async fn setup(answer: Answer) -> (FakeGoogle, Endpoint, String) {
     (g, e, token)
 }
 
+/// Creates the subscriber `igor` for weight at [`ENDPOINT`] under `policy`.
+async fn create_weight(g: &FakeGoogle, token: &str, policy: &str) {
+    let (s, r) = create(g, token, "igor", &subscriber(ENDPOINT, &["weight"], policy)).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+}
+
 fn verify(pem: &str, body: &[u8], signature: &str) -> bool {
     let key = VerifyingKey::from_public_key_pem(pem).unwrap();
     let der = STANDARD.decode(signature).unwrap();
@@ -220,14 +226,7 @@ async fn verification_names_the_failed_check_and_keeps_nothing() {
         "{r}"
     );
 
-    let (s, _) = create(
-        &g,
-        &token,
-        "igor",
-        &subscriber(ENDPOINT, &["weight"], "AUTOMATIC"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
+    create_weight(&g, &token, "AUTOMATIC").await;
     let probes = g.verifications();
     assert_eq!(
         probes.len(),
@@ -247,14 +246,7 @@ async fn verification_names_the_failed_check_and_keeps_nothing() {
 async fn a_new_weight_is_notified_signed_and_rotation_retires_the_old_key() {
     let (g, e, token) = setup(honest).await;
     let hid = fake_google::DEFAULT_HEALTH_USER_ID;
-    let (s, _) = create(
-        &g,
-        &token,
-        "igor",
-        &subscriber(ENDPOINT, &["weight"], "AUTOMATIC"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
+    create_weight(&g, &token, "AUTOMATIC").await;
 
     g.add_data_point(
         hid,
@@ -308,14 +300,7 @@ async fn failed_deliveries_are_retried_and_recorded() {
     })
     .await;
     g.set_delivery_retries(2, Duration::from_millis(20));
-    let (s, _) = create(
-        &g,
-        &token,
-        "igor",
-        &subscriber(ENDPOINT, &["weight"], "AUTOMATIC"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
+    create_weight(&g, &token, "AUTOMATIC").await;
     g.add_recent_weight(fake_google::DEFAULT_HEALTH_USER_ID, 80000.0);
     let got = g.wait_for_deliveries(3, Duration::from_secs(5)).await;
     let attempts: Vec<_> = got.iter().map(|d| (d.attempt, d.status())).collect();
@@ -332,14 +317,7 @@ async fn failed_deliveries_are_retried_and_recorded() {
 async fn manual_subscribers_hear_only_subscribed_users() {
     let (g, _e, token) = setup(honest).await;
     let hid = fake_google::DEFAULT_HEALTH_USER_ID;
-    let (s, _) = create(
-        &g,
-        &token,
-        "igor",
-        &subscriber(ENDPOINT, &["weight"], "MANUAL"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
+    create_weight(&g, &token, "MANUAL").await;
     g.add_recent_weight(hid, 80000.0);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(g.deliveries().is_empty());
