@@ -33,5 +33,10 @@ fn main() {
     let manifest = std::fs::read_to_string(root.join("plugin/manifest.toml"))
         .expect("reading plugin/manifest.toml");
     let wasm = igor_build_support::manifest::with_manifest(&wasm, &manifest);
+    // Its SHA-256, the component cache's key, so that a start need not hash it.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&wasm);
+    let digest_path = out.with_extension("wasm.sha256");
+    std::fs::write(&digest_path, digest)
+        .unwrap_or_else(|e| panic!("writing {}: {e}", digest_path.display()));
     std::fs::write(&out, wasm).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
 }

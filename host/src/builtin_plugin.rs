@@ -12,6 +12,9 @@ use anyhow::Context;
 pub struct BuiltinPlugin {
     component: &'static [u8],
     name: Arc<str>,
+    /// The component's SHA-256, when its build computed it (saves hashing
+    /// megabytes at every start).
+    digest: Option<[u8; 32]>,
 }
 
 impl BuiltinPlugin {
@@ -30,7 +33,21 @@ impl BuiltinPlugin {
         Ok(Self {
             component,
             name: name.into(),
+            digest: None,
         })
+    }
+
+    /// The same, with the component's SHA-256 as its build computed it.
+    pub fn with_digest(component: &'static [u8], digest: [u8; 32]) -> anyhow::Result<Self> {
+        Ok(Self {
+            digest: Some(digest),
+            ..Self::new(component)?
+        })
+    }
+
+    /// The component's SHA-256, if its build gave it.
+    pub fn digest(&self) -> Option<&[u8; 32]> {
+        self.digest.as_ref()
     }
 
     /// The component's bytes, with its manifest.

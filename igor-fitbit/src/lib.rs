@@ -17,10 +17,14 @@ pub mod igor_install;
 /// `build.rs`.
 pub static COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fitbit.wasm"));
 
+/// The SHA-256 of [`COMPONENT`], computed by `build.rs`.
+static DIGEST: &[u8; 32] = include_bytes!(concat!(env!("OUT_DIR"), "/fitbit.wasm.sha256"));
+
 /// The built-in plugin, named by its manifest.
 pub fn builtin() -> &'static BuiltinPlugin {
     static BUILTIN: LazyLock<BuiltinPlugin> = LazyLock::new(|| {
-        BuiltinPlugin::new(COMPONENT).expect("build.rs writes the built-in component's manifest")
+        BuiltinPlugin::with_digest(COMPONENT, *DIGEST)
+            .expect("build.rs writes the built-in component's manifest")
     });
     &BUILTIN
 }
@@ -31,6 +35,14 @@ mod tests {
     use igor_host::wasm::manifest::{Manifest, grant};
 
     use super::*;
+
+    #[test]
+    fn the_builtin_digest_is_the_components() {
+        assert_eq!(
+            builtin().digest(),
+            Some(&igor_host::engine::wasm_digest(COMPONENT))
+        );
+    }
 
     #[test]
     fn the_builtin_component_describes_itself() {

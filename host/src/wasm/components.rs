@@ -90,13 +90,19 @@ impl ComponentLibrary {
             return Ok(component);
         }
         loaded.retain(|_, component| component.strong_count() > 0);
-        let wasm = match path {
-            Some(path) => Cow::Owned(
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        let (wasm, digest) = match path {
+            Some(path) => (
+                Cow::Owned(
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None,
             ),
-            None => Cow::Borrowed(self.builtin.component()),
+            None => (
+                Cow::Borrowed(self.builtin.component()),
+                self.builtin.digest(),
+            ),
         };
-        let component = Arc::new(compile(name, &wasm, engine, linker, cache_dir)?);
+        let component = Arc::new(compile(name, &wasm, digest, engine, linker, cache_dir)?);
         loaded.insert(source, Arc::downgrade(&component));
         Ok(component)
     }
@@ -105,12 +111,13 @@ impl ComponentLibrary {
 fn compile(
     name: &str,
     wasm: &[u8],
+    digest: Option<&[u8; 32]>,
     engine: &Engine,
     linker: &Linker<RequestState>,
     cache_dir: &Path,
 ) -> anyhow::Result<LoadedComponent> {
-    let component =
-        engine::load_component(engine, wasm, Some(cache_dir)).context("loading the component")?;
+    let component = engine::load_component(engine, wasm, digest, Some(cache_dir))
+        .context("loading the component")?;
     engine::check_imports(engine, &component, name)?;
     Ok(LoadedComponent {
         pre: Plugin::link(name, linker, &component)?,

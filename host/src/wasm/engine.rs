@@ -157,21 +157,24 @@ pub fn check_imports(engine: &Engine, component: &Component, name: &str) -> anyh
     Ok(())
 }
 
-/// Compiles `wasm`, or loads its precompiled form from `cache_dir`.
-///
-/// Cache files are named by the component's hash and the engine's
-/// compatibility hash, so a changed component or wasmtime recompiles. Each
-/// file starts with a SHA-256 of its contents, checked before the bytes are
-/// trusted: a corrupt file is rebuilt, never deserialised.
+/// A component from `wasm`, compiled once per engine configuration: with a
+/// `cache_dir`, the compiled code is kept there (keyed by the component's
+/// SHA-256, or `digest` when the caller knows it, as for a built-in
+/// component, whose digest is computed at build time) and later loads read
+/// it back instead of compiling. A cache file is named by the component's
+/// digest and the engine's compatibility hash, so a changed component or
+/// wasmtime recompiles; a damaged one is rebuilt, never deserialised.
 pub fn load_component(
     engine: &Engine,
     wasm: &[u8],
+    digest: Option<&[u8; 32]>,
     cache_dir: Option<&Path>,
 ) -> anyhow::Result<Component> {
     let Some(cache_dir) = cache_dir else {
         return Ok(Component::new(engine, wasm)?);
     };
-    let path = cache_path(engine, wasm, cache_dir);
+    let digest = digest.copied().unwrap_or_else(|| wasm_digest(wasm));
+    let path = cache_path(engine, &digest, cache_dir);
     if let Some(component) = read_cached(engine, &path) {
         return Ok(component);
     }
@@ -186,24 +189,38 @@ pub fn load_component(
     Ok(unsafe { Component::deserialize(engine, &compiled) }?)
 }
 
-pub fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
+/// The SHA-256 of a component's bytes: its key in the cache.
+pub fn wasm_digest(wasm: &[u8]) -> [u8; 32] {
+    Sha256::digest(wasm).into()
+}
+
+pub fn cache_path(engine: &Engine, digest: &[u8; 32], cache_dir: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    let component = hex(&Sha256::digest(wasm)[..16]);
-    cache_dir.join(format!("{component}-{:016x}.cwasm", hasher.finish()))
+    let component = hex(&digest[..16]);
+    // `-crc`: the file format (a CRC-32 before the code, see CHECK_BYTES).
+    cache_dir.join(format!("{component}-{:016x}-crc.cwasm", hasher.finish()))
 }
+
+/// A cache file is a CRC-32 of the compiled code (4 bytes, little endian)
+/// and the code. The CRC catches a torn or damaged file (the file is the
+/// owner's, in the owner-only data directory, so it guards against
+/// accidents, not attackers) at a fraction of a cryptographic hash's cost,
+/// which was the largest part of a warm start.
+const CHECK_BYTES: usize = 4;
 
 fn read_cached(engine: &Engine, path: &Path) -> Option<Component> {
     let bytes = std::fs::read(path).ok()?;
-    let valid = bytes.len() > 32 && Sha256::digest(&bytes[32..]).as_slice() == &bytes[..32];
+    let valid = bytes.len() > CHECK_BYTES
+        && crc32fast::hash(&bytes[CHECK_BYTES..]).to_le_bytes() == bytes[..CHECK_BYTES];
     if !valid {
         tracing::warn!(path = %path.display(), "corrupt component cache file; recompiling");
         let _ = std::fs::remove_file(path);
         return None;
     }
-    // SAFETY: the checksum shows these are the exact bytes this host wrote
-    // from `precompile_component`; an engine mismatch is a safe error.
-    match unsafe { Component::deserialize(engine, &bytes[32..]) } {
+    // SAFETY: the checksum shows these are the bytes this host wrote from
+    // `precompile_component`; an engine mismatch is a safe error.
+    match unsafe { Component::deserialize(engine, &bytes[CHECK_BYTES..]) } {
         Ok(component) => Some(component),
         Err(err) => {
             tracing::warn!(path = %path.display(), error = %err, "unusable cache file; recompiling");
@@ -216,7 +233,7 @@ fn write_cached(path: &Path, compiled: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().context("cache path has no directory")?;
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut contents = Sha256::digest(compiled).to_vec();
+    let mut contents = crc32fast::hash(compiled).to_le_bytes().to_vec();
     contents.extend_from_slice(compiled);
     std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, path)?;
@@ -236,10 +253,10 @@ mod tests {
         let engine = build_engine(64 << 20, false).unwrap();
         let wasm = std::fs::read(igor_test_guests::HOSTILE).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        load_component(&engine, &wasm, Some(dir.path())).unwrap();
-        let path = cache_path(&engine, &wasm, dir.path());
+        load_component(&engine, &wasm, None, Some(dir.path())).unwrap();
+        let path = cache_path(&engine, &wasm_digest(&wasm), dir.path());
         let written = std::fs::read(&path).unwrap();
-        assert_eq!(&written[..32], Sha256::digest(&written[32..]).as_slice());
+        assert_eq!(written[..4], crc32fast::hash(&written[4..]).to_le_bytes());
 
         // A flipped byte in the code: the checksum catches it, the file is
         // replaced by a fresh compilation.
@@ -249,7 +266,7 @@ mod tests {
         std::fs::write(&path, &corrupt).unwrap();
         assert!(read_cached(&engine, &path).is_none());
         assert!(!path.exists(), "the corrupt file is removed");
-        load_component(&engine, &wasm, Some(dir.path())).unwrap();
+        load_component(&engine, &wasm, None, Some(dir.path())).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), written);
 
         // A different engine configuration gets its own file.
@@ -258,21 +275,21 @@ mod tests {
             config.epoch_interruption(false);
             Engine::new(&config).unwrap()
         };
-        assert_ne!(cache_path(&other, &wasm, dir.path()), path);
+        assert_ne!(cache_path(&other, &wasm_digest(&wasm), dir.path()), path);
     }
 
     #[test]
     fn imports_outside_the_world_are_refused() {
         let engine = build_engine(64 << 20, false).unwrap();
         let sockets = std::fs::read(igor_test_guests::SOCKETS).unwrap();
-        let component = load_component(&engine, &sockets, None).unwrap();
+        let component = load_component(&engine, &sockets, None, None).unwrap();
         let err = check_imports(&engine, &component, "x")
             .unwrap_err()
             .to_string();
         assert!(err.contains("wasi:sockets/tcp"), "{err}");
         for allowed in [igor_test_guests::HOSTILE, igor_test_guests::WASI_HTTP] {
             let wasm = std::fs::read(allowed).unwrap();
-            let component = load_component(&engine, &wasm, None).unwrap();
+            let component = load_component(&engine, &wasm, None, None).unwrap();
             check_imports(&engine, &component, "x").unwrap();
         }
     }

@@ -195,7 +195,7 @@ fn a_component_carries_its_manifest() {
     assert_eq!(manifest, Manifest::parse(EXAMPLE).unwrap());
     // Still a valid component.
     let engine = crate::wasm::engine::build_engine(64 << 20, false).unwrap();
-    crate::wasm::engine::load_component(&engine, &with, None).unwrap();
+    crate::wasm::engine::load_component(&engine, &with, None, None).unwrap();
 
     let twice = with_manifest(&with, EXAMPLE);
     let err = Manifest::from_component(&twice).unwrap_err().to_string();
