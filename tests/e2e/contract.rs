@@ -10,7 +10,7 @@ use common::{Host, HostConfig, plugin, upstream};
 fn imports(wasm: &str) -> Vec<String> {
     let engine = igor_host::engine::build_engine(64 << 20, false).unwrap();
     let bytes = std::fs::read(wasm).unwrap();
-    let component = igor_host::engine::load_component(&engine, &bytes, None).unwrap();
+    let component = igor_host::engine::load_component(&engine, &bytes, None, None).unwrap();
     let ty = component.component_type();
     ty.imports(&engine)
         .map(|(name, _)| name.to_string())
