@@ -8,7 +8,9 @@
 //!    upstream's own answer time;
 //! 3. the isolation cost: a plugin's trivial route against a plain handler;
 //! 4. cold start, and compiling `fitbit.wasm`;
-//! 5. upstream calls per scheduled run, per provider, against the original.
+//! 5. upstream calls per scheduled run, per provider, against the original;
+//! 6. fsyncs per call of igor-host (strace), steady state against new data
+//!    and a token refresh every call.
 //!
 //! `cargo bench -p igor-fitbit --bench end_to_end` prints the results and
 //! writes them into docs/benchmarks.md and docs/benchmarks.svg.
@@ -16,6 +18,7 @@
 mod breakdown;
 mod chart;
 mod clouds;
+mod durability;
 mod inprocess;
 mod isolation;
 mod load;
@@ -274,6 +277,13 @@ async fn main() {
         ),
     ];
 
+    step(started, "fsyncs per call (strace)");
+    let hosts_by_provider = [(&legacy, Provider::Fitbit), (&google, Provider::Google)];
+    let fsyncs = durability::measure_all(&clouds, &hosts_by_provider, &dir("fsyncs")).await;
+    if let Err(why) = &fsyncs {
+        eprintln!("fsyncs per call not measured: {why}");
+    }
+
     step(started, "cold start");
     drop(legacy);
     let cold = startup::measure(&legacy_dir, &clouds.plugin_config(), &mut igor).await;
@@ -291,6 +301,7 @@ async fn main() {
         compilation,
         cold,
         calls_per_run,
+        fsyncs,
         profile,
         took: started.elapsed(),
     };

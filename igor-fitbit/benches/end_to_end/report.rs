@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::breakdown::Breakdown;
 use crate::chart::{Chart, Series};
+use crate::durability::{self, Count, Fsyncs};
 use crate::isolation::{Compilation, Isolation};
 use crate::load::{LoadResult, Sample};
 use crate::machine::Machine;
@@ -37,6 +38,8 @@ pub struct Results {
     pub compilation: Compilation,
     pub cold: ColdStart,
     pub calls_per_run: Vec<(&'static str, RunCost)>,
+    /// fsyncs per call of each provider's host; `Err`: why not measured.
+    pub fsyncs: Result<Vec<Fsyncs>, String>,
     /// `perf report` rows of igor-host under load (with `IGOR_BENCH_PERF`).
     pub profile: Option<String>,
     pub took: Duration,
@@ -104,14 +107,16 @@ impl Results {
         let isolation = self.isolation_ratio();
         let _ = writeln!(
             md,
-            "| a plugin's trivial route against a plain axum handler: ≤ 1.5× | {isolation:.2}× | {} |\n",
+            "| a plugin's trivial route against a plain axum handler: ≤ 1.5× | {isolation:.2}× | {} |",
             verdict(isolation <= 1.5)
         );
+        self.fsync_target(&mut md);
         self.throughput_table(&mut md);
         self.breakdown_table(&mut md);
         self.isolation_table(&mut md);
         self.startup_table(&mut md);
         self.calls_table(&mut md);
+        self.fsyncs_table(&mut md);
         if let Some(rows) = &self.profile {
             let _ = writeln!(
                 md,
@@ -329,6 +334,60 @@ impl Results {
         md.push('\n');
     }
 
+    fn fsync_target(&self, md: &mut String) {
+        let target = "fsyncs per steady-state call (nothing new upstream): ≤ 0.05";
+        let (measured, met) = match &self.fsyncs {
+            Ok(all) => {
+                let cells: Vec<String> = all
+                    .iter()
+                    .map(|f| format!("{:.3} ({:?})", f.steady.per_call(), f.provider))
+                    .collect();
+                let met = all.iter().all(|f| f.steady.per_call() <= 0.05);
+                (cells.join(", "), verdict(met))
+            }
+            Err(why) => (format!("not measured: {why}"), "—"),
+        };
+        let _ = writeln!(md, "| {target} | {measured} | {met} |\n");
+    }
+
+    fn fsyncs_table(&self, md: &mut String) {
+        md.push_str("### 6. fsyncs per call\n\n");
+        let _ = writeln!(
+            md,
+            "`strace -f -c -e trace={}` attached to each igor-host process of section 1 (all its threads) while it answers the workload one request at a time, after {} warm-up calls. Steady state: nothing new upstream, the token valid. New weigh-in: the fake has a new weigh-in before every call, so the sensor data changes. Token refresh: the access token has expired at the provider and in the store before every call, so the plugin refreshes it (the bench ages the stored token from its own process, which is not traced).\n",
+            durability::SYSCALLS.join(","),
+            durability::WARMUP
+        );
+        let all = match &self.fsyncs {
+            Ok(all) => all,
+            Err(why) => {
+                let _ = writeln!(md, "Not measured: {why}.\n");
+                return;
+            }
+        };
+        let header: Vec<String> = all
+            .iter()
+            .map(|f| format!("{:?} provider", f.provider))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| calls | {} |\n|---|{}",
+            header.join(" | "),
+            "---|".repeat(header.len())
+        );
+        for row in 0..all[0].rows().len() {
+            let (name, first) = all[0].rows()[row];
+            let cells: Vec<String> = all.iter().map(|f| fsync_cell(f.rows()[row].1)).collect();
+            let _ = writeln!(
+                md,
+                "| {name}: {} calls | {} |",
+                first.calls,
+                cells.join(" | ")
+            );
+        }
+        md.push('\n');
+    }
+
     pub fn svg(&self) -> String {
         let mut chart = Chart::default();
         let systems: Vec<&SystemRuns> =
@@ -394,6 +453,26 @@ impl Results {
         );
         chart.finish()
     }
+}
+
+/// fsyncs per call, the syscalls behind them and how many answers changed.
+fn fsync_cell(count: &Count) -> String {
+    let syscalls: Vec<String> = count
+        .syscalls
+        .iter()
+        .map(|(name, n)| format!("{n} × {name}"))
+        .collect();
+    let syscalls = if syscalls.is_empty() {
+        "none".to_string()
+    } else {
+        syscalls.join(", ")
+    };
+    format!(
+        "**{:.3}** per call ({syscalls}; {} of {} answers changed)",
+        count.per_call(),
+        count.changed_answers,
+        count.calls
+    )
 }
 
 /// Replaces what lies between the markers in `doc` (or appends them).

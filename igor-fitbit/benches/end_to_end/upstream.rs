@@ -81,7 +81,7 @@ async fn run(base: &str) {
 
 /// Puts the stored token's `expires_at` two hours in the past, where it is
 /// ten hours after an eight-hour token was saved.
-async fn age_stored_token(system: &System<'_>) {
+pub async fn age_stored_token(system: &System<'_>) {
     let expired = chrono::Utc::now().timestamp() as f64 - 7200.0;
     match system {
         System::Original(igor) => {
