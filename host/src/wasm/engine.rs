@@ -198,29 +198,50 @@ pub fn cache_path(engine: &Engine, digest: &[u8; 32], cache_dir: &Path) -> PathB
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let component = hex(&digest[..16]);
-    // `-crc`: the file format (a CRC-32 before the code, see CHECK_BYTES).
+    // `-crc`: with a check beside it (see `check_path`).
     cache_dir.join(format!("{component}-{:016x}-crc.cwasm", hasher.finish()))
 }
 
-/// A cache file is a CRC-32 of the compiled code (4 bytes, little endian)
-/// and the code. The CRC catches a torn or damaged file (the file is the
-/// owner's, in the owner-only data directory, so it guards against
-/// accidents, not attackers) at a fraction of a cryptographic hash's cost,
-/// which was the largest part of a warm start.
-const CHECK_BYTES: usize = 4;
+/// Beside each cache file, `FILE.crc32` holds the CRC-32 of its code (4
+/// bytes, little endian), checked before the file is mapped: a torn or
+/// damaged file is rebuilt, never deserialised. (The files are the owner's,
+/// in the owner-only data directory: this guards against accidents, not
+/// attackers, at a fraction of a cryptographic hash's cost.) The code file
+/// is exactly what wasmtime wrote, so it is mapped, not copied: reading and
+/// copying it was most of a warm start.
+fn check_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".crc32");
+    PathBuf::from(name)
+}
+
+/// The CRC-32 of the file at `path`, read in small pieces (no copy of the
+/// whole file is kept).
+fn crc_of_file(path: &Path) -> std::io::Result<u32> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buffer = vec![0; 256 << 10];
+    loop {
+        match file.read(&mut buffer)? {
+            0 => return Ok(hasher.finalize()),
+            n => hasher.update(&buffer[..n]),
+        }
+    }
+}
 
 fn read_cached(engine: &Engine, path: &Path) -> Option<Component> {
-    let bytes = std::fs::read(path).ok()?;
-    let valid = bytes.len() > CHECK_BYTES
-        && crc32fast::hash(&bytes[CHECK_BYTES..]).to_le_bytes() == bytes[..CHECK_BYTES];
-    if !valid {
+    let expected = std::fs::read(check_path(path)).ok()?;
+    let actual = crc_of_file(path).ok()?;
+    if expected != actual.to_le_bytes() {
         tracing::warn!(path = %path.display(), "corrupt component cache file; recompiling");
         let _ = std::fs::remove_file(path);
         return None;
     }
     // SAFETY: the checksum shows these are the bytes this host wrote from
-    // `precompile_component`; an engine mismatch is a safe error.
-    match unsafe { Component::deserialize(engine, &bytes[CHECK_BYTES..]) } {
+    // `precompile_component`, and cache files are replaced, never changed
+    // in place; an engine mismatch is a safe error.
+    match unsafe { Component::deserialize_file(engine, path) } {
         Ok(component) => Some(component),
         Err(err) => {
             tracing::warn!(path = %path.display(), error = %err, "unusable cache file; recompiling");
@@ -229,14 +250,22 @@ fn read_cached(engine: &Engine, path: &Path) -> Option<Component> {
     }
 }
 
+/// Writes the code and its check, each whole (a temporary file, flushed,
+/// then renamed), the check first: a reader never finds code without it.
 fn write_cached(path: &Path, compiled: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().context("cache path has no directory")?;
     std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut contents = crc32fast::hash(compiled).to_le_bytes().to_vec();
-    contents.extend_from_slice(compiled);
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path)?;
+    let check = crc32fast::hash(compiled).to_le_bytes();
+    for (target, contents) in [
+        (check_path(path), &check[..]),
+        (path.to_path_buf(), compiled),
+    ] {
+        let tmp = target.with_extension(format!("tmp{}", std::process::id()));
+        let mut file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, contents)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &target)?;
+    }
     Ok(())
 }
 
@@ -256,7 +285,8 @@ mod tests {
         load_component(&engine, &wasm, None, Some(dir.path())).unwrap();
         let path = cache_path(&engine, &wasm_digest(&wasm), dir.path());
         let written = std::fs::read(&path).unwrap();
-        assert_eq!(written[..4], crc32fast::hash(&written[4..]).to_le_bytes());
+        let check = std::fs::read(check_path(&path)).unwrap();
+        assert_eq!(check, crc32fast::hash(&written).to_le_bytes());
 
         // A flipped byte in the code: the checksum catches it, the file is
         // replaced by a fresh compilation.
@@ -268,6 +298,12 @@ mod tests {
         assert!(!path.exists(), "the corrupt file is removed");
         load_component(&engine, &wasm, None, Some(dir.path())).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), written);
+
+        // Code without its check (copied without it, say) is compiled again.
+        std::fs::remove_file(check_path(&path)).unwrap();
+        assert!(read_cached(&engine, &path).is_none());
+        load_component(&engine, &wasm, None, Some(dir.path())).unwrap();
+        assert_eq!(std::fs::read(check_path(&path)).unwrap(), check);
 
         // A different engine configuration gets its own file.
         let other = {

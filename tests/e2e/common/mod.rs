@@ -237,10 +237,15 @@ fn copy_cache(from: &Path, to: &Path) {
         return;
     };
     std::fs::create_dir_all(to).unwrap();
-    for entry in entries.flatten() {
+    // Each code file's check (`.cwasm.crc32`) before the code: the host
+    // compiles again code it finds without one.
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| !e.file_name().to_string_lossy().ends_with(".crc32"));
+    for entry in entries {
         let name = entry.file_name();
         let target = to.join(&name);
-        if name.to_string_lossy().ends_with(".cwasm") && !target.exists() {
+        let text = name.to_string_lossy();
+        if (text.ends_with(".cwasm") || text.ends_with(".cwasm.crc32")) && !target.exists() {
             static COPIES: AtomicUsize = AtomicUsize::new(0);
             let n = COPIES.fetch_add(1, Ordering::Relaxed);
             let partial = to.join(format!(
