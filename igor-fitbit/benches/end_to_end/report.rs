@@ -317,7 +317,7 @@ impl Results {
 
     fn startup_table(&self, md: &mut String) {
         let (c, s) = (&self.compilation, &self.cold);
-        md.push_str("### 4. Cold start\n\nFrom starting the process to the first answered workload request (median of 3; min–max):\n\n| | time |\n|---|---|\n");
+        md.push_str("### 4. Cold start\n\nFrom starting the process to the first answered workload request (median of 7; min–max):\n\n| | time |\n|---|---|\n");
         for (name, sample) in [
             ("igor-host, empty component cache", &s.empty_cache),
             ("igor-host, warm component cache", &s.warm_cache),

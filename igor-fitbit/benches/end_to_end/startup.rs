@@ -10,7 +10,7 @@ use igor_test_support::real_igor::Igor;
 use crate::load::Sample;
 use crate::systems::{HostProcess, WORKLOAD};
 
-const REPEATS: usize = 3;
+const REPEATS: usize = 7;
 
 pub struct ColdStart {
     pub empty_cache: Sample,
