@@ -8,7 +8,7 @@ use crate::dates::Date;
 use crate::errors::Cause;
 use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, units_of};
-use crate::json::{as_object, as_text, field, text_field};
+use crate::json::{as_object, as_text, field};
 use crate::oauth::{TokenKeeper, TokenPlace, lease_seconds};
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::google::convert::Units;
@@ -39,6 +39,34 @@ pub fn method_list(text: &str) -> Vec<String> {
     } else {
         methods
     }
+}
+
+/// The methods a run of `user` calls (`methods` given with the call, else
+/// the user's own, else the default) and the user's other settings, the
+/// methods' default arguments.
+pub fn user_methods(
+    host: &dyn Host,
+    paths: &Paths,
+    user: &str,
+    methods: Option<&str>,
+) -> Result<(Vec<String>, Map<String, Value>)> {
+    let document = host
+        .store_get(&paths.user(user))
+        .map_err(PluginError::store)?
+        .map(|(value, _)| value)
+        .unwrap_or(Value::Null);
+    let mut settings = user_settings_only(&document);
+    let own = settings.remove("methods");
+    let text = methods
+        .filter(|m| !m.trim().is_empty())
+        .map(str::to_string)
+        .or_else(|| {
+            own.as_ref()
+                .and_then(as_text)
+                .filter(|m| !m.trim().is_empty())
+        })
+        .unwrap_or_else(|| DEFAULT_METHODS.to_string());
+    Ok((method_list(&text), settings))
 }
 
 pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
@@ -148,23 +176,7 @@ fn run(
     app.require_client_id()?;
     require_client_secret(host, request, paths)?;
 
-    let user_doc = host
-        .store_get(&paths.user(user))
-        .map_err(PluginError::store)?
-        .map(|(value, _)| value)
-        .unwrap_or(Value::Null);
-    let user_settings = user_settings_only(&user_doc);
-    let methods_text = request
-        .query("methods")
-        .filter(|m| !m.trim().is_empty())
-        .map(str::to_string)
-        .or_else(|| text_field(&Value::Object(user_settings.clone()), "methods"))
-        .unwrap_or_else(|| DEFAULT_METHODS.to_string());
-    let methods = method_list(&methods_text);
-    let mut args: Map<String, Value> = user_settings
-        .into_iter()
-        .filter(|(k, _)| k != "methods")
-        .collect();
+    let (methods, mut args) = user_methods(host, paths, user, request.query("methods"))?;
     for (name, value) in &request.query {
         if !CONTROL_PARAMETERS.contains(&name.as_str()) {
             args.insert(name.clone(), Value::from(value.clone()));

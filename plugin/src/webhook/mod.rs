@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::errors::{PluginError, Result, echo};
 use crate::json::{as_list, as_text, text_field};
 use crate::pages::WebhookView;
-use crate::paths::{Paths, user_settings_only, valid_user};
+use crate::paths::{Paths, valid_user};
 use crate::provider::AppSettings;
 use crate::provider::google::scopes::data_types_of;
 use igor_plugin_sdk::{Host, Level, Request, Response, TaskError};
@@ -40,18 +40,8 @@ pub const DEFAULT_MIN_SYNC_SECONDS: f64 = 60.0;
 
 /// The Google Health data types a user's methods read.
 fn user_data_types(host: &dyn Host, paths: &Paths, user: &str) -> Result<Vec<&'static str>> {
-    let document = host
-        .store_get(&paths.user(user))
-        .map_err(PluginError::store)?
-        .map(|(value, _)| value)
-        .unwrap_or(Value::Null);
-    let settings = user_settings_only(&document);
-    let methods = text_field(&Value::Object(settings.clone()), "methods")
-        .unwrap_or_else(|| crate::index::DEFAULT_METHODS.to_string());
-    Ok(data_types_of(
-        &crate::index::method_list(&methods),
-        &settings,
-    ))
+    let (methods, args) = crate::index::user_methods(host, paths, user, None)?;
+    Ok(data_types_of(&methods, &args))
 }
 
 /// The Google Health data types the methods of `users` read, in all.
