@@ -93,9 +93,9 @@ pub fn auth1(host: &dyn Host, request: &Request) -> Result<Response> {
     let methods_text = settings
         .get("methods")
         .and_then(crate::json::as_text)
-        .unwrap_or_else(|| crate::index::DEFAULT_METHODS.into());
+        .unwrap_or_else(|| crate::provider::methods::DEFAULT_METHODS.into());
     let consent = Consent {
-        methods: crate::index::method_list(&methods_text),
+        methods: crate::provider::methods::method_list(&methods_text),
         args: settings,
         granted,
         adding,

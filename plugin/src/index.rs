@@ -12,34 +12,18 @@ use crate::json::{as_object, as_text, field};
 use crate::oauth::{TokenKeeper, TokenPlace, lease_seconds};
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::google::convert::Units;
+use crate::provider::methods::{DEFAULT_METHODS, method_list};
 use crate::provider::{ApiError, AppSettings, RunState, provider_for};
 use crate::settings::document::require_client_secret;
 use crate::snapshot::{Keep, Snapshot};
 use igor_plugin_sdk::{Durability, Host, Level};
 use igor_plugin_sdk::{Request, Response};
 
-pub const DEFAULT_METHODS: &str = "get_bodyweight";
-
 /// Query parameters that are not method arguments.
 const CONTROL_PARAMETERS: &[&str] = &["user", "methods"];
 /// The key of the sync bookkeeping that names the revision of `sensors/N/U`
 /// it describes; bookkeeping of any other revision is not used.
 pub const SENSORS_REVISION: &str = "sensors_revision";
-
-/// The names in a comma-separated `methods` value; the default when it
-/// names none (`","` must not store an empty result over the last one).
-pub fn method_list(text: &str) -> Vec<String> {
-    let methods: Vec<String> = text
-        .split(',')
-        .map(|m| m.trim().to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
-    if methods.is_empty() {
-        vec![DEFAULT_METHODS.to_string()]
-    } else {
-        methods
-    }
-}
 
 /// The methods a run of `user` calls (`methods` given with the call, else
 /// the user's own, else the default) and the user's other settings, the

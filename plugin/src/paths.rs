@@ -53,19 +53,19 @@ impl Paths {
     }
 
     /// `plugindata/N/pacing`: this minute's upstream requests, in all and
-    /// per user (see [`crate::pacing`]).
+    /// per user (the module `pacing` keeps it).
     pub fn pacing(&self) -> String {
         format!("{}/pacing", self.app())
     }
 
     /// `plugindata/N/pending`: the authorisations in progress, by user
-    /// (see [`crate::pending`]).
+    /// (the module `pending` keeps it).
     pub fn pending(&self) -> String {
         format!("{}/pending", self.app())
     }
 
     /// `plugindata/N/webhooks`: the notifications each user's sync still
-    /// owes (see [`crate::webhook::inbox`]).
+    /// owes (the module `webhook::inbox` keeps it).
     pub fn webhooks(&self) -> String {
         format!("{}/webhooks", self.app())
     }

@@ -12,11 +12,11 @@ use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, latest_values, units_of};
 use crate::html::link_root;
 use crate::json::{as_object, field};
+use crate::pages::Done;
 use crate::pages::{self, Paging, PendingRow, SetupView, TokenView, UserForm, UserRow};
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::pending::{Pending, PendingAuth};
 use crate::provider::{AppSettings, provider_for};
-use crate::settings::Done;
 use crate::settings::document::client_secret_is_set;
 use igor_plugin_sdk::{Host, Request, Response};
 

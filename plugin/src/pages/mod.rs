@@ -18,6 +18,25 @@ use crate::provider::google::convert::Units;
 use crate::redirect::Redirect;
 use igor_plugin_sdk::Response;
 
+/// What a form did, for the page it returns to (`done=` in its query),
+/// which confirms it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    Settings,
+    User,
+    Deleted,
+}
+
+impl Done {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Settings => "settings",
+            Self::User => "user",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
 const STYLE: &str = ":root{color-scheme:light dark}\
     body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em;line-height:1.5;\
     background:#fff;color:#1d1d1f}\
@@ -131,7 +150,7 @@ pub struct SetupView<'a> {
     pub in_progress: Vec<UserRow>,
     pub form: Option<UserForm>,
     /// What the form that led here did (`done=`), to confirm it.
-    pub done: Option<(crate::settings::Done, Option<String>)>,
+    pub done: Option<(Done, Option<String>)>,
     pub now: f64,
     pub today: crate::dates::Date,
     pub webhook: WebhookView,
@@ -146,7 +165,6 @@ fn setup_path(view: &SetupView, user: Option<&str>) -> String {
 
 /// The confirmation of what the previous form did.
 fn confirmation(view: &SetupView) -> String {
-    use crate::settings::Done;
     let Some((done, user)) = &view.done else {
         return String::new();
     };

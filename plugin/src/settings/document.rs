@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::errors::{PluginError, Result, echo};
 use crate::json::as_object;
 use crate::paths::{Paths, USER_BOOKKEEPING};
-use crate::provider::CLIENT_SECRET;
+use crate::token_endpoint::CLIENT_SECRET;
 use igor_plugin_sdk::{Host, Level, Request, StoreFailure};
 
 fn is_simple_key(key: &str) -> bool {

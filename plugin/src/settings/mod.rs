@@ -9,30 +9,12 @@ use serde_json::Value;
 use crate::access::PUBLISHING_STATUS;
 use crate::errors::{PluginError, Result, echo};
 use crate::json::{as_object, field};
+use crate::pages::Done;
 use crate::paths::{Paths, valid_user};
 use crate::provider::{AppSettings, CLIENT_SECRET, PROVIDERS, provider_for};
 use crate::webhook::{PUBLIC_KEYS, WEBHOOK_SECRET, signature};
 use document::{check_user_setting_name, check_user_setting_value, client_secret_is_set, update};
 use igor_plugin_sdk::{Host, Level, Request, Response};
-
-/// What a form did, for the page it returns to (`done=` in its query),
-/// which confirms it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Done {
-    Settings,
-    User,
-    Deleted,
-}
-
-impl Done {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Settings => "settings",
-            Self::User => "user",
-            Self::Deleted => "deleted",
-        }
-    }
-}
 
 /// Where to go after a form: a 303 to `returnTo` if it is one of this
 /// plugin's pages, with what was done for the page to confirm, else a

@@ -255,7 +255,7 @@ pub fn data_types_of(methods: &[String], args: &Map<String, Value>) -> Vec<&'sta
         .flat_map(|m| needs_of(m, resource.as_deref()))
         .collect();
     let rows = if rows.is_empty() {
-        needs_of(crate::index::DEFAULT_METHODS, None)
+        needs_of(crate::provider::methods::DEFAULT_METHODS, None)
     } else {
         rows
     };

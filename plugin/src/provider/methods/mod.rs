@@ -18,6 +18,24 @@ use crate::provider::Call;
 
 pub use writes::{WRITE_METHODS, write_refusal};
 
+/// What a run reads when neither the call nor the user names methods.
+pub const DEFAULT_METHODS: &str = "get_bodyweight";
+
+/// The names in a comma-separated `methods` value; the default when it
+/// names none (`","` must not store an empty result over the last one).
+pub fn method_list(text: &str) -> Vec<String> {
+    let methods: Vec<String> = text
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if methods.is_empty() {
+        vec![DEFAULT_METHODS.to_string()]
+    } else {
+        methods
+    }
+}
+
 pub const PERIODS: &[&str] = &["1d", "7d", "30d", "1w", "1m", "3m", "6m", "1y", "max"];
 pub const DETAIL_LEVELS: &[&str] = &["1sec", "1min", "15min"];
 /// `activity_stats` qualifiers (python-fitbit's `_qualifiers`).
