@@ -6,18 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use anyhow::{Context, bail};
 use url::Url;
 
-/// What a policy is built from: the parts of a plugin's egress settings
-/// it reads (the host implements it for its `[plugin.egress]`, with what
-/// the plugin's manifest was granted).
-pub trait EgressRules {
-    /// Destinations, as `scheme://host[:port]` (a host may start with `*.`).
-    fn allow(&self) -> &[String];
-    /// Exact URLs (no query) that may receive the plugin's secrets.
-    fn secret_urls(&self) -> &[String];
-    /// Whether allowed destinations may resolve to loopback addresses.
-    fn allow_loopback(&self) -> bool;
-}
-
 /// One allow-list entry: scheme + host (or `*.suffix`) + port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedHost {
@@ -107,18 +95,18 @@ pub struct EgressPolicy {
 }
 
 impl EgressPolicy {
-    pub fn from_config(config: &impl EgressRules) -> anyhow::Result<Self> {
+    pub fn from_config(config: &Rules) -> anyhow::Result<Self> {
         let allow = config
-            .allow()
+            .allow
             .iter()
             .map(|entry| AllowedHost::parse(entry))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut policy = Self {
             allow,
             secret_urls: Vec::new(),
-            allow_loopback: config.allow_loopback(),
+            allow_loopback: config.allow_loopback,
         };
-        for raw in config.secret_urls() {
+        for raw in &config.secret_urls {
             let url = Url::parse(raw).with_context(|| format!("secret url {raw:?}"))?;
             if url.query().is_some() || url.fragment().is_some() {
                 bail!("secret url {raw:?}: give the URL without query or fragment");
@@ -275,25 +263,17 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
-/// Rules as plain data, for callers without a configuration type of their
-/// own (the fuzz target, tests).
+/// What a policy is built from: the parts of a plugin's egress settings
+/// it reads (the host takes them from its `[plugin.egress]`, with what the
+/// plugin's manifest was granted).
 #[derive(Clone, Debug, Default)]
 pub struct Rules {
+    /// Destinations, as `scheme://host[:port]` (a host may start with `*.`).
     pub allow: Vec<String>,
+    /// Exact URLs (no query) that may receive the plugin's secrets.
     pub secret_urls: Vec<String>,
+    /// Whether allowed destinations may resolve to loopback addresses.
     pub allow_loopback: bool,
-}
-
-impl EgressRules for Rules {
-    fn allow(&self) -> &[String] {
-        &self.allow
-    }
-    fn secret_urls(&self) -> &[String] {
-        &self.secret_urls
-    }
-    fn allow_loopback(&self) -> bool {
-        self.allow_loopback
-    }
 }
 
 #[cfg(test)]

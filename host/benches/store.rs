@@ -22,7 +22,7 @@ use igor_host::store::keys::{Key, Keyring};
 use igor_host::store::postgres::{PostgresConfig, PostgresStore};
 use igor_host::store::sealed::SealedSecrets;
 use igor_host::store::sqlite::SqliteStore;
-use igor_host::store::{DocumentStore, Namespace, Quota, SecretStore, SecretVault};
+use igor_host::store::{DocumentStore, Namespace, Quota, SecretStore, SecretVault, Write};
 
 const WRITES: u32 = 300;
 const ROUNDS: u32 = 10;
@@ -65,7 +65,7 @@ async fn time_writes(
         }
         let json = format!("{{\"n\": {i}}}");
         store
-            .put_within(&ns, "sensors/fitbit/bench", &json, None, &QUOTA)
+            .write(&ns, Write::put("sensors/fitbit/bench", &json, None), &QUOTA)
             .await
             .unwrap();
     }

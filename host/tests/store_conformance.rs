@@ -18,7 +18,8 @@ use igor_host::store::igor::{IgorConfig, IgorStore};
 use igor_host::store::postgres::{PostgresConfig, PostgresStore};
 use igor_host::store::sqlite::SqliteStore;
 use igor_host::store::{
-    DocumentStore, Durability, MAX_GET_MANY, Namespace, Quota, StoreError, Usage, Written,
+    DocumentStore, Durability, Listing, MAX_GET_MANY, Namespace, Quota, StoreError, Usage, Write,
+    Written,
 };
 use igor_test_support::real_igor;
 use serde::{Deserialize, Serialize};
@@ -184,7 +185,11 @@ async fn writes_skip_what_is_stored(b: &Backend) {
         let (store, ns, path) = (store.clone(), ns.clone(), path.clone());
         async move {
             store
-                .write_within(&ns, &path, json, expected, &unlimited, durability)
+                .write(
+                    &ns,
+                    Write::unless_unchanged(&path, json, expected, durability),
+                    &unlimited,
+                )
                 .await
         }
     };
@@ -331,7 +336,9 @@ async fn path_rules_and_typed_errors(b: &Backend) {
     };
     let big = json!({"v": "x".repeat(20)}).to_string();
     assert!(matches!(
-        store.put_within(&ns, &path, &big, None, &quota).await,
+        store
+            .write(&ns, Write::put(&path, &big, None), &quota)
+            .await,
         Err(StoreError::QuotaExceeded(_))
     ));
     assert_eq!(
@@ -393,30 +400,48 @@ async fn listing_below_a_prefix(b: &Backend) {
             .await
             .unwrap();
     }
-    let listed = store.list(&ns, &prefix, None, 10).await.unwrap();
+    let listed = store.list(&ns, Listing::first(&prefix, 10)).await.unwrap();
     let below = |name: &str| format!("{prefix}/{name}");
     if b.full() {
         // Whole segments only (not `joe`, not `jo-x`), in byte order, paged.
         assert_eq!(listed, [prefix.clone(), below("a"), below("token")]);
-        let rest = store.list(&ns, &prefix, Some(&below("a")), 10).await;
+        let rest = store
+            .list(&ns, Listing::first(&prefix, 10).after(Some(&below("a"))))
+            .await;
         assert_eq!(rest.unwrap(), [below("token")]);
-        assert_eq!(store.list(&ns, &prefix, None, 1).await.unwrap().len(), 1);
-        assert_eq!(store.list(&ns, "", None, 100).await.unwrap().len(), 5);
+        assert_eq!(
+            store
+                .list(&ns, Listing::first(&prefix, 1))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .list(&ns, Listing::first("", 100))
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
         let other = Namespace::new("default", "other");
-        let other = store.list(&other, "", None, 100).await.unwrap();
+        let other = store.list(&other, Listing::first("", 100)).await.unwrap();
         assert!(other.is_empty(), "{other:?}");
     } else {
         // Igor nests documents: the prefix alone, and deleting it deletes
         // what lies below. It cannot list everything of a plugin.
         assert_eq!(listed, std::slice::from_ref(&prefix));
         assert!(matches!(
-            store.list(&ns, "", None, 10).await,
+            store.list(&ns, Listing::first("", 10)).await,
             Err(StoreError::InvalidPath(_))
         ));
         store.delete(&ns, &prefix, None).await.unwrap();
         assert_eq!(store.get(&ns, &below("token")).await, Ok(None));
     }
-    let nothing = store.list(&ns, &at(&ns, "nothing"), None, 10).await;
+    let nothing = store
+        .list(&ns, Listing::first(&at(&ns, "nothing"), 10))
+        .await;
     assert_eq!(nothing, Ok(vec![]));
 }
 
@@ -431,15 +456,15 @@ async fn quotas(b: &Backend) {
     let docs = [(&p, at(&p, "a")), (&p, at(&p, "b")), (&q, at(&q, "c"))];
     for (ns, path) in &docs {
         store
-            .put_within(ns, path, r#"{"v":"1"}"#, None, &quota)
+            .write(ns, Write::put(path, r#"{"v":"1"}"#, None), &quota)
             .await
             .unwrap();
     }
     let fourth = store
-        .put_within(&p, &at(&p, "d"), r#"{"v":"1"}"#, None, &quota)
+        .write(&p, Write::put(&at(&p, "d"), r#"{"v":"1"}"#, None), &quota)
         .await;
     let replaced = store
-        .put_within(&p, &at(&p, "a"), r#"{"v":"22"}"#, None, &quota)
+        .write(&p, Write::put(&at(&p, "a"), r#"{"v":"22"}"#, None), &quota)
         .await;
     assert!(
         replaced.is_ok(),
@@ -466,7 +491,7 @@ async fn quotas(b: &Backend) {
     assert_eq!(store.usage("acme").await, Ok(Some(Usage::default())));
     store.delete(&q, &at(&q, "c"), None).await.unwrap();
     store
-        .put_within(&p, &at(&p, "d"), r#"{"v":"1"}"#, None, &quota)
+        .write(&p, Write::put(&at(&p, "d"), r#"{"v":"1"}"#, None), &quota)
         .await
         .unwrap();
     // Total bytes: a write that grows past the total is refused, one that
@@ -477,11 +502,11 @@ async fn quotas(b: &Backend) {
     };
     let grown = json!({"v": "x".repeat(30)}).to_string();
     assert!(matches!(
-        store.put_within(&p, &at(&p, "a"), &grown, None, &tight).await,
+        store.write(&p, Write::put(&at(&p, "a"), &grown, None), &tight).await,
         Err(StoreError::QuotaExceeded(m)) if m.contains("bytes")
     ));
     store
-        .put_within(&p, &at(&p, "a"), "1", None, &tight)
+        .write(&p, Write::put(&at(&p, "a"), "1", None), &tight)
         .await
         .unwrap();
     let usage = store.usage("default").await.unwrap().unwrap();

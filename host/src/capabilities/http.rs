@@ -261,8 +261,8 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::capabilities::secrets::tests::sealed;
-    use crate::config::EgressConfig;
     use crate::egress::EgressPolicy;
+    use crate::egress::policy::Rules;
     use crate::limits::Limits;
 
     /// A loopback server answering 200 to everything; what it was sent.
@@ -294,11 +294,10 @@ pub(crate) mod tests {
         secret_urls: &[String],
         max_fetches: u32,
     ) -> (HttpCtx, tempfile::TempDir) {
-        let policy = EgressPolicy::from_config(&EgressConfig {
+        let policy = EgressPolicy::from_config(&Rules {
             allow: vec![upstream.to_string()],
             secret_urls: secret_urls.to_vec(),
             allow_loopback: true,
-            ..EgressConfig::default()
         })
         .unwrap();
         let limits = Limits::default();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 use crate::metrics;
-use crate::store::{self, DocumentStore, Durability, Namespace, StoreError};
+use crate::store::{self, DocumentStore, Durability, Listing, Namespace, StoreError, Write};
 use crate::wasm::bindings::documents::{self, Written};
 use crate::wasm::bindings::listing;
 use crate::wasm::bindings::store::{self as wit, Entry, StoreError as WitStoreError};
@@ -188,13 +188,10 @@ impl documents::Host for StoreCtx {
         let ns = &self.namespace;
         let result = self
             .documents
-            .write_within(
+            .write(
                 ns,
-                &path,
-                &json,
-                expected_revision,
+                Write::unless_unchanged(&path, &json, expected_revision, durability),
                 &store::Quota::UNLIMITED,
-                durability,
             )
             .await;
         if durability == Durability::Durable {
@@ -232,9 +229,7 @@ impl listing::Host for StoreCtx {
             .documents
             .list(
                 &self.namespace,
-                &prefix,
-                start_after.as_deref(),
-                store::MAX_LIST,
+                Listing::first(&prefix, store::MAX_LIST).after(start_after.as_deref()),
             )
             .await;
         Ok(result.map_err(Into::into))

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use wasmtime::component::{HasData, Linker};
 
-use crate::store::{DocumentStore, Durability, Entry, Namespace, Quota, StoreError};
+use crate::store::{
+    DocumentStore, Durability, Entry, Listing, Namespace, Quota, StoreError, Write,
+};
 use crate::wasm::bindings::tasks::{self as wit, TaskError};
 
 /// Most tasks waiting per plugin.
@@ -121,13 +123,10 @@ impl TaskQueue {
             let json = serde_json::to_string(&task).expect("a task serialises");
             let written = self
                 .documents
-                .write_within(
+                .write(
                     &self.namespace,
-                    &document,
-                    &json,
-                    Some(expected),
+                    Write::unless_unchanged(&document, &json, Some(expected), Durability::Durable),
                     &Quota::UNLIMITED,
-                    Durability::Durable,
                 )
                 .await;
             match written {
@@ -146,7 +145,10 @@ impl TaskQueue {
         let prefix = format!("tasks/{plugin}");
         let paths = self
             .documents
-            .list(&self.namespace, &prefix, None, MAX_TASKS_PER_PLUGIN + 1)
+            .list(
+                &self.namespace,
+                Listing::first(&prefix, MAX_TASKS_PER_PLUGIN + 1),
+            )
             .await?;
         Ok(paths.len())
     }
@@ -158,7 +160,10 @@ impl TaskQueue {
         loop {
             let page = self
                 .documents
-                .list(&self.namespace, "tasks", after.as_deref(), 64)
+                .list(
+                    &self.namespace,
+                    Listing::first("tasks", 64).after(after.as_deref()),
+                )
                 .await?;
             let Some(last) = page.last().cloned() else {
                 return Ok(found);

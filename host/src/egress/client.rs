@@ -365,14 +365,13 @@ pub fn without_query(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::EgressConfig;
+    use crate::egress::policy::Rules;
 
     fn client(allow: &[&str], loopback: bool, limits: Limits) -> EgressClient {
-        let policy = EgressPolicy::from_config(&EgressConfig {
+        let policy = EgressPolicy::from_config(&Rules {
             allow: allow.iter().map(|s| s.to_string()).collect(),
             secret_urls: vec![],
             allow_loopback: loopback,
-            ..EgressConfig::default()
         })
         .unwrap();
         EgressClient::new(policy, limits, Arc::new(Semaphore::new(4))).unwrap()

@@ -7,17 +7,13 @@ pub use igor_host_pure::egress_policy::*;
 
 use crate::config::EgressConfig;
 
-/// The policy reads a plugin's granted egress configuration.
-impl EgressRules for EgressConfig {
-    fn allow(&self) -> &[String] {
-        &self.allow
-    }
-
-    fn secret_urls(&self) -> &[String] {
-        &self.secret_urls
-    }
-
-    fn allow_loopback(&self) -> bool {
-        self.allow_loopback
+impl EgressConfig {
+    /// What the policy reads of a plugin's granted egress configuration.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            allow: self.allow.clone(),
+            secret_urls: self.secret_urls.clone(),
+            allow_loopback: self.allow_loopback,
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::app::{App, HostRequest, HostResponse};
 use crate::config::ActionConfig;
 use crate::metrics::METRICS;
 use crate::store::Durability::Refetchable;
-use crate::store::{DocumentStore, Namespace, Quota, StoreError};
+use crate::store::{DocumentStore, Namespace, Quota, StoreError, Write};
 use crate::tenancy::tenants::{Registry, Tenant};
 
 /// Host-owned data of a tenant (action status) lives here; no plugin can
@@ -254,7 +254,11 @@ pub async fn record_status(
         // Recorded again by the next run: no flush to disk of its own.
         let (json, expected) = (status.to_string(), Some(revision));
         match store
-            .write_within(&ns, &path, &json, expected, &Quota::UNLIMITED, Refetchable)
+            .write(
+                &ns,
+                Write::unless_unchanged(&path, &json, expected, Refetchable),
+                &Quota::UNLIMITED,
+            )
             .await
         {
             Err(StoreError::Conflict(_)) => continue,

@@ -55,6 +55,7 @@
 //! operation (whole or not at all). Of the tenant quotas only the document
 //! size is enforced (the counts and totals are unknown: `usage` is `None`).
 
+use super::StoreResult;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,7 +73,8 @@ use super::igor_xml::{
     quote_non_finite, revision_of, summarise, to_xml,
 };
 use super::{
-    DocumentStore, Entry, Namespace, Quota, StoreError, Write, Written, unchanged, validate_path,
+    DocumentStore, Entry, Listing, Namespace, Quota, StoreError, Write, Written, unchanged,
+    validate_path,
 };
 
 /// Largest answer read from Igor.
@@ -133,7 +135,7 @@ impl IgorStore {
         &self.base
     }
 
-    fn scope<'a>(&self, ns: &Namespace, path: &'a str) -> Result<Scoped<'a>, StoreError> {
+    fn scope<'a>(&self, ns: &Namespace, path: &'a str) -> StoreResult<Scoped<'a>> {
         validate_path(path)?;
         if ns.tenant != self.tenant {
             return Err(StoreError::InvalidPath(format!(
@@ -205,7 +207,7 @@ impl IgorStore {
         query: Option<&str>,
         accept: &str,
         body: Option<(&str, String)>,
-    ) -> Result<(StatusCode, String), StoreError> {
+    ) -> StoreResult<(StatusCode, String)> {
         let mut url = self.url(path);
         if let Some(query) = query {
             // Reads only: on a write, Igor would store the parameters.
@@ -283,7 +285,7 @@ impl IgorStore {
     }
 
     /// `GET /data/<path>` as JSON: `None` when Igor has no such element.
-    async fn read(&self, path: &str) -> Result<Option<Entry>, StoreError> {
+    async fn read(&self, path: &str) -> StoreResult<Option<Entry>> {
         let (status, body) = self
             .send(reqwest::Method::GET, path, None, "application/json", None)
             .await?;
@@ -320,7 +322,7 @@ impl IgorStore {
 
     /// What Igor hides from JSON at `path` and a write must keep: the
     /// element's namespaced attributes and its namespaced children (as XML).
-    async fn hidden_parts(&self, path: &str) -> Result<Hidden, StoreError> {
+    async fn hidden_parts(&self, path: &str) -> StoreResult<Hidden> {
         let (status, body) = self
             .send(
                 reqwest::Method::GET,
@@ -344,7 +346,7 @@ impl IgorStore {
         })
     }
 
-    async fn put_xml(&self, path: &str, xml: String) -> Result<PutOutcome, StoreError> {
+    async fn put_xml(&self, path: &str, xml: String) -> StoreResult<PutOutcome> {
         let (status, body) = self
             .send(
                 reqwest::Method::PUT,
@@ -405,7 +407,7 @@ impl IgorStore {
 
     /// Creates the missing ancestors of `segments` as empty elements, top
     /// down, checking each first so an existing one is never replaced.
-    async fn create_ancestors(&self, segments: &[&str]) -> Result<(), StoreError> {
+    async fn create_ancestors(&self, segments: &[&str]) -> StoreResult<()> {
         let _guard = self.create_lock.lock().await;
         for len in 1..segments.len() {
             let ancestor = segments[..len].join("/");
@@ -429,7 +431,7 @@ impl IgorStore {
 
 #[async_trait]
 impl DocumentStore for IgorStore {
-    async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+    async fn get(&self, ns: &Namespace, path: &str) -> StoreResult<Option<Entry>> {
         self.scope(ns, path)?;
         self.read(path).await
     }
@@ -437,13 +439,8 @@ impl DocumentStore for IgorStore {
     /// A document contains those below it, so the list holds `prefix` alone
     /// (when it exists). Igor has no listing of a plugin's scattered
     /// subtrees, so `prefix` must name one of them.
-    async fn list(
-        &self,
-        ns: &Namespace,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, ns: &Namespace, listing: Listing<'_>) -> StoreResult<Vec<String>> {
+        let (prefix, after, limit) = (listing.prefix, listing.after, listing.limit);
         if prefix.is_empty() {
             return Err(StoreError::InvalidPath(
                 "with Igor as the store, listing needs a path to list below".into(),
@@ -461,12 +458,7 @@ impl DocumentStore for IgorStore {
     /// Only the document size of `quota` is enforced: Igor cannot tell a
     /// tenant's usage.
     /// Igor keeps no durability classes: every write is Igor's own PUT.
-    async fn write(
-        &self,
-        ns: &Namespace,
-        write: Write<'_>,
-        quota: &Quota,
-    ) -> Result<Written, StoreError> {
+    async fn write(&self, ns: &Namespace, write: Write<'_>, quota: &Quota) -> StoreResult<Written> {
         let (path, json, expected) = (write.path, write.json, write.expected);
         if write.skip_unchanged
             && let Some(same) = unchanged(self.get(ns, path).await?.as_ref(), json, expected)
@@ -512,12 +504,7 @@ impl DocumentStore for IgorStore {
         }
     }
 
-    async fn delete(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError> {
+    async fn delete(&self, ns: &Namespace, path: &str, expected: Option<u64>) -> StoreResult<bool> {
         let scoped = self.scope(ns, path)?;
         let _guard = self.lock(&scoped.root).await;
         let current = self.read(path).await?;

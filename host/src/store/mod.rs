@@ -83,6 +83,9 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// What every store call returns.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 /// What a write must survive (`igor:plugin/documents`' durability class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
@@ -92,7 +95,7 @@ pub enum Durability {
     Refetchable,
 }
 
-/// What [`DocumentStore::write_within`] did.
+/// What [`DocumentStore::write`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Written {
     /// The path's revision now.
@@ -112,6 +115,60 @@ pub struct Write<'a> {
     /// Write nothing when the path already holds exactly `json`
     /// (`documents.store-write`); otherwise always write (`store.store-put`).
     pub skip_unchanged: bool,
+}
+
+/// One page of a [`DocumentStore::list`]: up to `limit` paths that are
+/// `prefix` or lie below it (`prefix/...`; `""`: every path), after `after`
+/// when given.
+#[derive(Clone, Copy, Debug)]
+pub struct Listing<'a> {
+    pub prefix: &'a str,
+    pub after: Option<&'a str>,
+    pub limit: usize,
+}
+
+impl<'a> Listing<'a> {
+    /// The first page.
+    pub fn first(prefix: &'a str, limit: usize) -> Self {
+        Self {
+            prefix,
+            after: None,
+            limit,
+        }
+    }
+
+    /// The page after the path `after`, if any.
+    pub fn after(self, after: Option<&'a str>) -> Self {
+        Self { after, ..self }
+    }
+}
+
+impl<'a> Write<'a> {
+    /// `store.store-put`: durable, and written whatever is stored.
+    pub fn put(path: &'a str, json: &'a str, expected: Option<u64>) -> Self {
+        Self {
+            path,
+            json,
+            expected,
+            durability: Durability::Durable,
+            skip_unchanged: false,
+        }
+    }
+
+    /// `documents.store-write`: nothing is written when the path already
+    /// holds exactly `json`; otherwise as durably as `durability` asks.
+    pub fn unless_unchanged(
+        path: &'a str,
+        json: &'a str,
+        expected: Option<u64>,
+        durability: Durability,
+    ) -> Self {
+        Self {
+            durability,
+            skip_unchanged: true,
+            ..Self::put(path, json, expected)
+        }
+    }
 }
 
 /// The most paths one [`DocumentStore::get_many`] reads.
@@ -136,7 +193,7 @@ pub fn unchanged(old: Option<&Entry>, json: &str, expected: Option<u64>) -> Opti
 /// transaction: it happens whole, with the tenant's usage, or not at all.
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
-    async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError>;
+    async fn get(&self, ns: &Namespace, path: &str) -> StoreResult<Option<Entry>>;
 
     /// Whether the host process `instance` (see [`crate::instance`]) of a
     /// host sharing this store still runs, when the store can tell
@@ -149,32 +206,7 @@ pub trait DocumentStore: Send + Sync {
     /// revision or the tenant's `quota` refuses it. Backends that keep
     /// usage check the quota in the write's own transaction. Plugins write
     /// through a [`QuotaStore`], which always passes their tenant's quota.
-    async fn write(
-        &self,
-        ns: &Namespace,
-        write: Write<'_>,
-        quota: &Quota,
-    ) -> Result<Written, StoreError>;
-
-    /// A durable write of `json` at `path` within `quota`, whatever is
-    /// stored (`store.store-put`); returns the new revision.
-    async fn put_within(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
-        quota: &Quota,
-    ) -> Result<u64, StoreError> {
-        let write = Write {
-            path,
-            json,
-            expected,
-            durability: Durability::Durable,
-            skip_unchanged: false,
-        };
-        Ok(self.write(ns, write, quota).await?.revision)
-    }
+    async fn write(&self, ns: &Namespace, write: Write<'_>, quota: &Quota) -> StoreResult<Written>;
 
     /// A write without quota of its own (the host's documents; through a
     /// [`QuotaStore`], within its quota).
@@ -184,47 +216,16 @@ pub trait DocumentStore: Send + Sync {
         path: &str,
         json: &str,
         expected: Option<u64>,
-    ) -> Result<u64, StoreError> {
-        self.put_within(ns, path, json, expected, &Quota::UNLIMITED)
-            .await
+    ) -> StoreResult<u64> {
+        let write = Write::put(path, json, expected);
+        Ok(self.write(ns, write, &Quota::UNLIMITED).await?.revision)
     }
 
-    async fn delete(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError>;
-
-    /// Writes like [`Self::put_within`] unless the path already holds
-    /// exactly `json` (then nothing is written), as durably as `durability`
-    /// asks (`documents.store-write`).
-    async fn write_within(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        json: &str,
-        expected: Option<u64>,
-        quota: &Quota,
-        durability: Durability,
-    ) -> Result<Written, StoreError> {
-        let write = Write {
-            path,
-            json,
-            expected,
-            durability,
-            skip_unchanged: true,
-        };
-        self.write(ns, write, quota).await
-    }
+    async fn delete(&self, ns: &Namespace, path: &str, expected: Option<u64>) -> StoreResult<bool>;
 
     /// The documents at `paths` (at most [`MAX_GET_MANY`]), in order. This
     /// default reads them one by one; SQLite and PostgreSQL in one go.
-    async fn get_many(
-        &self,
-        ns: &Namespace,
-        paths: &[String],
-    ) -> Result<Vec<Option<Entry>>, StoreError> {
+    async fn get_many(&self, ns: &Namespace, paths: &[String]) -> StoreResult<Vec<Option<Entry>>> {
         validate_paths(paths)?;
         let mut entries = Vec::with_capacity(paths.len());
         for path in paths {
@@ -233,20 +234,13 @@ pub trait DocumentStore: Send + Sync {
         Ok(entries)
     }
 
-    /// Up to `limit` paths of `ns` that hold a document and are `prefix` or
-    /// lie below it (`prefix/...`; `""`: every path), in byte order, after
-    /// `after` when given. Where documents nest (Igor), `prefix` alone.
-    async fn list(
-        &self,
-        ns: &Namespace,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError>;
+    /// The paths of `ns` that hold a document and fall in `listing`, in
+    /// byte order. Where documents nest (Igor), `prefix` alone.
+    async fn list(&self, ns: &Namespace, listing: Listing<'_>) -> StoreResult<Vec<String>>;
 
     /// What a tenant stores across its plugins; `None` when the backend
     /// cannot tell (quotas on counts and totals are then not enforced).
-    async fn usage(&self, _tenant: &str) -> Result<Option<Usage>, StoreError> {
+    async fn usage(&self, _tenant: &str) -> StoreResult<Option<Usage>> {
         Ok(None)
     }
 }
@@ -254,9 +248,9 @@ pub trait DocumentStore: Send + Sync {
 /// Host-held secrets, written by plugins but read only by the host.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    async fn set(&self, ns: &Namespace, name: &str, value: &str) -> Result<(), StoreError>;
-    async fn get(&self, ns: &Namespace, name: &str) -> Result<Option<String>, StoreError>;
-    async fn delete(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError>;
+    async fn set(&self, ns: &Namespace, name: &str, value: &str) -> StoreResult<()>;
+    async fn get(&self, ns: &Namespace, name: &str) -> StoreResult<Option<String>>;
+    async fn delete(&self, ns: &Namespace, name: &str) -> StoreResult<bool>;
 }
 
 /// A secret as a backend keeps it: sealed by [`sealed::SealedSecrets`].
@@ -297,20 +291,16 @@ pub trait SecretVault: Send + Sync {
         name: &str,
         key_id: &str,
         bytes: &[u8],
-    ) -> Result<(), StoreError>;
-    async fn get_secret(
-        &self,
-        ns: &Namespace,
-        name: &str,
-    ) -> Result<Option<StoredSecret>, StoreError>;
-    async fn delete_secret(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError>;
+    ) -> StoreResult<()>;
+    async fn get_secret(&self, ns: &Namespace, name: &str) -> StoreResult<Option<StoredSecret>>;
+    async fn delete_secret(&self, ns: &Namespace, name: &str) -> StoreResult<bool>;
     /// Up to `limit` secrets in plaintext or, with `key_id`, sealed with any
     /// other key.
     async fn needing_seal(
         &self,
         key_id: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<VaultEntry>, StoreError>;
+    ) -> StoreResult<Vec<VaultEntry>>;
     /// Replaces `entry` by a sealed value only if it is still as read, so a
     /// concurrent `put_secret` wins; whether it was replaced.
     async fn replace_secret(
@@ -318,12 +308,12 @@ pub trait SecretVault: Send + Sync {
         entry: &VaultEntry,
         key_id: &str,
         bytes: &[u8],
-    ) -> Result<bool, StoreError>;
+    ) -> StoreResult<bool>;
 }
 
 /// The checks every backend makes before a write: the path, valid JSON and
 /// the document size.
-pub fn check_write(path: &str, json: &str, quota: &Quota) -> Result<(), StoreError> {
+pub fn check_write(path: &str, json: &str, quota: &Quota) -> StoreResult<()> {
     validate_path(path)?;
     quota.check_value(json)?;
     serde_json::from_str::<serde::de::IgnoredAny>(json)
@@ -333,7 +323,7 @@ pub fn check_write(path: &str, json: &str, quota: &Quota) -> Result<(), StoreErr
 
 /// `Err(Conflict(current))` unless `expected` admits the `current` revision
 /// (0: absent).
-pub fn check_expected(current: u64, expected: Option<u64>) -> Result<(), StoreError> {
+pub fn check_expected(current: u64, expected: Option<u64>) -> StoreResult<()> {
     match expected {
         Some(want) if want != current => Err(StoreError::Conflict(current)),
         _ => Ok(()),
@@ -347,7 +337,7 @@ pub const MAX_PATH_DEPTH: usize = 16;
 
 /// Checks a guest-given path: relative, `/`-separated, no empty, `.` or `..`
 /// segments, no control characters, bounded length and depth.
-pub fn validate_path(path: &str) -> Result<(), StoreError> {
+pub fn validate_path(path: &str) -> StoreResult<()> {
     let bad = |why: &str| Err(StoreError::InvalidPath(format!("{:?}: {why}", echo(path))));
     if path.is_empty() {
         return bad("empty");
@@ -378,7 +368,7 @@ pub fn validate_path(path: &str) -> Result<(), StoreError> {
 /// Checks a listing prefix: empty (everything) or a valid path.
 /// The paths of one [`DocumentStore::get_many`]: at most
 /// [`MAX_GET_MANY`], each valid.
-pub fn validate_paths(paths: &[String]) -> Result<(), StoreError> {
+pub fn validate_paths(paths: &[String]) -> StoreResult<()> {
     if paths.len() > MAX_GET_MANY {
         return Err(StoreError::InvalidPath(format!(
             "{} paths in one read; at most {MAX_GET_MANY}",
@@ -388,7 +378,7 @@ pub fn validate_paths(paths: &[String]) -> Result<(), StoreError> {
     paths.iter().try_for_each(|path| validate_path(path))
 }
 
-pub fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
+pub fn validate_prefix(prefix: &str) -> StoreResult<()> {
     if prefix.is_empty() {
         Ok(())
     } else {
@@ -400,7 +390,7 @@ pub fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
 pub const MAX_LIST: usize = 1000;
 
 /// Checks a secret name: a short identifier.
-pub fn validate_secret_name(name: &str) -> Result<(), StoreError> {
+pub fn validate_secret_name(name: &str) -> StoreResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

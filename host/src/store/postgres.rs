@@ -11,6 +11,7 @@
 //! Connections are plain TCP or a Unix socket: use a socket, loopback or a
 //! trusted network (`sslmode=require` is refused).
 
+use super::StoreResult;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -20,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use super::{
-    DocumentStore, Durability, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret,
-    Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes, unchanged,
-    validate_path, validate_paths, validate_prefix,
+    DocumentStore, Durability, Entry, Listing, Namespace, Quota, SecretVault, StoreError,
+    StoredSecret, Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes,
+    unchanged, validate_path, validate_paths, validate_prefix,
 };
 
 /// `[store] backend = "postgres"`.
@@ -189,7 +190,7 @@ impl PostgresStore {
     }
 
     /// A pooled connection to a migrated database.
-    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
         self.migrated
             .get_or_try_init(|| async {
                 let mut client = self.pool.get().await.map_err(db)?;
@@ -206,10 +207,7 @@ impl PostgresStore {
 }
 
 /// Locks the tenant's usage row (creating it first), for the rest of `tx`.
-async fn lock_usage(
-    tx: &deadpool_postgres::Transaction<'_>,
-    tenant: &str,
-) -> Result<Usage, StoreError> {
+async fn lock_usage(tx: &deadpool_postgres::Transaction<'_>, tenant: &str) -> StoreResult<Usage> {
     let select = tx
         .prepare_cached("SELECT documents, bytes FROM tenant_usage WHERE tenant = $1 FOR UPDATE")
         .await
@@ -235,7 +233,7 @@ async fn save_usage(
     tx: &deadpool_postgres::Transaction<'_>,
     tenant: &str,
     usage: Usage,
-) -> Result<(), StoreError> {
+) -> StoreResult<()> {
     let update = tx
         .prepare_cached("UPDATE tenant_usage SET documents = $2, bytes = $3 WHERE tenant = $1")
         .await
@@ -254,7 +252,7 @@ async fn current(
     tx: &deadpool_postgres::Transaction<'_>,
     ns: &Namespace,
     path: &str,
-) -> Result<Option<(u64, u64)>, StoreError> {
+) -> StoreResult<Option<(u64, u64)>> {
     let select = tx
         .prepare_cached(
             "SELECT revision, octet_length(json)::BIGINT FROM documents
@@ -279,7 +277,7 @@ impl DocumentStore for PostgresStore {
         Some(row.get(0))
     }
 
-    async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+    async fn get(&self, ns: &Namespace, path: &str) -> StoreResult<Option<Entry>> {
         validate_path(path)?;
         let client = self.client().await?;
         let select = client
@@ -298,13 +296,8 @@ impl DocumentStore for PostgresStore {
         }))
     }
 
-    async fn list(
-        &self,
-        ns: &Namespace,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, ns: &Namespace, listing: Listing<'_>) -> StoreResult<Vec<String>> {
+        let (prefix, after, limit) = (listing.prefix, listing.after, listing.limit);
         validate_prefix(prefix)?;
         let client = self.client().await?;
         // COLLATE "C": byte order, whatever the database's collation.
@@ -331,12 +324,7 @@ impl DocumentStore for PostgresStore {
     /// One write transaction. A refetchable write commits without waiting
     /// for the server's flush (`synchronous_commit = off` for this
     /// transaction only); a crash of the server may lose it, never half.
-    async fn write(
-        &self,
-        ns: &Namespace,
-        write: Write<'_>,
-        quota: &Quota,
-    ) -> Result<Written, StoreError> {
+    async fn write(&self, ns: &Namespace, write: Write<'_>, quota: &Quota) -> StoreResult<Written> {
         let (path, json, expected) = (write.path, write.json, write.expected);
         check_write(path, json, quota)?;
         let mut client = self.client().await?;
@@ -395,11 +383,7 @@ impl DocumentStore for PostgresStore {
         })
     }
 
-    async fn get_many(
-        &self,
-        ns: &Namespace,
-        paths: &[String],
-    ) -> Result<Vec<Option<Entry>>, StoreError> {
+    async fn get_many(&self, ns: &Namespace, paths: &[String]) -> StoreResult<Vec<Option<Entry>>> {
         validate_paths(paths)?;
         let client = self.client().await?;
         let select = client
@@ -426,12 +410,7 @@ impl DocumentStore for PostgresStore {
         Ok(paths.iter().map(|path| found.get(path).cloned()).collect())
     }
 
-    async fn delete(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError> {
+    async fn delete(&self, ns: &Namespace, path: &str, expected: Option<u64>) -> StoreResult<bool> {
         validate_path(path)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
@@ -452,7 +431,7 @@ impl DocumentStore for PostgresStore {
         Ok(true)
     }
 
-    async fn usage(&self, tenant: &str) -> Result<Option<Usage>, StoreError> {
+    async fn usage(&self, tenant: &str) -> StoreResult<Option<Usage>> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -476,7 +455,7 @@ impl SecretVault for PostgresStore {
         name: &str,
         key_id: &str,
         bytes: &[u8],
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let client = self.client().await?;
         client
             .execute(
@@ -490,11 +469,7 @@ impl SecretVault for PostgresStore {
             .map_err(db)
     }
 
-    async fn get_secret(
-        &self,
-        ns: &Namespace,
-        name: &str,
-    ) -> Result<Option<StoredSecret>, StoreError> {
+    async fn get_secret(&self, ns: &Namespace, name: &str) -> StoreResult<Option<StoredSecret>> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -509,7 +484,7 @@ impl SecretVault for PostgresStore {
         }))
     }
 
-    async fn delete_secret(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError> {
+    async fn delete_secret(&self, ns: &Namespace, name: &str) -> StoreResult<bool> {
         let client = self.client().await?;
         client
             .execute(
@@ -525,7 +500,7 @@ impl SecretVault for PostgresStore {
         &self,
         key_id: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<VaultEntry>, StoreError> {
+    ) -> StoreResult<Vec<VaultEntry>> {
         // Nothing in PostgreSQL was ever stored in plaintext.
         let Some(key_id) = key_id else {
             return Ok(Vec::new());
@@ -557,7 +532,7 @@ impl SecretVault for PostgresStore {
         entry: &VaultEntry,
         key_id: &str,
         bytes: &[u8],
-    ) -> Result<bool, StoreError> {
+    ) -> StoreResult<bool> {
         let StoredSecret::Sealed {
             key_id: old_key,
             bytes: old_bytes,

@@ -3,12 +3,13 @@
 //! scans the tenant's documents, and the check holds across processes), and
 //! [`QuotaStore`], which puts a tenant's quota over any [`DocumentStore`].
 
+use super::StoreResult;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{DocumentStore, Entry, Namespace, StoreError, Write, Written};
+use super::{DocumentStore, Entry, Listing, Namespace, StoreError, Write, Written};
 
 /// Per-tenant store quotas (`[tenant.quota]`).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -63,7 +64,7 @@ impl Quota {
         }
     }
 
-    pub fn check_value(&self, json: &str) -> Result<(), StoreError> {
+    pub fn check_value(&self, json: &str) -> StoreResult<()> {
         if json.len() > self.max_value_bytes {
             return Err(StoreError::QuotaExceeded(format!(
                 "documents are limited to {} bytes",
@@ -77,7 +78,7 @@ impl Quota {
     /// document) by one of `new` bytes, or why the quota refuses it. A write
     /// that does not grow a count is never refused for it, so a tenant above
     /// a lowered quota can still shrink and replace.
-    pub fn admit(&self, usage: Usage, old: Option<u64>, new: u64) -> Result<Usage, StoreError> {
+    pub fn admit(&self, usage: Usage, old: Option<u64>, new: u64) -> StoreResult<Usage> {
         let after = Usage {
             documents: usage.documents + u64::from(old.is_none()),
             bytes: usage.bytes.saturating_sub(old.unwrap_or(0)) + new,
@@ -110,7 +111,7 @@ impl Usage {
 
 /// A store whose every write is within a tenant's quota: what a plugin is
 /// given instead of the tenant's backend. The backend checks the quota in
-/// the write's own transaction ([`DocumentStore::put_within`]); this only
+/// the write's own transaction ([`DocumentStore::write`]); this only
 /// makes sure it is always asked to.
 pub struct QuotaStore {
     inner: Arc<dyn DocumentStore>,
@@ -129,48 +130,28 @@ impl DocumentStore for QuotaStore {
         self.inner.instance_alive(instance).await
     }
 
-    async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+    async fn get(&self, ns: &Namespace, path: &str) -> StoreResult<Option<Entry>> {
         self.inner.get(ns, path).await
     }
 
-    async fn write(
-        &self,
-        ns: &Namespace,
-        write: Write<'_>,
-        quota: &Quota,
-    ) -> Result<Written, StoreError> {
+    async fn write(&self, ns: &Namespace, write: Write<'_>, quota: &Quota) -> StoreResult<Written> {
         let quota = self.quota.tighter(quota);
         self.inner.write(ns, write, &quota).await
     }
 
-    async fn delete(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError> {
+    async fn delete(&self, ns: &Namespace, path: &str, expected: Option<u64>) -> StoreResult<bool> {
         self.inner.delete(ns, path, expected).await
     }
 
-    async fn get_many(
-        &self,
-        ns: &Namespace,
-        paths: &[String],
-    ) -> Result<Vec<Option<Entry>>, StoreError> {
+    async fn get_many(&self, ns: &Namespace, paths: &[String]) -> StoreResult<Vec<Option<Entry>>> {
         self.inner.get_many(ns, paths).await
     }
 
-    async fn list(
-        &self,
-        ns: &Namespace,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        self.inner.list(ns, prefix, after, limit).await
+    async fn list(&self, ns: &Namespace, listing: Listing<'_>) -> StoreResult<Vec<String>> {
+        self.inner.list(ns, listing).await
     }
 
-    async fn usage(&self, tenant: &str) -> Result<Option<Usage>, StoreError> {
+    async fn usage(&self, tenant: &str) -> StoreResult<Option<Usage>> {
         self.inner.usage(tenant).await
     }
 }

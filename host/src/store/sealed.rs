@@ -9,6 +9,7 @@
 //! as well (the host's user, or a backup holding the key file), or who can
 //! run code as the host.
 
+use super::StoreResult;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -82,12 +83,7 @@ impl SealedSecrets {
         &self.keyring
     }
 
-    fn open_stored(
-        &self,
-        ns: &Namespace,
-        name: &str,
-        stored: StoredSecret,
-    ) -> Result<String, StoreError> {
+    fn open_stored(&self, ns: &Namespace, name: &str, stored: StoredSecret) -> StoreResult<String> {
         let (key_id, bytes) = match stored {
             StoredSecret::Plaintext(value) => return Ok(value),
             StoredSecret::Sealed { key_id, bytes } => (key_id, bytes),
@@ -109,7 +105,7 @@ impl SealedSecrets {
     /// Seals every plaintext secret (`all_keys`: and every one sealed with a
     /// key other than the current one) with the current key. A secret set
     /// meanwhile is left as it was set.
-    pub async fn reseal(&self, all_keys: bool) -> Result<Resealed, StoreError> {
+    pub async fn reseal(&self, all_keys: bool) -> StoreResult<Resealed> {
         const BATCH: usize = 100;
         let mut count = 0;
         // Each pass reseals what it found; later passes only see secrets
@@ -144,20 +140,20 @@ impl SealedSecrets {
 
 #[async_trait]
 impl SecretStore for SealedSecrets {
-    async fn set(&self, ns: &Namespace, name: &str, value: &str) -> Result<(), StoreError> {
+    async fn set(&self, ns: &Namespace, name: &str, value: &str) -> StoreResult<()> {
         let key = self.keyring.current();
         let bytes = seal(&key, ns, name, value);
         self.vault.put_secret(ns, name, &key.id, &bytes).await
     }
 
-    async fn get(&self, ns: &Namespace, name: &str) -> Result<Option<String>, StoreError> {
+    async fn get(&self, ns: &Namespace, name: &str) -> StoreResult<Option<String>> {
         match self.vault.get_secret(ns, name).await? {
             None => Ok(None),
             Some(stored) => self.open_stored(ns, name, stored).map(Some),
         }
     }
 
-    async fn delete(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError> {
+    async fn delete(&self, ns: &Namespace, name: &str) -> StoreResult<bool> {
         self.vault.delete_secret(ns, name).await
     }
 }

@@ -10,6 +10,7 @@
 //! file and are never reused, so a path that is deleted and written again
 //! cannot satisfy a stale compare-and-swap. The file is created owner-only.
 
+use super::StoreResult;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,9 +20,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DocumentStore, Durability, Entry, Namespace, Quota, SecretVault, StoreError, StoredSecret,
-    Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes, unchanged,
-    validate_path, validate_paths, validate_prefix,
+    DocumentStore, Durability, Entry, Listing, Namespace, Quota, SecretVault, StoreError,
+    StoredSecret, Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes,
+    unchanged, validate_path, validate_paths, validate_prefix,
 };
 
 #[derive(Clone)]
@@ -87,8 +88,8 @@ impl SqliteStore {
     /// Runs `f` on the connection off the async threads.
     async fn with_conn<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().map_err(unavailable)?;
@@ -103,8 +104,8 @@ impl SqliteStore {
     /// thread), else on the blocking pool behind the write that holds it.
     async fn read_conn<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         if let Ok(mut conn) = self.conn.try_lock() {
             return f(&mut conn);
         }
@@ -115,8 +116,8 @@ impl SqliteStore {
     /// succeeds.
     async fn transaction<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         self.transaction_as(Durability::Durable, f).await
     }
 
@@ -125,8 +126,8 @@ impl SqliteStore {
     async fn transaction_as<T: Send + 'static>(
         &self,
         durability: Durability,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         let normal_sync = self.normal_sync.clone();
         self.with_conn(move |conn| {
             let normal = durability == Durability::Refetchable;
@@ -152,7 +153,7 @@ fn current(
     tx: &rusqlite::Transaction<'_>,
     ns: &Namespace,
     path: &str,
-) -> Result<Option<(u64, u64)>, StoreError> {
+) -> StoreResult<Option<(u64, u64)>> {
     tx.prepare_cached(
         "SELECT revision, LENGTH(CAST(json AS BLOB)) FROM documents
          WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
@@ -167,7 +168,7 @@ fn current(
 }
 
 /// The document at `path`, if any.
-fn read(conn: &Connection, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+fn read(conn: &Connection, ns: &Namespace, path: &str) -> StoreResult<Option<Entry>> {
     conn.prepare_cached(
         "SELECT json, revision FROM documents
          WHERE tenant = ?1 AND plugin = ?2 AND path = ?3",
@@ -193,7 +194,7 @@ fn put_in(
     json: &str,
     expected: Option<u64>,
     quota: &Quota,
-) -> Result<u64, StoreError> {
+) -> StoreResult<u64> {
     let old = current(tx, ns, path)?;
     check_expected(old.map_or(0, |(rev, _)| rev), expected)?;
     let old_bytes = old.map(|(_, len)| path.len() as u64 + len);
@@ -220,7 +221,7 @@ fn put_in(
     Ok(revision as u64)
 }
 
-fn read_usage(conn: &Connection, tenant: &str) -> Result<Usage, StoreError> {
+fn read_usage(conn: &Connection, tenant: &str) -> StoreResult<Usage> {
     conn.prepare_cached("SELECT documents, bytes FROM tenant_usage WHERE tenant = ?1")
         .and_then(|mut statement| {
             statement.query_row(params![tenant], |row| {
@@ -235,11 +236,7 @@ fn read_usage(conn: &Connection, tenant: &str) -> Result<Usage, StoreError> {
         .map_err(unavailable)
 }
 
-fn write_usage(
-    tx: &rusqlite::Transaction<'_>,
-    tenant: &str,
-    usage: Usage,
-) -> Result<(), StoreError> {
+fn write_usage(tx: &rusqlite::Transaction<'_>, tenant: &str, usage: Usage) -> StoreResult<()> {
     tx.prepare_cached(
         "INSERT INTO tenant_usage (tenant, documents, bytes) VALUES (?1, ?2, ?3)
          ON CONFLICT (tenant) DO UPDATE SET documents = excluded.documents, bytes = excluded.bytes",
@@ -253,19 +250,14 @@ fn write_usage(
 
 #[async_trait]
 impl DocumentStore for SqliteStore {
-    async fn get(&self, ns: &Namespace, path: &str) -> Result<Option<Entry>, StoreError> {
+    async fn get(&self, ns: &Namespace, path: &str) -> StoreResult<Option<Entry>> {
         validate_path(path)?;
         let (ns, path) = (ns.clone(), path.to_string());
         self.read_conn(move |conn| read(conn, &ns, &path)).await
     }
 
-    async fn list(
-        &self,
-        ns: &Namespace,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, ns: &Namespace, listing: Listing<'_>) -> StoreResult<Vec<String>> {
+        let (prefix, after, limit) = (listing.prefix, listing.after, listing.limit);
         validate_prefix(prefix)?;
         let (ns, prefix) = (ns.clone(), prefix.to_string());
         let after = after.unwrap_or("").to_string();
@@ -292,12 +284,7 @@ impl DocumentStore for SqliteStore {
         .await
     }
 
-    async fn write(
-        &self,
-        ns: &Namespace,
-        write: Write<'_>,
-        quota: &Quota,
-    ) -> Result<Written, StoreError> {
+    async fn write(&self, ns: &Namespace, write: Write<'_>, quota: &Quota) -> StoreResult<Written> {
         check_write(write.path, write.json, quota)?;
         let (ns, quota) = (ns.clone(), *quota);
         let (path, json) = (write.path.to_string(), write.json.to_string());
@@ -320,23 +307,14 @@ impl DocumentStore for SqliteStore {
         .await
     }
 
-    async fn get_many(
-        &self,
-        ns: &Namespace,
-        paths: &[String],
-    ) -> Result<Vec<Option<Entry>>, StoreError> {
+    async fn get_many(&self, ns: &Namespace, paths: &[String]) -> StoreResult<Vec<Option<Entry>>> {
         validate_paths(paths)?;
         let (ns, paths) = (ns.clone(), paths.to_vec());
         self.read_conn(move |conn| paths.iter().map(|path| read(conn, &ns, path)).collect())
             .await
     }
 
-    async fn delete(
-        &self,
-        ns: &Namespace,
-        path: &str,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError> {
+    async fn delete(&self, ns: &Namespace, path: &str, expected: Option<u64>) -> StoreResult<bool> {
         validate_path(path)?;
         let (ns, path) = (ns.clone(), path.to_string());
         self.transaction(move |tx| {
@@ -357,7 +335,7 @@ impl DocumentStore for SqliteStore {
         .await
     }
 
-    async fn usage(&self, tenant: &str) -> Result<Option<Usage>, StoreError> {
+    async fn usage(&self, tenant: &str) -> StoreResult<Option<Usage>> {
         let tenant = tenant.to_string();
         self.read_conn(move |conn| read_usage(conn, &tenant).map(Some))
             .await
@@ -395,7 +373,7 @@ impl SecretVault for SqliteStore {
         name: &str,
         key_id: &str,
         bytes: &[u8],
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let (ns, name, key_id, bytes) = (
             ns.clone(),
             name.to_string(),
@@ -412,11 +390,7 @@ impl SecretVault for SqliteStore {
         .await
     }
 
-    async fn get_secret(
-        &self,
-        ns: &Namespace,
-        name: &str,
-    ) -> Result<Option<StoredSecret>, StoreError> {
+    async fn get_secret(&self, ns: &Namespace, name: &str) -> StoreResult<Option<StoredSecret>> {
         let (ns, name) = (ns.clone(), name.to_string());
         self.with_conn(move |conn| {
             conn.prepare_cached(
@@ -433,7 +407,7 @@ impl SecretVault for SqliteStore {
         .await
     }
 
-    async fn delete_secret(&self, ns: &Namespace, name: &str) -> Result<bool, StoreError> {
+    async fn delete_secret(&self, ns: &Namespace, name: &str) -> StoreResult<bool> {
         let (ns, name) = (ns.clone(), name.to_string());
         self.with_conn(move |conn| {
             conn.prepare_cached(
@@ -450,7 +424,7 @@ impl SecretVault for SqliteStore {
         &self,
         key_id: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<VaultEntry>, StoreError> {
+    ) -> StoreResult<Vec<VaultEntry>> {
         let key_id = key_id.map(str::to_string);
         self.with_conn(move |conn| {
             let mut statement = conn
@@ -479,7 +453,7 @@ impl SecretVault for SqliteStore {
         entry: &VaultEntry,
         key_id: &str,
         bytes: &[u8],
-    ) -> Result<bool, StoreError> {
+    ) -> StoreResult<bool> {
         let (entry, key_id, bytes) = (entry.clone(), key_id.to_string(), bytes.to_vec());
         self.with_conn(move |conn| {
             let (old_key, old_value): (Option<&str>, rusqlite::types::Value) = match &entry.secret {

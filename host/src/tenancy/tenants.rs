@@ -338,7 +338,8 @@ fn load_plugin(
     )?;
     let grant = manifest::grant(component.manifest.as_ref(), plugin)?;
     log_grant(&share.id, name, component.manifest.as_ref(), plugin, &grant);
-    let policy = EgressPolicy::from_config(&grant.egress).context("egress configuration")?;
+    let policy =
+        EgressPolicy::from_config(&grant.egress.rules()).context("egress configuration")?;
     let limits = plugin.limits.unwrap_or(tenant_limits);
     let egress = EgressClient::new(policy, limits, share.connections.clone())?;
     Ok(Plugin {

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use igor_host::store::{Quota, StoreError};
+use igor_host::store::{self, Quota, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -143,7 +143,11 @@ async fn worker() {
             let mut accepted = 0;
             for i in 0..count {
                 match store
-                    .put_within(&mine, &at(&mine, &format!("d{i}")), "{}", None, &quota)
+                    .write(
+                        &mine,
+                        store::Write::put(&at(&mine, &format!("d{i}")), "{}", None),
+                        &quota,
+                    )
                     .await
                 {
                     Ok(_) => accepted += 1,

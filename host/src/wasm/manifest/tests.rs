@@ -59,7 +59,7 @@ fn the_manifest_is_granted_with_its_defaults() {
     assert!(!grant.public_routes[0].matches("GET", "/callback/x"));
     assert!(grant.refused.is_empty());
     // The policy accepts what was granted.
-    crate::egress::EgressPolicy::from_config(&grant.egress).unwrap();
+    crate::egress::EgressPolicy::from_config(&grant.egress.rules()).unwrap();
 }
 
 #[test]
