@@ -16,15 +16,12 @@ use crate::dates::valid_time;
 use crate::errors::{PluginError, Result};
 use crate::provider::{ApiError, Call, RunState};
 
-/// The resources with intraday data.
-pub const INTRADAY_RESOURCES: &[&str] = &[
-    "activities/steps",
-    "activities/distance",
-    "activities/floors",
-    "activities/elevation",
-    "activities/calories",
-    "activities/heart",
-];
+/// The resources with intraday data: the activity series of
+/// [`super::RESOURCES`].
+fn intraday_resources() -> Vec<&'static str> {
+    let resources = super::RESOURCES.iter().copied();
+    resources.filter(|r| r.starts_with("activities/")).collect()
+}
 
 /// Window seconds of a detail level; `1sec` only for heart rate, as in the
 /// legacy API.
@@ -52,11 +49,12 @@ fn minutes_of(time: &str) -> u32 {
 pub fn check(call: &Call) -> Result<()> {
     let arg = |k: &str| call.args.get(k).map(String::as_str);
     let resource = arg("resource").unwrap_or("");
-    if !INTRADAY_RESOURCES.contains(&resource) {
+    let intraday = intraday_resources();
+    if !intraday.contains(&resource) {
         return Err(PluginError::bad_request(format!(
             "Fitbitplugin method intraday_time_series: the resource {resource:?} has no \
              intraday data in Google Health; available: {}",
-            INTRADAY_RESOURCES.join(", ")
+            intraday.join(", ")
         )));
     }
     let detail = arg("detail_level").unwrap_or("1min");

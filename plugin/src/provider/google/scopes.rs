@@ -82,8 +82,11 @@ const M: &[&str] = &[SCOPE_METRICS];
 const A: &[&str] = &[SCOPE_ACTIVITY];
 const MA: &[&str] = &[SCOPE_METRICS, SCOPE_ACTIVITY];
 const N: &[&str] = &[SCOPE_NUTRITION];
+const PROFILE: &[&str] = &[SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_METRICS, SCOPE_ACTIVITY];
 
-/// The scopes of every method and resource Google Health answers.
+/// The scopes of every method and resource Google Health answers, a row
+/// a line.
+#[rustfmt::skip]
 pub const NEEDS: &[Need] = &[
     need("get_bodyweight", M, true, &["weight", "height"]),
     need("get_bodyfat", M, false, &["body-fat"]),
@@ -92,12 +95,7 @@ pub const NEEDS: &[Need] = &[
     need("heart", M, false, &["daily-resting-heart-rate"]),
     need("sleep", &[SCOPE_SLEEP], false, &["sleep"]),
     // profile fields shown only with the activity scope: stride lengths
-    timeless(
-        "user_profile_get",
-        &[SCOPE_PROFILE, SCOPE_SETTINGS, SCOPE_METRICS, SCOPE_ACTIVITY],
-        true,
-        &["height", "weight"],
-    ),
+    timeless("user_profile_get", PROFILE, true, &["height", "weight"]),
     // pairedDevices (settings, no data type)
     need("get_devices", &[SCOPE_SETTINGS], false, &[]),
     // liquid units for water
@@ -110,20 +108,10 @@ pub const NEEDS: &[Need] = &[
     timeless("recent_activities", A, true, &["exercise"]),
     timeless("activity_stats", A, true, &["exercise"]),
     need("time_series spo2", M, false, &["daily-oxygen-saturation"]),
-    need(
-        "time_series hrv",
-        M,
-        false,
-        &["daily-heart-rate-variability"],
-    ),
+    need("time_series hrv", M, false, &["daily-heart-rate-variability"]),
     need("time_series br", M, false, &["daily-respiratory-rate"]),
     // temperature units
-    need(
-        "time_series temp/skin",
-        M,
-        true,
-        &["daily-sleep-temperature-derivations"],
-    ),
+    need("time_series temp/skin", M, true, &["daily-sleep-temperature-derivations"]),
     need("time_series cardioscore", A, false, &["daily-vo2-max"]),
     need("time_series body/weight", M, true, &["weight"]),
     need("time_series body/fat", M, false, &["body-fat"]),
@@ -132,51 +120,16 @@ pub const NEEDS: &[Need] = &[
     need("time_series activities/distance", A, true, &["distance"]),
     need("time_series activities/floors", A, false, &["floors"]),
     need("time_series activities/elevation", A, true, &["altitude"]),
-    need(
-        "time_series activities/calories",
-        A,
-        false,
-        &["total-calories"],
-    ),
+    need("time_series activities/calories", A, false, &["total-calories"]),
     // metrics and activity
     need("time_series activities/heart", MA, false, HEART),
-    need(
-        "intraday_time_series activities/steps",
-        A,
-        false,
-        &["steps"],
-    ),
-    need(
-        "intraday_time_series activities/distance",
-        A,
-        true,
-        &["distance"],
-    ),
-    need(
-        "intraday_time_series activities/floors",
-        A,
-        false,
-        &["floors"],
-    ),
-    need(
-        "intraday_time_series activities/elevation",
-        A,
-        true,
-        &["altitude"],
-    ),
-    need(
-        "intraday_time_series activities/calories",
-        A,
-        false,
-        &["total-calories"],
-    ),
+    need("intraday_time_series activities/steps", A, false, &["steps"]),
+    need("intraday_time_series activities/distance", A, true, &["distance"]),
+    need("intraday_time_series activities/floors", A, false, &["floors"]),
+    need("intraday_time_series activities/elevation", A, true, &["altitude"]),
+    need("intraday_time_series activities/calories", A, false, &["total-calories"]),
     // and the day's summary, as time_series activities/heart
-    need(
-        "intraday_time_series activities/heart",
-        MA,
-        false,
-        &["heart-rate"],
-    ),
+    need("intraday_time_series activities/heart", MA, false, &["heart-rate"]),
 ];
 
 const ACTIVITY: &[&str] = &[
