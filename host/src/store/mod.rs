@@ -274,6 +274,14 @@ impl std::fmt::Debug for StoredSecret {
     }
 }
 
+/// A sealed value as a [`SecretVault`] is given it: the id of the key that
+/// sealed it, and the sealed bytes.
+#[derive(Clone, Copy)]
+pub struct Sealed<'a> {
+    pub key_id: &'a str,
+    pub bytes: &'a [u8],
+}
+
 /// A secret found by [`SecretVault::needing_seal`].
 #[derive(Debug, Clone)]
 pub struct VaultEntry {
@@ -285,13 +293,7 @@ pub struct VaultEntry {
 /// Where a backend keeps sealed secrets; it never sees a plaintext value.
 #[async_trait]
 pub trait SecretVault: Send + Sync {
-    async fn put_secret(
-        &self,
-        ns: &Namespace,
-        name: &str,
-        key_id: &str,
-        bytes: &[u8],
-    ) -> StoreResult<()>;
+    async fn put_secret(&self, ns: &Namespace, name: &str, value: Sealed<'_>) -> StoreResult<()>;
     async fn get_secret(&self, ns: &Namespace, name: &str) -> StoreResult<Option<StoredSecret>>;
     async fn delete_secret(&self, ns: &Namespace, name: &str) -> StoreResult<bool>;
     /// Up to `limit` secrets in plaintext or, with `key_id`, sealed with any
@@ -303,12 +305,7 @@ pub trait SecretVault: Send + Sync {
     ) -> StoreResult<Vec<VaultEntry>>;
     /// Replaces `entry` by a sealed value only if it is still as read, so a
     /// concurrent `put_secret` wins; whether it was replaced.
-    async fn replace_secret(
-        &self,
-        entry: &VaultEntry,
-        key_id: &str,
-        bytes: &[u8],
-    ) -> StoreResult<bool>;
+    async fn replace_secret(&self, entry: &VaultEntry, value: Sealed<'_>) -> StoreResult<bool>;
 }
 
 /// The checks every backend makes before a write: the path, valid JSON and

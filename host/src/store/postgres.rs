@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use super::{
-    DocumentStore, Durability, Entry, Listing, Namespace, Quota, SecretVault, StoreError,
+    DocumentStore, Durability, Entry, Listing, Namespace, Quota, Sealed, SecretVault, StoreError,
     StoredSecret, Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes,
     unchanged, validate_path, validate_paths, validate_prefix,
 };
@@ -449,13 +449,8 @@ impl DocumentStore for PostgresStore {
 
 #[async_trait]
 impl SecretVault for PostgresStore {
-    async fn put_secret(
-        &self,
-        ns: &Namespace,
-        name: &str,
-        key_id: &str,
-        bytes: &[u8],
-    ) -> StoreResult<()> {
+    async fn put_secret(&self, ns: &Namespace, name: &str, value: Sealed<'_>) -> StoreResult<()> {
+        let Sealed { key_id, bytes } = value;
         let client = self.client().await?;
         client
             .execute(
@@ -527,12 +522,8 @@ impl SecretVault for PostgresStore {
             .collect())
     }
 
-    async fn replace_secret(
-        &self,
-        entry: &VaultEntry,
-        key_id: &str,
-        bytes: &[u8],
-    ) -> StoreResult<bool> {
+    async fn replace_secret(&self, entry: &VaultEntry, value: Sealed<'_>) -> StoreResult<bool> {
+        let Sealed { key_id, bytes } = value;
         let StoredSecret::Sealed {
             key_id: old_key,
             bytes: old_bytes,

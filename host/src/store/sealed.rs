@@ -17,7 +17,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 use super::keys::{Key, Keyring};
-use super::{Namespace, SecretStore, SecretVault, StoreError, StoredSecret};
+use super::{Namespace, Sealed, SecretStore, SecretVault, StoreError, StoredSecret};
 
 const NONCE_LEN: usize = 24;
 
@@ -125,7 +125,17 @@ impl SealedSecrets {
             for entry in found {
                 let value = self.open_stored(&entry.ns, &entry.name, entry.secret.clone())?;
                 let bytes = seal(&key, &entry.ns, &entry.name, &value);
-                if self.vault.replace_secret(&entry, &key.id, &bytes).await? {
+                if self
+                    .vault
+                    .replace_secret(
+                        &entry,
+                        Sealed {
+                            key_id: &key.id,
+                            bytes: &bytes,
+                        },
+                    )
+                    .await?
+                {
                     count += 1;
                 }
             }
@@ -143,7 +153,16 @@ impl SecretStore for SealedSecrets {
     async fn set(&self, ns: &Namespace, name: &str, value: &str) -> StoreResult<()> {
         let key = self.keyring.current();
         let bytes = seal(&key, ns, name, value);
-        self.vault.put_secret(ns, name, &key.id, &bytes).await
+        self.vault
+            .put_secret(
+                ns,
+                name,
+                Sealed {
+                    key_id: &key.id,
+                    bytes: &bytes,
+                },
+            )
+            .await
     }
 
     async fn get(&self, ns: &Namespace, name: &str) -> StoreResult<Option<String>> {
@@ -271,7 +290,14 @@ mod tests {
                     panic!("sealed")
                 };
                 vault
-                    .put_secret(&ns, "moved", &key_id, &bytes)
+                    .put_secret(
+                        &ns,
+                        "moved",
+                        Sealed {
+                            key_id: &key_id,
+                            bytes: &bytes,
+                        },
+                    )
                     .await
                     .unwrap();
                 shown.push(rotated.get(&ns, "moved").await.unwrap_err().to_string());

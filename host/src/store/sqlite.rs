@@ -20,7 +20,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DocumentStore, Durability, Entry, Listing, Namespace, Quota, SecretVault, StoreError,
+    DocumentStore, Durability, Entry, Listing, Namespace, Quota, Sealed, SecretVault, StoreError,
     StoredSecret, Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes,
     unchanged, validate_path, validate_paths, validate_prefix,
 };
@@ -367,13 +367,8 @@ fn stored_secret(row: &rusqlite::Row<'_>, key_col: usize) -> rusqlite::Result<St
 
 #[async_trait]
 impl SecretVault for SqliteStore {
-    async fn put_secret(
-        &self,
-        ns: &Namespace,
-        name: &str,
-        key_id: &str,
-        bytes: &[u8],
-    ) -> StoreResult<()> {
+    async fn put_secret(&self, ns: &Namespace, name: &str, value: Sealed<'_>) -> StoreResult<()> {
+        let Sealed { key_id, bytes } = value;
         let (ns, name, key_id, bytes) = (
             ns.clone(),
             name.to_string(),
@@ -448,12 +443,8 @@ impl SecretVault for SqliteStore {
         .await
     }
 
-    async fn replace_secret(
-        &self,
-        entry: &VaultEntry,
-        key_id: &str,
-        bytes: &[u8],
-    ) -> StoreResult<bool> {
+    async fn replace_secret(&self, entry: &VaultEntry, value: Sealed<'_>) -> StoreResult<bool> {
+        let Sealed { key_id, bytes } = value;
         let (entry, key_id, bytes) = (entry.clone(), key_id.to_string(), bytes.to_vec());
         self.with_conn(move |conn| {
             let (old_key, old_value): (Option<&str>, rusqlite::types::Value) = match &entry.secret {

@@ -65,16 +65,13 @@ const fn need(
     }
 }
 
-/// A row whose call reads no days (the profile).
-const fn timeless(
-    call: &'static str,
-    scopes: &'static [&'static str],
-    units: bool,
-    data_types: &'static [&'static str],
-) -> Need {
-    Need {
-        zone: false,
-        ..need(call, scopes, units, data_types)
+impl Need {
+    /// The row of a call that reads no days (the profile).
+    const fn timeless(self) -> Need {
+        Need {
+            zone: false,
+            ..self
+        }
     }
 }
 
@@ -95,18 +92,18 @@ pub const NEEDS: &[Need] = &[
     need("heart", M, false, &["daily-resting-heart-rate"]),
     need("sleep", &[SCOPE_SLEEP], false, &["sleep"]),
     // profile fields shown only with the activity scope: stride lengths
-    timeless("user_profile_get", PROFILE, true, &["height", "weight"]),
+    need("user_profile_get", PROFILE, true, &["height", "weight"]).timeless(),
     // pairedDevices (settings, no data type)
     need("get_devices", &[SCOPE_SETTINGS], false, &[]),
     // liquid units for water
     need("foods_log", N, false, &["nutrition-log"]),
     need("foods_log_water", N, true, &["hydration-log"]),
-    timeless("recent_foods", N, false, &["nutrition-log"]),
+    need("recent_foods", N, false, &["nutrition-log"]).timeless(),
     need("glucose", M, true, &["blood-glucose"]),
     need("get_sleep", &[SCOPE_SLEEP], false, &["sleep"]),
     // distance units
-    timeless("recent_activities", A, true, &["exercise"]),
-    timeless("activity_stats", A, true, &["exercise"]),
+    need("recent_activities", A, true, &["exercise"]).timeless(),
+    need("activity_stats", A, true, &["exercise"]).timeless(),
     need("time_series spo2", M, false, &["daily-oxygen-saturation"]),
     need("time_series hrv", M, false, &["daily-heart-rate-variability"]),
     need("time_series br", M, false, &["daily-respiratory-rate"]),
