@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::config::tenant;
 use common::{Client, Host, HostConfig, hostile_with_manifest, plugin, upstream};
-use igor_test_support::real_igor;
+use igor_test_support::{real_igor, text_of};
 use reqwest::StatusCode;
 
 const OWNER: &str = "token-of-the-owner";
@@ -358,13 +358,10 @@ async fn ready_means_the_store_answers_and_the_configuration_loaded() {
 
 /// `/readyz` with the admin token: what is wrong, from a probe made now.
 async fn ready_detail(host: &Host) -> String {
-    let response = reqwest::Client::new()
+    let readyz = reqwest::Client::new()
         .get(format!("{}/readyz", host.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    response.text().await.unwrap()
+        .bearer_auth(ADMIN);
+    text_of(readyz).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

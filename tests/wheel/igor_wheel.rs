@@ -20,7 +20,7 @@ use crate::chromium::{
 use fantoccini::Locator;
 use igor_test_support::fake_google::DEFAULT_HEALTH_USER_ID;
 use igor_test_support::real_igor::{first_weight, workspace_root};
-use igor_test_support::{FakeGoogle, free_port};
+use igor_test_support::{FakeGoogle, free_port, text_of};
 
 use crate::common;
 
@@ -229,15 +229,12 @@ async fn an_owner_installs_the_wheel_into_igors_venv_and_gets_data() {
         60,
     )
     .await;
-    let igor_own_url = reqwest::Client::new()
-        .get(format!("{igor}/data/services/igor/url"))
-        .header("accept", "text/plain")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let igor_own_url = text_of(
+        reqwest::Client::new()
+            .get(format!("{igor}/data/services/igor/url"))
+            .header("accept", "text/plain"),
+    )
+    .await;
     let igor_own_url = igor_own_url.trim().trim_end_matches("/data").to_string();
     let redirect = format!("{igor_own_url}/plugin/fitbit/auth2");
     google.register_client(CLIENT_ID, CLIENT_SECRET, &[&redirect]);

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 #[path = "../end_to_end/load.rs"]
 mod load;
 
+use igor_test_support::text_of;
 use load::Sample;
 
 const CONCURRENCY: usize = 1000;
@@ -122,15 +123,10 @@ impl HostProcess {
 
     /// `igor_host_action_runs_total` from its metrics.
     async fn runs(&self, client: &reqwest::Client) -> f64 {
-        let text = client
+        let metrics = client
             .get(format!("{}/metrics", self.url))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .bearer_auth(ADMIN);
+        let text = text_of(metrics).await;
         text.lines()
             .find_map(|l| l.strip_prefix("igor_host_action_runs_total "))
             .and_then(|v| v.trim().parse().ok())

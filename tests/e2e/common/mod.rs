@@ -295,7 +295,7 @@ pub fn sha256_hex(token: &str) -> String {
 
 /// The body of `GET url`, whatever its status.
 pub async fn page_text(client: &reqwest::Client, url: &str) -> String {
-    client.get(url).send().await.unwrap().text().await.unwrap()
+    igor_test_support::text_of(client.get(url)).await
 }
 
 /// The hostile test guest with `manifest` written into it, as a file in

@@ -27,4 +27,4 @@ pub use consent::{consent, consent_with, html_unescape};
 pub use fake_fitbit::FakeFitbit;
 pub use fake_google::FakeGoogle;
 pub use faults::Fault;
-pub use util::{RecordedRequest, free_port};
+pub use util::{RecordedRequest, free_port, text_of};

@@ -1,5 +1,6 @@
 //! Plumbing shared by both fakes: the HTTP server loop, request recording, a
-//! settable clock, random tokens, PKCE and small formatting helpers.
+//! settable clock, random tokens, PKCE and small formatting helpers; and, for
+//! the tests that use the fakes, a free port and an answer's text.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -378,4 +379,10 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The body of the answer to `request`, whatever its status; panics when no
+/// answer arrives.
+pub async fn text_of(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
 }

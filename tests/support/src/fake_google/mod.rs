@@ -170,22 +170,48 @@ pub(crate) struct GUser {
     pub zone: Option<String>,
 }
 
+/// A token issued to `client` for `user`: an access token always expires, a
+/// refresh token only when its client is in testing mode.
 #[derive(Clone, Debug)]
-pub(crate) struct GAccess {
+pub(crate) struct GToken<Expiry> {
     pub user: String,
     pub client: String,
     pub scopes: Vec<String>,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Expiry,
     pub revoked: bool,
 }
 
-#[derive(Clone, Debug)]
-pub(crate) struct GRefresh {
-    pub user: String,
-    pub client: String,
-    pub scopes: Vec<String>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked: bool,
+pub(crate) type GAccess = GToken<DateTime<Utc>>;
+pub(crate) type GRefresh = GToken<Option<DateTime<Utc>>>;
+
+/// Records `token`, issued to `client` for `user`, in `tokens`; the token.
+fn record<E>(
+    tokens: &mut HashMap<String, GToken<E>>,
+    token: String,
+    client: &str,
+    user: &str,
+    scopes: &[String],
+    expires_at: E,
+) -> String {
+    let grant = GToken {
+        user: user.into(),
+        client: client.into(),
+        scopes: scopes.to_vec(),
+        expires_at,
+        revoked: false,
+    };
+    tokens.insert(token.clone(), grant);
+    token
+}
+
+/// Revokes every token in `tokens` issued to `client` for `user`.
+fn revoke<E>(tokens: &mut HashMap<String, GToken<E>>, user: &str, client: &str) {
+    for t in tokens
+        .values_mut()
+        .filter(|t| t.user == user && t.client == client)
+    {
+        t.revoked = true;
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -286,17 +312,7 @@ impl State {
     pub fn new_access(&mut self, client: &str, user: &str, scopes: &[String]) -> String {
         let token = util::random_token("ya29.", 120);
         let expires_at = self.clock.now() + util::chrono_dur(self.access_lifetime);
-        self.access.insert(
-            token.clone(),
-            GAccess {
-                user: user.into(),
-                client: client.into(),
-                scopes: scopes.to_vec(),
-                expires_at,
-                revoked: false,
-            },
-        );
-        token
+        record(&mut self.access, token, client, user, scopes, expires_at)
     }
 
     pub fn new_refresh(&mut self, client: &str, user: &str, scopes: &[String]) -> String {
@@ -304,17 +320,7 @@ impl State {
         let testing = self.clients.get(client).is_some_and(|c| c.testing_mode);
         let expires_at =
             testing.then(|| self.clock.now() + util::chrono_dur(TESTING_REFRESH_LIFETIME));
-        self.refresh.insert(
-            token.clone(),
-            GRefresh {
-                user: user.into(),
-                client: client.into(),
-                scopes: scopes.to_vec(),
-                expires_at,
-                revoked: false,
-            },
-        );
-        token
+        record(&mut self.refresh, token, client, user, scopes, expires_at)
     }
 
     pub fn refresh_live(&self, t: &GRefresh) -> bool {
@@ -339,20 +345,8 @@ impl State {
     /// Revoke every token of `user` for `client`, and the grant itself.
     pub fn revoke_grant(&mut self, user: &str, client: &str) {
         self.grants.remove(&(user.to_string(), client.to_string()));
-        for t in self
-            .access
-            .values_mut()
-            .filter(|t| t.user == user && t.client == client)
-        {
-            t.revoked = true;
-        }
-        for t in self
-            .refresh
-            .values_mut()
-            .filter(|t| t.user == user && t.client == client)
-        {
-            t.revoked = true;
-        }
+        revoke(&mut self.access, user, client);
+        revoke(&mut self.refresh, user, client);
     }
 }
 
