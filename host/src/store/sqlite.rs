@@ -2,7 +2,9 @@
 //! each tenant's usage.
 //!
 //! Every write is one `IMMEDIATE` transaction, so a write happens whole or
-//! not at all, and writers in other processes wait their turn. Durable
+//! not at all, and writers in other processes wait their turn (a
+//! refetchable write runs on the calling thread when nothing holds the
+//! lock, else it waits on the blocking pool). Durable
 //! writes commit with `synchronous = FULL` (on disk before they return);
 //! refetchable ones with `NORMAL`, which in WAL mode leaves the flush to the
 //! next durable commit or checkpoint: a crash of the machine may lose the
@@ -12,7 +14,7 @@
 
 use super::StoreResult;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -32,7 +34,15 @@ pub struct SqliteStore {
     /// rather than `FULL`; changed only under the connection's lock, so
     /// that a run of writes of one class sets the pragma once.
     normal_sync: Arc<AtomicBool>,
+    /// Commits since the last checkpoint (see [`CHECKPOINT_EVERY`]).
+    commits: Arc<AtomicU32>,
 }
+
+/// The WAL is copied back into the database (a checkpoint, three fsyncs)
+/// after this many commits, on the blocking pool. SQLite's own automatic
+/// checkpoint is off: it would run inside whichever commit crossed its
+/// threshold, and a refetchable commit may run on an async worker.
+const CHECKPOINT_EVERY: u32 = 300;
 
 fn unavailable(err: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(err.to_string())
@@ -73,6 +83,7 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         use_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         // Overwrite what is deleted or replaced, such as a secret's old value.
         conn.pragma_update(None, "secure_delete", "ON")?;
         super::migrations::apply_sqlite(&mut conn)?;
@@ -82,6 +93,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             normal_sync: Arc::new(AtomicBool::new(false)),
+            commits: Arc::new(AtomicU32::new(0)),
         })
     }
 
@@ -116,35 +128,109 @@ impl SqliteStore {
     /// succeeds.
     async fn transaction<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        f: impl Fn(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         self.transaction_as(Durability::Durable, f).await
     }
 
     /// [`Self::transaction`], committed as `durability` asks. A transaction that
-    /// writes nothing costs no flush either way.
+    /// writes nothing costs no flush either way. A refetchable one (no
+    /// flush) runs right here when the connection is free and no other
+    /// process holds the write lock, like a read: cheaper than the hand-off.
     async fn transaction_as<T: Send + 'static>(
         &self,
         durability: Durability,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        f: impl Fn(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let normal_sync = self.normal_sync.clone();
+        if durability == Durability::Refetchable
+            && let Some(result) = self.try_refetchable_here(&f)
+        {
+            return result;
+        }
+        let (normal_sync, commits) = (self.normal_sync.clone(), self.commits.clone());
         self.with_conn(move |conn| {
-            let normal = durability == Durability::Refetchable;
-            if normal_sync.load(Ordering::Relaxed) != normal {
-                let synchronous = if normal { "NORMAL" } else { "FULL" };
-                conn.pragma_update(None, "synchronous", synchronous)
-                    .map_err(unavailable)?;
-                normal_sync.store(normal, Ordering::Relaxed);
+            let result = commit(conn, &normal_sync, durability, &f);
+            if commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY {
+                commits.store(0, Ordering::Relaxed);
+                checkpoint(conn);
             }
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            let result = f(&tx)?;
-            tx.commit().map_err(unavailable)?;
-            Ok(result)
+            result
         })
         .await
+    }
+
+    /// Runs a refetchable transaction on this thread, or `None` when that
+    /// would wait: the connection is busy here, or another process holds
+    /// the database's write lock.
+    fn try_refetchable_here<T>(
+        &self,
+        f: &impl Fn(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+    ) -> Option<StoreResult<T>> {
+        let mut conn = self.conn.try_lock().ok()?;
+        if let Err(err) = set_class(&conn, &self.normal_sync, Durability::Refetchable) {
+            return Some(Err(err));
+        }
+        conn.busy_timeout(std::time::Duration::ZERO).ok()?;
+        let result = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => Some(f(&tx).and_then(|r| tx.commit().map(|()| r).map_err(unavailable))),
+            Err(_) => None,
+        };
+        if let Err(err) = conn.busy_timeout(BUSY_TIMEOUT) {
+            return Some(Err(unavailable(err)));
+        }
+        if result.is_some() && self.commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY
+        {
+            self.commits.store(0, Ordering::Relaxed);
+            let conn = self.conn.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Ok(conn) = conn.lock() {
+                    checkpoint(&conn);
+                }
+            });
+        }
+        result
+    }
+}
+
+/// Sets the connection's `synchronous` for a commit of `durability`, unless
+/// it is set so already.
+fn set_class(
+    conn: &Connection,
+    normal_sync: &AtomicBool,
+    durability: Durability,
+) -> StoreResult<()> {
+    let normal = durability == Durability::Refetchable;
+    if normal_sync.load(Ordering::Relaxed) != normal {
+        let synchronous = if normal { "NORMAL" } else { "FULL" };
+        conn.pragma_update(None, "synchronous", synchronous)
+            .map_err(unavailable)?;
+        normal_sync.store(normal, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Runs `f` in an `IMMEDIATE` transaction and commits it as `durability`
+/// asks.
+fn commit<T>(
+    conn: &mut Connection,
+    normal_sync: &AtomicBool,
+    durability: Durability,
+    f: &impl Fn(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
+    set_class(conn, normal_sync, durability)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(unavailable)?;
+    let result = f(&tx)?;
+    tx.commit().map_err(unavailable)?;
+    Ok(result)
+}
+
+/// Copies the WAL back into the database without waiting for readers or
+/// writers (`PASSIVE`); what it cannot copy now, the next one does.
+fn checkpoint(conn: &Connection) {
+    if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %err, "SQLite checkpoint failed; the next one retries");
     }
 }
 
@@ -387,7 +473,7 @@ impl SecretVault for SqliteStore {
 
     async fn get_secret(&self, ns: &Namespace, name: &str) -> StoreResult<Option<StoredSecret>> {
         let (ns, name) = (ns.clone(), name.to_string());
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
             conn.prepare_cached(
                 "SELECT key_id, value FROM secrets WHERE tenant = ?1 AND plugin = ?2 AND name = ?3",
             )
@@ -621,6 +707,66 @@ mod tests {
             store.write(&ns, write, &Quota::UNLIMITED).await.unwrap();
             assert_eq!(synchronous(), expected, "{durability:?}");
         }
+    }
+
+    /// A refetchable write runs on the calling thread only when nothing
+    /// holds the write lock; while another process holds it, the write
+    /// waits its turn on the blocking pool and lands whole once it is free.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_refetchable_write_waits_for_another_process_and_lands_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let ns = Namespace::new("t", "p");
+        let writing = tokio::spawn({
+            let (store, ns) = (store.clone(), ns.clone());
+            async move {
+                let write = Write::unless_unchanged("k", "1", None, Durability::Refetchable);
+                store.write(&ns, write, &Quota::UNLIMITED).await
+            }
+        });
+        // The runtime's only thread: the write must not hold it while it
+        // waits for the lock, or the lock would never be given up here.
+        tokio::task::yield_now().await;
+        assert!(!writing.is_finished());
+        other.execute_batch("COMMIT").unwrap();
+        let written = writing.await.unwrap().unwrap();
+        assert!(written.changed);
+        assert_eq!(store.get(&ns, "k").await.unwrap().unwrap().json, "1");
+    }
+
+    /// SQLite's own checkpoint is off; the store checkpoints every
+    /// [`CHECKPOINT_EVERY`] commits, so what is written reaches the
+    /// database file and the WAL does not grow without end.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_every_so_many_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let ns = Namespace::new("t", "p");
+        let file_size = || std::fs::metadata(&path).unwrap().len();
+        let before = file_size();
+        for i in 0..CHECKPOINT_EVERY {
+            let (key, json) = (
+                format!("k{i}"),
+                format!("{{\"n\":\"{}\"}}", "x".repeat(2000)),
+            );
+            let write = Write::unless_unchanged(&key, &json, None, Durability::Refetchable);
+            store.write(&ns, write, &Quota::UNLIMITED).await.unwrap();
+        }
+        // The checkpoint runs on the blocking pool; it holds the connection.
+        for _ in 0..500 {
+            if file_size() > before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(
+            file_size() > before,
+            "no checkpoint after {CHECKPOINT_EVERY} commits"
+        );
     }
 
     #[tokio::test]
