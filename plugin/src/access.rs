@@ -21,7 +21,8 @@ use serde_json::{Map, Value};
 use crate::errors::{PluginError, Result};
 use crate::history::History;
 use crate::html::utc_time;
-use crate::json::{as_f64, as_object, as_text, field, text_field};
+use crate::json::into_object;
+use crate::json::{as_f64, as_text, field, text_field};
 use crate::oauth::GRANTED_AT;
 use crate::paths::Paths;
 use crate::provider::AppSettings;
@@ -107,7 +108,7 @@ pub fn publish_notice(
     let current = host
         .store_get(&paths.notice())
         .map_err(PluginError::store)?
-        .map(|(value, _)| as_object(Some(&value)))
+        .map(|(value, _)| into_object(value))
         .unwrap_or_default();
     if current.get(user).and_then(as_text).as_deref() == notice {
         return Ok(());

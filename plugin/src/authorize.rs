@@ -23,6 +23,7 @@ use crate::history::History;
 use crate::html::{escape, link_root, utc_time};
 use crate::json::as_object;
 use crate::json::field;
+use crate::json::into_object;
 use crate::oauth::{make_state, new_verifier, parse_state, pkce_challenge, token_from_response};
 use crate::pages;
 use crate::paths::{Paths, user_settings_only, valid_user};
@@ -82,7 +83,7 @@ pub fn auth1(host: &dyn Host, request: &Request) -> Result<Response> {
             .map_or(Value::Null, |(doc, _)| doc))
     };
     let settings = user_settings_only(&read(&paths.user(user))?);
-    let token = as_object(Some(&read(&paths.token(user))?));
+    let token = into_object(read(&paths.token(user))?);
     // Scopes granted to this provider's token are kept (include_granted_scopes).
     let granted = match field(&token, "provider") {
         Some(p) if p == provider.id() => field(&token, "scope")

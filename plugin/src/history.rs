@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::dates::Date;
-use crate::json::{as_f64, as_list, as_object, as_text};
+use crate::json::into_object;
+use crate::json::{as_f64, as_list, as_text};
 use crate::paths::Paths;
 use crate::provider::AppSettings;
 use crate::provider::google::convert::{KG_PER_STONE, LB_PER_KG, Units, WeightUnit};
@@ -87,7 +88,7 @@ impl History {
             .store_get(&paths.history(user))
             .ok()
             .flatten()
-            .map(|(value, _)| as_object(Some(&value)))
+            .map(|(value, _)| into_object(value))
             .unwrap_or_default();
         Self::from_json(&document)
     }

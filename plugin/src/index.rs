@@ -8,7 +8,8 @@ use crate::dates::Date;
 use crate::errors::Cause;
 use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, units_of};
-use crate::json::{as_object, as_text, field};
+use crate::json::{self, into_object};
+use crate::json::{as_text, field};
 use crate::oauth::{TokenKeeper, TokenPlace, lease_seconds};
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::google::convert::Units;
@@ -92,7 +93,7 @@ pub fn handle(host: &dyn Host, request: &Request) -> Result<Response> {
              {plugin_url}/auth1?user={user}"
         )));
     };
-    let token = as_object(Some(&token_value));
+    let token = into_object(token_value);
     // Users authorised before the list existed join it on their next run.
     crate::users::add(host, &paths, user)?;
     let app = AppSettings::load(host, &paths)?;
@@ -199,7 +200,7 @@ fn run(
         .store_get(&paths.sensors(user))
         .map_err(PluginError::store)?
         .map_or((Map::new(), 0), |(value, revision)| {
-            (as_object(Some(&value)), revision)
+            (into_object(value), revision)
         });
     let mut state = RunState {
         previous,
@@ -229,7 +230,7 @@ fn run(
     }
     let units = units_of(app, provider.id(), &state.sync);
     // Refetchable, and unwritten when nothing changed (the steady state).
-    let sensors = Value::Object(results.clone());
+    let sensors = Value::Object(results);
     let revision = host
         .store_write(
             &paths.sensors(user),
@@ -254,7 +255,7 @@ fn run(
             );
         }
     }
-    Ok((results, units))
+    Ok((json::into_object(sensors), units))
 }
 
 /// Adds one call's result to the run's: keys replace earlier ones, except
@@ -301,7 +302,7 @@ fn read_sync(host: &dyn Host, path: &str, sensors_revision: u64) -> Result<Map<S
     let Some((value, _)) = host.store_get(path).map_err(PluginError::store)? else {
         return Ok(Map::new());
     };
-    let mut sync = as_object(Some(&value));
+    let mut sync = into_object(value);
     // Igor may have turned the revision into a number.
     let bound = sync.remove(SENSORS_REVISION).as_ref().and_then(as_text);
     if sensors_revision == 0 || bound != Some(sensors_revision.to_string()) {

@@ -38,16 +38,24 @@ pub fn as_f64(value: &Value) -> Option<f64> {
 }
 
 /// A list, accepting a lone element in place of a one-element list.
-pub fn as_list(value: &Value) -> Vec<Value> {
+pub fn as_list(value: &Value) -> &[Value] {
     match value {
-        Value::Array(items) => items.clone(),
-        Value::Null => Vec::new(),
-        Value::Object(o) if o.is_empty() => Vec::new(),
-        other => vec![other.clone()],
+        Value::Array(items) => items,
+        Value::Null => &[],
+        Value::Object(o) if o.is_empty() => &[],
+        other => std::slice::from_ref(other),
     }
 }
 
 /// An object, or an empty one for anything else (Igor's `{}` or absence).
+/// A document as an object (empty when it is none), without a copy.
+pub fn into_object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    }
+}
+
 pub fn as_object(value: Option<&Value>) -> Map<String, Value> {
     match value {
         Some(Value::Object(o)) => o.clone(),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{PluginError, Result};
 use crate::html::utc_time;
-use crate::json::as_object;
+use crate::json::into_object;
 use crate::paths::Paths;
 use igor_plugin_sdk::{Host, StoreFailure};
 
@@ -63,7 +63,7 @@ impl Pending {
         let Some((value, revision)) = stored else {
             return Ok(Self::default());
         };
-        let by_user = as_object(Some(&value))
+        let by_user = into_object(value)
             .into_iter()
             .filter_map(|(user, entry)| Some((user, serde_json::from_value(entry).ok()?)))
             .collect();

@@ -11,7 +11,8 @@ use crate::dates::Date;
 use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, latest_values, units_of};
 use crate::html::link_root;
-use crate::json::{as_object, field};
+use crate::json::field;
+use crate::json::into_object;
 use crate::pages::Done;
 use crate::pages::{self, Paging, PendingRow, SetupView, TokenView, UserForm, UserRow};
 use crate::paths::{Paths, user_settings_only, valid_user};
@@ -43,12 +44,10 @@ impl Reader<'_> {
 
     fn row(&self, name: String, pending: Option<&PendingAuth>) -> Result<UserRow> {
         let (paths, app, now) = (self.paths, self.app, self.now);
-        let token = self.read(&paths.token(&name))?.map(|t| as_object(Some(&t)));
+        let token = self.read(&paths.token(&name))?.map(into_object);
         let history = History::load(self.host, paths, &name);
-        let sync = self.read(&paths.sync(&name))?.map(|s| as_object(Some(&s)));
-        let sensors = self
-            .read(&paths.sensors(&name))?
-            .map(|s| as_object(Some(&s)));
+        let sync = self.read(&paths.sync(&name))?.map(into_object);
+        let sensors = self.read(&paths.sensors(&name))?.map(into_object);
         let provider = token
             .as_ref()
             .and_then(|t| field(t, "provider"))

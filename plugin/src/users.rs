@@ -17,8 +17,10 @@ pub fn list(host: &dyn Host, paths: &Paths) -> Result<Vec<String>> {
     let stored = host
         .store_get(&paths.users())
         .map_err(crate::errors::PluginError::store)?;
-    let mut names: Vec<String> = stored
-        .and_then(|(value, _)| value.get("names").map(as_list))
+    let value = stored.map(|(value, _)| value).unwrap_or_default();
+    let mut names: Vec<String> = value
+        .get("names")
+        .map(as_list)
         .unwrap_or_default()
         .iter()
         .filter_map(as_text)

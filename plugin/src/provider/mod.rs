@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
-use crate::json::{as_object, text_field};
+use crate::json::into_object;
+use crate::json::text_field;
 use crate::paths::Paths;
 use crate::redirect::Redirect;
 use igor_plugin_sdk::Request;
@@ -45,7 +46,7 @@ impl AppSettings {
             Some((value, revision)) => (value, revision),
             None => (Value::Null, 0),
         };
-        let document = as_object(Some(&value));
+        let document = into_object(value);
         let value = Value::Object(document.clone());
         Ok(Self {
             client_id: text_field(&value, "client_id"),

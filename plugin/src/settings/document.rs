@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::errors::{PluginError, Result, echo};
-use crate::json::as_object;
+use crate::json::into_object;
 use crate::paths::{Paths, USER_BOOKKEEPING};
 use crate::token_endpoint::CLIENT_SECRET;
 use igor_plugin_sdk::{Host, Level, Request, StoreFailure};
@@ -23,7 +23,7 @@ pub fn update(host: &dyn Host, path: &str, change: impl Fn(&mut Map<String, Valu
     for _ in 0..5 {
         let current = host.store_get(path).map_err(PluginError::store)?;
         let (mut document, revision) = match current {
-            Some((value, revision)) => (as_object(Some(&value)), revision),
+            Some((value, revision)) => (into_object(value), revision),
             None => (Map::new(), 0),
         };
         change(&mut document);

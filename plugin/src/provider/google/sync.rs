@@ -124,7 +124,7 @@ impl GoogleHealth {
             .cloned()
             .unwrap_or(Value::Null);
         // Igor's database may have turned a one-element list into a scalar.
-        let stored = state.previous.get(kind.key).map(as_list);
+        let stored = state.previous.get(kind.key).map(|v| as_list(v).to_vec());
         let trailing = window.start.max(window.end.add_days(1 - TRAILING_DAYS));
         let covered = covered_days(&record, &units.label());
         let incremental = window.rolling
