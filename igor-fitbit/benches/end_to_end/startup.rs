@@ -25,12 +25,12 @@ pub async fn measure(dir: &Path, plugin_config: &str, igor: &mut Igor) -> ColdSt
     for _ in 0..REPEATS {
         let _ = std::fs::remove_dir_all(dir.join("data/cache"));
         empty.push(
-            HostProcess::spawn(dir, plugin_config)
+            HostProcess::spawn_unprofiled(dir, plugin_config)
                 .first_answer(WORKLOAD)
                 .await,
         );
         warm.push(
-            HostProcess::spawn(dir, plugin_config)
+            HostProcess::spawn_unprofiled(dir, plugin_config)
                 .first_answer(WORKLOAD)
                 .await,
         );

@@ -32,6 +32,17 @@ impl HostProcess {
     /// Starts the host with `plugin_config` and its data in `dir`, with the
     /// log level an installation has by default; returns at once.
     pub fn spawn(dir: &Path, plugin_config: &str) -> Self {
+        Self::spawn_as(dir, plugin_config, crate::profile::enabled())
+    }
+
+    /// [`Self::spawn`] without the perf map even in a profiled run: it
+    /// writes a line for every compiled function when the plugin loads,
+    /// which a cold start must not be charged for.
+    pub fn spawn_unprofiled(dir: &Path, plugin_config: &str) -> Self {
+        Self::spawn_as(dir, plugin_config, false)
+    }
+
+    fn spawn_as(dir: &Path, plugin_config: &str, perf_map: bool) -> Self {
         let port = free_port();
         let data_dir = dir.join("data");
         let config_path = dir.join("host.toml");
@@ -48,7 +59,7 @@ impl HostProcess {
             .arg("serve")
             .env_remove("IGOR_HOST_LOG")
             .env("NO_COLOR", "1")
-            .envs(crate::profile::enabled().then_some(("IGOR_HOST_PERFMAP", "1")))
+            .envs(perf_map.then_some(("IGOR_HOST_PERFMAP", "1")))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("host log"))
             .spawn()
@@ -85,7 +96,7 @@ impl HostProcess {
                 panic!("igor-host exited ({status}):\n{}", self.log());
             }
             assert!(Instant::now() < deadline, "igor-host never answered");
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
