@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::dates::Date;
-use crate::json::into_object;
-use crate::json::{as_f64, as_list, as_text};
+use crate::json::{as_f64, as_list, as_text, into_object};
 use crate::paths::Paths;
 use crate::provider::AppSettings;
 use crate::provider::google::convert::{KG_PER_STONE, LB_PER_KG, Units, WeightUnit};

@@ -8,8 +8,7 @@ use crate::dates::Date;
 use crate::errors::Cause;
 use crate::errors::{PluginError, Result, echo};
 use crate::history::{History, units_of};
-use crate::json::{self, into_object};
-use crate::json::{as_text, field};
+use crate::json::{as_text, field, into_object};
 use crate::oauth::{TokenKeeper, TokenPlace, lease_seconds};
 use crate::paths::{Paths, user_settings_only, valid_user};
 use crate::provider::google::convert::Units;
@@ -255,7 +254,7 @@ fn run(
             );
         }
     }
-    Ok((json::into_object(sensors), units))
+    Ok((into_object(sensors), units))
 }
 
 /// Adds one call's result to the run's: keys replace earlier ones, except

@@ -47,8 +47,8 @@ pub fn as_list(value: &Value) -> &[Value] {
     }
 }
 
-/// An object, or an empty one for anything else (Igor's `{}` or absence).
-/// A document as an object (empty when it is none), without a copy.
+/// A document as an object, taken without a copy; an empty one for
+/// anything else (Igor's `{}`).
 pub fn into_object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(o) => o,
@@ -56,6 +56,7 @@ pub fn into_object(value: Value) -> Map<String, Value> {
     }
 }
 
+/// An object, or an empty one for anything else (Igor's `{}` or absence).
 pub fn as_object(value: Option<&Value>) -> Map<String, Value> {
     match value {
         Some(Value::Object(o)) => o.clone(),

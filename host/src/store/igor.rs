@@ -55,7 +55,6 @@
 //! operation (whole or not at all). Of the tenant quotas only the document
 //! size is enforced (the counts and totals are unknown: `usage` is `None`).
 
-use super::StoreResult;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -73,8 +72,8 @@ use super::igor_xml::{
     quote_non_finite, revision_of, summarise, to_xml,
 };
 use super::{
-    DocumentStore, Entry, Listing, Namespace, Quota, StoreError, Write, Written, unchanged,
-    validate_path,
+    DocumentStore, Entry, Listing, Namespace, Quota, StoreError, StoreResult, Write, Written,
+    unchanged, validate_path,
 };
 
 /// Largest answer read from Igor.

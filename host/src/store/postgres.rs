@@ -11,7 +11,6 @@
 //! Connections are plain TCP or a Unix socket: use a socket, loopback or a
 //! trusted network (`sslmode=require` is refused).
 
-use super::StoreResult;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,8 +21,8 @@ use tokio::sync::OnceCell;
 
 use super::{
     DocumentStore, Durability, Entry, Listing, Namespace, Quota, Sealed, SecretVault, StoreError,
-    StoredSecret, Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes,
-    unchanged, validate_path, validate_paths, validate_prefix,
+    StoreResult, StoredSecret, Usage, VaultEntry, Write, Written, check_expected, check_write,
+    document_bytes, unchanged, validate_path, validate_paths, validate_prefix,
 };
 
 /// `[store] backend = "postgres"`.

@@ -3,13 +3,12 @@
 //! scans the tenant's documents, and the check holds across processes), and
 //! [`QuotaStore`], which puts a tenant's quota over any [`DocumentStore`].
 
-use super::StoreResult;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{DocumentStore, Entry, Listing, Namespace, StoreError, Write, Written};
+use super::{DocumentStore, Entry, Listing, Namespace, StoreError, StoreResult, Write, Written};
 
 /// Per-tenant store quotas (`[tenant.quota]`).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]

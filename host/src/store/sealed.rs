@@ -9,7 +9,6 @@
 //! as well (the host's user, or a backup holding the key file), or who can
 //! run code as the host.
 
-use super::StoreResult;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,7 +16,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 use super::keys::{Key, Keyring};
-use super::{Namespace, Sealed, SecretStore, SecretVault, StoreError, StoredSecret};
+use super::{Namespace, Sealed, SecretStore, SecretVault, StoreError, StoreResult, StoredSecret};
 
 const NONCE_LEN: usize = 24;
 

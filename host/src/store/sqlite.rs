@@ -12,7 +12,6 @@
 //! file and are never reused, so a path that is deleted and written again
 //! cannot satisfy a stale compare-and-swap. The file is created owner-only.
 
-use super::StoreResult;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,8 +22,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     DocumentStore, Durability, Entry, Listing, Namespace, Quota, Sealed, SecretVault, StoreError,
-    StoredSecret, Usage, VaultEntry, Write, Written, check_expected, check_write, document_bytes,
-    unchanged, validate_path, validate_paths, validate_prefix,
+    StoreResult, StoredSecret, Usage, VaultEntry, Write, Written, check_expected, check_write,
+    document_bytes, unchanged, validate_path, validate_paths, validate_prefix,
 };
 
 #[derive(Clone)]

@@ -12,8 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::dates::Date;
 use crate::errors::{PluginError, Result};
-use crate::json::into_object;
-use crate::json::text_field;
+use crate::json::{into_object, text_field};
 use crate::paths::Paths;
 use crate::redirect::Redirect;
 use igor_plugin_sdk::Request;
