@@ -149,8 +149,7 @@ impl SqliteStore {
         let (normal_sync, commits) = (self.normal_sync.clone(), self.commits.clone());
         self.with_conn(move |conn| {
             let result = commit(conn, &normal_sync, durability, &f);
-            if commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY {
-                commits.store(0, Ordering::Relaxed);
+            if checkpoint_due(&commits) {
                 checkpoint(conn);
             }
             result
@@ -171,15 +170,13 @@ impl SqliteStore {
         }
         conn.busy_timeout(std::time::Duration::ZERO).ok()?;
         let result = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => Some(f(&tx).and_then(|r| tx.commit().map(|()| r).map_err(unavailable))),
+            Ok(tx) => Some(run_and_commit(tx, f)),
             Err(_) => None,
         };
         if let Err(err) = conn.busy_timeout(BUSY_TIMEOUT) {
             return Some(Err(unavailable(err)));
         }
-        if result.is_some() && self.commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY
-        {
-            self.commits.store(0, Ordering::Relaxed);
+        if result.is_some() && checkpoint_due(&self.commits) {
             let conn = self.conn.clone();
             tokio::task::spawn_blocking(move || {
                 if let Ok(conn) = conn.lock() {
@@ -220,9 +217,28 @@ fn commit<T>(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable)?;
+    run_and_commit(tx, f)
+}
+
+/// Runs `f` in the begun `tx` and commits it if `f` succeeds (else `tx` is
+/// rolled back as it is dropped).
+fn run_and_commit<T>(
+    tx: rusqlite::Transaction<'_>,
+    f: &impl Fn(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
     let result = f(&tx)?;
     tx.commit().map_err(unavailable)?;
     Ok(result)
+}
+
+/// Counts a commit; whether the WAL is due for a checkpoint (every
+/// [`CHECKPOINT_EVERY`] commits).
+fn checkpoint_due(commits: &AtomicU32) -> bool {
+    let due = commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY;
+    if due {
+        commits.store(0, Ordering::Relaxed);
+    }
+    due
 }
 
 /// Copies the WAL back into the database without waiting for readers or
