@@ -24,7 +24,9 @@ pub const INSTANCE_SLOTS: usize = 256;
 /// `PAGEMAP_SCAN`) instead of returned to the kernel and faulted in again.
 /// Returning memory (`madvise`) costs a TLB shootdown on every core and a
 /// page fault for every page the next instance touches. At most the pages
-/// an instance used stay resident, per warm slot.
+/// an instance used stay resident, per warm slot. Only where the kernel
+/// has `PAGEMAP_SCAN` (Linux 6.7): without it, the whole kept part would be
+/// zeroed after every request, touched or not.
 pub const MEMORY_KEEP_RESIDENT: usize = 16 << 20;
 
 /// The same for a slot's tables.
@@ -53,12 +55,12 @@ pub fn build_engine(max_memory_bytes: usize, pooling: bool) -> anyhow::Result<En
         .total_memories(1024)
         .total_tables(1024)
         .total_stacks(256)
-        .max_memory_size(max_memory_bytes)
-        .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT.min(max_memory_bytes))
-        .table_keep_resident(TABLE_KEEP_RESIDENT)
-        // Without the kernel's support (before Linux 6.7), the kept part is
-        // reset whole with `memset`.
-        .pagemap_scan(Enabled::Auto);
+        .max_memory_size(max_memory_bytes);
+    if has_pagemap_scan() {
+        pool.linear_memory_keep_resident(MEMORY_KEEP_RESIDENT.min(max_memory_bytes))
+            .table_keep_resident(TABLE_KEEP_RESIDENT)
+            .pagemap_scan(Enabled::Auto);
+    }
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&config) {
         Ok(engine) => Ok(engine),
@@ -68,6 +70,25 @@ pub fn build_engine(max_memory_bytes: usize, pooling: bool) -> anyhow::Result<En
             config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
             Engine::new(&config).map_err(anyhow::Error::from)
         }
+    }
+}
+
+/// Whether this kernel has `PAGEMAP_SCAN` (Linux 6.7 and later).
+fn has_pagemap_scan() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .is_ok_and(|release| linux_at_least(&release, (6, 7)))
+}
+
+/// Whether a Linux release string (`6.1.0-18-amd64`) is `at_least`
+/// (major, minor).
+fn linux_at_least(release: &str, at_least: (u32, u32)) -> bool {
+    let mut numbers = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>());
+    match (numbers.next(), numbers.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= at_least,
+        _ => false,
     }
 }
 
@@ -328,6 +349,16 @@ mod tests {
             Engine::new(&config).unwrap()
         };
         assert_ne!(cache_path(&other, &wasm_digest(&wasm), dir.path()), path);
+    }
+
+    #[test]
+    fn kernel_releases_are_compared_by_major_and_minor() {
+        assert!(linux_at_least("6.18.44-fc-v1300\n", (6, 7)));
+        assert!(linux_at_least("6.7.0", (6, 7)));
+        assert!(linux_at_least("7.0.1-arch1", (6, 7)));
+        assert!(!linux_at_least("6.1.0-18-amd64", (6, 7)));
+        assert!(!linux_at_least("5.15.0-91-generic", (6, 7)));
+        assert!(!linux_at_least("", (6, 7)));
     }
 
     #[test]
